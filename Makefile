@@ -1,0 +1,40 @@
+# Holdfast: `make run` starts everything; `make test` runs the whole suite. Both set up first.
+VENV    ?= .venv
+PYTHON  ?= python3
+PY      := $(VENV)/bin/python
+FLASK   := $(PY) -m flask --app wsgi
+CHROMIUM_PATH ?= /usr/bin/chromium
+export CHROMIUM_PATH
+
+.PHONY: run test setup migrate seed chromium clean
+
+setup: $(VENV)/.installed
+
+# Re-installs whenever a requirements file changes.
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+migrate: setup
+	$(FLASK) db upgrade
+
+seed: migrate
+	$(FLASK) seed-demo
+
+run: seed
+	$(FLASK) dev
+
+# Browser tests use Debian's Chromium; install it when missing and we may (root + apt).
+chromium:
+	@test -x $(CHROMIUM_PATH) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "browser tests need Chromium at $(CHROMIUM_PATH): sudo apt-get install chromium"; exit 1; fi; }
+
+test: setup chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf instance .pytest_cache

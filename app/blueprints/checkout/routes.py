@@ -1,0 +1,125 @@
+"""Checkout: place the order, choose hosted or embedded payment, follow its status."""
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from app.blueprints.access import current_actor, flash_error, role_required
+from app.blueprints.checkout.forms import PayForm, PlaceOrderForm
+from app.domain.payment_states import PENDING, PaymentStatus
+from app.models.users import Role
+from app.providers.sandbox.mapping import DECLINE_MESSAGES, DEFAULT_DECLINE_MESSAGE
+from app.security_headers import origin_of
+from app.services import checkout
+from app.services.errors import NotFound, ServiceError
+
+bp = Blueprint("checkout", __name__, url_prefix="/checkout")
+
+
+def _order_or_404(order_id: int):
+    try:
+        return checkout.buyer_order(order_id, current_user.id)
+    except NotFound:
+        abort(404)
+
+
+def _still_pending(order) -> bool:
+    """Keep polling while the outcome can still change by itself."""
+    payment = order.current_payment
+    if payment is None:
+        return False
+    if payment.state in PENDING:
+        return True
+    return payment.state == PaymentStatus.AUTHORIZED and current_app.config["AUTO_CAPTURE"]
+
+
+@bp.post("")
+@role_required(Role.BUYER)
+def place_order():
+    """Create an order from the cart's lines in one currency (prices from the catalogue)."""
+    form = PlaceOrderForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        order_id = checkout.place_order(current_user.id, form.currency.data, current_actor())
+    except ServiceError as exc:
+        flash_error(exc)
+        return redirect(url_for("shop.view_cart"), code=303)
+    return redirect(url_for("checkout.pay", order_id=order_id), code=303)
+
+
+@bp.get("/<int:order_id>")
+@role_required(Role.BUYER)
+def pay(order_id: int):
+    """The checkout page: the order and the choice of hosted or embedded payment."""
+    order = _order_or_404(order_id)
+    if order.status != "awaiting_payment":
+        return redirect(url_for("checkout.returned", order_id=order_id), code=303)
+    form = PayForm(mode=(order.current_payment.integration_mode
+                         if order.current_payment else "hosted"))
+    return render_template("checkout/pay.html", order=order, form=form)
+
+
+@bp.post("/<int:order_id>/pay")
+@role_required(Role.BUYER)
+def start(order_id: int):
+    """Create or resume the PSP session; hosted → 303 to the PSP, embedded → the card page."""
+    order = _order_or_404(order_id)
+    form = PayForm()
+    if not form.validate_on_submit():
+        return render_template("checkout/pay.html", order=order, form=form), 400
+    try:
+        started = checkout.start_payment(order_id, current_user.id, form.mode.data,
+                                         current_actor())
+    except ServiceError as exc:
+        flash_error(exc)
+        return render_template("checkout/pay.html", order=order, form=form), exc.status
+    if started.mode == "hosted" and started.redirect_url:
+        return redirect(started.redirect_url, code=303)
+    return redirect(url_for("checkout.card", order_id=order_id), code=303)
+
+
+@bp.get("/<int:order_id>/card")
+@role_required(Role.BUYER)
+def card(order_id: int):
+    """The embedded card form: the PSP's page in an iframe from the PSP's origin."""
+    order = _order_or_404(order_id)
+    payment = order.current_payment
+    if payment is None or payment.integration_mode != "embedded" or not payment.embed_url:
+        return redirect(url_for("checkout.pay", order_id=order_id), code=303)
+    if payment.state not in PENDING | {PaymentStatus.DECLINED}:
+        return redirect(url_for("checkout.returned", order_id=order_id), code=303)
+    return render_template("checkout/card.html", order=order, payment=payment,
+                           psp_origin=origin_of(payment.embed_url),
+                           decline_messages=DECLINE_MESSAGES | {"": DEFAULT_DECLINE_MESSAGE})
+
+
+@bp.get("/<int:order_id>/return")
+@role_required(Role.BUYER)
+def returned(order_id: int):
+    """Where the PSP sends the buyer back. Trusts nothing in the query string: it polls."""
+    order = _order_or_404(order_id)
+    return render_template("checkout/return.html", order=order, pending=_still_pending(order))
+
+
+@bp.get("/<int:order_id>/status")
+@role_required(Role.BUYER)
+def status(order_id: int):
+    """The payment status: a partial for htmx, JSON for scripts."""
+    order = _order_or_404(order_id)
+    payment = order.current_payment
+    pending = _still_pending(order)
+    if request.accept_mimetypes.best == "application/json":
+        return jsonify(order=order.id, order_status=order.status, pending=pending,
+                       payment_status=payment.status if payment else None,
+                       message=payment.failure_message if payment else None)
+    return render_template("checkout/_status.html", order=order, pending=pending)

@@ -1,0 +1,75 @@
+"""The seller's side: listings and the order lines to ship."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.blueprints.access import current_actor, flash_error, role_required
+from app.blueprints.seller.forms import ItemForm
+from app.domain.money import Money, to_decimal_string
+from app.extensions import db
+from app.models import Item, Order, OrderLine
+from app.models.users import Role
+from app.services import catalogue
+from app.services.errors import NotFound, ServiceError
+
+bp = Blueprint("seller", __name__, url_prefix="/seller")
+
+
+@bp.get("")
+@role_required(Role.SELLER)
+def dashboard():
+    """The seller's listings and their paid order lines (their own only)."""
+    items = db.session.execute(select(Item).where(Item.seller_id == current_user.id)
+                               .order_by(Item.id)).scalars().all()
+    lines = db.session.execute(
+        select(OrderLine).join(Order).where(OrderLine.seller_id == current_user.id,
+                                            Order.status == "paid")
+        .order_by(OrderLine.id.desc()).limit(50)).scalars().all()
+    return render_template("seller/dashboard.html", items=items, lines=lines)
+
+
+@bp.route("/items/new", methods=["GET", "POST"])
+@role_required(Role.SELLER)
+def new_item():
+    """List a new item."""
+    form = ItemForm()
+    if form.validate_on_submit():
+        try:
+            catalogue.create_item(current_user.id, form.title.data, form.description.data,
+                                  form.price.data, form.currency.data, form.stock.data,
+                                  current_actor())
+        except ServiceError as exc:
+            flash_error(exc)
+            return render_template("seller/item_form.html", form=form, item=None), 400
+        flash("Item listed.", "success")
+        return redirect(url_for("seller.dashboard"), code=303)
+    status = 400 if form.is_submitted() else 200
+    return render_template("seller/item_form.html", form=form, item=None), status
+
+
+@bp.route("/items/<int:item_id>/edit", methods=["GET", "POST"])
+@role_required(Role.SELLER)
+def edit_item(item_id: int):
+    """Edit one of the seller's own items; anyone else's answers 404."""
+    item = db.session.get(Item, item_id)
+    if item is None or item.seller_id != current_user.id:
+        abort(404)
+    form = ItemForm(obj=item)
+    if not form.is_submitted():
+        form.price.data = to_decimal_string(Money(item.price_amount, item.currency))
+    if form.validate_on_submit():
+        try:
+            catalogue.update_item(current_user.id, item_id, form.title.data,
+                                  form.description.data, form.price.data, form.currency.data,
+                                  form.stock.data, form.active.data, current_actor())
+        except NotFound:
+            abort(404)
+        except ServiceError as exc:
+            flash_error(exc)
+            return render_template("seller/item_form.html", form=form, item=item), 400
+        flash("Item saved.", "success")
+        return redirect(url_for("seller.dashboard"), code=303)
+    status = 400 if form.is_submitted() else 200
+    return render_template("seller/item_form.html", form=form, item=item), status

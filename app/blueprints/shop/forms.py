@@ -1,0 +1,20 @@
+"""Cart forms."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, IntegerField
+from wtforms.validators import DataRequired, NumberRange
+
+
+class AddToCartForm(FlaskForm):
+    """Put a quantity of an item in the cart."""
+
+    item_id = HiddenField(validators=[DataRequired()])
+    quantity = IntegerField("Quantity", default=1, validators=[NumberRange(min=1, max=99)])
+
+
+class UpdateCartForm(FlaskForm):
+    """Change a cart line's quantity (0 removes it)."""
+
+    item_id = HiddenField(validators=[DataRequired()])
+    quantity = IntegerField("Quantity", validators=[NumberRange(min=0, max=99)])

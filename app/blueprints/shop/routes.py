@@ -1,0 +1,95 @@
+"""The catalogue, the cart and the buyer's order history."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from app.blueprints.access import flash_error, role_required
+from app.blueprints.shop.forms import AddToCartForm, UpdateCartForm
+from app.extensions import db
+from app.models import Item, Order
+from app.models.users import Role
+from app.services import cart, checkout
+from app.services.errors import NotFound, ServiceError
+
+bp = Blueprint("shop", __name__)
+
+
+@bp.get("/")
+def index():
+    """Everything for sale, newest first."""
+    items = db.session.execute(
+        select(Item).where(Item.active.is_(True)).order_by(Item.id.desc())
+    ).scalars().all()
+    return render_template("shop/index.html", items=items, form=AddToCartForm())
+
+
+@bp.get("/items/<int:item_id>")
+def item(item_id: int):
+    """One listing."""
+    listing = db.session.get(Item, item_id)
+    if listing is None or not listing.active:
+        abort(404)
+    return render_template("shop/item.html", item=listing, form=AddToCartForm(item_id=item_id))
+
+
+@bp.post("/cart/add")
+@role_required(Role.BUYER)
+def add_to_cart():
+    """Add an item to the cart."""
+    form = AddToCartForm()
+    if not form.validate_on_submit() or not form.item_id.data.isdigit():
+        flash("Choose a quantity between 1 and 99.", "error")
+        return redirect(request.referrer or url_for("shop.index"), code=303)
+    try:
+        cart.set_quantity(current_user.id, int(form.item_id.data), form.quantity.data, add=True)
+    except ServiceError as exc:
+        flash_error(exc)
+        return redirect(url_for("shop.item", item_id=int(form.item_id.data)), code=303)
+    flash("Added to your cart.", "success")
+    return redirect(url_for("shop.view_cart"), code=303)
+
+
+@bp.get("/cart")
+@role_required(Role.BUYER)
+def view_cart():
+    """The cart, one checkout per currency."""
+    return render_template("shop/cart.html", groups=cart.groups(current_user.id),
+                           form=UpdateCartForm())
+
+
+@bp.post("/cart/update")
+@role_required(Role.BUYER)
+def update_cart():
+    """Change or remove a cart line."""
+    form = UpdateCartForm()
+    if not form.validate_on_submit() or not form.item_id.data.isdigit():
+        flash("Choose a quantity between 0 and 99.", "error")
+    else:
+        try:
+            cart.set_quantity(current_user.id, int(form.item_id.data), form.quantity.data)
+        except ServiceError as exc:
+            flash_error(exc)
+    return redirect(url_for("shop.view_cart"), code=303)
+
+
+@bp.get("/orders")
+@role_required(Role.BUYER)
+def orders():
+    """The buyer's own orders only."""
+    mine = db.session.execute(
+        select(Order).where(Order.buyer_id == current_user.id).order_by(Order.id.desc())
+    ).scalars().all()
+    return render_template("shop/orders.html", orders=mine)
+
+
+@bp.get("/orders/<int:order_id>")
+@role_required(Role.BUYER)
+def order(order_id: int):
+    """One of the buyer's orders; another buyer's answers 404."""
+    try:
+        found = checkout.buyer_order(order_id, current_user.id)
+    except NotFound:
+        abort(404)
+    return render_template("shop/order.html", order=found)

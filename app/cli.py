@@ -1,0 +1,65 @@
+"""flask commands: seed-demo, audit verify, worker, dev."""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+from flask import Flask
+from flask.cli import AppGroup
+
+from app.extensions import db
+
+
+def register(app: Flask) -> None:
+    """Attach the commands to the app."""
+
+    @app.cli.command("seed-demo")
+    def seed_demo():
+        """Create the demo accounts and items (development only; re-runnable)."""
+        from app.services.demo import seed
+        from app.services.errors import ServiceError
+
+        try:
+            created = seed()
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo("\n".join(created) if created else "demo data already present")
+
+    audit_cli = AppGroup("audit", help="The tamper-evident audit log.")
+
+    @audit_cli.command("verify")
+    def audit_verify():
+        """Check the audit log's hash chain; exit 1 and name each broken record."""
+        from app.services.audit import verify_chain
+
+        problems = verify_chain()
+        for line in problems:
+            click.echo(line, err=True)
+        if problems:
+            sys.exit(1)
+        click.echo("audit log intact")
+
+    app.cli.add_command(audit_cli)
+
+    @app.cli.command("worker")
+    @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+    def worker(burst: bool):
+        """Run an RQ worker with the scheduler (delayed and periodic jobs)."""
+        from rq import Worker
+
+        from app.extensions import queues
+        from app.jobs.scheduling import schedule_periodic
+
+        # A forked job must not share the parent's database connections.
+        os.register_at_fork(after_in_child=lambda: db.engine.dispose(close=False))
+        schedule_periodic()
+        Worker([queues.queue], connection=queues.connection).work(
+            with_scheduler=True, burst=burst, logging_level="INFO")
+
+    @app.cli.command("dev")
+    def dev():
+        """Start the platform, the sandbox PSP and a worker; Ctrl-C stops them all."""
+        from app.launcher import run_all
+
+        sys.exit(run_all(app))

@@ -1,0 +1,1 @@
+"""Pure business rules: no Flask, no database session, no network."""

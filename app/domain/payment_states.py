@@ -1,0 +1,117 @@
+"""Payment statuses and the table of allowed moves between them.
+
+Every status change in Holdfast goes through `transition()`. The table is data so that tests can
+walk every allowed and every forbidden pair, and so a reader sees the whole life of a payment here.
+
+Notes on the choices:
+- DECLINED is not final: like a Stripe PaymentIntent falling back to `requires_payment_method`,
+  the buyer may try another card on the same PSP session (DECLINED → AUTHORIZING/AUTHORIZED/…).
+- UNKNOWN means "we timed out and don't know what the PSP did"; only the janitor's re-fetch moves
+  it on, to whatever the PSP reports.
+- FAILED, CANCELLED, EXPIRED and REFUNDED are final.
+"""
+from __future__ import annotations
+
+from enum import Enum
+
+
+class PaymentStatus(str, Enum):
+    """Where a payment stands, from the platform's point of view."""
+
+    INITIATED = "initiated"              # our row exists; the PSP has not been asked yet
+    PROCESSING = "processing"            # the PSP session exists; the buyer is paying
+    AUTHORIZING = "authorizing"          # a card was submitted; the PSP has not answered
+    REQUIRES_ACTION = "requires_action"  # 3-D Secure challenge pending
+    AUTHORIZED = "authorized"
+    CAPTURED = "captured"
+    COMPLETED = "completed"              # captured and settled with the sellers
+    DECLINED = "declined"                # last attempt declined; another card may be tried
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    DISPUTED = "disputed"
+    UNKNOWN = "unknown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+S = PaymentStatus
+
+# Statuses from which the buyer's payment attempt can still produce an authorization.
+_ATTEMPTING = frozenset({S.AUTHORIZING, S.REQUIRES_ACTION, S.AUTHORIZED, S.CAPTURED,
+                         S.DECLINED, S.FAILED})
+
+TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
+    S.INITIATED: frozenset({S.PROCESSING, S.FAILED, S.CANCELLED, S.EXPIRED, S.UNKNOWN}),
+    S.PROCESSING: _ATTEMPTING | {S.CANCELLED, S.EXPIRED, S.UNKNOWN},
+    S.AUTHORIZING: frozenset({S.REQUIRES_ACTION, S.AUTHORIZED, S.CAPTURED, S.DECLINED,
+                              S.FAILED, S.UNKNOWN}),
+    S.REQUIRES_ACTION: frozenset({S.AUTHORIZING, S.AUTHORIZED, S.CAPTURED, S.DECLINED,
+                                  S.FAILED, S.CANCELLED, S.EXPIRED}),
+    # Another card may be declined too, so DECLINED → DECLINED records the new reason.
+    S.DECLINED: _ATTEMPTING | {S.CANCELLED, S.EXPIRED},
+    S.AUTHORIZED: frozenset({S.CAPTURED, S.CANCELLED, S.EXPIRED, S.UNKNOWN}),
+    S.CAPTURED: frozenset({S.COMPLETED, S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
+    S.COMPLETED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
+    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED,
+                                     S.COMPLETED}),
+    # A won dispute returns to where the money was; a lost one ends as refunded.
+    S.DISPUTED: frozenset({S.CAPTURED, S.COMPLETED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.UNKNOWN: frozenset({S.PROCESSING, S.REQUIRES_ACTION, S.AUTHORIZED, S.CAPTURED,
+                          S.DECLINED, S.FAILED, S.CANCELLED, S.EXPIRED}),
+    S.FAILED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.EXPIRED: frozenset(),
+    S.REFUNDED: frozenset(),
+}
+
+FINAL = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
+
+# The buyer has paid: the money is authorized or beyond.
+PAID = frozenset({S.AUTHORIZED, S.CAPTURED, S.COMPLETED, S.PARTIALLY_REFUNDED, S.REFUNDED,
+                  S.DISPUTED})
+
+# The buyer's checkout is still open: the status page keeps polling.
+PENDING = frozenset({S.INITIATED, S.PROCESSING, S.AUTHORIZING, S.REQUIRES_ACTION, S.UNKNOWN})
+
+# Stock reserved for the order goes back on the shelf.
+RELEASES_STOCK = frozenset({S.FAILED, S.CANCELLED, S.EXPIRED})
+
+# Progress order used to tell a late (stale) report from a forbidden one.
+_RANK = {S.INITIATED: 0, S.UNKNOWN: 1, S.PROCESSING: 1, S.DECLINED: 2, S.AUTHORIZING: 2,
+         S.REQUIRES_ACTION: 3, S.AUTHORIZED: 4, S.CAPTURED: 5, S.COMPLETED: 6,
+         S.PARTIALLY_REFUNDED: 6, S.DISPUTED: 6, S.REFUNDED: 7, S.FAILED: 7,
+         S.CANCELLED: 7, S.EXPIRED: 7}
+
+
+class ForbiddenTransition(Exception):
+    """A status change that the table does not allow."""
+
+    def __init__(self, current: PaymentStatus, target: PaymentStatus):
+        self.current = current
+        self.target = target
+        super().__init__(f"payment cannot move from {current.value} to {target.value}")
+
+
+def can_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
+    """True when the table allows current → target."""
+    return target in TRANSITIONS[current]
+
+
+def transition(current: PaymentStatus, target: PaymentStatus) -> PaymentStatus:
+    """Return target if current → target is allowed, else raise ForbiddenTransition."""
+    if not can_transition(current, target):
+        raise ForbiddenTransition(current, target)
+    return target
+
+
+def is_behind(current: PaymentStatus, reported: PaymentStatus) -> bool:
+    """True when a PSP report describes a state this payment has already moved past.
+
+    Webhooks arrive late and out of order; such a report is stale and is ignored, whereas a
+    report that is neither allowed nor behind is a real inconsistency that needs review.
+    """
+    return reported == current or _RANK[reported] < _RANK[current]

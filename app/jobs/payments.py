@@ -1,0 +1,29 @@
+"""Jobs that move payments forward: capture, expiry, and the janitor for UNKNOWN outcomes."""
+from __future__ import annotations
+
+from app.jobs.context import app_context
+from app.services import payment_actions
+from app.services.audit import Actor
+
+
+def capture_payment(payment_id: int) -> str:
+    """Capture an authorized payment (auto-capture); safe to run twice."""
+    with app_context():
+        return payment_actions.capture(payment_id, Actor("system:capture", "worker")).result
+
+
+def expire_payment(payment_id: int) -> str:
+    """Expire an abandoned session and release its stock; a paid one is left alone."""
+    with app_context():
+        return payment_actions.expire(payment_id, Actor("system:expiry", "worker")).result
+
+
+def resolve_payment(payment_id: int, attempt: int = 0) -> str:
+    """Janitor: ask the PSP what happened to a payment whose outcome we don't know."""
+    with app_context():
+        from app.jobs.scheduling import schedule_janitor
+
+        outcome = payment_actions.refresh(payment_id, Actor("system:janitor", "worker"))
+        if outcome.status.value == "unknown":
+            schedule_janitor(payment_id, attempt + 1)
+        return outcome.result

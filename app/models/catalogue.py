@@ -1,0 +1,56 @@
+"""What sellers offer and what buyers put in their carts."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.clock import now
+from app.domain.money import Money
+from app.extensions import db
+
+
+class Item(db.Model):
+    """One listing: a price in one currency and a stock count."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        CheckConstraint("price_amount > 0", name="price_positive"),
+        CheckConstraint("stock >= 0", name="stock_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    price_amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    stock: Mapped[int] = mapped_column(default=0)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    seller = relationship("User")
+
+    @property
+    def price(self) -> Money:
+        """The unit price as Money."""
+        return Money(self.price_amount, self.currency)
+
+
+class CartItem(db.Model):
+    """A quantity of an item in a buyer's cart; prices are read from the catalogue at checkout."""
+
+    __tablename__ = "cart_items"
+    __table_args__ = (
+        UniqueConstraint("buyer_id", "item_id", name="one_row_per_item"),
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    quantity: Mapped[int]
+    added_at: Mapped[datetime] = mapped_column(default=now)
+
+    item = relationship("Item")

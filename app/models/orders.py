@@ -1,0 +1,86 @@
+"""A buyer's order: lines from one or more sellers, in one currency."""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.clock import now
+from app.domain.money import Money
+from app.extensions import db
+
+
+class OrderStatus(str, Enum):
+    """The buyer-facing state of an order (the payment carries the detail)."""
+
+    AWAITING_PAYMENT = "awaiting_payment"
+    PAID = "paid"
+    CANCELLED = "cancelled"   # payment failed, expired or was cancelled; stock released
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Order(db.Model):
+    """What the buyer is paying for; totals are computed on the server from the catalogue."""
+
+    __tablename__ = "orders"
+    __table_args__ = (CheckConstraint("total_amount > 0", name="total_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    buyer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    total_amount: Mapped[int]
+    status: Mapped[str] = mapped_column(String(24), default=OrderStatus.AWAITING_PAYMENT.value)
+    stock_released: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    paid_at: Mapped[datetime | None]
+
+    buyer = relationship("User")
+    lines = relationship("OrderLine", back_populates="order", order_by="OrderLine.id")
+    payments = relationship("Payment", back_populates="order", order_by="Payment.id")
+
+    @property
+    def total(self) -> Money:
+        """The order total as Money."""
+        return Money(self.total_amount, self.currency)
+
+    @property
+    def current_payment(self):
+        """The latest payment attempt, or None."""
+        return self.payments[-1] if self.payments else None
+
+    @property
+    def seller_ids(self) -> set[int]:
+        """Every seller with a line in this order."""
+        return {line.seller_id for line in self.lines}
+
+
+class OrderLine(db.Model):
+    """One item at the price it had when the order was made."""
+
+    __tablename__ = "order_lines"
+    __table_args__ = (
+        CheckConstraint("quantity > 0", name="quantity_positive"),
+        CheckConstraint("line_total = unit_amount * quantity", name="total_matches"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"))
+    seller_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    title: Mapped[str] = mapped_column(String(120))
+    unit_amount: Mapped[int]
+    quantity: Mapped[int]
+    line_total: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+
+    order = relationship("Order", back_populates="lines")
+    seller = relationship("User")
+
+    @property
+    def total(self) -> Money:
+        """The line total as Money."""
+        return Money(self.line_total, self.currency)

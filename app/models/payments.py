@@ -1,0 +1,81 @@
+"""A payment attempt at a PSP for an order, and the history of its statuses."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.clock import now
+from app.domain.money import Money
+from app.domain.payment_states import PaymentStatus
+from app.extensions import db
+
+
+class Payment(db.Model):
+    """One PSP session for an order. Status changes only through services.payments."""
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        UniqueConstraint("provider", "psp_reference", name="one_row_per_psp_object"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("amount_captured <= amount_authorized", name="captured_within_auth"),
+        CheckConstraint("amount_refunded <= amount_captured", name="refunded_within_capture"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    routing_reason: Mapped[str] = mapped_column(String(255), default="")
+    integration_mode: Mapped[str] = mapped_column(String(16))  # hosted | embedded
+    status: Mapped[str] = mapped_column(String(24), default=PaymentStatus.INITIATED.value,
+                                        index=True)
+    amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_authorized: Mapped[int] = mapped_column(default=0)
+    amount_captured: Mapped[int] = mapped_column(default=0)
+    amount_refunded: Mapped[int] = mapped_column(default=0)
+    # Written and committed before the PSP is called, so a retry reuses it.
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    psp_reference: Mapped[str | None] = mapped_column(String(64))
+    redirect_url: Mapped[str | None] = mapped_column(String(500))
+    embed_url: Mapped[str | None] = mapped_column(String(500))
+    decline_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    needs_review: Mapped[bool] = mapped_column(default=False)
+    review_reason: Mapped[str | None] = mapped_column(Text)
+    psp_fee_amount: Mapped[int | None]
+    card_brand: Mapped[str | None] = mapped_column(String(24))
+    card_last4: Mapped[str | None] = mapped_column(String(4))
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
+    expires_at: Mapped[datetime | None]
+
+    order = relationship("Order", back_populates="payments")
+    changes = relationship("PaymentStatusChange", order_by="PaymentStatusChange.id",
+                           back_populates="payment")
+
+    @property
+    def state(self) -> PaymentStatus:
+        """The status as the domain enum."""
+        return PaymentStatus(self.status)
+
+    @property
+    def total(self) -> Money:
+        """The amount asked for, as Money."""
+        return Money(self.amount, self.currency)
+
+
+class PaymentStatusChange(db.Model):
+    """One move in a payment's life, with what caused it."""
+
+    __tablename__ = "payment_status_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), index=True)
+    from_status: Mapped[str] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    cause: Mapped[str] = mapped_column(String(120))  # e.g. "webhook evt_…", "checkout"
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    payment = relationship("Payment", back_populates="changes")

@@ -1,0 +1,129 @@
+"""The contract every PSP adapter fulfils, and the plain data it speaks.
+
+Adapters translate; services decide. An adapter never touches the database, never commits, never
+changes a payment's status: it calls the PSP and maps what comes back into these dataclasses.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from app.domain.payment_states import PaymentStatus
+
+
+@dataclass(frozen=True)
+class SessionRequest:
+    """What the platform asks a PSP for when a buyer starts paying."""
+
+    reference: str            # our payment id, echoed back by the PSP
+    amount: int               # minor units
+    currency: str             # ISO 4217, upper case
+    mode: str                 # "hosted" | "embedded"
+    return_url: str
+    cancel_url: str
+    parent_origin: str        # the platform origin allowed to frame the embedded page
+    idempotency_key: str
+    capture_method: str = "manual"
+    expires_in: int = 1800
+
+
+@dataclass(frozen=True)
+class CardDisplay:
+    """What may be shown of a card: never the number or the CVC."""
+
+    brand: str | None = None
+    last4: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderPayment:
+    """A PSP's view of a payment, mapped to platform terms."""
+
+    reference: str                    # the PSP's id
+    status: PaymentStatus | None      # None: a PSP status we don't know → needs review
+    raw_status: str
+    amount: int
+    currency: str
+    amount_authorized: int = 0
+    amount_captured: int = 0
+    amount_refunded: int = 0
+    redirect_url: str | None = None
+    embed_url: str | None = None
+    decline_code: str | None = None
+    failure_message: str | None = None
+    fee_amount: int | None = None
+    card: CardDisplay = field(default_factory=CardDisplay)
+
+
+@dataclass(frozen=True)
+class ProviderEvent:
+    """A verified webhook event, in common form."""
+
+    provider: str
+    event_id: str
+    type: str
+    object_id: str | None
+    payload: dict
+
+
+class ProviderError(Exception):
+    """A PSP call failed. `executed` says whether the PSP may have acted on it."""
+
+    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
+                 retryable: bool = False, executed: bool | None = False,
+                 decline_code: str | None = None):
+        super().__init__(message)
+        self.code = code
+        self.status = status
+        self.retryable = retryable
+        # True: it happened; False: it certainly did not; None: nobody knows (timeout).
+        self.executed = executed
+        self.decline_code = decline_code
+
+
+class ProviderTimeout(ProviderError):
+    """The request may have reached the PSP and we never heard back: outcome unknown."""
+
+    def __init__(self, message: str):
+        super().__init__(message, code="timeout", retryable=True, executed=None)
+
+
+class InvalidSignature(Exception):
+    """A webhook whose signature, timestamp or body does not verify."""
+
+
+class PaymentProvider(ABC):
+    """One PSP. Every method is a network call that must be safe to retry with the same key."""
+
+    name: str
+
+    @abstractmethod
+    def create_session(self, request: SessionRequest) -> ProviderPayment:
+        """Create a hosted/embedded payment session. Called once per payment, outside any
+        database transaction, with an idempotency key already committed by the caller.
+        Must not charge anything: the buyer authorizes on the PSP's page."""
+
+    @abstractmethod
+    def retrieve(self, reference: str) -> ProviderPayment:
+        """Fetch the authoritative state of a payment. Read-only: never moves money."""
+
+    @abstractmethod
+    def find_by_reference(self, our_reference: str) -> ProviderPayment | None:
+        """Find the PSP object created for our payment id (to settle an UNKNOWN create)."""
+
+    @abstractmethod
+    def cancel(self, reference: str, idempotency_key: str) -> ProviderPayment:
+        """Cancel a session that has not been authorized. Never voids an authorization."""
+
+    @abstractmethod
+    def capture(self, reference: str, amount: int, idempotency_key: str) -> ProviderPayment:
+        """Capture up to the authorized amount, exactly once per idempotency key."""
+
+    @abstractmethod
+    def void(self, reference: str, idempotency_key: str) -> ProviderPayment:
+        """Release an authorization that was not captured."""
+
+    @abstractmethod
+    def parse_webhook(self, raw_body: bytes, headers) -> ProviderEvent:
+        """Verify the signature on the raw bytes and parse the event; raise InvalidSignature.
+        Must not trust anything in the body before the signature verifies."""

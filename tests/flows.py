@@ -1,0 +1,98 @@
+"""Steps the platform tests share: accounts, buying, paying at the sandbox, settling webhooks."""
+from __future__ import annotations
+
+import requests
+from rq import SimpleWorker
+
+from app.extensions import db, queues
+from app.models import Item, Order, Payment, User
+
+API_KEY = "sk_test_platform_suite"
+PASSWORD = "correct-horse-battery"
+
+
+def make_people(password_hash: str) -> dict:
+    """Create buyer, other_buyer, seller, other_seller, support, admin and items; ids by name."""
+    spec = {"buyer": "buyer", "other_buyer": "buyer", "seller": "seller",
+            "other_seller": "seller", "support": "support", "admin": "admin"}
+    ids: dict = {}
+    for name, role in spec.items():
+        user = User(email=f"{name}@test.example", display_name=name.replace("_", " ").title(),
+                    role=role, password_hash=password_hash)
+        db.session.add(user)
+        db.session.flush()
+        ids[name] = user.id
+    catalogue = [("seller", "Mug", 2400, "EUR", 10), ("seller", "Board", 5900, "USD", 5),
+                 ("other_seller", "Candle", 1690, "EUR", 10),
+                 ("other_seller", "Kettle", 4200, "USD", 3)]
+    for owner, title, price, currency, stock in catalogue:
+        item = Item(seller_id=ids[owner], title=title, description="", price_amount=price,
+                    currency=currency, stock=stock)
+        db.session.add(item)
+        db.session.flush()
+        ids[title.lower()] = item.id
+    db.session.commit()
+    return ids
+
+
+def login(client, who: str) -> None:
+    """Log the test client in as one of make_people's accounts."""
+    response = client.post("/login", data={"email": f"{who}@test.example", "password": PASSWORD})
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+
+
+def add(client, item_id: int, quantity: int = 1) -> None:
+    """Put an item in the logged-in buyer's cart."""
+    response = client.post("/cart/add", data={"item_id": item_id, "quantity": quantity})
+    assert response.status_code == 303
+
+
+def order_and_start(client, currency: str = "EUR", mode: str = "hosted") -> tuple[int, Payment]:
+    """Check out the cart's lines in one currency and start the payment; (order id, payment)."""
+    response = client.post("/checkout", data={"currency": currency})
+    assert response.status_code == 303, response.get_data(as_text=True)[:300]
+    order_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    response = client.post(f"/checkout/{order_id}/pay", data={"mode": mode})
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    return order_id, latest_payment(order_id)
+
+
+def latest_payment(order_id: int) -> Payment:
+    """The order's current payment, freshly read."""
+    db.session.expire_all()
+    return db.session.get(Order, order_id).current_payment
+
+
+def psp_call(base_url: str, method: str, path: str, body: dict | None = None, key: str | None = None):
+    """Call the sandbox PSP's API as the platform would."""
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    if key:
+        headers["Idempotency-Key"] = key
+    return requests.request(method, base_url + path, json=body, headers=headers, timeout=10)
+
+
+def buyer_pays(psp_url: str, session_id: str, payment_method: str = "pm_card_visa"):
+    """Stand in for the buyer on the PSP's page: authorize with a test token."""
+    return psp_call(psp_url, "POST", f"/v1/payment_sessions/{session_id}/authorize",
+                    {"payment_method": payment_method})
+
+
+def run_jobs() -> int:
+    """Run every queued job in this process (an RQ SimpleWorker in burst mode)."""
+    queue = queues.queue
+    count = len(queue)
+    if count:
+        SimpleWorker([queue], connection=queues.connection).work(burst=True)
+    return count
+
+
+def settle(psp_app, rounds: int = 20) -> None:
+    """Deliver the PSP's due webhooks and run the jobs they cause, until nothing is left."""
+    from sandbox_psp.webhooks import deliver_due
+
+    for _ in range(rounds):
+        delivered = deliver_due(psp_app)
+        worked = run_jobs()
+        if not delivered and not worked:
+            return
+    raise AssertionError("webhooks and jobs did not settle")
