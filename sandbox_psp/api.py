@@ -1,0 +1,141 @@
+"""The JSON API (`/v1`): thin views that validate, then run one service call idempotently."""
+import hmac
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from . import cards, events, idempotency, params, refunds, sessions
+from .errors import ApiError, card_declined, invalid
+
+bp = Blueprint("api", __name__, url_prefix="/v1")
+
+
+@bp.before_request
+def authenticate():
+    """Every call needs `Authorization: Bearer <secret key>`."""
+    scheme, _, key = request.headers.get("Authorization", "").partition(" ")
+    # Compare against every key so the time taken does not reveal which one nearly matched.
+    matches = [hmac.compare_digest(key.encode(), known.encode())
+               for known in current_app.config["SANDBOX_API_KEYS"]]
+    if scheme.lower() != "bearer" or not any(matches):
+        raise ApiError(401, "authentication_error", "invalid_api_key",
+                       "Invalid API key: send `Authorization: Bearer <secret key>`.")
+    g.scope = idempotency.scope_of(key)
+
+
+def _body() -> dict:
+    if not request.get_data():
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise invalid("body", "The request body must be a JSON object.", "body_invalid")
+    return body
+
+
+def _post(validate, execute):
+    """Run a POST under Idempotency-Key semantics."""
+    body = _body()
+    fingerprint = idempotency.request_fingerprint(request.method, request.path, body)
+    key = request.headers.get("Idempotency-Key")
+    return idempotency.run(g.scope, key, fingerprint, lambda: validate(body), execute)
+
+
+def _list(objects, has_more: bool):
+    return jsonify({"object": "list", "url": request.path,
+                    "data": [o.to_dict() for o in objects], "has_more": has_more})
+
+
+def _public_base() -> str:
+    return current_app.config["SANDBOX_PUBLIC_URL"] or request.url_root.rstrip("/")
+
+
+@bp.post("/payment_sessions")
+def create_session():
+    """Create an open payment session."""
+    origin, base = current_app.config["SANDBOX_PLATFORM_ORIGIN"], _public_base()
+    return _post(lambda body: params.session_create(body, origin),
+                 lambda args: (200, sessions.create(args, base).to_dict()))
+
+
+@bp.get("/payment_sessions/<session_id>")
+def get_session(session_id):
+    """Retrieve a session."""
+    return jsonify(sessions.get(session_id).to_dict())
+
+
+@bp.get("/payment_sessions")
+def list_sessions():
+    """List sessions, newest first, optionally by client_reference_id."""
+    found, has_more = sessions.find(request.args.get("client_reference_id"), params.list_limit(request.args))
+    return _list(found, has_more)
+
+
+@bp.post("/payment_sessions/<session_id>/cancel")
+def cancel_session(session_id):
+    """Cancel an unpaid session."""
+    return _post(params.no_params, lambda _: (200, sessions.cancel(sessions.get(session_id)).to_dict()))
+
+
+def _authorize(session_id: str, token: str):
+    session = sessions.get(session_id)
+    card = cards.card_for_token(token)
+    if card is None:
+        raise invalid("payment_method", f"No such test payment method: '{token}'.", "resource_missing")
+    if sessions.authorize(session, card) == "declined":
+        raise card_declined(session.last_payment_error)
+    return 200, session.to_dict()
+
+
+@bp.post("/payment_sessions/<session_id>/authorize")
+def authorize_session(session_id):
+    """Authorize with a pm_card_* test token; a decline answers 402 and leaves the session open."""
+    return _post(params.authorize, lambda token: _authorize(session_id, token))
+
+
+@bp.post("/payment_sessions/<session_id>/capture")
+def capture_session(session_id):
+    """Capture all or part of an authorized session."""
+    return _post(params.capture,
+                 lambda amount: (200, sessions.capture(sessions.get(session_id), amount).to_dict()))
+
+
+@bp.post("/payment_sessions/<session_id>/void")
+def void_session(session_id):
+    """Release an authorization."""
+    return _post(params.no_params, lambda _: (200, sessions.void(sessions.get(session_id)).to_dict()))
+
+
+def _refund(args: dict):
+    session = sessions.get(args["session_id"], param="payment_session")
+    return 200, refunds.create(session, args["amount"], args["reason"], args["metadata"]).to_dict()
+
+
+@bp.post("/refunds")
+def create_refund():
+    """Refund a captured session, in full or in part."""
+    return _post(params.refund_create, _refund)
+
+
+@bp.get("/refunds/<refund_id>")
+def get_refund(refund_id):
+    """Retrieve a refund."""
+    return jsonify(refunds.get(refund_id).to_dict())
+
+
+@bp.get("/events")
+def list_events():
+    """Events, newest first; `starting_after` pages, `type` filters (`payment_session.*` works)."""
+    found, has_more = events.list_events(params.list_limit(request.args),
+                                         request.args.get("starting_after"), request.args.get("type"))
+    return _list(found, has_more)
+
+
+@bp.get("/events/<event_id>")
+def get_event(event_id):
+    """Retrieve an event."""
+    return jsonify(events.get_event(event_id).to_dict())
+
+
+@bp.get("/_stats")
+def stats():
+    """Executions per Idempotency-Key of the calling API key, to prove one effect per intent."""
+    return jsonify({"executions": idempotency.execution_counts(g.scope)})

@@ -1,0 +1,47 @@
+"""Settings of the sandbox PSP, read from the environment (see docs/sandbox-psp.md)."""
+import os
+import secrets
+
+DEFAULTS = {
+    # Relative SQLite paths resolve inside the Flask instance folder.
+    "SANDBOX_DATABASE_URL": "sqlite:///sandbox_psp.db",
+    "SANDBOX_API_KEYS": "sk_test_sandbox",
+    "SANDBOX_WEBHOOK_URL": "",
+    "SANDBOX_WEBHOOK_SECRET": "whsec_sandbox",
+    "SANDBOX_PLATFORM_ORIGIN": "http://127.0.0.1:5000",
+    "SANDBOX_WEBHOOK_RETRY_BASE": "2",
+    "SANDBOX_WEBHOOK_MAX_ATTEMPTS": "8",
+    "SANDBOX_SESSION_TTL": "1800",
+    # Base of the `url`/`embed_url` fields; empty: the URL the API was called on.
+    "SANDBOX_PUBLIC_URL": "",
+    # Key of the card fingerprint HMAC; empty: a random key per process, so
+    # fingerprints are stable only while the process runs.
+    "SANDBOX_FINGERPRINT_KEY": "",
+    "SANDBOX_WEBHOOK_TIMEOUT": "5",
+}
+
+_PARSERS = {
+    "SANDBOX_API_KEYS": lambda v: [k.strip() for k in v.split(",") if k.strip()] if isinstance(v, str) else list(v),
+    "SANDBOX_WEBHOOK_RETRY_BASE": float,
+    "SANDBOX_WEBHOOK_MAX_ATTEMPTS": int,
+    "SANDBOX_SESSION_TTL": int,
+    "SANDBOX_WEBHOOK_TIMEOUT": float,
+    "SANDBOX_PLATFORM_ORIGIN": lambda v: v.rstrip("/"),
+    "SANDBOX_PUBLIC_URL": lambda v: v.rstrip("/"),
+}
+
+
+def load_config(overrides: dict | None = None) -> dict:
+    """Merge defaults, the environment and explicit overrides into typed settings."""
+    raw = {name: os.environ.get(name, default) for name, default in DEFAULTS.items()}
+    extra = dict(overrides or {})
+    raw.update({k: v for k, v in extra.items() if k in DEFAULTS})
+    settings = {name: _PARSERS.get(name, str)(value) for name, value in raw.items()}
+    if not settings["SANDBOX_API_KEYS"]:
+        raise ValueError("SANDBOX_API_KEYS must name at least one key")
+    if not settings["SANDBOX_FINGERPRINT_KEY"]:
+        settings["SANDBOX_FINGERPRINT_KEY"] = secrets.token_hex(32)
+    settings["SQLALCHEMY_DATABASE_URI"] = settings["SANDBOX_DATABASE_URL"]
+    # Anything else (TESTING, ...) passes straight through to Flask.
+    settings.update({k: v for k, v in extra.items() if k not in DEFAULTS})
+    return settings

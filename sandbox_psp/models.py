@@ -1,0 +1,199 @@
+"""Tables of the sandbox PSP; its own `db`, never shared with the platform."""
+import json
+import secrets
+import time
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+
+db = SQLAlchemy()
+
+
+def new_id(prefix: str) -> str:
+    """A Stripe-like object id such as `ps_3f9a…`."""
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def now() -> int:
+    """Current Unix time in whole seconds, as every object's `created`."""
+    return int(time.time())
+
+
+def configure_sqlite(engine) -> None:
+    """WAL, a busy timeout and BEGIN IMMEDIATE, because request threads and the deliverer all write."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves below
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # A deferred read-then-write transaction fails at once with "database is
+        # locked" in WAL mode; taking the write lock up front makes it wait instead.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class JsonText(db.TypeDecorator):
+    """A JSON value stored as text (compact, key order kept)."""
+
+    impl = db.Text
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        """Python value -> JSON text."""
+        return None if value is None else json.dumps(value, separators=(",", ":"))
+
+    def process_result_value(self, value, dialect):
+        """JSON text -> Python value."""
+        return None if value is None else json.loads(value)
+
+
+class PaymentSession(db.Model):
+    """One buyer payment: amount, page mode, status and what was authorized, captured, refunded."""
+
+    __tablename__ = "payment_sessions"
+    id = db.Column(db.String(40), primary_key=True)
+    created = db.Column(db.Integer, nullable=False)
+    amount = db.Column(db.Integer, nullable=False)
+    currency = db.Column(db.String(3), nullable=False)
+    mode = db.Column(db.String(10), nullable=False)
+    capture_method = db.Column(db.String(10), nullable=False)
+    status = db.Column(db.String(20), nullable=False, default="open")
+    amount_authorized = db.Column(db.Integer, nullable=False, default=0)
+    amount_captured = db.Column(db.Integer, nullable=False, default=0)
+    amount_refunded = db.Column(db.Integer, nullable=False, default=0)
+    client_reference_id = db.Column(db.String(200), index=True)
+    metadata_ = db.Column("metadata", JsonText, nullable=False, default=dict)
+    return_url = db.Column(db.Text)
+    cancel_url = db.Column(db.Text)
+    parent_origin = db.Column(db.Text)
+    base_url = db.Column(db.Text, nullable=False)
+    last_payment_error = db.Column(JsonText)
+    # Card display data only: never the number or the CVC (PCI DSS 3.3.1, 3.5.1).
+    payment_method = db.Column(JsonText)
+    fee = db.Column(JsonText)
+    expires_at = db.Column(db.Integer, nullable=False, index=True)
+    form_token = db.Column(db.String(64), nullable=False)
+    # Authorized with the dispute test card; a later feature opens the dispute.
+    dispute_card = db.Column(db.Boolean, nullable=False, default=False)
+
+    def to_dict(self) -> dict:
+        """The API's `payment_session` object."""
+        return {
+            "id": self.id, "object": "payment_session", "created": self.created, "livemode": False,
+            "amount": self.amount, "currency": self.currency, "mode": self.mode,
+            "capture_method": self.capture_method, "status": self.status,
+            "amount_authorized": self.amount_authorized, "amount_captured": self.amount_captured,
+            "amount_refunded": self.amount_refunded,
+            "client_reference_id": self.client_reference_id, "metadata": self.metadata_ or {},
+            "return_url": self.return_url, "cancel_url": self.cancel_url,
+            "parent_origin": self.parent_origin,
+            "url": f"{self.base_url}/pay/{self.id}", "embed_url": f"{self.base_url}/embed/{self.id}",
+            "last_payment_error": self.last_payment_error, "payment_method": self.payment_method,
+            "fee": self.fee, "expires_at": self.expires_at,
+        }
+
+
+class Refund(db.Model):
+    """Money returned to the buyer from a captured session."""
+
+    __tablename__ = "refunds"
+    id = db.Column(db.String(40), primary_key=True)
+    created = db.Column(db.Integer, nullable=False)
+    payment_session_id = db.Column(db.String(40), db.ForeignKey("payment_sessions.id"), nullable=False, index=True)
+    amount = db.Column(db.Integer, nullable=False)
+    currency = db.Column(db.String(3), nullable=False)
+    status = db.Column(db.String(12), nullable=False)
+    reason = db.Column(db.String(40))
+    metadata_ = db.Column("metadata", JsonText, nullable=False, default=dict)
+
+    def to_dict(self) -> dict:
+        """The API's `refund` object."""
+        return {
+            "id": self.id, "object": "refund", "amount": self.amount, "currency": self.currency,
+            "payment_session": self.payment_session_id, "status": self.status,
+            "reason": self.reason, "metadata": self.metadata_ or {}, "created": self.created,
+        }
+
+
+class Event(db.Model):
+    """A state change, with a snapshot of the object as it was then."""
+
+    __tablename__ = "events"
+    seq = db.Column(db.Integer, primary_key=True, autoincrement=True)  # total order for listing
+    id = db.Column(db.String(40), unique=True, nullable=False)
+    type = db.Column(db.String(60), nullable=False, index=True)
+    created = db.Column(db.Integer, nullable=False)
+    data = db.Column(JsonText, nullable=False)
+
+    def to_dict(self) -> dict:
+        """The API's `event` object."""
+        return {"id": self.id, "object": "event", "type": self.type, "created": self.created,
+                "data": {"object": self.data}}
+
+
+class Delivery(db.Model):
+    """Sending one event to the webhook URL, retried until 2xx or given up."""
+
+    __tablename__ = "deliveries"
+    id = db.Column(db.Integer, primary_key=True)
+    event_id = db.Column(db.String(40), db.ForeignKey("events.id"), nullable=False, index=True)
+    url = db.Column(db.Text, nullable=False)
+    status = db.Column(db.String(12), nullable=False, default="pending")  # pending|succeeded|failed
+    attempt_count = db.Column(db.Integer, nullable=False, default=0)
+    next_attempt_at = db.Column(db.Float, index=True)
+    created = db.Column(db.Integer, nullable=False)
+    event = db.relationship("Event")
+    attempts = db.relationship("DeliveryAttempt", order_by="DeliveryAttempt.id", back_populates="delivery")
+
+
+class DeliveryAttempt(db.Model):
+    """One POST of a delivery: when, the answer's status code, or the transport error."""
+
+    __tablename__ = "delivery_attempts"
+    id = db.Column(db.Integer, primary_key=True)
+    delivery_id = db.Column(db.Integer, db.ForeignKey("deliveries.id"), nullable=False, index=True)
+    attempted_at = db.Column(db.Float, nullable=False)
+    status_code = db.Column(db.Integer)
+    error = db.Column(db.Text)
+    delivery = db.relationship("Delivery", back_populates="attempts")
+
+
+class IdempotencyKey(db.Model):
+    """A request's Idempotency-Key: in progress, then its saved first response."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (db.UniqueConstraint("scope", "key"),)
+    id = db.Column(db.Integer, primary_key=True)
+    scope = db.Column(db.String(64), nullable=False)  # hash of the API key, never the key
+    key = db.Column(db.String(255), nullable=False)
+    request_fingerprint = db.Column(db.String(64), nullable=False)
+    created = db.Column(db.Integer, nullable=False)
+    executions = db.Column(db.Integer, nullable=False, default=0)
+    response_status = db.Column(db.Integer)  # NULL while the first request is executing
+    response_body = db.Column(db.Text)
+
+
+class atomic:
+    """Commit the work of a block; roll it back on a failure.
+
+    An ApiError is an answer, not a failure: what led to it (a recorded decline,
+    an expiry) is committed before it propagates.
+    """
+
+    def __enter__(self):
+        return db.session
+
+    def __exit__(self, exc_type, exc, tb):
+        from .errors import ApiError  # errors imports nothing from here; avoid a cycle anyway
+
+        if exc_type is None or issubclass(exc_type, ApiError):
+            db.session.commit()
+        else:
+            db.session.rollback()
+        return False

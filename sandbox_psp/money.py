@@ -1,0 +1,16 @@
+"""Amounts in minor units shown to people, e.g. 2500 eur -> "€25.00"."""
+
+# ISO 4217 exponents other than 2 (Stripe's zero- and three-decimal lists).
+_EXPONENTS = {**dict.fromkeys(["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg",
+                               "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"], 0),
+              **dict.fromkeys(["bhd", "jod", "kwd", "omr", "tnd"], 3)}
+_SYMBOLS = {"eur": "€", "usd": "$", "gbp": "£", "jpy": "¥", "chf": "CHF "}
+
+
+def format_money(amount: int, currency: str) -> str:
+    """A human-readable amount with the currency's symbol or code."""
+    exponent = _EXPONENTS.get(currency, 2)
+    major, minor = divmod(amount, 10 ** exponent)
+    units = f"{major:,}.{minor:0{exponent}d}" if exponent else f"{major:,}"
+    symbol = _SYMBOLS.get(currency)
+    return f"{symbol}{units}" if symbol else f"{units} {currency.upper()}"

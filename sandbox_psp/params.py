@@ -1,0 +1,139 @@
+"""Validation of API parameters: a failure raises a 400 before anything executes or is saved."""
+import re
+from urllib.parse import urlsplit
+
+from .errors import invalid
+from .refunds import REASONS
+
+MAX_AMOUNT = 99_999_999  # Stripe's ceiling: eight digits of minor units
+MAX_EXPIRES_IN = 7 * 24 * 3600
+SESSION_FIELDS = {"amount", "currency", "mode", "capture_method", "return_url", "cancel_url",
+                  "parent_origin", "client_reference_id", "metadata", "expires_in"}
+
+
+def _only(body: dict, allowed: set) -> None:
+    # Unknown parameters are refused so nobody can set status, fee or amounts by name.
+    for name in body:
+        if name not in allowed:
+            raise invalid(name, f"Received unknown parameter: {name}", "parameter_unknown")
+
+
+def _integer(body: dict, name: str, low: int, high: int, required: bool) -> int | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise invalid(name, f"Missing required param: {name}.", "parameter_missing")
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise invalid(name, f"Invalid {name}: must be an integer from {low} to {high}.")
+    return value
+
+
+def _string(body: dict, name: str, max_length: int = 500, required: bool = False) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise invalid(name, f"Missing required param: {name}.", "parameter_missing")
+        return None
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        raise invalid(name, f"Invalid {name}: must be a string of 1 to {max_length} characters.")
+    return value
+
+
+def _choice(body: dict, name: str, choices: tuple, default: str | None = None) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return default
+    if value not in choices:
+        raise invalid(name, f"Invalid {name}: must be one of {', '.join(choices)}.")
+    return value
+
+
+def _url(body: dict, name: str, required: bool) -> str | None:
+    value = _string(body, name, 2048, required)
+    if value is None:
+        return None
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 -- raises ValueError on a malformed port
+    except ValueError:
+        raise invalid(name, f"Invalid {name}: must be an absolute http(s) URL.", "url_invalid") from None
+    # The host also goes into the hosted page's CSP, so only plain host names pass.
+    if parts.scheme not in ("http", "https") or not re.fullmatch(r"[A-Za-z0-9.-]+", parts.hostname or ""):
+        raise invalid(name, f"Invalid {name}: must be an absolute http(s) URL.", "url_invalid")
+    return value
+
+
+def _metadata(body: dict) -> dict:
+    value = body.get("metadata")
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or len(value) > 50:
+        raise invalid("metadata", "Invalid metadata: must be an object of at most 50 keys.")
+    cleaned = {}
+    for key, item in value.items():
+        if len(key) > 40 or isinstance(item, bool) or not isinstance(item, (str, int)) \
+                or len(str(item)) > 500:
+            raise invalid(f"metadata[{key}]", "Metadata keys are at most 40 characters and "
+                          "values strings or integers of at most 500 characters.")
+        cleaned[key] = str(item)
+    return cleaned
+
+
+def session_create(body: dict, platform_origin: str) -> dict:
+    """Checked arguments for sessions.create."""
+    _only(body, SESSION_FIELDS)
+    params = {"amount": _integer(body, "amount", 1, MAX_AMOUNT, required=True)}
+    currency = _string(body, "currency", 3, required=True)
+    if not re.fullmatch(r"[A-Za-z]{3}", currency):
+        raise invalid("currency", "Invalid currency: must be a three-letter ISO 4217 code.")
+    params["currency"] = currency.lower()
+    mode = _choice(body, "mode", ("hosted", "embedded"))
+    if mode is None:
+        raise invalid("mode", "Missing required param: mode.", "parameter_missing")
+    params["mode"] = mode
+    params["capture_method"] = _choice(body, "capture_method", ("manual", "automatic"), "automatic")
+    params["return_url"] = _url(body, "return_url", required=mode == "hosted")
+    params["cancel_url"] = _url(body, "cancel_url", required=False)
+    origin = _string(body, "parent_origin", 2048, required=mode == "embedded")
+    if origin is not None and origin.rstrip("/") != platform_origin:
+        raise invalid("parent_origin", "parent_origin must be the platform's origin.")
+    params["parent_origin"] = origin.rstrip("/") if origin else None
+    params["client_reference_id"] = _string(body, "client_reference_id", 200)
+    params["metadata"] = _metadata(body)
+    params["expires_in"] = _integer(body, "expires_in", 1, MAX_EXPIRES_IN, required=False)
+    return params
+
+
+def authorize(body: dict) -> str:
+    """The payment_method token of an authorize call."""
+    _only(body, {"payment_method"})
+    return _string(body, "payment_method", 100, required=True)
+
+
+def capture(body: dict) -> int | None:
+    """The optional amount of a capture call."""
+    _only(body, {"amount"})
+    return _integer(body, "amount", 1, MAX_AMOUNT, required=False)
+
+
+def no_params(body: dict) -> None:
+    """Cancel and void take no parameters."""
+    _only(body, set())
+
+
+def refund_create(body: dict) -> dict:
+    """Checked arguments for a refund: payment_session, amount?, reason?, metadata?."""
+    _only(body, {"payment_session", "amount", "reason", "metadata"})
+    return {"session_id": _string(body, "payment_session", 100, required=True),
+            "amount": _integer(body, "amount", 1, MAX_AMOUNT, required=False),
+            "reason": _choice(body, "reason", REASONS),
+            "metadata": _metadata(body)}
+
+
+def list_limit(args) -> int:
+    """`limit` of a list call: 1 to 100, default 10."""
+    raw = args.get("limit", "10")
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        raise invalid("limit", "Invalid limit: must be an integer from 1 to 100.")
+    return int(raw)

@@ -1,0 +1,34 @@
+"""Refunds of captured sessions: never more than captured minus already refunded."""
+from . import events
+from .errors import invalid, missing, unexpected_state
+from .models import PaymentSession, Refund, db, new_id, now
+
+REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+
+
+def create(session: PaymentSession, amount: int | None, reason: str | None, metadata: dict) -> Refund:
+    """Refund `amount` (default: all that is left) of a captured session."""
+    if session.status != "captured":
+        raise unexpected_state(session.status, "refunded")
+    remaining = session.amount_captured - session.amount_refunded
+    if remaining == 0:
+        raise invalid("payment_session", f"Payment session {session.id} has already been refunded.",
+                      "charge_already_refunded")
+    amount = remaining if amount is None else amount
+    if amount > remaining:
+        raise invalid("amount", f"Refund amount {amount} is more than the {remaining} left to refund.",
+                      "amount_too_large")
+    refund = Refund(id=new_id("re"), created=now(), payment_session_id=session.id, amount=amount,
+                    currency=session.currency, status="succeeded", reason=reason, metadata_=metadata)
+    session.amount_refunded += amount
+    db.session.add(refund)
+    events.emit("refund.succeeded", refund.to_dict())
+    return refund
+
+
+def get(refund_id: str) -> Refund:
+    """A refund by id, or a 404 ApiError."""
+    refund = db.session.get(Refund, refund_id)
+    if refund is None:
+        raise missing("refund", refund_id)
+    return refund

@@ -1,0 +1,173 @@
+"""State changes of a payment session; each one records an event in the same transaction.
+
+Functions here change rows but never commit: the caller's unit of work does (models.atomic,
+or the idempotency runner, which also saves the response with the change).
+"""
+import secrets
+import time
+
+from flask import current_app
+
+from . import cards, events, fees
+from .errors import invalid, missing, unexpected_state
+from .models import PaymentSession, db, new_id, now
+
+# Every allowed move; anything else is refused with the current status named.
+TRANSITIONS = {
+    "open": {"requires_action", "authorized", "canceled", "expired"},
+    "requires_action": {"open", "authorized", "canceled", "expired"},
+    "authorized": {"captured", "canceled"},
+}
+UNPAID = ("open", "requires_action")
+AUTHENTICATION_FAILED = {
+    "code": "authentication_failed", "decline_code": None,
+    "message": "We could not authenticate your payment method. Choose another one and try again.",
+}
+
+
+def _move(session: PaymentSession, status: str, action: str) -> None:
+    """Change status if the transition table allows it, else raise a 409 naming both."""
+    if status not in TRANSITIONS.get(session.status, ()):
+        raise unexpected_state(session.status, action)
+    session.status = status
+
+
+def _record(session: PaymentSession, event_type: str) -> None:
+    events.emit(f"payment_session.{event_type}", session.to_dict())
+
+
+def create(params: dict, base_url: str) -> PaymentSession:
+    """A new `open` session from validated parameters."""
+    ttl = params.pop("expires_in", None) or current_app.config["SANDBOX_SESSION_TTL"]
+    created = now()
+    session = PaymentSession(
+        id=new_id("ps"), created=created, status="open", base_url=base_url, dispute_card=False,
+        amount_authorized=0, amount_captured=0, amount_refunded=0,
+        expires_at=created + ttl, form_token=secrets.token_urlsafe(32),
+        metadata_=params.pop("metadata", {}), **params)
+    db.session.add(session)
+    return session
+
+
+def get(session_id: str, param: str = "id") -> PaymentSession:
+    """A session by id, or a 404 ApiError naming `param`."""
+    session = db.session.get(PaymentSession, session_id)
+    if session is None:
+        raise missing("payment_session", session_id, param)
+    return session
+
+
+def find(client_reference_id: str | None, limit: int) -> tuple[list, bool]:
+    """Sessions, newest first, optionally by client_reference_id: (sessions, has_more)."""
+    query = db.select(PaymentSession).order_by(PaymentSession.created.desc(), PaymentSession.id)
+    if client_reference_id is not None:
+        query = query.filter_by(client_reference_id=client_reference_id)
+    rows = list(db.session.scalars(query.limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
+
+
+def is_past_expiry(session: PaymentSession, at: float | None = None) -> bool:
+    """True if an unpaid session has outlived its expires_at."""
+    return session.status in UNPAID and (at or time.time()) >= session.expires_at
+
+
+def _expire_if_due(session: PaymentSession) -> None:
+    # The deliverer expires sessions on its own cadence; a payment attempt
+    # arriving in between must not succeed on a session that is already past due.
+    if is_past_expiry(session):
+        _move(session, "expired", "expired")
+        _record(session, "expired")
+
+
+def expire_due(at: float | None = None) -> int:
+    """Expire every unpaid session past its expires_at; returns how many."""
+    at = at or time.time()
+    due = list(db.session.scalars(db.select(PaymentSession).where(
+        PaymentSession.status.in_(UNPAID), PaymentSession.expires_at <= at)))
+    count = 0
+    for session in due:
+        _move(session, "expired", "expired")
+        _record(session, "expired")
+        count += 1
+    return count
+
+
+def cancel(session: PaymentSession) -> PaymentSession:
+    """open or requires_action -> canceled (an authorized session is voided instead)."""
+    _expire_if_due(session)
+    if session.status not in UNPAID:
+        raise unexpected_state(session.status, "canceled")
+    _move(session, "canceled", "canceled")
+    _record(session, "canceled")
+    return session
+
+
+def authorize(session: PaymentSession, card: cards.Card) -> str:
+    """Ask the test issuer: returns 'authorized', 'captured', 'requires_action' or 'declined'."""
+    _expire_if_due(session)
+    if session.status != "open":
+        raise unexpected_state(session.status, "authorized")
+    outcome = card.outcome()
+    if isinstance(outcome, tuple):
+        code, decline_code, message = outcome
+        session.last_payment_error = {"code": code, "decline_code": decline_code, "message": message}
+        _record(session, "payment_failed")
+        return "declined"
+    session.dispute_card = outcome == cards.DISPUTE
+    session.payment_method = card.display_data(current_app.config["SANDBOX_FINGERPRINT_KEY"])
+    if outcome == cards.THREE_DS:
+        session.last_payment_error = None
+        _move(session, "requires_action", "sent to authentication")
+        _record(session, "requires_action")
+        return "requires_action"
+    return _authorized(session)
+
+
+def complete_authentication(session: PaymentSession, passed: bool) -> str:
+    """The 3-D Secure challenge's answer: 'authorized'/'captured' if passed, else 'declined'."""
+    _expire_if_due(session)
+    if session.status != "requires_action":
+        raise unexpected_state(session.status, "authenticated")
+    if passed:
+        return _authorized(session)
+    _move(session, "open", "reopened")
+    session.payment_method = None
+    session.dispute_card = False
+    session.last_payment_error = dict(AUTHENTICATION_FAILED)
+    _record(session, "payment_failed")
+    return "declined"
+
+
+def _authorized(session: PaymentSession) -> str:
+    _move(session, "authorized", "authorized")
+    session.amount_authorized = session.amount
+    session.last_payment_error = None
+    _record(session, "authorized")
+    if session.capture_method == "automatic":
+        capture(session, None)
+        return "captured"
+    return "authorized"
+
+
+def capture(session: PaymentSession, amount: int | None) -> PaymentSession:
+    """authorized -> captured for `amount` (default all); the rest of the authorization is released."""
+    if session.status != "authorized":
+        raise unexpected_state(session.status, "captured")
+    amount = session.amount_authorized if amount is None else amount
+    if amount > session.amount_authorized:
+        raise invalid("amount", f"Amount {amount} is more than the {session.amount_authorized} authorized.",
+                      "amount_too_large")
+    _move(session, "captured", "captured")
+    session.amount_captured = amount
+    session.fee = fees.fee_for(amount, session.currency, session.mode)
+    _record(session, "captured")
+    return session
+
+
+def void(session: PaymentSession) -> PaymentSession:
+    """authorized -> canceled, releasing the whole authorization."""
+    if session.status != "authorized":
+        raise unexpected_state(session.status, "voided")
+    _move(session, "canceled", "voided")
+    _record(session, "canceled")
+    return session
