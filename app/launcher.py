@@ -86,7 +86,9 @@ def run_all(app: Flask) -> int:
         nonlocal stopping
         stopping = True
 
+    # Explicit handlers: a launcher started from a script may have inherited "ignore SIGINT".
     signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     try:
         for name, command in commands.items():
             children[name] = subprocess.Popen(command, env=env)
@@ -96,14 +98,15 @@ def run_all(app: Flask) -> int:
             return 1
         print(banner(app), flush=True)
         while not stopping:
-            for name, child in children.items():
-                if child.poll() is not None:
-                    print(f"Holdfast: {name} exited with {child.returncode}; stopping.",
-                          file=sys.stderr)
-                    return 1
-            time.sleep(0.5)
-        return 0
-    except KeyboardInterrupt:
+            dead = [name for name, child in children.items() if child.poll() is not None]
+            if dead:
+                # Ctrl-C reaches the children too; give our own handler a moment to see it.
+                time.sleep(0.5)
+                if stopping:
+                    break
+                print(f"Holdfast: {', '.join(dead)} exited; stopping the rest.", file=sys.stderr)
+                return 1
+            time.sleep(0.2)
         return 0
     finally:
         _stop_children(children)

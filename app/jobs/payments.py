@@ -18,6 +18,12 @@ def expire_payment(payment_id: int) -> str:
         return payment_actions.expire(payment_id, Actor("system:expiry", "worker")).result
 
 
+def refresh_payment(payment_id: int) -> str:
+    """Re-fetch a payment from the PSP: the safety net when its webhook is late or lost."""
+    with app_context():
+        return payment_actions.refresh(payment_id, Actor("system:refresh", "worker")).result
+
+
 def resolve_payment(payment_id: int, attempt: int = 0) -> str:
     """Janitor: ask the PSP what happened to a payment whose outcome we don't know."""
     with app_context():

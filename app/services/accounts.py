@@ -4,12 +4,17 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from flask import current_app
+
 from app.database import locked, unit_of_work
 from app.extensions import db
 from app.models import Role, User
 from app.services import audit
 from app.services.audit import Actor
 from app.services.errors import ServiceError
+from config import DEMO_ACCOUNTS
+
+DEMO_EMAILS = frozenset(email for email, _, _ in DEMO_ACCOUNTS)
 
 SELF_SERVICE_ROLES = {Role.BUYER.value, Role.SELLER.value}
 MIN_PASSWORD = 10
@@ -46,7 +51,10 @@ def authenticate(email: str, password: str, actor: Actor) -> User | None:
         user = db.session.execute(
             select(User).where(func.lower(User.email) == email)
         ).scalar_one_or_none()
-        ok = bool(user and user.is_active and user.check_password(password or ""))
+        # Demo accounts have a published password: only development and tests accept them.
+        demo_refused = email in DEMO_EMAILS and not current_app.config["DEMO_ACCOUNTS_ALLOWED"]
+        ok = bool(user and user.is_active and not demo_refused
+                  and user.check_password(password or ""))
         audit.record(Actor(email or "(blank)", actor.origin, user.id if user else None),
                      "auth.login", f"user:{user.id if user else email}",
                      outcome="success" if ok else "failure")

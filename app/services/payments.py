@@ -138,6 +138,12 @@ def schedule_expiry(payment_id: int, ttl_seconds: int) -> None:
                       payment_id, job_id=f"expire-{payment_id}")
 
 
+def schedule_refresh(payment_id: int, delay_seconds: int = 15) -> None:
+    """Re-fetch from the PSP soon, in case its webhook never arrives (one pending per payment)."""
+    queues.enqueue_in(timedelta(seconds=delay_seconds), "app.jobs.payments.refresh_payment",
+                      payment_id, job_id=f"refresh-{payment_id}")
+
+
 def unknown_payments() -> list[Payment]:
     """Payments whose outcome we don't know (for the janitor and for support)."""
     return db.session.execute(

@@ -12,6 +12,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from redis.exceptions import RedisError
 
 from app.blueprints.access import current_actor, flash_error, role_required
 from app.blueprints.checkout.forms import PayForm, PlaceOrderForm
@@ -19,7 +20,7 @@ from app.domain.payment_states import PENDING, PaymentStatus
 from app.models.users import Role
 from app.providers.sandbox.mapping import DECLINE_MESSAGES, DEFAULT_DECLINE_MESSAGE
 from app.security_headers import origin_of
-from app.services import checkout
+from app.services import checkout, payments
 from app.services.errors import NotFound, ServiceError
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
@@ -108,7 +109,15 @@ def card(order_id: int):
 def returned(order_id: int):
     """Where the PSP sends the buyer back. Trusts nothing in the query string: it polls."""
     order = _order_or_404(order_id)
-    return render_template("checkout/return.html", order=order, pending=_still_pending(order))
+    pending = _still_pending(order)
+    payment = order.current_payment
+    if pending and payment is not None and payment.psp_reference:
+        # The webhook normally settles it; if it is lost, a re-fetch from the PSP will.
+        try:
+            payments.schedule_refresh(payment.id)
+        except RedisError:
+            current_app.logger.warning("could not schedule a refresh of payment %s", payment.id)
+    return render_template("checkout/return.html", order=order, pending=pending)
 
 
 @bp.get("/<int:order_id>/status")
