@@ -74,7 +74,8 @@ class Queues:
                                   if retry else None,
                                   failure_ttl=30 * 24 * 3600)
 
-    def enqueue_in(self, delay: timedelta, func: str, *args, job_id: str | None = None):
+    def enqueue_in(self, delay: timedelta, func: str, *args, job_id: str | None = None,
+                   result_ttl: int | None = None):
         """Enqueue a job to run after a delay (needs a worker started with the scheduler)."""
-        return self.queue.enqueue_in(delay, func, *args, job_id=job_id,
+        return self.queue.enqueue_in(delay, func, *args, job_id=job_id, result_ttl=result_ttl,
                                      failure_ttl=30 * 24 * 3600)

@@ -21,7 +21,8 @@ CURRENCY_SYMBOLS: dict[str, str] = {"EUR": "€", "USD": "$", "GBP": "£", "JPY"
 # Largest amount we accept in minor units: fits a signed 64-bit column with room for sums.
 MAX_AMOUNT = 10**15
 
-_DECIMAL_TEXT = re.compile(r"^(\d+)(?:\.(\d+))?$")
+# ASCII only: a Unicode \d would read "١٢" or "１２" as a price.
+_DECIMAL_TEXT = re.compile(r"^(\d+)(?:\.(\d+))?$", re.ASCII)
 
 
 class MoneyError(ValueError):

@@ -80,11 +80,27 @@ PENDING = frozenset({S.INITIATED, S.PROCESSING, S.AUTHORIZING, S.REQUIRES_ACTION
 # Stock reserved for the order goes back on the shelf.
 RELEASES_STOCK = frozenset({S.FAILED, S.CANCELLED, S.EXPIRED})
 
-# Progress order used to tell a late (stale) report from a forbidden one.
-_RANK = {S.INITIATED: 0, S.UNKNOWN: 1, S.PROCESSING: 1, S.DECLINED: 2, S.AUTHORIZING: 2,
-         S.REQUIRES_ACTION: 3, S.AUTHORIZED: 4, S.CAPTURED: 5, S.COMPLETED: 6,
-         S.PARTIALLY_REFUNDED: 6, S.DISPUTED: 6, S.REFUNDED: 7, S.FAILED: 7,
-         S.CANCELLED: 7, S.EXPIRED: 7}
+
+
+def _reachable(start: PaymentStatus) -> frozenset[PaymentStatus]:
+    """Every status a payment in `start` can still reach through the table.
+
+    The walk does not pass through UNKNOWN: "we don't know" is a detour, not progress, and
+    through it almost everything would reach almost everything.
+    """
+    seen: set[PaymentStatus] = set()
+    frontier = [start]
+    while frontier:
+        for target in TRANSITIONS[frontier.pop()]:
+            if target not in seen:
+                seen.add(target)
+                if target != PaymentStatus.UNKNOWN:
+                    frontier.append(target)
+    return frozenset(seen)
+
+
+# REACHABLE[s]: where a payment in s may go next, however many steps away.
+REACHABLE = {status: _reachable(status) for status in PaymentStatus}
 
 
 class ForbiddenTransition(Exception):
@@ -113,5 +129,8 @@ def is_behind(current: PaymentStatus, reported: PaymentStatus) -> bool:
 
     Webhooks arrive late and out of order; such a report is stale and is ignored, whereas a
     report that is neither allowed nor behind is a real inconsistency that needs review.
+    "Behind" means the payment could have passed through the reported status on its way here:
+    "authorized" after "captured" is stale, but "captured" after "cancelled" is not — that is
+    money taken on a payment we gave up, and a person must look at it.
     """
-    return reported == current or _RANK[reported] < _RANK[current]
+    return reported == current or current in REACHABLE[reported]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from app.jobs.context import app_context
+from app.providers.base import ProviderError
 from app.services import payment_actions
 from app.services.audit import Actor
 
@@ -29,7 +30,12 @@ def resolve_payment(payment_id: int, attempt: int = 0) -> str:
     with app_context():
         from app.jobs.scheduling import schedule_janitor
 
-        outcome = payment_actions.refresh(payment_id, Actor("system:janitor", "worker"))
+        try:
+            outcome = payment_actions.refresh(payment_id, Actor("system:janitor", "worker"))
+        except ProviderError as exc:
+            if exc.retryable:  # the PSP is down: still unknown, so keep to the cadence
+                schedule_janitor(payment_id, attempt + 1)
+            raise
         if outcome.status.value == "unknown":
             schedule_janitor(payment_id, attempt + 1)
         return outcome.result

@@ -127,7 +127,8 @@ def _open_session(payment_id: int, actor: Actor) -> PaymentStart:
     payment = db.session.get(Payment, payment_id)
     config = current_app.config
     request = SessionRequest(
-        reference=str(payment.id), amount=payment.amount, currency=payment.currency,
+        # Our random key, not the row id: ids repeat across databases, the PSP's memory doesn't.
+        reference=payment.idempotency_key, amount=payment.amount, currency=payment.currency,
         mode=payment.integration_mode,
         return_url=url_for("checkout.returned", order_id=payment.order_id, _external=True),
         cancel_url=url_for("checkout.pay", order_id=payment.order_id, _external=True),

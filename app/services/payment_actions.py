@@ -19,6 +19,13 @@ S = PaymentStatus
 EXPIRABLE = frozenset({S.INITIATED, S.PROCESSING, S.DECLINED, S.REQUIRES_ACTION})
 
 
+def action_key(payment: Payment, action: str) -> str:
+    """The idempotency key of an action on a payment: derived from the payment's own random key,
+    so it is stable across retries yet never repeats across databases (ids do: a reset dev
+    database, two platforms on one PSP account)."""
+    return f"{payment.idempotency_key}:{action}"
+
+
 def _load(payment_id: int) -> Payment:
     payment = db.session.get(Payment, payment_id)
     if payment is None:
@@ -34,7 +41,7 @@ def refresh(payment_id: int, actor: Actor, cause: str = "re-fetched from the PSP
         report: ProviderPayment | None = provider.retrieve(payment.psp_reference)
     else:
         # The create call's answer was lost: look the session up by our own reference.
-        report = provider.find_by_reference(str(payment.id))
+        report = provider.find_by_reference(payment.idempotency_key)
         if report is None:
             if payment.state == S.UNKNOWN:
                 return payments.apply_report_without_psp(payment_id, S.FAILED, actor,
@@ -52,12 +59,18 @@ def capture(payment_id: int, actor: Actor) -> Outcome:
     provider = get_provider(payment.provider)
     try:
         report = provider.capture(payment.psp_reference, payment.amount_authorized,
-                                  idempotency_key=f"capture:{payment.id}")
+                                  idempotency_key=action_key(payment, "capture"))
     except ProviderError as exc:
         if exc.retryable:
             raise  # the job retries with the same key
         # e.g. already captured or voided at the PSP: believe the PSP's own record.
-        return refresh(payment_id, actor, cause=f"capture refused: {exc.code}")
+        outcome = refresh(payment_id, actor, cause=f"capture refused: {exc.code}")
+        if outcome.status == S.AUTHORIZED:
+            # Still uncaptured after a refusal that no retry will cure: a person must look.
+            payments.flag_for_review(payment_id, f"the PSP refused the capture: {exc.code}",
+                                     actor)
+            return Outcome("needs_review", outcome.status, str(exc))
+        return outcome
     return payments.apply_report(payment_id, report, "captured by the platform", actor)
 
 
@@ -71,7 +84,7 @@ def expire(payment_id: int, actor: Actor) -> Outcome:
                                                  "never reached the PSP")
     provider = get_provider(payment.provider)
     try:
-        report = provider.cancel(payment.psp_reference, idempotency_key=f"expire:{payment.id}")
+        report = provider.cancel(payment.psp_reference, idempotency_key=action_key(payment, "expire"))
     except ProviderError as exc:
         if exc.retryable:
             raise
@@ -89,7 +102,7 @@ def cancel_for_replacement(payment_id: int, actor: Actor) -> Outcome:
                                                  "replaced before reaching the PSP")
     provider = get_provider(payment.provider)
     try:
-        report = provider.cancel(payment.psp_reference, idempotency_key=f"replace:{payment.id}")
+        report = provider.cancel(payment.psp_reference, idempotency_key=action_key(payment, "replace"))
     except ProviderError as exc:
         if exc.retryable:
             raise

@@ -38,7 +38,9 @@ def _still_pending(order) -> bool:
     payment = order.current_payment
     if payment is None:
         return False
-    if payment.state in PENDING:
+    # DECLINED too: the buyer may pay with another card on the same PSP session and come back
+    # here before that webhook lands (the session's expiry ends it).
+    if payment.state in PENDING or payment.state == PaymentStatus.DECLINED:
         return True
     return payment.state == PaymentStatus.AUTHORIZED and current_app.config["AUTO_CAPTURE"]
 

@@ -8,6 +8,7 @@ from app.providers.base import (
     ProviderError,
     ProviderEvent,
     ProviderPayment,
+    ProviderPayout,
     ProviderTimeout,
     SessionRequest,
 )
@@ -27,8 +28,6 @@ class SandboxProvider(PaymentProvider):
         self.webhook_tolerance = webhook_tolerance
         self._http = requests.Session()
         self._http.headers["Authorization"] = f"Bearer {api_key}"
-        # A PSP call must never follow a redirect somewhere else with our key.
-        self._http.max_redirects = 0
 
     # --- the contract -------------------------------------------------------------------
     def create_session(self, request: SessionRequest) -> ProviderPayment:
@@ -68,6 +67,16 @@ class SandboxProvider(PaymentProvider):
         return self._session("POST", f"/v1/payment_sessions/{reference}/void", {},
                              idempotency_key)
 
+    def create_payout(self, amount: int, currency: str, destination: dict, holder_name: str,
+                      idempotency_key: str) -> ProviderPayout:
+        body = {"amount": amount, "currency": mapping.to_psp_currency(currency),
+                "destination": destination, "holder_name": holder_name}
+        return mapping.to_provider_payout(self._call("POST", "/v1/payouts", body,
+                                                     idempotency_key))
+
+    def retrieve_payout(self, reference: str) -> ProviderPayout:
+        return mapping.to_provider_payout(self._call("GET", f"/v1/payouts/{reference}"))
+
     def parse_webhook(self, raw_body: bytes, headers) -> ProviderEvent:
         return webhooks.parse(raw_body, headers, self.webhook_secrets, self.webhook_tolerance)
 
@@ -79,6 +88,7 @@ class SandboxProvider(PaymentProvider):
     def _call(self, method: str, path: str, body: dict | None = None,
               idempotency_key: str | None = None, params: dict | None = None) -> dict:
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
+        # A PSP call must never follow a redirect somewhere else with our key (allow_redirects).
         try:
             response = self._http.request(method, self.api_url + path, json=body, params=params,
                                           headers=headers, timeout=self.timeout,
@@ -96,6 +106,10 @@ class SandboxProvider(PaymentProvider):
                                 retryable=True, executed=executed) from None
         except requests.Timeout as exc:
             raise ProviderTimeout(f"sandbox did not answer: {exc}") from None
+        except requests.RequestException as exc:
+            # e.g. the answer broke off mid-body: the PSP may have acted.
+            raise ProviderError(f"sandbox answer unreadable: {exc}", code="transport_error",
+                                retryable=True, executed=None) from None
         return self._parse(response)
 
     @staticmethod

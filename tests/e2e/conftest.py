@@ -1,0 +1,179 @@
+"""Browser journeys: Chromium (Playwright, sync API) against the live platform and sandbox PSP.
+
+Webhooks flow for real here: the sandbox's background deliverer POSTs them to the live platform,
+and a real `flask worker` subprocess runs the jobs they cause. Nothing in this folder flushes
+Redis, since that would wipe the live worker's registration.
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+E2E_TMP = Path(tempfile.mkdtemp(prefix="holdfast-e2e-"))
+SCAN_MODULE = "test_e2e_card_data_scan.py"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+VIEWPORT = {"width": 1200, "height": 800}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the card-data scan after every other browser test, wherever pytest collected it."""
+    here = Path(__file__).parent
+    scans = [item for item in items if item.path.name == SCAN_MODULE]
+    if not scans:
+        return
+    rest = [item for item in items if item.path.name != SCAN_MODULE]
+    last_e2e = max((i for i, item in enumerate(rest) if here in item.path.parents), default=-1)
+    items[:] = rest[:last_e2e + 1] + scans + rest[last_e2e + 1:]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item, so the page fixture knows if the test failed."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report
+
+
+@pytest.fixture(scope="session")
+def e2e_record():
+    """What the journeys did, for the card-data scan: cards typed, worker logs, platform requests."""
+    return {"journeys": [], "cards": set(), "worker_logs": [], "platform_requests": []}
+
+
+@pytest.fixture(scope="module")
+def live_worker(stack, e2e_record):
+    """The sandbox's webhook deliverer plus a real RQ worker process, for one test module."""
+    from rq import Worker
+
+    from app.extensions import queues
+    from sandbox_psp.webhooks import start_deliverer
+
+    log_path = E2E_TMP / f"worker-{len(e2e_record['worker_logs'])}.log"
+    e2e_record["worker_logs"].append(log_path)
+    deliverer = start_deliverer(stack["psp"], interval=0.1)
+    with open(log_path, "wb") as log:
+        worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+                                  cwd=ROOT, env=os.environ.copy(), stdout=log,
+                                  stderr=subprocess.STDOUT)
+    try:
+        with stack["app"].app_context():
+            deadline = time.monotonic() + 30
+            while not any(w.pid == worker.pid for w in Worker.all(connection=queues.connection)):
+                if worker.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"worker did not register:\n{log_path.read_text()[-2000:]}")
+                time.sleep(0.1)
+        yield {"pid": worker.pid, "log": log_path}
+    finally:
+        deliverer.stop()
+        worker.terminate()  # SIGTERM: RQ's warm shutdown, the current job finishes first
+        try:
+            worker.wait(15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait(5)
+
+
+@pytest.fixture
+def shop(stack, live_worker, password_hash):
+    """Empty tables plus the test people and items (ids by name), Redis left alone."""
+    from app.extensions import db
+    from tests.conftest import _empty_tables
+    from tests.flows import make_people
+
+    with stack["app"].app_context():
+        _empty_tables(db)
+        yield make_people(password_hash)
+        _settle(stack)
+        db.session.remove()
+
+
+def _settle(stack, timeout: float = 8.0) -> None:
+    """Wait until no webhook is due and no job is queued or running, so the next test starts clean."""
+    from rq.registry import StartedJobRegistry
+
+    from app.extensions import queues
+    from sandbox_psp.models import Delivery
+    from sandbox_psp.models import db as psp_db
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with stack["psp"].app_context():
+            due = psp_db.session.scalar(
+                psp_db.select(psp_db.func.count()).select_from(Delivery)
+                .where(Delivery.status == "pending",
+                       Delivery.next_attempt_at <= time.time() + 1))
+            psp_db.session.remove()
+        queue = queues.queue
+        if not due and not len(queue) and not StartedJobRegistry(queue=queue).get_job_ids():
+            return
+        time.sleep(0.1)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium for the session (never `playwright install`)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"),
+            args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(request, browser, stack, e2e_record):
+    """A fresh context and page; every request to the platform is recorded for the scan."""
+    context = browser.new_context(viewport=VIEWPORT, base_url=stack["url"])
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+
+    def record(req):
+        if req.url.startswith(stack["url"]):
+            e2e_record["platform_requests"].append(f"{req.method} {req.url} {req.post_data or ''}")
+
+    page.on("request", record)
+    yield page
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        shots = E2E_TMP / "failures"
+        shots.mkdir(exist_ok=True)
+        path = shots / f"{request.node.name}.png"
+        try:
+            page.screenshot(path=str(path), full_page=True)
+            print(f"\nscreenshot of the failure: {path}")
+        except Exception as exc:  # a crashed page must not hide the test's own failure
+            print(f"\nno screenshot: {exc}")
+        print(_diagnosis(stack))
+    context.close()
+
+
+def _diagnosis(stack) -> str:
+    """Payments, inbox rows and the sandbox's deliveries, printed when a journey fails."""
+    from app.extensions import db
+    from app.models import Payment, WebhookEvent
+    from sandbox_psp.models import Delivery
+    from sandbox_psp.models import db as psp_db
+
+    lines = ["--- platform payments / inbox, sandbox deliveries ---"]
+    with stack["app"].app_context():
+        lines += [f"payment {p.id} order {p.order_id} {p.status} {p.psp_reference}"
+                  for p in db.session.query(Payment)]
+        lines += [f"inbox {e.id} {e.event_type} {e.object_id} {e.status} {e.last_error or ''}"
+                  for e in db.session.query(WebhookEvent)]
+        db.session.remove()
+    with stack["psp"].app_context():
+        rows = psp_db.session.query(Delivery).order_by(Delivery.id.desc()).limit(8)
+        lines += [f"delivery {d.id} {d.event.type} {d.status} attempts={d.attempt_count} "
+                  f"{[(a.status_code, a.error) for a in d.attempts]}" for d in rows]
+        psp_db.session.remove()
+    return "\n".join(lines)
