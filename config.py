@@ -17,7 +17,10 @@ BASE_DIR = Path(__file__).resolve().parent
 SECRET_NAMES = ("SECRET_KEY", "SANDBOX_WEBHOOK_SECRET", "ENCRYPTION_KEY")
 # Values that must never protect real money.
 KNOWN_DEFAULTS = {"", "dev", "change-me", "changeme", "secret", "whsec_sandbox",
-                  "sk_test_sandbox", "test", "insecure"}
+                  "sk_test_sandbox", "test", "insecure",
+                  # The test suite's fixed secrets are public in this repository.
+                  "test-secret-key-not-for-production", "whsec_test_not_for_production",
+                  "test-encryption-key-not-for-production"}
 
 DEMO_PASSWORD = "holdfast-demo"
 DEMO_ACCOUNTS = (
@@ -77,6 +80,14 @@ def environment() -> dict:
         "PAYMENT_SESSION_TTL": _env_int("PAYMENT_SESSION_TTL", 30 * 60),
         "INBOX_SWEEP_SECONDS": _env_int("INBOX_SWEEP_SECONDS", 60),
         "RQ_QUEUE": env.get("RQ_QUEUE", "holdfast"),
+        # Older ENCRYPTION_KEY values, comma-separated: decrypt only (see app/crypto/envelope.py).
+        "ENCRYPTION_RETIRED_KEYS": env.get("ENCRYPTION_RETIRED_KEYS", ""),
+        # Marketplace money: the default platform fee, escrow timer, and job cadences.
+        "PLATFORM_FEE_BPS": _env_int("PLATFORM_FEE_BPS", 1000),
+        "PLATFORM_FEE_FIXED": _env_int("PLATFORM_FEE_FIXED", 0),
+        "ESCROW_AUTO_RELEASE_DAYS": _env_int("ESCROW_AUTO_RELEASE_DAYS", 14),
+        "ESCROW_SWEEP_SECONDS": _env_int("ESCROW_SWEEP_SECONDS", 300),
+        "PAYOUT_RUN_SECONDS": _env_int("PAYOUT_RUN_SECONDS", 3600),
     }
     if "PSP_TIMEOUT_SECONDS" in env:
         settings["PSP_TIMEOUT_SECONDS"] = float(env["PSP_TIMEOUT_SECONDS"])

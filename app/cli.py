@@ -42,6 +42,22 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(audit_cli)
 
+    ledger_cli = AppGroup("ledger", help="The double-entry ledger.")
+
+    @ledger_cli.command("check")
+    def ledger_check():
+        """Check the ledger's invariants; exit 1 naming every offending posting."""
+        from app.services.ledger_checks import check_all
+
+        problems = check_all()
+        for line in problems:
+            click.echo(line, err=True)
+        if problems:
+            sys.exit(1)
+        click.echo("ledger balanced: every invariant holds")
+
+    app.cli.add_command(ledger_cli)
+
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
     def worker(burst: bool):

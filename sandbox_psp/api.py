@@ -3,7 +3,7 @@ import hmac
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from . import cards, events, idempotency, params, refunds, sessions
+from . import balance, bank_accounts, cards, events, idempotency, params, payouts, refunds, sessions
 from .errors import ApiError, card_declined, invalid
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
@@ -31,10 +31,11 @@ def _body() -> dict:
     return body
 
 
-def _post(validate, execute):
-    """Run a POST under Idempotency-Key semantics."""
+def _post(validate, execute, redact=None):
+    """Run a POST under Idempotency-Key semantics; `redact(body)` is what its fingerprint hashes."""
     body = _body()
-    fingerprint = idempotency.request_fingerprint(request.method, request.path, body)
+    fingerprint = idempotency.request_fingerprint(request.method, request.path,
+                                                  redact(body) if redact else body)
     key = request.headers.get("Idempotency-Key")
     return idempotency.run(g.scope, key, fingerprint, lambda: validate(body), execute)
 
@@ -119,6 +120,33 @@ def create_refund():
 def get_refund(refund_id):
     """Retrieve a refund."""
     return jsonify(refunds.get(refund_id).to_dict())
+
+
+@bp.get("/balance")
+def get_balance():
+    """The balance per currency: captured − refunded − fees − payouts not failed."""
+    return jsonify(balance.to_dict())
+
+
+@bp.post("/payouts")
+def create_payout():
+    """Pay out of the balance to a bank account; it settles after SANDBOX_PAYOUT_DELAY."""
+    key = current_app.config["SANDBOX_FINGERPRINT_KEY"]
+    return _post(params.payout_create, lambda args: (200, payouts.create(args).to_dict()),
+                 redact=lambda body: bank_accounts.redact_destination(body, key))
+
+
+@bp.get("/payouts/<payout_id>")
+def get_payout(payout_id):
+    """Retrieve a payout."""
+    return jsonify(payouts.get(payout_id).to_dict())
+
+
+@bp.get("/payouts")
+def list_payouts():
+    """Payouts, newest first; `starting_after` pages."""
+    found, has_more = payouts.find(params.list_limit(request.args), request.args.get("starting_after"))
+    return _list(found, has_more)
 
 
 @bp.get("/events")

@@ -18,6 +18,8 @@ DEFAULTS = {
     # fingerprints are stable only while the process runs.
     "SANDBOX_FINGERPRINT_KEY": "",
     "SANDBOX_WEBHOOK_TIMEOUT": "5",
+    # Seconds between a payout's creation and its settlement (paid or failed).
+    "SANDBOX_PAYOUT_DELAY": "2",
 }
 
 _PARSERS = {
@@ -26,6 +28,7 @@ _PARSERS = {
     "SANDBOX_WEBHOOK_MAX_ATTEMPTS": int,
     "SANDBOX_SESSION_TTL": int,
     "SANDBOX_WEBHOOK_TIMEOUT": float,
+    "SANDBOX_PAYOUT_DELAY": float,
     "SANDBOX_PLATFORM_ORIGIN": lambda v: v.rstrip("/"),
     "SANDBOX_PUBLIC_URL": lambda v: v.rstrip("/"),
 }

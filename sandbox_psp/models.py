@@ -121,6 +121,41 @@ class Refund(db.Model):
         }
 
 
+class Payout(db.Model):
+    """Money sent from the balance to a seller's bank account, settled later by the deliverer."""
+
+    __tablename__ = "payouts"
+    seq = db.Column(db.Integer, primary_key=True, autoincrement=True)  # total order for listing
+    id = db.Column(db.String(40), unique=True, nullable=False)
+    created = db.Column(db.Integer, nullable=False)
+    amount = db.Column(db.Integer, nullable=False)
+    currency = db.Column(db.String(3), nullable=False, index=True)
+    status = db.Column(db.String(10), nullable=False, default="pending")  # pending|paid|failed
+    # type, last 4 and a keyed fingerprint only: never the IBAN or the account number.
+    destination = db.Column(JsonText, nullable=False)
+    holder_name = db.Column(db.String(200), nullable=False)
+    description = db.Column(db.String(500))
+    metadata_ = db.Column("metadata", JsonText, nullable=False, default=dict)
+    # What the test bank will answer ("paid" or a failure code), decided while the account
+    # number is still in memory, since it is not kept.
+    settles_as = db.Column(db.String(30), nullable=False)
+    settle_at = db.Column(db.Float, nullable=False, index=True)
+    arrival_date = db.Column(db.Integer, nullable=False)
+    failure_code = db.Column(db.String(30))
+    failure_message = db.Column(db.Text)
+
+    def to_dict(self) -> dict:
+        """The API's `payout` object."""
+        return {
+            "id": self.id, "object": "payout", "amount": self.amount, "currency": self.currency,
+            "status": self.status,
+            "destination": {"type": self.destination["type"], "last4": self.destination["last4"]},
+            "holder_name": self.holder_name, "description": self.description,
+            "failure_code": self.failure_code, "failure_message": self.failure_message,
+            "arrival_date": self.arrival_date, "created": self.created, "metadata": self.metadata_ or {},
+        }
+
+
 class Event(db.Model):
     """A state change, with a snapshot of the object as it was then."""
 

@@ -2,11 +2,13 @@
 import re
 from urllib.parse import urlsplit
 
+from .bank_accounts import parse_destination
 from .errors import invalid
 from .refunds import REASONS
 
 MAX_AMOUNT = 99_999_999  # Stripe's ceiling: eight digits of minor units
 MAX_EXPIRES_IN = 7 * 24 * 3600
+PAYOUT_FIELDS = {"amount", "currency", "destination", "holder_name", "description", "metadata"}
 SESSION_FIELDS = {"amount", "currency", "mode", "capture_method", "return_url", "cancel_url",
                   "parent_origin", "client_reference_id", "metadata", "expires_in"}
 
@@ -64,6 +66,13 @@ def _url(body: dict, name: str, required: bool) -> str | None:
     return value
 
 
+def _currency(body: dict) -> str:
+    currency = _string(body, "currency", 3, required=True)
+    if not re.fullmatch(r"[A-Za-z]{3}", currency):
+        raise invalid("currency", "Invalid currency: must be a three-letter ISO 4217 code.")
+    return currency.lower()
+
+
 def _metadata(body: dict) -> dict:
     value = body.get("metadata")
     if value is None:
@@ -84,10 +93,7 @@ def session_create(body: dict, platform_origin: str) -> dict:
     """Checked arguments for sessions.create."""
     _only(body, SESSION_FIELDS)
     params = {"amount": _integer(body, "amount", 1, MAX_AMOUNT, required=True)}
-    currency = _string(body, "currency", 3, required=True)
-    if not re.fullmatch(r"[A-Za-z]{3}", currency):
-        raise invalid("currency", "Invalid currency: must be a three-letter ISO 4217 code.")
-    params["currency"] = currency.lower()
+    params["currency"] = _currency(body)
     mode = _choice(body, "mode", ("hosted", "embedded"))
     if mode is None:
         raise invalid("mode", "Missing required param: mode.", "parameter_missing")
@@ -128,6 +134,19 @@ def refund_create(body: dict) -> dict:
     return {"session_id": _string(body, "payment_session", 100, required=True),
             "amount": _integer(body, "amount", 1, MAX_AMOUNT, required=False),
             "reason": _choice(body, "reason", REASONS),
+            "metadata": _metadata(body)}
+
+
+def payout_create(body: dict) -> dict:
+    """Checked arguments for payouts.create; the destination becomes an in-memory BankAccount."""
+    _only(body, PAYOUT_FIELDS)
+    # The account is checked before the other fields (and before the balance), so a
+    # mistyped IBAN is always the error named.
+    destination = parse_destination(body.get("destination"))
+    return {"amount": _integer(body, "amount", 1, MAX_AMOUNT, required=True),
+            "currency": _currency(body), "destination": destination,
+            "holder_name": _string(body, "holder_name", 200, required=True),
+            "description": _string(body, "description", 500),
             "metadata": _metadata(body)}
 
 

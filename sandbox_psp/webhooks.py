@@ -9,7 +9,7 @@ import time
 import requests
 from flask import Flask
 
-from . import sessions
+from . import payouts, sessions
 from .models import Delivery, DeliveryAttempt, atomic, db
 
 SIGNATURE_HEADER = "Sandbox-Signature"
@@ -30,11 +30,13 @@ def retry_delay(attempts_made: int, base: float) -> float:
 
 
 def deliver_due(app: Flask, now: float | None = None) -> int:
-    """Expire overdue sessions, then send every delivery that is due; returns the attempts made."""
+    """Expire overdue sessions, settle due payouts, send what is due; returns the attempts made."""
     at = now if now is not None else time.time()
     with app.app_context():
         with atomic():
             sessions.expire_due(at)
+        with atomic():  # before the claim, so the payouts' events go out in this same tick
+            payouts.settle_due(at)
         due = _claim_due(at)
         for delivery_id, url, payload in due:
             # No transaction is open while we wait on the network: the receiver may call us back.

@@ -104,12 +104,25 @@ def app(stack):
     """The platform app with an app context, on empty tables and an empty queue."""
     from app.extensions import db, queues
 
+    from tests.isolated_client import IsolatedClient
+
     platform = stack["app"]
+    # Each request gets its own app context, as in production (see tests/isolated_client.py).
+    platform.test_client_class = IsolatedClient
     with platform.app_context():
         _empty_tables(db)
         queues.connection.flushdb()
         yield platform
         db.session.remove()
+        assert_ledger_sound()
+
+
+def assert_ledger_sound() -> None:
+    """Every test that moved money leaves a ledger whose invariants hold (reference §5)."""
+    from app.services.ledger_checks import check_all
+
+    problems = check_all()
+    assert not problems, "ledger invariants broken:\n" + "\n".join(problems)
 
 
 def _empty_tables(db) -> None:

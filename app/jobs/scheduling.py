@@ -21,23 +21,41 @@ def schedule_janitor(payment_id: int, attempt: int = 0) -> bool:
     if attempt >= len(JANITOR_DELAYS):
         current_app.logger.error("payment %s still unknown after the janitor gave up", payment_id)
         return False
+    # One id per attempt: a job rescheduling itself under its own id is overwritten when it
+    # finishes (RQ saves the running job over the new one: old args, a 500 s result TTL).
+    job_id = f"janitor-{payment_id}" + (f"-{attempt}" if attempt else "")
     queues.enqueue_in(JANITOR_DELAYS[attempt], "app.jobs.payments.resolve_payment",
-                      payment_id, attempt, job_id=f"janitor-{payment_id}")
+                      payment_id, attempt, job_id=job_id)
     return True
 
 
-def schedule_periodic() -> None:
-    """Seed the periodic jobs (called when a worker starts)."""
-    interval = timedelta(seconds=current_app.config["INBOX_SWEEP_SECONDS"])
-    queues.enqueue_in(interval, "app.jobs.scheduling.run_sweeper", job_id="periodic-sweeper")
+# name → (config key of its interval, job function); each reschedules itself after running.
+PERIODIC = {
+    "sweeper": ("INBOX_SWEEP_SECONDS", "app.jobs.webhooks.sweep_inbox"),
+    "escrow": ("ESCROW_SWEEP_SECONDS", "app.jobs.escrow.release_due"),
+    "payouts": ("PAYOUT_RUN_SECONDS", "app.jobs.payouts.run_payouts"),
+}
 
 
-def run_sweeper() -> int:
-    """Sweep the inbox, then schedule the next sweep."""
-    from app.jobs.webhooks import sweep_inbox
+def schedule_periodic(names: tuple[str, ...] = tuple(PERIODIC)) -> None:
+    """Seed (or re-seed) the periodic jobs; called when a worker starts."""
+    for name in names:
+        setting, _ = PERIODIC[name]
+        interval = timedelta(seconds=current_app.config[setting])
+        # A fixed id per job: restarting workers never doubles a chain. When a run ends RQ saves
+        # it over the next one with the run's result TTL, which must outlast the interval.
+        queues.enqueue_in(interval, "app.jobs.scheduling.run_periodic", name,
+                          job_id=f"periodic-{name}", result_ttl=-1)
 
+
+def run_periodic(name: str):
+    """Run one periodic job, then schedule its next run whatever happened."""
+    import importlib
+
+    _, path = PERIODIC[name]
+    module, func = path.rsplit(".", 1)
     with app_context():
         try:
-            return sweep_inbox()
+            return getattr(importlib.import_module(module), func)()
         finally:
-            schedule_periodic()
+            schedule_periodic((name,))

@@ -1,10 +1,15 @@
 """SQLAlchemy tables, one module per aggregate; importing this registers them all."""
 from app.models.audit import AuditRecord
+from app.models.bank_accounts import BankAccount
 from app.models.catalogue import CartItem, Item
+from app.models.escrow import EscrowHold, PayoutSettings, SellerFeeRule
+from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatusChange
+from app.models.payouts import Payout
 from app.models.users import Role, User
 from app.models.webhooks import InboxStatus, WebhookEvent
 
-__all__ = ["AuditRecord", "CartItem", "InboxStatus", "Item", "Order", "OrderLine", "OrderStatus",
-           "Payment", "PaymentStatusChange", "Role", "User", "WebhookEvent"]
+__all__ = ["EscrowHold", "LedgerEntry", "LedgerTransaction", "Payout", "PayoutSettings",
+           "SellerFeeRule", "AuditRecord", "BankAccount", "CartItem", "InboxStatus", "Item", "Order", "OrderLine",
+           "OrderStatus", "Payment", "PaymentStatusChange", "Role", "User", "WebhookEvent"]

@@ -27,6 +27,8 @@ class Item(db.Model):
     price_amount: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
     stock: Mapped[int] = mapped_column(default=0)
+    # Platform fees may differ per category (seller_fee_rules).
+    category: Mapped[str] = mapped_column(String(40), default="general")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
 

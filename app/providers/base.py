@@ -66,6 +66,18 @@ class ProviderEvent:
     payload: dict
 
 
+@dataclass(frozen=True)
+class ProviderPayout:
+    """A PSP's view of a payout to a seller's bank."""
+
+    reference: str
+    status: str                       # "in_transit" | "paid" | "failed" (platform terms)
+    amount: int
+    currency: str
+    failure_code: str | None = None
+    failure_message: str | None = None
+
+
 class ProviderError(Exception):
     """A PSP call failed. `executed` says whether the PSP may have acted on it."""
 
@@ -122,6 +134,17 @@ class PaymentProvider(ABC):
     @abstractmethod
     def void(self, reference: str, idempotency_key: str) -> ProviderPayment:
         """Release an authorization that was not captured."""
+
+    @abstractmethod
+    def create_payout(self, amount: int, currency: str, destination: dict, holder_name: str,
+                      idempotency_key: str) -> ProviderPayout:
+        """Send money from the platform's PSP balance to a seller's bank account, exactly once
+        per idempotency key. `destination` is {"iban"} or {"account_number", "routing_number"};
+        it must never be logged."""
+
+    @abstractmethod
+    def retrieve_payout(self, reference: str) -> ProviderPayout:
+        """Fetch a payout's authoritative state. Read-only."""
 
     @abstractmethod
     def parse_webhook(self, raw_body: bytes, headers) -> ProviderEvent:

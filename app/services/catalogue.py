@@ -23,13 +23,19 @@ def _validated(title: str, price_text: str, currency: str, stock: int) -> tuple[
     return title, price.amount
 
 
+def _category(text: str | None) -> str:
+    # Categories select fee rules, so they are normalised: lower case, no stray spaces.
+    return (text or "").strip().lower()[:40] or "general"
+
+
 def create_item(seller_id: int, title: str, description: str, price_text: str, currency: str,
-                stock: int, actor: Actor) -> int:
+                stock: int, actor: Actor, category: str = "general") -> int:
     """List a new item; the price is parsed exactly from its decimal text."""
     title, amount = _validated(title, price_text, currency, stock)
     with unit_of_work():
         item = Item(seller_id=seller_id, title=title, description=description or "",
-                    price_amount=amount, currency=currency, stock=stock)
+                    price_amount=amount, currency=currency, stock=stock,
+                    category=_category(category))
         db.session.add(item)
         db.session.flush()
         audit.record(actor, "item.created", f"item:{item.id}", price=amount, currency=currency)
@@ -37,7 +43,8 @@ def create_item(seller_id: int, title: str, description: str, price_text: str, c
 
 
 def update_item(seller_id: int, item_id: int, title: str, description: str, price_text: str,
-                currency: str, stock: int, active: bool, actor: Actor) -> None:
+                currency: str, stock: int, active: bool, actor: Actor,
+                category: str = "general") -> None:
     """Change a listing the seller owns; open orders keep the price they were made at."""
     title, amount = _validated(title, price_text, currency, stock)
     with unit_of_work():
@@ -46,5 +53,6 @@ def update_item(seller_id: int, item_id: int, title: str, description: str, pric
             raise NotFound("No such item.")
         item.title, item.description = title, description or ""
         item.price_amount, item.currency, item.stock, item.active = amount, currency, stock, active
+        item.category = _category(category)
         audit.record(actor, "item.updated", f"item:{item.id}", price=amount, currency=currency,
                      stock=stock, active=active)

@@ -6,17 +6,24 @@ from sqlalchemy import select
 
 from app.database import unit_of_work
 from app.extensions import db
-from app.models import Item, User
-from app.services import audit, catalogue
+from app.models import Item, SellerFeeRule, User
+from app.services import audit, bank_accounts, catalogue
 from app.services.audit import Actor
 from app.services.errors import ServiceError
 from config import DEMO_ACCOUNTS, DEMO_PASSWORD
 
 SEED = Actor("system:seed-demo", "cli")
 
+# The sandbox pays both out; docs/sandbox-psp.md lists the accounts whose payouts fail.
+DEMO_BANK_ACCOUNTS = (
+    ("seller@demo.test", "Northwind Goods", "DE89370400440532013000"),
+    ("seller2@demo.test", "Harbor & Pine", "GB33BUKB20201555555555"),
+)
+
 DEMO_ITEMS = {
     "seller@demo.test": [
-        ("Hand-thrown stoneware mug", "Glazed in sea green; holds 350 ml.", "24.00", "EUR", 40),
+        ("Hand-thrown stoneware mug", "Glazed in sea green; holds 350 ml.", "24.00", "EUR", 40,
+         "ceramics"),
         ("Linen tea towel, set of 2", "Stonewashed Belgian linen.", "18.50", "EUR", 60),
         ("Walnut serving board", "Oiled black walnut, 40 × 20 cm.", "59.00", "USD", 15),
     ],
@@ -49,7 +56,23 @@ def seed() -> list[str]:
             select(Item.id).where(Item.seller_id == seller.id).limit(1)).first()
         if has_items:
             continue
-        for title, description, price, currency, stock in items:
-            catalogue.create_item(seller.id, title, description, price, currency, stock, SEED)
+        for title, description, price, currency, stock, *category in items:
+            catalogue.create_item(seller.id, title, description, price, currency, stock, SEED,
+                                  category=category[0] if category else "general")
             created.append(f"item {title} ({price} {currency})")
+    for email, holder, iban in DEMO_BANK_ACCOUNTS:
+        seller = db.session.execute(select(User).where(User.email == email)).scalar_one()
+        if bank_accounts.current_account(seller.id) is None:
+            bank_accounts.register_or_change(seller.id, DEMO_PASSWORD, holder, SEED, iban=iban)
+            created.append(f"bank account for {email} (IBAN ending {iban[-4:]})")
+    with unit_of_work():
+        seller = db.session.execute(select(User).where(User.email == DEMO_ACCOUNTS[1][0])).scalar_one()
+        if not db.session.execute(select(SellerFeeRule).where(
+                SellerFeeRule.seller_id == seller.id)).first():
+            # Northwind pays 8 % + €0.30 a line, and only 5 % on ceramics.
+            db.session.add_all([SellerFeeRule(seller_id=seller.id, category=None, bps=800,
+                                              fixed_amount=30),
+                                SellerFeeRule(seller_id=seller.id, category="ceramics", bps=500,
+                                              fixed_amount=0)])
+            created.append("fee rules for seller@demo.test")
     return created

@@ -62,6 +62,10 @@ def _copy_facts(payment: Payment, report: ProviderPayment) -> None:
 
 
 def _settle_order(payment: Payment, target: PaymentStatus) -> None:
+    if target == S.CAPTURED:
+        from app.services.escrow import hold_captured
+
+        hold_captured(payment)  # escrow per line + the capture posting, in this transaction
     order = locked(Order, payment.order_id)
     if target in PAID and order.status != OrderStatus.PAID.value:
         order.status, order.paid_at = OrderStatus.PAID.value, now()
@@ -149,6 +153,14 @@ def unknown_payments() -> list[Payment]:
     return db.session.execute(
         select(Payment).where(Payment.status == S.UNKNOWN.value).order_by(Payment.id)
     ).scalars().all()
+
+
+def flag_for_review(payment_id: int, reason: str, actor: Actor) -> None:
+    """Put a payment in front of support without changing its status."""
+    with unit_of_work():
+        payment = locked(Payment, payment_id)
+        payment.needs_review, payment.review_reason = True, reason
+        audit.record(actor, "payment.needs_review", f"payment:{payment.id}", reason=reason)
 
 
 def apply_report_without_psp(payment_id: int, target: PaymentStatus, actor: Actor,

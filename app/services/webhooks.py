@@ -21,8 +21,9 @@ from app.services import payments
 from app.services.audit import Actor
 from app.services.payments import Outcome
 
-# Events whose object is a payment session we created.
+# Events whose object is a payment session / a payout we created.
 PAYMENT_EVENT_PREFIX = "payment_session."
+PAYOUT_EVENT_PREFIX = "payout."
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,8 @@ def process(inbox_id: int) -> Outcome | None:
         provider_name, event_type, object_id = event.provider, event.event_type, event.object_id
         payload = json.loads(event.payload)
     actor = Actor(f"psp:{provider_name}", "worker")
+    if event_type.startswith(PAYOUT_EVENT_PREFIX):
+        return _process_payout(inbox_id, provider_name, event_type, object_id, actor)
     payment = None
     if event_type.startswith(PAYMENT_EVENT_PREFIX) and object_id:
         payment = db.session.execute(select(Payment).where(
@@ -96,6 +99,27 @@ def process(inbox_id: int) -> Outcome | None:
         report = to_provider_payment(payload["data"]["object"])
     return payments.apply_report(payment.id, report, f"webhook {event_type} {payload['id']}",
                                  actor, inbox_id=inbox_id)
+
+
+def _process_payout(inbox_id: int, provider_name: str, event_type: str, object_id: str | None,
+                    actor: Actor) -> None:
+    """payout.paid / payout.failed: re-fetch the payout and settle it with its posting."""
+    from app.models.payouts import Payout
+    from app.services import payouts
+
+    payout = db.session.execute(select(Payout).where(
+        Payout.provider == provider_name, Payout.psp_reference == object_id)
+    ).scalar_one_or_none() if object_id else None
+    if payout is None:
+        with unit_of_work():
+            payments.mark_inbox(inbox_id, InboxStatus.IGNORED,
+                                f"no payout for {event_type} {object_id}")
+        return None
+    result = get_provider(provider_name).retrieve_payout(object_id)
+    settled = payouts.apply_result(payout.id, result, actor)
+    with unit_of_work():
+        payments.mark_inbox(inbox_id, InboxStatus.PROCESSED, f"payout {settled.status}")
+    return None
 
 
 def record_failure(inbox_id: int, error: str) -> None:

@@ -1,8 +1,9 @@
-"""A seller's listing form."""
+"""A seller's forms: a listing, the payout bank account, shipping a line, payouts."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (BooleanField, IntegerField, PasswordField, SelectField, StringField,
+                     TextAreaField)
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
 CURRENCIES = ["EUR", "USD", "GBP", "JPY"]
@@ -16,5 +17,42 @@ class ItemForm(FlaskForm):
     price = StringField("Price", validators=[DataRequired(), Regexp(
         r"^\d{1,12}(\.\d{1,3})?$", message="Use digits and at most one decimal point.")])
     currency = SelectField("Currency", choices=CURRENCIES)
+    category = StringField("Category", default="general", validators=[Length(max=40)])
     stock = IntegerField("Stock", default=1, validators=[NumberRange(min=0, max=100_000)])
     active = BooleanField("For sale", default=True)
+
+
+class BankAccountForm(FlaskForm):
+    """Payout account: holder, then an IBAN or a US account + routing number; password again."""
+
+    holder_name = StringField("Account holder", validators=[DataRequired(), Length(max=120)])
+    iban = StringField("IBAN", validators=[Length(max=42)])
+    account_number = StringField("Account number", validators=[Length(max=24)])
+    routing_number = StringField("Routing number", validators=[Length(max=12)])
+    password = PasswordField("Current password", validators=[DataRequired()])
+
+
+class ShipForm(FlaskForm):
+    """Mark an order line shipped, with the carrier's tracking reference if there is one."""
+
+    tracking_ref = StringField("Tracking reference", validators=[Length(max=64)])
+
+
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+class PayoutSettingsForm(FlaskForm):
+    """How often to pay out, on which weekday (weekly), and the smallest payout."""
+
+    schedule = SelectField("Pay out", choices=[("daily", "Daily"), ("weekly", "Weekly"),
+                                               ("manual", "Only when I ask")])
+    weekday = SelectField("Weekday", coerce=int, choices=list(enumerate(WEEKDAYS)))
+    # Kept in minor units with two decimal places for every currency (1.00 = 100 cents).
+    minimum = StringField("Minimum payout", validators=[DataRequired(), Regexp(
+        r"^[0-9]{1,9}(\.[0-9]{1,2})?$", message="Use an amount such as 10 or 10.50.")])
+
+
+class PayOutForm(FlaskForm):
+    """Pay the available balance of one currency out now."""
+
+    currency = StringField(validators=[DataRequired(), Regexp(r"^[A-Z]{3}$")])

@@ -39,7 +39,7 @@ def new_item():
         try:
             catalogue.create_item(current_user.id, form.title.data, form.description.data,
                                   form.price.data, form.currency.data, form.stock.data,
-                                  current_actor())
+                                  current_actor(), category=form.category.data)
         except ServiceError as exc:
             flash_error(exc)
             return render_template("seller/item_form.html", form=form, item=None), 400
@@ -63,7 +63,8 @@ def edit_item(item_id: int):
         try:
             catalogue.update_item(current_user.id, item_id, form.title.data,
                                   form.description.data, form.price.data, form.currency.data,
-                                  form.stock.data, form.active.data, current_actor())
+                                  form.stock.data, form.active.data, current_actor(),
+                                  category=form.category.data)
         except NotFound:
             abort(404)
         except ServiceError as exc:
@@ -73,3 +74,6 @@ def edit_item(item_id: int):
         return redirect(url_for("seller.dashboard"), code=303)
     status = 400 if form.is_submitted() else 200
     return render_template("seller/item_form.html", form=form, item=item), status
+
+
+from app.blueprints.seller import bank  # noqa: E402,F401

@@ -6,7 +6,7 @@ service turns into "needs review" — never into success.
 from __future__ import annotations
 
 from app.domain.payment_states import PaymentStatus
-from app.providers.base import CardDisplay, ProviderPayment
+from app.providers.base import CardDisplay, ProviderPayment, ProviderPayout
 
 S = PaymentStatus
 
@@ -88,4 +88,20 @@ def to_provider_payment(session: dict) -> ProviderPayment:
         failure_message=decline_message(code) if error else None,
         fee_amount=fee.get("amount"),
         card=CardDisplay(brand=method.get("brand"), last4=method.get("last4")),
+    )
+
+
+# Sandbox payout status → platform payout status. Anything else is not success: "needs review".
+PAYOUT_STATUSES = {"pending": "in_transit", "paid": "paid", "failed": "failed"}
+
+
+def to_provider_payout(payout: dict) -> ProviderPayout:
+    """A sandbox payout as a ProviderPayout."""
+    return ProviderPayout(
+        reference=payout["id"],
+        status=PAYOUT_STATUSES.get(payout.get("status"), "needs_review"),
+        amount=int(payout["amount"]),
+        currency=from_psp_currency(payout["currency"]),
+        failure_code=payout.get("failure_code"),
+        failure_message=payout.get("failure_message"),
     )

@@ -1,0 +1,22 @@
+"""Jobs that release escrow when its timer runs out."""
+from __future__ import annotations
+
+from app.clock import now
+from app.jobs.context import app_context
+from app.services import escrow
+from app.services.audit import Actor
+
+TIMER = Actor("system:escrow-timer", "worker")
+
+
+def release_if_due(hold_id: int) -> bool:
+    """Release one line if its auto-release time has passed (scheduled at shipment)."""
+    with app_context():
+        return escrow.release_if_due(hold_id, TIMER)
+
+
+def release_due() -> int:
+    """Release every line whose timer ran out (the periodic safety net); returns how many."""
+    with app_context():
+        return sum(escrow.release_if_due(hold_id, TIMER)
+                   for hold_id in escrow.due_for_release(now()))

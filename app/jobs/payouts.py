@@ -1,0 +1,26 @@
+"""Jobs that pay sellers: the scheduled run, and sending one booked payout."""
+from __future__ import annotations
+
+from app.extensions import queues
+from app.jobs.context import app_context
+from app.services import payouts
+from app.services.audit import Actor
+
+RUN = Actor("system:payout-run", "worker")
+
+
+def run_payouts() -> list[int]:
+    """Book a payout for every seller and currency that is due, then queue sending each."""
+    with app_context():
+        booked = [pid for seller_id, currency in payouts.sellers_with_available()
+                  if (pid := payouts.book_payout(seller_id, currency, RUN)) is not None]
+        for payout_id in booked:
+            queues.enqueue("app.jobs.payouts.submit_payout", payout_id,
+                           job_id=f"payout-submit-{payout_id}")
+        return booked
+
+
+def submit_payout(payout_id: int) -> str:
+    """Send one booked payout to the PSP (same idempotency key on every retry)."""
+    with app_context():
+        return payouts.submit(payout_id, RUN).status

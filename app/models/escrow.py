@@ -1,0 +1,76 @@
+"""Escrow per order line, sellers' fee rules and payout schedules."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.clock import now
+from app.domain.escrow_states import EscrowStatus
+from app.domain.money import Money
+from app.extensions import db
+
+
+class EscrowHold(db.Model):
+    """The captured share of one order line, held until released to its seller."""
+
+    __tablename__ = "escrow_holds"
+    __table_args__ = (
+        CheckConstraint("fee_amount >= 0 AND fee_amount <= gross_amount", name="fee_within_gross"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    gross_amount: Mapped[int]          # the line's share of the captured amount
+    fee_amount: Mapped[int]            # the platform's fee, fixed at capture
+    status: Mapped[str] = mapped_column(String(16), default=EscrowStatus.HELD.value, index=True)
+    shipped_at: Mapped[datetime | None]
+    tracking_ref: Mapped[str | None] = mapped_column(String(64))
+    release_due_at: Mapped[datetime | None] = mapped_column(index=True)
+    released_at: Mapped[datetime | None]
+    released_by: Mapped[str | None] = mapped_column(String(64))  # buyer | timer | support
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    line = relationship("OrderLine")
+    order = relationship("Order")
+
+    @property
+    def state(self) -> EscrowStatus:
+        """The status as the domain enum."""
+        return EscrowStatus(self.status)
+
+    @property
+    def net(self) -> Money:
+        """What the seller receives on release."""
+        return Money(self.gross_amount - self.fee_amount, self.currency)
+
+
+class SellerFeeRule(db.Model):
+    """A seller's platform fee (per category, or for everything when category is NULL)."""
+
+    __tablename__ = "seller_fee_rules"
+    __table_args__ = (UniqueConstraint("seller_id", "category", name="one_rule_per_category"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    category: Mapped[str | None] = mapped_column(String(40))
+    bps: Mapped[int]
+    fixed_amount: Mapped[int] = mapped_column(default=0)
+
+
+class PayoutSettings(db.Model):
+    """How often a seller is paid out, and the smallest payout worth sending."""
+
+    __tablename__ = "payout_settings"
+
+    seller_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    schedule: Mapped[str] = mapped_column(String(8), default="daily")  # daily | weekly | manual
+    weekday: Mapped[int] = mapped_column(default=0)                     # weekly: 0 = Monday
+    minimum_amount: Mapped[int] = mapped_column(default=100)
+    last_run_on: Mapped[date | None]  # a daily schedule pays at most once per calendar day
+    # Locked by every payout run for this seller, so two runs can never both pay.
+    version: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,46 @@
+"""The double-entry ledger: transactions (one per business event) and their entries."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.clock import now
+from app.extensions import db
+
+
+class LedgerTransaction(db.Model):
+    """One business event's posting; `intent` is unique so an event can post only once."""
+
+    __tablename__ = "ledger_transactions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    intent: Mapped[str] = mapped_column(String(120), unique=True)  # e.g. "capture:payment:7"
+    event: Mapped[str] = mapped_column(String(32))
+    currency: Mapped[str] = mapped_column(String(3))
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
+    escrow_id: Mapped[int | None] = mapped_column(ForeignKey("escrow_holds.id"), index=True)
+    payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=now, index=True)
+
+    entries = relationship("LedgerEntry", back_populates="transaction",
+                           order_by="LedgerEntry.id")
+
+
+class LedgerEntry(db.Model):
+    """One leg: + debit, − credit, minor units, on one account in one currency."""
+
+    __tablename__ = "ledger_entries"
+    __table_args__ = (Index("ix_ledger_entries_account_currency", "account", "currency"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)
+    account: Mapped[str] = mapped_column(String(64))   # Account.code, e.g. "escrow:12"
+    kind: Mapped[str] = mapped_column(String(24))
+    owner: Mapped[str] = mapped_column(String(32), default="")
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=now)
+
+    transaction = relationship("LedgerTransaction", back_populates="entries")

@@ -1,0 +1,44 @@
+"""Payouts of a seller's available balance to their bank account."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.clock import now
+from app.domain.money import Money
+from app.domain.payout_states import PayoutStatus
+from app.extensions import db
+
+
+class Payout(db.Model):
+    """One transfer to a seller's bank through a PSP; its key is committed before the call."""
+
+    __tablename__ = "payouts"
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seller_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16), default=PayoutStatus.PENDING.value,
+                                        index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    psp_reference: Mapped[str | None] = mapped_column(String(64), unique=True)
+    destination_last4: Mapped[str | None] = mapped_column(String(4))
+    failure_code: Mapped[str | None] = mapped_column(String(64))
+    failure_message: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    settled_at: Mapped[datetime | None]
+
+    @property
+    def state(self) -> PayoutStatus:
+        """The status as the domain enum."""
+        return PayoutStatus(self.status)
+
+    @property
+    def total(self) -> Money:
+        """The amount as Money."""
+        return Money(self.amount, self.currency)

@@ -1,0 +1,54 @@
+"""Write balanced postings, read balances, and check the ledger's invariants."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import func, select
+
+from app.domain.ledger import SELLER_KINDS, AccountKind, Posting, normal_balance
+from app.extensions import db
+from app.models.ledger import LedgerEntry, LedgerTransaction
+
+
+def post(posting: Posting, intent: str, *, payment_id: int | None = None,
+         escrow_id: int | None = None, payout_id: int | None = None) -> bool:
+    """Record a posting once per business intent (in the caller's transaction).
+
+    Returns False when the intent was already posted: a job that runs twice posts once.
+    """
+    exists = db.session.execute(
+        select(LedgerTransaction.id).where(LedgerTransaction.intent == intent)).first()
+    if exists:
+        return False
+    txn = LedgerTransaction(intent=intent, event=posting.event, currency=posting.currency,
+                            payment_id=payment_id, escrow_id=escrow_id, payout_id=payout_id)
+    db.session.add(txn)
+    db.session.flush()
+    for leg in posting.legs:
+        db.session.add(LedgerEntry(transaction_id=txn.id, account=leg.account.code,
+                                   kind=leg.account.kind.value, owner=leg.account.owner,
+                                   currency=posting.currency, amount=leg.amount))
+    db.session.flush()
+    return True
+
+
+def balance(kind: AccountKind, owner: str, currency: str) -> int:
+    """One account's balance on its normal side."""
+    code = f"{kind.value}:{owner}" if owner else kind.value
+    signed = db.session.execute(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
+        LedgerEntry.account == code, LedgerEntry.currency == currency)).scalar_one()
+    return normal_balance(kind, int(signed))
+
+
+def seller_balances(seller_id: int) -> dict[str, dict[str, int]]:
+    """{currency: {escrow, seller_available, seller_in_transit}} for one seller."""
+    rows = db.session.execute(
+        select(LedgerEntry.currency, LedgerEntry.kind, func.sum(LedgerEntry.amount))
+        .where(LedgerEntry.owner == str(seller_id),
+               LedgerEntry.kind.in_([k.value for k in SELLER_KINDS]))
+        .group_by(LedgerEntry.currency, LedgerEntry.kind))
+    result: dict[str, dict[str, int]] = defaultdict(
+        lambda: {k.value: 0 for k in SELLER_KINDS})
+    for currency, kind, signed in rows:
+        result[currency][kind] = normal_balance(AccountKind(kind), int(signed))
+    return dict(result)

@@ -1,0 +1,79 @@
+"""Payouts from the balance to a bank account: never more than the balance, settled after a delay.
+
+Functions here change rows but never commit: the caller's unit of work does (the idempotency
+runner for a new payout, the deliverer for settlement).
+"""
+import math
+import time
+
+from flask import current_app
+
+from . import balance, events
+from .bank_accounts import FAILURES, PAID
+from .errors import ApiError, invalid, missing
+from .models import Payout, db, new_id, now
+
+# Every allowed move; anything else is a bug in the sandbox, refused with both statuses named.
+TRANSITIONS = {"pending": {"paid", "failed"}}
+
+
+def _move(payout: Payout, status: str) -> None:
+    if status not in TRANSITIONS.get(payout.status, ()):
+        raise ValueError(f"Payout {payout.id} is {payout.status}; it cannot become {status}.")
+    payout.status = status
+
+
+def create(args: dict) -> Payout:
+    """A `pending` payout from validated arguments; 400 balance_insufficient if the balance is short."""
+    # On SQLite this transaction took the write lock with its first statement (BEGIN IMMEDIATE),
+    # so two payouts can never both spend the same balance.
+    available = balance.available_in(args["currency"])
+    if args["amount"] > available:
+        raise ApiError(400, "invalid_request_error", "balance_insufficient",
+                       f"Insufficient funds: the {args['currency']} balance is {available}, "
+                       f"less than the payout's {args['amount']}.", param="amount")
+    account = args["destination"]
+    settle_at = time.time() + current_app.config["SANDBOX_PAYOUT_DELAY"]
+    payout = Payout(
+        id=new_id("po"), created=now(), amount=args["amount"], currency=args["currency"],
+        status="pending", destination=account.display_data(current_app.config["SANDBOX_FINGERPRINT_KEY"]),
+        holder_name=args["holder_name"], description=args["description"], metadata_=args["metadata"],
+        # Decided now: once this request ends, the account number is gone.
+        settles_as=account.outcome(), settle_at=settle_at, arrival_date=math.ceil(settle_at))
+    db.session.add(payout)
+    return payout
+
+
+def settle_due(at: float) -> int:
+    """Settle every pending payout due at `at` as its test account says; returns how many."""
+    due = list(db.session.scalars(db.select(Payout).where(
+        Payout.status == "pending", Payout.settle_at <= at).order_by(Payout.seq)))
+    for payout in due:
+        if payout.settles_as == PAID:
+            _move(payout, "paid")
+        else:
+            _move(payout, "failed")
+            payout.failure_code = payout.settles_as
+            payout.failure_message = FAILURES[payout.settles_as]
+        events.emit(f"payout.{payout.status}", payout.to_dict())
+    return len(due)
+
+
+def get(payout_id: str) -> Payout:
+    """A payout by id, or a 404 ApiError."""
+    payout = db.session.scalar(db.select(Payout).filter_by(id=payout_id))
+    if payout is None:
+        raise missing("payout", payout_id)
+    return payout
+
+
+def find(limit: int, starting_after: str | None) -> tuple[list, bool]:
+    """Newest first, Stripe-style cursor: (payouts, has_more)."""
+    query = db.select(Payout).order_by(Payout.seq.desc())
+    if starting_after:
+        cursor = db.session.scalar(db.select(Payout).filter_by(id=starting_after))
+        if cursor is None:
+            raise invalid("starting_after", f"No such payout: '{starting_after}'", "resource_missing")
+        query = query.where(Payout.seq < cursor.seq)
+    rows = list(db.session.scalars(query.limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
