@@ -88,6 +88,11 @@ def environment() -> dict:
         "ESCROW_AUTO_RELEASE_DAYS": _env_int("ESCROW_AUTO_RELEASE_DAYS", 14),
         "ESCROW_SWEEP_SECONDS": _env_int("ESCROW_SWEEP_SECONDS", 300),
         "PAYOUT_RUN_SECONDS": _env_int("PAYOUT_RUN_SECONDS", 3600),
+        # Notifications: SMTP when MAIL_SERVER is set, else recorded for the dev mailbox.
+        "NOTIFY_SECONDS": _env_int("NOTIFY_SECONDS", 15),
+        "MAIL_SERVER": env.get("MAIL_SERVER", ""),
+        "MAIL_PORT": _env_int("MAIL_PORT", 25),
+        "MAIL_FROM": env.get("MAIL_FROM", "Holdfast <no-reply@holdfast.invalid>"),
     }
     if "PSP_TIMEOUT_SECONDS" in env:
         settings["PSP_TIMEOUT_SECONDS"] = float(env["PSP_TIMEOUT_SECONDS"])

@@ -61,6 +61,10 @@ def register_blueprints(app: Flask) -> None:
 
     for bp in (auth_bp, shop_bp, checkout_bp, seller_bp, support_bp, health_bp):
         app.register_blueprint(bp)
+    if app.config.get("DEMO_ACCOUNTS_ALLOWED"):
+        from app.blueprints.dev.routes import bp as dev_bp
+
+        app.register_blueprint(dev_bp)
     # PSPs authenticate with signatures, not CSRF tokens.
     csrf.exempt(webhooks_bp)
     app.register_blueprint(webhooks_bp)

@@ -34,6 +34,7 @@ PERIODIC = {
     "sweeper": ("INBOX_SWEEP_SECONDS", "app.jobs.webhooks.sweep_inbox"),
     "escrow": ("ESCROW_SWEEP_SECONDS", "app.jobs.escrow.release_due"),
     "payouts": ("PAYOUT_RUN_SECONDS", "app.jobs.payouts.run_payouts"),
+    "notifications": ("NOTIFY_SECONDS", "app.jobs.notifications.deliver_notifications"),
 }
 
 

@@ -4,12 +4,15 @@ from app.models.bank_accounts import BankAccount
 from app.models.catalogue import CartItem, Item
 from app.models.escrow import EscrowHold, PayoutSettings, SellerFeeRule
 from app.models.ledger import LedgerEntry, LedgerTransaction
+from app.models.notifications import Notification
 from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatusChange
 from app.models.payouts import Payout
+from app.models.security import MfaSecret, RecoveryCode, SavedPaymentMethod
 from app.models.users import Role, User
 from app.models.webhooks import InboxStatus, WebhookEvent
 
 __all__ = ["EscrowHold", "LedgerEntry", "LedgerTransaction", "Payout", "PayoutSettings",
-           "SellerFeeRule", "AuditRecord", "BankAccount", "CartItem", "InboxStatus", "Item", "Order", "OrderLine",
+           "SellerFeeRule", "Notification", "MfaSecret", "RecoveryCode",
+           "SavedPaymentMethod", "AuditRecord", "BankAccount", "CartItem", "InboxStatus", "Item", "Order", "OrderLine",
            "OrderStatus", "Payment", "PaymentStatusChange", "Role", "User", "WebhookEvent"]

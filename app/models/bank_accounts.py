@@ -8,17 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
-from app.crypto import Sealed
 from app.extensions import db
+from app.models.sealed import SealedColumns
 
 KINDS = ("iban", "us_account")
 
 
-class BankAccount(db.Model):
+class BankAccount(SealedColumns, db.Model):
     """A seller's payout destination; the current one has no replaced_at."""
 
     __tablename__ = "bank_accounts"
@@ -36,10 +36,6 @@ class BankAccount(db.Model):
     holder_name: Mapped[str] = mapped_column(String(120))
     last4: Mapped[str] = mapped_column(String(4))
     country: Mapped[str] = mapped_column(String(2))
-    ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
-    nonce: Mapped[bytes] = mapped_column(LargeBinary)
-    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary)
-    key_id: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(default=now)
     replaced_at: Mapped[datetime | None]
 
@@ -49,13 +45,3 @@ class BankAccount(db.Model):
     def associated_data(self) -> bytes:
         """What the sealed account is bound to: its purpose and its owner."""
         return f"bank_account:{self.seller_id}".encode()
-
-    @property
-    def sealed(self) -> Sealed:
-        """The stored envelope."""
-        return Sealed(self.ciphertext, self.nonce, self.wrapped_key, self.key_id)
-
-    @sealed.setter
-    def sealed(self, value: Sealed) -> None:
-        self.ciphertext, self.nonce = value.ciphertext, value.nonce
-        self.wrapped_key, self.key_id = value.wrapped_key, value.key_id

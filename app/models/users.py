@@ -41,6 +41,8 @@ class User(UserMixin, db.Model):
     is_active_account: Mapped[bool] = mapped_column(default=True)
     # Changing this invalidates every session of the user (see auth loader).
     session_version: Mapped[int] = mapped_column(default=1)
+    password_changed_at: Mapped[datetime | None]
+    mfa_enabled_at: Mapped[datetime | None]  # staff: set once TOTP enrolment is confirmed
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     def set_password(self, password: str) -> None:

@@ -22,7 +22,8 @@ from app.models.ledger import LedgerEntry
 from app.models.payouts import Payout
 from app.providers.base import ProviderError, ProviderPayout
 from app.providers.registry import get_provider
-from app.services import audit, bank_accounts, ledger
+from app.domain.money import format_money
+from app.services import audit, bank_accounts, ledger, notifications
 from app.services.audit import Actor
 from app.services.errors import Conflict, ServiceError
 
@@ -142,6 +143,11 @@ def apply_result(payout_id: int, result: ProviderPayout, actor: Actor) -> Payout
             payout.failure_message = failure_words(result.failure_code, result.failure_message)
             ledger.post(rules.payout_failed(payout.seller_id, payout.currency, payout.amount),
                         f"payout:failed:{payout.id}", payout_id=payout.id)
+            notifications.notify(
+                payout.seller_id, "payout_failed",
+                f"Your payout of {format_money(payout.total)} failed",
+                f"{payout.failure_message}\n\nThe money is back in your available balance and "
+                "will be paid out again with your next payout.")
         audit.record(actor, "payout.status_changed", f"payout:{payout.id}",
                      after=payout.status, failure=payout.failure_code)
         return payout

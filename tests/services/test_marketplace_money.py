@@ -10,7 +10,7 @@ from app.domain.ledger import AccountKind
 from app.extensions import db
 from app.jobs.payouts import run_payouts
 from app.models import EscrowHold, Payout
-from app.services import bank_accounts, escrow, ledger
+from app.services import bank_accounts, escrow, ledger, notifications
 from app.services.audit import Actor
 from app.services.ledger_checks import check_all
 from tests.flows import PASSWORD, add, buyer_pays, latest_payment, login, order_and_start, settle
@@ -99,6 +99,14 @@ def test_failed_payout_returns_the_money_to_available(client, people, stack, psp
     db.session.refresh(payout)
     assert payout.status == "failed" and payout.failure_code == "account_closed"
     assert "closed" in payout.failure_message
+    # The seller is told, through the outbox, and the dev mailbox shows it once delivered.
+    (note,) = notifications.mailbox()
+    assert note.user_id == people["other_seller"] and note.kind == "payout_failed"
+    assert "€15.21" in note.subject and note.status == "pending"
+    assert notifications.deliver_pending() == 1
+    assert notifications.mailbox()[0].status == "sent"
+    login(client, "other_seller")
+    assert "Your payout of €15.21 failed" in client.get("/dev/mailbox").get_data(as_text=True)
     assert ledger.balance(AccountKind.SELLER_AVAILABLE, str(people["other_seller"]), "EUR") \
         == 1690 - 169
     assert check_all() == []

@@ -112,6 +112,8 @@ def test_production_app_sets_a_secure_host_cookie(clean_env, tmp_path):
     assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert "Path=/" in cookie and "Domain=" not in cookie  # what __Host- requires
     assert response.headers["Strict-Transport-Security"].startswith("max-age=")
+    # Development-only pages do not exist in production.
+    assert not any(rule.rule.startswith("/dev/") for rule in app.url_map.iter_rules())
 
 
 def test_unknown_environment_is_refused(clean_env):
