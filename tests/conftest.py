@@ -161,3 +161,37 @@ def people(app, password_hash):
     from tests.flows import make_people
 
     return make_people(password_hash)
+
+
+@pytest.fixture
+def swap_provider(app):
+    """Point the app's sandbox adapter somewhere else for a while; restored afterwards."""
+    from app.providers.registry import get_provider
+    from app.providers.sandbox import SandboxProvider
+
+    cache = app.extensions.setdefault("holdfast_providers", {})
+    original = get_provider("sandbox")
+
+    def swap(url: str | None, timeout: float = 2.0) -> None:
+        cache["sandbox"] = original if url is None else SandboxProvider(
+            url, app.config["SANDBOX_API_KEY"], [app.config["SANDBOX_WEBHOOK_SECRET"]],
+            timeout=timeout)
+
+    yield swap
+    cache["sandbox"] = original
+
+
+@pytest.fixture
+def serve_wsgi():
+    """Start throw-away WSGI apps on loopback; returns a function app → base URL."""
+    servers = []
+
+    def start(wsgi) -> str:
+        server, url = serve(wsgi)
+        servers.append(server)
+        return url
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()

@@ -1,6 +1,8 @@
 """Steps the platform tests share: accounts, buying, paying at the sandbox, settling webhooks."""
 from __future__ import annotations
 
+import socket
+
 import requests
 from rq import SimpleWorker
 
@@ -96,3 +98,11 @@ def settle(psp_app, rounds: int = 20) -> None:
         if not delivered and not worked:
             return
     raise AssertionError("webhooks and jobs did not settle")
+
+
+def closed_port_url() -> str:
+    """A loopback URL where nothing listens (the port was free a moment ago)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"

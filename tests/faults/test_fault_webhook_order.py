@@ -8,7 +8,7 @@ import time
 
 import pytest
 from flask import current_app
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from app.extensions import db, queues
 from app.models import AuditRecord, Order, Payment, PaymentStatusChange, WebhookEvent

@@ -1,8 +1,6 @@
 """Payment jobs against the live sandbox: capture once, expire abandoned sessions, the janitor."""
 from __future__ import annotations
 
-import socket
-import threading
 import time
 
 import pytest
@@ -10,8 +8,6 @@ import requests
 from flask import current_app
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
-from sqlalchemy import text
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from app.domain.payment_states import PaymentStatus
@@ -20,48 +16,14 @@ from app.jobs.payments import capture_payment, expire_payment, resolve_payment
 from app.models import Item, Order, Payment
 from app.providers.base import ProviderError
 from app.providers.registry import get_provider
-from app.providers.sandbox import SandboxProvider
 from app.services import cart, checkout, payment_actions
 from app.services.audit import Actor
 from app.services.errors import PaymentUnavailable
 from app.services.payment_actions import action_key
-from tests.flows import buyer_pays, psp_call, run_jobs, settle
+from tests.flows import buyer_pays, closed_port_url, psp_call, run_jobs, settle
 
 S = PaymentStatus
 ACTOR = Actor("buyer@test.example", "127.0.0.1")
-
-
-@pytest.fixture
-def swap_provider(app):
-    """Point the app's sandbox adapter somewhere else for a while; restored afterwards."""
-    cache = app.extensions.setdefault("holdfast_providers", {})
-    original = get_provider("sandbox")
-
-    def swap(url: str | None, timeout: float = 2.0) -> None:
-        cache["sandbox"] = original if url is None else SandboxProvider(
-            url, app.config["SANDBOX_API_KEY"], [app.config["SANDBOX_WEBHOOK_SECRET"]],
-            timeout=timeout)
-
-    yield swap
-    cache["sandbox"] = original
-
-
-@pytest.fixture
-def serve_wsgi():
-    """Start throw-away WSGI apps on loopback; returns a function app → base URL."""
-    servers = []
-
-    def start(wsgi) -> str:
-        server = make_server("127.0.0.1", 0, wsgi, threaded=True)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.port}"
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
 
 
 def slow_proxy(psp_url: str, forward: bool):
@@ -79,12 +41,6 @@ def slow_proxy(psp_url: str, forward: bool):
         return Response(body, status=status, mimetype="application/json")(environ,
                                                                           start_response)
     return app
-
-
-def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 def place(people, quantity: int = 2) -> int:

@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 from flask import current_app
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from app.clock import now
 from app.extensions import db, queues
 from app.jobs.webhooks import process_event, sweep_inbox
-from app.models import Order, Payment, PaymentStatusChange, WebhookEvent
+from app.models import Payment, PaymentStatusChange, WebhookEvent
 from app.providers.sandbox.webhooks import HEADER, sign
 from app.services import cart, checkout, payments
 from app.services.audit import Actor

@@ -23,7 +23,7 @@ from app.providers.base import (
 from app.providers.registry import get_provider
 from app.providers.sandbox import SandboxProvider, mapping
 from app.providers.sandbox.webhooks import HEADER, sign
-from tests.flows import API_KEY, buyer_pays, psp_call
+from tests.flows import API_KEY, buyer_pays, closed_port_url, psp_call
 
 S = PaymentStatus
 
@@ -54,13 +54,6 @@ def authorized_session(provider, app, psp_url, **changes):
     created = provider.create_session(session_request(app, **changes))
     assert buyer_pays(psp_url, created.reference).status_code == 200
     return created
-
-
-def closed_port_url() -> str:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 @pytest.fixture

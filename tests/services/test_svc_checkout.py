@@ -7,43 +7,18 @@ import time
 import pytest
 from flask import current_app
 from rq.registry import ScheduledJobRegistry
-from sqlalchemy import select, text
+from sqlalchemy import select
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
 from app.extensions import db, queues
 from app.models import CartItem, Item, Order, Payment
-from app.providers.registry import get_provider
-from app.providers.sandbox import SandboxProvider
 from app.services import cart, checkout
 from app.services.audit import Actor
 from app.services.errors import Conflict, PaymentUnavailable, ServiceError
-from tests.flows import buyer_pays, psp_call
+from tests.flows import buyer_pays, closed_port_url, psp_call
 
 ACTOR = Actor("buyer@test.example", "127.0.0.1")
-
-
-@pytest.fixture
-def swap_provider(app):
-    """Point the app's sandbox adapter somewhere else for a while; restored afterwards."""
-    cache = app.extensions.setdefault("holdfast_providers", {})
-    original = get_provider("sandbox")
-
-    def swap(url: str | None, timeout: float = 2.0) -> None:
-        cache["sandbox"] = original if url is None else SandboxProvider(
-            url, app.config["SANDBOX_API_KEY"], [app.config["SANDBOX_WEBHOOK_SECRET"]],
-            timeout=timeout)
-
-    yield swap
-    cache["sandbox"] = original
-
-
-def closed_port_url() -> str:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{sock.getsockname()[1]}"
 
 
 @pytest.fixture

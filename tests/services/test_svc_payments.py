@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from flask import current_app
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from app.database import unit_of_work
 from app.domain.payment_states import PaymentStatus

@@ -10,12 +10,12 @@ import pytest
 import redis
 import requests
 from flask import current_app
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from app.clock import now
 from app.extensions import db, queues
 from app.jobs.webhooks import sweep_inbox
-from app.models import Order, Payment, WebhookEvent
+from app.models import Payment, WebhookEvent
 from app.providers.sandbox.webhooks import HEADER, sign
 from app.services import cart, checkout, webhooks
 from app.services.audit import Actor
