@@ -12,7 +12,7 @@ from html import escape
 
 from markupsafe import Markup
 
-WIDTH, HEIGHT = 960, 280
+WIDTH, HEIGHT = 960, 240
 LEFT, RIGHT, TOP, BOTTOM = 78, 12, 34, 30
 GRIDLINES = 5  # with 1, 2, 2.5 and 5 × 10ⁿ tops, every gridline is a round value
 
@@ -102,4 +102,6 @@ def bar_chart(days: Sequence[date], series: Sequence[Series], fmt: Callable[[int
                      f'y="{TOP + plot_h / 2:.0f}" text-anchor="middle" font-size="14" '
                      f'fill="#667085">{escape(empty_text)}</text>')
     parts.append("</svg>")
-    return Markup("".join(parts))
+    # Safe to mark: every interpolated value above went through escape() or _num()/_attr(),
+    # and tests/unit/test_unit_charts.py checks hostile labels come out inert.
+    return Markup("".join(parts))  # nosec B704

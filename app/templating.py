@@ -1,8 +1,11 @@
 """Jinja filters and globals."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Flask
 
+from app.clock import now
 from app.domain.money import Money, format_money
 from app.security_headers import csp_nonce
 
@@ -16,8 +19,17 @@ def money_filter(amount: int | Money | None, currency: str | None = None) -> str
     return format_money(Money(amount, currency))
 
 
+def long_date(day: date | None) -> str:
+    """"8 December", with the year only when it is not this year; "—" for no date."""
+    if day is None:
+        return "—"
+    text = f"{day.day} {day.strftime('%B')}"
+    return text if day.year == now().year else f"{text} {day.year}"
+
+
 def register(app: Flask) -> None:
     """Install the filters and globals."""
     app.add_template_filter(money_filter, "money")
+    app.add_template_filter(long_date, "long_date")
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.jinja_env.globals["psp_public_url"] = app.config["SANDBOX_PUBLIC_URL"]

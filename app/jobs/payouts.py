@@ -12,6 +12,11 @@ RUN = Actor("system:payout-run", "worker")
 def run_payouts() -> list[int]:
     """Book a payout for every seller and currency that is due, then queue sending each."""
     with app_context():
+        # Re-send first: a payout booked earlier whose submit job was lost. Same key, so the
+        # PSP executes it once whatever happened before.
+        for payout_id in payouts.stale_pending():
+            queues.enqueue("app.jobs.payouts.submit_payout", payout_id,
+                           job_id=f"payout-submit-{payout_id}")
         booked = [pid for seller_id, currency in payouts.sellers_with_available()
                   if (pid := payouts.book_payout(seller_id, currency, RUN)) is not None]
         for payout_id in booked:

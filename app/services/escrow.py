@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.clock import now
 from app.database import locked, unit_of_work
 from app.domain import ledger as rules
-from app.domain.escrow_states import EscrowStatus, transition
+from app.domain.escrow_states import TRANSITIONS, EscrowStatus, transition
 from app.domain.fees import FeeRule, choose_rule, platform_fee, split_capture
 from app.extensions import db, queues
 from app.models import Item, Order, Payment
@@ -142,12 +142,16 @@ def support_decide(hold_id: int, decision: str, actor: Actor) -> None:
         hold = locked(EscrowHold, hold_id)
         if hold is None:
             raise NotFound("No such escrow hold.")
-        if decision == "release":
-            _release(hold, "support", actor)
-            return
-        target = {"hold": H.ON_HOLD, "unhold": H.HELD}.get(decision)
+        target = {"release": H.RELEASED, "hold": H.ON_HOLD, "unhold": H.HELD}.get(decision)
         if target is None:
             raise Conflict("Unknown decision.")
+        if target not in TRANSITIONS[hold.state]:
+            done = {"release": "released", "hold": "put on hold", "unhold": "let go"}[decision]
+            raise Conflict(f"This line is {hold.status.replace('_', ' ')}; "
+                           f"it cannot be {done} now.")
+        if target == H.RELEASED:
+            _release(hold, "support", actor)
+            return
         hold.status = transition(hold.state, target).value
         audit.record(actor, f"escrow.{decision}", f"escrow:{hold.id}")
 

@@ -7,7 +7,7 @@ second run finds the available balance already moved to "in transit" and pays no
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
@@ -163,6 +163,12 @@ FAILURE_WORDS = {
 def failure_words(code: str | None, fallback: str | None) -> str:
     """What the seller reads when a payout fails."""
     return FAILURE_WORDS.get(code or "", fallback or "The payout failed. Check your bank account.")
+
+
+def stale_pending(older_than: timedelta = timedelta(minutes=10)) -> list[int]:
+    """Payouts booked but never accepted by the PSP (the submit job was lost or kept failing)."""
+    return list(db.session.execute(select(Payout.id).where(
+        Payout.status == P.PENDING.value, Payout.created_at < now() - older_than)).scalars())
 
 
 def history(seller_id: int, limit: int = 50) -> list[Payout]:

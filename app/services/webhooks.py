@@ -111,6 +111,15 @@ def _process_payout(inbox_id: int, provider_name: str, event_type: str, object_i
         Payout.provider == provider_name, Payout.psp_reference == object_id)
     ).scalar_one_or_none() if object_id else None
     if payout is None:
+        # The webhook can beat the submit job to storing the PSP's id: match on our own key.
+        from app.providers.sandbox.client import PAYOUT_REFERENCE
+
+        event = json.loads(db.session.get(WebhookEvent, inbox_id).payload)
+        ours = ((event["data"]["object"].get("metadata") or {}).get(PAYOUT_REFERENCE))
+        payout = db.session.execute(select(Payout).where(
+            Payout.provider == provider_name, Payout.idempotency_key == ours)
+        ).scalar_one_or_none() if ours else None
+    if payout is None:
         with unit_of_work():
             payments.mark_inbox(inbox_id, InboxStatus.IGNORED,
                                 f"no payout for {event_type} {object_id}")

@@ -30,5 +30,18 @@
     });
   }
 
+  // A form marked data-swap-errors gets its partial back with a readable message when the
+  // server refuses (400, 409): show it, where htmx would otherwise drop an error response.
+  function swapRefusals(event) {
+    var status = event.detail.xhr.status;
+    var source = event.detail.requestConfig && event.detail.requestConfig.elt;
+    if ((status === 400 || status === 409) && source && source.closest &&
+        source.closest("[data-swap-errors]")) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", setupEmbeddedCheckout);
+  document.addEventListener("htmx:beforeSwap", swapRefusals);
 })();

@@ -94,3 +94,17 @@ def payouts_settings(seller_id: int):
 
     db.session.expire_all()
     return db.session.get(PayoutSettings, seller_id)
+
+
+def test_the_payout_run_resends_a_payout_whose_submit_was_lost(client, people, stack, psp):
+    seller = released_to_seller(client, people, stack, psp)
+    bank_accounts.register_or_change(seller, PASSWORD, "Northwind", SUPPORT,
+                                     iban="DE89370400440532013000")
+    payout_id = payouts.book_payout(seller, "EUR", SUPPORT, manual=True)  # never submitted
+    payout = db.session.get(Payout, payout_id)
+    payout.created_at = now() - timedelta(minutes=30)
+    db.session.commit()
+    assert run_payouts() == []  # nothing new to book …
+    settle(psp)                 # … but the stale one was re-sent
+    db.session.expire_all()
+    assert db.session.get(Payout, payout_id).status == "in_transit"

@@ -153,3 +153,44 @@ def test_two_payout_runs_at_once_pay_once(app, client, people, stack, psp):
     assert sorted(len(r) for r in results) in ([0, 1], [1])
     assert ledger.balance(AccountKind.SELLER_AVAILABLE, str(people["seller"]), "EUR") == 0
     assert check_all() == []
+
+
+def test_a_payout_webhook_that_beats_the_submit_job_still_settles_it(client, people, stack,
+                                                                     psp):
+    """The PSP's payout.paid may arrive before our submit job stored the PSP's payout id."""
+    import time
+
+    from sandbox_psp.webhooks import deliver_due
+
+    from app.services import payouts
+
+    order_id = paid_order(client, people, stack, psp)
+    hold = holds(order_id)[people["seller"]]
+    bank_accounts.register_or_change(people["seller"], PASSWORD, "Northwind Goods", SELLER,
+                                     iban="DE89370400440532013000")
+    escrow.support_decide(hold.id, "release", Actor("support@test.example", "127.0.0.1"))
+    (payout_id,) = run_payouts()
+    settle(psp)  # submit: the PSP accepts the payout
+    # Simulate the race: forget the PSP's id, as if the submit job had not committed it yet.
+    payout = db.session.get(Payout, payout_id)
+    payout.psp_reference = None
+    db.session.commit()
+    deliver_due(psp, now=time.time() + 60)
+    settle(psp)
+    db.session.expire_all()
+    payout = db.session.get(Payout, payout_id)
+    assert payout.status == "paid" and payout.psp_reference
+    assert payouts.stale_pending() == []
+
+
+def test_a_stale_support_decision_is_refused_readably(client, people, stack, psp):
+    import pytest
+
+    from app.services.errors import Conflict
+
+    order_id = paid_order(client, people, stack, psp)
+    hold = holds(order_id)[people["seller"]]
+    support = Actor("support@test.example", "127.0.0.1")
+    escrow.support_decide(hold.id, "release", support)
+    with pytest.raises(Conflict, match="released; it cannot be put on hold now"):
+        escrow.support_decide(hold.id, "hold", support)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (BooleanField, IntegerField, PasswordField, SelectField, StringField,
                      TextAreaField)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
 CURRENCIES = ["EUR", "USD", "GBP", "JPY"]
@@ -44,9 +45,11 @@ WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 class PayoutSettingsForm(FlaskForm):
     """How often to pay out, on which weekday (weekly), and the smallest payout."""
 
-    schedule = SelectField("Pay out", choices=[("daily", "Daily"), ("weekly", "Weekly"),
-                                               ("manual", "Only when I ask")])
-    weekday = SelectField("Weekday", coerce=int, choices=list(enumerate(WEEKDAYS)))
+    schedule = SelectField("Pay out", choices=[
+        SelectChoice("daily", "Daily"), SelectChoice("weekly", "Weekly"),
+        SelectChoice("manual", "Only when I ask")])
+    weekday = SelectField("Weekday", coerce=int,
+                          choices=[SelectChoice(str(i), day) for i, day in enumerate(WEEKDAYS)])
     # Kept in minor units with two decimal places for every currency (1.00 = 100 cents).
     minimum = StringField("Minimum payout", validators=[DataRequired(), Regexp(
         r"^[0-9]{1,9}(\.[0-9]{1,2})?$", message="Use an amount such as 10 or 10.50.")])

@@ -1,33 +1,19 @@
-"""The seller's side: listings and the order lines to ship."""
+"""The seller's listings; the dashboard, bank account and statement live beside this module."""
 from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from app.blueprints.access import current_actor, flash_error, role_required
 from app.blueprints.seller.forms import ItemForm
 from app.domain.money import Money, to_decimal_string
 from app.extensions import db
-from app.models import Item, Order, OrderLine
+from app.models import Item
 from app.models.users import Role
 from app.services import catalogue
 from app.services.errors import NotFound, ServiceError
 
 bp = Blueprint("seller", __name__, url_prefix="/seller")
-
-
-@bp.get("")
-@role_required(Role.SELLER)
-def dashboard():
-    """The seller's listings and their paid order lines (their own only)."""
-    items = db.session.execute(select(Item).where(Item.seller_id == current_user.id)
-                               .order_by(Item.id)).scalars().all()
-    lines = db.session.execute(
-        select(OrderLine).join(Order).where(OrderLine.seller_id == current_user.id,
-                                            Order.status == "paid")
-        .order_by(OrderLine.id.desc()).limit(50)).scalars().all()
-    return render_template("seller/dashboard.html", items=items, lines=lines)
 
 
 @bp.route("/items/new", methods=["GET", "POST"])
@@ -76,4 +62,4 @@ def edit_item(item_id: int):
     return render_template("seller/item_form.html", form=form, item=item), status
 
 
-from app.blueprints.seller import bank  # noqa: E402,F401
+from app.blueprints.seller import bank, dashboard, statement  # noqa: E402,F401

@@ -5,12 +5,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.blueprints.access import flash_error, role_required
+from app.blueprints.access import current_actor, flash_error, role_required
 from app.blueprints.shop.forms import AddToCartForm, UpdateCartForm
 from app.extensions import db
-from app.models import Item, Order
+from app.models import EscrowHold, Item, Order
 from app.models.users import Role
-from app.services import cart, checkout
+from app.services import cart, checkout, escrow, escrow_reports
 from app.services.errors import NotFound, ServiceError
 
 bp = Blueprint("shop", __name__)
@@ -92,4 +92,23 @@ def order(order_id: int):
         found = checkout.buyer_order(order_id, current_user.id)
     except NotFound:
         abort(404)
-    return render_template("shop/order.html", order=found)
+    return render_template("shop/order.html", order=found,
+                           holds=escrow_reports.for_order(found.id))
+
+
+@bp.post("/orders/<int:order_id>/lines/<int:hold_id>/confirm")
+@role_required(Role.BUYER)
+def confirm_receipt(order_id: int, hold_id: int):
+    """The buyer received a line: its seller is paid. Another buyer's line answers 404."""
+    hold = db.session.get(EscrowHold, hold_id)
+    if hold is None or hold.order_id != order_id:
+        abort(404)
+    try:
+        escrow.confirm_receipt(current_user.id, hold_id, current_actor())
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        flash_error(exc)
+    else:
+        flash("Thank you for confirming: the seller has been paid.", "success")
+    return redirect(url_for("shop.order", order_id=order_id), code=303)

@@ -1,14 +1,16 @@
 """Support staff: every payment with its status history, routing and review flags."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from app.blueprints.access import role_required
+from app.blueprints.access import current_actor, flash_error, recent_mfa_required, role_required
 from app.domain.payment_states import PaymentStatus
 from app.extensions import db
-from app.models import AuditRecord, Payment
+from app.models import AuditRecord, EscrowHold, Payment
 from app.models.users import Role
+from app.services import escrow, escrow_reports
+from app.services.errors import NotFound, ServiceError
 
 bp = Blueprint("support", __name__, url_prefix="/support")
 PAGE = 100
@@ -31,16 +33,44 @@ def payments():
 
 @bp.get("/payments/<int:payment_id>")
 @role_required(Role.SUPPORT, Role.ADMIN)
+@recent_mfa_required()
 def payment(payment_id: int):
     """One payment: order, routing decision, every status change."""
     found = db.session.get(Payment, payment_id)
     if found is None:
         abort(404)
-    return render_template("support/payment.html", payment=found)
+    return render_template("support/payment.html", payment=found,
+                           holds=escrow_reports.for_order(found.order_id))
+
+
+DECISIONS = {"release": "Released to the seller.", "hold": "Put on hold: nothing is released "
+             "until support decides.", "unhold": "Let go: the hold follows its normal course."}
+
+
+@bp.post("/escrow/<int:hold_id>/<decision>")
+@role_required(Role.SUPPORT, Role.ADMIN)
+@recent_mfa_required()  # it moves a seller's money
+def escrow_decision(hold_id: int, decision: str):
+    """Release an order line's escrow, put it on hold, or let the hold go."""
+    hold = db.session.get(EscrowHold, hold_id)
+    if hold is None or decision not in DECISIONS:
+        abort(404)
+    back = hold.order.current_payment
+    try:
+        escrow.support_decide(hold_id, decision, current_actor())
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:  # includes a decision that no longer applies
+        flash_error(exc)
+    else:
+        flash(DECISIONS[decision], "success")
+    return redirect(url_for("support.payment", payment_id=back.id) if back
+                    else url_for("support.payments"), code=303)
 
 
 @bp.get("/audit")
 @role_required(Role.ADMIN)
+@recent_mfa_required()
 def audit_log():
     """The audit log, newest first (admins only)."""
     rows = db.session.execute(select(AuditRecord).order_by(AuditRecord.id.desc())

@@ -1,0 +1,254 @@
+"""The seller's dashboard: balances, lines to ship, escrow, payouts, fees and a 30-day chart.
+
+The full page renders every partial at once (it works without JavaScript); with htmx each
+partial refreshes itself, on a timer or when an action announces a change through HX-Trigger.
+An action answers htmx with the partial it changed, and a plain form post with a 303 back here.
+"""
+from __future__ import annotations
+
+from flask import abort, current_app, flash, make_response, redirect, render_template, request, \
+    url_for
+from flask_login import current_user
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from app.blueprints.access import current_actor, role_required
+from app.blueprints.seller.forms import PayOutForm, PayoutSettingsForm, ShipForm
+from app.blueprints.seller.routes import bp
+from app.charts import Series, bar_chart
+from app.domain.money import CURRENCY_EXPONENTS, Money, MoneyError, format_money, parse, \
+    to_decimal_string
+from app.extensions import db, queues
+from app.models import Item
+from app.models.payouts import Payout
+from app.models.users import Role
+from app.services import bank_accounts, escrow, escrow_reports, payouts, seller_reports
+from app.services.errors import NotFound, ServiceError
+
+CHART_DAYS = 30
+# Minimums are entered as an amount with two decimal places, whatever the currency.
+MINIMUM_PLACES_CURRENCY = "EUR"
+
+
+def _balances() -> dict:
+    return {"balances": seller_reports.balances(current_user.id),
+            "failures": seller_reports.unresolved_failures(current_user.id)}
+
+
+def _to_ship() -> dict:
+    return {"to_ship": seller_reports.to_ship(current_user.id)}
+
+
+def _escrow() -> dict:
+    return {"holds": escrow_reports.open_for_seller(current_user.id)}
+
+
+def _payouts() -> dict:
+    return {"payouts": payouts.history(current_user.id),
+            "account": bank_accounts.current_account(current_user.id)}
+
+
+def _payout_settings() -> dict:
+    settings = seller_reports.payout_settings(current_user.id)
+    minimum = to_decimal_string(Money(settings.minimum_amount, MINIMUM_PLACES_CURRENCY))
+    return {"settings_form": PayoutSettingsForm(formdata=None, schedule=settings.schedule,
+                                                weekday=settings.weekday, minimum=minimum)}
+
+
+def _fees() -> dict:
+    return {"fees": seller_reports.fee_breakdown(current_user.id)}
+
+
+def _chart() -> dict:
+    currencies = [b.currency for b in seller_reports.balances(current_user.id)]
+    currency = request.args.get("currency", "")
+    if currency not in currencies:
+        currency = currencies[0] if currencies else None
+    if currency is None:
+        return {"chart": None, "chart_currency": None, "chart_currencies": []}
+    days = seller_reports.daily_totals(current_user.id, currency, CHART_DAYS)
+    chart = bar_chart([d.day for d in days], [
+        Series("Sales", "sales", "#0b5cad", [d.sales for d in days]),
+        Series("Fees", "fees", "#d97706", [d.fees for d in days]),
+        Series("Payouts", "payouts", "#127a3d", [d.payouts for d in days]),
+    ], lambda amount: format_money(Money(amount, currency)),
+        f"Sales, fees and payouts per day, last {CHART_DAYS} days, {currency}")
+    return {"chart": chart, "chart_currency": currency, "chart_currencies": currencies}
+
+
+# name → (template, context loader); the full page is every partial together.
+PARTIALS = {
+    "balances": ("seller/_balances.html", _balances),
+    "to_ship": ("seller/_to_ship.html", _to_ship),
+    "escrow": ("seller/_escrow.html", _escrow),
+    "payouts": ("seller/_payouts.html", _payouts),
+    "payout_settings": ("seller/_payout_settings.html", _payout_settings),
+    "fees": ("seller/_fees.html", _fees),
+    "chart": ("seller/_chart.html", _chart),
+}
+
+
+def _is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _page(status: int = 200):
+    context = {}
+    for _, loader in PARTIALS.values():
+        context.update(loader())
+    context["items"] = db.session.execute(select(Item).where(Item.seller_id == current_user.id)
+                                          .order_by(Item.id)).scalars().all()
+    response = make_response(render_template("seller/dashboard.html", **context), status)
+    response.vary.add("HX-Request")
+    return response
+
+
+def _partial(name: str, status: int = 200, trigger: str | None = None, **extra):
+    """The partial for htmx, the whole dashboard for anyone else."""
+    if not _is_htmx():
+        return _page(status)
+    template, loader = PARTIALS[name]
+    response = make_response(render_template(template, **{**loader(), **extra}), status)
+    response.vary.add("HX-Request")
+    if trigger:
+        response.headers["HX-Trigger"] = trigger
+    return response
+
+
+def _answer(name: str, category: str, message: str, status: int = 200,
+            trigger: str | None = None, **extra):
+    """After an action: the changed partial with its notice (htmx), else flash and 303."""
+    if not _is_htmx():
+        flash(message, category)
+        return redirect(url_for("seller.dashboard"), code=303)
+    return _partial(name, status, trigger, notice=(category, message), **extra)
+
+
+@bp.get("")
+@role_required(Role.SELLER)
+def dashboard():
+    """The whole dashboard, every partial rendered in place."""
+    return _page()
+
+
+@bp.get("/balances")
+@role_required(Role.SELLER)
+def balances_partial():
+    """Balances per currency, and any payout failure the seller must act on."""
+    return _partial("balances")
+
+
+@bp.get("/to-ship")
+@role_required(Role.SELLER)
+def to_ship_partial():
+    """Captured lines waiting to be shipped."""
+    return _partial("to_ship")
+
+
+@bp.get("/escrow")
+@role_required(Role.SELLER)
+def escrow_partial():
+    """Money still in escrow, with why and until when."""
+    return _partial("escrow")
+
+
+@bp.get("/payouts")
+@role_required(Role.SELLER)
+def payouts_partial():
+    """Payout history; tells the balances to refresh once a watched payout has settled."""
+    response = _partial("payouts")
+    watched = request.args.get("watching") == "1"
+    if watched and _is_htmx() and not any(p.status in ("pending", "in_transit")
+                                          for p in payouts.history(current_user.id, 10)):
+        response.headers["HX-Trigger"] = "balances-changed"
+    return response
+
+
+@bp.get("/payout-settings")
+@role_required(Role.SELLER)
+def payout_settings_partial():
+    """The payout schedule form."""
+    return _partial("payout_settings")
+
+
+@bp.get("/fees")
+@role_required(Role.SELLER)
+def fees_partial():
+    """Gross, fee and net per order."""
+    return _partial("fees")
+
+
+@bp.get("/chart")
+@role_required(Role.SELLER)
+def chart_partial():
+    """The 30-day chart of one currency (?currency=EUR)."""
+    return _partial("chart")
+
+
+@bp.post("/escrow/<int:hold_id>/ship")
+@role_required(Role.SELLER)
+def ship(hold_id: int):
+    """Mark one of the seller's lines shipped; another seller's line answers 404."""
+    form = ShipForm()
+    if not form.validate_on_submit():
+        return _answer("to_ship", "error", "A tracking reference has at most 64 characters.",
+                       400)
+    try:
+        escrow.mark_shipped(current_user.id, hold_id, form.tracking_ref.data, current_actor())
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        return _answer("to_ship", "error", exc.message, exc.status)
+    except RedisError:
+        # Committed already; the periodic escrow sweep releases it on time without the timer job.
+        current_app.logger.warning("no release timer queued for escrow %s", hold_id)
+    return _answer("to_ship", "success", "Marked as shipped. The buyer can now confirm receipt.",
+                   trigger="escrow-changed")
+
+
+@bp.post("/payouts")
+@role_required(Role.SELLER)
+def pay_out_now():
+    """Pay one currency's available balance out now (manual payout), then send it."""
+    form = PayOutForm()
+    currency = form.currency.data or ""
+    if not form.validate_on_submit() or currency not in CURRENCY_EXPONENTS:
+        return _answer("payouts", "error", "Choose a currency to pay out.", 400)
+    try:
+        payout_id = payouts.book_payout(current_user.id, currency, current_actor(), manual=True)
+    except ServiceError as exc:
+        return _answer("payouts", "error", exc.message, exc.status)
+    if payout_id is None:
+        return _answer("payouts", "error", f"Nothing is available to pay out in {currency}.",
+                       409)
+    payout = db.session.get(Payout, payout_id)
+    message = (f"Payout of {format_money(payout.total)} is on its way to "
+               f"{bank_accounts.MASK} {payout.destination_last4}.")
+    try:
+        queues.enqueue("app.jobs.payouts.submit_payout", payout_id,
+                       job_id=f"payout-submit-{payout_id}")
+    except RedisError:
+        current_app.logger.error("payout %s booked but not queued for sending", payout_id)
+        message = f"Payout of {format_money(payout.total)} is booked; sending it is delayed."
+    return _answer("payouts", "success", message, trigger="balances-changed")
+
+
+@bp.post("/payout-settings")
+@role_required(Role.SELLER)
+def payout_settings():
+    """Change the payout schedule and minimum."""
+    form = PayoutSettingsForm()
+    if not form.validate_on_submit():
+        errors = [e for field in form for e in field.errors]
+        return _answer("payout_settings", "error", errors[0] if errors else
+                       "Check the payout settings.", 400, settings_form=form)
+    try:
+        minimum = parse(form.minimum.data, MINIMUM_PLACES_CURRENCY).amount
+        payouts.update_settings(current_user.id, form.schedule.data, form.weekday.data,
+                                minimum, current_actor())
+    except MoneyError:
+        return _answer("payout_settings", "error", "The minimum payout must be at least 0.01.",
+                       400, settings_form=form)
+    except ServiceError as exc:
+        return _answer("payout_settings", "error", exc.message, exc.status, settings_form=form)
+    return _answer("payout_settings", "success", "Payout schedule saved.")
