@@ -23,6 +23,9 @@ KNOWN_DEFAULTS = {"", "dev", "change-me", "changeme", "secret", "whsec_sandbox",
                   "test-encryption-key-not-for-production"}
 
 DEMO_PASSWORD = "holdfast-demo"
+# The demo staff accounts' TOTP secret, published so a person can try the MFA flow with any
+# authenticator app; verifying against it fails outside development and tests (services/mfa.py).
+DEMO_TOTP_SECRET = "HOLDFASTDEMOTOTP"
 DEMO_ACCOUNTS = (
     ("buyer@demo.test", "buyer", "Demo Buyer"),
     ("seller@demo.test", "seller", "Northwind Goods"),
@@ -59,6 +62,17 @@ def development_secrets(folder: Path) -> dict[str, str]:
 
 def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
+
+
+def rate_limits_from_env(defaults: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
+    """RATE_LIMITS with RATE_LIMIT_<NAME>="count/seconds" overrides from the environment."""
+    limits = dict(defaults)
+    for name in defaults:
+        value = os.environ.get(f"RATE_LIMIT_{name.upper()}")
+        if value:
+            count, _, seconds = value.partition("/")
+            limits[name] = (int(count), int(seconds or 60))
+    return limits
 
 
 def environment() -> dict:
@@ -120,6 +134,24 @@ class Config:
     RQ_ASYNC = True
     DEMO_ACCOUNTS_ALLOWED = False
 
+    # Staff sessions (PCI DSS 8.2.8): log out after 15 idle minutes, and after 12 hours anyway.
+    STAFF_IDLE_SECONDS = 15 * 60
+    STAFF_SESSION_SECONDS = 12 * 3600
+    # Between a correct password and the authentication code (the user is not logged in yet).
+    MFA_PENDING_SECONDS = 5 * 60
+    # Failed logins (PCI DSS 8.3.4; the design is in app/services/throttle.py).
+    LOGIN_LOCK_THRESHOLD = 10
+    LOGIN_LOCK_SECONDS = 30 * 60
+    LOGIN_IP_LOCK_THRESHOLD = 100
+    KNOWN_SOURCE_DAYS = 90
+    # (requests, window seconds) per client; RATE_LIMIT_LOGIN="20/60" and friends override them.
+    RATE_LIMITS = {
+        "login": (20, 60),        # per IP address
+        "signup": (10, 3600),     # per IP address
+        "checkout": (30, 60),     # per buyer: placing orders and starting payments
+        "webhook": (600, 60),     # per IP address: PSPs deliver in bursts
+    }
+
     SECRET_KEY: str | None = None
     SANDBOX_WEBHOOK_SECRET: str | None = None
     ENCRYPTION_KEY: str | None = None
@@ -131,6 +163,7 @@ class Config:
         settings.update(environment())
         for name in SECRET_NAMES:
             settings[name] = os.environ.get(name) or settings.get(name)
+        settings["RATE_LIMITS"] = rate_limits_from_env(cls.RATE_LIMITS)
         return cls.check(settings)
 
     @classmethod
@@ -170,6 +203,8 @@ class TestConfig(Config):
     # Tests check CSRF themselves where it matters (tests/security); forms elsewhere stay short.
     WTF_CSRF_ENABLED = os.environ.get("WTF_CSRF_ENABLED", "0") == "1"
     PSP_TIMEOUT_SECONDS = 5.0
+    # The suite logs in and pays from 127.0.0.1 all day: tests that check limits set low ones.
+    RATE_LIMITS = {name: (100_000, 60) for name in Config.RATE_LIMITS}
 
 
 class ProductionConfig(Config):

@@ -1,4 +1,4 @@
-"""flask commands: seed-demo, audit verify, worker, dev."""
+"""flask commands: seed-demo, audit verify, ledger check, keys status/rotate, worker, dev."""
 from __future__ import annotations
 
 import os
@@ -57,6 +57,42 @@ def register(app: Flask) -> None:
         click.echo("ledger balanced: every invariant holds")
 
     app.cli.add_command(ledger_cli)
+
+    keys_cli = AppGroup("keys", help="Encryption keys of the vault (sealed records).")
+
+    @keys_cli.command("status")
+    def keys_status():
+        """Records per table and key id; exit 1 if any is under a key the config lacks."""
+        from app.services.key_rotation import key_status
+
+        rows = key_status()
+        for table, key_id, count, standing in rows:
+            click.echo(f"{table:24} {key_id:10} {count:8}  {standing}")
+        if not rows:
+            click.echo("no sealed records")
+        if any(standing == "unknown" for *_, standing in rows):
+            click.echo("records under a key missing from ENCRYPTION_KEY/ENCRYPTION_RETIRED_KEYS "
+                       "cannot be opened", err=True)
+            sys.exit(1)
+
+    @keys_cli.command("rotate")
+    @click.option("--batch-size", default=100, show_default=True, type=click.IntRange(1, 10_000),
+                  help="Records per transaction.")
+    def keys_rotate(batch_size: int):
+        """Re-wrap every sealed record under ENCRYPTION_KEY; exit 1 naming any left behind."""
+        from app.services.audit import Actor
+        from app.services.key_rotation import rotate
+
+        reports = rotate(Actor("system:keys-rotate", "cli"), batch_size=batch_size)
+        for report in reports:
+            click.echo(f"{report.table}: {report.rewrapped} re-wrapped, "
+                       f"{len(report.failed)} failed")
+            for problem in report.failed:
+                click.echo(f"{report.table} {problem}", err=True)
+        if any(report.failed for report in reports):
+            sys.exit(1)
+
+    app.cli.add_command(keys_cli)
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")

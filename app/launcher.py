@@ -17,7 +17,7 @@ from flask import Flask
 from app.extensions import queues
 from app.queues import embedded_url
 from app.security_headers import origin_of
-from config import DEMO_ACCOUNTS, DEMO_PASSWORD
+from config import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_TOTP_SECRET
 
 
 def _wait_for_port(url: str, timeout: float = 30.0) -> bool:
@@ -61,6 +61,8 @@ def banner(app: Flask) -> str:
     if cfg.get("DEMO_ACCOUNTS_ALLOWED"):
         lines.append(f"Demo logins (password: {DEMO_PASSWORD})")
         lines += [f"  {role:<8} {email}" for email, role, _ in DEMO_ACCOUNTS]
+        lines.append(f"Staff TOTP secret (demo): {DEMO_TOTP_SECRET}   (add it to any "
+                     "authenticator app; support and admin ask for its code)")
         lines += ["", "Test cards: 4242 4242 4242 4242 pays; 4000 0000 0000 0002 is declined;",
                   "            4000 0027 6000 3184 asks for 3-D Secure. Any future expiry, any CVC."]
     lines += ["", "Press Ctrl-C to stop everything.", ""]

@@ -3,7 +3,18 @@ import hmac
 
 from flask import Blueprint, current_app, g, jsonify, request
 
-from . import balance, bank_accounts, cards, events, idempotency, params, payouts, refunds, sessions
+from . import (
+    balance,
+    bank_accounts,
+    cards,
+    events,
+    idempotency,
+    params,
+    payment_methods,
+    payouts,
+    refunds,
+    sessions,
+)
 from .errors import ApiError, card_declined, invalid
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
@@ -52,9 +63,9 @@ def _public_base() -> str:
 @bp.post("/payment_sessions")
 def create_session():
     """Create an open payment session."""
-    origin, base = current_app.config["SANDBOX_PLATFORM_ORIGIN"], _public_base()
+    origin, base, scope = current_app.config["SANDBOX_PLATFORM_ORIGIN"], _public_base(), g.scope
     return _post(lambda body: params.session_create(body, origin),
-                 lambda args: (200, sessions.create(args, base).to_dict()))
+                 lambda args: (200, sessions.create(args, base, scope).to_dict()))
 
 
 @bp.get("/payment_sessions/<session_id>")
@@ -78,9 +89,10 @@ def cancel_session(session_id):
 
 def _authorize(session_id: str, token: str):
     session = sessions.get(session_id)
-    card = cards.card_for_token(token)
+    # A test token, or a method this API key saved (another key's is as unknown as a typo).
+    card = cards.card_for_token(token) or payment_methods.saved_card(token, g.scope)
     if card is None:
-        raise invalid("payment_method", f"No such test payment method: '{token}'.", "resource_missing")
+        raise invalid("payment_method", f"No such payment method: '{token}'.", "resource_missing")
     if sessions.authorize(session, card) == "declined":
         raise card_declined(session.last_payment_error)
     return 200, session.to_dict()
@@ -88,7 +100,8 @@ def _authorize(session_id: str, token: str):
 
 @bp.post("/payment_sessions/<session_id>/authorize")
 def authorize_session(session_id):
-    """Authorize with a pm_card_* test token; a decline answers 402 and leaves the session open."""
+    """Authorize with a pm_card_* test token or a saved pm_…; a decline answers 402 and leaves
+    the session open; a 3-D Secure card answers requires_action (the buyer goes to `url`)."""
     return _post(params.authorize, lambda token: _authorize(session_id, token))
 
 

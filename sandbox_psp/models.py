@@ -81,6 +81,8 @@ class PaymentSession(db.Model):
     form_token = db.Column(db.String(64), nullable=False)
     # Authorized with the dispute test card; a later feature opens the dispute.
     dispute_card = db.Column(db.Boolean, nullable=False, default=False)
+    # Its own table, so databases made before saved cards existed keep working (create_all).
+    setup = db.relationship("SessionSetup", uselist=False, lazy="joined")
 
     def to_dict(self) -> dict:
         """The API's `payment_session` object."""
@@ -96,7 +98,43 @@ class PaymentSession(db.Model):
             "url": f"{self.base_url}/pay/{self.id}", "embed_url": f"{self.base_url}/embed/{self.id}",
             "last_payment_error": self.last_payment_error, "payment_method": self.payment_method,
             "fee": self.fee, "expires_at": self.expires_at,
+            "setup_future_usage": self.setup.usage if self.setup else None,
         }
+
+
+class SessionSetup(db.Model):
+    """A session that asked to keep its card for later (`setup_future_usage`), and for whom."""
+
+    __tablename__ = "session_setups"
+    session_id = db.Column(db.String(40), db.ForeignKey("payment_sessions.id"), primary_key=True)
+    scope = db.Column(db.String(64), nullable=False)  # the creating API key's hash: the owner
+    usage = db.Column(db.String(12), nullable=False)  # on_session | off_session
+    # The test issuer's answer for the card being authorized, noted while the number is in
+    # memory, since the number is never kept (the same idea as a payout's settles_as).
+    card_outcome = db.Column(db.String(20))
+
+
+class PaymentMethod(db.Model):
+    """A reusable card (`pm_…`) of one API key: display data, a keyed fingerprint and the test
+    issuer's answer for it. Never the number or the CVC."""
+
+    __tablename__ = "payment_methods"
+    id = db.Column(db.String(40), primary_key=True)
+    scope = db.Column(db.String(64), nullable=False, index=True)
+    created = db.Column(db.Integer, nullable=False)
+    brand = db.Column(db.String(20), nullable=False)
+    last4 = db.Column(db.String(4), nullable=False)
+    exp_month = db.Column(db.Integer, nullable=False)
+    exp_year = db.Column(db.Integer, nullable=False)
+    fingerprint = db.Column(db.String(64), nullable=False)
+    outcome = db.Column(db.String(20), nullable=False)  # succeed | three_d_secure | dispute
+    session_id = db.Column(db.String(40), nullable=False)  # the session that saved it
+
+    def display(self) -> dict:
+        """A session's `payment_method` when paid with this one: the id plus display data."""
+        return {"id": self.id, "brand": self.brand, "last4": self.last4,
+                "exp_month": self.exp_month, "exp_year": self.exp_year,
+                "fingerprint": self.fingerprint}
 
 
 class Refund(db.Model):

@@ -4,13 +4,15 @@ from urllib.parse import urlsplit
 
 from .bank_accounts import parse_destination
 from .errors import invalid
+from .payment_methods import USAGES
 from .refunds import REASONS
 
 MAX_AMOUNT = 99_999_999  # Stripe's ceiling: eight digits of minor units
 MAX_EXPIRES_IN = 7 * 24 * 3600
 PAYOUT_FIELDS = {"amount", "currency", "destination", "holder_name", "description", "metadata"}
 SESSION_FIELDS = {"amount", "currency", "mode", "capture_method", "return_url", "cancel_url",
-                  "parent_origin", "client_reference_id", "metadata", "expires_in"}
+                  "parent_origin", "client_reference_id", "metadata", "expires_in",
+                  "setup_future_usage"}
 
 
 def _only(body: dict, allowed: set) -> None:
@@ -108,6 +110,7 @@ def session_create(body: dict, platform_origin: str) -> dict:
     params["client_reference_id"] = _string(body, "client_reference_id", 200)
     params["metadata"] = _metadata(body)
     params["expires_in"] = _integer(body, "expires_in", 1, MAX_EXPIRES_IN, required=False)
+    params["setup_future_usage"] = _choice(body, "setup_future_usage", USAGES)
     return params
 
 

@@ -8,7 +8,7 @@ import time
 
 from flask import current_app
 
-from . import cards, events, fees
+from . import cards, events, fees, payment_methods
 from .errors import invalid, missing, unexpected_state
 from .models import PaymentSession, db, new_id, now
 
@@ -36,9 +36,10 @@ def _record(session: PaymentSession, event_type: str) -> None:
     events.emit(f"payment_session.{event_type}", session.to_dict())
 
 
-def create(params: dict, base_url: str) -> PaymentSession:
-    """A new `open` session from validated parameters."""
+def create(params: dict, base_url: str, scope: str | None = None) -> PaymentSession:
+    """A new `open` session from validated parameters; `scope` owns any card it saves."""
     ttl = params.pop("expires_in", None) or current_app.config["SANDBOX_SESSION_TTL"]
+    usage = params.pop("setup_future_usage", None)
     created = now()
     session = PaymentSession(
         id=new_id("ps"), created=created, status="open", base_url=base_url, dispute_card=False,
@@ -46,6 +47,7 @@ def create(params: dict, base_url: str) -> PaymentSession:
         expires_at=created + ttl, form_token=secrets.token_urlsafe(32),
         metadata_=params.pop("metadata", {}), **params)
     db.session.add(session)
+    payment_methods.request_setup(session, usage, scope)
     return session
 
 
@@ -115,6 +117,7 @@ def authorize(session: PaymentSession, card: cards.Card) -> str:
         return "declined"
     session.dispute_card = outcome == cards.DISPUTE
     session.payment_method = card.display_data(current_app.config["SANDBOX_FINGERPRINT_KEY"])
+    payment_methods.note_outcome(session, outcome)
     if outcome == cards.THREE_DS:
         session.last_payment_error = None
         _move(session, "requires_action", "sent to authentication")
@@ -142,6 +145,7 @@ def _authorized(session: PaymentSession) -> str:
     _move(session, "authorized", "authorized")
     session.amount_authorized = session.amount
     session.last_payment_error = None
+    payment_methods.attach_if_requested(session)  # before the event, so its snapshot has the id
     _record(session, "authorized")
     if session.capture_method == "automatic":
         capture(session, None)

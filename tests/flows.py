@@ -2,15 +2,23 @@
 from __future__ import annotations
 
 import socket
+import time
 
+import pyotp
 import requests
 from rq import SimpleWorker
 
+from app import crypto
+from app.clock import now
 from app.extensions import db, queues
 from app.models import Item, Order, Payment, User
+from app.models.security import MfaSecret
 
 API_KEY = "sk_test_platform_suite"
 PASSWORD = "correct-horse-battery"
+# Staff (support, admin) are enrolled in two-step sign-in with this secret.
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+STAFF = ("support", "admin")
 
 
 def make_people(password_hash: str) -> dict:
@@ -24,6 +32,8 @@ def make_people(password_hash: str) -> dict:
         db.session.add(user)
         db.session.flush()
         ids[name] = user.id
+        if role in STAFF:
+            enrol(user)
     catalogue = [("seller", "Mug", 2400, "EUR", 10), ("seller", "Board", 5900, "USD", 5),
                  ("other_seller", "Candle", 1690, "EUR", 10),
                  ("other_seller", "Kettle", 4200, "USD", 3)]
@@ -37,9 +47,36 @@ def make_people(password_hash: str) -> dict:
     return ids
 
 
+def enrol(user: User, secret: str = TOTP_SECRET) -> None:
+    """Give a staff user a confirmed TOTP secret (in the caller's transaction)."""
+    row = MfaSecret(user_id=user.id, confirmed_at=now())
+    row.sealed = crypto.encrypt(secret.encode(), row.associated_data())
+    user.mfa_enabled_at = row.confirmed_at
+    db.session.add(row)
+
+
+def next_code(user_id: int, secret: str = TOTP_SECRET) -> str:
+    """A TOTP code the server accepts now: the current step, or the next one when the current
+    step was already used (waits for the clock when both were)."""
+    db.session.rollback()
+    while True:
+        last = db.session.get(MfaSecret, user_id).last_used_step
+        current = int(time.time()) // 30
+        step = max(current, last + 1)
+        if step <= current + 1:
+            return pyotp.TOTP(secret).at(step * 30)
+        time.sleep(1)
+
+
 def login(client, who: str) -> None:
-    """Log the test client in as one of make_people's accounts."""
+    """Log the test client in as one of make_people's accounts (staff type their code too)."""
     response = client.post("/login", data={"email": f"{who}@test.example", "password": PASSWORD})
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    if response.headers["Location"] != "/login/code":
+        return
+    user_id = db.session.execute(db.select(User.id).where(
+        User.email == f"{who}@test.example")).scalar_one()
+    response = client.post("/login/code", data={"code": next_code(user_id)})
     assert response.status_code == 303, response.get_data(as_text=True)[:500]
 
 

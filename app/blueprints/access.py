@@ -4,10 +4,11 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, flash, request
+from flask import abort, flash, redirect, request, url_for
 from flask_login import current_user, login_required
 
-from app.models.users import Role
+from app.auth_session import mfa_is_recent
+from app.models.users import STAFF_ROLES, Role
 from app.services.audit import Actor
 from app.services.errors import ServiceError
 
@@ -29,6 +30,26 @@ def role_required(*roles: Role):
         def wrapped(*args, **kwargs):
             if not current_user.has_role(*roles):
                 abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def recent_mfa_required(max_age: int = 300):
+    """Staff must have passed the authentication-code step within max_age seconds, else they
+    are asked for a code and brought back here (PCI DSS 8.4.2, for payment data and sensitive
+    actions). Put it below role_required, so that the role is checked first."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_user.has_role(*STAFF_ROLES) and not mfa_is_recent(max_age):
+                # A form post cannot be replayed after the detour: its page is asked for again.
+                back = request.full_path.rstrip("?") if request.method == "GET" else None
+                return redirect(url_for("auth.mfa_confirm", next=safe_next(back)), code=303)
             return view(*args, **kwargs)
 
         return wrapped

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import now
@@ -47,6 +47,8 @@ class Payment(db.Model):
     psp_fee_amount: Mapped[int | None]
     card_brand: Mapped[str | None] = mapped_column(String(24))
     card_last4: Mapped[str | None] = mapped_column(String(4))
+    # The buyer ticked "Save my card": the PSP's reusable method goes to the vault once paid.
+    save_payment_method: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
     expires_at: Mapped[datetime | None]

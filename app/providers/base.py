@@ -25,6 +25,8 @@ class SessionRequest:
     idempotency_key: str
     capture_method: str = "manual"
     expires_in: int = 1800
+    # The buyer asked to keep the card for next time: the PSP attaches a reusable method.
+    save_payment_method: bool = False
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,20 @@ class CardDisplay:
 
     brand: str | None = None
     last4: str | None = None
+
+
+@dataclass(frozen=True)
+class ReusableMethod:
+    """A card the PSP keeps for later payments: its token and what may be shown of it."""
+
+    # The PSP's payment-method id: whoever holds it with our API key can charge the card, so
+    # it is stored only sealed (services.vault) and kept out of reprs and logs.
+    token: str = field(repr=False)
+    brand: str
+    last4: str
+    exp_month: int
+    exp_year: int
+    fingerprint: str  # the PSP's keyed fingerprint of the card number
 
 
 @dataclass(frozen=True)
@@ -53,6 +69,7 @@ class ProviderPayment:
     failure_message: str | None = None
     fee_amount: int | None = None
     card: CardDisplay = field(default_factory=CardDisplay)
+    reusable_method: ReusableMethod | None = None  # when the card was saved or paid saved
 
 
 @dataclass(frozen=True)
@@ -122,6 +139,17 @@ class PaymentProvider(ABC):
     @abstractmethod
     def find_by_reference(self, our_reference: str) -> ProviderPayment | None:
         """Find the PSP object created for our payment id (to settle an UNKNOWN create)."""
+
+    @abstractmethod
+    def authorize_saved(self, reference: str, token: str, idempotency_key: str) -> ProviderPayment:
+        """Authorize the session `reference` with a card the buyer saved earlier, exactly once
+        per idempotency key. Called outside any database transaction, only after the buyer
+        chose that saved card for this payment. Returns AUTHORIZED, or REQUIRES_ACTION with the
+        `redirect_url` where the buyer completes 3-D Secure; a decline raises ProviderError
+        with `decline_code` (executed=True).
+        Must never capture, never skip the card's authentication, never use a token for any
+        payment but the one the buyer chose it for, and never put the token in a log line or
+        an error message."""
 
     @abstractmethod
     def cancel(self, reference: str, idempotency_key: str) -> ProviderPayment:

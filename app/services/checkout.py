@@ -1,4 +1,5 @@
-"""From cart to PSP session: place the order, reserve stock, start (or resume) the payment."""
+"""From cart to PSP session: place the order, reserve stock, start (or resume) the payment,
+or pay with a saved card."""
 from __future__ import annotations
 
 import secrets
@@ -17,12 +18,14 @@ from app.models import CartItem, Item, Order, OrderLine, OrderStatus, Payment
 from app.providers.base import ProviderError, SessionRequest
 from app.providers.registry import choose_route, get_provider
 from app.security_headers import origin_of
-from app.services import audit, payment_actions, payments
+from app.services import audit, payment_actions, payments, vault
 from app.services.audit import Actor
 from app.services.errors import Conflict, NotFound, PaymentUnavailable, ServiceError
 
 S = PaymentStatus
 MODES = ("hosted", "embedded")
+# A saved card pays on a hosted session: if the bank wants 3-D Secure, the buyer goes to its page.
+SAVED_CARD_MODE = "hosted"
 # An open session in one of these can be reused when the buyer comes back.
 RESUMABLE = frozenset({S.PROCESSING, S.DECLINED, S.REQUIRES_ACTION})
 
@@ -77,27 +80,84 @@ def buyer_order(order_id: int, buyer_id: int) -> Order:
     return order
 
 
-def start_payment(order_id: int, buyer_id: int, mode: str, actor: Actor) -> PaymentStart:
-    """Create (or resume) the PSP session for an order and say where the buyer goes next."""
-    if mode not in MODES:
-        raise ServiceError("Choose how you want to pay.")
+def _awaiting_payment(order_id: int, buyer_id: int) -> Order:
     order = buyer_order(order_id, buyer_id)
     if order.status != OrderStatus.AWAITING_PAYMENT.value:
         raise Conflict("This order is already paid." if order.status == OrderStatus.PAID.value
                        else "This order was cancelled; its items are back in the shop.")
     previous = order.current_payment
-    if previous is not None:
-        state = previous.state
-        if state in PAID:
-            raise Conflict("This order is already paid.")
-        if state == S.UNKNOWN:
-            raise Conflict("We are still confirming your previous payment attempt with the "
-                           "payment provider. Please check back in a few minutes.")
-        if state in RESUMABLE and previous.integration_mode == mode:
+    if previous is not None and previous.state in PAID:
+        raise Conflict("This order is already paid.")
+    if previous is not None and previous.state == S.UNKNOWN:
+        raise Conflict("We are still confirming your previous payment attempt with the "
+                       "payment provider. Please check back in a few minutes.")
+    return order
+
+
+def start_payment(order_id: int, buyer_id: int, mode: str, actor: Actor,
+                  save_card: bool = False) -> PaymentStart:
+    """Create (or resume) the PSP session for an order and say where the buyer goes next."""
+    if mode not in MODES:
+        raise ServiceError("Choose how you want to pay.")
+    previous = _awaiting_payment(order_id, buyer_id).current_payment
+    if previous is not None and previous.integration_mode == mode \
+            and previous.save_payment_method == save_card:
+        if previous.state in RESUMABLE:
             return PaymentStart(previous.id, mode, previous.redirect_url)
-        if state == S.INITIATED and previous.integration_mode == mode:
+        if previous.state == S.INITIATED:
             return _open_session(previous.id, actor)  # retry with the stored key
-    payment_id = _new_payment(order_id, mode, actor)
+    return _open_session(_replace(order_id, previous, mode, save_card, actor), actor)
+
+
+def pay_with_saved(order_id: int, buyer_id: int, method_id: int, actor: Actor) -> PaymentStart:
+    """Pay an order with one of the buyer's saved cards: a new session, authorized server-side.
+
+    The start's redirect_url is the PSP's page when the card needs 3-D Secure, else None (the
+    buyer goes to the return page, which follows the outcome).
+    """
+    order = _awaiting_payment(order_id, buyer_id)
+    method = vault.get_method(method_id, buyer_id)  # another buyer's card: NotFound
+    if method.expired:
+        raise ServiceError("That saved card has expired. Please choose another way to pay.")
+    if choose_route(order.currency, SAVED_CARD_MODE).provider != method.provider:
+        raise ServiceError("That saved card cannot pay this order. Please choose another way "
+                           "to pay.")
+    previous = order.current_payment
+    start = _open_session(_replace(order_id, previous, SAVED_CARD_MODE, False, actor), actor)
+    payment = db.session.get(Payment, start.payment_id)
+    token = vault.open_token(method_id, buyer_id, actor,
+                             reason=f"pay order {order_id} (payment {payment.id})")
+    try:
+        # Outside any transaction; a retry of this payment's request reuses the same key.
+        report = get_provider(payment.provider).authorize_saved(
+            payment.psp_reference, token, payment_actions.action_key(payment, "authorize_saved"))
+    except ProviderError as exc:
+        return _saved_card_refused(payment.id, exc, actor)
+    payments.apply_report(payment.id, report, "authorized with a saved card", actor)
+    action_url = report.redirect_url if report.status == S.REQUIRES_ACTION else None
+    return PaymentStart(payment.id, "saved", action_url)
+
+
+def _saved_card_refused(payment_id: int, exc: ProviderError, actor: Actor) -> PaymentStart:
+    if exc.executed is False and exc.retryable:
+        raise PaymentUnavailable("The payment provider is unavailable right now. Nothing has "
+                                 "been charged; please try again in a moment.")
+    if exc.executed is None:
+        # The PSP may have authorized: a re-fetch settles it; the return page follows along.
+        payments.schedule_refresh(payment_id, delay_seconds=5)
+        return PaymentStart(payment_id, "saved", None)
+    if exc.code == "resource_missing":
+        raise ServiceError("That saved card can no longer be used. Please remove it and choose "
+                           "another way to pay.")
+    # A decline (or a state the PSP refused): its record of the session is the truth.
+    payment_actions.refresh(payment_id, actor, cause=f"saved card refused: {exc.code}")
+    return PaymentStart(payment_id, "saved", None)
+
+
+def _replace(order_id: int, previous: Payment | None, mode: str, save_card: bool,
+             actor: Actor) -> int:
+    """A new payment for the order; the previous unpaid session is cancelled at the PSP."""
+    payment_id = _new_payment(order_id, mode, actor, save_card)
     if previous is not None and previous.state in RESUMABLE | {S.INITIATED}:
         replaced = payment_actions.cancel_for_replacement(previous.id, actor)
         if replaced.status in PAID:
@@ -105,21 +165,23 @@ def start_payment(order_id: int, buyer_id: int, mode: str, actor: Actor) -> Paym
             payments.apply_report_without_psp(payment_id, S.CANCELLED, actor,
                                               "order already paid")
             raise Conflict("This order is already paid.")
-    return _open_session(payment_id, actor)
+    return payment_id
 
 
-def _new_payment(order_id: int, mode: str, actor: Actor) -> int:
+def _new_payment(order_id: int, mode: str, actor: Actor, save_card: bool = False) -> int:
     with unit_of_work():
         order = locked(Order, order_id)
         route = choose_route(order.currency, mode)
         payment = Payment(order_id=order.id, provider=route.provider,
                           routing_reason=route.reason, integration_mode=mode,
                           amount=order.total_amount, currency=order.currency,
+                          save_payment_method=save_card,
                           idempotency_key=f"hf_{secrets.token_hex(16)}")
         db.session.add(payment)
         db.session.flush()
         audit.record(actor, "payment.created", f"payment:{payment.id}", order=order.id,
-                     provider=route.provider, mode=mode, amount=order.total_amount)
+                     provider=route.provider, mode=mode, amount=order.total_amount,
+                     save_card=save_card)
         return payment.id
 
 
@@ -134,7 +196,8 @@ def _open_session(payment_id: int, actor: Actor) -> PaymentStart:
         cancel_url=url_for("checkout.pay", order_id=payment.order_id, _external=True),
         parent_origin=origin_of(config["PUBLIC_URL"]),
         idempotency_key=payment.idempotency_key,
-        capture_method="manual", expires_in=config["PAYMENT_SESSION_TTL"])
+        capture_method="manual", expires_in=config["PAYMENT_SESSION_TTL"],
+        save_payment_method=payment.save_payment_method)
     provider = get_provider(payment.provider)
     try:
         report = provider.create_session(request)

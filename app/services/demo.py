@@ -1,4 +1,8 @@
-"""Demo data for development: five accounts and a few items per seller, safe to re-run."""
+"""Demo data for development: five accounts and a few items per seller, safe to re-run.
+
+The support and admin accounts come enrolled in two-step sign-in with the published secret
+config.DEMO_TOTP_SECRET, so a person can add it to any authenticator app and try the flow.
+"""
 from __future__ import annotations
 
 from flask import current_app
@@ -7,10 +11,11 @@ from sqlalchemy import select
 from app.database import unit_of_work
 from app.extensions import db
 from app.models import Item, SellerFeeRule, User
-from app.services import audit, bank_accounts, catalogue
+from app.models.users import STAFF_ROLES
+from app.services import audit, bank_accounts, catalogue, mfa
 from app.services.audit import Actor
 from app.services.errors import ServiceError
-from config import DEMO_ACCOUNTS, DEMO_PASSWORD
+from config import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_TOTP_SECRET
 
 SEED = Actor("system:seed-demo", "cli")
 
@@ -50,6 +55,11 @@ def seed() -> list[str]:
             db.session.flush()
             audit.record(SEED, "account.created", f"user:{user.id}", role=role, demo=True)
             created.append(f"account {email} ({role})")
+    for email, role, _ in DEMO_ACCOUNTS:
+        if role in {r.value for r in STAFF_ROLES}:
+            user = db.session.execute(select(User).where(User.email == email)).scalar_one()
+            if mfa.enrol_with_secret(user.id, DEMO_TOTP_SECRET, SEED):
+                created.append(f"two-step sign-in for {email} (TOTP secret {DEMO_TOTP_SECRET})")
     for email, items in DEMO_ITEMS.items():
         seller = db.session.execute(select(User).where(User.email == email)).scalar_one()
         has_items = db.session.execute(

@@ -25,8 +25,9 @@ from app.extensions import db, queues
 from app.models import Item, Order, OrderStatus, Payment, PaymentStatusChange, WebhookEvent
 from app.models.webhooks import InboxStatus
 from app.providers.base import ProviderPayment
-from app.services import audit
+from app.services import audit, vault
 from app.services.audit import Actor
+from app.services.errors import ServiceError
 
 S = PaymentStatus
 
@@ -76,6 +77,23 @@ def _settle_order(payment: Payment, target: PaymentStatus) -> None:
         release_stock(order)
 
 
+def _keep_card_if_asked(payment: Payment, report: ProviderPayment, current: PaymentStatus,
+                        target: PaymentStatus, actor: Actor) -> None:
+    """The buyer ticked "Save my card": once the card has paid, the PSP's reusable method goes
+    to the vault — on the first move into a paid status only, so a card the buyer removed
+    meanwhile is not saved again by a later report."""
+    method = report.reusable_method
+    if not payment.save_payment_method or method is None or current in PAID or target not in PAID:
+        return
+    try:
+        vault.store(payment.order.buyer_id, payment.provider, method.token, method.brand,
+                    method.last4, method.exp_month, method.exp_year, method.fingerprint, actor)
+    except ServiceError as exc:
+        # The payment itself is fine: record it, never fail it for the convenience feature.
+        audit.record(actor, "vault.method_saved", f"payment:{payment.id}", outcome="failure",
+                     reason=exc.message)
+
+
 def release_stock(order: Order) -> None:
     """Put the order's reserved units back on sale, once."""
     if order.stock_released:
@@ -111,6 +129,7 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
             if target != current:
                 record_change(payment, target, cause, actor)
                 _settle_order(payment, target)
+                _keep_card_if_asked(payment, report, current, target, actor)
             capture_after_commit = (target == S.AUTHORIZED
                                     and current_app.config["AUTO_CAPTURE"])
             outcome = Outcome("moved", target)

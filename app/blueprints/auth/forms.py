@@ -1,4 +1,4 @@
-"""Login and sign-up forms."""
+"""Login, sign-up, authentication-code and change-password forms."""
 from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
@@ -6,7 +6,7 @@ from flask import current_app
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, RadioField, StringField, ValidationError
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
 
 def deliverable_address(_form, field) -> None:
@@ -35,3 +35,19 @@ class SignupForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=256)])
     role = RadioField("I want to", choices=[SelectChoice("buyer", "Buy"), SelectChoice("seller", "Sell")],
                       default="buyer", validators=[DataRequired()])
+
+
+class CodeForm(FlaskForm):
+    """The second step: a code from the authenticator app, or a recovery code."""
+
+    code = StringField("Authentication code", validators=[DataRequired(), Length(max=32)])
+
+
+class ChangePasswordForm(FlaskForm):
+    """The current password, and the new one twice (the length rule depends on the role)."""
+
+    current_password = PasswordField("Current password",
+                                     validators=[DataRequired(), Length(max=256)])
+    new_password = PasswordField("New password", validators=[DataRequired(), Length(max=256)])
+    repeat_password = PasswordField("New password again", validators=[
+        DataRequired(), EqualTo("new_password", message="The two new passwords differ.")])

@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField
+from wtforms import BooleanField, HiddenField, RadioField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Regexp
+
+SAVED_PREFIX = "saved-"
 
 
 class PlaceOrderForm(FlaskForm):
@@ -14,9 +16,30 @@ class PlaceOrderForm(FlaskForm):
 
 
 class PayForm(FlaskForm):
-    """How the buyer wants to enter their card."""
+    """How the buyer wants to pay: a card form (hosted or embedded), or one of their saved cards."""
 
     mode = RadioField("How would you like to pay?",
                       choices=[SelectChoice("hosted", "Hosted payment page"),
                                SelectChoice("embedded", "Embedded card form")],
                       default="hosted", validators=[DataRequired()])
+    save_card = BooleanField("Save my card for next time")
+    saved_methods: tuple = ()
+
+    def offer_saved(self, methods) -> PayForm:
+        """Add a choice per saved card (MethodOnFile) the buyer may pay with."""
+        self.saved_methods = tuple(methods)
+        self.mode.choices = list(self.mode.choices) + [
+            SelectChoice(f"{SAVED_PREFIX}{m.id}", f"Saved card: {m.label}") for m in methods]
+        return self
+
+    @property
+    def saved_method_id(self) -> int | None:
+        """The saved card chosen, or None for a card form."""
+        value = self.mode.data or ""
+        return int(value[len(SAVED_PREFIX):]) if value.startswith(SAVED_PREFIX) else None
+
+
+class RemoveCardForm(FlaskForm):
+    """Remove a saved card (a POST with the CSRF token); `next` is where to go back to."""
+
+    next = HiddenField()

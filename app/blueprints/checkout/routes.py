@@ -5,6 +5,7 @@ from flask import (
     Blueprint,
     abort,
     current_app,
+    flash,
     jsonify,
     redirect,
     render_template,
@@ -14,13 +15,14 @@ from flask import (
 from flask_login import current_user
 from redis.exceptions import RedisError
 
-from app.blueprints.access import current_actor, flash_error, role_required
-from app.blueprints.checkout.forms import PayForm, PlaceOrderForm
+from app.blueprints.access import current_actor, flash_error, role_required, safe_next
+from app.blueprints.checkout.forms import PayForm, PlaceOrderForm, RemoveCardForm
+from app.blueprints.rate_limits import rate_limited
 from app.domain.payment_states import PENDING, PaymentStatus
 from app.models.users import Role
 from app.providers.sandbox.mapping import DECLINE_MESSAGES, DEFAULT_DECLINE_MESSAGE
 from app.security_headers import origin_of
-from app.services import checkout, payments
+from app.services import checkout, payments, vault
 from app.services.errors import NotFound, ServiceError
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
@@ -31,6 +33,16 @@ def _order_or_404(order_id: int):
         return checkout.buyer_order(order_id, current_user.id)
     except NotFound:
         abort(404)
+
+
+def _usable_cards() -> list:
+    """The buyer's saved cards that can pay (not expired)."""
+    return [m for m in vault.list_methods(current_user.id) if not m.expired]
+
+
+def _pay_page(order, form, status: int = 200):
+    return render_template("checkout/pay.html", order=order, form=form,
+                           remove_form=RemoveCardForm()), status
 
 
 def _still_pending(order) -> bool:
@@ -47,6 +59,7 @@ def _still_pending(order) -> bool:
 
 @bp.post("")
 @role_required(Role.BUYER)
+@rate_limited("checkout", per="user")
 def place_order():
     """Create an order from the cart's lines in one currency (prices from the catalogue)."""
     form = PlaceOrderForm()
@@ -68,24 +81,33 @@ def pay(order_id: int):
     if order.status != "awaiting_payment":
         return redirect(url_for("checkout.returned", order_id=order_id), code=303)
     form = PayForm(mode=(order.current_payment.integration_mode
-                         if order.current_payment else "hosted"))
-    return render_template("checkout/pay.html", order=order, form=form)
+                         if order.current_payment else "hosted")).offer_saved(_usable_cards())
+    return _pay_page(order, form)
 
 
 @bp.post("/<int:order_id>/pay")
 @role_required(Role.BUYER)
+@rate_limited("checkout", per="user")
 def start(order_id: int):
-    """Create or resume the PSP session; hosted → 303 to the PSP, embedded → the card page."""
+    """Create or resume the PSP session; hosted → 303 to the PSP, embedded → the card page,
+    a saved card → the return page (or the PSP's page when the bank asks for 3-D Secure)."""
     order = _order_or_404(order_id)
-    form = PayForm()
+    form = PayForm().offer_saved(_usable_cards())
     if not form.validate_on_submit():
-        return render_template("checkout/pay.html", order=order, form=form), 400
+        return _pay_page(order, form, 400)
     try:
-        started = checkout.start_payment(order_id, current_user.id, form.mode.data,
-                                         current_actor())
+        if form.saved_method_id is not None:
+            started = checkout.pay_with_saved(order_id, current_user.id, form.saved_method_id,
+                                              current_actor())
+        else:
+            started = checkout.start_payment(order_id, current_user.id, form.mode.data,
+                                             current_actor(), save_card=form.save_card.data)
     except ServiceError as exc:
         flash_error(exc)
-        return render_template("checkout/pay.html", order=order, form=form), exc.status
+        return _pay_page(order, form, exc.status)
+    if started.mode == "saved":
+        return redirect(started.redirect_url
+                        or url_for("checkout.returned", order_id=order_id), code=303)
     if started.mode == "hosted" and started.redirect_url:
         return redirect(started.redirect_url, code=303)
     return redirect(url_for("checkout.card", order_id=order_id), code=303)
@@ -134,3 +156,26 @@ def status(order_id: int):
                        payment_status=payment.status if payment else None,
                        message=payment.failure_message if payment else None)
     return render_template("checkout/_status.html", order=order, pending=pending)
+
+
+@bp.get("/saved-cards")
+@role_required(Role.BUYER)
+def saved_cards():
+    """The buyer's saved cards, each with a Remove button."""
+    return render_template("checkout/saved_cards.html", methods=vault.list_methods(current_user.id),
+                           remove_form=RemoveCardForm())
+
+
+@bp.post("/saved-cards/<int:method_id>/remove")
+@role_required(Role.BUYER)
+def remove_card(method_id: int):
+    """Remove one of the buyer's own saved cards; another buyer's answers 404."""
+    form = RemoveCardForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        vault.revoke(method_id, current_user.id, current_actor())
+    except NotFound:
+        abort(404)
+    flash("Saved card removed.", "success")
+    return redirect(safe_next(form.next.data) or url_for("checkout.saved_cards"), code=303)

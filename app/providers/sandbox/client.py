@@ -15,6 +15,9 @@ from app.providers.base import (
 from app.providers.sandbox import mapping, webhooks
 
 
+PAYOUT_REFERENCE = "holdfast_payout"
+
+
 class SandboxProvider(PaymentProvider):
     """The built-in sandbox PSP."""
 
@@ -44,6 +47,8 @@ class SandboxProvider(PaymentProvider):
         }
         if request.mode == "embedded":
             body["parent_origin"] = request.parent_origin
+        if request.save_payment_method:
+            body["setup_future_usage"] = "off_session"
         return self._session("POST", "/v1/payment_sessions", body, request.idempotency_key)
 
     def retrieve(self, reference: str) -> ProviderPayment:
@@ -54,6 +59,10 @@ class SandboxProvider(PaymentProvider):
                              params={"client_reference_id": our_reference})
         sessions = listing.get("data") or []
         return mapping.to_provider_payment(sessions[0]) if sessions else None
+
+    def authorize_saved(self, reference: str, token: str, idempotency_key: str) -> ProviderPayment:
+        return self._session("POST", f"/v1/payment_sessions/{reference}/authorize",
+                             {"payment_method": token}, idempotency_key)
 
     def cancel(self, reference: str, idempotency_key: str) -> ProviderPayment:
         return self._session("POST", f"/v1/payment_sessions/{reference}/cancel", {},
@@ -70,7 +79,9 @@ class SandboxProvider(PaymentProvider):
     def create_payout(self, amount: int, currency: str, destination: dict, holder_name: str,
                       idempotency_key: str) -> ProviderPayout:
         body = {"amount": amount, "currency": mapping.to_psp_currency(currency),
-                "destination": destination, "holder_name": holder_name}
+                "destination": destination, "holder_name": holder_name,
+                # Our key rides along: a webhook may arrive before we stored the PSP's id.
+                "metadata": {PAYOUT_REFERENCE: idempotency_key}}
         return mapping.to_provider_payout(self._call("POST", "/v1/payouts", body,
                                                      idempotency_key))
 

@@ -6,7 +6,7 @@ service turns into "needs review" — never into success.
 from __future__ import annotations
 
 from app.domain.payment_states import PaymentStatus
-from app.providers.base import CardDisplay, ProviderPayment, ProviderPayout
+from app.providers.base import CardDisplay, ProviderPayment, ProviderPayout, ReusableMethod
 
 S = PaymentStatus
 
@@ -88,7 +88,17 @@ def to_provider_payment(session: dict) -> ProviderPayment:
         failure_message=decline_message(code) if error else None,
         fee_amount=fee.get("amount"),
         card=CardDisplay(brand=method.get("brand"), last4=method.get("last4")),
+        reusable_method=to_reusable_method(method),
     )
+
+
+def to_reusable_method(method: dict) -> ReusableMethod | None:
+    """A session's `payment_method` that carries an id is saved at the sandbox: reusable."""
+    if not method.get("id"):
+        return None
+    return ReusableMethod(token=method["id"], brand=method["brand"], last4=method["last4"],
+                          exp_month=int(method["exp_month"]), exp_year=int(method["exp_year"]),
+                          fingerprint=method["fingerprint"])
 
 
 # Sandbox payout status → platform payout status. Anything else is not success: "needs review".
