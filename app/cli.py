@@ -1,4 +1,5 @@
-"""flask commands: seed-demo, audit verify, ledger check, keys status/rotate, worker, dev."""
+"""flask commands: seed-demo, audit verify, ledger check, keys status/rotate, pci inventory,
+worker, dev."""
 from __future__ import annotations
 
 import os
@@ -9,6 +10,15 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from app.extensions import db
+
+
+def report_problems(problems: list[str], all_clear: str) -> None:
+    """Print each problem to stderr and exit 1, or print the all-clear line."""
+    for line in problems:
+        click.echo(line, err=True)
+    if problems:
+        sys.exit(1)
+    click.echo(all_clear)
 
 
 def register(app: Flask) -> None:
@@ -33,12 +43,7 @@ def register(app: Flask) -> None:
         """Check the audit log's hash chain; exit 1 and name each broken record."""
         from app.services.audit import verify_chain
 
-        problems = verify_chain()
-        for line in problems:
-            click.echo(line, err=True)
-        if problems:
-            sys.exit(1)
-        click.echo("audit log intact")
+        report_problems(verify_chain(), "audit log intact")
 
     app.cli.add_command(audit_cli)
 
@@ -49,12 +54,7 @@ def register(app: Flask) -> None:
         """Check the ledger's invariants; exit 1 naming every offending posting."""
         from app.services.ledger_checks import check_all
 
-        problems = check_all()
-        for line in problems:
-            click.echo(line, err=True)
-        if problems:
-            sys.exit(1)
-        click.echo("ledger balanced: every invariant holds")
+        report_problems(check_all(), "ledger balanced: every invariant holds")
 
     app.cli.add_command(ledger_cli)
 
@@ -93,6 +93,27 @@ def register(app: Flask) -> None:
             sys.exit(1)
 
     app.cli.add_command(keys_cli)
+
+    pci_cli = AppGroup("pci", help="PCI DSS checks of the payment pages.")
+
+    @pci_cli.command("inventory")
+    def pci_inventory():
+        """Print the payment-page script inventory with live hashes; exit 1 if any differs
+        from docs/pci-script-inventory.json (review the script, then update the file)."""
+        import json
+
+        from app.pci_inventory import hash_differences, live_inventory, load_committed
+
+        committed = load_committed()
+        live = live_inventory(committed, app.static_folder)
+        click.echo(json.dumps(live, indent=2, ensure_ascii=False))
+        problems = hash_differences(committed, live)
+        for line in problems:
+            click.echo(f"script inventory changed: {line}", err=True)
+        if problems:
+            sys.exit(1)
+
+    app.cli.add_command(pci_cli)
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")

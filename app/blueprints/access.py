@@ -68,6 +68,16 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+def deny_object(target: str):
+    """Another party's object (or none at all): audit the attempt, then answer 404 so that the
+    answer never tells whether the object exists (IDOR, ASVS 8.2.2)."""
+    from app.services.audit import record_access
+
+    record_access(current_actor(), "access.denied", target, outcome="failure",
+                  method=request.method, path=request.path[:200])
+    abort(404)
+
+
 def flash_error(error: ServiceError) -> None:
     """Show a service refusal to a person."""
     flash(error.message, "error")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from flask import current_app, url_for
 from sqlalchemy import select
@@ -185,6 +186,23 @@ def _new_payment(order_id: int, mode: str, actor: Actor, save_card: bool = False
         return payment.id
 
 
+def public_url(path: str) -> str:
+    """An absolute URL of ours for the PSP to send the buyer back to: built on PUBLIC_URL, never
+    on the request's Host header, and refused unless it stays on PUBLIC_URL's origin (no open
+    redirect through the PSP)."""
+    url = origin_of(current_app.config["PUBLIC_URL"]) + path
+    check_return_url(url)
+    return url
+
+
+def check_return_url(url: str) -> None:
+    """Refuse a return or cancel URL that is not on PUBLIC_URL's origin."""
+    parts = urlsplit(url)
+    if (parts.scheme not in ("http", "https") or parts.username or parts.password
+            or "\\" in url or origin_of(url) != origin_of(current_app.config["PUBLIC_URL"])):
+        raise ServiceError("The payment could not be started: its return address is not ours.")
+
+
 def _open_session(payment_id: int, actor: Actor) -> PaymentStart:
     payment = db.session.get(Payment, payment_id)
     config = current_app.config
@@ -192,8 +210,8 @@ def _open_session(payment_id: int, actor: Actor) -> PaymentStart:
         # Our random key, not the row id: ids repeat across databases, the PSP's memory doesn't.
         reference=payment.idempotency_key, amount=payment.amount, currency=payment.currency,
         mode=payment.integration_mode,
-        return_url=url_for("checkout.returned", order_id=payment.order_id, _external=True),
-        cancel_url=url_for("checkout.pay", order_id=payment.order_id, _external=True),
+        return_url=public_url(url_for("checkout.returned", order_id=payment.order_id)),
+        cancel_url=public_url(url_for("checkout.pay", order_id=payment.order_id)),
         parent_origin=origin_of(config["PUBLIC_URL"]),
         idempotency_key=payment.idempotency_key,
         capture_method="manual", expires_in=config["PAYMENT_SESSION_TTL"],

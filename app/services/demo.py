@@ -84,5 +84,6 @@ def seed() -> list[str]:
                                               fixed_amount=30),
                                 SellerFeeRule(seller_id=seller.id, category="ceramics", bps=500,
                                               fixed_amount=0)])
+            audit.record(SEED, "fee_rules.created", f"seller:{seller.id}", rules=2, demo=True)
             created.append("fee rules for seller@demo.test")
     return created

@@ -145,15 +145,20 @@ def support_decide(hold_id: int, decision: str, actor: Actor) -> None:
         target = {"release": H.RELEASED, "hold": H.ON_HOLD, "unhold": H.HELD}.get(decision)
         if target is None:
             raise Conflict("Unknown decision.")
-        if target not in TRANSITIONS[hold.state]:
-            done = {"release": "released", "hold": "put on hold", "unhold": "let go"}[decision]
-            raise Conflict(f"This line is {hold.status.replace('_', ' ')}; "
-                           f"it cannot be {done} now.")
-        if target == H.RELEASED:
-            _release(hold, "support", actor)
+        if target in TRANSITIONS[hold.state]:
+            if target == H.RELEASED:
+                _release(hold, "support", actor)
+            else:
+                hold.status = transition(hold.state, target).value
+                audit.record(actor, f"escrow.{decision}", f"escrow:{hold.id}")
             return
-        hold.status = transition(hold.state, target).value
-        audit.record(actor, f"escrow.{decision}", f"escrow:{hold.id}")
+        done = {"release": "released", "hold": "put on hold", "unhold": "let go"}[decision]
+        refusal = Conflict(f"This line is {hold.status.replace('_', ' ')}; "
+                           f"it cannot be {done} now.")
+        # A refused staff action is recorded too (PCI DSS 10.2.1: outcome of every admin action).
+        audit.record(actor, f"escrow.{decision}", f"escrow:{hold.id}", outcome="failure",
+                     reason=refusal.message)
+    raise refusal
 
 
 def _release(hold: EscrowHold, by: str, actor: Actor) -> None:

@@ -80,12 +80,13 @@ def _rotate_table(model, keyring: crypto.KeyRing, actor: Actor,
             batch = db.session.execute(query).scalars().all()
             if not batch:
                 return report
-            done, old_keys = [], set()
+            done, failed, old_keys = [], [], set()
             for row in batch:
                 ident, before = inspect(row).identity[0], row.key_id
                 problem = _rewrap(row, keyring)
                 if problem:
                     skipped.append(ident)
+                    failed.append(ident)
                     report.failed.append(f"{ident}: {problem}")
                 else:
                     done.append(ident)
@@ -94,6 +95,9 @@ def _rotate_table(model, keyring: crypto.KeyRing, actor: Actor,
                 # Re-wrapping opens each data key: the batch is recorded like any decryption.
                 audit.record(actor, "vault.rewrapped", model.__tablename__, records=done,
                              from_keys=sorted(old_keys), to_key=keyring.current.key_id)
+            if failed:
+                audit.record(actor, "vault.rewrapped", model.__tablename__, outcome="failure",
+                             records=failed, to_key=keyring.current.key_id)
             report.rewrapped += len(done)
 
 

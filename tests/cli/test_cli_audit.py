@@ -7,13 +7,26 @@ import pytest
 from sqlalchemy import text
 
 from app.clock import now
-from app.database import unit_of_work
+from app.database import is_postgresql, unit_of_work
 from app.extensions import db
 from app.models import AuditRecord
 from app.services import audit
 from app.services.audit import Actor
 
 ACTOR = Actor("auditor@test.example", "127.0.0.1")
+
+
+@pytest.fixture(autouse=True)
+def dba_attacker(app):
+    """These tests play a DBA-level attacker, who can switch off the append-only trigger that
+    migration 0007 installs on PostgreSQL; it is switched back on afterwards."""
+    if not is_postgresql():
+        yield
+        return
+    _sql("ALTER TABLE audit_log DISABLE TRIGGER audit_log_append_only")
+    yield
+    db.session.rollback()
+    _sql("ALTER TABLE audit_log ENABLE TRIGGER audit_log_append_only")
 
 
 @pytest.fixture

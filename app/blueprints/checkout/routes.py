@@ -15,7 +15,13 @@ from flask import (
 from flask_login import current_user
 from redis.exceptions import RedisError
 
-from app.blueprints.access import current_actor, flash_error, role_required, safe_next
+from app.blueprints.access import (
+    current_actor,
+    deny_object,
+    flash_error,
+    role_required,
+    safe_next,
+)
 from app.blueprints.checkout.forms import PayForm, PlaceOrderForm, RemoveCardForm
 from app.blueprints.rate_limits import rate_limited
 from app.domain.payment_states import PENDING, PaymentStatus
@@ -32,7 +38,7 @@ def _order_or_404(order_id: int):
     try:
         return checkout.buyer_order(order_id, current_user.id)
     except NotFound:
-        abort(404)
+        deny_object(f"order:{order_id}")
 
 
 def _usable_cards() -> list:
@@ -176,6 +182,6 @@ def remove_card(method_id: int):
     try:
         vault.revoke(method_id, current_user.id, current_actor())
     except NotFound:
-        abort(404)
+        deny_object(f"saved_method:{method_id}")
     flash("Saved card removed.", "success")
     return redirect(safe_next(form.next.data) or url_for("checkout.saved_cards"), code=303)

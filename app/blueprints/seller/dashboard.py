@@ -6,13 +6,12 @@ An action answers htmx with the partial it changed, and a plain form post with a
 """
 from __future__ import annotations
 
-from flask import abort, current_app, flash, make_response, redirect, render_template, request, \
-    url_for
+from flask import current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from app.blueprints.access import current_actor, role_required
+from app.blueprints.access import current_actor, deny_object, role_required
 from app.blueprints.seller.forms import PayOutForm, PayoutSettingsForm, ShipForm
 from app.blueprints.seller.routes import bp
 from app.charts import Series, bar_chart
@@ -196,7 +195,7 @@ def ship(hold_id: int):
     try:
         escrow.mark_shipped(current_user.id, hold_id, form.tracking_ref.data, current_actor())
     except NotFound:
-        abort(404)
+        deny_object(f"escrow_hold:{hold_id}")
     except ServiceError as exc:
         return _answer("to_ship", "error", exc.message, exc.status)
     except RedisError:

@@ -1,10 +1,10 @@
 """The seller's listings; the dashboard, bank account and statement live beside this module."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from app.blueprints.access import current_actor, flash_error, role_required
+from app.blueprints.access import current_actor, deny_object, flash_error, role_required
 from app.blueprints.seller.forms import ItemForm
 from app.domain.money import Money, to_decimal_string
 from app.extensions import db
@@ -41,9 +41,10 @@ def edit_item(item_id: int):
     """Edit one of the seller's own items; anyone else's answers 404."""
     item = db.session.get(Item, item_id)
     if item is None or item.seller_id != current_user.id:
-        abort(404)
+        deny_object(f"item:{item_id}")
     form = ItemForm(obj=item)
-    if not form.is_submitted():
+    if not form.is_submitted() or not isinstance(form.price.data, str):
+        # obj=item fills price with a Money (also for a post that leaves price out): edit text.
         form.price.data = to_decimal_string(Money(item.price_amount, item.currency))
     if form.validate_on_submit():
         try:
@@ -52,7 +53,7 @@ def edit_item(item_id: int):
                                   form.stock.data, form.active.data, current_actor(),
                                   category=form.category.data)
         except NotFound:
-            abort(404)
+            deny_object(f"item:{item_id}")
         except ServiceError as exc:
             flash_error(exc)
             return render_template("seller/item_form.html", form=form, item=item), 400
@@ -62,4 +63,4 @@ def edit_item(item_id: int):
     return render_template("seller/item_form.html", form=form, item=item), status
 
 
-from app.blueprints.seller import bank, dashboard, statement  # noqa: E402,F401
+from app.blueprints.seller import bank, dashboard, statement  # noqa: F401

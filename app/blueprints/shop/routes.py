@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.blueprints.access import current_actor, flash_error, role_required
+from app.blueprints.access import current_actor, deny_object, flash_error, role_required
 from app.blueprints.shop.forms import AddToCartForm, UpdateCartForm
 from app.extensions import db
 from app.models import EscrowHold, Item, Order
@@ -91,7 +91,7 @@ def order(order_id: int):
     try:
         found = checkout.buyer_order(order_id, current_user.id)
     except NotFound:
-        abort(404)
+        deny_object(f"order:{order_id}")
     return render_template("shop/order.html", order=found,
                            holds=escrow_reports.for_order(found.id))
 
@@ -102,11 +102,11 @@ def confirm_receipt(order_id: int, hold_id: int):
     """The buyer received a line: its seller is paid. Another buyer's line answers 404."""
     hold = db.session.get(EscrowHold, hold_id)
     if hold is None or hold.order_id != order_id:
-        abort(404)
+        deny_object(f"escrow_hold:{hold_id}")
     try:
         escrow.confirm_receipt(current_user.id, hold_id, current_actor())
     except NotFound:
-        abort(404)
+        deny_object(f"escrow_hold:{hold_id}")
     except ServiceError as exc:
         flash_error(exc)
     else:

@@ -7,9 +7,9 @@ from sqlalchemy import select
 from app.blueprints.access import current_actor, flash_error, recent_mfa_required, role_required
 from app.domain.payment_states import PaymentStatus
 from app.extensions import db
-from app.models import AuditRecord, EscrowHold, Payment
+from app.models import EscrowHold, Payment
 from app.models.users import Role
-from app.services import escrow, escrow_reports
+from app.services import audit, escrow, escrow_reports
 from app.services.errors import NotFound, ServiceError
 
 bp = Blueprint("support", __name__, url_prefix="/support")
@@ -24,8 +24,12 @@ def payments():
     status = request.args.get("status", "")
     if status in {s.value for s in PaymentStatus}:
         query = query.where(Payment.status == status)
+    else:
+        status = ""
     if request.args.get("review") == "1":
         query = query.where(Payment.needs_review.is_(True))
+    audit.record_access(current_actor(), "payments.listed", "payments", status=status or None,
+                        review=request.args.get("review") == "1")
     rows = db.session.execute(query).scalars().all()
     return render_template("support/payments.html", payments=rows, status=status,
                            statuses=list(PaymentStatus))
@@ -39,6 +43,7 @@ def payment(payment_id: int):
     found = db.session.get(Payment, payment_id)
     if found is None:
         abort(404)
+    audit.record_access(current_actor(), "payment.viewed", f"payment:{payment_id}")
     return render_template("support/payment.html", payment=found,
                            holds=escrow_reports.for_order(found.order_id))
 
@@ -68,11 +73,4 @@ def escrow_decision(hold_id: int, decision: str):
                     else url_for("support.payments"), code=303)
 
 
-@bp.get("/audit")
-@role_required(Role.ADMIN)
-@recent_mfa_required()
-def audit_log():
-    """The audit log, newest first (admins only)."""
-    rows = db.session.execute(select(AuditRecord).order_by(AuditRecord.id.desc())
-                              .limit(200)).scalars().all()
-    return render_template("support/audit.html", records=rows)
+from app.blueprints.support import audit as _audit_views  # noqa: E402,F401  (/support/audit)

@@ -1,0 +1,203 @@
+"""Every route × every role has an expected outcome; other parties' objects answer 404 and are
+audit-logged (ASVS 8.2, PCI DSS 10.2.1). A new route without an expectation fails here."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import func, select
+
+from app import crypto
+from app.extensions import db
+from app.models import AuditRecord
+from app.models.security import SavedPaymentMethod
+from tests.blueprints.money_steps import add_bank_account, holds, paid_order
+from tests.flows import add, latest_payment, login
+
+ROLES = ("anonymous", "buyer", "other_buyer", "seller", "other_seller", "support", "admin")
+OK, LOGIN, FORBIDDEN, DENIED, ABSENT = "ok", "login", "403", "404 (audited)", "404"
+
+
+def _table(anonymous=LOGIN, buyer=FORBIDDEN, other_buyer=None, seller=FORBIDDEN,
+           other_seller=None, support=FORBIDDEN, admin=None) -> dict[str, str]:
+    return {"anonymous": anonymous, "buyer": buyer,
+            "other_buyer": buyer if other_buyer is None else other_buyer, "seller": seller,
+            "other_seller": seller if other_seller is None else other_seller,
+            "support": support, "admin": support if admin is None else admin}
+
+
+PUBLIC = _table(OK, OK, seller=OK, support=OK)
+SIGNED_IN = _table(LOGIN, OK, seller=OK, support=OK)
+SECOND_STEP = _table(LOGIN, LOGIN, seller=LOGIN, support=LOGIN)
+BUYER = _table(buyer=OK)
+BUYERS_OBJECT = _table(buyer=OK, other_buyer=DENIED)  # the objects are `buyer`'s
+SELLER = _table(seller=OK)
+SELLERS_OBJECT = _table(seller=OK, other_seller=DENIED)  # the objects are `seller`'s
+STAFF = _table(support=OK)
+ADMIN = _table(admin=OK)
+STAFF_MFA = _table(LOGIN, ABSENT, seller=ABSENT, support=OK)  # routes only staff have
+
+EXPECTED: dict[tuple[str, str], dict[str, str]] = {
+    ("GET", "shop.index"): PUBLIC,
+    ("GET", "shop.item"): PUBLIC,
+    ("GET", "health.healthz"): PUBLIC,
+    ("GET", "auth.login"): PUBLIC,
+    ("POST", "auth.login"): PUBLIC,
+    ("GET", "auth.signup"): PUBLIC,
+    ("POST", "auth.signup"): PUBLIC,
+    # The second step of signing in: without a first step in progress, back to the first.
+    ("GET", "auth.mfa_verify"): SECOND_STEP,
+    ("POST", "auth.mfa_verify"): SECOND_STEP,
+    ("GET", "auth.mfa_enrol"): SECOND_STEP,
+    ("POST", "auth.mfa_enrol"): SECOND_STEP,
+    ("POST", "webhooks.sandbox"): PUBLIC,  # signature-checked, not session-checked
+    ("POST", "auth.logout"): SIGNED_IN,
+    ("GET", "auth.change_password"): SIGNED_IN,
+    ("POST", "auth.change_password"): SIGNED_IN,
+    ("GET", "auth.mfa_confirm"): STAFF_MFA,
+    ("POST", "auth.mfa_confirm"): STAFF_MFA,
+    ("POST", "auth.new_recovery_codes"): STAFF_MFA,
+    ("GET", "dev.mailbox"): SIGNED_IN,
+    ("GET", "shop.view_cart"): BUYER,
+    ("POST", "shop.add_to_cart"): BUYER,
+    ("POST", "shop.update_cart"): BUYER,
+    ("GET", "shop.orders"): BUYER,
+    ("POST", "checkout.place_order"): BUYER,
+    ("GET", "checkout.saved_cards"): BUYER,
+    ("GET", "shop.order"): BUYERS_OBJECT,
+    ("POST", "shop.confirm_receipt"): BUYERS_OBJECT,
+    ("GET", "checkout.pay"): BUYERS_OBJECT,
+    ("GET", "checkout.card"): BUYERS_OBJECT,
+    ("POST", "checkout.start"): BUYERS_OBJECT,
+    ("GET", "checkout.returned"): BUYERS_OBJECT,
+    ("GET", "checkout.status"): BUYERS_OBJECT,
+    ("POST", "checkout.remove_card"): BUYERS_OBJECT,
+    ("GET", "seller.dashboard"): SELLER,
+    ("GET", "seller.balances_partial"): SELLER,
+    ("GET", "seller.bank_account"): SELLER,
+    ("POST", "seller.bank_account"): SELLER,
+    ("GET", "seller.chart_partial"): SELLER,
+    ("GET", "seller.escrow_partial"): SELLER,
+    ("GET", "seller.fees_partial"): SELLER,
+    ("GET", "seller.new_item"): SELLER,
+    ("POST", "seller.new_item"): SELLER,
+    ("GET", "seller.payout_settings_partial"): SELLER,
+    ("POST", "seller.payout_settings"): SELLER,
+    ("GET", "seller.payouts_partial"): SELLER,
+    ("POST", "seller.pay_out_now"): SELLER,
+    ("GET", "seller.statement_csv"): SELLER,
+    ("GET", "seller.to_ship_partial"): SELLER,
+    ("GET", "seller.edit_item"): SELLERS_OBJECT,
+    ("POST", "seller.edit_item"): SELLERS_OBJECT,
+    ("POST", "seller.ship"): SELLERS_OBJECT,
+    ("GET", "support.payments"): STAFF,
+    ("GET", "support.payment"): STAFF,
+    ("POST", "support.escrow_decision"): STAFF,
+    ("GET", "support.audit_log"): ADMIN,
+}
+
+
+def routes(app) -> list[tuple[str, str, str]]:
+    """(method, endpoint, rule) of every route but static files; logout last (it ends the
+    session the other requests use)."""
+    found = [(method, rule.endpoint, rule.rule) for rule in app.url_map.iter_rules()
+             if rule.endpoint != "static"
+             for method in sorted(rule.methods - {"HEAD", "OPTIONS"})]
+    return sorted(found, key=lambda r: (r[1] == "auth.logout", r[1], r[0]))
+
+
+@pytest.fixture
+def world(app, people, stack, psp) -> dict:
+    """Objects of each party: `buyer`'s paid order with a line of each seller (escrow holds),
+    its payment, a saved card; `other_buyer`'s unpaid order; the sellers' items."""
+    order_id = paid_order(app, people, stack, psp)
+    lines = holds(order_id)
+    other = app.test_client()
+    login(other, "other_buyer")
+    add(other, people["candle"])
+    other.post("/checkout", data={"currency": "EUR"})
+    card = SavedPaymentMethod(buyer_id=people["buyer"], provider="sandbox", brand="visa",
+                              last4="4242", exp_month=12, exp_year=2099, fingerprint="f" * 64)
+    card.sealed = crypto.encrypt(b"pm_saved_token", card.associated_data())
+    db.session.add(card)
+    db.session.commit()
+    return {"order_id": order_id, "hold_id": lines["Mug"].id, "item_id": people["mug"],
+            "payment_id": latest_payment(order_id).id, "method_id": card.id,
+            "decision": "hold"}
+
+
+def url_for_rule(rule: str, ids: dict) -> str:
+    path = rule
+    for name, value in ids.items():
+        path = path.replace(f"<int:{name}>", str(value)).replace(f"<{name}>", str(value))
+    assert "<" not in path, f"no id for {rule}: add one to the world fixture"
+    return path
+
+
+def outcome(response) -> str:
+    """The class of an answer: login redirect, 403, 404, or anything else (allowed)."""
+    assert response.status_code < 500, response.get_data(as_text=True)[:300]
+    if response.status_code in (302, 303) and \
+            urlsplit(response.headers["Location"]).path == "/login":
+        return LOGIN
+    if response.status_code in (403, 404):
+        return str(response.status_code)
+    return OK
+
+
+def denials() -> int:
+    db.session.rollback()
+    return db.session.execute(select(func.count()).select_from(AuditRecord).where(
+        AuditRecord.action == "access.denied")).scalar_one()
+
+
+def test_every_route_has_an_expected_outcome_for_every_role(app):
+    listed = {(method, endpoint) for method, endpoint, _ in routes(app)}
+    assert listed - set(EXPECTED) == set(), "routes without an authorization expectation"
+    assert set(EXPECTED) - listed == set(), "expectations for routes that no longer exist"
+    assert all(set(table) == set(ROLES) for table in EXPECTED.values())
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_route_answers_the_role_as_expected(app, world, role):
+    client = app.test_client()
+    if role != "anonymous":
+        login(client, role)
+    wrong = []
+    for method, endpoint, rule in routes(app):
+        expected = EXPECTED[(method, endpoint)][role]
+        before = denials()
+        response = client.open(url_for_rule(rule, world), method=method, data={})
+        assert response.status_code < 500, f"{method} {rule}"
+        got = outcome(response)
+        if expected == DENIED:
+            # The object exists, it is someone else's: 404 like a missing one, and audited.
+            if got != "404" or denials() != before + 1:
+                wrong.append(f"{method} {rule}: {got}, audit +{denials() - before}")
+            continue
+        if got != (ABSENT if expected == ABSENT else expected):
+            wrong.append(f"{method} {rule}: expected {expected}, got {got}")
+    assert not wrong, f"{role}:\n" + "\n".join(wrong)
+
+
+def test_a_denied_object_is_audited_with_who_and_what(app, world):
+    client = app.test_client()
+    login(client, "other_buyer")
+    assert client.get(f"/orders/{world['order_id']}").status_code == 404
+    db.session.rollback()
+    entry = db.session.execute(select(AuditRecord).where(
+        AuditRecord.action == "access.denied")).scalar_one()
+    assert (entry.actor, entry.target, entry.outcome) == (
+        "other_buyer@test.example", f"order:{world['order_id']}", "failure")
+    assert f"/orders/{world['order_id']}" in entry.details
+
+
+def test_other_sellers_bank_details_never_show(app, world, people):
+    add_bank_account(people["seller"])  # its IBAN ends in 3000
+    owner = app.test_client()
+    login(owner, "seller")
+    assert "3000" in owner.get("/seller/bank-account").get_data(as_text=True)
+    client = app.test_client()
+    login(client, "other_seller")
+    for path in ("/seller/bank-account", "/seller/payouts", "/seller"):
+        assert "3000" not in client.get(path).get_data(as_text=True)
