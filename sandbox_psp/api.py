@@ -7,6 +7,7 @@ from . import (
     balance,
     bank_accounts,
     cards,
+    disputes,
     events,
     idempotency,
     params,
@@ -137,7 +138,7 @@ def get_refund(refund_id):
 
 @bp.get("/balance")
 def get_balance():
-    """The balance per currency: captured − refunded − fees − payouts not failed."""
+    """The balance per currency: captured − refunded − fees − payouts not failed − disputes not won."""
     return jsonify(balance.to_dict())
 
 
@@ -160,6 +161,33 @@ def list_payouts():
     """Payouts, newest first; `starting_after` pages."""
     found, has_more = payouts.find(params.list_limit(request.args), request.args.get("starting_after"))
     return _list(found, has_more)
+
+
+@bp.get("/disputes/<dispute_id>")
+def get_dispute(dispute_id):
+    """Retrieve a dispute."""
+    return jsonify(disputes.get(dispute_id).to_dict())
+
+
+@bp.get("/disputes")
+def list_disputes():
+    """Disputes, newest first, optionally of one payment_session."""
+    found, has_more = disputes.find(request.args.get("payment_session"), params.list_limit(request.args))
+    return _list(found, has_more)
+
+
+@bp.post("/disputes/<dispute_id>")
+def update_dispute(dispute_id):
+    """Stage evidence, and submit it unless `submit` is false (needs_response -> under_review)."""
+    return _post(params.dispute_update, lambda args: (
+        200, disputes.update(disputes.get(dispute_id), args["evidence"], args["submit"]).to_dict()))
+
+
+@bp.post("/test_helpers/disputes/<dispute_id>/close")
+def close_dispute(dispute_id):
+    """Test helper: decide an open dispute won or lost, as the issuer would."""
+    return _post(params.dispute_close,
+                 lambda outcome: (200, disputes.close(disputes.get(dispute_id), outcome).to_dict()))
 
 
 @bp.get("/events")

@@ -3,11 +3,13 @@ from collections import defaultdict
 
 from sqlalchemy import func
 
+from . import disputes
 from .models import PaymentSession, Payout, db
 
 
 def available() -> dict[str, int]:
-    """Minor units per currency: captured − refunded − fees − payouts not failed (may go negative)."""
+    """Minor units per currency: captured − refunded − fees − payouts not failed − disputes not won
+    (may go negative)."""
     totals = defaultdict(int)
     captured = db.session.execute(
         db.select(PaymentSession.currency, PaymentSession.amount_captured,
@@ -20,6 +22,8 @@ def available() -> dict[str, int]:
         db.select(Payout.currency, func.sum(Payout.amount))
         .where(Payout.status != "failed").group_by(Payout.currency))
     for currency, amount in paid_out:
+        totals[currency] -= amount
+    for currency, amount in disputes.withdrawn().items():
         totals[currency] -= amount
     return dict(sorted(totals.items()))
 

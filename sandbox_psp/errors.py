@@ -33,10 +33,10 @@ def missing(kind: str, object_id: str, param: str = "id") -> ApiError:
                     f"No such {kind}: '{object_id}'", param=param)
 
 
-def unexpected_state(status: str, action: str) -> ApiError:
-    """A 409 naming the session's status and the move that it forbids."""
-    return ApiError(409, "invalid_request_error", "payment_session_unexpected_state",
-                    f"This payment session's status is {status}; it cannot be {action}.")
+def unexpected_state(status: str, action: str, kind: str = "payment_session") -> ApiError:
+    """A 409 naming the object's status and the move that it forbids."""
+    return ApiError(409, "invalid_request_error", f"{kind}_unexpected_state",
+                    f"This {kind.replace('_', ' ')}'s status is {status}; it cannot be {action}.")
 
 
 def card_declined(error: dict) -> ApiError:

@@ -10,7 +10,7 @@ TYPES = (
     "payment_session.requires_action", "payment_session.payment_failed",
     "payment_session.authorized", "payment_session.captured", "payment_session.canceled",
     "payment_session.expired", "refund.succeeded", "refund.failed",
-    "payout.paid", "payout.failed",
+    "payout.paid", "payout.failed", "dispute.created", "dispute.updated", "dispute.closed",
 )
 
 

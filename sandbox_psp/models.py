@@ -79,7 +79,7 @@ class PaymentSession(db.Model):
     fee = db.Column(JsonText)
     expires_at = db.Column(db.Integer, nullable=False, index=True)
     form_token = db.Column(db.String(64), nullable=False)
-    # Authorized with the dispute test card; a later feature opens the dispute.
+    # Authorized with the dispute test card: capturing it opens a dispute (disputes.open_for).
     dispute_card = db.Column(db.Boolean, nullable=False, default=False)
     # Its own table, so databases made before saved cards existed keep working (create_all).
     setup = db.relationship("SessionSetup", uselist=False, lazy="joined")
@@ -191,6 +191,36 @@ class Payout(db.Model):
             "holder_name": self.holder_name, "description": self.description,
             "failure_code": self.failure_code, "failure_message": self.failure_message,
             "arrival_date": self.arrival_date, "created": self.created, "metadata": self.metadata_ or {},
+        }
+
+
+class Dispute(db.Model):
+    """A buyer's chargeback of a captured session: its amount and a fee are withdrawn while open."""
+
+    __tablename__ = "disputes"
+    seq = db.Column(db.Integer, primary_key=True, autoincrement=True)  # total order for listing
+    id = db.Column(db.String(40), unique=True, nullable=False)
+    created = db.Column(db.Integer, nullable=False)
+    payment_session_id = db.Column(db.String(40), db.ForeignKey("payment_sessions.id"), nullable=False, index=True)
+    amount = db.Column(db.Integer, nullable=False)
+    currency = db.Column(db.String(3), nullable=False)
+    fee_amount = db.Column(db.Integer, nullable=False)
+    reason = db.Column(db.String(40), nullable=False)
+    status = db.Column(db.String(20), nullable=False)  # needs_response|under_review|won|lost
+    evidence = db.Column(JsonText, nullable=False, default=dict)
+    due_by = db.Column(db.Integer, nullable=False)
+    submission_count = db.Column(db.Integer, nullable=False, default=0)
+    form_token = db.Column(db.String(64), nullable=False)  # the dashboard's buttons post it back
+
+    def to_dict(self) -> dict:
+        """The API's `dispute` object."""
+        return {
+            "id": self.id, "object": "dispute", "payment_session": self.payment_session_id,
+            "amount": self.amount, "currency": self.currency, "reason": self.reason,
+            "status": self.status, "fee": {"amount": self.fee_amount, "currency": self.currency},
+            "evidence": self.evidence or {},
+            "evidence_details": {"due_by": self.due_by, "submission_count": self.submission_count},
+            "created": self.created, "livemode": False,
         }
 
 

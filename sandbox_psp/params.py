@@ -7,6 +7,15 @@ from .errors import invalid
 from .payment_methods import USAGES
 from .refunds import REASONS
 
+# Stripe's dispute evidence fields that are text (its file fields have no sandbox counterpart).
+EVIDENCE_FIELDS = {
+    "access_activity_log", "billing_address", "cancellation_policy_disclosure",
+    "cancellation_rebuttal", "customer_email_address", "customer_name", "customer_purchase_ip",
+    "duplicate_charge_explanation", "duplicate_charge_id", "product_description",
+    "refund_policy_disclosure", "refund_refusal_explanation", "service_date", "shipping_address",
+    "shipping_carrier", "shipping_date", "shipping_tracking_number", "uncategorized_text",
+}
+MAX_EVIDENCE_LENGTH = 20_000
 MAX_AMOUNT = 99_999_999  # Stripe's ceiling: eight digits of minor units
 MAX_EXPIRES_IN = 7 * 24 * 3600
 PAYOUT_FIELDS = {"amount", "currency", "destination", "holder_name", "description", "metadata"}
@@ -151,6 +160,34 @@ def payout_create(body: dict) -> dict:
             "holder_name": _string(body, "holder_name", 200, required=True),
             "description": _string(body, "description", 500),
             "metadata": _metadata(body)}
+
+
+def dispute_update(body: dict) -> dict:
+    """Checked arguments for disputes.update: evidence? (text fields), submit? (default true, as Stripe)."""
+    _only(body, {"evidence", "submit"})
+    evidence = body.get("evidence", {})
+    if not isinstance(evidence, dict):
+        raise invalid("evidence", "Invalid evidence: must be an object of text fields.")
+    for name, value in evidence.items():
+        param = f"evidence[{name}]"
+        if name not in EVIDENCE_FIELDS:
+            raise invalid(param, f"Received unknown parameter: {param}", "parameter_unknown")
+        if not isinstance(value, str) or len(value) > MAX_EVIDENCE_LENGTH:
+            raise invalid(param, f"Invalid {param}: must be a string of at most "
+                          f"{MAX_EVIDENCE_LENGTH} characters.")
+    submit = body.get("submit", True)
+    if not isinstance(submit, bool):
+        raise invalid("submit", "Invalid submit: must be true or false.")
+    return {"evidence": dict(evidence), "submit": submit}
+
+
+def dispute_close(body: dict) -> str:
+    """The outcome of the close test helper: won or lost."""
+    _only(body, {"outcome"})
+    outcome = _choice(body, "outcome", ("won", "lost"))
+    if outcome is None:
+        raise invalid("outcome", "Missing required param: outcome.", "parameter_missing")
+    return outcome
 
 
 def list_limit(args) -> int:

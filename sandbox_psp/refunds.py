@@ -1,5 +1,5 @@
 """Refunds of captured sessions: never more than captured minus already refunded."""
-from . import events
+from . import disputes, events
 from .errors import invalid, missing, unexpected_state
 from .models import PaymentSession, Refund, db, new_id, now
 
@@ -10,6 +10,9 @@ def create(session: PaymentSession, amount: int | None, reason: str | None, meta
     """Refund `amount` (default: all that is left) of a captured session."""
     if session.status != "captured":
         raise unexpected_state(session.status, "refunded")
+    if disputes.is_disputed(session):  # the money is already back with the buyer, or held
+        raise invalid("payment_session", f"Payment session {session.id} has been disputed.",
+                      "charge_disputed")
     remaining = session.amount_captured - session.amount_refunded
     if remaining == 0:
         raise invalid("payment_session", f"Payment session {session.id} has already been refunded.",

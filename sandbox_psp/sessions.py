@@ -8,7 +8,7 @@ import time
 
 from flask import current_app
 
-from . import cards, events, fees, payment_methods
+from . import cards, disputes, events, fees, payment_methods
 from .errors import invalid, missing, unexpected_state
 from .models import PaymentSession, db, new_id, now
 
@@ -165,6 +165,8 @@ def capture(session: PaymentSession, amount: int | None) -> PaymentSession:
     session.amount_captured = amount
     session.fee = fees.fee_for(amount, session.currency, session.mode)
     _record(session, "captured")
+    if session.dispute_card:  # the test issuer charges it back at once, as Stripe's card does
+        disputes.open_for(session)
     return session
 
 
