@@ -9,6 +9,7 @@ import secrets
 from . import events
 from .errors import ApiError, missing, unexpected_state
 from .models import Dispute, PaymentSession, db, new_id, now
+from .paging import page
 
 # Stripe's fee for a dispute, 15.00 in the session's currency (minor units, whatever the exponent).
 FEE = 1500
@@ -56,8 +57,7 @@ def find(payment_session_id: str | None, limit: int) -> tuple[list, bool]:
     query = db.select(Dispute).order_by(Dispute.seq.desc())
     if payment_session_id is not None:
         query = query.filter_by(payment_session_id=payment_session_id)
-    rows = list(db.session.scalars(query.limit(limit + 1)))
-    return rows[:limit], len(rows) > limit
+    return page(query, limit)
 
 
 def is_disputed(session: PaymentSession) -> bool:

@@ -3,8 +3,9 @@ import time
 
 from flask import current_app
 
-from .errors import invalid, missing
+from .errors import missing
 from .models import Delivery, Event, db, new_id, now
+from .paging import page
 
 TYPES = (
     "payment_session.requires_action", "payment_session.payment_failed",
@@ -42,10 +43,4 @@ def list_events(limit: int, starting_after: str | None, event_type: str | None) 
             query = query.where(Event.type.startswith(event_type[:-1]))
         else:
             query = query.filter_by(type=event_type)
-    if starting_after:
-        cursor = db.session.scalar(db.select(Event).filter_by(id=starting_after))
-        if cursor is None:
-            raise invalid("starting_after", f"No such event: '{starting_after}'", "resource_missing")
-        query = query.where(Event.seq < cursor.seq)
-    rows = list(db.session.scalars(query.limit(limit + 1)))
-    return rows[:limit], len(rows) > limit
+    return page(query, limit, Event, starting_after, "event")

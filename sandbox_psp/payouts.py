@@ -10,8 +10,9 @@ from flask import current_app
 
 from . import balance, events
 from .bank_accounts import FAILURES, PAID
-from .errors import ApiError, invalid, missing
+from .errors import ApiError, missing
 from .models import Payout, db, new_id, now
+from .paging import page
 
 # Every allowed move; anything else is a bug in the sandbox, refused with both statuses named.
 TRANSITIONS = {"pending": {"paid", "failed"}}
@@ -70,10 +71,4 @@ def get(payout_id: str) -> Payout:
 def find(limit: int, starting_after: str | None) -> tuple[list, bool]:
     """Newest first, Stripe-style cursor: (payouts, has_more)."""
     query = db.select(Payout).order_by(Payout.seq.desc())
-    if starting_after:
-        cursor = db.session.scalar(db.select(Payout).filter_by(id=starting_after))
-        if cursor is None:
-            raise invalid("starting_after", f"No such payout: '{starting_after}'", "resource_missing")
-        query = query.where(Payout.seq < cursor.seq)
-    rows = list(db.session.scalars(query.limit(limit + 1)))
-    return rows[:limit], len(rows) > limit
+    return page(query, limit, Payout, starting_after, "payout")

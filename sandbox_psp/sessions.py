@@ -11,6 +11,7 @@ from flask import current_app
 from . import cards, disputes, events, fees, payment_methods
 from .errors import invalid, missing, unexpected_state
 from .models import PaymentSession, db, new_id, now
+from .paging import page
 
 # Every allowed move; anything else is refused with the current status named.
 TRANSITIONS = {
@@ -64,8 +65,7 @@ def find(client_reference_id: str | None, limit: int) -> tuple[list, bool]:
     query = db.select(PaymentSession).order_by(PaymentSession.created.desc(), PaymentSession.id)
     if client_reference_id is not None:
         query = query.filter_by(client_reference_id=client_reference_id)
-    rows = list(db.session.scalars(query.limit(limit + 1)))
-    return rows[:limit], len(rows) > limit
+    return page(query, limit)
 
 
 def is_past_expiry(session: PaymentSession, at: float | None = None) -> bool:

@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import socket
 import time
+from pathlib import Path
 
 import pyotp
 import requests
 from rq import SimpleWorker
+from sqlalchemy import select
 
 from app import crypto
 from app.clock import now
 from app.extensions import db, queues
-from app.models import Item, Order, Payment, User
+from app.models import AuditRecord, Item, Order, Payment, User
 from app.models.security import MfaSecret
 
 API_KEY = "sk_test_platform_suite"
@@ -102,6 +104,20 @@ def latest_payment(order_id: int) -> Payment:
     return db.session.get(Order, order_id).current_payment
 
 
+def paid_order(client, people: dict, stack: dict, psp, items: dict[str, int],
+               buyer: str = "buyer") -> int:
+    """Log in, buy items ({name: quantity}) in EUR, pay hosted with a Visa at the sandbox, settle:
+    the captured order's id."""
+    login(client, buyer)
+    for name, quantity in items.items():
+        add(client, people[name], quantity)
+    order_id, payment = order_and_start(client, "EUR", "hosted")
+    buyer_pays(stack["psp_url"], payment.psp_reference)
+    settle(psp)
+    assert latest_payment(order_id).status == "captured"
+    return order_id
+
+
 def psp_call(base_url: str, method: str, path: str, body: dict | None = None, key: str | None = None):
     """Call the sandbox PSP's API as the platform would."""
     headers = {"Authorization": f"Bearer {API_KEY}"}
@@ -143,3 +159,23 @@ def closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}"
+
+
+def assert_never_stored(model, secrets: list[str], file_marker: bytes | None = None) -> None:
+    """No secret in any column of the model's rows, in any audit record, or (SQLite) anywhere in
+    the database file and its WAL; `file_marker` proves the scan read the right file."""
+    for row in db.session.execute(select(model)).scalars():
+        for column in model.__table__.columns:
+            value = getattr(row, column.key)
+            blob = value if isinstance(value, bytes) else str(value).encode()
+            assert not any(s.encode() in blob for s in secrets), column.key
+    for entry in db.session.execute(select(AuditRecord)).scalars():
+        assert not any(s in entry.details for s in secrets)
+    url = db.engine.url
+    if url.get_backend_name() == "sqlite":
+        db.session.commit()
+        files = [Path(url.database), Path(url.database + "-wal")]
+        data = b"".join(f.read_bytes() for f in files if f.exists())
+        assert data  # the scan looked at something
+        assert file_marker is None or file_marker in data
+        assert not any(s.encode() in data for s in secrets)

@@ -9,7 +9,8 @@ from app.extensions import db
 from app.models import EscrowHold, Payout
 from app.services import bank_accounts, escrow
 from app.services.audit import Actor
-from tests.flows import PASSWORD, add, buyer_pays, latest_payment, login, order_and_start, settle
+from tests import flows
+from tests.flows import PASSWORD, settle
 
 SUPPORT = Actor("support@test.example", "127.0.0.1")
 GOOD_IBAN = "DE89370400440532013000"
@@ -18,15 +19,8 @@ CLOSED_IBAN = "DE62370400440532013001"  # the sandbox fails payouts to it: accou
 
 def paid_order(app, people, stack, psp, buyer: str = "buyer") -> int:
     """A captured EUR order: 2 mugs (seller, 48.00) and a candle (other seller, 16.90)."""
-    client = app.test_client()
-    login(client, buyer)
-    add(client, people["mug"], 2)
-    add(client, people["candle"], 1)
-    order_id, payment = order_and_start(client, "EUR", "hosted")
-    buyer_pays(stack["psp_url"], payment.psp_reference)
-    settle(psp)
-    assert latest_payment(order_id).status == "captured"
-    return order_id
+    return flows.paid_order(app.test_client(), people, stack, psp, {"mug": 2, "candle": 1},
+                            buyer)
 
 
 def holds(order_id: int) -> dict[str, EscrowHold]:

@@ -7,15 +7,11 @@ from app.extensions import db
 from app.models import EscrowHold, LedgerEntry, LedgerTransaction
 from app.services import escrow
 from app.services.audit import Actor
-from tests.flows import add, buyer_pays, login, order_and_start, settle
+from tests.flows import paid_order
 
 
 def paid_and_released(client, people, stack, psp) -> None:
-    login(client, "buyer")
-    add(client, people["mug"])
-    _order_id, payment = order_and_start(client, "EUR", "hosted")
-    buyer_pays(stack["psp_url"], payment.psp_reference)
-    settle(psp)
+    paid_order(client, people, stack, psp, {"mug": 1})
     hold = db.session.execute(select(EscrowHold)).scalar_one()
     escrow.support_decide(hold.id, "release", Actor("support@test.example", "127.0.0.1"))
 

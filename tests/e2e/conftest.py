@@ -177,3 +177,12 @@ def _diagnosis(stack) -> str:
                   f"{[(a.status_code, a.error) for a in d.attempts]}" for d in rows]
         psp_db.session.remove()
     return "\n".join(lines)
+
+
+@pytest.fixture
+def journey(request, e2e_record):
+    """Record that a journey ran, the cards it typed and how long it took (for the card-data
+    scan and the report)."""
+    started = time.monotonic()
+    yield e2e_record["cards"]
+    e2e_record["journeys"].append((request.node.name, round(time.monotonic() - started, 2)))

@@ -5,78 +5,32 @@ live worker, and the return page learns it by polling.
 """
 from __future__ import annotations
 
-import datetime
 import os
 import re
 import struct
-import time
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.steps import (
+    EXPIRY,
+    PAID_WAIT_MS,
+    VISA,
+    check_out,
+    continue_to_payment,
+    expect_paid,
+    log_in,
+    pay_with,
+    wait_for,
+)
+
 pytestmark = pytest.mark.e2e
 
-VISA = "4242 4242 4242 4242"
 DECLINED = "4000 0000 0000 0002"
 NO_FUNDS = "4000 0000 0000 9995"
 THREE_DS = "4000 0027 6000 3184"
-EXPIRY = f"12/{(datetime.date.today().year + 5) % 100:02d}"
-PASSWORD = "correct-horse-battery"
-PAID_WAIT_MS = 15_000
 IMG_DIR = Path(__file__).resolve().parents[2] / "docs" / "img"
-
-
-@pytest.fixture
-def journey(request, e2e_record):
-    """Record that this journey ran and how long it took, for the scan and the report."""
-    started = time.monotonic()
-    yield e2e_record["cards"]
-    e2e_record["journeys"].append((request.node.name, round(time.monotonic() - started, 2)))
-
-
-def log_in(page, who: str = "buyer") -> None:
-    """Log in through the form, as one of make_people's accounts."""
-    page.goto("/login")
-    page.get_by_label("Email").fill(f"{who}@test.example")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
-
-
-def check_out_mug_and_candle(page) -> int:
-    """Put an item of each seller in the cart and check out the EUR lines; the order id."""
-    for title in ("Mug", "Candle"):
-        page.goto("/")
-        card = page.locator("article.item").filter(
-            has=page.get_by_role("heading", name=title, exact=True))
-        card.get_by_role("button", name="Add to cart").click()
-        page.wait_for_url("**/cart")
-    page.get_by_role("button", name="Check out EUR items").click()
-    page.wait_for_url(re.compile(r"/checkout/\d+$"))
-    return int(page.url.rstrip("/").rsplit("/", 1)[1])
-
-
-def continue_to_payment(page, mode: str) -> None:
-    """On the checkout page, pick "Hosted payment page" or "Embedded card form" and go on."""
-    page.get_by_label(mode).check()
-    page.get_by_role("button", name=re.compile(r"^Continue to payment")).click()
-
-
-def pay_with(form, number: str, cards: set) -> None:
-    """Type a card into the PSP's form (a page or the iframe) and press Pay."""
-    cards.add(number)
-    form.get_by_label("Card number").fill(number)
-    form.get_by_label("Expiry").fill(EXPIRY)
-    form.get_by_label("CVC").fill("123")
-    form.get_by_label("Name on card").fill("Ada Buyer")
-    form.get_by_role("button", name=re.compile(r"^Pay")).click()
-
-
-def expect_paid(page, order_id: int) -> None:
-    """On the return page, the htmx poll ends with "Payment received."."""
-    expect(page).to_have_url(re.compile(rf"/checkout/{order_id}/return"))
-    expect(page.get_by_text("Payment received.")).to_be_visible(timeout=PAID_WAIT_MS)
 
 
 def order_status_in_list(page, order_id: int) -> str:
@@ -86,27 +40,13 @@ def order_status_in_list(page, order_id: int) -> str:
     return row.locator(".badge").inner_text()
 
 
-def wait_for(read, until, timeout: float = 10.0):
-    """Poll a database read (in a fresh transaction each time) until `until(value)`."""
-    from app.extensions import db
-
-    deadline = time.monotonic() + timeout
-    while True:
-        db.session.rollback()
-        db.session.expire_all()
-        value = read()
-        if until(value) or time.monotonic() > deadline:
-            return value
-        time.sleep(0.1)
-
-
 def test_hosted_payment_goes_through_webhook_and_worker(page, shop, stack, journey):
     from app.extensions import db
     from app.models import Order, WebhookEvent
     from tests.flows import latest_payment
 
     log_in(page)
-    order_id = check_out_mug_and_candle(page)
+    order_id = check_out(page, "Mug", "Candle")
     continue_to_payment(page, "Hosted payment page")
     expect(page).to_have_url(re.compile(re.escape(stack["psp_url"]) + r"/pay/ps_"))
     pay_with(page, VISA, journey)
@@ -129,7 +69,7 @@ def test_hosted_payment_goes_through_webhook_and_worker(page, shop, stack, journ
 
 def test_embedded_payment_returns_the_parent_page(page, shop, stack, journey):
     log_in(page)
-    order_id = check_out_mug_and_candle(page)
+    order_id = check_out(page, "Mug", "Candle")
     continue_to_payment(page, "Embedded card form")
     expect(page).to_have_url(re.compile(rf"/checkout/{order_id}/card$"))
     pay_with(page.frame_locator("#psp-frame"), VISA, journey)
@@ -138,7 +78,7 @@ def test_embedded_payment_returns_the_parent_page(page, shop, stack, journey):
 
 def test_embedded_decline_shows_reason_then_another_card_pays(page, shop, journey):
     log_in(page)
-    order_id = check_out_mug_and_candle(page)
+    order_id = check_out(page, "Mug", "Candle")
     continue_to_payment(page, "Embedded card form")
     frame = page.frame_locator("#psp-frame")
     pay_with(frame, DECLINED, journey)
@@ -157,7 +97,7 @@ def test_embedded_decline_shows_reason_then_another_card_pays(page, shop, journe
 
 def test_hosted_insufficient_funds_then_retry_on_the_same_page(page, shop, stack, journey):
     log_in(page)
-    order_id = check_out_mug_and_candle(page)
+    order_id = check_out(page, "Mug", "Candle")
     continue_to_payment(page, "Hosted payment page")
     pay_with(page, NO_FUNDS, journey)
 
@@ -170,7 +110,7 @@ def test_hosted_insufficient_funds_then_retry_on_the_same_page(page, shop, stack
 
 def test_hosted_3ds_challenge_passed_pays(page, shop, journey):
     log_in(page)
-    order_id = check_out_mug_and_candle(page)
+    order_id = check_out(page, "Mug", "Candle")
     continue_to_payment(page, "Hosted payment page")
     pay_with(page, THREE_DS, journey)
 
@@ -181,7 +121,7 @@ def test_hosted_3ds_challenge_passed_pays(page, shop, journey):
 
 def test_embedded_3ds_challenge_failed_leaves_order_unpaid(page, shop, journey):
     log_in(page)
-    order_id = check_out_mug_and_candle(page)
+    order_id = check_out(page, "Mug", "Candle")
     continue_to_payment(page, "Embedded card form")
     frame = page.frame_locator("#psp-frame")
     pay_with(frame, THREE_DS, journey)
@@ -208,7 +148,7 @@ def _keep(name: str, png: bytes) -> None:
 
 def test_readme_screenshots(page, shop, journey):
     log_in(page)
-    order_id = check_out_mug_and_candle(page)
+    order_id = check_out(page, "Mug", "Candle")
     expect(page.get_by_label("Hosted payment page")).to_be_visible()
     expect(page.get_by_label("Embedded card form")).to_be_visible()
     _keep("checkout.png", page.screenshot())

@@ -6,7 +6,6 @@ the live worker sends the payout and the sandbox's bank settles it after SANDBOX
 """
 from __future__ import annotations
 
-import datetime
 import os
 import re
 import time
@@ -15,76 +14,29 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.steps import (
+    PASSWORD,
+    VISA,
+    check_out,
+    continue_to_payment,
+    log_in,
+    pay_with,
+)
+
 pytestmark = pytest.mark.e2e
 
-VISA = "4242 4242 4242 4242"
-EXPIRY = f"12/{(datetime.date.today().year + 5) % 100:02d}"
-PASSWORD = "correct-horse-battery"
 GOOD_IBAN = "DE89370400440532013000"
 CLOSED_IBAN = "DE62370400440532013001"
 SETTLE_MS = 25_000
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "img" / "seller-dashboard.png"
 
 
-@pytest.fixture
-def journey(request, e2e_record):
-    """Record that this journey ran (and the cards it typed) for the card-data scan."""
-    started = time.monotonic()
-    yield e2e_record["cards"]
-    e2e_record["journeys"].append((request.node.name, round(time.monotonic() - started, 2)))
-
-
-def log_in(page, who: str) -> None:
-    """Log in through the form (logging out first if someone is logged in)."""
-    page.goto("/login")
-    if page.get_by_role("button", name="Log out").count():
-        page.get_by_role("button", name="Log out").click()
-        page.goto("/login")
-    page.get_by_label("Email").fill(f"{who}@test.example")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    logged_in, code = page.get_by_role("button", name="Log out"), page.get_by_label(
-        "Authentication code")
-    expect(logged_in.or_(code)).to_be_visible()
-    if code.count():  # staff sign in with a second step
-        code.fill(staff_code(who))
-        page.get_by_role("button", name="Log in").click()
-    expect(logged_in).to_be_visible()
-
-
-def staff_code(who: str) -> str:
-    """The authenticator code of one of the enrolled staff accounts."""
-    from sqlalchemy import select
-
-    from app.extensions import db
-    from app.models import User
-    from tests.flows import next_code
-
-    db.session.rollback()
-    return next_code(db.session.scalar(select(User.id).where(
-        User.email == f"{who}@test.example")))
-
-
 def buyer_pays_mug_and_candle(page, cards: set) -> int:
     """The buyer checks out a mug (seller) and a candle (other seller), pays hosted with 4242."""
     log_in(page, "buyer")
-    for title in ("Mug", "Candle"):
-        page.goto("/")
-        page.locator("article.item").filter(
-            has=page.get_by_role("heading", name=title, exact=True)
-        ).get_by_role("button", name="Add to cart").click()
-        page.wait_for_url("**/cart")
-    page.get_by_role("button", name="Check out EUR items").click()
-    page.wait_for_url(re.compile(r"/checkout/\d+$"))
-    order_id = int(page.url.rstrip("/").rsplit("/", 1)[1])
-    page.get_by_label("Hosted payment page").check()
-    page.get_by_role("button", name=re.compile(r"^Continue to payment")).click()
-    cards.add(VISA)
-    page.get_by_label("Card number").fill(VISA)
-    page.get_by_label("Expiry").fill(EXPIRY)
-    page.get_by_label("CVC").fill("123")
-    page.get_by_label("Name on card").fill("Ada Buyer")
-    page.get_by_role("button", name=re.compile(r"^Pay")).click()
+    order_id = check_out(page, "Mug", "Candle")
+    continue_to_payment(page, "Hosted payment page")
+    pay_with(page, VISA, cards)
     expect(page.get_by_text("Payment received.")).to_be_visible(timeout=15_000)
     wait_for_holds(order_id)
     return order_id

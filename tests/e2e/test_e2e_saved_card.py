@@ -12,46 +12,11 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from tests.e2e.steps import EXPIRY, VISA, check_out, expect_paid, log_in
+
 pytestmark = pytest.mark.e2e
 
-VISA = "4242 4242 4242 4242"
 EXPIRY_YEAR = (datetime.date.today().year + 5) % 100
-EXPIRY = f"12/{EXPIRY_YEAR:02d}"
-PASSWORD = "correct-horse-battery"
-PAID_WAIT_MS = 15_000
-
-
-@pytest.fixture
-def journey(request, e2e_record):
-    """Record that this journey ran (and the cards it typed) for the card-data scan."""
-    started = time.monotonic()
-    yield e2e_record["cards"]
-    e2e_record["journeys"].append((request.node.name, round(time.monotonic() - started, 2)))
-
-
-def log_in(page) -> None:
-    page.goto("/login")
-    page.get_by_label("Email").fill("buyer@test.example")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
-
-
-def check_out(page, title: str) -> int:
-    """Put one item in the cart and check out its EUR line; the order id."""
-    page.goto("/")
-    page.locator("article.item").filter(
-        has=page.get_by_role("heading", name=title, exact=True)
-    ).get_by_role("button", name="Add to cart").click()
-    page.wait_for_url("**/cart")
-    page.get_by_role("button", name="Check out EUR items").click()
-    page.wait_for_url(re.compile(r"/checkout/\d+$"))
-    return int(page.url.rstrip("/").rsplit("/", 1)[1])
-
-
-def expect_paid(page, order_id: int) -> None:
-    expect(page).to_have_url(re.compile(rf"/checkout/{order_id}/return"))
-    expect(page.get_by_text("Payment received.")).to_be_visible(timeout=PAID_WAIT_MS)
 
 
 def wait_for_saved_card(buyer_id: int, timeout: float = 15.0) -> list:

@@ -13,30 +13,25 @@ from app.jobs.payouts import run_payouts
 from app.models import EscrowHold, Payout
 from app.services import bank_accounts, escrow, ledger, payouts
 from app.services.audit import Actor
-from tests.flows import PASSWORD, add, buyer_pays, login, order_and_start, settle
+from tests.flows import (
+    PASSWORD,
+    paid_order,
+    settle,
+)
 
 SUPPORT = Actor("support@test.example", "127.0.0.1")
 
 
 def released_to_seller(client, people, stack, psp) -> int:
     """A paid order whose mug line (seller's) is released: €21.60 available."""
-    login(client, "buyer")
-    add(client, people["mug"])
-    order_id, payment = order_and_start(client, "EUR", "hosted")
-    buyer_pays(stack["psp_url"], payment.psp_reference)
-    settle(psp)
+    order_id = paid_order(client, people, stack, psp, {"mug": 1})
     hold = db.session.execute(select(EscrowHold).where(EscrowHold.order_id == order_id)).scalar_one()
     escrow.support_decide(hold.id, "release", SUPPORT)
     return people["seller"]
 
 
 def test_release_due_releases_only_lines_whose_timer_ran_out(client, people, stack, psp):
-    login(client, "buyer")
-    add(client, people["mug"])
-    add(client, people["candle"])
-    order_id, payment = order_and_start(client, "EUR", "hosted")
-    buyer_pays(stack["psp_url"], payment.psp_reference)
-    settle(psp)
+    order_id = paid_order(client, people, stack, psp, {"mug": 1, "candle": 1})
     holds = {h.seller_id: h for h in db.session.execute(
         select(EscrowHold).where(EscrowHold.order_id == order_id)).scalars()}
     actor = Actor("seller@test.example", "127.0.0.1")

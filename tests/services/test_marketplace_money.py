@@ -13,20 +13,15 @@ from app.models import EscrowHold, Payout
 from app.services import bank_accounts, escrow, ledger, notifications
 from app.services.audit import Actor
 from app.services.ledger_checks import check_all
-from tests.flows import PASSWORD, add, buyer_pays, latest_payment, login, order_and_start, settle
+from tests import flows
+from tests.flows import PASSWORD, latest_payment, login, settle
 
 SELLER = Actor("seller@test.example", "127.0.0.1")
 
 
 def paid_order(client, people, stack, psp) -> int:
-    login(client, "buyer")
-    add(client, people["mug"], 2)      # seller: 48.00
-    add(client, people["candle"], 1)   # other seller: 16.90
-    order_id, payment = order_and_start(client, "EUR", "hosted")
-    buyer_pays(stack["psp_url"], payment.psp_reference)
-    settle(psp)
-    assert latest_payment(order_id).status == "captured"
-    return order_id
+    """2 mugs (seller: 48.00) and a candle (other seller: 16.90), captured."""
+    return flows.paid_order(client, people, stack, psp, {"mug": 2, "candle": 1})
 
 
 def holds(order_id: int) -> dict[int, EscrowHold]:
@@ -66,9 +61,9 @@ def test_confirmed_line_releases_share_minus_fee_and_is_paid_out(client, people,
     assert len(booked) == 1  # the other seller's money is still in escrow
     assert ledger.balance(AccountKind.SELLER_IN_TRANSIT, seller, "EUR") == 4320
     settle(psp)  # submit job → sandbox payout (pending)
-    from sandbox_psp.webhooks import deliver_due
-
     import time
+
+    from sandbox_psp.webhooks import deliver_due
     deliver_due(psp, now=time.time() + 60)  # the bank confirms later
     settle(psp)
     payout = db.session.get(Payout, booked[0])
@@ -160,9 +155,8 @@ def test_a_payout_webhook_that_beats_the_submit_job_still_settles_it(client, peo
     """The PSP's payout.paid may arrive before our submit job stored the PSP's payout id."""
     import time
 
-    from sandbox_psp.webhooks import deliver_due
-
     from app.services import payouts
+    from sandbox_psp.webhooks import deliver_due
 
     order_id = paid_order(client, people, stack, psp)
     hold = holds(order_id)[people["seller"]]

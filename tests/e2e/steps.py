@@ -1,0 +1,94 @@
+"""What a person does in the browser, shared by the journeys: log in, check out, pay."""
+from __future__ import annotations
+
+import datetime
+import re
+import time
+
+from playwright.sync_api import expect
+
+VISA = "4242 4242 4242 4242"
+EXPIRY = f"12/{(datetime.date.today().year + 5) % 100:02d}"
+PASSWORD = "correct-horse-battery"
+PAID_WAIT_MS = 15_000
+
+
+def log_in(page, who: str = "buyer") -> None:
+    """Log in through the form as one of make_people's accounts (logging out first if needed);
+    staff also type their authenticator code."""
+    page.goto("/login")
+    if page.get_by_role("button", name="Log out").count():
+        page.get_by_role("button", name="Log out").click()
+        page.goto("/login")
+    page.get_by_label("Email").fill(f"{who}@test.example")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    logged_in, code = page.get_by_role("button", name="Log out"), page.get_by_label(
+        "Authentication code")
+    expect(logged_in.or_(code)).to_be_visible()
+    if code.count():  # staff sign in with a second step
+        code.fill(staff_code(who))
+        page.get_by_role("button", name="Log in").click()
+    expect(logged_in).to_be_visible()
+
+
+def staff_code(who: str) -> str:
+    """The authenticator code of one of the enrolled staff accounts."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import User
+    from tests.flows import next_code
+
+    db.session.rollback()
+    return next_code(db.session.scalar(select(User.id).where(
+        User.email == f"{who}@test.example")))
+
+
+def check_out(page, *titles: str) -> int:
+    """Put one of each item in the cart and check out the EUR lines; the order id."""
+    for title in titles:
+        page.goto("/")
+        page.locator("article.item").filter(
+            has=page.get_by_role("heading", name=title, exact=True)
+        ).get_by_role("button", name="Add to cart").click()
+        page.wait_for_url("**/cart")
+    page.get_by_role("button", name="Check out EUR items").click()
+    page.wait_for_url(re.compile(r"/checkout/\d+$"))
+    return int(page.url.rstrip("/").rsplit("/", 1)[1])
+
+
+def continue_to_payment(page, mode: str) -> None:
+    """On the checkout page, pick "Hosted payment page" or "Embedded card form" and go on."""
+    page.get_by_label(mode).check()
+    page.get_by_role("button", name=re.compile(r"^Continue to payment")).click()
+
+
+def pay_with(form, number: str, cards: set) -> None:
+    """Type a card into the PSP's form (a page or the iframe) and press Pay."""
+    cards.add(number)
+    form.get_by_label("Card number").fill(number)
+    form.get_by_label("Expiry").fill(EXPIRY)
+    form.get_by_label("CVC").fill("123")
+    form.get_by_label("Name on card").fill("Ada Buyer")
+    form.get_by_role("button", name=re.compile(r"^Pay")).click()
+
+
+def expect_paid(page, order_id: int) -> None:
+    """On the return page, the htmx poll ends with "Payment received."."""
+    expect(page).to_have_url(re.compile(rf"/checkout/{order_id}/return"))
+    expect(page.get_by_text("Payment received.")).to_be_visible(timeout=PAID_WAIT_MS)
+
+
+def wait_for(read, until, timeout: float = 10.0):
+    """Poll a database read (in a fresh transaction each time) until `until(value)`."""
+    from app.extensions import db
+
+    deadline = time.monotonic() + timeout
+    while True:
+        db.session.rollback()
+        db.session.expire_all()
+        value = read()
+        if until(value) or time.monotonic() > deadline:
+            return value
+        time.sleep(0.1)
