@@ -7,6 +7,7 @@ debit-normal; what we owe or earned (escrow, seller balances, platform fees) is 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import Enum
 
@@ -20,14 +21,21 @@ class AccountKind(str, Enum):
     SELLER_AVAILABLE = "seller_available"  # released to the seller, not yet paid out
     SELLER_IN_TRANSIT = "seller_in_transit"  # sent to the seller's bank, not yet confirmed
     PLATFORM_FEES = "platform_fees"        # our revenue
+    # What a PSP withdrew for an open chargeback (amount + its fee), per provider: a claim on
+    # the PSP that comes back if the dispute is won.
+    DISPUTE_RESERVE = "dispute_reserve"
+    DISPUTE_LOSSES = "dispute_losses"      # chargebacks lost that the platform bears
+    # A released share frozen by an open chargeback: still the seller's if the dispute is won.
+    SELLER_RESERVED = "seller_reserved"
 
     def __str__(self) -> str:
         return self.value
 
 
-DEBIT_NORMAL = frozenset({AccountKind.PSP_CLEARING, AccountKind.PSP_FEES})
+DEBIT_NORMAL = frozenset({AccountKind.PSP_CLEARING, AccountKind.PSP_FEES,
+                          AccountKind.DISPUTE_RESERVE, AccountKind.DISPUTE_LOSSES})
 SELLER_KINDS = frozenset({AccountKind.ESCROW, AccountKind.SELLER_AVAILABLE,
-                          AccountKind.SELLER_IN_TRANSIT})
+                          AccountKind.SELLER_IN_TRANSIT, AccountKind.SELLER_RESERVED})
 
 
 class UnbalancedPosting(ValueError):
@@ -135,3 +143,104 @@ def payout_failed(seller_id: int, currency: str, amount: int) -> Posting:
         Leg(seller(AccountKind.SELLER_IN_TRANSIT, seller_id), amount),
         Leg(seller(AccountKind.SELLER_AVAILABLE, seller_id), -amount),
     ])
+
+
+# --- refunds and chargebacks (docs/money.md, "Refunds, chargebacks and negative balances") ----
+
+@dataclass(frozen=True)
+class LineShare:
+    """One order line's part of a refund or a lost chargeback.
+
+    `amount` is what leaves the line; `fee_returned` is the part of the platform's fee given
+    back with it (the platform keeps no commission on money the buyer got back). `released`
+    says where the line's money is: still in escrow, or already in the seller's balance —
+    then the seller's part is clawed back from it (and may drive it below zero, see the
+    policy) and the returned fee comes out of platform revenue.
+    """
+
+    seller_id: int
+    amount: int
+    fee_returned: int
+    released: bool
+
+    def __post_init__(self) -> None:
+        if self.amount <= 0 or not 0 <= self.fee_returned <= self.amount:
+            raise UnbalancedPosting(f"line share {self.amount} with fee {self.fee_returned}")
+
+
+def _line_debits(shares: Iterable[LineShare], released_from: AccountKind) -> list[Leg]:
+    legs: list[Leg] = []
+    for share in shares:
+        if share.released:
+            # The platform fee was booked as revenue at release: return it from there.
+            legs += [Leg(seller(released_from, share.seller_id), share.amount - share.fee_returned),
+                     Leg(Account(AccountKind.PLATFORM_FEES), share.fee_returned)]
+        else:
+            # Still held: the fee was never revenue, so escrow gives back the whole amount.
+            legs.append(Leg(seller(AccountKind.ESCROW, share.seller_id), share.amount))
+    return legs
+
+
+def refund(provider: str, currency: str, shares: list[LineShare]) -> Posting:
+    """Money returned to the buyer through the PSP, taken from escrow or clawed back."""
+    total = sum(s.amount for s in shares)
+    return _posting("refund", currency, _line_debits(shares, AccountKind.SELLER_AVAILABLE)
+                    + [Leg(Account(AccountKind.PSP_CLEARING, provider), -total)])
+
+
+def refund_reversed(provider: str, currency: str, shares: list[LineShare]) -> Posting:
+    """A refund the PSP later failed: the money is back, where each line's money now belongs."""
+    legs = [Leg(leg.account, -leg.amount) for leg in refund(provider, currency, shares).legs]
+    return _posting("refund_reversed", currency, legs)
+
+
+def dispute_opened(provider: str, currency: str, amount: int, fee: int,
+                   frozen: dict[int, int]) -> Posting:
+    """The PSP withdrew a chargeback's amount and fee: reserve them; freeze released shares.
+
+    `frozen` maps seller id → the net share (released lines only) moved from their available
+    balance to reserved; lines still in escrow are frozen by their escrow status instead.
+    """
+    legs = [Leg(Account(AccountKind.DISPUTE_RESERVE, provider), amount + fee),
+            Leg(Account(AccountKind.PSP_CLEARING, provider), -(amount + fee))]
+    for sid, net in sorted(frozen.items()):
+        legs += [Leg(seller(AccountKind.SELLER_AVAILABLE, sid), net),
+                 Leg(seller(AccountKind.SELLER_RESERVED, sid), -net)]
+    return _posting("dispute_opened", currency, legs)
+
+
+def dispute_won(provider: str, currency: str, amount: int, fee: int, fee_returned_by_psp: bool,
+                frozen: dict[int, int]) -> Posting:
+    """The PSP gave the money back (and the fee, if it does): unreserve, unfreeze."""
+    returned = amount + (fee if fee_returned_by_psp else 0)
+    legs = [Leg(Account(AccountKind.PSP_CLEARING, provider), returned),
+            Leg(Account(AccountKind.PSP_FEES), amount + fee - returned),
+            Leg(Account(AccountKind.DISPUTE_RESERVE, provider), -(amount + fee))]
+    for sid, net in sorted(frozen.items()):
+        legs += [Leg(seller(AccountKind.SELLER_RESERVED, sid), net),
+                 Leg(seller(AccountKind.SELLER_AVAILABLE, sid), -net)]
+    return _posting("dispute_won", currency, legs)
+
+
+def dispute_lost(provider: str, currency: str, amount: int, fee: int, liable: str,
+                 shares: list[LineShare], frozen: dict[int, int]) -> Posting:
+    """The buyer's bank kept the money: book it to the liable party; the PSP fee is ours.
+
+    liable="seller": each line's share leaves escrow, or the seller's reserved balance (what
+    `dispute_opened` froze) plus the returned platform fee. liable="platform": the platform
+    bears the amount as a dispute loss and the sellers' frozen shares go back to available.
+    """
+    legs = [Leg(Account(AccountKind.PSP_FEES), fee),
+            Leg(Account(AccountKind.DISPUTE_RESERVE, provider), -(amount + fee))]
+    if liable == "seller":
+        if sum(s.amount for s in shares) != amount:
+            raise UnbalancedPosting(f"line shares {sum(s.amount for s in shares)} != {amount}")
+        legs += _line_debits(shares, AccountKind.SELLER_RESERVED)
+    elif liable == "platform":
+        legs.append(Leg(Account(AccountKind.DISPUTE_LOSSES), amount))
+        for sid, net in sorted(frozen.items()):
+            legs += [Leg(seller(AccountKind.SELLER_RESERVED, sid), net),
+                     Leg(seller(AccountKind.SELLER_AVAILABLE, sid), -net)]
+    else:
+        raise UnbalancedPosting(f"unknown liable party {liable!r}")
+    return _posting("dispute_lost", currency, legs)

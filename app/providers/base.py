@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
 
 from app.domain.payment_states import PaymentStatus
 
@@ -72,6 +74,19 @@ class ProviderPayment:
     reusable_method: ReusableMethod | None = None  # when the card was saved or paid saved
 
 
+class EventKind(str, Enum):
+    """What a webhook event is about, whatever the PSP calls it; decides who processes it."""
+
+    PAYMENT = "payment"    # object_id is the PSP's payment reference (Payment.psp_reference)
+    PAYOUT = "payout"      # object_id is the PSP's payout reference
+    REFUND = "refund"      # object_id is the PSP's refund reference
+    DISPUTE = "dispute"    # object_id is the PSP's dispute reference
+    OTHER = "other"        # recorded and answered 2xx, nothing else
+
+    def __str__(self) -> str:
+        return self.value
+
+
 @dataclass(frozen=True)
 class ProviderEvent:
     """A verified webhook event, in common form."""
@@ -81,6 +96,36 @@ class ProviderEvent:
     type: str
     object_id: str | None
     payload: dict
+
+
+@dataclass(frozen=True)
+class ProviderRefund:
+    """A PSP's view of a refund, in platform terms."""
+
+    reference: str                    # the PSP's refund id
+    payment_reference: str            # the PSP's payment the refund belongs to
+    status: str                       # "pending" | "succeeded" | "failed" | "needs_review"
+    amount: int
+    currency: str
+    failure_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ProviderDispute:
+    """A PSP's view of a chargeback, in platform terms."""
+
+    reference: str                    # the PSP's dispute id
+    payment_reference: str            # the PSP's payment that was disputed
+    # "needs_response" | "under_review" | "won" | "lost" | "needs_review" (a status we don't know)
+    status: str
+    raw_status: str
+    amount: int
+    currency: str
+    fee_amount: int                   # what the PSP withdrew on top of the amount
+    fee_returned_if_won: bool         # whether the PSP gives the fee back on a won dispute
+    reason: str
+    due_by: datetime | None           # evidence deadline (UTC, naive like the rest of the app)
+    evidence_submitted: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,6 +218,32 @@ class PaymentProvider(ABC):
     @abstractmethod
     def retrieve_payout(self, reference: str) -> ProviderPayout:
         """Fetch a payout's authoritative state. Read-only."""
+
+    @abstractmethod
+    def refund(self, reference: str, amount: int, idempotency_key: str,
+               metadata: dict | None = None) -> ProviderRefund:
+        """Return `amount` of a captured payment to the buyer, exactly once per idempotency key.
+        Called outside any database transaction, after the caller committed the refund row
+        and its key. Must never refund more than the PSP holds as captured minus refunded
+        (the PSP refuses; raise ProviderError with executed=False)."""
+
+    @abstractmethod
+    def retrieve_refund(self, reference: str) -> ProviderRefund:
+        """Fetch a refund's authoritative state. Read-only."""
+
+    @abstractmethod
+    def retrieve_dispute(self, reference: str) -> ProviderDispute:
+        """Fetch a chargeback's authoritative state. Read-only."""
+
+    @abstractmethod
+    def submit_dispute_evidence(self, reference: str, evidence: dict[str, str],
+                                submit: bool = True) -> ProviderDispute:
+        """Send evidence text fields for a chargeback before its due date; `submit` closes
+        the response (Stripe semantics). Never accepts or concedes the dispute by itself."""
+
+    def event_kind(self, event_type: str) -> EventKind:
+        """What an event type of this PSP is about (the webhook service dispatches on it)."""
+        return EventKind.OTHER
 
     @abstractmethod
     def parse_webhook(self, raw_body: bytes, headers) -> ProviderEvent:

@@ -4,11 +4,14 @@ from __future__ import annotations
 import requests
 
 from app.providers.base import (
+    EventKind,
     PaymentProvider,
+    ProviderDispute,
     ProviderError,
     ProviderEvent,
     ProviderPayment,
     ProviderPayout,
+    ProviderRefund,
     ProviderTimeout,
     SessionRequest,
 )
@@ -87,6 +90,26 @@ class SandboxProvider(PaymentProvider):
 
     def retrieve_payout(self, reference: str) -> ProviderPayout:
         return mapping.to_provider_payout(self._call("GET", f"/v1/payouts/{reference}"))
+
+    def refund(self, reference: str, amount: int, idempotency_key: str,
+               metadata: dict | None = None) -> ProviderRefund:
+        body = {"payment_session": reference, "amount": amount, "metadata": metadata or {}}
+        return mapping.to_provider_refund(self._call("POST", "/v1/refunds", body,
+                                                     idempotency_key))
+
+    def retrieve_refund(self, reference: str) -> ProviderRefund:
+        return mapping.to_provider_refund(self._call("GET", f"/v1/refunds/{reference}"))
+
+    def retrieve_dispute(self, reference: str) -> ProviderDispute:
+        return mapping.to_provider_dispute(self._call("GET", f"/v1/disputes/{reference}"))
+
+    def submit_dispute_evidence(self, reference: str, evidence: dict[str, str],
+                                submit: bool = True) -> ProviderDispute:
+        return mapping.to_provider_dispute(self._call(
+            "POST", f"/v1/disputes/{reference}", {"evidence": evidence, "submit": submit}))
+
+    def event_kind(self, event_type: str) -> EventKind:
+        return mapping.event_kind(event_type)
 
     def parse_webhook(self, raw_body: bytes, headers) -> ProviderEvent:
         return webhooks.parse(raw_body, headers, self.webhook_secrets, self.webhook_tolerance)

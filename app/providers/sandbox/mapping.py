@@ -5,8 +5,18 @@ service turns into "needs review" — never into success.
 """
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from app.domain.payment_states import PaymentStatus
-from app.providers.base import CardDisplay, ProviderPayment, ProviderPayout, ReusableMethod
+from app.providers.base import (
+    CardDisplay,
+    EventKind,
+    ProviderDispute,
+    ProviderPayment,
+    ProviderPayout,
+    ProviderRefund,
+    ReusableMethod,
+)
 
 S = PaymentStatus
 
@@ -114,4 +124,58 @@ def to_provider_payout(payout: dict) -> ProviderPayout:
         currency=from_psp_currency(payout["currency"]),
         failure_code=payout.get("failure_code"),
         failure_message=payout.get("failure_message"),
+    )
+
+
+# Sandbox event type prefix → what the event is about.
+EVENT_KINDS = {"payment_session.": EventKind.PAYMENT, "payout.": EventKind.PAYOUT,
+               "refund.": EventKind.REFUND, "dispute.": EventKind.DISPUTE}
+
+
+def event_kind(event_type: str) -> EventKind:
+    """The kind of a sandbox event type; types we don't know are OTHER (recorded, ignored)."""
+    for prefix, kind in EVENT_KINDS.items():
+        if event_type.startswith(prefix):
+            return kind
+    return EventKind.OTHER
+
+
+# Sandbox refund status → platform refund status. Anything else: "needs_review".
+REFUND_STATUSES = {"pending": "pending", "succeeded": "succeeded", "failed": "failed"}
+
+
+def to_provider_refund(refund: dict) -> ProviderRefund:
+    """A sandbox refund as a ProviderRefund."""
+    return ProviderRefund(
+        reference=refund["id"],
+        payment_reference=refund["payment_session"],
+        status=REFUND_STATUSES.get(refund.get("status"), "needs_review"),
+        amount=int(refund["amount"]),
+        currency=from_psp_currency(refund["currency"]),
+        failure_reason=refund.get("failure_reason"),
+    )
+
+
+# Sandbox dispute status → platform chargeback status. Anything else: "needs_review".
+DISPUTE_STATUSES = {"needs_response": "needs_response", "under_review": "under_review",
+                    "won": "won", "lost": "lost"}
+
+
+def to_provider_dispute(dispute: dict) -> ProviderDispute:
+    """A sandbox dispute as a ProviderDispute (the sandbox returns the fee on a won dispute)."""
+    details = dispute.get("evidence_details") or {}
+    due_by = details.get("due_by")
+    return ProviderDispute(
+        reference=dispute["id"],
+        payment_reference=dispute["payment_session"],
+        status=DISPUTE_STATUSES.get(dispute.get("status"), "needs_review"),
+        raw_status=str(dispute.get("status")),
+        amount=int(dispute["amount"]),
+        currency=from_psp_currency(dispute["currency"]),
+        fee_amount=int((dispute.get("fee") or {}).get("amount") or 0),
+        fee_returned_if_won=True,
+        reason=str(dispute.get("reason") or "general"),
+        due_by=(datetime.fromtimestamp(int(due_by), UTC).replace(tzinfo=None)
+                if due_by else None),
+        evidence_submitted=int(details.get("submission_count") or 0) > 0,
     )
