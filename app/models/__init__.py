@@ -2,6 +2,7 @@
 from app.models.audit import AuditRecord
 from app.models.bank_accounts import BankAccount
 from app.models.catalogue import CartItem, Item
+from app.models.disputes import CaseEvent, DisputeCase, EvidenceFile
 from app.models.escrow import EscrowHold, PayoutSettings, SellerFeeRule
 from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.notifications import Notification
@@ -12,7 +13,7 @@ from app.models.security import MfaSecret, RecoveryCode, SavedPaymentMethod
 from app.models.users import Role, User
 from app.models.webhooks import InboxStatus, WebhookEvent
 
-__all__ = ["EscrowHold", "LedgerEntry", "LedgerTransaction", "Payout", "PayoutSettings",
+__all__ = ["CaseEvent", "DisputeCase", "EvidenceFile", "EscrowHold", "LedgerEntry", "LedgerTransaction", "Payout", "PayoutSettings",
            "SellerFeeRule", "Notification", "MfaSecret", "RecoveryCode",
            "SavedPaymentMethod", "AuditRecord", "BankAccount", "CartItem", "InboxStatus", "Item", "Order", "OrderLine",
            "OrderStatus", "Payment", "PaymentStatusChange", "Role", "User", "WebhookEvent"]
