@@ -1,6 +1,7 @@
 """Which providers exist and which one a payment goes to."""
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 
 from flask import current_app
@@ -17,19 +18,36 @@ class Route:
     reason: str
 
 
+# Provider name → "module:function" building its adapter from the app config. A factory
+# returns None when the provider is not configured (no credentials in the environment).
+FACTORIES = {
+    "sandbox": "app.providers.registry:_sandbox_from_config",
+    "stripe": "app.providers.stripe:from_config",
+    "braintree": "app.providers.braintree:from_config",
+}
+
+
 def get_provider(name: str) -> PaymentProvider:
     """The configured adapter for a provider name (one instance per app)."""
     cache = current_app.extensions.setdefault("holdfast_providers", {})
     if name not in cache:
-        if name != "sandbox":
+        factory = FACTORIES.get(name)
+        adapter = None
+        if factory:
+            module, _, function = factory.partition(":")
+            adapter = getattr(importlib.import_module(module), function)(current_app.config)
+        if adapter is None:
             raise KeyError(f"no provider named {name!r} is configured")
-        cfg = current_app.config
-        secrets = [s for s in (cfg["SANDBOX_WEBHOOK_SECRET"],
-                               cfg.get("SANDBOX_WEBHOOK_SECRET_PREVIOUS")) if s]
-        cache[name] = SandboxProvider(cfg["SANDBOX_API_URL"], cfg["SANDBOX_API_KEY"], secrets,
-                                      timeout=cfg["PSP_TIMEOUT_SECONDS"],
-                                      webhook_tolerance=cfg["WEBHOOK_TOLERANCE_SECONDS"])
+        cache[name] = adapter
     return cache[name]
+
+
+def _sandbox_from_config(cfg) -> PaymentProvider:
+    secrets = [s for s in (cfg["SANDBOX_WEBHOOK_SECRET"],
+                           cfg.get("SANDBOX_WEBHOOK_SECRET_PREVIOUS")) if s]
+    return SandboxProvider(cfg["SANDBOX_API_URL"], cfg["SANDBOX_API_KEY"], secrets,
+                           timeout=cfg["PSP_TIMEOUT_SECONDS"],
+                           webhook_tolerance=cfg["WEBHOOK_TOLERANCE_SECONDS"])
 
 
 def choose_route(currency: str, mode: str) -> Route:
