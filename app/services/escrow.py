@@ -168,3 +168,28 @@ def _release(hold: EscrowHold, by: str, actor: Actor) -> None:
                 f"release:escrow:{hold.id}", escrow_id=hold.id)
     audit.record(actor, "escrow.released", f"escrow:{hold.id}", by=by,
                  net=hold.gross_amount - hold.fee_amount, fee=hold.fee_amount)
+
+
+# --- composable steps for claims, refunds and chargebacks (the caller's transaction) --------
+
+def freeze(hold: EscrowHold, actor: Actor, reason: str) -> bool:
+    """Stop a held line's automatic release while a case is open; False if not held."""
+    if hold.state != H.HELD:
+        return False
+    hold.status = transition(hold.state, H.ON_HOLD).value
+    audit.record(actor, "escrow.frozen", f"escrow:{hold.id}", reason=reason)
+    return True
+
+
+def unfreeze(hold: EscrowHold, actor: Actor, reason: str) -> bool:
+    """Let a frozen line follow its normal course again; False if it was not frozen."""
+    if hold.state != H.ON_HOLD:
+        return False
+    hold.status = transition(hold.state, H.HELD).value
+    audit.record(actor, "escrow.unfrozen", f"escrow:{hold.id}", reason=reason)
+    return True
+
+
+def release_now(hold: EscrowHold, by: str, actor: Actor) -> None:
+    """Release a held or frozen line to its seller (a support or case decision)."""
+    _release(hold, by, actor)
