@@ -107,7 +107,37 @@ def environment() -> dict:
         "MAIL_SERVER": env.get("MAIL_SERVER", ""),
         "MAIL_PORT": _env_int("MAIL_PORT", 25),
         "MAIL_FROM": env.get("MAIL_FROM", "Holdfast <no-reply@holdfast.invalid>"),
+        # Buyer claims: open until N days after release; the seller answers within N days.
+        "CLAIM_WINDOW_DAYS": _env_int("CLAIM_WINDOW_DAYS", 30),
+        "CLAIM_RESPONSE_DAYS": _env_int("CLAIM_RESPONSE_DAYS", 3),
+        "CLAIM_SWEEP_SECONDS": _env_int("CLAIM_SWEEP_SECONDS", 900),
+        # Evidence files live outside static/; upload forms alone may exceed MAX_CONTENT_LENGTH.
+        "EVIDENCE_DIR": env.get("EVIDENCE_DIR", str(instance_dir() / "evidence")),
+        "EVIDENCE_MAX_BYTES": _env_int("EVIDENCE_MAX_BYTES", 5 * 1024 * 1024),
+        "EVIDENCE_MAX_FILES": _env_int("EVIDENCE_MAX_FILES", 3),
     }
+    # Routing (docs/routing.md): the rules file, copied from the default on first use (empty:
+    # routing.toml in the instance folder), and a second sandbox instance (the "US acquirer").
+    settings.update({
+        "ROUTING_FILE": env.get("ROUTING_FILE", ""),
+        "PSP_US_PORT": _env_int("PSP_US_PORT", psp_port + 1),
+        "SANDBOX_US_API_URL": env.get("SANDBOX_US_API_URL", ""),
+        "SANDBOX_US_PUBLIC_URL": env.get("SANDBOX_US_PUBLIC_URL",
+                                         env.get("SANDBOX_US_API_URL", "")),
+    })
+    # Stripe (docs/providers.md): unused unless STRIPE_SECRET_KEY is set. Several webhook
+    # secrets, comma-separated, are all accepted while an endpoint secret is being rolled.
+    settings.update({name: env.get(name, "") for name in (
+        "STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET",
+        "STRIPE_API_BASE", "STRIPE_CHECKOUT_URL")})
+    # Braintree (docs/providers.md): unused unless the merchant id and both keys are set.
+    # BRAINTREE_BASE_URL overrides the gateway (tests: the fake); BRAINTREE_DROPIN_URL is the
+    # page that stands in for the Drop-in in an iframe (the fake's /dropin offline).
+    settings.update({name: env.get(name, "") for name in (
+        "BRAINTREE_MERCHANT_ID", "BRAINTREE_PUBLIC_KEY", "BRAINTREE_PRIVATE_KEY",
+        "BRAINTREE_BASE_URL", "BRAINTREE_DROPIN_URL")})
+    settings["BRAINTREE_ENVIRONMENT"] = env.get("BRAINTREE_ENVIRONMENT", "sandbox")
+    settings["BRAINTREE_DISPUTE_FEE"] = _env_int("BRAINTREE_DISPUTE_FEE", 1500)
     if "PSP_TIMEOUT_SECONDS" in env:
         settings["PSP_TIMEOUT_SECONDS"] = float(env["PSP_TIMEOUT_SECONDS"])
     return settings
@@ -130,6 +160,15 @@ class Config:
 
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
     PSP_TIMEOUT_SECONDS = 10.0
+    # The guard around every PSP call (app/providers/resilience.py).
+    PSP_RETRY_ATTEMPTS = 3
+    PSP_RETRY_BASE_SECONDS = 0.2
+    PSP_RETRY_MAX_SECONDS = 2.0
+    PSP_RETRY_BUDGET_SECONDS = 15.0
+    PSP_BREAKER_THRESHOLD = 5
+    PSP_BREAKER_COOLDOWN_SECONDS = 30.0
+    PSP_RATE_PER_SECOND = 25.0
+    PSP_RATE_BURST = 25.0
     WEBHOOK_TOLERANCE_SECONDS = 300
     RQ_ASYNC = True
     DEMO_ACCOUNTS_ALLOWED = False
@@ -203,6 +242,7 @@ class TestConfig(Config):
     # Tests check CSRF themselves where it matters (tests/security); forms elsewhere stay short.
     WTF_CSRF_ENABLED = os.environ.get("WTF_CSRF_ENABLED", "0") == "1"
     PSP_TIMEOUT_SECONDS = 5.0
+    PSP_RETRY_BASE_SECONDS = 0.01  # retries stay, the waiting between them shrinks
     # The suite logs in and pays from 127.0.0.1 all day: tests that check limits set low ones.
     RATE_LIMITS = {name: (100_000, 60) for name in Config.RATE_LIMITS}
 
@@ -230,6 +270,15 @@ class ProductionConfig(Config):
             "HOLDFAST_PROVIDERS", "sandbox"
         ).startswith("sandbox"):
             problems.append("SANDBOX_API_KEY is the public default")
+        if settings.get("STRIPE_SECRET_KEY") and not settings.get("STRIPE_WEBHOOK_SECRET"):
+            problems.append("STRIPE_SECRET_KEY is set but STRIPE_WEBHOOK_SECRET is missing")
+        braintree = [settings.get(f"BRAINTREE_{n}") for n in ("MERCHANT_ID", "PUBLIC_KEY",
+                                                                "PRIVATE_KEY")]
+        if any(braintree) and not all(braintree):
+            problems.append("BRAINTREE_MERCHANT_ID, _PUBLIC_KEY and _PRIVATE_KEY must be set "
+                            "together")
+        if (settings.get("BRAINTREE_BASE_URL") or "https://").split(":")[0] != "https":
+            problems.append("BRAINTREE_BASE_URL must be https (it carries the private key)")
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
         return settings

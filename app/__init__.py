@@ -50,8 +50,10 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Mount every blueprint."""
+    from app.blueprints.admin.routes import bp as admin_bp
     from app.blueprints.auth.routes import bp as auth_bp
     from app.blueprints.checkout.routes import bp as checkout_bp
+    from app.blueprints.disputes.routes import bp as disputes_bp
     from app.blueprints.health.routes import bp as health_bp
     from app.blueprints.seller.routes import bp as seller_bp
     from app.blueprints.shop.routes import bp as shop_bp
@@ -59,8 +61,9 @@ def register_blueprints(app: Flask) -> None:
     from app.blueprints.webhooks.routes import bp as webhooks_bp
     from app.extensions import csrf
 
-    for bp in (auth_bp, shop_bp, checkout_bp, seller_bp, support_bp, health_bp):
+    for bp in (auth_bp, shop_bp, checkout_bp, seller_bp, support_bp, health_bp, disputes_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(admin_bp)
     if app.config.get("DEMO_ACCOUNTS_ALLOWED"):
         from app.blueprints.dev.routes import bp as dev_bp
 

@@ -1,4 +1,5 @@
-"""`flask dev`: the platform, the sandbox PSP and an RQ worker, started and stopped together.
+"""`flask dev`: the platform, two sandbox PSPs (EU and US) and an RQ worker, started and
+stopped together.
 
 It never imports sandbox_psp: the PSP is started as its own process and spoken to over HTTP.
 """
@@ -48,7 +49,27 @@ def child_environment(app: Flask) -> dict[str, str]:
         "PYTHONUNBUFFERED": "1",
     })
     env.setdefault("SANDBOX_DATABASE_URL", f"sqlite:///{app.instance_path}/sandbox_psp.db")
+    # The platform and the worker reach the second sandbox (the "US acquirer") here.
+    env["SANDBOX_US_API_URL"] = us_api_url(app)
     return env
+
+
+def us_api_url(app: Flask) -> str:
+    """Where the second sandbox instance listens."""
+    return app.config.get("SANDBOX_US_API_URL") or f"http://127.0.0.1:{app.config['PSP_US_PORT']}"
+
+
+def us_environment(app: Flask, env: dict[str, str]) -> dict[str, str]:
+    """The second sandbox: its own database, public URL and webhook endpoint."""
+    cfg = app.config
+    us = dict(env)
+    us.update({
+        "SANDBOX_DATABASE_URL": os.environ.get("SANDBOX_US_DATABASE_URL",
+                                              f"sqlite:///{app.instance_path}/sandbox_psp_us.db"),
+        "SANDBOX_WEBHOOK_URL": cfg["PUBLIC_URL"].rstrip("/") + "/webhooks/sandbox_us",
+        "SANDBOX_PUBLIC_URL": cfg.get("SANDBOX_US_PUBLIC_URL") or us_api_url(app),
+    })
+    return us
 
 
 def banner(app: Flask) -> str:
@@ -56,7 +77,10 @@ def banner(app: Flask) -> str:
     cfg = app.config
     lines = ["", "Holdfast is running.",
              f"  Platform      {cfg['PUBLIC_URL']}",
-             f"  Sandbox PSP   {cfg['SANDBOX_PUBLIC_URL']}   (payments and webhook deliveries)",
+             f"  Sandbox PSP   {cfg['SANDBOX_PUBLIC_URL']}   (provider \"sandbox\": EUR, GBP, EU cards)",
+             f"  Sandbox US    {cfg.get('SANDBOX_US_PUBLIC_URL') or us_api_url(app)}"
+             + '   (provider "sandbox_us": USD)',
+             f"  Routing       {cfg['PUBLIC_URL']}/admin/routing   (admin)",
              f"  Health        {cfg['PUBLIC_URL']}/healthz", ""]
     if cfg.get("DEMO_ACCOUNTS_ALLOWED"):
         lines.append(f"Demo logins (password: {DEMO_PASSWORD})")
@@ -74,9 +98,11 @@ def run_all(app: Flask) -> int:
     cfg = app.config
     env = child_environment(app)
     python = sys.executable
+    us_port = str(urlsplit(us_api_url(app)).port or cfg["PSP_US_PORT"])
     commands = {
         "sandbox-psp": [python, "-m", "sandbox_psp", "--host", "127.0.0.1",
                         "--port", str(cfg["PSP_PORT"])],
+        "sandbox-psp-us": [python, "-m", "sandbox_psp", "--host", "127.0.0.1", "--port", us_port],
         "platform": [python, "-m", "flask", "--app", "wsgi", "run", "--host", "127.0.0.1",
                      "--port", str(cfg["PORT"]), "--with-threads", "--no-reload"],
         "worker": [python, "-m", "flask", "--app", "wsgi", "worker"],
@@ -92,9 +118,11 @@ def run_all(app: Flask) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
+        envs = {"sandbox-psp-us": us_environment(app, env)}
         for name, command in commands.items():
-            children[name] = subprocess.Popen(command, env=env)
-        ready = _wait_for_port(cfg["SANDBOX_API_URL"]) and _wait_for_port(cfg["PUBLIC_URL"])
+            children[name] = subprocess.Popen(command, env=envs.get(name, env))
+        ready = (_wait_for_port(cfg["SANDBOX_API_URL"]) and _wait_for_port(us_api_url(app))
+                 and _wait_for_port(cfg["PUBLIC_URL"]))
         if not ready:
             print("Holdfast: a server did not start; see the messages above.", file=sys.stderr)
             return 1

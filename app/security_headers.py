@@ -39,14 +39,29 @@ def content_security_policy(psp_origins: list[str], nonce: str) -> str:
     ])
 
 
+def allow_psp_origin(url: str) -> None:
+    """Let this response frame (and post to) one more PSP page's origin."""
+    g.extra_psp_origins = [*g.get("extra_psp_origins", []), origin_of(url)]
+
+
+def stripe_checkout_origins(config) -> list[str]:
+    """Stripe's hosted Checkout origin while Stripe is configured: the checkout form's 303
+    goes there (read per request, so a config change needs no restart)."""
+    if not config.get("STRIPE_SECRET_KEY"):
+        return []
+    return [origin_of(config.get("STRIPE_CHECKOUT_URL") or "https://checkout.stripe.com")]
+
+
 def register(app: Flask) -> None:
     """Attach the headers after every request."""
     psp_origins = [origin_of(app.config["SANDBOX_PUBLIC_URL"])]
 
     @app.after_request
     def _headers(response):
+        # A page may frame one more PSP origin for itself (the Braintree Drop-in page does).
         response.headers["Content-Security-Policy"] = content_security_policy(
-            psp_origins, csp_nonce())
+            psp_origins + stripe_checkout_origins(app.config) + g.get("extra_psp_origins", []),
+            csp_nonce())
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"

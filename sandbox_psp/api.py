@@ -136,6 +136,13 @@ def get_refund(refund_id):
     return jsonify(refunds.get(refund_id).to_dict())
 
 
+@bp.post("/test_helpers/refunds/<refund_id>/fail")
+def fail_refund(refund_id):
+    """Test helper: make a succeeded refund fail late (money back, `refund.failed` emitted)."""
+    return _post(params.no_params,
+                 lambda _: (200, refunds.fail_late(refunds.get(refund_id)).to_dict()))
+
+
 @bp.get("/balance")
 def get_balance():
     """The balance per currency: captured − refunded − fees − payouts not failed − disputes not won."""

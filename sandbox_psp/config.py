@@ -20,6 +20,8 @@ DEFAULTS = {
     "SANDBOX_WEBHOOK_TIMEOUT": "5",
     # Seconds between a payout's creation and its settlement (paid or failed).
     "SANDBOX_PAYOUT_DELAY": "2",
+    # Fault injection (POST /v1/test_helpers/faults); "0" turns it off.
+    "SANDBOX_TEST_HELPERS": "1",
 }
 
 _PARSERS = {
@@ -31,6 +33,7 @@ _PARSERS = {
     "SANDBOX_PAYOUT_DELAY": float,
     "SANDBOX_PLATFORM_ORIGIN": lambda v: v.rstrip("/"),
     "SANDBOX_PUBLIC_URL": lambda v: v.rstrip("/"),
+    "SANDBOX_TEST_HELPERS": lambda v: str(v).strip().lower() not in ("0", "false", "no", "off", ""),
 }
 
 

@@ -35,3 +35,18 @@ def get(refund_id: str) -> Refund:
     if refund is None:
         raise missing("refund", refund_id)
     return refund
+
+
+def fail_late(refund: Refund) -> Refund:
+    """Test helper: a succeeded refund the bank returns later (closed card account, say).
+
+    The money comes back to the balance (`amount_refunded` shrinks) and `refund.failed` is
+    emitted, as Stripe does when a refund fails after it had succeeded.
+    """
+    if refund.status != "succeeded":
+        raise unexpected_state(refund.status, "failed", "refund")
+    session = db.session.get(PaymentSession, refund.payment_session_id)
+    session.amount_refunded -= refund.amount
+    refund.status = "failed"
+    events.emit("refund.failed", refund.to_dict())
+    return refund

@@ -145,7 +145,7 @@ def payout_failed(seller_id: int, currency: str, amount: int) -> Posting:
     ])
 
 
-# --- refunds and chargebacks (docs/money.md, "Refunds, chargebacks and negative balances") ----
+# --- refunds and chargebacks (docs/money.md "Refunds and negative balances", docs/disputes.md) ----
 
 @dataclass(frozen=True)
 class LineShare:
@@ -244,3 +244,16 @@ def dispute_lost(provider: str, currency: str, amount: int, fee: int, liable: st
     else:
         raise UnbalancedPosting(f"unknown liable party {liable!r}")
     return _posting("dispute_lost", currency, legs)
+
+
+# --- Stripe Connect (docs/providers.md, "Stripe Connect") ------------------------------------
+
+def transfer_reversed(seller_id: int, provider: str, currency: str, amount: int) -> Posting:
+    """A clawback taken back from a seller's connected account by reversing a transfer: the
+    money is in the platform's PSP balance again and the seller's negative balance shrinks."""
+    if amount <= 0:
+        raise UnbalancedPosting(f"transfer reversal of {amount}")
+    return _posting("transfer_reversed", currency, [
+        Leg(Account(AccountKind.PSP_CLEARING, provider), amount),
+        Leg(seller(AccountKind.SELLER_AVAILABLE, seller_id), -amount),
+    ])

@@ -8,7 +8,10 @@ Notes on the choices:
   the buyer may try another card on the same PSP session (DECLINED → AUTHORIZING/AUTHORIZED/…).
 - UNKNOWN means "we timed out and don't know what the PSP did"; only the janitor's re-fetch moves
   it on, to whatever the PSP reports.
-- FAILED, CANCELLED, EXPIRED and REFUNDED are final.
+- FAILED, CANCELLED and EXPIRED are final. REFUNDED is final but for one correction: a refund
+  the PSP fails after it had succeeded gives the money back (REFUNDED → PARTIALLY_REFUNDED or
+  CAPTURED, PARTIALLY_REFUNDED → CAPTURED). Those reversal moves are not progress, so the
+  reachability walk behind `is_behind` does not follow them.
 """
 from __future__ import annotations
 
@@ -57,7 +60,7 @@ TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     S.CAPTURED: frozenset({S.COMPLETED, S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
     S.COMPLETED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
     S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED,
-                                     S.COMPLETED}),
+                                     S.COMPLETED, S.CAPTURED}),
     # A won dispute returns to where the money was; a lost one ends as refunded.
     S.DISPUTED: frozenset({S.CAPTURED, S.COMPLETED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
     S.UNKNOWN: frozenset({S.PROCESSING, S.REQUIRES_ACTION, S.AUTHORIZED, S.CAPTURED,
@@ -65,10 +68,15 @@ TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     S.FAILED: frozenset(),
     S.CANCELLED: frozenset(),
     S.EXPIRED: frozenset(),
-    S.REFUNDED: frozenset(),
+    S.REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.CAPTURED}),
 }
 
-FINAL = frozenset(s for s, targets in TRANSITIONS.items() if not targets)
+# A late refund failure undoes a refund: allowed, but never "the payment moving on".
+REVERSALS = frozenset({(S.REFUNDED, S.PARTIALLY_REFUNDED), (S.REFUNDED, S.CAPTURED),
+                       (S.PARTIALLY_REFUNDED, S.CAPTURED)})
+
+FINAL = frozenset(s for s, targets in TRANSITIONS.items()
+                  if not targets - {t for c, t in REVERSALS if c == s})
 
 # The buyer has paid: the money is authorized or beyond.
 PAID = frozenset({S.AUTHORIZED, S.CAPTURED, S.COMPLETED, S.PARTIALLY_REFUNDED, S.REFUNDED,
@@ -86,12 +94,15 @@ def _reachable(start: PaymentStatus) -> frozenset[PaymentStatus]:
     """Every status a payment in `start` can still reach through the table.
 
     The walk does not pass through UNKNOWN: "we don't know" is a detour, not progress, and
-    through it almost everything would reach almost everything.
+    through it almost everything would reach almost everything. Nor does it follow REVERSALS.
     """
     seen: set[PaymentStatus] = set()
     frontier = [start]
     while frontier:
-        for target in TRANSITIONS[frontier.pop()]:
+        current = frontier.pop()
+        for target in TRANSITIONS[current]:
+            if (current, target) in REVERSALS:
+                continue
             if target not in seen:
                 seen.add(target)
                 if target != PaymentStatus.UNKNOWN:

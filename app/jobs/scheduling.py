@@ -35,6 +35,9 @@ PERIODIC = {
     "escrow": ("ESCROW_SWEEP_SECONDS", "app.jobs.escrow.release_due"),
     "payouts": ("PAYOUT_RUN_SECONDS", "app.jobs.payouts.run_payouts"),
     "notifications": ("NOTIFY_SECONDS", "app.jobs.notifications.deliver_notifications"),
+    "refunds": ("INBOX_SWEEP_SECONDS", "app.jobs.refunds.settle_pending"),
+    "claims": ("CLAIM_SWEEP_SECONDS", "app.jobs.claims.escalate_overdue"),
+    "connect": ("INBOX_SWEEP_SECONDS", "app.jobs.connect.sweep_clawbacks"),
 }
 
 

@@ -9,11 +9,14 @@ from app.models.notifications import Notification
 from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatusChange
 from app.models.payouts import Payout
+from app.models.provider_accounts import ProviderAccount
+from app.models.refunds import Refund, RefundLine
 from app.models.security import MfaSecret, RecoveryCode, SavedPaymentMethod
+from app.models.transfer_reversals import TransferReversal  # noqa: F401  (Stripe Connect)
 from app.models.users import Role, User
 from app.models.webhooks import InboxStatus, WebhookEvent
 
 __all__ = ["CaseEvent", "DisputeCase", "EvidenceFile", "EscrowHold", "LedgerEntry", "LedgerTransaction", "Payout", "PayoutSettings",
            "SellerFeeRule", "Notification", "MfaSecret", "RecoveryCode",
            "SavedPaymentMethod", "AuditRecord", "BankAccount", "CartItem", "InboxStatus", "Item", "Order", "OrderLine",
-           "OrderStatus", "Payment", "PaymentStatusChange", "Role", "User", "WebhookEvent"]
+           "OrderStatus", "Payment", "PaymentStatusChange", "ProviderAccount", "Refund", "RefundLine", "Role", "User", "WebhookEvent"]

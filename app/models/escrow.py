@@ -18,6 +18,10 @@ class EscrowHold(db.Model):
     __tablename__ = "escrow_holds"
     __table_args__ = (
         CheckConstraint("fee_amount >= 0 AND fee_amount <= gross_amount", name="fee_within_gross"),
+        CheckConstraint("refunded_amount >= 0 AND refunded_amount <= gross_amount",
+                        name="refunded_within_gross"),
+        CheckConstraint("fee_returned >= 0 AND fee_returned <= fee_amount",
+                        name="fee_returned_within_fee"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -27,6 +31,10 @@ class EscrowHold(db.Model):
     currency: Mapped[str] = mapped_column(String(3))
     gross_amount: Mapped[int]          # the line's share of the captured amount
     fee_amount: Mapped[int]            # the platform's fee, fixed at capture
+    # What left this line to the buyer (refunds, chargebacks lost by the seller) and the part
+    # of the platform fee returned with it: a release pays only what remains.
+    refunded_amount: Mapped[int] = mapped_column(default=0, server_default="0")
+    fee_returned: Mapped[int] = mapped_column(default=0, server_default="0")
     status: Mapped[str] = mapped_column(String(16), default=EscrowStatus.HELD.value, index=True)
     shipped_at: Mapped[datetime | None]
     tracking_ref: Mapped[str | None] = mapped_column(String(64))
@@ -44,9 +52,19 @@ class EscrowHold(db.Model):
         return EscrowStatus(self.status)
 
     @property
+    def remaining(self) -> int:
+        """The line's money not (yet) returned to the buyer."""
+        return self.gross_amount - self.refunded_amount
+
+    @property
+    def fee_remaining(self) -> int:
+        """The platform's fee on what remains."""
+        return self.fee_amount - self.fee_returned
+
+    @property
     def net(self) -> Money:
-        """What the seller receives on release."""
-        return Money(self.gross_amount - self.fee_amount, self.currency)
+        """What the seller receives on release (of what remains after refunds)."""
+        return Money(self.remaining - self.fee_remaining, self.currency)
 
 
 class SellerFeeRule(db.Model):

@@ -27,6 +27,11 @@ class Payment(db.Model):
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), index=True)
     provider: Mapped[str] = mapped_column(String(32))
     routing_reason: Mapped[str] = mapped_column(String(255), default="")
+    # The routing rule that chose the provider, the providers still to try when this one
+    # certainly did not execute (comma-separated, in order), and the buyer's billing country.
+    routing_rule: Mapped[str | None] = mapped_column(String(64))
+    routing_fallbacks: Mapped[str] = mapped_column(String(255), default="", server_default="")
+    billing_country: Mapped[str | None] = mapped_column(String(2))
     integration_mode: Mapped[str] = mapped_column(String(16))  # hosted | embedded
     status: Mapped[str] = mapped_column(String(24), default=PaymentStatus.INITIATED.value,
                                         index=True)

@@ -145,8 +145,10 @@ class ProviderError(Exception):
 
     def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
                  retryable: bool = False, executed: bool | None = False,
-                 decline_code: str | None = None):
+                 decline_code: str | None = None, retry_after: float | None = None):
         super().__init__(message)
+        # Seconds the PSP asked us to wait (429 Retry-After); the retry guard honours it.
+        self.retry_after = retry_after
         self.code = code
         self.status = status
         self.retryable = retryable
@@ -244,6 +246,12 @@ class PaymentProvider(ABC):
     def event_kind(self, event_type: str) -> EventKind:
         """What an event type of this PSP is about (the webhook service dispatches on it)."""
         return EventKind.OTHER
+
+    def our_reference_in(self, payload: dict) -> str | None:
+        """Our payment reference (SessionRequest.reference) carried inside a payment event,
+        for PSP objects whose id is not the one we stored (Stripe's PaymentIntent under a
+        Checkout Session). None when the PSP has no such field."""
+        return None
 
     @abstractmethod
     def parse_webhook(self, raw_body: bytes, headers) -> ProviderEvent:

@@ -1,45 +1,88 @@
-"""Which providers exist and which one a payment goes to."""
+"""Which providers exist, which ones a payment goes to, and the guard around every adapter."""
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass
 
 from flask import current_app
 
+from app.domain.routing import RouteContext
+from app.providers import routing_file
 from app.providers.base import PaymentProvider
 from app.providers.sandbox import SandboxProvider
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Route:
-    """The provider chosen for a payment, and why (stored on the payment)."""
+    """The providers chosen for a payment in trial order, the rule, and why (stored on it)."""
 
-    provider: str
+    providers: tuple[str, ...]
+    rule: str
     reason: str
+
+    @property
+    def provider(self) -> str:
+        """The provider tried first."""
+        return self.providers[0]
 
 
 # Provider name → "module:function" building its adapter from the app config. A factory
 # returns None when the provider is not configured (no credentials in the environment).
 FACTORIES = {
     "sandbox": "app.providers.registry:_sandbox_from_config",
+    "sandbox_us": "app.providers.registry:_sandbox_us_from_config",
     "stripe": "app.providers.stripe:from_config",
     "braintree": "app.providers.braintree:from_config",
 }
+_MISSING = object()
 
 
 def get_provider(name: str) -> PaymentProvider:
-    """The configured adapter for a provider name (one instance per app)."""
+    """The configured adapter for a provider name, wrapped in timeouts, retries, a rate limit
+    and a circuit breaker (one instance per app); KeyError when it is not configured."""
     cache = current_app.extensions.setdefault("holdfast_providers", {})
     if name not in cache:
-        factory = FACTORIES.get(name)
-        adapter = None
-        if factory:
-            module, _, function = factory.partition(":")
-            adapter = getattr(importlib.import_module(module), function)(current_app.config)
+        adapter = _build(name)
         if adapter is None:
             raise KeyError(f"no provider named {name!r} is configured")
-        cache[name] = adapter
+        from app.providers.resilience import guard
+
+        cache[name] = guard(adapter, name, current_app.config)
     return cache[name]
+
+
+def _build(name: str) -> PaymentProvider | None:
+    # Unconfigured providers are remembered too: routing asks about them on every payment.
+    built = current_app.extensions.setdefault("holdfast_unconfigured", {})
+    if built.get(name) is _MISSING:
+        return None
+    factory = FACTORIES.get(name)
+    adapter = None
+    if factory:
+        module, _, function = factory.partition(":")
+        try:
+            adapter = getattr(importlib.import_module(module), function)(current_app.config)
+        except ModuleNotFoundError as exc:  # an adapter package not installed/written yet
+            if not exc.name or not module.startswith(exc.name):
+                raise
+    if adapter is None:
+        built[name] = _MISSING
+    return adapter
+
+
+def configured() -> frozenset[str]:
+    """Names of the providers this deployment can use."""
+    names = set()
+    for name in FACTORIES:
+        try:
+            get_provider(name)
+        except KeyError:
+            continue
+        names.add(name)
+    return frozenset(names)
 
 
 def _sandbox_from_config(cfg) -> PaymentProvider:
@@ -50,6 +93,30 @@ def _sandbox_from_config(cfg) -> PaymentProvider:
                            webhook_tolerance=cfg["WEBHOOK_TOLERANCE_SECONDS"])
 
 
-def choose_route(currency: str, mode: str) -> Route:
-    """Pick the provider for a payment. Only the sandbox is configured so far."""
-    return Route("sandbox", f"default route: sandbox accepts {currency} {mode} payments")
+def _sandbox_us_from_config(cfg) -> PaymentProvider | None:
+    """A second sandbox instance (the "US acquirer"), when SANDBOX_US_API_URL is set."""
+    if not cfg.get("SANDBOX_US_API_URL"):
+        return None
+    adapter = SandboxProvider(cfg["SANDBOX_US_API_URL"],
+                              cfg.get("SANDBOX_US_API_KEY") or cfg["SANDBOX_API_KEY"],
+                              [cfg.get("SANDBOX_US_WEBHOOK_SECRET") or cfg["SANDBOX_WEBHOOK_SECRET"]],
+                              timeout=cfg["PSP_TIMEOUT_SECONDS"],
+                              webhook_tolerance=cfg["WEBHOOK_TOLERANCE_SECONDS"])
+    adapter.name = "sandbox_us"
+    return adapter
+
+
+def choose_route(context: RouteContext) -> Route:
+    """The providers for a payment, in trial order, by the routing file's first matching rule
+    (providers that are not configured here are left out)."""
+    decision = routing_file.current().decide(context, configured())
+    return Route(decision.providers, decision.rule, decision.reason)
+
+
+def breaker_states() -> dict[str, dict]:
+    """Each configured provider's circuit-breaker state (shared by every process)."""
+    states = {}
+    for name in sorted(configured()):
+        breaker = getattr(get_provider(name), "breaker", None)
+        states[name] = breaker.state() if breaker is not None else {"state": "none"}
+    return states

@@ -14,6 +14,7 @@ from app.clock import now
 from app.database import locked, unit_of_work
 from app.domain.money import Money
 from app.domain.payment_states import PAID, PaymentStatus
+from app.domain.routing import RouteContext, RoutingError
 from app.extensions import db
 from app.models import CartItem, Item, Order, OrderLine, OrderStatus, Payment
 from app.providers.base import ProviderError, SessionRequest
@@ -96,18 +97,21 @@ def _awaiting_payment(order_id: int, buyer_id: int) -> Order:
 
 
 def start_payment(order_id: int, buyer_id: int, mode: str, actor: Actor,
-                  save_card: bool = False) -> PaymentStart:
-    """Create (or resume) the PSP session for an order and say where the buyer goes next."""
+                  save_card: bool = False, country: str | None = None) -> PaymentStart:
+    """Create (or resume) the PSP session for an order and say where the buyer goes next;
+    `country` is the buyer's billing country (routing rules may depend on it)."""
     if mode not in MODES:
         raise ServiceError("Choose how you want to pay.")
     previous = _awaiting_payment(order_id, buyer_id).current_payment
     if previous is not None and previous.integration_mode == mode \
-            and previous.save_payment_method == save_card:
+            and previous.save_payment_method == save_card \
+            and previous.billing_country == country:  # another country may route elsewhere
         if previous.state in RESUMABLE:
             return PaymentStart(previous.id, mode, previous.redirect_url)
         if previous.state == S.INITIATED:
             return _open_session(previous.id, actor)  # retry with the stored key
-    return _open_session(_replace(order_id, previous, mode, save_card, actor), actor)
+    return _open_session(_replace(order_id, previous, mode, save_card, actor, country=country),
+                         actor)
 
 
 def pay_with_saved(order_id: int, buyer_id: int, method_id: int, actor: Actor) -> PaymentStart:
@@ -120,11 +124,13 @@ def pay_with_saved(order_id: int, buyer_id: int, method_id: int, actor: Actor) -
     method = vault.get_method(method_id, buyer_id)  # another buyer's card: NotFound
     if method.expired:
         raise ServiceError("That saved card has expired. Please choose another way to pay.")
-    if choose_route(order.currency, SAVED_CARD_MODE).provider != method.provider:
+    route = _route(RouteContext(order.currency, order.total_amount, "card"))
+    if method.provider not in route.providers:
         raise ServiceError("That saved card cannot pay this order. Please choose another way "
                            "to pay.")
     previous = order.current_payment
-    start = _open_session(_replace(order_id, previous, SAVED_CARD_MODE, False, actor), actor)
+    start = _open_session(_replace(order_id, previous, SAVED_CARD_MODE, False, actor,
+                                   only=method.provider), actor)
     payment = db.session.get(Payment, start.payment_id)
     token = vault.open_token(method_id, buyer_id, actor,
                              reason=f"pay order {order_id} (payment {payment.id})")
@@ -156,9 +162,9 @@ def _saved_card_refused(payment_id: int, exc: ProviderError, actor: Actor) -> Pa
 
 
 def _replace(order_id: int, previous: Payment | None, mode: str, save_card: bool,
-             actor: Actor) -> int:
+             actor: Actor, country: str | None = None, only: str | None = None) -> int:
     """A new payment for the order; the previous unpaid session is cancelled at the PSP."""
-    payment_id = _new_payment(order_id, mode, actor, save_card)
+    payment_id = _new_payment(order_id, mode, actor, save_card, country=country, only=only)
     if previous is not None and previous.state in RESUMABLE | {S.INITIATED}:
         replaced = payment_actions.cancel_for_replacement(previous.id, actor)
         if replaced.status in PAID:
@@ -169,21 +175,53 @@ def _replace(order_id: int, previous: Payment | None, mode: str, save_card: bool
     return payment_id
 
 
-def _new_payment(order_id: int, mode: str, actor: Actor, save_card: bool = False) -> int:
+def _route(context: RouteContext):
+    try:
+        return choose_route(context)
+    except RoutingError:
+        raise PaymentUnavailable("No payment provider can take this payment right now. "
+                                 "Nothing has been charged; please try again later.") from None
+
+
+def _new_payment(order_id: int, mode: str, actor: Actor, save_card: bool = False,
+                 country: str | None = None, only: str | None = None) -> int:
+    """A payment row routed by the rules; `only` pins the provider (a saved card's)."""
     with unit_of_work():
         order = locked(Order, order_id)
-        route = choose_route(order.currency, mode)
-        payment = Payment(order_id=order.id, provider=route.provider,
-                          routing_reason=route.reason, integration_mode=mode,
+        key = f"hf_{secrets.token_hex(16)}"  # also seeds the route's weighted draw
+        route = _route(RouteContext(order.currency, order.total_amount, "card", country, key))
+        providers, reason = route.providers, route.reason
+        if only is not None:
+            providers, reason = (only,), f"saved card held by {only}; {reason}"
+        payment = Payment(order_id=order.id, provider=providers[0],
+                          routing_reason=reason[:255], routing_rule=route.rule,
+                          routing_fallbacks=",".join(providers[1:]), billing_country=country,
+                          integration_mode=mode,
                           amount=order.total_amount, currency=order.currency,
-                          save_payment_method=save_card,
-                          idempotency_key=f"hf_{secrets.token_hex(16)}")
+                          save_payment_method=save_card, idempotency_key=key)
         db.session.add(payment)
         db.session.flush()
         audit.record(actor, "payment.created", f"payment:{payment.id}", order=order.id,
-                     provider=route.provider, mode=mode, amount=order.total_amount,
-                     save_card=save_card)
+                     provider=providers[0], mode=mode, amount=order.total_amount,
+                     save_card=save_card, rule=route.rule, fallbacks=list(providers[1:]))
         return payment.id
+
+
+def _fail_over(payment_id: int, exc: ProviderError, actor: Actor) -> bool:
+    """Move a payment that its provider certainly never executed to the next provider of
+    its route; False when none is left or the payment has moved on meanwhile."""
+    with unit_of_work():
+        payment = locked(Payment, payment_id)
+        remaining = [p for p in payment.routing_fallbacks.split(",") if p]
+        if not remaining or payment.state != S.INITIATED or payment.psp_reference:
+            return False
+        failed, payment.provider = payment.provider, remaining[0]
+        payment.routing_fallbacks = ",".join(remaining[1:])
+        payment.routing_reason = (f"{payment.routing_reason}; {failed} unavailable "
+                                  f"({exc.code}), failed over to {payment.provider}")[:255]
+        audit.record(actor, "payment.failed_over", f"payment:{payment_id}", failed=failed,
+                     to=payment.provider, code=exc.code)
+        return True
 
 
 def public_url(path: str) -> str:
@@ -220,10 +258,14 @@ def _open_session(payment_id: int, actor: Actor) -> PaymentStart:
     try:
         report = provider.create_session(request)
     except ProviderError as exc:
+        # Only when this PSP certainly did nothing may another one be asked: else two charges.
+        if exc.executed is False and exc.retryable and _fail_over(payment_id, exc, actor):
+            return _open_session(payment_id, actor)
         return _session_failed(payment_id, exc, actor)
     with unit_of_work():
         payment = locked(Payment, payment_id)
-        payment.psp_reference = report.reference
+        # Empty for Braintree: no PSP object exists until the Drop-in's nonce makes a sale.
+        payment.psp_reference = report.reference or None
         payment.redirect_url, payment.embed_url = report.redirect_url, report.embed_url
         payment.expires_at = now() + timedelta(seconds=config["PAYMENT_SESSION_TTL"])
         if payment.state == S.INITIATED:

@@ -40,6 +40,8 @@ def explain(hold: EscrowHold, at: datetime, days: int) -> HoldExplanation:
     """The reason and predicted release date shown to the seller and the buyer."""
     if hold.state == H.RELEASED:
         return HoldExplanation("released to the seller", hold.released_at)
+    if hold.state == H.REFUNDED:
+        return HoldExplanation("refunded to the buyer", None)
     if hold.state == H.ON_HOLD:
         return HoldExplanation("held by support while a question is settled", None)
     if hold.shipped_at is None:
@@ -113,6 +115,8 @@ def confirm_receipt(buyer_id: int, hold_id: int, actor: Actor) -> None:
             raise Conflict("The seller has not shipped this item yet.")
         if hold.state == H.RELEASED:
             return
+        if hold.state == H.REFUNDED:
+            raise Conflict("This line was refunded; there is nothing left to release.")
         if hold.state == H.ON_HOLD:
             raise Conflict("Support is looking at this order; they will release the payment.")
         _release(hold, "buyer", actor)
@@ -145,7 +149,8 @@ def support_decide(hold_id: int, decision: str, actor: Actor) -> None:
         target = {"release": H.RELEASED, "hold": H.ON_HOLD, "unhold": H.HELD}.get(decision)
         if target is None:
             raise Conflict("Unknown decision.")
-        if target in TRANSITIONS[hold.state]:
+        # A refunded line has no money left to release or hold.
+        if target in TRANSITIONS[hold.state] and hold.state != H.REFUNDED:
             if target == H.RELEASED:
                 _release(hold, "support", actor)
             else:
@@ -162,12 +167,15 @@ def support_decide(hold_id: int, decision: str, actor: Actor) -> None:
 
 
 def _release(hold: EscrowHold, by: str, actor: Actor) -> None:
+    # Only what was not refunded leaves escrow, with the platform fee on that remainder; a
+    # refund still pending at the PSP is not deducted: if it succeeds later it is clawed back
+    # from the seller's balance, if it fails nothing is stranded in escrow.
     hold.status = transition(hold.state, H.RELEASED).value
     hold.released_at, hold.released_by = now(), by
-    ledger.post(rules.release(hold.seller_id, hold.currency, hold.gross_amount, hold.fee_amount),
+    ledger.post(rules.release(hold.seller_id, hold.currency, hold.remaining, hold.fee_remaining),
                 f"release:escrow:{hold.id}", escrow_id=hold.id)
     audit.record(actor, "escrow.released", f"escrow:{hold.id}", by=by,
-                 net=hold.gross_amount - hold.fee_amount, fee=hold.fee_amount)
+                 net=hold.remaining - hold.fee_remaining, fee=hold.fee_remaining)
 
 
 # --- composable steps for claims, refunds and chargebacks (the caller's transaction) --------
@@ -193,3 +201,29 @@ def unfreeze(hold: EscrowHold, actor: Actor, reason: str) -> bool:
 def release_now(hold: EscrowHold, by: str, actor: Actor) -> None:
     """Release a held or frozen line to its seller (a support or case decision)."""
     _release(hold, by, actor)
+
+
+def take_back(hold: EscrowHold, amount: int, fee_returned: int) -> None:
+    """Mark `amount` of a line (and `fee_returned` of its fee) as returned to the buyer; a line
+    with nothing left becomes REFUNDED (caller's transaction; the caller posts the ledger)."""
+    if not 0 < amount <= hold.remaining or not 0 <= fee_returned <= hold.fee_remaining:
+        raise Conflict(f"Line {hold.order_line_id} has {hold.remaining} left, not {amount}.")
+    hold.refunded_amount += amount
+    hold.fee_returned += fee_returned
+    if hold.remaining == 0:
+        hold.status = transition(hold.state, H.REFUNDED).value
+
+
+def give_back(hold: EscrowHold, amount: int, fee_returned: int, actor: Actor,
+              reason: str) -> None:
+    """Undo `take_back` after a refund failed late: the money is the line's again. A line that
+    is still unreleased is frozen so that support decides before anything is released."""
+    hold.refunded_amount -= amount
+    hold.fee_returned -= fee_returned
+    if hold.state == H.REFUNDED:
+        target = H.RELEASED if hold.released_at is not None else H.ON_HOLD
+        hold.status = transition(hold.state, target).value
+        audit.record(actor, "escrow.refund_reversed", f"escrow:{hold.id}", status=hold.status,
+                     reason=reason)
+    else:
+        freeze(hold, actor, reason)

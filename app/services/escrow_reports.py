@@ -75,7 +75,8 @@ def open_for_seller(seller_id: int, limit: int = 100) -> list[ExplainedHold]:
     """The seller's holds still in escrow (held or with support), oldest first."""
     holds = db.session.execute(
         select(EscrowHold).where(EscrowHold.seller_id == seller_id,
-                                 EscrowHold.status != EscrowStatus.RELEASED.value)
+                                 EscrowHold.status.not_in([EscrowStatus.RELEASED.value,
+                                                           EscrowStatus.REFUNDED.value]))
         .options(selectinload(EscrowHold.line)).order_by(EscrowHold.id).limit(limit)
     ).scalars().all()
     return explained(list(holds))

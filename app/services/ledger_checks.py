@@ -1,5 +1,10 @@
 """The ledger's invariants (reference §5, items 1–3 and 5), checked against the database.
 
+Refunds (docs/money.md, "Refunds and negative balances"): a seller's available balance may be
+negative — a refund clawed back after release, netted against future sales — and is the only
+seller account allowed below zero. Escrow must always equal what the unreleased lines still
+hold, and every refund has exactly the postings its status implies.
+
 Each check returns human-readable problems naming the offending postings; an empty list means the
 books are sound. `flask ledger check` and the test suite run them all.
 """
@@ -7,14 +12,18 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from app.domain.dispute_states import CaseKind
+from app.domain.escrow_states import EscrowStatus
 from app.domain.ledger import SELLER_KINDS, AccountKind, normal_balance
 from app.domain.payment_states import PaymentStatus
 from app.domain.payout_states import PayoutStatus
+from app.domain.refund_states import RefundStatus
 from app.extensions import db
-from app.models import Payment, WebhookEvent
+from app.models import DisputeCase, Payment, WebhookEvent
 from app.models.escrow import EscrowHold
 from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.payouts import Payout
+from app.models.refunds import Refund
 
 CAPTURED_OR_LATER = {PaymentStatus.CAPTURED.value, PaymentStatus.COMPLETED.value,
                      PaymentStatus.PARTIALLY_REFUNDED.value, PaymentStatus.REFUNDED.value,
@@ -54,24 +63,87 @@ def payments_consistent() -> list[str]:
 
 
 def releases_consistent() -> list[str]:
-    """2. Fees + seller shares = what was held, for every released line."""
+    """2. Every release belongs to a released line and moves at most what the line held (what
+    was refunded while held stays out of it; `escrow_matches_holds` checks the remainder)."""
     problems = []
     for txn in db.session.execute(select(LedgerTransaction).where(
             LedgerTransaction.event == "escrow_release")).scalars():
         hold = db.session.get(EscrowHold, txn.escrow_id)
         debit = sum(e.amount for e in txn.entries if e.kind == AccountKind.ESCROW.value)
-        if hold is None or debit != hold.gross_amount:
+        if hold is None or hold.released_at is None or not 0 < debit <= hold.gross_amount:
             problems.append(f"posting {txn.id} ({txn.intent}): releases {debit}, hold says "
                             f"{hold.gross_amount if hold else 'missing'}")
     return problems
 
 
+def escrow_matches_holds() -> list[str]:
+    """2. Each seller's escrow equals what their unreleased lines still hold, and a line is
+    REFUNDED exactly when nothing of it is left."""
+    problems = []
+    held: dict[tuple[str, str], int] = {}
+    for hold in db.session.execute(select(EscrowHold)).scalars():
+        if (hold.state == EscrowStatus.REFUNDED) != (hold.remaining == 0):
+            problems.append(f"escrow hold {hold.id}: {hold.status} with {hold.remaining} left")
+        if hold.released_at is None:
+            key = (str(hold.seller_id), hold.currency)
+            held[key] = held.get(key, 0) + hold.remaining
+    rows = db.session.execute(
+        select(LedgerEntry.owner, LedgerEntry.currency, func.sum(LedgerEntry.amount))
+        .where(LedgerEntry.kind == AccountKind.ESCROW.value)
+        .group_by(LedgerEntry.owner, LedgerEntry.currency))
+    booked = {(owner, currency): -int(total) for owner, currency, total in rows}
+    for key in sorted(set(held) | set(booked)):
+        if held.get(key, 0) != booked.get(key, 0):
+            problems.append(f"escrow:{key[0]} {key[1]}: ledger {booked.get(key, 0)}, "
+                            f"unreleased lines hold {held.get(key, 0)}")
+    return problems
+
+
+def refunds_posted() -> list[str]:
+    """5. Each refund has exactly the postings its status implies, for its amount, and a
+    payment's refunded amount is the sum of its succeeded refunds."""
+    expected = {RefundStatus.PENDING.value: set(), RefundStatus.FAILED.value: set(),
+                RefundStatus.SUCCEEDED.value: {"refund"},
+                RefundStatus.REVERSED.value: {"refund", "refund_reversed"}}
+    problems = []
+    succeeded: dict[int, int] = {}
+    for refund in db.session.execute(select(Refund)).scalars():
+        txns = db.session.execute(select(LedgerTransaction).where(LedgerTransaction.intent.in_(
+            [f"refund:{refund.id}", f"refund_reversed:{refund.id}"]))).scalars().all()
+        if {t.event for t in txns} != expected[refund.status] or \
+                sum(line.amount for line in refund.lines) != refund.amount:
+            problems.append(f"refund {refund.id} ({refund.status}): postings "
+                            f"{sorted(t.intent for t in txns)}")
+        for txn in txns:
+            clearing = sum(e.amount for e in txn.entries
+                           if e.kind == AccountKind.PSP_CLEARING.value)
+            if abs(clearing) != refund.amount:
+                problems.append(f"posting {txn.id} ({txn.intent}): moves {clearing} through the "
+                                f"PSP for a refund of {refund.amount}")
+        if refund.status == RefundStatus.SUCCEEDED.value:
+            succeeded[refund.payment_id] = succeeded.get(refund.payment_id, 0) + refund.amount
+    charged_back = set(db.session.execute(select(DisputeCase.payment_id).where(
+        DisputeCase.kind == CaseKind.CHARGEBACK.value)).scalars())
+    for payment in db.session.execute(select(Payment)).scalars():
+        # A lost chargeback may count as refunded too; elsewhere refunds are the only source.
+        if payment.id not in charged_back and payment.amount_refunded != succeeded.get(
+                payment.id, 0):
+            problems.append(f"payment {payment.id}: refunded {payment.amount_refunded}, its "
+                            f"succeeded refunds total {succeeded.get(payment.id, 0)}")
+    return problems
+
+
+# A seller's available balance may go below zero (refund after release, docs/money.md);
+# money in escrow, reserved or in transit never can.
+MAY_BE_NEGATIVE = frozenset({AccountKind.SELLER_AVAILABLE})
+
+
 def seller_balances_not_negative() -> list[str]:
-    """3. No seller account below zero (no written policy allows it yet)."""
+    """3. No seller account below zero, except available balances (written policy)."""
     rows = db.session.execute(
         select(LedgerEntry.account, LedgerEntry.kind, LedgerEntry.currency,
                func.sum(LedgerEntry.amount))
-        .where(LedgerEntry.kind.in_([k.value for k in SELLER_KINDS]))
+        .where(LedgerEntry.kind.in_([k.value for k in SELLER_KINDS - MAY_BE_NEGATIVE]))
         .group_by(LedgerEntry.account, LedgerEntry.kind, LedgerEntry.currency))
     return [f"account {account} {currency}: balance {normal_balance(AccountKind(kind), s)}"
             for account, kind, currency, s in rows
@@ -102,8 +174,29 @@ def webhook_events_unique() -> list[str]:
     return [f"webhook {provider}/{event_id} stored {n} times" for provider, event_id, n in rows]
 
 
-CHECKS = (postings_balance, payments_consistent, releases_consistent,
-          seller_balances_not_negative, payouts_posted, webhook_events_unique)
+def transfer_reversals_posted() -> list[str]:
+    """5. Each Stripe transfer reversal that succeeded has exactly one "transfer_reversed"
+    posting of its amount, and every such posting belongs to one (docs/providers.md)."""
+    from app.models.transfer_reversals import SUCCEEDED, TransferReversal
+
+    problems = []
+    posted = {txn.intent: txn for txn in db.session.execute(select(LedgerTransaction).where(
+        LedgerTransaction.event == "transfer_reversed")).scalars()}
+    for row in db.session.execute(select(TransferReversal)).scalars():
+        txn = posted.pop(f"transfer_reversed:{row.id}", None)
+        credit = -sum(e.amount for e in txn.entries
+                      if e.kind == AccountKind.SELLER_AVAILABLE.value) if txn else 0
+        if (row.status == SUCCEEDED) != (txn is not None) or (txn and credit != row.amount):
+            problems.append(f"transfer reversal {row.id} ({row.status}, {row.amount}): "
+                            f"posting {txn.intent if txn else 'missing'} credits {credit}")
+    problems += [f"posting {txn.id} ({intent}): no transfer reversal of ours"
+                 for intent, txn in posted.items()]
+    return problems
+
+
+CHECKS = (postings_balance, payments_consistent, releases_consistent, escrow_matches_holds,
+          refunds_posted, seller_balances_not_negative, payouts_posted, webhook_events_unique,
+          transfer_reversals_posted)
 
 
 def check_all() -> list[str]:

@@ -51,10 +51,10 @@ def record_change(payment: Payment, target: PaymentStatus, cause: str, actor: Ac
 
 
 def _copy_facts(payment: Payment, report: ProviderPayment) -> None:
-    # Amounts only grow: a stale report must not shrink what a newer one said.
+    # Amounts only grow: a stale report must not shrink what a newer one said. The refunded
+    # amount is not copied: services.refunds owns it, together with its ledger posting.
     payment.amount_authorized = max(payment.amount_authorized, report.amount_authorized)
     payment.amount_captured = max(payment.amount_captured, report.amount_captured)
-    payment.amount_refunded = max(payment.amount_refunded, report.amount_refunded)
     payment.amount_authorized = max(payment.amount_authorized, payment.amount_captured)
     if report.fee_amount is not None:
         payment.psp_fee_amount = report.fee_amount
@@ -104,6 +104,11 @@ def release_stock(order: Order) -> None:
     order.stock_released = True
 
 
+# Refunded statuses belong to services.refunds, which moves them with the refund's posting: a
+# payment report saying "refunded" only tells us the payment was captured.
+REFUND_OWNED = frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED})
+
+
 def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Actor,
                  *, inbox_id: int | None = None,
                  override: PaymentStatus | None = None) -> Outcome:
@@ -113,6 +118,8 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
         payment = locked(Payment, payment_id)
         current = payment.state
         target = override or report.status
+        if target in REFUND_OWNED:
+            target = S.CAPTURED
         _copy_facts(payment, report)
         if target is None:
             payment.needs_review = True
@@ -122,6 +129,10 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
             outcome = Outcome("needs_review", current, payment.review_reason)
         elif target == current and target != S.DECLINED:
             outcome = Outcome("unchanged", current)
+        elif current == S.DISPUTED and override is None:
+            # Only the chargeback's own outcome moves a disputed payment: a payment report
+            # ("captured") says nothing about the dispute, which may still be open.
+            outcome = Outcome("stale", current, f"{target.value} while a chargeback is open")
         elif can_transition(current, target):
             if target == S.DECLINED:
                 payment.decline_code, payment.failure_message = (report.decline_code,

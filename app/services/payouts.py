@@ -15,6 +15,7 @@ from app.clock import now
 from app.database import locked, unit_of_work
 from app.domain import ledger as rules
 from app.domain.ledger import AccountKind
+from app.domain.money import format_money
 from app.domain.payout_states import PayoutStatus, transition
 from app.extensions import db
 from app.models.escrow import PayoutSettings
@@ -22,8 +23,7 @@ from app.models.ledger import LedgerEntry
 from app.models.payouts import Payout
 from app.providers.base import ProviderError, ProviderPayout
 from app.providers.registry import get_provider
-from app.domain.money import format_money
-from app.services import audit, bank_accounts, ledger, notifications
+from app.services import audit, bank_accounts, connected_accounts, ledger, notifications
 from app.services.audit import Actor
 from app.services.errors import Conflict, ServiceError
 
@@ -73,6 +73,18 @@ def sellers_with_available() -> list[tuple[int, str]]:
     return sorted((int(owner), currency) for owner, currency in rows)
 
 
+def destination_for(seller_id: int) -> tuple[str, str] | None:
+    """(provider, last 4 of the destination) for the seller's next payout: their Stripe
+    connected account when Stripe is in use and accepts transfers to it, else their bank
+    account through the sandbox; None when they have neither."""
+    connected = connected_accounts.stripe_account(seller_id)
+    if connected is not None and connected.payouts_enabled \
+            and connected_accounts.stripe_adapter() is not None:
+        return connected_accounts.STRIPE, connected.account_ref[-4:]
+    account = bank_accounts.current_account(seller_id)
+    return (PROVIDER, account.last4) if account is not None else None
+
+
 def book_payout(seller_id: int, currency: str, actor: Actor, *, manual: bool = False,
                 at: datetime | None = None) -> int | None:
     """Move the available balance to "in transit" as a new payout; None when nothing is due."""
@@ -82,24 +94,26 @@ def book_payout(seller_id: int, currency: str, actor: Actor, *, manual: bool = F
         if not manual and not is_due(settings, at or now()):
             return None
         available = ledger.balance(AccountKind.SELLER_AVAILABLE, str(seller_id), currency)
+        # A balance at or below zero (a refund clawed back after release, docs/money.md) pays
+        # nothing: later releases credit the same account and net it out first.
         if available <= 0 or (not manual and available < settings.minimum_amount):
             return None
-        account = bank_accounts.current_account(seller_id)
-        if account is None:
+        route = destination_for(seller_id)
+        if route is None:
             if manual:
                 raise Conflict("Add a bank account before asking for a payout.")
             return None
         if not manual:
             settings.last_run_on = (at or now()).date()
         payout = Payout(seller_id=seller_id, currency=currency, amount=available,
-                        provider=PROVIDER, idempotency_key=f"po_{secrets.token_hex(16)}",
-                        destination_last4=account.last4)
+                        provider=route[0], idempotency_key=f"po_{secrets.token_hex(16)}",
+                        destination_last4=route[1])
         db.session.add(payout)
         db.session.flush()
         ledger.post(rules.payout_sent(seller_id, currency, available),
                     f"payout:sent:{payout.id}", payout_id=payout.id)
         audit.record(actor, "payout.booked", f"payout:{payout.id}", amount=available,
-                     currency=currency, manual=manual)
+                     currency=currency, manual=manual, provider=payout.provider)
         return payout.id
 
 
@@ -108,7 +122,14 @@ def submit(payout_id: int, actor: Actor) -> Payout:
     payout = db.session.get(Payout, payout_id)
     if payout.state != P.PENDING:
         return payout
-    destination, holder = bank_accounts.reveal_destination(payout.seller_id, actor)
+    if payout.provider == connected_accounts.STRIPE:
+        # A Transfer to the connected account, grouped under this payout's own key (a
+        # payout batches many orders; docs/providers.md "Stripe Connect").
+        account = connected_accounts.stripe_account(payout.seller_id)
+        destination, holder = {"stripe_account": account.account_ref if account else "",
+                               "transfer_group": payout.idempotency_key}, ""
+    else:
+        destination, holder = bank_accounts.reveal_destination(payout.seller_id, actor)
     try:
         result = get_provider(payout.provider).create_payout(
             payout.amount, payout.currency, destination, holder, payout.idempotency_key)

@@ -97,16 +97,22 @@ def process(inbox_id: int) -> Outcome | None:
         payment = db.session.execute(select(Payment).where(
             Payment.provider == provider_name, Payment.psp_reference == object_id)
         ).scalar_one_or_none()
-    if payment is None:
+        ours = provider.our_reference_in(payload) if payment is None else None
+        if ours:
+            # e.g. a Stripe PaymentIntent event: its id is not the session id we stored.
+            payment = db.session.execute(select(Payment).where(
+                Payment.provider == provider_name, Payment.idempotency_key == ours)
+            ).scalar_one_or_none()
+    if payment is None or (payment.psp_reference is None and kind == EventKind.PAYMENT):
         with unit_of_work():
             payments.mark_inbox(inbox_id, InboxStatus.IGNORED,
                                 f"no payment for {event_type} {object_id}")
         return None
     try:
         # Events arrive out of order: the PSP's current object is the truth, not the snapshot.
-        report = provider.retrieve(object_id)
+        report = provider.retrieve(payment.psp_reference)
     except ProviderError:
-        if provider_name != "sandbox":
+        if not provider_name.startswith("sandbox"):  # a sandbox instance: its own snapshot
             raise
         from app.providers.sandbox.mapping import to_provider_payment
         report = to_provider_payment(payload["data"]["object"])

@@ -170,7 +170,9 @@ def test_no_card_data_kept_by_the_platform(stack, e2e_record):
     assert e2e_record["worker_logs"]
     for log in e2e_record["worker_logs"]:
         blobs[f"worker log {log.name}"] = log.read_bytes()
-        assert b"Job OK" in blobs[f"worker log {log.name}"], "the worker log shows no job"
+    # Some journeys' workers run no job (routing only); the scan must still have read job logs.
+    assert any(b"Job OK" in blobs[f"worker log {log.name}"] for log in e2e_record["worker_logs"]), \
+        "no worker log shows a job"
     requests = e2e_record["platform_requests"]
     assert any(r.startswith("POST ") for r in requests)
     blobs["browser → platform requests"] = "\n".join(requests).encode()

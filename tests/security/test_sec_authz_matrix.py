@@ -2,17 +2,21 @@
 audit-logged (ASVS 8.2, PCI DSS 10.2.1). A new route without an expectation fails here."""
 from __future__ import annotations
 
+import io
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
 
 from app import crypto
 from app.extensions import db
-from app.models import AuditRecord
+from app.models import AuditRecord, DisputeCase, EvidenceFile
 from app.models.security import SavedPaymentMethod
+from app.services import claims
+from app.services.audit import Actor
 from tests.blueprints.money_steps import add_bank_account, holds, paid_order
-from tests.flows import add, latest_payment, login
+from tests.flows import add, buyer_pays, latest_payment, login, order_and_start, settle
 
 ROLES = ("anonymous", "buyer", "other_buyer", "seller", "other_seller", "support", "admin")
 OK, LOGIN, FORBIDDEN, DENIED, ABSENT = "ok", "login", "403", "404 (audited)", "404"
@@ -36,6 +40,12 @@ SELLERS_OBJECT = _table(seller=OK, other_seller=DENIED)  # the objects are `sell
 STAFF = _table(support=OK)
 ADMIN = _table(admin=OK)
 STAFF_MFA = _table(LOGIN, ABSENT, seller=ABSENT, support=OK)  # routes only staff have
+# A claim on `seller`'s line of `buyer`'s order: both parties, nobody else.
+CLAIM_PARTIES = _table(buyer=OK, other_buyer=DENIED, seller=OK, other_seller=DENIED)
+# PSP webhooks are signature-checked, not session-checked. A provider this deployment has no
+# keys for answers 404 to everybody (the test settings configure only the sandbox); with keys
+# it is PUBLIC like webhooks.sandbox.
+UNCONFIGURED_WEBHOOK = _table(ABSENT, ABSENT, seller=ABSENT, support=ABSENT)
 
 EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "shop.index"): PUBLIC,
@@ -51,6 +61,9 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "auth.mfa_enrol"): SECOND_STEP,
     ("POST", "auth.mfa_enrol"): SECOND_STEP,
     ("POST", "webhooks.sandbox"): PUBLIC,  # signature-checked, not session-checked
+    ("POST", "webhooks.sandbox_us"): UNCONFIGURED_WEBHOOK,
+    ("POST", "webhooks.stripe"): UNCONFIGURED_WEBHOOK,
+    ("POST", "webhooks.braintree"): UNCONFIGURED_WEBHOOK,
     ("POST", "auth.logout"): SIGNED_IN,
     ("GET", "auth.change_password"): SIGNED_IN,
     ("POST", "auth.change_password"): SIGNED_IN,
@@ -72,6 +85,20 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "checkout.returned"): BUYERS_OBJECT,
     ("GET", "checkout.status"): BUYERS_OBJECT,
     ("POST", "checkout.remove_card"): BUYERS_OBJECT,
+    ("GET", "checkout.braintree"): BUYERS_OBJECT,
+    ("POST", "checkout.braintree_nonce"): BUYERS_OBJECT,
+    ("GET", "disputes.index"): _table(buyer=OK, seller=OK),
+    ("GET", "disputes.open_claim"): BUYERS_OBJECT,
+    ("POST", "disputes.open_claim"): BUYERS_OBJECT,
+    ("GET", "disputes.claim"): CLAIM_PARTIES,
+    ("POST", "disputes.message"): CLAIM_PARTIES,
+    ("POST", "disputes.escalate"): CLAIM_PARTIES,
+    ("POST", "disputes.withdraw"): BUYERS_OBJECT,
+    ("POST", "disputes.accept"): SELLERS_OBJECT,
+    ("POST", "disputes.contest"): SELLERS_OBJECT,
+    # The claim's parties and staff (who reach it from the dispute centre too).
+    ("GET", "disputes.evidence_file"): _table(buyer=OK, other_buyer=DENIED, seller=OK,
+                                              other_seller=DENIED, support=OK),
     ("GET", "seller.dashboard"): SELLER,
     ("GET", "seller.balances_partial"): SELLER,
     ("GET", "seller.bank_account"): SELLER,
@@ -90,11 +117,35 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "seller.edit_item"): SELLERS_OBJECT,
     ("POST", "seller.edit_item"): SELLERS_OBJECT,
     ("POST", "seller.ship"): SELLERS_OBJECT,
+    ("GET", "seller.stripe_account"): SELLER,
+    ("POST", "seller.stripe_account"): SELLER,
+    ("GET", "seller.refunds_page"): SELLER,
+    ("GET", "seller.refund_line"): SELLERS_OBJECT,
+    ("POST", "seller.refund_line"): SELLERS_OBJECT,
+    ("GET", "seller.chargebacks_list"): SELLER,
+    ("GET", "seller.chargeback"): SELLERS_OBJECT,
+    ("POST", "seller.chargeback_evidence"): SELLERS_OBJECT,
     ("GET", "support.payments"): STAFF,
     ("GET", "support.payment"): STAFF,
     ("POST", "support.escrow_decision"): STAFF,
+    ("POST", "support.refund_payment"): STAFF,
+    ("GET", "support.unknown"): STAFF,
+    ("GET", "support.disputes"): STAFF,
+    ("GET", "support.case"): STAFF,
+    ("POST", "support.assign"): STAFF,
+    ("POST", "support.add_note"): STAFF,
+    ("POST", "support.submit_evidence"): STAFF,
+    ("POST", "support.set_liability"): STAFF,
+    ("POST", "support.preview"): STAFF,
+    ("POST", "support.decide"): STAFF,
+    ("GET", "support.evidence_file"): STAFF,
     ("GET", "support.audit_log"): ADMIN,
+    ("GET", "admin.routing"): ADMIN,
+    ("POST", "admin.update_routing"): ADMIN,
 }
+
+# The seller's chargeback pages take the chargeback's id; every other <case_id> is the claim's.
+CASE_OF = {"seller.chargeback": "chargeback_id", "seller.chargeback_evidence": "chargeback_id"}
 
 
 def routes(app) -> list[tuple[str, str, str]]:
@@ -106,10 +157,26 @@ def routes(app) -> list[tuple[str, str, str]]:
     return sorted(found, key=lambda r: (r[1] == "auth.logout", r[1], r[0]))
 
 
+def _chargeback(app, people, stack, psp) -> int:
+    """`buyer` pays a mug of `seller` with the sandbox's dispute card: the PSP opens a
+    chargeback at capture and its webhook opens the case (its id). A one-seller order, so that
+    `other_seller` is not a party (on a shared order both sellers are)."""
+    client = app.test_client()
+    login(client, "buyer")
+    add(client, people["mug"])
+    _, payment = order_and_start(client, "EUR", "hosted")
+    buyer_pays(stack["psp_url"], payment.psp_reference, "pm_card_createDispute")
+    settle(psp)
+    db.session.expire_all()
+    return db.session.execute(select(DisputeCase.id).where(
+        DisputeCase.payment_id == payment.id, DisputeCase.kind == "chargeback")).scalar_one()
+
+
 @pytest.fixture
 def world(app, people, stack, psp) -> dict:
     """Objects of each party: `buyer`'s paid order with a line of each seller (escrow holds),
-    its payment, a saved card; `other_buyer`'s unpaid order; the sellers' items."""
+    its payment, a saved card, a claim on the Mug line with an evidence file, and a chargeback
+    on a second order (mugs only); `other_buyer`'s unpaid order; the sellers' items."""
     order_id = paid_order(app, people, stack, psp)
     lines = holds(order_id)
     other = app.test_client()
@@ -121,9 +188,17 @@ def world(app, people, stack, psp) -> dict:
     card.sealed = crypto.encrypt(b"pm_saved_token", card.associated_data())
     db.session.add(card)
     db.session.commit()
+    # The claim freezes the Mug hold; the escrow rows' outcomes do not depend on its state.
+    case = claims.open_claim(people["buyer"], lines["Mug"].order_line_id, "not_received",
+                             "Where is it?", [FileStorage(io.BytesIO(b"%PDF-1.4\n"),
+                                                          filename="proof.pdf")],
+                             Actor("buyer@test.example", "127.0.0.1"))
+    file_id = db.session.execute(select(EvidenceFile.id)).scalar_one()
     return {"order_id": order_id, "hold_id": lines["Mug"].id, "item_id": people["mug"],
             "payment_id": latest_payment(order_id).id, "method_id": card.id,
-            "decision": "hold"}
+            "decision": "hold", "case_id": case.id, "line_id": lines["Mug"].order_line_id,
+            "order_line_id": lines["Mug"].order_line_id, "file_id": file_id,
+            "chargeback_id": _chargeback(app, people, stack, psp)}
 
 
 def url_for_rule(rule: str, ids: dict) -> str:
@@ -167,7 +242,8 @@ def test_each_route_answers_the_role_as_expected(app, world, role):
     for method, endpoint, rule in routes(app):
         expected = EXPECTED[(method, endpoint)][role]
         before = denials()
-        response = client.open(url_for_rule(rule, world), method=method, data={})
+        ids = {**world, "case_id": world[CASE_OF.get(endpoint, "case_id")]}
+        response = client.open(url_for_rule(rule, ids), method=method, data={})
         assert response.status_code < 500, f"{method} {rule}"
         got = outcome(response)
         if expected == DENIED:

@@ -64,10 +64,13 @@ def inventory_problems(page: dict, html: str, headers, static_hashes: dict[str, 
 def test_every_payment_page_matches_the_committed_inventory(app, payment_pages):
     client, urls = payment_pages
     inventory = load_committed()
-    assert {page["path"] for page in inventory["pages"]} == set(urls)
+    # The Braintree Drop-in page needs a Braintree route: checked in
+    # tests/blueprints/test_bp_braintree_checkout.py with this module's inventory_problems.
+    pages = [p for p in inventory["pages"] if p["path"] != "/checkout/<order_id>/braintree"]
+    assert {page["path"] for page in pages} == set(urls)
     hashes = script_hashes(app.static_folder)
     psp_origin = origin_of(app.config["SANDBOX_PUBLIC_URL"])
-    for page in inventory["pages"]:
+    for page in pages:
         response = client.get(urls[page["path"]])
         assert response.status_code == 200, page["path"]
         problems = inventory_problems(page, response.get_data(as_text=True), response.headers,

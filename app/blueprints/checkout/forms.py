@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField
+from wtforms import BooleanField, HiddenField, RadioField, SelectField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Regexp
+from wtforms.validators import DataRequired, Optional, Regexp
 
 SAVED_PREFIX = "saved-"
+BILLING_COUNTRIES = [("", "Not given"), ("AT", "Austria"), ("BE", "Belgium"),
+                     ("DK", "Denmark"), ("FI", "Finland"), ("FR", "France"),
+                     ("DE", "Germany"), ("IE", "Ireland"), ("IT", "Italy"),
+                     ("NL", "Netherlands"), ("PL", "Poland"), ("PT", "Portugal"),
+                     ("ES", "Spain"), ("SE", "Sweden"), ("CH", "Switzerland"),
+                     ("GB", "United Kingdom"), ("CA", "Canada"), ("US", "United States")]
 
 
 class PlaceOrderForm(FlaskForm):
@@ -23,6 +29,9 @@ class PayForm(FlaskForm):
                                SelectChoice("embedded", "Embedded card form")],
                       default="hosted", validators=[DataRequired()])
     save_card = BooleanField("Save my card for next time")
+    # Routing may depend on it (EU-billed cards stay with an EU acquirer; docs/routing.md).
+    country = SelectField("Billing country", choices=BILLING_COUNTRIES, default="",
+                          validators=[Optional()])
     saved_methods: tuple = ()
 
     def offer_saved(self, methods) -> PayForm:

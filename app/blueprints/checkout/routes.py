@@ -107,7 +107,8 @@ def start(order_id: int):
                                               current_actor())
         else:
             started = checkout.start_payment(order_id, current_user.id, form.mode.data,
-                                             current_actor(), save_card=form.save_card.data)
+                                             current_actor(), save_card=form.save_card.data,
+                                             country=form.country.data or None)
     except ServiceError as exc:
         flash_error(exc)
         return _pay_page(order, form, exc.status)
@@ -125,6 +126,8 @@ def card(order_id: int):
     """The embedded card form: the PSP's page in an iframe from the PSP's origin."""
     order = _order_or_404(order_id)
     payment = order.current_payment
+    if payment is not None and payment.provider == "braintree":  # its card form: the Drop-in
+        return redirect(url_for("checkout.braintree", order_id=order_id), code=303)
     if payment is None or payment.integration_mode != "embedded" or not payment.embed_url:
         return redirect(url_for("checkout.pay", order_id=order_id), code=303)
     if payment.state not in PENDING | {PaymentStatus.DECLINED}:
@@ -185,3 +188,7 @@ def remove_card(method_id: int):
         deny_object(f"saved_method:{method_id}")
     flash("Saved card removed.", "success")
     return redirect(safe_next(form.next.data) or url_for("checkout.saved_cards"), code=303)
+
+
+# The Braintree Drop-in page registers its routes on this blueprint.
+from app.blueprints.checkout import braintree as _braintree  # noqa: F401

@@ -30,6 +30,12 @@ def healthz():
     except Exception as exc:
         report["redis"] = {"ok": False, "error": type(exc).__name__}
         report["workers"] = {"ok": False, "count": 0}
+    try:  # informative only: an open breaker means failover, not an unhealthy platform
+        from app.providers.registry import breaker_states
+
+        report["providers"] = breaker_states()
+    except Exception as exc:
+        report["providers"] = {"error": type(exc).__name__}
     healthy = report["database"]["ok"] and report["redis"]["ok"]
     report["status"] = "ok" if healthy and report["workers"]["ok"] else (
         "degraded" if healthy else "down")

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from flask import render_template, request
 
-from app.blueprints.access import current_actor, recent_mfa_required, role_required, \
-    service_abort
+from app.blueprints.access import (
+    current_actor,
+    recent_mfa_required,
+    role_required,
+    service_abort,
+)
 from app.blueprints.support.routes import bp
 from app.models.users import Role
 from app.services import audit

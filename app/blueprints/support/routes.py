@@ -4,7 +4,12 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from app.blueprints.access import current_actor, flash_error, recent_mfa_required, role_required
+from app.blueprints.access import (
+    current_actor,
+    flash_error,
+    recent_mfa_required,
+    role_required,
+)
 from app.domain.payment_states import PaymentStatus
 from app.extensions import db
 from app.models import EscrowHold, Payment
@@ -73,4 +78,7 @@ def escrow_decision(hold_id: int, decision: str):
                     else url_for("support.payments"), code=303)
 
 
-from app.blueprints.support import audit as _audit_views  # noqa: E402,F401  (/support/audit)
+from app.blueprints.support import audit as _audit_views  # noqa: F401  (/support/audit)
+from app.blueprints.support import disputes as _disputes  # noqa: F401  (/support/disputes)
+from app.blueprints.support import refunds as _refunds  # noqa: F401  (payment refunds)
+from app.blueprints.support import unknown as _unknown_views  # noqa: F401  (/support/payments/unknown)

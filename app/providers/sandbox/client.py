@@ -166,8 +166,17 @@ class SandboxProvider(PaymentProvider):
             raise ProviderError(message, code=error.get("code"), status=status, retryable=True,
                                 executed=None)
         if status == 429:
-            raise ProviderError(message, code="rate_limited", status=status, retryable=True)
+            raise ProviderError(message, code="rate_limited", status=status, retryable=True,
+                                retry_after=_seconds(response.headers.get("Retry-After")))
         if status >= 500 or status < 300:
             raise ProviderError(message, code=error.get("code") or "api_error", status=status,
                                 retryable=True, executed=None)
         raise ProviderError(message, code=error.get("code") or kind, status=status)
+
+
+def _seconds(header: str | None) -> float | None:
+    """Retry-After in seconds (the HTTP-date form is not used by PSPs we speak to)."""
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None

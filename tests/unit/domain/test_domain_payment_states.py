@@ -9,7 +9,9 @@ from app.domain.payment_states import (
     FINAL,
     PAID,
     PENDING,
+    REACHABLE,
     RELEASES_STOCK,
+    REVERSALS,
     TRANSITIONS,
     ForbiddenTransition,
     PaymentStatus,
@@ -54,14 +56,25 @@ def test_forbidden_transition_raises_naming_both_statuses(pair):
     assert message == f"payment cannot move from {current.value} to {target.value}"
 
 
-def test_final_statuses_are_exactly_those_without_exits():
+def test_final_statuses_are_exactly_those_without_exits_but_reversals():
     assert FINAL == {S.FAILED, S.CANCELLED, S.EXPIRED, S.REFUNDED}
     for status in FINAL:
-        assert not any(can_transition(status, target) for target in PaymentStatus)
+        assert all((status, target) in REVERSALS
+                   for target in PaymentStatus if can_transition(status, target))
+
+
+def test_a_late_refund_failure_may_undo_a_refund_but_is_never_progress():
+    assert REVERSALS == {(S.REFUNDED, S.PARTIALLY_REFUNDED), (S.REFUNDED, S.CAPTURED),
+                         (S.PARTIALLY_REFUNDED, S.CAPTURED)}
+    for current, target in REVERSALS:
+        assert can_transition(current, target)
+    # Not followed when deciding whether a report is stale: a refund is still news.
+    assert REACHABLE[S.REFUNDED] == frozenset()
+    assert not is_behind(S.CAPTURED, S.REFUNDED)
 
 
 @pytest.mark.parametrize(("current", "target"), [
-    (S.CAPTURED, S.AUTHORIZED), (S.REFUNDED, S.CAPTURED), (S.CANCELLED, S.PROCESSING),
+    (S.CAPTURED, S.AUTHORIZED), (S.REFUNDED, S.AUTHORIZED), (S.CANCELLED, S.PROCESSING),
     (S.INITIATED, S.CAPTURED), (S.AUTHORIZED, S.DECLINED), (S.UNKNOWN, S.COMPLETED),
     (S.COMPLETED, S.CAPTURED), (S.FAILED, S.FAILED),
 ])

@@ -1,0 +1,1 @@
+"""The admin blueprint: platform settings only admins may change."""

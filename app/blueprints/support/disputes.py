@@ -1,0 +1,250 @@
+"""Support's dispute centre: the queue of claims and chargebacks, one case with its timeline,
+and the actions on it. Money-moving actions want a recent authentication code; every action is
+audit-logged by the service it calls."""
+from __future__ import annotations
+
+from flask import (
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import current_user
+
+from app.blueprints.access import (
+    current_actor,
+    flash_error,
+    recent_mfa_required,
+    role_required,
+)
+from app.blueprints.support.forms import (
+    DECISIONS,
+    AssignForm,
+    ConfirmDecisionForm,
+    DecisionForm,
+    EvidenceForm,
+    LiabilityForm,
+    NoteForm,
+)
+from app.blueprints.support.routes import bp
+from app.domain.money import Money, MoneyError, parse, to_decimal_string
+from app.models.users import Role
+from app.services import audit, case_log, chargebacks, dispute_centre, evidence
+from app.services.errors import NotFound, ServiceError
+
+STAFF = (Role.SUPPORT, Role.ADMIN)
+
+
+def _is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+@bp.get("/disputes")
+@role_required(*STAFF)
+def disputes():
+    """The queue, nearest deadline first; htmx refreshes just the table."""
+    wanted = dispute_centre.parse_filter(request.args, current_user.id)
+    cases = dispute_centre.queue(wanted)
+    template = "support/_queue.html" if _is_htmx() else "support/disputes.html"
+    if not _is_htmx():
+        audit.record_access(current_actor(), "disputes.listed", "dispute_cases",
+                            **wanted.as_details())
+    response = make_response(render_template(
+        template, cases=cases, wanted=wanted, statuses=dispute_centre.STATUSES,
+        names={u.id: u.display_name for u in dispute_centre.staff()},
+        countdown=dispute_centre.countdown, urgency=dispute_centre.urgency))
+    response.vary.add("HX-Request")
+    return response
+
+
+def _forms(case) -> dict:
+    assign = AssignForm(formdata=None, staff_id=case.assigned_to or 0)
+    assign.offer(dispute_centre.staff())
+    return {"assign": assign, "note": NoteForm(formdata=None),
+            "evidence_form": EvidenceForm(formdata=None),
+            "liability": LiabilityForm(formdata=None, liable=case.liable or "platform"),
+            "decision": DecisionForm(formdata=None)}
+
+
+def _case_page(case_id: int, status: int = 200, **extra):
+    try:
+        case = dispute_centre.get_case(case_id)
+    except NotFound:
+        abort(404)
+    forms = _forms(case)
+    forms.update(extra)
+    names = forms["assign"].offer(dispute_centre.staff())
+    return render_template(
+        "support/case.html", case=case, timeline=dispute_centre.timeline(case.id),
+        files=evidence.files_by_event(case.id), countdown=dispute_centre.countdown(case),
+        urgency=dispute_centre.urgency(case), is_open=dispute_centre.is_open(case),
+        data_of=case_log.data_of, assigned_name=names.get(case.assigned_to or 0),
+        file_url=lambda f: url_for("support.evidence_file", case_id=case.id, file_id=f.id),
+        **forms), status
+
+
+@bp.get("/disputes/<int:case_id>")
+@role_required(*STAFF)
+@recent_mfa_required()  # buyer contacts, PSP references and evidence: payment data
+def case(case_id: int):
+    """One case: facts, countdown, timeline with internal notes, files and the actions."""
+    page = _case_page(case_id)
+    audit.record_access(current_actor(), "case.viewed", f"case:{case_id}")
+    return page
+
+
+def _back(case_id: int):
+    return redirect(url_for("support.case", case_id=case_id), code=303)
+
+
+def _run(case_id: int, action, done: str):
+    """Call one service action; flash its refusal or its success; back to the case."""
+    try:
+        action()
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        flash_error(exc)
+    else:
+        flash(done, "success")
+    return _back(case_id)
+
+
+@bp.post("/disputes/<int:case_id>/assign")
+@role_required(*STAFF)
+def assign(case_id: int):
+    """Give the case to a staff member, to me, or to nobody."""
+    form = AssignForm()
+    form.offer(dispute_centre.staff())
+    if not form.validate_on_submit():
+        flash("Choose a staff member.", "error")
+        return _back(case_id)
+    return _run(case_id, lambda: dispute_centre.assign(case_id, form.staff_id.data or None,
+                                                       current_actor()), "Case assigned.")
+
+
+@bp.post("/disputes/<int:case_id>/notes")
+@role_required(*STAFF)
+def add_note(case_id: int):
+    """An internal note (never shown to the buyer or the seller)."""
+    form = NoteForm()
+    if not form.validate_on_submit():
+        flash("Write a note of at most 4000 characters.", "error")
+        return _back(case_id)
+    return _run(case_id, lambda: dispute_centre.add_note(case_id, form.body.data,
+                                                         current_actor()), "Note added.")
+
+
+@bp.post("/disputes/<int:case_id>/evidence")
+@role_required(*STAFF)
+@recent_mfa_required()  # it answers the PSP for money held against us
+def submit_evidence(case_id: int):
+    """Send the chargeback's evidence to the PSP."""
+    form = EvidenceForm()
+    if not form.validate_on_submit():
+        flash("Check the evidence fields.", "error")
+        return _back(case_id)
+    return _run(case_id, lambda: chargebacks.submit_evidence(
+        case_id, form.evidence(), current_actor(), submit=form.submit_now.data),
+        "Evidence sent to the PSP." if form.submit_now.data else "Evidence staged at the PSP.")
+
+
+@bp.post("/disputes/<int:case_id>/liability")
+@role_required(*STAFF)
+@recent_mfa_required()  # it decides who pays a lost chargeback
+def set_liability(case_id: int):
+    """Say who bears the chargeback if it is lost."""
+    form = LiabilityForm()
+    if not form.validate_on_submit():
+        flash("Say who pays and why.", "error")
+        return _back(case_id)
+    return _run(case_id, lambda: chargebacks.mark_liable(
+        case_id, form.liable.data, form.reason.data, current_actor()),
+        f"If lost, the {form.liable.data} bears this chargeback.")
+
+
+def _decision(case_id: int, action: str, amount_text: str | None):
+    """A claim_decisions.Decision from the form's action and decimal amount."""
+    from app.services.claim_decisions import Decision
+
+    case = dispute_centre.get_case(case_id)
+    amount = None
+    if action in ("refund_partial", "split"):
+        try:
+            amount = parse(amount_text or "", case.currency).amount
+        except MoneyError as exc:
+            raise ServiceError("Enter the amount to refund to the buyer, e.g. 12.50.") from exc
+    return Decision(action, amount)
+
+
+@bp.post("/disputes/<int:case_id>/preview")
+@role_required(*STAFF)
+@recent_mfa_required()
+def preview(case_id: int):
+    """Who would pay what under the chosen decision; nothing changes until it is confirmed."""
+    from app.services.claim_decisions import decision_preview
+
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        flash("Choose a decision (and an amount for a part or a split).", "error")
+        return _back(case_id)
+    try:
+        decision = _decision(case_id, form.action.data, form.amount.data)
+        shown = decision_preview(case_id, decision)
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        flash_error(exc)
+        return _back(case_id)
+    case = dispute_centre.get_case(case_id)
+    confirm = ConfirmDecisionForm(formdata=None, action=decision.action, amount=(
+        to_decimal_string(Money(decision.refund_amount, case.currency))
+        if decision.refund_amount else ""))
+    audit.record_access(current_actor(), "case.decision_previewed", f"case:{case_id}",
+                        decision=decision.action, amount=decision.refund_amount)
+    return render_template("support/decision_preview.html", case=case, decision=decision,
+                           label=DECISIONS[decision.action], preview=shown,
+                           confirm=confirm)
+
+
+@bp.post("/disputes/<int:case_id>/decide")
+@role_required(*STAFF)
+@recent_mfa_required()  # it refunds or releases money
+def decide(case_id: int):
+    """Apply the previewed decision."""
+    from app.services.claim_decisions import decide as apply_decision
+
+    form = ConfirmDecisionForm()
+    if not form.validate_on_submit():
+        flash("Preview the decision again.", "error")
+        return _back(case_id)
+    try:
+        decision = _decision(case_id, form.action.data, form.amount.data)
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        flash_error(exc)
+        return _back(case_id)
+    return _run(case_id, lambda: apply_decision(case_id, decision, current_actor()),
+                "Decision applied.")
+
+
+@bp.get("/disputes/<int:case_id>/files/<int:file_id>")
+@role_required(*STAFF)
+@recent_mfa_required()  # as for the same files at /claims (payment data)
+def evidence_file(case_id: int, file_id: int):
+    """Download one evidence file (as an attachment, never rendered inline)."""
+    try:
+        path, row = evidence.open_for(current_user, file_id)
+    except NotFound:
+        abort(404)
+    if row.case_id != case_id:
+        abort(404)
+    audit.record_access(current_actor(), "case.file_downloaded", f"case:{case_id}",
+                        file=file_id)
+    return send_file(path, mimetype=row.content_type, as_attachment=True,
+                     download_name=row.display_name)

@@ -1,0 +1,77 @@
+"""Support's dispute-centre forms (the seller's chargeback page reuses EvidenceForm)."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+AMOUNT = Regexp(r"^\d{1,12}(\.\d{1,3})?$", message="Use digits and at most one decimal point.")
+DECISIONS = {"refund_full": "Refund in full", "refund_partial": "Refund part",
+             "release": "Release to the seller", "split": "Split"}
+
+
+class AssignForm(FlaskForm):
+    """Give the case to a staff member (0: to nobody). Choices are set by the view."""
+
+    staff_id = SelectField("Assign to", coerce=int)
+
+    def offer(self, staff) -> dict[int, str]:
+        """Offer nobody (0) and these staff members; their names by id."""
+        names = {0: "nobody", **{u.id: u.display_name for u in staff}}
+        self.staff_id.choices = [SelectChoice(str(i), name) for i, name in names.items()]
+        return names
+
+
+class NoteForm(FlaskForm):
+    """An internal note: staff only."""
+
+    body = TextAreaField("Internal note", validators=[DataRequired(), Length(max=4000)])
+
+
+class EvidenceForm(FlaskForm):
+    """Evidence text for the PSP (Stripe's field names); blank fields are not sent."""
+
+    product_description = TextAreaField("Product description", validators=[Length(max=20000)])
+    shipping_carrier = StringField("Shipping carrier", validators=[Length(max=200)])
+    shipping_tracking_number = StringField("Tracking number", validators=[Length(max=200)])
+    shipping_date = StringField("Shipping date", validators=[Length(max=40)])
+    uncategorized_text = TextAreaField("Other evidence", validators=[Length(max=20000)])
+    submit_now = BooleanField("Submit to the PSP now (no changes afterwards)", default=True)
+
+    FIELDS = ("product_description", "shipping_carrier", "shipping_tracking_number",
+              "shipping_date", "uncategorized_text")
+
+    def evidence(self) -> dict[str, str]:
+        """The filled-in fields by their PSP name."""
+        return {name: getattr(self, name).data or "" for name in self.FIELDS}
+
+
+class LiabilityForm(FlaskForm):
+    """Who bears the chargeback if it is lost, and why."""
+
+    liable = SelectField("If lost, who pays", choices=[SelectChoice("platform", "The platform"),
+                                                       SelectChoice("seller", "The seller")])
+    reason = StringField("Why", validators=[DataRequired(), Length(max=500)])
+
+
+class DecisionForm(FlaskForm):
+    """A claim decision: the action, and the buyer's refund for a part or a split."""
+
+    action = RadioField("Decision", choices=[SelectChoice(k, v) for k, v in DECISIONS.items()],
+                        validators=[DataRequired()])
+    amount = StringField("Refund to the buyer", validators=[Optional(), AMOUNT])
+
+
+class ConfirmDecisionForm(FlaskForm):
+    """The previewed decision, carried to the confirm step unchanged."""
+
+    action = HiddenField(validators=[DataRequired()])
+    amount = HiddenField(validators=[Optional(), AMOUNT])

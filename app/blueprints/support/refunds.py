@@ -1,0 +1,64 @@
+"""Support refunds a payment — in full, by amount or by line — at any time: preview who pays
+what, then confirm. It moves money, so staff must have passed MFA recently."""
+from __future__ import annotations
+
+from flask import abort, flash, redirect, render_template, request, url_for
+
+from app.blueprints.access import (
+    current_actor,
+    flash_error,
+    recent_mfa_required,
+    role_required,
+)
+from app.blueprints.support.routes import bp
+from app.domain.money import MoneyError, format_money, parse
+from app.extensions import db
+from app.models import Payment
+from app.models.users import Role
+from app.services import audit, refunds
+from app.services.errors import ServiceError
+
+
+def _request_of(payment: Payment) -> tuple[dict[int, int] | None, int | None, str]:
+    """(lines, amount, reason) from the form: line amounts win, then an amount, else in full."""
+    lines = {}
+    for line in payment.order.lines:
+        text = request.form.get(f"line_{line.id}", "").strip()
+        if text:
+            lines[line.id] = parse(text, payment.currency).amount
+    text = request.form.get("amount", "").strip()
+    amount = parse(text, payment.currency).amount if text and not lines else None
+    return lines or None, amount, request.form.get("reason", "")
+
+
+@bp.post("/payments/<int:payment_id>/refunds")
+@role_required(Role.SUPPORT, Role.ADMIN)
+@recent_mfa_required()  # it moves money back to the buyer
+def refund_payment(payment_id: int):
+    """Preview (step=preview) or make (step=confirm) a refund of the payment."""
+    payment = db.session.get(Payment, payment_id)
+    if payment is None:
+        abort(404)
+    back = redirect(url_for("support.payment", payment_id=payment_id), code=303)
+    try:
+        lines, amount, reason = _request_of(payment)
+        if request.form.get("step") != "confirm":
+            preview = refunds.plan(payment_id, lines=lines, amount=amount)
+            audit.record_access(current_actor(), "refund.previewed", f"payment:{payment_id}",
+                                amount=preview.total)
+            return render_template("support/refund_preview.html", payment=payment,
+                                   preview=preview, reason=reason, form=request.form)
+        refund = refunds.request_refund(payment_id, lines=lines, amount=amount, reason=reason,
+                                        actor=current_actor(), by="support")
+    except MoneyError as exc:
+        flash(f"Amount: {exc}", "error")
+        return back
+    except ServiceError as exc:
+        flash_error(exc)
+        return back
+    if refund.status == "succeeded":
+        flash(f"Refunded {format_money(refund.total)} to the buyer.", "success")
+    else:
+        flash(f"Refund of {format_money(refund.total)} sent; the payment provider has not "
+              "confirmed it yet.", "success")
+    return back

@@ -1,0 +1,33 @@
+"""Jobs that settle refunds the PSP has not answered yet (timeouts, lost webhooks)."""
+from __future__ import annotations
+
+from app.jobs.context import app_context
+from app.providers.base import ProviderError
+from app.services import refunds
+from app.services.audit import Actor
+
+SETTLER = Actor("system:refund-settler", "worker")
+
+
+def settle_refund(refund_id: int) -> str:
+    """Ask the PSP how a PENDING refund ended and apply it; reschedules while still pending."""
+    with app_context():
+        refund = refunds.refresh(refund_id, SETTLER)
+        return refund.status if refund is not None else "missing"
+
+
+def settle_pending() -> int:
+    """The periodic safety net: re-fetch every refund PENDING for a while; returns how many."""
+    with app_context():
+        ids = refunds.pending_ids()
+        unreachable: list[ProviderError] = []
+        for refund_id in ids:
+            try:
+                refunds.refresh(refund_id, SETTLER)
+            except ProviderError as exc:
+                if not exc.retryable:
+                    raise
+                unreachable.append(exc)  # one PSP hiccup must not starve the other refunds
+        if unreachable:
+            raise unreachable[0]  # fail loudly; the next run tries again
+        return len(ids)

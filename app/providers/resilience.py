@@ -1,0 +1,227 @@
+"""The guard around every PSP adapter: timeouts, retries with backoff, a rate limit, a breaker.
+
+What may be retried, and how:
+- only errors the adapter marked `retryable` (5xx, 409 "in progress", 429, unreachable);
+  refusals and declines are answers, never retried;
+- always the very same call: same idempotency key, same parameters (the PSP replays or
+  executes once);
+- a timeout after sending (ProviderTimeout) is NOT retried here: the PSP is slow, piling on
+  makes it slower, and the buyer is waiting. The payment goes UNKNOWN and the janitor asks;
+- calls without an idempotency key that change something (dispute evidence) are retried only
+  when the PSP certainly did not execute them;
+- exponential backoff with full jitter, 429's Retry-After honoured, and a total time budget:
+  a retry that could not finish within it is not started.
+
+The breaker counts failures that say the PSP is unwell (5xx, timeouts, unreachable), not its
+answers (declines, validation, 409, 429). An open breaker refuses at once with CircuitOpen
+(executed=False), which lets checkout fail over to the next provider in the route.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+
+from app.providers.base import PaymentProvider, ProviderError, ProviderTimeout
+from app.providers.breaker import OPEN, CircuitBreaker, TokenBucket
+
+log = logging.getLogger(__name__)
+
+
+class CircuitOpen(ProviderError):
+    """The provider's breaker is open: the call was never sent."""
+
+    def __init__(self, provider: str):
+        super().__init__(f"{provider} is failing; its circuit breaker is open", code="circuit_open",
+                         retryable=True, executed=False)
+
+
+@dataclass
+class RetryPolicy:
+    """How often and how patiently a call is retried."""
+
+    attempts: int = 3               # calls in all, the first included
+    base_delay: float = 0.2         # seconds before the first retry (doubles each time)
+    max_delay: float = 2.0          # cap of one backoff
+    budget: float = 15.0            # seconds for all attempts and waits together
+    sleep: object = time.sleep
+    clock: object = time.monotonic
+    rng: random.Random = field(default_factory=random.Random)
+
+    def backoff(self, retry: int, error: ProviderError) -> float:
+        """Seconds to wait before retry number `retry` (1-based): full jitter, or Retry-After."""
+        retry_after = getattr(error, "retry_after", None)
+        if error.status == 429 and retry_after:
+            return float(retry_after) + self.rng.uniform(0, self.base_delay)
+        return self.rng.uniform(0, min(self.max_delay, self.base_delay * 2 ** (retry - 1)))
+
+
+def counts_against_breaker(error: ProviderError) -> bool:
+    """True when the error says the PSP is unwell rather than answering."""
+    if isinstance(error, CircuitOpen):
+        return False
+    return error.retryable and error.status not in (409, 429)
+
+
+def may_retry(error: ProviderError, keyed: bool) -> bool:
+    """Whether repeating the same call is safe and useful."""
+    if not error.retryable or isinstance(error, (ProviderTimeout, CircuitOpen)):
+        return False
+    return keyed or error.executed is False
+
+
+class GuardedProvider(PaymentProvider):
+    """A PaymentProvider that wraps another one's network calls in the guard."""
+
+    def __init__(self, inner: PaymentProvider, name: str, policy: RetryPolicy,
+                 breaker: CircuitBreaker | None, bucket: TokenBucket | None):
+        self.inner, self.name, self.policy = inner, name, policy
+        self.breaker, self.bucket = breaker, bucket
+
+    def __getattr__(self, attribute):
+        # Anything not in the contract (adapter-specific helpers) goes straight to the adapter.
+        if attribute == "inner":
+            raise AttributeError(attribute)
+        return getattr(self.inner, attribute)
+
+    # --- the contract, guarded -------------------------------------------------------------
+    def create_session(self, request):
+        return self._guarded("create_session", True, request)
+
+    def retrieve(self, reference):
+        return self._guarded("retrieve", True, reference)
+
+    def find_by_reference(self, our_reference):
+        return self._guarded("find_by_reference", True, our_reference)
+
+    def authorize_saved(self, reference, token, idempotency_key):
+        return self._guarded("authorize_saved", True, reference, token, idempotency_key)
+
+    def cancel(self, reference, idempotency_key):
+        return self._guarded("cancel", True, reference, idempotency_key)
+
+    def capture(self, reference, amount, idempotency_key):
+        return self._guarded("capture", True, reference, amount, idempotency_key)
+
+    def void(self, reference, idempotency_key):
+        return self._guarded("void", True, reference, idempotency_key)
+
+    def create_payout(self, amount, currency, destination, holder_name, idempotency_key):
+        return self._guarded("create_payout", True, amount, currency, destination, holder_name,
+                          idempotency_key)
+
+    def retrieve_payout(self, reference):
+        return self._guarded("retrieve_payout", True, reference)
+
+    def refund(self, reference, amount, idempotency_key, metadata=None):
+        return self._guarded("refund", True, reference, amount, idempotency_key, metadata)
+
+    def retrieve_refund(self, reference):
+        return self._guarded("retrieve_refund", True, reference)
+
+    def retrieve_dispute(self, reference):
+        return self._guarded("retrieve_dispute", True, reference)
+
+    def submit_dispute_evidence(self, reference, evidence, submit=True):
+        return self._guarded("submit_dispute_evidence", False, reference, evidence, submit)
+
+    # --- Braintree's Drop-in calls, outside the contract but network calls all the same ---
+    def authorize_nonce(self, our_reference, nonce, amount, currency):
+        # Keyed: our_reference (the payment's idempotency key) is the sale's order_id, and the
+        # adapter looks it up before selling, so a repeat finds the sale instead of a second one.
+        return self._guarded("authorize_nonce", True, our_reference, nonce, amount, currency)
+
+    def client_token(self):
+        return self._guarded("client_token", True)  # a read
+
+    # Local work, no network: passed through unguarded.
+    def event_kind(self, event_type):
+        return self.inner.event_kind(event_type)
+
+    def our_reference_in(self, payload):
+        return self.inner.our_reference_in(payload)
+
+    def parse_webhook(self, raw_body, headers):
+        return self.inner.parse_webhook(raw_body, headers)
+
+    # --- the guard -------------------------------------------------------------------------
+    def _guarded(self, method: str, keyed: bool, *args):
+        """Run inner.method(*args) under the retry policy, rate limit and breaker. `keyed`:
+        the call is a read or carries an idempotency key, so repeating it is safe."""
+        policy = self.policy
+        started = policy.clock()
+        attempt, last = 0, None
+        while True:
+            attempt += 1
+            self._admit(started, last)
+            try:
+                result = getattr(self.inner, method)(*args)
+            except ProviderError as error:
+                self._record(error)
+                last = error
+                if not may_retry(error, keyed) or attempt >= policy.attempts:
+                    raise
+                delay = policy.backoff(attempt, error)
+                remaining = policy.budget - (policy.clock() - started)
+                if delay + self._call_timeout() > remaining:
+                    log.info("%s.%s: no time left to retry %s", self.name, method, error.code)
+                    raise
+                log.info("%s.%s failed (%s); retry %d in %.2fs with the same key",
+                         self.name, method, error.code, attempt, delay)
+                policy.sleep(delay)
+                continue
+            if self.breaker is not None:
+                self.breaker.record_success()
+            return result
+
+    def _admit(self, started: float, last: ProviderError | None) -> None:
+        """Pass the breaker and the rate limit, or raise. On a retry the previous error is
+        raised instead of CircuitOpen: it alone knows whether the PSP executed the call."""
+        if self.breaker is not None and self.breaker.allow() == OPEN:
+            raise last or CircuitOpen(self.name)
+        if self.bucket is None:
+            return
+        while (wait := self.bucket.take()) > 0:
+            remaining = self.policy.budget - (self.policy.clock() - started)
+            if wait > remaining:
+                raise last or ProviderError(f"{self.name}: client-side rate limit reached",
+                                            code="rate_limited", retryable=True, executed=False)
+            self.policy.sleep(wait)
+
+    def _record(self, error: ProviderError) -> None:
+        if self.breaker is None:
+            return
+        if counts_against_breaker(error):
+            if self.breaker.record_failure() == OPEN:
+                log.warning("%s: circuit breaker open after %s", self.name, error.code)
+        elif not error.retryable:
+            self.breaker.record_success()  # a refusal is a healthy answer
+
+    def _call_timeout(self) -> float:
+        return float(getattr(self.inner, "timeout", 0) or 0)
+
+
+def guard(adapter: PaymentProvider, name: str, config) -> GuardedProvider:
+    """Wrap an adapter with the settings from config; its own timeout is capped at
+    PSP_TIMEOUT_SECONDS so that no PSP call can wait longer than that."""
+    limit = float(config["PSP_TIMEOUT_SECONDS"])
+    current = getattr(adapter, "timeout", None)
+    if current is None or current <= 0 or current > limit:
+        try:
+            adapter.timeout = limit
+        except AttributeError:  # an adapter that cannot take one must enforce its own
+            log.warning("%s: adapter has no settable timeout", name)
+    policy = RetryPolicy(attempts=config.get("PSP_RETRY_ATTEMPTS", 3),
+                         base_delay=config.get("PSP_RETRY_BASE_SECONDS", 0.2),
+                         max_delay=config.get("PSP_RETRY_MAX_SECONDS", 2.0),
+                         budget=config.get("PSP_RETRY_BUDGET_SECONDS", 15.0))
+    from app.extensions import queues
+
+    connection = queues.connection
+    breaker = CircuitBreaker(connection, name,
+                             threshold=config.get("PSP_BREAKER_THRESHOLD", 5),
+                             cooldown=config.get("PSP_BREAKER_COOLDOWN_SECONDS", 30.0))
+    bucket = TokenBucket(connection, name, rate=config.get("PSP_RATE_PER_SECOND", 25.0),
+                         burst=config.get("PSP_RATE_BURST", 25.0))
+    return GuardedProvider(adapter, name, policy, breaker, bucket)

@@ -1,0 +1,231 @@
+"""The Stripe adapter: Checkout Sessions with manual capture, refunds, disputes, Connect payouts.
+
+Reference choice: a payment's PSP reference is its Checkout Session id (cs_…), known as soon as
+the session exists and stable for the payment's life. Stripe creates the PaymentIntent only when
+the buyer confirms, so every call that needs it (capture, void, refund) first reads the session
+to find it; retrieve() expands the PaymentIntent and its charge in one GET.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import stripe
+
+from app.providers.base import (
+    EventKind,
+    PaymentProvider,
+    ProviderDispute,
+    ProviderError,
+    ProviderEvent,
+    ProviderPayment,
+    ProviderPayout,
+    ProviderRefund,
+    SessionRequest,
+)
+from app.providers.stripe import errors, mapping, webhooks
+
+# Our payment reference rides on every object we create, so a lost answer can be found again.
+REFERENCE_KEY = "holdfast_reference"
+PAYMENT_KEY = "holdfast_payment"     # on refunds: the payment's psp_reference (the session id)
+PAYOUT_KEY = "holdfast_payout"       # on transfers: our payout key (webhooks.py matches on it)
+REFUND_KEY = "holdfast_refund_key"   # on refunds: the idempotency key that created it
+SESSION_EXPAND = ["payment_intent", "payment_intent.latest_charge",
+                  "payment_intent.latest_charge.balance_transaction"]
+INTENT_EXPAND = ["latest_charge", "latest_charge.balance_transaction"]
+FIND_WINDOW_SECONDS = 2 * 86400
+FIND_PAGE_SIZE = 100  # Stripe's largest page
+
+
+class StripeProvider(PaymentProvider):
+    """Stripe through the official SDK; retries are the resilience layer's job, not the SDK's."""
+
+    name = "stripe"
+
+    def __init__(self, secret_key: str, webhook_secrets: list[str], api_base: str | None = None,
+                 timeout: float = 10.0, webhook_tolerance: int = 300,
+                 dispute_fee_returned_if_won: bool = True):
+        self.webhook_secrets = webhook_secrets
+        self.webhook_tolerance = webhook_tolerance
+        self.dispute_fee_returned_if_won = dispute_fee_returned_if_won
+        self._client = stripe.StripeClient(
+            secret_key, base_addresses={"api": api_base or stripe.DEFAULT_API_BASE},
+            max_network_retries=0, http_client=stripe.RequestsClient(timeout=timeout))
+
+    def __repr__(self) -> str:  # never the key
+        return "StripeProvider()"
+
+    # --- payments -----------------------------------------------------------------------
+    def create_session(self, request: SessionRequest) -> ProviderPayment:
+        if request.mode != "hosted":
+            # The Payment Element needs stripe.js from js.stripe.com; routing must send
+            # embedded payments to a provider that serves its own form.
+            raise ProviderError("Stripe supports only the hosted Checkout page here",
+                                code="mode_unsupported", executed=False)
+        intent_data = {"capture_method": request.capture_method,
+                       "metadata": {REFERENCE_KEY: request.reference}}
+        if request.save_payment_method:
+            intent_data["setup_future_usage"] = "off_session"
+        # No expires_at: a retry with the same key must send identical parameters, and a
+        # clock-derived expiry would not be; the platform expires the session itself.
+        params = {
+            "mode": "payment",
+            "client_reference_id": request.reference,
+            "line_items": [{"quantity": 1, "price_data": {
+                "currency": mapping.to_psp_currency(request.currency),
+                "unit_amount": request.amount,
+                "product_data": {"name": f"Holdfast order payment {request.reference}"}}}],
+            "payment_intent_data": intent_data,
+            "metadata": {REFERENCE_KEY: request.reference},
+            "success_url": request.return_url,
+            "cancel_url": request.cancel_url,
+        }
+        session = self._call(self._client.v1.checkout.sessions.create, params,
+                             key=request.idempotency_key)
+        return mapping.to_provider_payment(session, None)
+
+    def retrieve(self, reference: str) -> ProviderPayment:
+        if reference.startswith("pi_"):
+            intent = self._call(self._client.v1.payment_intents.retrieve, reference,
+                                {"expand": INTENT_EXPAND})
+            return mapping.to_provider_payment(None, intent)
+        session = self._call(self._client.v1.checkout.sessions.retrieve, reference,
+                             {"expand": SESSION_EXPAND})
+        return mapping.to_provider_payment(session, session.get("payment_intent"))
+
+    def find_by_reference(self, our_reference: str) -> ProviderPayment | None:
+        # Stripe cannot filter sessions by client_reference_id: page through the recent ones.
+        since = int(time.time()) - FIND_WINDOW_SECONDS
+        params = {"limit": FIND_PAGE_SIZE, "created": {"gte": since}}
+        while True:
+            page = self._call(self._client.v1.checkout.sessions.list, params)
+            for session in page["data"]:
+                if session.get("client_reference_id") == our_reference:
+                    return self.retrieve(session["id"])
+            if not page.get("has_more") or not page["data"]:
+                return None
+            params = {**params, "starting_after": page["data"][-1]["id"]}
+
+    def authorize_saved(self, reference: str, token: str, idempotency_key: str) -> ProviderPayment:
+        raise ProviderError("saved cards are not offered through Stripe yet",
+                            code="unsupported", executed=False)
+
+    def cancel(self, reference: str, idempotency_key: str) -> ProviderPayment:
+        session = self._call(self._client.v1.checkout.sessions.expire, reference,
+                             {"expand": SESSION_EXPAND}, key=idempotency_key)
+        return mapping.to_provider_payment(session, session.get("payment_intent"))
+
+    def capture(self, reference: str, amount: int, idempotency_key: str) -> ProviderPayment:
+        session, intent = self._intent_of(reference)
+        if intent["status"] == "succeeded" and intent.get("amount_received") == amount:
+            # Already captured for this amount: Stripe replays a lost answer's 500 to a retry
+            # with the same key, so the state is the answer (a second capture is impossible).
+            return mapping.to_provider_payment(session, intent)
+        intent = self._call(self._client.v1.payment_intents.capture, intent["id"],
+                            {"amount_to_capture": amount, "expand": INTENT_EXPAND},
+                            key=idempotency_key)
+        return mapping.to_provider_payment(session, intent)
+
+    def void(self, reference: str, idempotency_key: str) -> ProviderPayment:
+        session, intent = self._intent_of(reference)
+        if intent["status"] == "canceled":  # already released (see capture)
+            return mapping.to_provider_payment(session, intent)
+        intent = self._call(self._client.v1.payment_intents.cancel, intent["id"],
+                            {"cancellation_reason": "requested_by_customer",
+                             "expand": INTENT_EXPAND}, key=idempotency_key)
+        return mapping.to_provider_payment(session, intent)
+
+    # --- refunds and disputes ------------------------------------------------------------
+    def refund(self, reference: str, amount: int, idempotency_key: str,
+               metadata: dict | None = None) -> ProviderRefund:
+        _, intent = self._intent_of(reference)
+        # A refund whose answer was lost is found by our key: Stripe would replay a 500.
+        earlier = self._call(self._client.v1.refunds.list,
+                             {"payment_intent": intent["id"], "limit": 100})
+        for refund in earlier["data"]:
+            if (refund.get("metadata") or {}).get(REFUND_KEY) == idempotency_key:
+                if refund["amount"] != amount:  # as Stripe answers a key reused differently
+                    raise ProviderError("this idempotency key refunded another amount",
+                                        code="idempotency_error", executed=None)
+                return mapping.to_provider_refund(refund, reference)
+        params = {"payment_intent": intent["id"], "amount": amount,
+                  "metadata": {**{k: str(v) for k, v in (metadata or {}).items()},
+                               PAYMENT_KEY: reference, REFUND_KEY: idempotency_key}}
+        refund = self._call(self._client.v1.refunds.create, params, key=idempotency_key)
+        return mapping.to_provider_refund(refund, reference)
+
+    def retrieve_refund(self, reference: str) -> ProviderRefund:
+        refund = self._call(self._client.v1.refunds.retrieve, reference)
+        payment = (refund.get("metadata") or {}).get(PAYMENT_KEY) \
+            or self._payment_reference(refund.get("payment_intent"))
+        return mapping.to_provider_refund(refund, payment)
+
+    def retrieve_dispute(self, reference: str) -> ProviderDispute:
+        dispute = self._call(self._client.v1.disputes.retrieve, reference)
+        return mapping.to_provider_dispute(
+            dispute, self._payment_reference(dispute.get("payment_intent")),
+            self.dispute_fee_returned_if_won)
+
+    def submit_dispute_evidence(self, reference: str, evidence: dict[str, str],
+                                submit: bool = True) -> ProviderDispute:
+        params = {"evidence": dict(evidence), "submit": submit}
+        # The contract gives no key: the same evidence for the same dispute is the same request.
+        digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:32]
+        dispute = self._call(self._client.v1.disputes.update, reference, params,
+                             key=f"hf-evidence-{reference}-{digest}")
+        return mapping.to_provider_dispute(
+            dispute, self._payment_reference(dispute.get("payment_intent")),
+            self.dispute_fee_returned_if_won)
+
+    # --- payouts (Connect) ---------------------------------------------------------------
+    def create_payout(self, amount: int, currency: str, destination: dict, holder_name: str,
+                      idempotency_key: str) -> ProviderPayout:
+        from app.providers.stripe import connect
+
+        return connect.transfer(self, amount, currency, destination, idempotency_key)
+
+    def retrieve_payout(self, reference: str) -> ProviderPayout:
+        return mapping.transfer_to_payout(self._call(self._client.v1.transfers.retrieve,
+                                                     reference))
+
+    # --- webhooks -----------------------------------------------------------------------
+    def our_reference_in(self, payload: dict) -> str | None:
+        obj = ((payload.get("data") or {}).get("object") or {}) if isinstance(payload, dict) else {}
+        return (obj.get("metadata") or {}).get(REFERENCE_KEY)
+
+    def event_kind(self, event_type: str) -> EventKind:
+        return mapping.event_kind(event_type)
+
+    def parse_webhook(self, raw_body: bytes, headers) -> ProviderEvent:
+        return webhooks.parse(raw_body, headers, self.webhook_secrets, self.webhook_tolerance)
+
+    # --- plumbing -----------------------------------------------------------------------
+    def _intent_of(self, reference: str) -> tuple[dict | None, dict]:
+        """The session (when the reference is one) and its PaymentIntent, charge expanded."""
+        if reference.startswith("pi_"):
+            return None, self._call(self._client.v1.payment_intents.retrieve, reference,
+                                    {"expand": INTENT_EXPAND})
+        session = self._call(self._client.v1.checkout.sessions.retrieve, reference,
+                             {"expand": SESSION_EXPAND})
+        if not session.get("payment_intent"):
+            raise ProviderError("the buyer has not paid on this Checkout Session yet",
+                                code="payment_intent_missing", executed=False)
+        return session, session["payment_intent"]
+
+    def _payment_reference(self, intent_id: str | None) -> str:
+        """The platform's psp_reference for a PaymentIntent: its Checkout Session's id."""
+        if not intent_id:
+            return ""
+        page = self._call(self._client.v1.checkout.sessions.list,
+                          {"payment_intent": intent_id, "limit": 1})
+        return page["data"][0]["id"] if page["data"] else intent_id
+
+    def _call(self, method, *args, key: str | None = None) -> dict:
+        """One SDK call as a plain dict; SDK errors become ProviderError."""
+        options = {"idempotency_key": key} if key else None
+        try:
+            result = method(*args, options=options) if options else method(*args)
+        except stripe.StripeError as exc:
+            raise errors.translate(exc) from None
+        return result.to_dict()

@@ -1,0 +1,132 @@
+"""The buyer's side of a Checkout Session: a test card typed on the hosted page authorizes,
+declines, or asks for 3-D Secure first."""
+from __future__ import annotations
+
+import time
+
+from tests.fakes.stripe.state import FakeStripe
+
+# Stripe's test cards that decline: number → (code, decline_code, message).
+DECLINES = {
+    "4000000000000002": ("card_declined", "generic_decline", "Your card was declined."),
+    "4000000000009995": ("card_declined", "insufficient_funds",
+                         "Your card has insufficient funds."),
+    "4000000000000069": ("expired_card", "expired_card", "Your card has expired."),
+    "4000000000000127": ("incorrect_cvc", "incorrect_cvc",
+                         "Your card's security code is incorrect."),
+    "4100000000000019": ("card_declined", "fraudulent", "Your card was declined."),
+}
+DISPUTE_ON_CAPTURE = "4000000000000259"
+THREE_D_SECURE = "4000002760003184"
+CHALLENGE = "requires_action"   # pay()'s answer when the bank wants the buyer to authenticate
+
+
+def luhn_ok(number: str) -> bool:
+    """The Luhn check every card number passes before anything else."""
+    if not number.isdigit() or not 12 <= len(number) <= 19:
+        return False
+    total = 0
+    for i, digit in enumerate(reversed(number)):
+        d = int(digit) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def pay(fake: FakeStripe, session: dict, number: str) -> str | None:
+    """The buyer submits a card on the hosted page: None when authorized, CHALLENGE when the
+    bank wants 3-D Secure first, else the message the page shows."""
+    intent = _intent_for(fake, session)
+    if not luhn_ok(number):
+        return "Your card number is incorrect."
+    decline = DECLINES.get(number)
+    charge = _charge(fake, intent, number, failed=decline)
+    intent["latest_charge"] = charge["id"]
+    if decline:
+        code, decline_code, message = decline
+        return _failed(fake, intent, charge, {"type": "card_error", "code": code,
+                                              "decline_code": decline_code,
+                                              "message": message})
+    if number == THREE_D_SECURE:
+        intent.update(status="requires_action", next_action={
+            "type": "redirect_to_url",
+            "redirect_to_url": {"url": f"{fake.public_url}/c/pay/{session['id']}/3ds",
+                                "return_url": session["success_url"]}})
+        fake.emit("payment_intent.requires_action", intent)
+        return CHALLENGE
+    return _authorized(fake, session, intent, charge)
+
+
+def authenticate(fake: FakeStripe, session: dict, passed: bool) -> str | None:
+    """The buyer passes or fails the 3-D Secure challenge: None when authorized, else the
+    message the page shows."""
+    intent = fake.objects[session["payment_intent"]]
+    charge = fake.objects[intent["latest_charge"]]
+    intent["next_action"] = None
+    if passed:
+        return _authorized(fake, session, intent, charge)
+    charge.update(status="failed", paid=False, failure_code="authentication_required")
+    return _failed(fake, intent, charge, {
+        "type": "invalid_request_error", "code": "payment_intent_authentication_failure",
+        "message": "We are unable to authenticate your payment method. Please choose a "
+                   "different payment method and try again."})
+
+
+def _authorized(fake: FakeStripe, session: dict, intent: dict, charge: dict) -> None:
+    intent.update(status="requires_capture", amount_capturable=intent["amount"],
+                  last_payment_error=None, payment_method=charge["payment_method"])
+    session.update(status="complete", payment_status="unpaid")
+    fake.emit("charge.succeeded", charge)
+    fake.emit("payment_intent.amount_capturable_updated", intent)
+    fake.emit("checkout.session.completed", session)
+
+
+def _failed(fake: FakeStripe, intent: dict, charge: dict, error: dict) -> str:
+    intent.update(status="requires_payment_method",
+                  last_payment_error={**error, "charge": charge["id"]})
+    fake.emit("charge.failed", charge)
+    fake.emit("payment_intent.payment_failed", intent)
+    return error["message"]
+
+
+def _intent_for(fake: FakeStripe, session: dict) -> dict:
+    # The PaymentIntent appears when the buyer first confirms, as with Checkout since 2022-08-01.
+    if session["payment_intent"]:
+        return fake.objects[session["payment_intent"]]
+    pi_data = fake.extras[session["id"]]["pi_data"]
+    intent_id = fake.new_id("pi")
+    intent = fake.put({
+        "id": intent_id, "object": "payment_intent", "amount": session["amount_total"],
+        "currency": session["currency"], "status": "requires_payment_method",
+        "capture_method": pi_data.get("capture_method", "automatic"),
+        "amount_capturable": 0, "amount_received": 0, "latest_charge": None,
+        "last_payment_error": None, "metadata": pi_data.get("metadata") or {},
+        "transfer_group": pi_data.get("transfer_group"), "payment_method": None,
+        "client_secret": f"{intent_id}_secret_{fake.new_id('x')[2:]}",
+        "canceled_at": None, "cancellation_reason": None, "created": int(time.time()),
+        "livemode": False})
+    session["payment_intent"] = intent_id
+    fake.emit("payment_intent.created", intent)
+    return intent
+
+
+def _charge(fake: FakeStripe, intent: dict, number: str, failed) -> dict:
+    brand = {"4": "visa", "5": "mastercard", "3": "amex"}.get(number[0], "unknown")
+    method_id = fake.new_id("pm")
+    return fake.put({
+        "id": fake.new_id("ch"), "object": "charge", "amount": intent["amount"],
+        "currency": intent["currency"], "amount_captured": 0, "amount_refunded": 0,
+        "captured": False, "paid": not failed, "refunded": False, "disputed": False,
+        "status": "failed" if failed else "succeeded", "payment_intent": intent["id"],
+        "payment_method": method_id, "balance_transaction": None,
+        "failure_code": failed[0] if failed else None,
+        "failure_message": failed[2] if failed else None,
+        "outcome": {"type": "issuer_declined" if failed else "authorized",
+                    "network_status": "declined_by_network" if failed
+                    else "approved_by_network", "reason": failed[1] if failed else None},
+        "payment_method_details": {"type": "card", "card": {
+            "brand": brand, "last4": number[-4:], "exp_month": 12, "exp_year": 2030,
+            "fingerprint": f"fp{number[-8:]}", "country": "US"}},
+        "transfer_group": intent["transfer_group"], "created": int(time.time()),
+        "metadata": {}, "livemode": False}, refunded=0, card=number)
+
+

@@ -1,0 +1,54 @@
+"""What happens outside the API in real life, for tests: the buyer paying, the bank disputing.
+
+Python helpers (tests run the fake in-process) plus the same under /_fake/ over HTTP.
+"""
+from __future__ import annotations
+
+from flask import jsonify, request
+
+from tests.fakes.stripe.checkout import CHALLENGE, authenticate, pay
+from tests.fakes.stripe.disputes import close_dispute, open_dispute
+from tests.fakes.stripe.state import ApiError, FakeStripe
+
+
+def pay_session(fake: FakeStripe, session_id: str, card: str = "4242424242424242",
+                challenge_passed: bool | None = True) -> str | None:
+    """Pay a Checkout Session as the buyer would on the hosted page (None: authorized), and
+    pass or fail a 3-D Secure challenge (None leaves it pending: CHALLENGE)."""
+    with fake.lock:
+        session = fake.get(session_id, "checkout.session")
+        outcome = pay(fake, session, card)
+        if outcome == CHALLENGE and challenge_passed is not None:
+            outcome = authenticate(fake, session, challenge_passed)
+        return outcome
+
+
+def dispute(fake: FakeStripe, payment_intent_id: str, reason: str = "fraudulent") -> str:
+    """The bank disputes a captured PaymentIntent's charge; the dispute id."""
+    with fake.lock:
+        intent = fake.get(payment_intent_id, "payment_intent")
+        return open_dispute(fake, fake.objects[intent["latest_charge"]], reason)["id"]
+
+
+def close(fake: FakeStripe, dispute_id: str, outcome: str) -> None:
+    """The bank decides a dispute "won" or "lost"."""
+    with fake.lock:
+        close_dispute(fake, fake.get(dispute_id, "dispute"), outcome)
+
+
+def register(app, fake: FakeStripe) -> None:
+    """/_fake/disputes/<id>/close and /_fake/faults (not Stripe endpoints)."""
+
+    @app.post("/_fake/disputes/<did>/close")
+    def close_route(did):
+        try:
+            close(fake, did, (request.get_json(silent=True) or {}).get("outcome", ""))
+        except ApiError as exc:
+            return jsonify(exc.body), exc.status
+        return jsonify(fake.objects[did])
+
+    @app.post("/_fake/faults")
+    def fault_route():
+        body = request.get_json(silent=True) or {}
+        fake.fail_next(body.get("fault", ""), body.get("method", "POST"))
+        return jsonify({"queued": [f for f, _ in fake.faults]})
