@@ -9,6 +9,7 @@ import pyotp
 import requests
 from rq import SimpleWorker
 from sqlalchemy import select
+from werkzeug.wrappers import Request, Response
 
 from app import crypto
 from app.clock import now
@@ -151,6 +152,24 @@ def settle(psp_app, rounds: int = 20) -> None:
         if not delivered and not worked:
             return
     raise AssertionError("webhooks and jobs did not settle")
+
+
+def slow_proxy(psp_url: str, forward: bool):
+    """A WSGI PSP whose answers arrive too late: it forwards the call to the real one (or not),
+    then dawdles past the client's timeout (serve it with serve_wsgi, use it with swap_provider)."""
+    def app(environ, start_response):
+        request = Request(environ)
+        status, body = 200, "{}"
+        if forward:
+            headers = {k: v for k, v in request.headers.items()
+                       if k in ("Authorization", "Idempotency-Key", "Content-Type")}
+            answer = requests.request(request.method, psp_url + request.full_path.rstrip("?"),
+                                      data=request.get_data(), headers=headers, timeout=10)
+            status, body = answer.status_code, answer.text
+        time.sleep(1.5)
+        return Response(body, status=status, mimetype="application/json")(environ,
+                                                                          start_response)
+    return app
 
 
 def closed_port_url() -> str:

@@ -14,8 +14,7 @@ from app.services.audit import Actor
 from app.services.errors import ServiceError
 from app.services.ledger_checks import check_all
 from tests import flows
-from tests.flows import latest_payment, psp_call
-from tests.jobs.test_job_refunds import slow_proxy
+from tests.flows import latest_payment, psp_call, slow_proxy
 
 SUPPORT = Actor("support@test.example", "127.0.0.1")
 

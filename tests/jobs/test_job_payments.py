@@ -1,14 +1,10 @@
 """Payment jobs against the live sandbox: capture once, expire abandoned sessions, the janitor."""
 from __future__ import annotations
 
-import time
-
 import pytest
-import requests
 from flask import current_app
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
-from werkzeug.wrappers import Request, Response
 
 from app.domain.payment_states import PaymentStatus
 from app.extensions import db, queues
@@ -20,27 +16,17 @@ from app.services import cart, checkout, payment_actions
 from app.services.audit import Actor
 from app.services.errors import PaymentUnavailable
 from app.services.payment_actions import action_key
-from tests.flows import buyer_pays, closed_port_url, psp_call, run_jobs, settle
+from tests.flows import (
+    buyer_pays,
+    closed_port_url,
+    psp_call,
+    run_jobs,
+    settle,
+    slow_proxy,
+)
 
 S = PaymentStatus
 ACTOR = Actor("buyer@test.example", "127.0.0.1")
-
-
-def slow_proxy(psp_url: str, forward: bool):
-    """A PSP whose answers arrive too late: it forwards the call (or not), then dawdles."""
-    def app(environ, start_response):
-        request = Request(environ)
-        status, body = 200, "{}"
-        if forward:
-            headers = {k: v for k, v in request.headers.items()
-                       if k in ("Authorization", "Idempotency-Key", "Content-Type")}
-            answer = requests.request(request.method, psp_url + request.full_path.rstrip("?"),
-                                      data=request.get_data(), headers=headers, timeout=10)
-            status, body = answer.status_code, answer.text
-        time.sleep(1.5)
-        return Response(body, status=status, mimetype="application/json")(environ,
-                                                                          start_response)
-    return app
 
 
 def place(people, quantity: int = 2) -> int:

@@ -1,13 +1,10 @@
 """Refunds settled after the fact: PSP timeouts, the re-fetch job, and webhooks (late failures)."""
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 
 import pytest
-import requests
 from sqlalchemy import select
-from werkzeug.wrappers import Request, Response
 
 from app.clock import now
 from app.domain.ledger import AccountKind
@@ -18,26 +15,9 @@ from app.models.refunds import Refund
 from app.services import case_log, escrow, ledger, refunds
 from app.services.audit import Actor
 from tests import flows
-from tests.flows import latest_payment, psp_call, settle
+from tests.flows import latest_payment, psp_call, settle, slow_proxy
 
 SUPPORT = Actor("support@test.example", "127.0.0.1")
-
-
-def slow_proxy(psp_url: str, forward: bool):
-    """A PSP whose answers arrive too late: it forwards the call (or not), then dawdles."""
-    def app(environ, start_response):
-        request = Request(environ)
-        status, body = 200, "{}"
-        if forward:
-            headers = {k: v for k, v in request.headers.items()
-                       if k in ("Authorization", "Idempotency-Key", "Content-Type")}
-            answer = requests.request(request.method, psp_url + request.full_path.rstrip("?"),
-                                      data=request.get_data(), headers=headers, timeout=10)
-            status, body = answer.status_code, answer.text
-        time.sleep(1.5)
-        return Response(body, status=status, mimetype="application/json")(environ,
-                                                                          start_response)
-    return app
 
 
 def captured(client, people, stack, psp) -> Payment:
