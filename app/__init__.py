@@ -20,6 +20,7 @@ def create_app(config: dict | str | None = None) -> Flask:
     register_security_headers(app)
     register_template_helpers(app)
     register_commands(app)
+    register_logging(app)
     return app
 
 
@@ -92,6 +93,13 @@ def register_template_helpers(app: Flask) -> None:
     from app.templating import register
 
     register(app)
+
+
+def register_logging(app: Flask) -> None:
+    """Every log record on one line, whatever text it carries (log injection)."""
+    from app.log_lines import install
+
+    install(app.logger)
 
 
 def register_commands(app: Flask) -> None:
