@@ -36,7 +36,7 @@ from app.models import EscrowHold, User
 from app.models.disputes import DisputeCase
 from app.models.refunds import Refund
 from app.models.users import STAFF_ROLES
-from app.services import audit, case_log, claims, escrow, refund_plans
+from app.services import audit, case_log, claim_queries, claims, escrow, refund_plans
 from app.services.audit import Actor
 from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.refund_plans import RefundPlan
@@ -79,7 +79,7 @@ def _refund_amount(hold: EscrowHold, decision: Decision) -> int:
     """The buyer's refund for a decision, checked against what the line still holds."""
     if decision.action not in ACTIONS:
         raise ServiceError("Choose refund in full, refund part, release or split.")
-    left = claims.line_refundable(hold)
+    left = claim_queries.line_refundable(hold)
     if decision.action == "release":
         return 0
     if decision.action == "refund_full":

@@ -14,7 +14,7 @@ from app.extensions import db
 from app.models import AuditRecord, DisputeCase, LedgerEntry, Notification
 from app.models.disputes import CaseEvent
 from app.models.refunds import Refund
-from app.services import case_log, claims, ledger, payouts, refunds
+from app.services import case_log, claim_queries, claims, ledger, payouts, refunds
 from app.services.audit import Actor
 from app.services.claims import Decision
 from app.services.errors import Conflict, NotFound, ServiceError
@@ -153,7 +153,7 @@ def test_support_refunds_in_full(app, people, order, claim, staff):
         4800, claim, "succeeded", "support")
     assert holds(order)["Mug"].status == "refunded"
     assert holds(order)["Candle"].status == "held"
-    [decision] = [e for e in claims.timeline(claim, viewer_role="buyer") if e.kind == "decision"]
+    [decision] = [e for e in claim_queries.timeline(claim, viewer_role="buyer") if e.kind == "decision"]
     assert "Support decided: €48.00 refunded to the buyer in full." == decision.body
     assert case_log.data_of(decision)["refund_id"] == refund.id
     assert db.session.query(AuditRecord).filter_by(action="claim.decided",
@@ -179,7 +179,7 @@ def test_support_lets_the_seller_keep_the_money(app, people, order, claim, staff
     assert _available(people["seller"]) == 4320
     # Decided is decided: no second claim on the line, even within the window.
     line_id = holds(order)["Mug"].order_line_id
-    assert claims.line_claims(order)[line_id][1] is False
+    assert claim_queries.line_claims(order)[line_id][1] is False
     with pytest.raises(Conflict, match="already decided"):
         claims.open_claim(people["buyer"], line_id, "not_received", "Again.", [], BUYER)
 
@@ -218,7 +218,7 @@ def test_a_refund_the_psp_refuses_leaves_the_claim_open(app, people, order, clai
     case = _case(claim)
     assert (case.status, case.resolution) == ("open", None)
     assert holds(order)["Mug"].status == "on_hold" and _available(people["seller"]) == 0
-    failed = [e for e in claims.timeline(claim, viewer_role="support") if e.kind == "decision"]
+    failed = [e for e in claim_queries.timeline(claim, viewer_role="support") if e.kind == "decision"]
     assert case_log.data_of(failed[-1])["state"] == "failed" and failed[-1].internal
     assert db.session.query(AuditRecord).filter_by(action="claim.decided",
                                                    outcome="failure").count() == 1
@@ -273,7 +273,7 @@ def test_the_seller_accepting_refunds_the_line(app, people, order, claim):
     assert (case.status, case.resolution) == ("resolved", "refund_full")
     [refund] = db.session.execute(select(Refund)).scalars()
     assert (refund.amount, refund.requested_by, refund.case_id) == (4800, "system", claim)
-    bodies = [e.body for e in claims.timeline(claim, viewer_role="buyer")]
+    bodies = [e.body for e in claim_queries.timeline(claim, viewer_role="buyer")]
     assert "Sorry about that." in bodies
     assert "The seller accepted the claim: €48.00 refunded to the buyer in full." in bodies
     with pytest.raises(NotFound):

@@ -11,7 +11,7 @@ from app.database import unit_of_work
 from app.domain.dispute_states import ClaimStatus
 from app.extensions import db
 from app.models import AuditRecord, DisputeCase, Notification
-from app.services import case_log, claims, escrow
+from app.services import case_log, claim_queries, claims, escrow
 from app.services.audit import Actor
 from app.services.errors import Conflict, NotFound, ServiceError
 from tests.blueprints.money_steps import SUPPORT, holds, paid_order, release
@@ -57,9 +57,9 @@ def test_opening_a_claim_freezes_the_line_and_asks_the_seller(app, people, order
     assert before + timedelta(days=3) <= case.due_by <= now() + timedelta(days=3)
     assert holds(order)["Mug"].status == "on_hold"
     assert holds(order)["Candle"].status == "held"  # the other seller's line is untouched
-    kinds = [(e.kind, e.actor_role) for e in claims.timeline(case.id, viewer_role="buyer")]
+    kinds = [(e.kind, e.actor_role) for e in claim_queries.timeline(case.id, viewer_role="buyer")]
     assert kinds == [("status", "buyer"), ("message", "buyer")]
-    assert claims.timeline(case.id, viewer_role="buyer")[1].body == "Nothing arrived."
+    assert claim_queries.timeline(case.id, viewer_role="buyer")[1].body == "Nothing arrived."
     assert {"claim.opened", "escrow.frozen"} <= set(_actions())
     [note] = _notes(people["seller"])
     assert "opened a claim" in note.subject and "Nothing arrived." in note.body
@@ -100,7 +100,7 @@ def test_a_released_line_can_be_claimed_within_the_window_and_nothing_freezes(ap
     release(holds(order)["Mug"].id)
     case = _open(people, order)
     assert holds(order)["Mug"].status == "released"
-    [status] = [e for e in claims.timeline(case.id, viewer_role="buyer") if e.kind == "status"]
+    [status] = [e for e in claim_queries.timeline(case.id, viewer_role="buyer") if e.kind == "status"]
     assert case_log.data_of(status)["frozen"] is False
     claims.withdraw(people["buyer"], case.id, BUYER)
     assert holds(order)["Mug"].status == "released"
@@ -113,8 +113,8 @@ def test_no_claim_after_the_window(app, people, order):
         hold.released_at = now() - timedelta(days=31)
     with pytest.raises(Conflict, match="30 days after the seller was paid"):
         _open(people, order)
-    assert claims.line_claims(order)[holds(order)["Mug"].order_line_id] == (None, False)
-    assert claims.line_claims(order)[holds(order)["Candle"].order_line_id] == (None, True)
+    assert claim_queries.line_claims(order)[holds(order)["Mug"].order_line_id] == (None, False)
+    assert claim_queries.line_claims(order)[holds(order)["Candle"].order_line_id] == (None, True)
 
 
 # --- the seller answers -------------------------------------------------------------------------
@@ -204,10 +204,10 @@ def test_the_internal_notes_stay_with_support(app, people, order):
         case_log.log(db.session.get(DisputeCase, case.id), "note", "support", "Buyer looks odd.",
                      actor_id=people["support"], internal=True)
     for role in ("buyer", "seller"):
-        assert "Buyer looks odd." not in [e.body for e in claims.timeline(case.id,
+        assert "Buyer looks odd." not in [e.body for e in claim_queries.timeline(case.id,
                                                                           viewer_role=role)]
     for role in ("support", "admin"):
-        assert "Buyer looks odd." in [e.body for e in claims.timeline(case.id, viewer_role=role)]
+        assert "Buyer looks odd." in [e.body for e in claim_queries.timeline(case.id, viewer_role=role)]
 
 
 # --- overdue claims go to support ---------------------------------------------------------------
@@ -223,9 +223,9 @@ def test_unanswered_claims_escalate_by_themselves_once(app, people, order):
     for case_id in (waiting.id, contested.id):
         case = _case(case_id)
         assert case.status == "escalated"
-        assert case_log.data_of(claims.timeline(case_id, viewer_role="buyer")[-1])["status"] \
+        assert case_log.data_of(claim_queries.timeline(case_id, viewer_role="buyer")[-1])["status"] \
             == "escalated"
-        assert claims.timeline(case_id, viewer_role="buyer")[-1].actor_role == "system"
+        assert claim_queries.timeline(case_id, viewer_role="buyer")[-1].actor_role == "system"
     assert "did not come in time" in _notes(people["seller"])[-1].body
 
 

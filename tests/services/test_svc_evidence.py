@@ -12,7 +12,7 @@ from werkzeug.datastructures import FileStorage
 from app.database import unit_of_work
 from app.extensions import db
 from app.models import DisputeCase, EvidenceFile, User
-from app.services import case_log, claims, evidence, notifications
+from app.services import case_log, claim_queries, claims, evidence, notifications
 from app.services.audit import Actor
 from app.services.errors import Conflict, ServiceError
 from tests.blueprints.money_steps import holds, paid_order
@@ -123,7 +123,7 @@ def test_files_are_stored_outside_static_under_random_names(app, people, order):
         assert path.read_bytes() == data and row.sha256 == hashlib.sha256(data).hexdigest()
         assert path.stat().st_mode & 0o077 == 0
     assert sorted(set(stored()) - set(before)) == sorted(r.stored_name for r in rows)
-    [message] = [e for e in claims.timeline(case.id, viewer_role="buyer") if e.kind == "message"]
+    [message] = [e for e in claim_queries.timeline(case.id, viewer_role="buyer") if e.kind == "message"]
     assert {r.event_id for r in rows} == {message.id}
 
 
@@ -157,7 +157,7 @@ def test_one_bad_file_refuses_the_whole_message(app, people, order):
         claims.add_message(people["seller"], "seller", case.id, "Proof attached.",
                            [upload(PDF), upload(b"\x00\x01binary", "data.bin")], SELLER)
     assert stored() == before and db.session.query(EvidenceFile).count() == 0
-    assert [e.kind for e in claims.timeline(case.id, viewer_role="seller")] == [
+    assert [e.kind for e in claim_queries.timeline(case.id, viewer_role="seller")] == [
         "status", "message"]
 
 
@@ -165,7 +165,7 @@ def test_save_adds_one_file_to_a_case(app, people, order):
     case = _claim(people, order)
     row = evidence.save(case.id, people["support"], "support", upload(PDF, "note.pdf"))
     assert row.event_id is not None and row.uploader_role == "support"
-    [event] = [e for e in claims.timeline(case.id, viewer_role="buyer") if e.kind == "file"]
+    [event] = [e for e in claim_queries.timeline(case.id, viewer_role="buyer") if e.kind == "file"]
     assert event.body == "note.pdf"
     with pytest.raises(ServiceError):
         evidence.save(case.id, people["other_buyer"], "buyer", upload(PDF))
