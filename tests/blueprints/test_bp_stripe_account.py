@@ -11,8 +11,7 @@ from app.extensions import db
 from app.models import ProviderAccount
 from app.providers.stripe import connect
 from app.services import connected_accounts
-from tests.fakes.stripe import FakeStripe
-from tests.fakes.stripe.server import running
+from tests.fakes.stripe.wiring import stripe_on
 from tests.flows import PASSWORD, login
 
 URL = "/seller/stripe-account"
@@ -22,20 +21,8 @@ API_KEY = "sk_test_account_page"
 @pytest.fixture
 def stripe_fake(app):
     """Stripe configured, pointed at a fake for one test."""
-    with running(FakeStripe(api_key=API_KEY)) as fake:
-        saved = {k: app.config.get(k) for k in ("STRIPE_SECRET_KEY", "STRIPE_API_BASE")}
-        app.config.update(STRIPE_SECRET_KEY=API_KEY, STRIPE_API_BASE=fake.public_url)
-        _forget(app)
-        try:
-            yield fake
-        finally:
-            app.config.update(saved)
-            _forget(app)
-
-
-def _forget(app) -> None:
-    for cache in ("holdfast_providers", "holdfast_unconfigured"):
-        app.extensions.get(cache, {}).pop("stripe", None)
+    with stripe_on(app, API_KEY) as fake:
+        yield fake
 
 
 def opened() -> str:

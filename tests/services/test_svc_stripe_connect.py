@@ -35,8 +35,8 @@ from app.services import (
 from app.services.audit import Actor
 from app.services.errors import Conflict, ServiceError
 from tests import flows
-from tests.fakes.stripe import FakeStripe, sign
-from tests.fakes.stripe.server import running
+from tests.fakes.stripe import sign
+from tests.fakes.stripe.wiring import stripe_on
 from tests.flows import PASSWORD, latest_payment, run_jobs, settle
 
 API_KEY, WEBHOOK_SECRET = "sk_test_connect_suite", "whsec_connect_suite"
@@ -50,22 +50,8 @@ def seller_actor(people, who: str = "seller") -> Actor:
 @pytest.fixture
 def stripe_fake(app):
     """A fake Stripe the platform is configured with (payments themselves stay on the sandbox)."""
-    settings = {"STRIPE_SECRET_KEY": API_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET}
-    with running(FakeStripe(api_key=API_KEY, webhook_secret=WEBHOOK_SECRET)) as fake:
-        settings["STRIPE_API_BASE"] = fake.public_url
-        saved = {name: app.config.get(name) for name in settings}
-        app.config.update(settings)
-        _forget(app)
-        try:
-            yield fake
-        finally:
-            app.config.update(saved)
-            _forget(app)
-
-
-def _forget(app) -> None:
-    for cache in ("holdfast_providers", "holdfast_unconfigured"):
-        app.extensions.get(cache, {}).pop("stripe", None)
+    with stripe_on(app, API_KEY, WEBHOOK_SECRET) as fake:
+        yield fake
 
 
 def open_account(email: str = "seller@test.example") -> str:

@@ -13,43 +13,19 @@ from app.extensions import db
 from app.models import Payment, WebhookEvent
 from app.services import cart, checkout, webhooks
 from app.services.audit import Actor
-from tests.fakes.stripe import FakeStripe, sign
+from tests.fakes.stripe import sign
 from tests.fakes.stripe.controls import pay_session
-from tests.fakes.stripe.server import running
+from tests.fakes.stripe.wiring import stripe_on
 
 ACTOR = Actor("buyer@test.example", "127.0.0.1")
 API_KEY, WEBHOOK_SECRET = "sk_test_webhook_suite", "whsec_webhook_suite"
-ROUTE_ALL_TO_STRIPE = """version = 1
-
-[[rule]]
-name = "all-stripe"
-description = "Every payment goes to Stripe in these tests."
-providers = ["stripe"]
-"""
 
 
 @pytest.fixture
 def stripe_fake(app, tmp_path):
     """A fake Stripe the platform routes every payment to, for one test."""
-    routing = tmp_path / "routing.toml"
-    routing.write_text(ROUTE_ALL_TO_STRIPE)
-    settings = {"STRIPE_SECRET_KEY": API_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                "ROUTING_FILE": str(routing)}
-    with running(FakeStripe(api_key=API_KEY, webhook_secret=WEBHOOK_SECRET)) as fake:
-        settings["STRIPE_API_BASE"] = fake.public_url
-        saved = {name: app.config.get(name) for name in settings}
-        app.config.update(settings)
-        _forget(app)
-        try:
-            yield fake
-        finally:
-            app.config.update(saved)
-            _forget(app)
-
-
-def _forget(app) -> None:
-    for cache in ("holdfast_providers", "holdfast_unconfigured"):
-        app.extensions.get(cache, {}).pop("stripe", None)
+    with stripe_on(app, API_KEY, WEBHOOK_SECRET, routing_dir=tmp_path) as fake:
+        yield fake
 
 
 def _started(people) -> Payment:
