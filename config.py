@@ -130,6 +130,7 @@ def environment() -> dict:
     settings.update({name: env.get(name, "") for name in (
         "STRIPE_SECRET_KEY", "STRIPE_PUBLISHABLE_KEY", "STRIPE_WEBHOOK_SECRET",
         "STRIPE_API_BASE", "STRIPE_CHECKOUT_URL")})
+    settings["STRIPE_JS_URL"] = env.get("STRIPE_JS_URL", "https://js.stripe.com/v3/")  # tests: fake
     # Braintree (docs/providers.md): unused unless the merchant id and both keys are set.
     # BRAINTREE_BASE_URL overrides the gateway (tests: the fake); BRAINTREE_DROPIN_URL is the
     # page that stands in for the Drop-in in an iframe (the fake's /dropin offline).

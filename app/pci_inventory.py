@@ -59,9 +59,11 @@ def hash_differences(committed: dict, live: dict) -> list[str]:
     return problems
 
 
-def required_csp(page: dict, psp_origin: str) -> set[str]:
-    """The page's required CSP directives, with the PSP origin filled in."""
-    return {d.replace("{psp_origin}", psp_origin) for d in page["headers"]["Content-Security-Policy"]}
+def required_csp(page: dict, psp_origin: str, script_origin: str = "") -> set[str]:
+    """The page's required CSP directives, with the PSP origin(s) it frames and the origin of
+    a PSP script it loads (Stripe's Payment Element page) filled in."""
+    return {d.replace("{psp_origin}", psp_origin).replace("{script_origin}", script_origin)
+            for d in page["headers"]["Content-Security-Policy"]}
 
 
 class _ScriptTags(HTMLParser):

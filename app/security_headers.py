@@ -20,16 +20,22 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
-def content_security_policy(psp_origins: list[str], nonce: str) -> str:
-    """The platform's CSP: only our scripts, PSP pages only as frames and form targets."""
+def _more(origins) -> str:
+    return "".join(f" {origin}" for origin in origins)
+
+
+def content_security_policy(psp_origins: list[str], nonce: str, *, scripts: list[str] = (),
+                            connects: list[str] = (), extra_frames: list[str] = ()) -> str:
+    """The platform's CSP: only our scripts, PSP pages only as frames and form targets; a PSP
+    script (and what it connects to or frames) only where a page asked for it."""
     frames = " ".join(psp_origins)
     return "; ".join([
         "default-src 'self'",
-        f"script-src 'self' 'nonce-{nonce}'",
+        f"script-src 'self' 'nonce-{nonce}'{_more(scripts)}",
         "style-src 'self'",
         "img-src 'self' data:",
-        "connect-src 'self'",
-        f"frame-src {frames}",
+        f"connect-src 'self'{_more(connects)}",
+        f"frame-src {frames}{_more(extra_frames)}",
         # The checkout form's 303 goes to the PSP's hosted page; Chromium applies form-action
         # to that redirect, so the PSP origin must be listed.
         f"form-action 'self' {frames}",
@@ -42,6 +48,15 @@ def content_security_policy(psp_origins: list[str], nonce: str) -> str:
 def allow_psp_origin(url: str) -> None:
     """Let this response frame (and post to) one more PSP page's origin."""
     g.extra_psp_origins = [*g.get("extra_psp_origins", []), origin_of(url)]
+
+
+def allow_psp_script(url: str, *, connects: list[str] = (), frames: list[str] = ()) -> None:
+    """Let this response run a PSP's script from its origin and frame that origin's pages
+    (Stripe's Payment Element page), plus the API and frame origins the script needs."""
+    origin = origin_of(url)
+    g.extra_script_origins = [*g.get("extra_script_origins", []), origin]
+    g.extra_frame_origins = [*g.get("extra_frame_origins", []), origin, *frames]
+    g.extra_connect_origins = [*g.get("extra_connect_origins", []), *connects]
 
 
 def stripe_checkout_origins(config) -> list[str]:
@@ -61,7 +76,9 @@ def register(app: Flask) -> None:
         # A page may frame one more PSP origin for itself (the Braintree Drop-in page does).
         response.headers["Content-Security-Policy"] = content_security_policy(
             psp_origins + stripe_checkout_origins(app.config) + g.get("extra_psp_origins", []),
-            csp_nonce())
+            csp_nonce(), scripts=g.get("extra_script_origins", []),
+            connects=g.get("extra_connect_origins", []),
+            extra_frames=g.get("extra_frame_origins", []))
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"

@@ -72,6 +72,9 @@ class ProviderPayment:
     fee_amount: int | None = None
     card: CardDisplay = field(default_factory=CardDisplay)
     reusable_method: ReusableMethod | None = None  # when the card was saved or paid saved
+    # What an embedded PSP form needs to confirm this payment in the buyer's browser (Stripe's
+    # PaymentIntent client_secret): handed to the page at render time, never logged or stored.
+    client_secret: str | None = field(default=None, repr=False)
 
 
 class EventKind(str, Enum):
@@ -96,6 +99,9 @@ class ProviderEvent:
     type: str
     object_id: str | None
     payload: dict
+    # What the webhook inbox stores instead of the raw body, when the PSP puts a secret in it
+    # that the platform must never keep (Stripe: a PaymentIntent's client_secret).
+    inbox_body: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,7 @@ def receive(provider_name: str, raw_body: bytes, headers) -> Receipt:
         with unit_of_work():
             row = WebhookEvent(provider=provider_name, event_id=event.event_id,
                                event_type=event.type, object_id=event.object_id,
-                               payload=raw_body.decode("utf-8"))
+                               payload=event.inbox_body or raw_body.decode("utf-8"))
             db.session.add(row)
             db.session.flush()
             inbox_id = row.id

@@ -87,6 +87,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "checkout.remove_card"): BUYERS_OBJECT,
     ("GET", "checkout.braintree"): BUYERS_OBJECT,
     ("POST", "checkout.braintree_nonce"): BUYERS_OBJECT,
+    ("GET", "checkout.stripe_element"): BUYERS_OBJECT,
     ("GET", "disputes.index"): _table(buyer=OK, seller=OK),
     ("GET", "disputes.open_claim"): BUYERS_OBJECT,
     ("POST", "disputes.open_claim"): BUYERS_OBJECT,

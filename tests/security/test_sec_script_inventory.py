@@ -32,7 +32,7 @@ def payment_pages(app, people) -> dict[str, str]:
 
 
 def inventory_problems(page: dict, html: str, headers, static_hashes: dict[str, str],
-                       psp_origin: str) -> list[str]:
+                       psp_origin: str, script_origin: str = "") -> list[str]:
     """Every way a rendered page differs from its inventory entry."""
     problems = []
     listed = [(s.get("src") or s.get("inline"), s.get("sha384")) for s in page["scripts"]]
@@ -45,14 +45,21 @@ def inventory_problems(page: dict, html: str, headers, static_hashes: dict[str, 
             if not (reviewed == integrity == actual):
                 problems.append(f"{name}: reviewed {reviewed}, integrity attribute {integrity}, "
                                 f"file {actual}")
+        elif name.startswith(("https://", "http://")):
+            # A PSP's script from its own origin (stripe.js): no SRI is possible, so the
+            # inventory must say why and how its integrity is assured instead (PCI DSS 6.4.3).
+            entry = next(s for s in page["scripts"] if s.get("src") == name)
+            if not entry.get("no_sri_justification") or integrity is not None:
+                problems.append(f"{name}: PSP script without a justification for no SRI")
         elif reviewed is not None or integrity is not None:
             problems.append(f"{name}: inline data block with a hash or integrity attribute")
     for tag in scripts_on(html):
         if "src" not in tag and tag.get("type") != "application/json":
             problems.append(f"executable inline script {tag}")
     csp = {d.strip() for d in headers.get("Content-Security-Policy", "").split(";")}
-    nonce = next((d.split("'nonce-")[1].rstrip("'") for d in csp if "'nonce-" in d), "")
-    missing = {d.replace("{nonce}", nonce) for d in required_csp(page, psp_origin)} - csp
+    nonce = next((d.split("'nonce-")[1].split("'")[0] for d in csp if "'nonce-" in d), "")
+    missing = {d.replace("{nonce}", nonce)
+               for d in required_csp(page, psp_origin, script_origin)} - csp
     if missing:
         problems.append(f"CSP lacks {sorted(missing)}")
     for name, value in page["headers"].items():
@@ -64,9 +71,10 @@ def inventory_problems(page: dict, html: str, headers, static_hashes: dict[str, 
 def test_every_payment_page_matches_the_committed_inventory(app, payment_pages):
     client, urls = payment_pages
     inventory = load_committed()
-    # The Braintree Drop-in page needs a Braintree route: checked in
-    # tests/blueprints/test_bp_braintree_checkout.py with this module's inventory_problems.
-    pages = [p for p in inventory["pages"] if p["path"] != "/checkout/<order_id>/braintree"]
+    # The Braintree Drop-in and Stripe Payment Element pages need their PSP's route: checked in
+    # tests/blueprints/test_bp_{braintree_checkout,stripe_element}.py with inventory_problems.
+    pages = [p for p in inventory["pages"] if p["path"] not in (
+        "/checkout/<order_id>/braintree", "/checkout/<order_id>/stripe")]
     assert {page["path"] for page in pages} == set(urls)
     hashes = script_hashes(app.static_folder)
     psp_origin = origin_of(app.config["SANDBOX_PUBLIC_URL"])

@@ -128,6 +128,9 @@ def card(order_id: int):
     payment = order.current_payment
     if payment is not None and payment.provider == "braintree":  # its card form: the Drop-in
         return redirect(url_for("checkout.braintree", order_id=order_id), code=303)
+    if payment is not None and payment.provider == "stripe" \
+            and payment.integration_mode == "embedded":  # its card form: the Payment Element
+        return redirect(url_for("checkout.stripe_element", order_id=order_id), code=303)
     if payment is None or payment.integration_mode != "embedded" or not payment.embed_url:
         return redirect(url_for("checkout.pay", order_id=order_id), code=303)
     if payment.state not in PENDING | {PaymentStatus.DECLINED}:
@@ -190,5 +193,6 @@ def remove_card(method_id: int):
     return redirect(safe_next(form.next.data) or url_for("checkout.saved_cards"), code=303)
 
 
-# The Braintree Drop-in page registers its routes on this blueprint.
+# The Braintree Drop-in and Stripe Payment Element pages register their routes here.
 from app.blueprints.checkout import braintree as _braintree  # noqa: F401
+from app.blueprints.checkout import stripe_element as _stripe_element  # noqa: F401

@@ -1,9 +1,12 @@
-"""The Stripe adapter: Checkout Sessions with manual capture, refunds, disputes, Connect payouts.
+"""The Stripe adapter: Checkout Sessions (hosted) or PaymentIntents for the Payment Element
+(embedded), with manual capture; refunds, disputes, Connect payouts.
 
-Reference choice: a payment's PSP reference is its Checkout Session id (cs_…), known as soon as
-the session exists and stable for the payment's life. Stripe creates the PaymentIntent only when
-the buyer confirms, so every call that needs it (capture, void, refund) first reads the session
-to find it; retrieve() expands the PaymentIntent and its charge in one GET.
+Reference choice: a hosted payment's PSP reference is its Checkout Session id (cs_…), known as
+soon as the session exists and stable for the payment's life. Stripe creates that session's
+PaymentIntent only when the buyer confirms, so every call that needs it (capture, void, refund)
+first reads the session to find it; retrieve() expands the PaymentIntent and its charge in one
+GET. An embedded payment's reference is its PaymentIntent id (pi_…), created up front because
+the Payment Element confirms it in the buyer's browser with its client_secret.
 """
 from __future__ import annotations
 
@@ -36,6 +39,9 @@ SESSION_EXPAND = ["payment_intent", "payment_intent.latest_charge",
 INTENT_EXPAND = ["latest_charge", "latest_charge.balance_transaction"]
 FIND_WINDOW_SECONDS = 2 * 86400
 FIND_PAGE_SIZE = 100  # Stripe's largest page
+# PaymentIntent statuses in which no money is held yet: cancel() may end these, nothing else.
+UNPAID_INTENT_STATUSES = frozenset({"requires_payment_method", "requires_confirmation",
+                                    "requires_action"})
 
 
 class StripeProvider(PaymentProvider):
@@ -58,10 +64,10 @@ class StripeProvider(PaymentProvider):
 
     # --- payments -----------------------------------------------------------------------
     def create_session(self, request: SessionRequest) -> ProviderPayment:
+        if request.mode == "embedded":
+            return self._create_intent(request)
         if request.mode != "hosted":
-            # The Payment Element needs stripe.js from js.stripe.com; routing must send
-            # embedded payments to a provider that serves its own form.
-            raise ProviderError("Stripe supports only the hosted Checkout page here",
+            raise ProviderError(f"Stripe has no {request.mode!r} mode",
                                 code="mode_unsupported", executed=False)
         intent_data = {"capture_method": request.capture_method,
                        "metadata": {REFERENCE_KEY: request.reference}}
@@ -85,6 +91,20 @@ class StripeProvider(PaymentProvider):
                              key=request.idempotency_key)
         return mapping.to_provider_payment(session, None)
 
+    def _create_intent(self, request: SessionRequest) -> ProviderPayment:
+        """A PaymentIntent for the Payment Element: the buyer confirms it in stripe.js with its
+        client_secret (in the returned ProviderPayment only, never stored by the platform)."""
+        params = {"amount": request.amount,
+                  "currency": mapping.to_psp_currency(request.currency),
+                  "capture_method": request.capture_method,
+                  "payment_method_types": ["card"],
+                  "metadata": {REFERENCE_KEY: request.reference}}
+        if request.save_payment_method:
+            params["setup_future_usage"] = "off_session"
+        intent = self._call(self._client.v1.payment_intents.create, params,
+                            key=request.idempotency_key)
+        return mapping.to_provider_payment(None, intent)
+
     def retrieve(self, reference: str) -> ProviderPayment:
         if reference.startswith("pi_"):
             intent = self._call(self._client.v1.payment_intents.retrieve, reference,
@@ -104,6 +124,16 @@ class StripeProvider(PaymentProvider):
                 if session.get("client_reference_id") == our_reference:
                     return self.retrieve(session["id"])
             if not page.get("has_more") or not page["data"]:
+                break
+            params = {**params, "starting_after": page["data"][-1]["id"]}
+        # No session: an embedded payment's PaymentIntent carries our reference in metadata.
+        params = {"limit": FIND_PAGE_SIZE, "created": {"gte": since}}
+        while True:
+            page = self._call(self._client.v1.payment_intents.list, params)
+            for intent in page["data"]:
+                if (intent.get("metadata") or {}).get(REFERENCE_KEY) == our_reference:
+                    return self.retrieve(intent["id"])
+            if not page.get("has_more") or not page["data"]:
                 return None
             params = {**params, "starting_after": page["data"][-1]["id"]}
 
@@ -112,6 +142,8 @@ class StripeProvider(PaymentProvider):
                             code="unsupported", executed=False)
 
     def cancel(self, reference: str, idempotency_key: str) -> ProviderPayment:
+        if reference.startswith("pi_"):
+            return self._cancel_unpaid_intent(reference, idempotency_key)
         session = self._call(self._client.v1.checkout.sessions.expire, reference,
                              {"expand": SESSION_EXPAND}, key=idempotency_key)
         return mapping.to_provider_payment(session, session.get("payment_intent"))
@@ -135,6 +167,18 @@ class StripeProvider(PaymentProvider):
                             {"cancellation_reason": "requested_by_customer",
                              "expand": INTENT_EXPAND}, key=idempotency_key)
         return mapping.to_provider_payment(session, intent)
+
+    def _cancel_unpaid_intent(self, reference: str, idempotency_key: str) -> ProviderPayment:
+        # Cancelling a requires_capture PaymentIntent would void it, which cancel() must never
+        # do: an authorized (or settled) intent is answered as it stands.
+        intent = self._call(self._client.v1.payment_intents.retrieve, reference,
+                            {"expand": INTENT_EXPAND})
+        if intent["status"] in UNPAID_INTENT_STATUSES:
+            # "abandoned", as Stripe's own expiry says: the platform reads it as EXPIRED.
+            intent = self._call(self._client.v1.payment_intents.cancel, reference,
+                                {"cancellation_reason": "abandoned", "expand": INTENT_EXPAND},
+                                key=idempotency_key)
+        return mapping.to_provider_payment(None, intent)
 
     # --- refunds and disputes ------------------------------------------------------------
     def refund(self, reference: str, amount: int, idempotency_key: str,

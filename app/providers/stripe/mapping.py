@@ -93,7 +93,8 @@ FAILURE_CODES = {"payment_intent_authentication_failure": "authentication_failed
 
 
 def to_provider_payment(session: dict | None, intent: dict | None) -> ProviderPayment:
-    """A Checkout Session (our reference) and/or its PaymentIntent as a ProviderPayment."""
+    """A Checkout Session (hosted) and/or its PaymentIntent as a ProviderPayment; an embedded
+    payment is its PaymentIntent alone (session None)."""
     if isinstance(intent, str):
         intent = None
     base = session or intent
@@ -124,6 +125,8 @@ def to_provider_payment(session: dict | None, intent: dict | None) -> ProviderPa
         failure_message=decline_message(code) if error else None,
         fee_amount=int(balance["fee"]) if isinstance(balance, dict) else None,
         card=CardDisplay(brand=card.get("brand"), last4=card.get("last4")),
+        # Only an embedded payment's own PaymentIntent: stripe.js confirms it on our page.
+        client_secret=(intent or {}).get("client_secret") if session is None else None,
     )
 
 

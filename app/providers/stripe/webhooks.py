@@ -1,6 +1,7 @@
 """Verify Stripe webhooks with the SDK (`stripe.Webhook.construct_event`) over the raw bytes."""
 from __future__ import annotations
 
+import json
 import time
 
 import stripe
@@ -48,8 +49,30 @@ def parse(raw_body: bytes, headers, secrets: list[str], tolerance: int,
     payload = event.to_dict()
     try:
         obj = payload["data"]["object"]
+        payload, redacted = without_secrets(payload)
         return ProviderEvent(provider="stripe", event_id=str(payload["id"]),
                              type=str(payload["type"]), object_id=obj.get("id"),
-                             payload=payload)
+                             payload=payload,
+                             inbox_body=json.dumps(payload) if redacted else None)
     except (KeyError, TypeError, AttributeError) as exc:
         raise InvalidSignature(f"signed but not an event: {exc}") from None
+
+
+# Fields Stripe puts in event objects that the platform must never store: a PaymentIntent's
+# client_secret lets whoever holds it (with the publishable key) confirm that payment.
+SECRET_FIELDS = ("client_secret",)
+
+
+def without_secrets(payload: dict) -> tuple[dict, bool]:
+    """The event without SECRET_FIELDS in its object (and previous_attributes); whether any
+    was there. The signature was verified on the raw bytes first."""
+    data = payload.get("data") or {}
+    found = False
+    for part in ("object", "previous_attributes"):
+        holder = data.get(part)
+        if isinstance(holder, dict):
+            for name in SECRET_FIELDS:
+                if name in holder:
+                    holder.pop(name)
+                    found = True
+    return payload, found

@@ -12,12 +12,20 @@ from tests.fakes.stripe.state import ApiError, FakeStripe, IdempotencyRecord
 
 
 def create_app(fake: FakeStripe | None = None) -> Flask:
-    """A fake Stripe serving /v1 (API), /c/pay (hosted page) and /_fake (test controls)."""
-    from tests.fakes.stripe import connect, controls, disputes, hosted, payments
+    """A fake Stripe serving /v1 (API), /c/pay (hosted page), /v3/ and /elements (stripe.js
+    and the Payment Element) and /_fake (test controls)."""
+    from tests.fakes.stripe import (
+        connect,
+        controls,
+        disputes,
+        element,
+        hosted,
+        payments,
+    )
 
     app = Flask(__name__)
     app.config["FAKE"] = fake or FakeStripe()
-    for module in (payments, disputes, connect):
+    for module in (payments, disputes, connect, element):
         module.register(app, app.config["FAKE"])
     hosted.register(app, app.config["FAKE"])
     controls.register(app, app.config["FAKE"])

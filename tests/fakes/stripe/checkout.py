@@ -71,13 +71,14 @@ def authenticate(fake: FakeStripe, session: dict, passed: bool) -> str | None:
                    "different payment method and try again."})
 
 
-def _authorized(fake: FakeStripe, session: dict, intent: dict, charge: dict) -> None:
+def _authorized(fake: FakeStripe, session: dict | None, intent: dict, charge: dict) -> None:
     intent.update(status="requires_capture", amount_capturable=intent["amount"],
                   last_payment_error=None, payment_method=charge["payment_method"])
-    session.update(status="complete", payment_status="unpaid")
     fake.emit("charge.succeeded", charge)
     fake.emit("payment_intent.amount_capturable_updated", intent)
-    fake.emit("checkout.session.completed", session)
+    if session is not None:  # a Payment Element's PaymentIntent has no Checkout Session
+        session.update(status="complete", payment_status="unpaid")
+        fake.emit("checkout.session.completed", session)
 
 
 def _failed(fake: FakeStripe, intent: dict, charge: dict, error: dict) -> str:

@@ -23,6 +23,22 @@ def pay_session(fake: FakeStripe, session_id: str, card: str = "4242424242424242
         return outcome
 
 
+def confirm_element(fake: FakeStripe, payment_intent_id: str, card: str = "4242424242424242",
+                    return_url: str = "http://127.0.0.1/return",
+                    challenge_passed: bool | None = True) -> dict:
+    """Confirm a PaymentIntent as the buyer would in the Payment Element (the same code the
+    element's iframe posts to): {"redirect": url} or {"error": {...}}; a 3-D Secure challenge
+    is passed or failed (None leaves it pending, answering the challenge page's URL)."""
+    from tests.fakes.stripe.element import confirm_intent, settle_challenge
+
+    with fake.lock:
+        intent = fake.get(payment_intent_id, "payment_intent")
+        answer = confirm_intent(fake, intent, card, return_url)
+        if intent["status"] == "requires_action" and challenge_passed is not None:
+            answer = {"redirect": settle_challenge(fake, intent, challenge_passed)}
+        return answer
+
+
 def dispute(fake: FakeStripe, payment_intent_id: str, reason: str = "fraudulent") -> str:
     """The bank disputes a captured PaymentIntent's charge; the dispute id."""
     with fake.lock:

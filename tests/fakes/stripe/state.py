@@ -61,6 +61,7 @@ class FakeStripe:
     """State shared by the fake's routes (one instance per fake app)."""
 
     api_key: str = "sk_test_fake"
+    publishable_key: str = "pk_test_fake"  # what stripe.js on the merchant's page presents
     public_url: str = ""                 # where the buyer's browser reaches the hosted page
     webhook_url: str | None = None       # None: events are kept, not delivered
     webhook_secret: str = "whsec_fake"

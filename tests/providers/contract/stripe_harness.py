@@ -30,7 +30,7 @@ class StripeHarness:
     name = "stripe"
     supports_partial_capture = True
     supports_hosted = True
-    supports_embedded = False    # Payment Element needs js.stripe.com (docs/providers.md)
+    supports_embedded = True     # the Payment Element (tests/providers/stripe/test_stripe_embedded.py)
 
     def __init__(self, serve, timeout: float = 2.0):
         """`serve`: WSGI app → base URL (the suite's serve_wsgi fixture)."""

@@ -41,13 +41,6 @@ def test_create_session_retried_with_the_same_key_creates_one_session(stripe_pro
     assert len(fake.of_kind("checkout.session")) == 1
 
 
-def test_embedded_mode_is_refused_before_calling_stripe(stripe_provider, fake):
-    with pytest.raises(ProviderError) as refused:
-        stripe_provider.create_session(session_request(mode="embedded"))
-    assert (refused.value.code, refused.value.executed) == ("mode_unsupported", False)
-    assert fake.calls == []
-
-
 def test_authorize_partial_capture_refund_until_fully_refunded(stripe_provider, fake):
     reference = _authorized(stripe_provider, fake, amount=3000)
     authorized = stripe_provider.retrieve(reference)
