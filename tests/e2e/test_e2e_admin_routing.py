@@ -9,8 +9,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import E2E_TMP
+from tests.e2e.psp_fakes import braintree_in_force
 from tests.e2e.steps import check_out, continue_to_payment, log_in
-from tests.e2e.test_e2e_braintree_dropin import braintree_in_force
 
 pytestmark = pytest.mark.e2e
 

@@ -5,21 +5,13 @@ the live worker captures with submit_for_settlement; a declined card is explaine
 card then pays the same order."""
 from __future__ import annotations
 
-import io
-import os
 import re
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
-from types import SimpleNamespace
 from urllib.parse import parse_qs
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import serve
-from tests.e2e.conftest import E2E_TMP
+from tests.e2e.psp_fakes import braintree_in_force, routing_to
 from tests.e2e.steps import (
     EXPIRY,
     check_out,
@@ -28,83 +20,16 @@ from tests.e2e.steps import (
     log_in,
     wait_for,
 )
-from tests.fakes.braintree import Gateway, create_app
-from tests.fakes.braintree.wiring import (
-    MERCHANT_ID,
-    PRIVATE_KEY,
-    PUBLIC_KEY,
-    forget,
-    settings,
-)
 
 pytestmark = pytest.mark.e2e
 
 VISA, DECLINED = "4111 1111 1111 1111", "4000 1111 1111 1115"
-ROUTE_ALL_TO_BRAINTREE = """version = 1
-
-[[rule]]
-name = "e2e-braintree"
-description = "Every payment goes to Braintree in this journey."
-providers = ["braintree"]
-"""
-
-
-class Recorder:
-    """WSGI middleware keeping every request the fake Braintree receives (method, path,
-    body): where the card went, and what the platform sent."""
-
-    def __init__(self, wsgi):
-        self.wsgi, self.requests, self.lock = wsgi, [], threading.Lock()
-
-    def __call__(self, environ, start_response):
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)  # the fake reads it again
-        with self.lock:
-            self.requests.append((environ["REQUEST_METHOD"], environ["PATH_INFO"],
-                                  body.decode("utf-8", "replace")))
-        return self.wsgi(environ, start_response)
-
-    def to(self, path_pattern: str) -> list[tuple[str, str, str]]:
-        """The recorded requests whose path matches."""
-        with self.lock:
-            return [r for r in self.requests if re.search(path_pattern, r[1])]
-
-
-@contextmanager
-def braintree_in_force(stack, routing: Path) -> Iterator[SimpleNamespace]:
-    """Serve a fake Braintree (API + Drop-in) on its own origin; configure the live platform
-    and (through the environment) the worker a module starts for it; ROUTING_FILE = routing."""
-    app = stack["app"]
-    gateway = Gateway(MERCHANT_ID, PUBLIC_KEY, PRIVATE_KEY, timeout_seconds=3.0)
-    recorder = Recorder(create_app(gateway))
-    server, url = serve(recorder)
-    wanted = settings(url) | {"ROUTING_FILE": str(routing)}
-    saved_env = {name: os.environ.get(name) for name in wanted}
-    saved_config = {name: app.config.get(name) for name in wanted}
-    os.environ.update(wanted)
-    app.config.update(wanted)
-    forget(app)
-    try:
-        yield SimpleNamespace(gateway=gateway, url=url, recorder=recorder)
-    finally:
-        for name, value in saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        app.config.update(saved_config)
-        forget(app)
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.fixture(scope="module", autouse=True)
 def braintree(stack):
     """The fake Braintree for this module, every payment routed to it by a one-rule file."""
-    routing = E2E_TMP / "routing-braintree.toml"
-    routing.write_text(ROUTE_ALL_TO_BRAINTREE)
-    with braintree_in_force(stack, routing) as fake:
+    with braintree_in_force(stack, routing_to("braintree", "e2e-braintree")) as fake:
         yield fake
 
 

@@ -5,14 +5,12 @@ payment_intent.* webhooks reach /webhooks/stripe, the live worker captures throu
 and the card never reaches the platform."""
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import serve
-from tests.e2e.conftest import E2E_TMP
+from tests.e2e.psp_fakes import routing_to, stripe_in_force
 from tests.e2e.steps import (
     EXPIRY,
     check_out,
@@ -21,64 +19,21 @@ from tests.e2e.steps import (
     log_in,
     wait_for,
 )
-from tests.e2e.test_e2e_braintree_dropin import Recorder
-from tests.fakes.stripe import FakeStripe, create_app
 
 pytestmark = pytest.mark.e2e
 
 API_KEY, PUBLISHABLE_KEY = "sk_test_e2e_element", "pk_test_e2e_element"
 WEBHOOK_SECRET = "whsec_e2e_element"
 VISA, DECLINED = "4242 4242 4242 4242", "4000 0000 0000 0002"
-ROUTE_ALL_TO_STRIPE = """version = 1
-
-[[rule]]
-name = "e2e-stripe-element"
-description = "Every payment goes to Stripe in this journey."
-providers = ["stripe"]
-"""
 
 
 @pytest.fixture(scope="module", autouse=True)
 def stripe_fake(stack):
     """The fake Stripe (API, stripe.js stand-in, element) on its own origin, every request to
-    it recorded, delivering signed webhooks to the live platform; Stripe configured in the
-    platform and (through the environment) in the worker this module starts."""
-    app = stack["app"]
-    routing = E2E_TMP / "routing-stripe-element.toml"
-    routing.write_text(ROUTE_ALL_TO_STRIPE)
-    fake = FakeStripe(api_key=API_KEY, publishable_key=PUBLISHABLE_KEY,
-                      webhook_url=f"{stack['url']}/webhooks/stripe",
-                      webhook_secret=WEBHOOK_SECRET)
-    recorder = Recorder(create_app(fake))
-    server, fake.public_url = serve(recorder)
-    fake.recorder = recorder
-    settings = {"STRIPE_SECRET_KEY": API_KEY, "STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
-                "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET, "STRIPE_API_BASE": fake.public_url,
-                "STRIPE_CHECKOUT_URL": fake.public_url, "STRIPE_JS_URL": f"{fake.public_url}/v3/",
-                "ROUTING_FILE": str(routing)}
-    saved_env = {name: os.environ.get(name) for name in settings}
-    saved_config = {name: app.config.get(name) for name in settings}
-    os.environ.update(settings)
-    app.config.update(settings)
-    _forget_stripe(app)
-    try:
+    it recorded, every payment routed to it."""
+    with stripe_in_force(stack, routing_to("stripe", "e2e-stripe-element"), api_key=API_KEY,
+                         publishable_key=PUBLISHABLE_KEY, webhook_secret=WEBHOOK_SECRET) as fake:
         yield fake
-    finally:
-        for name, value in saved_env.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        app.config.update(saved_config)
-        _forget_stripe(app)
-        server.shutdown()
-        server.server_close()
-
-
-def _forget_stripe(app) -> None:
-    # The registry remembers adapters and unconfigured names; the next call rebuilds.
-    for cache in ("holdfast_providers", "holdfast_unconfigured"):
-        app.extensions.get(cache, {}).pop("stripe", None)
 
 
 def use_card(page, number: str, cards: set) -> None:

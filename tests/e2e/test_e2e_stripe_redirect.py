@@ -3,13 +3,12 @@ signed webhook reaches /webhooks/stripe, the live worker settles and captures th
 Stripe adapter, and the order shows paid."""
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import E2E_TMP
+from tests.e2e.psp_fakes import routing_to, stripe_in_force
 from tests.e2e.steps import (
     VISA,
     check_out,
@@ -19,56 +18,18 @@ from tests.e2e.steps import (
     pay_with,
     wait_for,
 )
-from tests.fakes.stripe import FakeStripe
-from tests.fakes.stripe.server import running
 
 pytestmark = pytest.mark.e2e
 
 API_KEY, WEBHOOK_SECRET = "sk_test_e2e_stripe", "whsec_e2e_stripe"
-ROUTE_ALL_TO_STRIPE = """version = 1
-
-[[rule]]
-name = "e2e-stripe"
-description = "Every payment goes to Stripe in this journey."
-providers = ["stripe"]
-"""
 
 
 @pytest.fixture(scope="module", autouse=True)
 def stripe_fake(stack):
-    """The fake Stripe, delivering signed webhooks to the live platform; Stripe configured in
-    the platform and (through the environment) in the worker this module starts; every payment
-    routed to Stripe by the routing file."""
-    app = stack["app"]
-    routing = E2E_TMP / "routing-stripe.toml"
-    routing.write_text(ROUTE_ALL_TO_STRIPE)
-    fake = FakeStripe(api_key=API_KEY, webhook_url=f"{stack['url']}/webhooks/stripe",
-                      webhook_secret=WEBHOOK_SECRET)
-    with running(fake):
-        settings = {"STRIPE_SECRET_KEY": API_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                    "STRIPE_API_BASE": fake.public_url, "STRIPE_CHECKOUT_URL": fake.public_url,
-                    "ROUTING_FILE": str(routing)}
-        saved_env = {name: os.environ.get(name) for name in settings}
-        saved_config = {name: app.config.get(name) for name in settings}
-        os.environ.update(settings)
-        app.config.update(settings)
-        _forget_stripe(app)
-        try:
-            yield fake
-        finally:
-            for name, value in saved_env.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
-            app.config.update(saved_config)
-            _forget_stripe(app)
-
-
-def _forget_stripe(app) -> None:
-    # The registry remembers adapters and unconfigured names; the next call rebuilds.
-    for cache in ("holdfast_providers", "holdfast_unconfigured"):
-        app.extensions.get(cache, {}).pop("stripe", None)
+    """The fake Stripe for this module, every payment routed to it by a one-rule file."""
+    with stripe_in_force(stack, routing_to("stripe", "e2e-stripe"), api_key=API_KEY,
+                         webhook_secret=WEBHOOK_SECRET) as fake:
+        yield fake
 
 
 def test_buyer_pays_on_stripe_hosted_page_and_the_order_is_paid(page, shop, stack, journey,
