@@ -246,6 +246,12 @@ def submit_evidence(case_id: int, fields: dict[str, str], actor: Actor,
             raise Conflict("The deadline for evidence has passed: the PSP refused it.") from exc
         if exc.code == "dispute_unexpected_state":
             raise Conflict("The PSP no longer accepts evidence for this chargeback.") from exc
+        if exc.executed is False and not exc.retryable:
+            # Refused for good (e.g. closed at the PSP before its webhook reached us): the
+            # same request again cannot help, so do not tell the person to try again.
+            raise Conflict("The PSP refused this evidence; nothing was sent. The chargeback "
+                           "may have been closed at the PSP: its status updates here "
+                           "when the PSP reports it.") from exc
         raise PaymentUnavailable("The PSP could not take the evidence now; "
                                  "nothing was sent. Try again.") from exc
     with unit_of_work():

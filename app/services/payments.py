@@ -17,6 +17,7 @@ from app.database import locked, unit_of_work
 from app.domain.payment_states import (
     PAID,
     RELEASES_STOCK,
+    REVERSALS,
     PaymentStatus,
     can_transition,
     is_behind,
@@ -133,6 +134,10 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
             # Only the chargeback's own outcome moves a disputed payment: a payment report
             # ("captured") says nothing about the dispute, which may still be open.
             outcome = Outcome("stale", current, f"{target.value} while a chargeback is open")
+        elif (current, target) in REVERSALS:
+            # Only services.refunds undoes a refund, with its posting: a report of "captured"
+            # (refunds are stripped above) on a refunded or chargeback-lost payment is stale.
+            outcome = Outcome("stale", current, f"{target.value} after {current.value}")
         elif can_transition(current, target):
             if target == S.DECLINED:
                 payment.decline_code, payment.failure_message = (report.decline_code,

@@ -46,6 +46,9 @@ from app.providers.braintree import mapping, webhooks
 log = logging.getLogger(__name__)
 S = PaymentStatus
 E = braintree.ErrorCodes.Transaction
+# Braintree's refusals to take evidence because the dispute has left "open".
+DISPUTE_NOT_OPEN = frozenset({braintree.ErrorCodes.Dispute.CanOnlyAddEvidenceToOpenDispute,
+                              braintree.ErrorCodes.Dispute.CanOnlyFinalizeOpenDispute})
 NOT_SUPPORTED = ("Braintree marketplace payouts are not supported by this adapter: seller payouts "
                  "go through a provider that supports them (see docs/providers.md).")
 
@@ -175,13 +178,22 @@ class BraintreeProvider(PaymentProvider):
         dispute = self._call(self.gateway.dispute.find, reference, write=False)
         attached = {getattr(e, "comment", None) for e in (getattr(dispute, "evidence", None)
                                                           or [])}
-        for field, text in sorted(evidence.items()):
-            content = f"{field}: {text}".strip()
-            if text and text.strip() and content not in attached:
-                self._check(self._call(self.gateway.dispute.add_text_evidence, reference,
-                                       {"content": content}))
-        if submit and dispute.status == "open":
-            self._check(self._call(self.gateway.dispute.finalize, reference))
+        try:
+            for field, text in sorted(evidence.items()):
+                content = f"{field}: {text}".strip()
+                if text and text.strip() and content not in attached:
+                    self._check(self._call(self.gateway.dispute.add_text_evidence, reference,
+                                           {"content": content}))
+            if submit and dispute.status == "open":
+                self._check(self._call(self.gateway.dispute.finalize, reference))
+        except ProviderError as exc:
+            if exc.code in DISPUTE_NOT_OPEN:
+                # Accepted, expired or decided at Braintree before its webhook reached us: the
+                # contract's code for it, so no one is told to "try again" in vain.
+                raise ProviderError("the dispute is no longer open at Braintree",
+                                    code="dispute_unexpected_state", status=422,
+                                    executed=False) from None
+            raise
         return self.retrieve_dispute(reference)
 
     def event_kind(self, event_type: str) -> EventKind:

@@ -7,13 +7,18 @@ from tests.fakes.stripe.forms import as_bool
 from tests.fakes.stripe.payments import expand
 from tests.fakes.stripe.state import DISPUTE_FEE, FakeStripe, invalid
 
+# Stripe's text evidence fields; the file fields (receipt, customer_communication,
+# refund_policy, shipping_documentation, …) take File ids, which this fake does not model.
 EVIDENCE_FIELDS = ("access_activity_log", "billing_address", "cancellation_policy_disclosure",
-                   "cancellation_rebuttal", "customer_communication", "customer_email_address",
-                   "customer_name", "customer_purchase_ip", "duplicate_charge_explanation",
-                   "product_description", "receipt", "refund_policy",
+                   "cancellation_rebuttal", "customer_email_address", "customer_name",
+                   "customer_purchase_ip", "duplicate_charge_explanation", "duplicate_charge_id",
+                   "product_description", "refund_policy_disclosure",
                    "refund_refusal_explanation", "service_date", "shipping_address",
-                   "shipping_carrier", "shipping_date", "shipping_documentation",
-                   "shipping_tracking_number", "uncategorized_text")
+                   "shipping_carrier", "shipping_date", "shipping_tracking_number",
+                   "uncategorized_text")
+FILE_FIELDS = ("cancellation_policy", "customer_communication", "customer_signature",
+               "duplicate_charge_documentation", "receipt", "refund_policy", "service_documentation",
+               "shipping_documentation", "uncategorized_file")
 RESPONDABLE = ("needs_response", "warning_needs_response")
 
 
@@ -26,7 +31,7 @@ def open_dispute(fake: FakeStripe, charge: dict, reason: str, inquiry: bool = Fa
         "currency": charge["currency"], "charge": charge["id"],
         "payment_intent": charge["payment_intent"], "reason": reason,
         "status": "warning_needs_response" if inquiry else "needs_response",
-        "evidence": {name: None for name in EVIDENCE_FIELDS},
+        "evidence": {name: None for name in EVIDENCE_FIELDS + FILE_FIELDS},
         "evidence_details": {"due_by": now + 7 * 86400, "has_evidence": False,
                              "past_due": False, "submission_count": 0},
         "balance_transactions": [], "is_charge_refundable": False, "metadata": {},
@@ -73,10 +78,15 @@ def register(app, fake: FakeStripe) -> None:
                           f"updated.", code="dispute_already_submitted"
                           if dispute["status"] == "under_review" else None)
         evidence = params.get("evidence") or {}
-        unknown = sorted(set(evidence) - set(EVIDENCE_FIELDS))
+        unknown = sorted(set(evidence) - set(EVIDENCE_FIELDS + FILE_FIELDS))
         if unknown:
             raise invalid(f"Received unknown parameter: evidence[{unknown[0]}]",
                           param=f"evidence[{unknown[0]}]")
+        not_files = sorted(n for n in set(evidence) & set(FILE_FIELDS)
+                           if not str(evidence[n]).startswith("file_"))
+        if not_files:
+            raise invalid(f"Invalid evidence[{not_files[0]}]: must be the id of an uploaded "
+                          "file (file_…).", param=f"evidence[{not_files[0]}]")
         dispute["evidence"].update(evidence)
         dispute["metadata"].update(params.get("metadata") or {})
         details = dispute["evidence_details"]

@@ -159,12 +159,13 @@ def test_evidence_can_be_saved_without_submitting_and_a_lost_dispute_is_lost(str
     reference = _authorized(stripe_provider, fake, card="4000000000000259")
     stripe_provider.capture(reference, 2500, key())
     dispute_id = fake.events_of("charge.dispute.created")[0]["data"]["object"]["id"]
-    draft = stripe_provider.submit_dispute_evidence(dispute_id, {"receipt": "r"}, submit=False)
+    draft = stripe_provider.submit_dispute_evidence(dispute_id, {"product_description": "r"},
+                                                    submit=False)
     assert (draft.status, draft.evidence_submitted) == ("needs_response", False)
     close(fake, dispute_id, "lost")
     assert stripe_provider.retrieve_dispute(dispute_id).status == "lost"
     with pytest.raises(ProviderError) as refused:
-        stripe_provider.submit_dispute_evidence(dispute_id, {"receipt": "late"})
+        stripe_provider.submit_dispute_evidence(dispute_id, {"product_description": "late"})
     assert refused.value.executed is False
 
 
@@ -173,7 +174,7 @@ def test_every_post_carries_an_idempotency_key(stripe_provider, fake):
     stripe_provider.capture(reference, 2000, key())
     stripe_provider.refund(reference, 100, key())
     dispute_id = fake.events_of("charge.dispute.created")[0]["data"]["object"]["id"]
-    stripe_provider.submit_dispute_evidence(dispute_id, {"receipt": "r"})
+    stripe_provider.submit_dispute_evidence(dispute_id, {"product_description": "r"})
     stripe_provider.cancel(stripe_provider.create_session(session_request()).reference, key())
     posts = [c for c in fake.calls if c[0] == "POST"]
     assert len(posts) >= 5 and all(c[2] for c in posts)
