@@ -1,5 +1,5 @@
 """flask commands: seed-demo, audit verify, ledger check, keys status/rotate, pci inventory,
-worker, dev."""
+staff create/enrolment-code, worker, dev."""
 from __future__ import annotations
 
 import os
@@ -19,6 +19,15 @@ def report_problems(problems: list[str], all_clear: str) -> None:
     if problems:
         sys.exit(1)
     click.echo(all_clear)
+
+
+def _operator():
+    """Who runs a command, for the audit log (whoever has a shell on the server)."""
+    import getpass
+
+    from app.services.audit import Actor
+
+    return Actor(f"cli:{getpass.getuser()}", "cli")
 
 
 def register(app: Flask) -> None:
@@ -114,6 +123,40 @@ def register(app: Flask) -> None:
             sys.exit(1)
 
     app.cli.add_command(pci_cli)
+
+    staff_cli = AppGroup("staff", help="Staff accounts (the first admin of a new install).")
+
+    @staff_cli.command("create")
+    @click.argument("email")
+    @click.option("--role", type=click.Choice(["admin", "support"]), default="admin",
+                  show_default=True)
+    @click.option("--name", default="", help="Display name (default: the email).")
+    def staff_create(email: str, role: str, name: str):
+        """Create a staff account; prints its temporary password once."""
+        from app.services import staff
+        from app.services.errors import ServiceError
+
+        try:
+            _, password = staff.create_staff(email, name, role, _operator())
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"temporary password (shown once): {password}")
+
+    @staff_cli.command("enrolment-code")
+    @click.argument("email")
+    def staff_enrolment_code(email: str):
+        """Issue a one-time code (24 h) with which EMAIL sets up two-step sign-in."""
+        from app.services import enrolment_codes, staff
+        from app.services.errors import ServiceError
+
+        try:
+            issued = enrolment_codes.issue(staff.find_staff_id(email), _operator())
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"enrolment code (shown once): {issued.code}")
+        click.echo(f"valid until {issued.expires_at:%Y-%m-%d %H:%M} UTC; it replaces older ones")
+
+    app.cli.add_command(staff_cli)
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")

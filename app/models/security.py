@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, text
+from sqlalchemy import ForeignKey, Index, String, and_, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
@@ -64,3 +64,24 @@ class SavedPaymentMethod(SealedColumns, db.Model):
     def associated_data(self) -> bytes:
         """Bound to its purpose and its owner."""
         return f"payment_method:{self.buyer_id}".encode()
+
+
+class EnrolmentCode(db.Model):
+    """A one-time code an admin issues so that a staff account may set up two-step sign-in
+    (enrolment bound to an identity someone already vouched for); stored as a keyed hash only."""
+
+    __tablename__ = "enrolment_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issued_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # None: the CLI
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]  # replaced by a newer code, or the MFA was reset
+
+    @classmethod
+    def usable_at(cls, at: datetime):
+        """The SQL condition of a code that may still unlock an enrolment at `at`."""
+        return and_(cls.used_at.is_(None), cls.revoked_at.is_(None), cls.expires_at > at)

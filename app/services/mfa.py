@@ -5,6 +5,8 @@ audit-logged: it is an authentication factor, not payment or bank data, and it i
 staff login; what the log records is each use (mfa.verified, success or failure, and
 mfa.recovery_code_used). A code is accepted one time step either side of now, and never for a
 step at or before the last one accepted, so a code seen over a shoulder cannot be replayed.
+Enrolment (the QR code) needs an admin-issued enrolment code first (services/enrolment_codes.py),
+which the confirmed enrolment spends.
 Recovery codes are shown once and stored only as keyed hashes (HMAC-SHA256 under a key derived
 from ENCRYPTION_KEY; codes hashed under a key in ENCRYPTION_RETIRED_KEYS still verify). A hash
 cannot be re-keyed without its code, so once a retired key is dropped after a rotation, the codes
@@ -36,7 +38,7 @@ from app.clock import now
 from app.database import locked, unit_of_work
 from app.extensions import db
 from app.models import User
-from app.models.security import MfaSecret, RecoveryCode
+from app.models.security import EnrolmentCode, MfaSecret, RecoveryCode
 from app.models.users import STAFF_ROLES
 from app.services import accounts, audit, throttle
 from app.services.audit import Actor
@@ -50,6 +52,8 @@ _RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misre
 _TOTP_CODE = re.compile(r"^\d{6}$")
 _RECOVERY_CODE = re.compile(rf"^[{_RECOVERY_ALPHABET}]{{10}}$")
 _RECOVERY_INFO = b"holdfast/recovery-code/v1"
+ENROLMENT_CODE_GONE = "Your enrolment code is no longer valid (expired, replaced or used). " \
+                      "Ask an admin for a new one."
 WRONG_CODE = "That code is not right. Type the current code from your authenticator app, or an " \
              "unused recovery code."
 
@@ -104,13 +108,28 @@ def _qr_data_uri(uri: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
 
 
-def begin_enrolment(user_id: int, actor: Actor) -> Enrolment:
-    """The unconfirmed secret to scan, created on first call (a reload shows the same one)."""
+def _unlocking_code(user_id: int, code_id: int | None) -> EnrolmentCode:
+    """The enrolment code that unlocked this set-up, locked, while still usable (see
+    services/enrolment_codes.py: no QR code without an admin-issued code)."""
+    row = None if code_id is None else db.session.execute(
+        select(EnrolmentCode).where(EnrolmentCode.id == code_id,
+                                    EnrolmentCode.user_id == user_id,
+                                    EnrolmentCode.usable_at(now())).with_for_update()
+    ).scalar_one_or_none()
+    if row is None:
+        raise Conflict(ENROLMENT_CODE_GONE)
+    return row
+
+
+def begin_enrolment(user_id: int, actor: Actor, enrolment_code_id: int | None) -> Enrolment:
+    """The unconfirmed secret to scan, created on first call (a reload shows the same one);
+    only while the enrolment code the user typed is still usable."""
     with unit_of_work():
         user = locked(User, user_id)
         row = _locked_secret(user_id)
         if row is not None and row.confirmed_at is not None:
             raise Conflict("Two-step sign-in is already set up for this account.")
+        _unlocking_code(user_id, enrolment_code_id)
         if row is None:
             row = MfaSecret(user_id=user_id)
             _seal(row, pyotp.random_base32())
@@ -139,19 +158,23 @@ def _accepted_step(row: MfaSecret, code: str) -> tuple[int | None, str]:
     return None, "wrong code"
 
 
-def confirm_enrolment(user_id: int, code: str, actor: Actor) -> list[str]:
-    """Confirm the new secret with a code from it; returns the recovery codes (shown once)."""
+def confirm_enrolment(user_id: int, code: str, actor: Actor,
+                      enrolment_code_id: int | None) -> list[str]:
+    """Confirm the new secret with a code from it, spending the enrolment code; returns the
+    recovery codes (shown once)."""
     with unit_of_work():
         user = locked(User, user_id)
         row = _locked_secret(user_id)
         if row is None or row.confirmed_at is not None:
             raise Conflict("There is no set-up waiting to be confirmed.")
+        unlocking = _unlocking_code(user_id, enrolment_code_id)
         step, reason = _accepted_step(row, code)
         if step is not None:
             row.last_used_step, row.confirmed_at = step, now()
-            user.mfa_enabled_at = row.confirmed_at
+            user.mfa_enabled_at = unlocking.used_at = row.confirmed_at
             codes = _replace_recovery_codes(user_id)
-            audit.record(actor, "mfa.enrolled", f"user:{user_id}", recovery_codes=len(codes))
+            audit.record(actor, "mfa.enrolled", f"user:{user_id}", recovery_codes=len(codes),
+                         enrolment_code_id=unlocking.id)
             return codes
         audit.record(actor, "mfa.enrolled", f"user:{user_id}", outcome="failure", reason=reason)
     raise ServiceError(WRONG_CODE)
@@ -227,12 +250,13 @@ def enrol_with_secret(user_id: int, secret: str, actor: Actor) -> bool:
 
 # --- Recovery codes ------------------------------------------------------------------------
 
-def _recovery_keys() -> list[bytes]:
-    """The current hashing key first, then those of retired encryption keys."""
+def hash_keys(info: bytes = _RECOVERY_INFO) -> list[bytes]:
+    """Keys for hashing one-time codes of one purpose (info): the current key first, then
+    those of retired encryption keys."""
     cfg = current_app.config
     names = [cfg["ENCRYPTION_KEY"], *(s.strip() for s in
                                       (cfg.get("ENCRYPTION_RETIRED_KEYS") or "").split(","))]
-    return [HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_RECOVERY_INFO)
+    return [HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info)
             .derive(name.encode()) for name in names if name]
 
 
@@ -247,7 +271,7 @@ def normalise_recovery_code(code: str) -> str:
 
 def _replace_recovery_codes(user_id: int) -> list[str]:
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
-    key = _recovery_keys()[0]
+    key = hash_keys()[0]
     codes = ["".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(10))
              for _ in range(RECOVERY_CODES)]
     db.session.add_all(RecoveryCode(user_id=user_id, code_hash=_recovery_hash(key, user_id, c))
@@ -259,7 +283,7 @@ def _use_recovery_code(user_id: int, code: str, actor: Actor) -> bool:
     code = normalise_recovery_code(code)
     if not _RECOVERY_CODE.match(code):
         return False
-    hashes_ = [_recovery_hash(key, user_id, code) for key in _recovery_keys()]
+    hashes_ = [_recovery_hash(key, user_id, code) for key in hash_keys()]
     found = db.session.execute(
         select(RecoveryCode).where(RecoveryCode.user_id == user_id,
                                    RecoveryCode.code_hash.in_(hashes_),

@@ -1,4 +1,5 @@
-"""Staff two-step sign-in through the pages: the code step, enrolment, re-prompts, lockout."""
+"""Staff two-step sign-in through the pages: the code step, enrolment (only with an
+admin-issued enrolment code), re-prompts, lockout."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditRecord, User
 from app.models.security import MfaSecret
+from app.services import enrolment_codes
+from app.services.audit import Actor
 from tests.flows import PASSWORD, login, next_code
 
 COOKIE = "holdfast_session"
@@ -132,17 +135,32 @@ def test_a_recovery_code_logs_in_once_and_says_how_many_are_left(client, people)
     assert again.post("/login/code", data={"code": codes[0]}).status_code == 401
 
 
-# --- Enrolment -----------------------------------------------------------------------------
+# --- Enrolment (needs an admin-issued enrolment code first) -----------------------------------
+
+ADMIN_ACTOR_LABEL = "admin@test.example"
+
 
 def unenrol(user_id: int) -> None:
     db.session.execute(MfaSecret.__table__.delete().where(MfaSecret.user_id == user_id))
     db.session.commit()
 
 
+def issue_code(people, who: str = "support") -> str:
+    return enrolment_codes.issue(people[who], Actor(ADMIN_ACTOR_LABEL, "127.0.0.1",
+                                                    people["admin"])).code
+
+
+def type_enrolment_code(client, code: str):
+    return client.post("/login/code/setup", data={"code": code})
+
+
 def enrol_through_the_pages(client, people) -> list[str]:
     unenrol(people["support"])
+    code = issue_code(people)
     response = password_step(client)
     assert response.headers["Location"] == "/login/code/setup"
+    response = type_enrolment_code(client, code)
+    assert response.status_code == 303 and response.headers["Location"] == "/login/code/setup"
     page = html(client.get("/login/code/setup"))
     secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', page).group(1)
     response = client.post("/login/code/setup", data={"code": pyotp.TOTP(secret).now()})
@@ -150,28 +168,95 @@ def enrol_through_the_pages(client, people) -> list[str]:
     return re.findall(r"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>", html(response))
 
 
-def test_unenrolled_staff_see_a_qr_code_and_the_key(client, people):
+def test_without_an_enrolment_code_there_is_no_qr_code_only_ask_an_admin(client, people):
     unenrol(people["support"])
     password_step(client)
+    page = html(client.get("/login/code/setup"))
+    assert 'id="ask-an-admin"' in page and "Ask an" in page
+    assert "totp-secret" not in page and "data:image/svg+xml" not in page
+    assert db.session.get(MfaSecret, people["support"]) is None  # no secret was even made
+    assert client.get("/support/payments").status_code == 302
+
+
+def test_a_guessed_enrolment_code_shows_no_qr_code_and_is_audited(client, people):
+    unenrol(people["support"])
+    issue_code(people)
+    password_step(client)
+    page = html(client.get("/login/code/setup"))
+    assert '<label for="code">Enrolment code</label>' in page and "totp-secret" not in page
+    response = type_enrolment_code(client, "abcd-efgh-jkmn-pqrs")
+    assert response.status_code == 401 and "That enrolment code is not valid" in html(response)
+    assert "totp-secret" not in html(client.get("/login/code/setup"))
+    record = last_audit("mfa.enrolment_code_checked")
+    assert (record.outcome, record.actor_id) == ("failure", people["support"])
+    assert json.loads(record.details)["reason"] == "wrong code"
+
+
+def test_wrong_enrolment_codes_count_towards_the_lockout(client, people, monkeypatch):
+    monkeypatch.setitem(client.application.config, "LOGIN_LOCK_THRESHOLD", 3)
+    unenrol(people["support"])
+    code = issue_code(people)
+    password_step(client)
+    for _ in range(3):
+        assert type_enrolment_code(client, "abcd-efgh-jkmn-pqrs").status_code == 401
+    response = type_enrolment_code(client, code)  # even the right code, while locked
+    assert response.status_code == 429 and "Retry-After" in response.headers
+    assert json.loads(last_audit("mfa.enrolment_code_checked").details)["reason"] == "locked"
+
+
+def test_five_wrong_enrolment_codes_send_the_person_back_to_the_password(client, people):
+    unenrol(people["support"])
+    code = issue_code(people)
+    password_step(client)
+    for _ in range(4):
+        assert type_enrolment_code(client, "abcd-efgh-jkmn-pqrs").status_code == 401
+    response = type_enrolment_code(client, "abcd-efgh-jkmn-pqrs")
+    assert response.status_code == 303 and response.headers["Location"] == "/login"
+    assert type_enrolment_code(client, code).headers["Location"] == "/login"
+
+
+def test_unenrolled_staff_see_a_qr_code_and_the_key_after_their_enrolment_code(client, people):
+    unenrol(people["support"])
+    code = issue_code(people)
+    password_step(client)
+    assert type_enrolment_code(client, code.upper().replace("-", " ")).status_code == 303
+    assert json.loads(last_audit("mfa.enrolment_code_checked").details)["code_id"] > 0
     page = html(client.get("/login/code/setup"))
     assert '<img src="data:image/svg+xml;base64,' in page  # inline: no request leaves the page
     assert '<label for="code">Authentication code</label>' in page
     secret = re.search(r'<code id="totp-secret">([A-Z2-7]{32})</code>', page).group(1)
     assert secret in html(client.get("/login/code/setup"))  # a reload shows the same key
     assert client.get("/support/payments").status_code == 302  # not logged in yet
+    with client.session_transaction() as session:
+        assert code.replace("-", "") not in json.dumps(session)  # only the code's id
 
 
 def test_confirming_enrolment_shows_ten_recovery_codes_once_and_logs_in(client, people):
     codes = enrol_through_the_pages(client, people)
     assert len(codes) == 10
     assert client.get("/support/payments").status_code == 200
-    assert last_audit("mfa.enrolled").outcome == "success"
+    record = last_audit("mfa.enrolled")
+    assert record.outcome == "success" and json.loads(record.details)["enrolment_code_id"] > 0
     assert client.get("/login/code/setup").headers["Location"] == "/login"  # never again
+
+
+def test_a_newer_code_issued_meanwhile_sends_the_person_back_to_the_code_step(client, people):
+    unenrol(people["support"])
+    password_step(client)
+    type_enrolment_code(client, issue_code(people))
+    assert "totp-secret" in html(client.get("/login/code/setup"))
+    newer = issue_code(people)  # e.g. the admin suspects the first one leaked
+    response = client.get("/login/code/setup")
+    assert response.status_code == 303 and response.headers["Location"] == "/login/code/setup"
+    page = html(client.get("/login/code/setup", follow_redirects=True))
+    assert "no longer valid" in page and "totp-secret" not in page
+    assert type_enrolment_code(client, newer).status_code == 303
 
 
 def test_a_wrong_code_does_not_finish_enrolment(client, people):
     unenrol(people["support"])
     password_step(client)
+    type_enrolment_code(client, issue_code(people))
     response = client.post("/login/code/setup", data={"code": "000000"})
     assert response.status_code == 400 and "That code is not right." in html(response)
     assert client.get("/support/payments").status_code == 302

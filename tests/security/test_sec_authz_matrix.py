@@ -143,6 +143,10 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "support.audit_log"): ADMIN,
     ("GET", "admin.routing"): ADMIN,
     ("POST", "admin.update_routing"): ADMIN,
+    ("GET", "admin.staff"): ADMIN,
+    ("POST", "admin.create_staff"): ADMIN,
+    ("POST", "admin.issue_enrolment_code"): ADMIN,
+    ("POST", "admin.reset_mfa"): ADMIN,
 }
 
 # The seller's chargeback pages take the chargeback's id; every other <case_id> is the claim's.

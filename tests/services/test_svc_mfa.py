@@ -11,7 +11,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditRecord, User
 from app.models.security import MfaSecret, RecoveryCode
-from app.services import mfa
+from app.services import enrolment_codes, mfa
 from app.services.audit import Actor
 from app.services.errors import Conflict, ServiceError
 from app.services.throttle import LockedOut
@@ -33,6 +33,18 @@ def newcomer(app, people) -> int:
     db.session.get(User, people["support"]).mfa_enabled_at = None
     db.session.commit()
     return people["support"]
+
+
+def unlock(user_id: int, people) -> int:
+    """Issue an enrolment code as the admin and type it as the newcomer: the code's id."""
+    issued = enrolment_codes.issue(user_id, staff_actor(people, "admin"))
+    return enrolment_codes.check(user_id, issued.code, staff_actor(people))
+
+
+@pytest.fixture
+def code_id(newcomer, people) -> int:
+    """The enrolment code that unlocked the newcomer's set-up."""
+    return unlock(newcomer, people)
 
 
 class ShortSecretTOTP(pyotp.TOTP):
@@ -60,9 +72,9 @@ def test_staff_need_mfa_and_buyers_and_sellers_do_not(people):
     assert needs == {"buyer": False, "seller": False, "support": True, "admin": True}
 
 
-def test_enrolment_seals_the_secret_and_shows_the_same_one_on_reload(newcomer, people):
-    first = mfa.begin_enrolment(newcomer, staff_actor(people))
-    again = mfa.begin_enrolment(newcomer, staff_actor(people))
+def test_enrolment_seals_the_secret_and_shows_the_same_one_on_reload(newcomer, people, code_id):
+    first = mfa.begin_enrolment(newcomer, staff_actor(people), code_id)
+    again = mfa.begin_enrolment(newcomer, staff_actor(people), code_id)
     assert first.secret == again.secret and len(first.secret) == 32
     assert first.uri.startswith("otpauth://totp/Holdfast:support%40test.example?")
     assert f"secret={first.secret}" in first.uri and "issuer=Holdfast" in first.uri
@@ -73,20 +85,21 @@ def test_enrolment_seals_the_secret_and_shows_the_same_one_on_reload(newcomer, p
     assert not mfa.is_enrolled(newcomer)
 
 
-def test_a_wrong_code_does_not_confirm_enrolment_and_is_audited(newcomer, people):
-    enrolment = mfa.begin_enrolment(newcomer, staff_actor(people))
+def test_a_wrong_code_does_not_confirm_enrolment_and_is_audited(newcomer, people, code_id):
+    enrolment = mfa.begin_enrolment(newcomer, staff_actor(people), code_id)
     wrong = code_at(enrolment.secret, 5)
     with pytest.raises(ServiceError, match="not right"):
-        mfa.confirm_enrolment(newcomer, wrong, staff_actor(people))
+        mfa.confirm_enrolment(newcomer, wrong, staff_actor(people), code_id)
     assert secret_row(newcomer).confirmed_at is None
     record = audits("mfa.enrolled")[-1]
     assert (record.outcome, json.loads(record.details)["reason"]) == ("failure", "wrong code")
 
 
 def test_confirming_enrolment_gives_ten_recovery_codes_stored_only_as_keyed_hashes(
-        newcomer, people):
-    enrolment = mfa.begin_enrolment(newcomer, staff_actor(people))
-    codes = mfa.confirm_enrolment(newcomer, code_at(enrolment.secret, 0), staff_actor(people))
+        newcomer, people, code_id):
+    enrolment = mfa.begin_enrolment(newcomer, staff_actor(people), code_id)
+    codes = mfa.confirm_enrolment(newcomer, code_at(enrolment.secret, 0), staff_actor(people),
+                                  code_id)
     assert len(codes) == 10 and len(set(codes)) == 10
     assert all(len(c) == 11 and c[5] == "-" for c in codes)
     assert mfa.is_enrolled(newcomer)
@@ -103,7 +116,7 @@ def test_confirming_enrolment_gives_ten_recovery_codes_stored_only_as_keyed_hash
     assert not unkeyed & set(stored)  # a keyed hash, not a plain digest
     assert audits("mfa.enrolled")[-1].outcome == "success"
     with pytest.raises(Conflict):
-        mfa.begin_enrolment(newcomer, staff_actor(people))
+        mfa.begin_enrolment(newcomer, staff_actor(people), code_id)
 
 
 @pytest.mark.parametrize("offset", [-1, 0, 1])
@@ -142,8 +155,10 @@ def test_another_users_secret_does_not_verify(people):
 
 
 def _recovery_codes(newcomer, people) -> list[str]:
-    enrolment = mfa.begin_enrolment(newcomer, staff_actor(people))
-    return mfa.confirm_enrolment(newcomer, code_at(enrolment.secret, 0), staff_actor(people))
+    code_id = unlock(newcomer, people)
+    enrolment = mfa.begin_enrolment(newcomer, staff_actor(people), code_id)
+    return mfa.confirm_enrolment(newcomer, code_at(enrolment.secret, 0), staff_actor(people),
+                                 code_id)
 
 
 def test_a_recovery_code_works_once_in_any_case_and_spacing(newcomer, people):

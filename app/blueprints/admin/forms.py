@@ -2,8 +2,19 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SubmitField, TextAreaField
+from wtforms import (
+    EmailField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
+
+from app.blueprints.auth.forms import deliverable_address
 
 
 class RoutingForm(FlaskForm):
@@ -14,3 +25,19 @@ class RoutingForm(FlaskForm):
     base_digest = HiddenField()
     validate_only = SubmitField("Validate")
     save = SubmitField("Save and reload")
+
+
+class StaffAccountForm(FlaskForm):
+    """Which staff account an action is for (issue an enrolment code, reset two-step sign-in)."""
+
+    user_id = IntegerField(validators=[DataRequired()])
+
+
+class NewStaffForm(FlaskForm):
+    """A new support or admin account; its temporary password is generated and shown once."""
+
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254), deliverable_address])
+    display_name = StringField("Name", validators=[DataRequired(), Length(max=120)])
+    role = SelectField("Role", choices=[SelectChoice("support", "Support"),
+                                        SelectChoice("admin", "Admin")],
+                       default="support", validators=[DataRequired()])

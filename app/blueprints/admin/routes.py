@@ -56,3 +56,6 @@ def update_routing():
     flash("Routing saved and in force." if old != new else "No change: the rules are the same.",
           "success")
     return redirect(url_for("admin.routing"), code=303)
+
+
+from app.blueprints.admin import staff as _staff_views  # noqa: F401  (routes on this blueprint)

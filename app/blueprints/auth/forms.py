@@ -51,3 +51,9 @@ class ChangePasswordForm(FlaskForm):
     new_password = PasswordField("New password", validators=[DataRequired(), Length(max=256)])
     repeat_password = PasswordField("New password again", validators=[
         DataRequired(), EqualTo("new_password", message="The two new passwords differ.")])
+
+
+class EnrolmentCodeForm(FlaskForm):
+    """The one-time code an admin issued, asked before two-step sign-in may be set up."""
+
+    code = StringField("Enrolment code", validators=[DataRequired(), Length(max=64)])

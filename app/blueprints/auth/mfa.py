@@ -2,7 +2,8 @@
 
 Between the password and the code the user is not logged in: the session holds only a pending
 marker (app.auth_session.start_pending). Five wrong codes drop the marker, and every wrong code
-counts towards the login lockout (services/throttle.py).
+counts towards the login lockout (services/throttle.py). A staff account without two-step
+sign-in first types a one-time enrolment code an admin issued; only then is the QR code shown.
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_login import current_user, login_required
@@ -30,7 +32,7 @@ from app.blueprints.access import (
     recent_mfa_required,
     safe_next,
 )
-from app.blueprints.auth.forms import CodeForm
+from app.blueprints.auth.forms import CodeForm, EnrolmentCodeForm
 from app.blueprints.auth.routes import (
     bp,
     device_token,
@@ -40,11 +42,12 @@ from app.blueprints.auth.routes import (
     set_device_cookie,
 )
 from app.models import User
-from app.services import mfa, throttle
+from app.services import enrolment_codes, mfa, throttle
 from app.services.audit import Actor
-from app.services.errors import ServiceError
+from app.services.errors import Conflict, ServiceError
 
 MAX_PENDING_TRIES = 5
+ENROLMENT = "mfa_enrolment"  # which enrolment code this half-way login typed (its id)
 
 
 def _actor(user: User) -> Actor:
@@ -97,20 +100,64 @@ def mfa_verify():
     return render_template("auth/code.html", form=form, purpose="login"), status
 
 
+def _unlocked_by(user: User) -> int | None:
+    """The id of the enrolment code this browser typed for user (the signed session holds the
+    id, never the code); the service checks it is still usable."""
+    marker = session.get(ENROLMENT)
+    if isinstance(marker, dict) and marker.get("user") == user.id \
+            and isinstance(marker.get("code"), int):
+        return marker["code"]
+    return None
+
+
+def _enrolment_code_step(user: User):
+    """Before any QR code: the one-time code an admin issued (services/enrolment_codes.py)."""
+    form = EnrolmentCodeForm()
+    if form.validate_on_submit():
+        try:
+            code_id = enrolment_codes.check(user.id, form.code.data, _actor(user), device_token())
+        except throttle.LockedOut as exc:
+            clear_pending()
+            return locked_out("auth/enrolment_code.html", exc, form=form, waiting=True)
+        except ServiceError as exc:
+            return _wrong_code(exc) or (render_template("auth/enrolment_code.html", form=form,
+                                                        waiting=True), 401)
+        session[ENROLMENT] = {"user": user.id, "code": code_id}
+        return redirect(url_for("auth.mfa_enrol"), code=303)
+    status = 400 if form.is_submitted() else 200
+    waiting = enrolment_codes.usable_code_expiry(user.id) is not None
+    return render_template("auth/enrolment_code.html", form=form, waiting=waiting), status
+
+
+def _code_gone(exc: ServiceError):
+    """The enrolment code expired or was replaced meanwhile: ask for one again."""
+    session.pop(ENROLMENT, None)
+    flash_error(exc)
+    return redirect(url_for("auth.mfa_enrol"), code=303)
+
+
 @bp.route("/login/code/setup", methods=["GET", "POST"])
 def mfa_enrol():
-    """First login of a staff account: scan the QR code, confirm with a code, keep the
-    recovery codes (shown once, on the page this answers with)."""
+    """First login of a staff account: the admin-issued enrolment code, then scan the QR code,
+    confirm with a code, keep the recovery codes (shown once, on the page this answers with)."""
     user = pending_user()
     if user is None:
         return _back_to_login("Please log in again.")
     if mfa.is_enrolled(user.id):
         return redirect(url_for("auth.mfa_verify"), code=303)
+    code_id = _unlocked_by(user)
+    if code_id is None:
+        return _enrolment_code_step(user)
     form = CodeForm()
-    enrolment = mfa.begin_enrolment(user.id, _actor(user))
+    try:
+        enrolment = mfa.begin_enrolment(user.id, _actor(user), code_id)
+    except Conflict as exc:
+        return _code_gone(exc)
     if form.validate_on_submit():
         try:
-            codes = mfa.confirm_enrolment(user.id, form.code.data, _actor(user))
+            codes = mfa.confirm_enrolment(user.id, form.code.data, _actor(user), code_id)
+        except Conflict as exc:
+            return _code_gone(exc)
         except ServiceError as exc:
             failed = _wrong_code(exc)
             if failed:
@@ -122,7 +169,10 @@ def mfa_enrol():
                                    heading="Two-step sign-in is on")
             return set_device_cookie(make_response(page), token)
     status = 400 if form.is_submitted() else 200
-    return render_template("auth/mfa_enrol.html", form=form, enrolment=enrolment), status
+    response = make_response(render_template("auth/mfa_enrol.html", form=form,
+                                              enrolment=enrolment), status)
+    response.headers["Cache-Control"] = "no-store"  # the page shows the secret
+    return response
 
 
 @bp.post("/account/recovery-codes")
