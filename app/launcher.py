@@ -88,7 +88,8 @@ def banner(app: Flask) -> str:
         lines.append(f"Staff TOTP secret (demo): {DEMO_TOTP_SECRET}   (add it to any "
                      "authenticator app; support and admin ask for its code)")
         lines += ["", "Test cards: 4242 4242 4242 4242 pays; 4000 0000 0000 0002 is declined;",
-                  "            4000 0027 6000 3184 asks for 3-D Secure. Any future expiry, any CVC."]
+                  "            4000 0027 6000 3184 asks for 3-D Secure; 4000 0000 0000 0259 pays,",
+                  "            then the buyer's bank opens a chargeback. Any future expiry, any CVC."]
     lines += ["", "Press Ctrl-C to stop everything.", ""]
     return "\n".join(lines)
 

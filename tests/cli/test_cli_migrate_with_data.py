@@ -1,0 +1,56 @@
+"""Migrations upgrade a database that already holds rows (SQLite batch mode copies and drops
+tables that other rows point at), and leave every foreign key intact."""
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from flask_migrate import upgrade
+
+from app import create_app
+from config import load_config
+
+VALUES = {"INT": 1, "BOOL": 0, "DATE": "2026-01-01 00:00:00", "TIME": "2026-01-01 00:00:00"}
+
+
+def insert(db: sqlite3.Connection, table: str, **given) -> None:
+    """One row with every required column filled (given values win; foreign keys point at 1)."""
+    row = dict(given)
+    for _, name, kind, notnull, default, pk in db.execute(f"PRAGMA table_info({table})"):
+        if name in row or pk or not notnull or default is not None:
+            continue
+        row[name] = next((v for k, v in VALUES.items() if k in kind.upper()), "x")
+    columns = ", ".join(row)
+    db.execute(f"INSERT INTO {table} ({columns}) VALUES ({', '.join('?' for _ in row)})",
+               list(row.values()))
+
+
+def test_an_escrow_database_with_ledger_rows_upgrades_to_head(tmp_path, redis_url):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    app = create_app({**load_config("test"), "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade(revision="0007")
+    db = sqlite3.connect(tmp_path / "old.db")
+    db.execute("PRAGMA foreign_keys=ON")
+    insert(db, "users", id=1, email="seller@test.example", role="seller")
+    insert(db, "items", id=1, seller_id=1)
+    insert(db, "orders", id=1, buyer_id=1)
+    insert(db, "order_lines", id=1, order_id=1, item_id=1, seller_id=1)
+    insert(db, "payments", id=1, order_id=1, amount=100, amount_authorized=100,
+           amount_captured=100, amount_refunded=0, idempotency_key="k")
+    insert(db, "escrow_holds", id=1, order_line_id=1, order_id=1, seller_id=1, gross_amount=100,
+           fee_amount=10)
+    insert(db, "ledger_transactions", id=1, intent="release:escrow:1", escrow_id=1,
+           payment_id=1)
+    db.commit()
+    db.close()
+
+    with app.app_context():
+        upgrade()
+
+    db = sqlite3.connect(tmp_path / "old.db")
+    assert db.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert db.execute("SELECT escrow_id FROM ledger_transactions").fetchall() == [(1,)]
+    assert db.execute("SELECT gross_amount, fee_amount FROM escrow_holds").fetchall() == [(100, 10)]
+    head = max(f.name[:4] for f in (Path(__file__).parents[2] / "migrations/versions").glob("0*.py"))
+    assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head
