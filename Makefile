@@ -6,7 +6,7 @@ FLASK   := $(PY) -m flask --app wsgi
 CHROMIUM_PATH ?= /usr/bin/chromium
 export CHROMIUM_PATH
 
-.PHONY: run test setup migrate seed chromium clean
+.PHONY: run test bench setup migrate seed chromium clean
 
 setup: $(VENV)/.installed
 
@@ -35,6 +35,10 @@ chromium:
 
 test: setup chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Ratios against baselines measured in the same run (bench/README.md); BENCH_ARGS=--quick.
+bench: setup
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf instance .pytest_cache

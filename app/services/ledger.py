@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from app.domain.ledger import SELLER_KINDS, AccountKind, Posting, normal_balance
 from app.extensions import db
@@ -20,15 +20,15 @@ def post(posting: Posting, intent: str, *, payment_id: int | None = None,
         select(LedgerTransaction.id).where(LedgerTransaction.intent == intent)).first()
     if exists:
         return False
-    txn = LedgerTransaction(intent=intent, event=posting.event, currency=posting.currency,
-                            payment_id=payment_id, escrow_id=escrow_id, payout_id=payout_id)
-    db.session.add(txn)
-    db.session.flush()
-    for leg in posting.legs:
-        db.session.add(LedgerEntry(transaction_id=txn.id, account=leg.account.code,
-                                   kind=leg.account.kind.value, owner=leg.account.owner,
-                                   currency=posting.currency, amount=leg.amount))
-    db.session.flush()
+    # Core inserts, not ORM objects: postings are written, never edited in the same unit of
+    # work, and two ORM flushes cost half of a posting's time (bench/ledger.py).
+    txn_id = db.session.execute(insert(LedgerTransaction).values(
+        intent=intent, event=posting.event, currency=posting.currency, payment_id=payment_id,
+        escrow_id=escrow_id, payout_id=payout_id).returning(LedgerTransaction.id)).scalar_one()
+    db.session.execute(insert(LedgerEntry), [
+        {"transaction_id": txn_id, "account": leg.account.code, "kind": leg.account.kind.value,
+         "owner": leg.account.owner, "currency": posting.currency, "amount": leg.amount}
+        for leg in posting.legs])
     return True
 
 

@@ -1,0 +1,1 @@
+"""Benchmarks: subjects measured against baselines in the same run (see bench/README.md)."""
