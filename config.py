@@ -115,6 +115,9 @@ def environment() -> dict:
         "EVIDENCE_DIR": env.get("EVIDENCE_DIR", str(instance_dir() / "evidence")),
         "EVIDENCE_MAX_BYTES": _env_int("EVIDENCE_MAX_BYTES", 5 * 1024 * 1024),
         "EVIDENCE_MAX_FILES": _env_int("EVIDENCE_MAX_FILES", 3),
+        # Files left by a crash between write and commit: removed after this long (the sweep).
+        "EVIDENCE_ORPHAN_GRACE_SECONDS": _env_int("EVIDENCE_ORPHAN_GRACE_SECONDS", 3600),
+        "EVIDENCE_SWEEP_SECONDS": _env_int("EVIDENCE_SWEEP_SECONDS", 3600),
     }
     # Routing (docs/routing.md): the rules file, copied from the default on first use (empty:
     # routing.toml in the instance folder), and a second sandbox instance (the "US acquirer").

@@ -38,6 +38,7 @@ PERIODIC = {
     "refunds": ("INBOX_SWEEP_SECONDS", "app.jobs.refunds.settle_pending"),
     "claims": ("CLAIM_SWEEP_SECONDS", "app.jobs.claims.escalate_overdue"),
     "connect": ("INBOX_SWEEP_SECONDS", "app.jobs.connect.sweep_clawbacks"),
+    "evidence": ("EVIDENCE_SWEEP_SECONDS", "app.jobs.evidence.sweep_orphans"),
 }
 
 

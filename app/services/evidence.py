@@ -6,7 +6,9 @@ name is only shown (cleaned, escaped by the templates) and used as the download 
 detected type's extension; the bytes live under EVIDENCE_DIR with a random name.
 
 A file is written inside its case's transaction and removed again if that transaction does not
-commit (`kept_if_committed`), so an upload leaves both a row and a file, or neither.
+commit (`kept_if_committed`), so an upload leaves both a row and a file, or neither. Only a
+crash between the write and the commit can leave a file without a row; `sweep_orphans` (a
+periodic job) removes such files once they are older than any upload's transaction.
 """
 from __future__ import annotations
 
@@ -14,14 +16,17 @@ import hashlib
 import os
 import re
 import secrets
+import stat
 import unicodedata
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
 
+from app.clock import now
 from app.database import locked, unit_of_work
 from app.domain.dispute_states import CaseKind
 from app.extensions import db
@@ -44,6 +49,9 @@ SIGNATURES = ((b"%PDF-", "application/pdf"), (b"\x89PNG\r\n\x1a\n", "image/png")
 NAME_LIMIT = 120
 # Control characters other than tab, newline, form feed and carriage return: not plain text.
 _BINARY_TEXT = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+# The names StagedFile gives stored files (secrets.token_hex(16)); the sweep touches no other.
+STORED_NAME = re.compile(r"[0-9a-f]{32}")
+SWEEPER = Actor("system:evidence-sweep", "worker")
 
 
 class FileTooLarge(ServiceError):
@@ -246,3 +254,40 @@ def files_by_event(case_id: int) -> dict[int, list[EvidenceFile]]:
     for row in rows:
         grouped.setdefault(row.event_id or 0, []).append(row)
     return grouped
+
+
+def sweep_orphans(at: datetime | None = None) -> list[str]:
+    """Delete stored files with no EvidenceFile row that are older than the grace period
+    (EVIDENCE_ORPHAN_GRACE_SECONDS); returns their names. Safe to run any number of times."""
+    cutoff = (at or now()).replace(tzinfo=UTC).timestamp() - int(
+        current_app.config["EVIDENCE_ORPHAN_GRACE_SECONDS"])
+    folder = storage_dir()
+    # Regular files only, by lstat: a symlink or folder is never followed or removed. A file
+    # younger than the grace period may belong to an upload whose transaction is still open.
+    candidates = {}
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if not STORED_NAME.fullmatch(entry.name):
+                continue
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and info.st_mtime <= cutoff:
+                candidates[entry.name] = info.st_size
+    if not candidates:
+        return []
+    known = set(db.session.execute(select(EvidenceFile.stored_name).where(
+        EvidenceFile.stored_name.in_(candidates))).scalars())
+    removed = []
+    for name in sorted(set(candidates) - known):
+        try:
+            (folder / name).unlink()
+        except FileNotFoundError:  # another sweep got there first
+            continue
+        removed.append(name)
+        current_app.logger.warning("removed orphan evidence file %s (%s bytes, no row)",
+                                   name, candidates[name])
+    if removed:
+        with unit_of_work():
+            for name in removed:
+                audit.record(SWEEPER, "evidence.orphan_removed", f"evidence:{name}",
+                             size=candidates[name])
+    return removed

@@ -19,7 +19,7 @@ from app.models import Payment
 from app.models.escrow import EscrowHold, PayoutSettings
 from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.payouts import Payout
-from app.services import ledger
+from app.services import clawback_reports, ledger
 
 SELLER_KIND_VALUES = [k.value for k in SELLER_KINDS]
 
@@ -174,19 +174,23 @@ def statement(seller_id: int, first: date, last: date) -> list[StatementRow]:
     order_id = func.coalesce(Payment.order_id, EscrowHold.order_id)
     rows = db.session.execute(
         select(LedgerTransaction.created_at, LedgerTransaction.event, LedgerTransaction.payout_id,
-               order_id, LedgerEntry.kind, LedgerEntry.currency, LedgerEntry.amount)
+               order_id, LedgerEntry.kind, LedgerEntry.currency, LedgerEntry.amount,
+               LedgerTransaction.intent)
         .join(LedgerEntry.transaction)
         .outerjoin(Payment, Payment.id == LedgerTransaction.payment_id)
         .outerjoin(EscrowHold, EscrowHold.id == LedgerTransaction.escrow_id)
         .where(owner, mine, LedgerTransaction.created_at >= start,
                LedgerTransaction.created_at < end)
-        .order_by(LedgerEntry.id))
+        .order_by(LedgerEntry.id)).all()
+    # A clawback reversed from a Stripe transfer has neither payment nor payout on its posting.
+    reversals = clawback_reports.statement_references([row.intent for row in rows])
     result = []
-    for at, event, payout_id, order, kind, currency, amount in rows:
+    for at, event, payout_id, order, kind, currency, amount, intent in rows:
         key = (kind, currency)
         running[key] = running.get(key, 0) + amount
         account = AccountKind(kind)
-        reference = f"payout {payout_id}" if payout_id else f"order {order}" if order else ""
+        reference = reversals.get(intent) or (
+            f"payout {payout_id}" if payout_id else f"order {order}" if order else "")
         result.append(StatementRow(at, event, reference, kind, currency,
                                    normal_balance(account, amount),
                                    normal_balance(account, running[key])))

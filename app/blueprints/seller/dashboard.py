@@ -21,7 +21,8 @@ from app.extensions import db, queues
 from app.models import Item
 from app.models.payouts import Payout
 from app.models.users import Role
-from app.services import bank_accounts, escrow, escrow_reports, payouts, seller_reports
+from app.services import (bank_accounts, clawback_reports, escrow, escrow_reports, payouts,
+                          seller_reports)
 from app.services.errors import NotFound, ServiceError
 
 CHART_DAYS = 30
@@ -44,6 +45,7 @@ def _escrow() -> dict:
 
 def _payouts() -> dict:
     return {"payouts": payouts.history(current_user.id),
+            "reversals": clawback_reports.reversals(current_user.id),
             "account": bank_accounts.current_account(current_user.id)}
 
 
