@@ -5,14 +5,29 @@ logged in, when they were last seen, and when they last passed the authenticatio
 Staff sessions end after STAFF_IDLE_SECONDS without a request (PCI DSS 8.2.8) and, active or
 not, STAFF_SESSION_SECONDS after login; both are checked here on every request. The cookie is
 signed, so a client cannot move its own timestamps forward.
+
+An account whose password an admin handed out (User.must_change_password) reaches nothing but
+the change-password page, logout and static files until it chooses its own (PCI DSS 8.3.5/
+8.3.6). The check applies to a full sign-in, so staff pass their authentication-code step (and
+set it up, the first time) before they are asked for a new password.
 """
 from __future__ import annotations
 
 import time
 
-from flask import Flask, current_app, flash, redirect, request, session, url_for
+from flask import (
+    Flask,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_user, logout_user
 
+from app.errors import wants_json
 from app.extensions import db, login_manager
 from app.models import User
 from app.models.users import STAFF_ROLES
@@ -41,6 +56,7 @@ def configure_login(app: Flask) -> None:
         return user
 
     app.before_request(_enforce_staff_limits)
+    app.before_request(_enforce_first_password)  # after the limits: an expired session ends
 
 
 def start_session(user: User, mfa_verified: bool = False) -> None:
@@ -143,3 +159,22 @@ def _enforce_staff_limits():
     flash(message, "error")
     target = request.full_path.rstrip("?") if request.method == "GET" else None
     return redirect(url_for("auth.login", next=target), code=303)
+
+
+# Endpoints an account with a temporary password may still reach.
+FIRST_PASSWORD_OPEN = frozenset({"static", "auth.change_password", "auth.logout"})
+FIRST_PASSWORD_MESSAGE = "Your password was set by an administrator: choose your own password " \
+                         "before you continue."
+
+
+def _enforce_first_password():
+    """Send an account that still has its temporary password to the change-password page
+    (303); JSON and htmx clients get 403 with the reason, as they cannot follow to a form."""
+    if request.endpoint in FIRST_PASSWORD_OPEN or not current_user.is_authenticated \
+            or not current_user.must_change_password:
+        return None
+    if wants_json() or request.headers.get("HX-Request") == "true":
+        return jsonify(error={"code": 403, "reason": "password_change_required",
+                              "message": FIRST_PASSWORD_MESSAGE}), 403
+    flash(FIRST_PASSWORD_MESSAGE, "error")
+    return redirect(url_for("auth.change_password"), code=303)

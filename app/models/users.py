@@ -5,7 +5,7 @@ from datetime import datetime
 from enum import Enum
 
 from flask_login import UserMixin
-from sqlalchemy import String
+from sqlalchemy import String, false
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -43,6 +43,9 @@ class User(UserMixin, db.Model):
     session_version: Mapped[int] = mapped_column(default=1)
     password_changed_at: Mapped[datetime | None]
     mfa_enabled_at: Mapped[datetime | None]  # staff: set once TOTP enrolment is confirmed
+    # Set while the password is a temporary one an admin handed out: until it is changed the
+    # account reaches only the change-password page (auth_session._enforce_first_password).
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     def set_password(self, password: str) -> None:

@@ -53,7 +53,8 @@ def list_staff() -> list[StaffMember]:
 
 def create_staff(email: str, display_name: str, role: str, actor: Actor) -> tuple[int, str]:
     """A new support or admin account; returns its id and a temporary password (shown once).
-    The account then needs an enrolment code before it can log in."""
+    The account then needs an enrolment code before it can log in, and must replace the
+    password before it can do anything else."""
     email = accounts.normalise_email(email)
     if role not in STAFF_ROLE_NAMES:
         enrolment_codes.refused(actor, "account.created", f"user:{email}",
@@ -62,12 +63,15 @@ def create_staff(email: str, display_name: str, role: str, actor: Actor) -> tupl
     accounts.check_password_policy(role, password)
     try:
         with unit_of_work():
+            # Someone else has seen this password: it works once, to choose one's own
+            # (PCI DSS 8.3.5; enforced by auth_session._enforce_first_password).
             user = User(email=email, display_name=(display_name or "").strip() or email,
-                        role=role)
+                        role=role, must_change_password=True)
             user.set_password(password)
             db.session.add(user)
             db.session.flush()
-            audit.record(actor, "account.created", f"user:{user.id}", role=role, by="admin")
+            audit.record(actor, "account.created", f"user:{user.id}", role=role, by="admin",
+                         temporary_password=True)
             return user.id, password
     except IntegrityError:
         pass

@@ -169,8 +169,14 @@ def test_a_new_staff_account_logs_in_only_after_its_enrolment_code(admin, app, p
     assert 'id="ask-an-admin"' in html(nia.get("/login/code/setup"))
     code = shown_code(admin.post("/admin/staff/enrolment-code", data={"user_id": user.id}))
     assert nia.post("/login/code/setup", data={"code": code}).status_code == 303
-    assert "totp-secret" in html(nia.get("/login/code/setup"))
+    page = html(nia.get("/login/code/setup"))
     assert db.session.get(MfaSecret, user.id) is not None
+    # Signed in with the temporary password: the first stop is choosing one's own.
+    secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', page).group(1)
+    response = nia.post("/login/code/setup", data={"code": pyotp.TOTP(secret).now()})
+    assert response.status_code == 200 and "recovery-codes" in html(response)
+    assert user.must_change_password
+    assert nia.get("/support/payments").headers["Location"] == "/account/password"
 
 
 def test_staff_accounts_are_support_or_admin_and_unique(admin, people):

@@ -27,6 +27,7 @@ def test_the_first_admin_gets_an_account_and_an_enrolment_code(app):
     password = re.search(r"temporary password \(shown once\): (\S+)", created.output).group(1)
     user = db.session.execute(select(User).where(User.email == "root@example.com")).scalar_one()
     assert user.role == "admin" and user.check_password(password)
+    assert user.must_change_password  # the printed password works once, to choose one's own
     assert last_audit("account.created").actor.startswith("cli:")
 
     issued = runner.invoke(args=["staff", "enrolment-code", "ROOT@example.com"])

@@ -252,6 +252,7 @@ def test_a_new_staff_account_gets_a_temporary_password_and_no_second_factor(peop
                                                           "support", "Nia")
     assert len(password) >= 12 and user.check_password(password)
     assert password not in user.password_hash
+    assert user.must_change_password  # a password someone else has seen (PCI DSS 8.3.5)
     assert not mfa.is_enrolled(user_id)
     record = audits("account.created")[-1]
     assert (record.actor_id, record.target) == (people["admin"], f"user:{user_id}")
