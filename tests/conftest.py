@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -103,7 +104,6 @@ def _migrate_fresh(app) -> None:
 def app(stack):
     """The platform app with an app context, on empty tables and an empty queue."""
     from app.extensions import db, queues
-
     from tests.isolated_client import IsolatedClient
 
     platform = stack["app"]
@@ -181,9 +181,10 @@ def swap_provider(app):
     cache["sandbox"] = original
 
 
-@pytest.fixture
-def serve_wsgi():
-    """Start throw-away WSGI apps on loopback; returns a function app → base URL."""
+@contextmanager
+def served_apps():
+    """A function WSGI app → base URL serving each on its own loopback port; all are shut
+    down when the block ends."""
     servers = []
 
     def start(wsgi) -> str:
@@ -191,7 +192,16 @@ def serve_wsgi():
         servers.append(server)
         return url
 
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    try:
+        yield start
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.fixture
+def serve_wsgi():
+    """Start throw-away WSGI apps on loopback; returns a function app → base URL."""
+    with served_apps() as start:
+        yield start

@@ -154,6 +154,16 @@ def settle(psp_app, rounds: int = 20) -> None:
     raise AssertionError("webhooks and jobs did not settle")
 
 
+def route_all_to(provider: str, folder: Path, rule: str | None = None) -> Path:
+    """A one-rule routing file (for ROUTING_FILE) sending every payment to `provider`."""
+    rule = rule or f"all-{provider}"
+    path = folder / f"routing-{rule}.toml"
+    path.write_text(f'version = 1\n\n[[rule]]\nname = "{rule}"\n'
+                    f'description = "Every payment goes to {provider} in these tests."\n'
+                    f'providers = ["{provider}"]\n')
+    return path
+
+
 def slow_proxy(psp_url: str, forward: bool):
     """A WSGI PSP whose answers arrive too late: it forwards the call to the real one (or not),
     then dawdles past the client's timeout (serve it with serve_wsgi, use it with swap_provider)."""

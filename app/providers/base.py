@@ -259,6 +259,12 @@ class PaymentProvider(ABC):
         Checkout Session). None when the PSP has no such field."""
         return None
 
+    def payment_in_event(self, payload: dict) -> ProviderPayment | None:
+        """The payment snapshot inside a payment event, when the PSP sends a whole object we
+        can map; used only when re-fetching failed. None: no usable snapshot (the event waits
+        for a retry)."""
+        return None
+
     @abstractmethod
     def parse_webhook(self, raw_body: bytes, headers) -> ProviderEvent:
         """Verify the signature on the raw bytes and parse the event; raise InvalidSignature.

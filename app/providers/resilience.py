@@ -142,6 +142,9 @@ class GuardedProvider(PaymentProvider):
     def our_reference_in(self, payload):
         return self.inner.our_reference_in(payload)
 
+    def payment_in_event(self, payload):
+        return self.inner.payment_in_event(payload)
+
     def parse_webhook(self, raw_body, headers):
         return self.inner.parse_webhook(raw_body, headers)
 

@@ -291,16 +291,3 @@ def escalate_overdue(at: datetime | None = None) -> list[int]:
                 _escalate(case, None, "system", ESCALATOR, by_system=True)
                 escalated.append(case_id)
     return escalated
-
-
-# Support's decisions live in claim_decisions, which builds on the steps above; they are part of
-# the claims interface too (`from app.services.claims import decide` works), loaded on first use.
-_DECISION_API = frozenset({"Decision", "DecisionPreview", "decide", "decision_preview"})
-
-
-def __getattr__(name: str):
-    if name in _DECISION_API:
-        from app.services import claim_decisions
-
-        return getattr(claim_decisions, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -112,10 +112,9 @@ def process(inbox_id: int) -> Outcome | None:
         # Events arrive out of order: the PSP's current object is the truth, not the snapshot.
         report = provider.retrieve(payment.psp_reference)
     except ProviderError:
-        if not provider_name.startswith("sandbox"):  # a sandbox instance: its own snapshot
+        report = provider.payment_in_event(payload)
+        if report is None:
             raise
-        from app.providers.sandbox.mapping import to_provider_payment
-        report = to_provider_payment(payload["data"]["object"])
     return payments.apply_report(payment.id, report, f"webhook {event_type} {event_id_of(payload)}",
                                  actor, inbox_id=inbox_id)
 

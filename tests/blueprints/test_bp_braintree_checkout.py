@@ -17,7 +17,7 @@ from app.security_headers import origin_of
 from app.services import checkout, payment_actions
 from app.services.audit import Actor
 from tests.fakes.braintree.wiring import braintree_on
-from tests.flows import add, latest_payment, login, run_jobs
+from tests.flows import add, latest_payment, login, order_and_start, run_jobs
 from tests.security.test_sec_script_inventory import inventory_problems
 
 S = PaymentStatus
@@ -43,12 +43,7 @@ def buyer(client, people):
 def start(client, people, mode: str = "embedded") -> int:
     """Order a mug (24.00 EUR) and choose to pay; the order id."""
     add(client, people["mug"])
-    order_id = int(client.post("/checkout", data={"currency": "EUR"})
-                   .headers["Location"].rsplit("/", 1)[1])
-    response = client.post(f"/checkout/{order_id}/pay", data={"mode": mode},
-                           follow_redirects=False)
-    assert response.status_code == 303
-    return order_id
+    return order_and_start(client, "EUR", mode)[0]
 
 
 def drop_in_nonce(frame_src: str, card: str = "4111111111111111") -> str:

@@ -14,46 +14,30 @@ from app.pci_inventory import load_committed, script_hashes, scripts_on
 from app.security_headers import origin_of
 from tests.fakes.stripe import FakeStripe, sign
 from tests.fakes.stripe.controls import confirm_element
-from tests.fakes.stripe.server import running
-from tests.flows import add, assert_never_stored, latest_payment, login, run_jobs
+from tests.fakes.stripe.wiring import stripe_on
+from tests.flows import (
+    add,
+    assert_never_stored,
+    latest_payment,
+    login,
+    order_and_start,
+    run_jobs,
+)
 from tests.security.test_sec_script_inventory import inventory_problems
 
 API_KEY, PUBLISHABLE_KEY = "sk_test_element_suite", "pk_test_element_suite"
 WEBHOOK_SECRET = "whsec_element_suite"
 PAGE = "/checkout/<order_id>/stripe"
 VISA, DECLINED = "4242424242424242", "4000000000000002"
-ROUTE_ALL_TO_STRIPE = """version = 1
-
-[[rule]]
-name = "all-stripe"
-description = "Every payment goes to Stripe in these tests."
-providers = ["stripe"]
-"""
 
 
 @pytest.fixture
-def stripe_fake(app, tmp_path, monkeypatch):
+def stripe_fake(app, tmp_path):
     """A fake Stripe (API, stripe.js and the element) every new payment is routed to."""
-    routing = tmp_path / "routing.toml"
-    routing.write_text(ROUTE_ALL_TO_STRIPE)
-    fake = FakeStripe(api_key=API_KEY, publishable_key=PUBLISHABLE_KEY,
-                      webhook_secret=WEBHOOK_SECRET)
-    with running(fake):
-        for name, value in {"STRIPE_SECRET_KEY": API_KEY, "STRIPE_PUBLISHABLE_KEY": PUBLISHABLE_KEY,
-                            "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                            "STRIPE_API_BASE": fake.public_url,
-                            "STRIPE_JS_URL": f"{fake.public_url}/v3/",
-                            "ROUTING_FILE": str(routing)}.items():
-            monkeypatch.setitem(app.config, name, value)
-        _forget(app)
+    with stripe_on(app, API_KEY, WEBHOOK_SECRET, routing_dir=tmp_path,
+                   publishable_key=PUBLISHABLE_KEY) as fake:
         fake.delivered = 0
         yield fake
-    _forget(app)
-
-
-def _forget(app) -> None:
-    for cache in ("holdfast_providers", "holdfast_unconfigured"):
-        app.extensions.get(cache, {}).pop("stripe", None)
 
 
 @pytest.fixture
@@ -65,11 +49,7 @@ def buyer(client, people):
 def start(client, people, mode: str = "embedded") -> int:
     """Order a mug (24.00 EUR) and choose to pay; the order id (a 303 to the card page)."""
     add(client, people["mug"])
-    order_id = int(client.post("/checkout", data={"currency": "EUR"})
-                   .headers["Location"].rsplit("/", 1)[1])
-    response = client.post(f"/checkout/{order_id}/pay", data={"mode": mode})
-    assert response.status_code == 303, response.get_data(as_text=True)[:300]
-    return order_id
+    return order_and_start(client, "EUR", mode)[0]
 
 
 def deliver(client, fake: FakeStripe) -> None:

@@ -12,12 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import SimpleNamespace
 
-from tests.conftest import serve
+from tests.conftest import served_apps
 from tests.e2e.conftest import E2E_TMP
 from tests.fakes import braintree as fake_braintree
 from tests.fakes.braintree import wiring as braintree_wiring
 from tests.fakes.stripe import FakeStripe
 from tests.fakes.stripe import create_app as stripe_app
+from tests.flows import route_all_to
 
 
 class Recorder:
@@ -43,12 +44,8 @@ class Recorder:
 
 
 def routing_to(provider: str, rule: str) -> Path:
-    """A routing file sending every payment to one provider."""
-    path = E2E_TMP / f"routing-{rule}.toml"
-    path.write_text(f'version = 1\n\n[[rule]]\nname = "{rule}"\n'
-                    f'description = "Every payment goes to {provider} in this journey."\n'
-                    f'providers = ["{provider}"]\n')
-    return path
+    """A routing file sending every payment to one provider, under rule `rule`."""
+    return route_all_to(provider, E2E_TMP, rule)
 
 
 @contextmanager
@@ -81,12 +78,8 @@ def _forget(app, provider: str) -> None:
 @contextmanager
 def served(wsgi) -> Iterator[str]:
     """Serve a WSGI app on a loopback port of its own for the block; its base URL."""
-    server, url = serve(wsgi)
-    try:
-        yield url
-    finally:
-        server.shutdown()
-        server.server_close()
+    with served_apps() as start:
+        yield start(wsgi)
 
 
 @contextmanager

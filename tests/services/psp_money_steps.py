@@ -2,8 +2,6 @@
 provider, check out a two-seller order, and read escrow, ledger and chargeback cases back."""
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import current_app
 from sqlalchemy import select
 
@@ -16,15 +14,6 @@ from app.services.audit import Actor
 BUYER = Actor("buyer@test.example", "127.0.0.1")
 SUPPORT = Actor("support@test.example", "127.0.0.1")
 TOTAL = 2 * 2400 + 1690  # two mugs (seller: 48.00) and a candle (other seller: 16.90)
-
-
-def route_everything_to(provider: str, folder: Path) -> str:
-    """A one-rule ROUTING_FILE sending every payment to `provider`; its path."""
-    path = folder / "routing.toml"
-    path.write_text(f'version = 1\n\n[[rule]]\nname = "all-{provider}"\n'
-                    f'description = "Every payment goes to {provider} in these tests."\n'
-                    f'providers = ["{provider}"]\n')
-    return str(path)
 
 
 def start_order(people, mode: str) -> int:

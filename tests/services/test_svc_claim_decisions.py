@@ -14,9 +14,17 @@ from app.extensions import db
 from app.models import AuditRecord, DisputeCase, LedgerEntry, Notification
 from app.models.disputes import CaseEvent
 from app.models.refunds import Refund
-from app.services import case_log, claim_queries, claims, ledger, payouts, refunds
+from app.services import (
+    case_log,
+    claim_decisions,
+    claim_queries,
+    claims,
+    ledger,
+    payouts,
+    refunds,
+)
 from app.services.audit import Actor
-from app.services.claims import Decision
+from app.services.claim_decisions import Decision
 from app.services.errors import Conflict, NotFound, ServiceError
 from tests.blueprints.money_steps import (
     SUPPORT,
@@ -74,7 +82,7 @@ def _psp_fee_share(order: int, amount: int) -> int:
 # --- previews ---------------------------------------------------------------------------------
 
 def test_preview_of_a_full_refund_of_a_held_line(app, people, order, claim):
-    preview = claims.decision_preview(claim, Decision("refund_full"))
+    preview = claim_decisions.decision_preview(claim, Decision("refund_full"))
     assert (preview.buyer_refund, preview.from_escrow,
             preview.released_to_seller) == (4800, 4800, 0)
     assert (preview.platform_fee_returned, preview.platform_fee_kept) == (480, 0)
@@ -85,13 +93,13 @@ def test_preview_of_a_full_refund_of_a_held_line(app, people, order, claim):
 
 
 def test_preview_of_a_split_releases_the_rest_net_of_its_fee(app, people, order, claim):
-    preview = claims.decision_preview(claim, Decision("split", 2000))
+    preview = claim_decisions.decision_preview(claim, Decision("split", 2000))
     assert (preview.buyer_refund, preview.from_escrow) == (2000, 2000)
     assert (preview.platform_fee_returned, preview.platform_fee_kept) == (200, 280)
     assert preview.released_to_seller == 2800 - 280
-    partial = claims.decision_preview(claim, Decision("refund_partial", 2000))
+    partial = claim_decisions.decision_preview(claim, Decision("refund_partial", 2000))
     assert partial.released_to_seller == 0 and partial.platform_fee_kept == 280
-    keep = claims.decision_preview(claim, Decision("release"))
+    keep = claim_decisions.decision_preview(claim, Decision("release"))
     assert (keep.buyer_refund, keep.released_to_seller, keep.platform_fee_kept,
             keep.psp_fee_lost, keep.refund_plan) == (0, 4320, 480, 0, None)
 
@@ -101,14 +109,14 @@ def test_preview_after_release_claws_back_from_balance_then_future_payouts(app, 
     line_id = holds(order)["Mug"].order_line_id
     case_id = claims.open_claim(people["buyer"], line_id, "not_as_described", "Broken.", [],
                                 BUYER).id
-    preview = claims.decision_preview(case_id, Decision("refund_partial", 1000))
+    preview = claim_decisions.decision_preview(case_id, Decision("refund_partial", 1000))
     assert (preview.from_escrow, preview.seller_clawback_from_balance,
             preview.seller_clawback_from_future_payouts) == (0, 900, 0)
     assert preview.platform_fee_returned == 100 and preview.released_to_seller == 0
     # The seller's balance leaves for their bank: a clawback can only come from future sales.
     add_bank_account(people["seller"])
     assert payouts.book_payout(people["seller"], "EUR", SUPPORT) is not None
-    preview = claims.decision_preview(case_id, Decision("refund_full"))
+    preview = claim_decisions.decision_preview(case_id, Decision("refund_full"))
     assert (preview.seller_clawback_from_balance,
             preview.seller_clawback_from_future_payouts) == (0, 4320)
     assert preview.refund_plan.lines[0].seller_available_after == -4320
@@ -117,7 +125,7 @@ def test_preview_after_release_claws_back_from_balance_then_future_payouts(app, 
 def test_a_preview_changes_nothing(app, people, order, claim):
     counts = [_count(m) for m in (Refund, LedgerEntry, CaseEvent, AuditRecord, Notification)]
     for decision in (Decision("refund_full"), Decision("split", 100), Decision("release")):
-        claims.decision_preview(claim, decision)
+        claim_decisions.decision_preview(claim, decision)
     assert [_count(m) for m in (Refund, LedgerEntry, CaseEvent, AuditRecord,
                                 Notification)] == counts
     assert _case(claim).status == "open" and holds(order)["Mug"].status == "on_hold"
@@ -133,9 +141,9 @@ def test_a_preview_changes_nothing(app, people, order, claim):
 def test_bad_decisions_are_refused_with_the_reason(app, people, order, claim, staff,
                                                    decision, error):
     with pytest.raises(ServiceError, match=error):
-        claims.decision_preview(claim, decision)
+        claim_decisions.decision_preview(claim, decision)
     with pytest.raises(ServiceError, match=error):
-        claims.decide(claim, decision, staff)
+        claim_decisions.decide(claim, decision, staff)
     assert _case(claim).status == "open" and _count(Refund) == 0
     refused = db.session.query(AuditRecord).filter_by(action="claim.decided").one()
     assert (refused.outcome, refused.actor_id) == ("failure", people["support"])
@@ -145,7 +153,7 @@ def test_bad_decisions_are_refused_with_the_reason(app, people, order, claim, st
 # --- support decides --------------------------------------------------------------------------
 
 def test_support_refunds_in_full(app, people, order, claim, staff):
-    case = claims.decide(claim, Decision("refund_full"), staff)
+    case = claim_decisions.decide(claim, Decision("refund_full"), staff)
     done = _case(case.id)
     assert (done.status, done.resolution, done.due_by) == ("resolved", "refund_full", None)
     [refund] = db.session.execute(select(Refund)).scalars()
@@ -164,7 +172,7 @@ def test_support_refunds_in_full(app, people, order, claim, staff):
 
 
 def test_support_splits_refund_and_release(app, people, order, claim, staff):
-    claims.decide(claim, Decision("split", 2000), staff)
+    claim_decisions.decide(claim, Decision("split", 2000), staff)
     assert _case(claim).resolution == "split"
     mug = holds(order)["Mug"]
     assert (mug.status, mug.refunded_amount, mug.fee_returned) == ("released", 2000, 200)
@@ -173,7 +181,7 @@ def test_support_splits_refund_and_release(app, people, order, claim, staff):
 
 
 def test_support_lets_the_seller_keep_the_money(app, people, order, claim, staff):
-    claims.decide(claim, Decision("release"), staff)
+    claim_decisions.decide(claim, Decision("release"), staff)
     assert _case(claim).resolution == "release" and _count(Refund) == 0
     assert holds(order)["Mug"].status == "released"
     assert _available(people["seller"]) == 4320
@@ -185,7 +193,7 @@ def test_support_lets_the_seller_keep_the_money(app, people, order, claim, staff
 
 
 def test_a_partial_refund_keeps_the_rest_frozen_for_support(app, people, order, claim, staff):
-    claims.decide(claim, Decision("refund_partial", 1500), staff)
+    claim_decisions.decide(claim, Decision("refund_partial", 1500), staff)
     mug = holds(order)["Mug"]
     assert (mug.status, mug.remaining) == ("on_hold", 3300)
     assert _available(people["seller"]) == 0
@@ -196,15 +204,15 @@ def test_only_staff_decide(app, people, order, claim):
     for who in ("buyer", "seller"):
         actor = Actor(f"{who}@test.example", "127.0.0.1", people[who])
         with pytest.raises(NotFound):
-            claims.decide(claim, Decision("release"), actor)
+            claim_decisions.decide(claim, Decision("release"), actor)
     with pytest.raises(NotFound):
-        claims.decide(claim, Decision("release"), Actor("anonymous", "127.0.0.1"))
+        claim_decisions.decide(claim, Decision("release"), Actor("anonymous", "127.0.0.1"))
     assert _case(claim).status == "open"
 
 
 def test_a_closed_claim_has_nothing_left_to_decide(app, people, order, claim, staff):
     claims.withdraw(people["buyer"], claim, BUYER)
-    for call in (claims.decide, lambda c, d, *_: claims.decision_preview(c, d)):
+    for call in (claim_decisions.decide, lambda c, d, *_: claim_decisions.decision_preview(c, d)):
         with pytest.raises(Conflict, match="withdrawn; there is nothing left to decide"):
             call(claim, Decision("release"), staff)
 
@@ -213,7 +221,7 @@ def test_a_refund_the_psp_refuses_leaves_the_claim_open(app, people, order, clai
                                                        swap_provider):
     swap_provider(closed_port_url(), timeout=1.0)
     with pytest.raises(ServiceError, match="Nothing was refunded") as refused:
-        claims.decide(claim, Decision("split", 2000), staff)
+        claim_decisions.decide(claim, Decision("split", 2000), staff)
     assert refused.value.status >= 500
     case = _case(claim)
     assert (case.status, case.resolution) == ("open", None)
@@ -223,7 +231,7 @@ def test_a_refund_the_psp_refuses_leaves_the_claim_open(app, people, order, clai
     assert db.session.query(AuditRecord).filter_by(action="claim.decided",
                                                    outcome="failure").count() == 1
     swap_provider(None)
-    claims.decide(claim, Decision("split", 2000), staff)  # the marker is closed: try again
+    claim_decisions.decide(claim, Decision("split", 2000), staff)  # the marker is closed: try again
     assert _case(claim).resolution == "split" and _available(people["seller"]) == 2520
 
 
@@ -241,7 +249,7 @@ def test_a_decision_being_applied_blocks_another_and_a_withdrawal(app, people, o
                                                                  staff):
     _mark_applying(claim)
     with pytest.raises(Conflict, match="being applied"):
-        claims.decide(claim, Decision("refund_full"), staff)
+        claim_decisions.decide(claim, Decision("refund_full"), staff)
     with pytest.raises(Conflict, match="being applied"):
         claims.respond(people["seller"], claim, "accept", "", [], SELLER)
     with pytest.raises(Conflict, match="applying a decision"):
@@ -256,10 +264,10 @@ def test_a_decision_that_died_after_its_refund_is_finished_without_a_second_refu
     refunds.request_refund(latest_payment(order).id, lines={line_id: 4800}, reason="claim",
                            actor=staff, by="support", case_id=claim)
     with pytest.raises(Conflict, match="already made on this claim"):
-        claims.decide(claim, Decision("release"), staff)
+        claim_decisions.decide(claim, Decision("release"), staff)
     with pytest.raises(Conflict, match="applying a decision"):
         claims.withdraw(people["buyer"], claim, BUYER)  # the buyer has their money
-    claims.decide(claim, Decision("refund_full"), staff)
+    claim_decisions.decide(claim, Decision("refund_full"), staff)
     assert _count(Refund) == 1
     assert (_case(claim).status, _case(claim).resolution) == ("resolved", "refund_full")
 

@@ -23,7 +23,7 @@ from app.services.audit import Actor
 from app.services.errors import Conflict
 from tests.fakes.braintree.state import utc_now
 from tests.fakes.braintree.wiring import braintree_on
-from tests.flows import run_jobs
+from tests.flows import route_all_to, run_jobs
 from tests.services.psp_money_steps import (
     BUYER,
     EVIDENCE,
@@ -35,7 +35,6 @@ from tests.services.psp_money_steps import (
     fresh,
     holds,
     postings,
-    route_everything_to,
     start_order,
     support_actor,
 )
@@ -50,7 +49,7 @@ SECONDS = itertools.count(1)
 def fake(app, serve_wsgi, tmp_path):
     """A fake Braintree gateway the platform routes every payment to, for one test."""
     saved = app.config.get("ROUTING_FILE")
-    app.config["ROUTING_FILE"] = route_everything_to("braintree", tmp_path)
+    app.config["ROUTING_FILE"] = str(route_all_to("braintree", tmp_path))
     try:
         with braintree_on(app, serve_wsgi) as (gateway, _url):
             yield gateway

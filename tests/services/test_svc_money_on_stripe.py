@@ -21,8 +21,8 @@ from app.services.errors import Conflict
 from tests.fakes.stripe import FakeStripe, sign
 from tests.fakes.stripe.checkout import DISPUTE_ON_CAPTURE
 from tests.fakes.stripe.controls import close, dispute, pay_session
-from tests.fakes.stripe.server import running
 from tests.fakes.stripe.state import DISPUTE_FEE, charge_fee
+from tests.fakes.stripe.wiring import stripe_on
 from tests.flows import run_jobs
 from tests.services.psp_money_steps import (
     EVIDENCE,
@@ -34,7 +34,6 @@ from tests.services.psp_money_steps import (
     fresh,
     holds,
     postings,
-    route_everything_to,
     start_order,
     support_actor,
 )
@@ -46,24 +45,9 @@ API_KEY, WEBHOOK_SECRET = "sk_test_money_suite", "whsec_money_suite"
 @pytest.fixture
 def stripe_fake(app, tmp_path):
     """A fake Stripe the platform routes every payment to, for one test."""
-    settings = {"STRIPE_SECRET_KEY": API_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                "ROUTING_FILE": route_everything_to("stripe", tmp_path)}
-    with running(FakeStripe(api_key=API_KEY, webhook_secret=WEBHOOK_SECRET)) as fake:
-        settings["STRIPE_API_BASE"] = fake.public_url
-        saved = {name: app.config.get(name) for name in settings}
-        app.config.update(settings)
-        _forget(app)
+    with stripe_on(app, API_KEY, WEBHOOK_SECRET, routing_dir=tmp_path) as fake:
         fake.delivered = 0  # how many of fake.events the platform has been sent
-        try:
-            yield fake
-        finally:
-            app.config.update(saved)
-            _forget(app)
-
-
-def _forget(app) -> None:
-    for cache in ("holdfast_providers", "holdfast_unconfigured"):
-        app.extensions.get(cache, {}).pop("stripe", None)
+        yield fake
 
 
 def send(event: dict) -> dict:

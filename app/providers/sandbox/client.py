@@ -111,6 +111,10 @@ class SandboxProvider(PaymentProvider):
     def event_kind(self, event_type: str) -> EventKind:
         return mapping.event_kind(event_type)
 
+    def payment_in_event(self, payload: dict) -> ProviderPayment | None:
+        # The sandbox's events carry the whole payment_session as it was then.
+        return mapping.to_provider_payment(payload["data"]["object"])
+
     def parse_webhook(self, raw_body: bytes, headers) -> ProviderEvent:
         return webhooks.parse(raw_body, headers, self.webhook_secrets, self.webhook_tolerance)
 

@@ -7,14 +7,7 @@ from pathlib import Path
 
 from tests.fakes.stripe import FakeStripe
 from tests.fakes.stripe.server import running
-
-ROUTE_ALL_TO_STRIPE = """version = 1
-
-[[rule]]
-name = "all-stripe"
-description = "Every payment goes to Stripe in these tests."
-providers = ["stripe"]
-"""
+from tests.flows import route_all_to
 
 
 def forget(app) -> None:
@@ -25,20 +18,23 @@ def forget(app) -> None:
 
 @contextmanager
 def stripe_on(app, api_key: str, webhook_secret: str | None = None,
-              routing_dir: Path | None = None) -> Iterator[FakeStripe]:
-    """Serve a fake Stripe, configure the app for it and restore the settings after. With
-    `routing_dir`, a one-rule routing file there sends every payment to Stripe too."""
-    settings = {"STRIPE_SECRET_KEY": api_key}
-    if webhook_secret:
-        settings["STRIPE_WEBHOOK_SECRET"] = webhook_secret
-    if routing_dir is not None:
-        routing = routing_dir / "routing-stripe.toml"
-        routing.write_text(ROUTE_ALL_TO_STRIPE)
-        settings["ROUTING_FILE"] = str(routing)
-    fake = FakeStripe(api_key=api_key, **({"webhook_secret": webhook_secret}
-                                           if webhook_secret else {}))
+              routing_dir: Path | None = None,
+              publishable_key: str | None = None) -> Iterator[FakeStripe]:
+    """Serve a fake Stripe (API, hosted page, stand-in stripe.js), configure the app for it and
+    restore the settings after. With `routing_dir`, a one-rule routing file there sends every
+    payment to Stripe too."""
+    keys = {"api_key": api_key, "webhook_secret": webhook_secret,
+            "publishable_key": publishable_key}
+    fake = FakeStripe(**{name: value for name, value in keys.items() if value})
     with running(fake):
-        settings["STRIPE_API_BASE"] = fake.public_url
+        settings = {"STRIPE_SECRET_KEY": api_key, "STRIPE_API_BASE": fake.public_url,
+                    "STRIPE_JS_URL": f"{fake.public_url}/v3/"}
+        if webhook_secret:
+            settings["STRIPE_WEBHOOK_SECRET"] = webhook_secret
+        if publishable_key:
+            settings["STRIPE_PUBLISHABLE_KEY"] = publishable_key
+        if routing_dir is not None:
+            settings["ROUTING_FILE"] = str(route_all_to("stripe", routing_dir))
         saved = {name: app.config.get(name) for name in settings}
         app.config.update(settings)
         forget(app)

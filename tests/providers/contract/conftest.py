@@ -31,19 +31,10 @@ def harness_class(request):
 @pytest.fixture(scope="module")
 def module_servers():
     """Throw-away WSGI servers for the PSPs of one module's run (one per harness)."""
-    from tests.conftest import serve
+    from tests.conftest import served_apps
 
-    servers = []
-
-    def start(wsgi) -> str:
-        server, url = serve(wsgi)
-        servers.append(server)
-        return url
-
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    with served_apps() as start:
+        yield start
 
 
 @pytest.fixture(scope="module")
