@@ -24,7 +24,7 @@ KNOWN_DEFAULTS = {"", "dev", "change-me", "changeme", "secret", "whsec_sandbox",
 
 DEMO_PASSWORD = "holdfast-demo"
 # The demo staff accounts' TOTP secret, published so a person can try the MFA flow with any
-# authenticator app; verifying against it fails outside development and tests (services/mfa.py).
+# authenticator app; verifying against it fails outside development and tests (services/security/mfa.py).
 DEMO_TOTP_SECRET = "HOLDFASTDEMOTOTP"
 DEMO_ACCOUNTS = (
     ("buyer@demo.test", "buyer", "Demo Buyer"),
@@ -182,7 +182,7 @@ class Config:
     STAFF_SESSION_SECONDS = 12 * 3600
     # Between a correct password and the authentication code (the user is not logged in yet).
     MFA_PENDING_SECONDS = 5 * 60
-    # Failed logins (PCI DSS 8.3.4; the design is in app/services/throttle.py).
+    # Failed logins (PCI DSS 8.3.4; the design is in app/services/security/throttle.py).
     LOGIN_LOCK_THRESHOLD = 10
     LOGIN_LOCK_SECONDS = 30 * 60
     LOGIN_IP_LOCK_THRESHOLD = 100

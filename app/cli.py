@@ -61,7 +61,7 @@ def register(app: Flask) -> None:
     @ledger_cli.command("check")
     def ledger_check():
         """Check the ledger's invariants; exit 1 naming every offending posting."""
-        from app.services.ledger_checks import check_all
+        from app.services.money.ledger_checks import check_all
 
         report_problems(check_all(), "ledger balanced: every invariant holds")
 
@@ -72,7 +72,7 @@ def register(app: Flask) -> None:
     @keys_cli.command("status")
     def keys_status():
         """Records per table and key id; exit 1 if any is under a key the config lacks."""
-        from app.services.key_rotation import key_status
+        from app.services.security.key_rotation import key_status
 
         rows = key_status()
         for table, key_id, count, standing in rows:
@@ -90,7 +90,7 @@ def register(app: Flask) -> None:
     def keys_rotate(batch_size: int):
         """Re-wrap every sealed record under ENCRYPTION_KEY; exit 1 naming any left behind."""
         from app.services.audit import Actor
-        from app.services.key_rotation import rotate
+        from app.services.security.key_rotation import rotate
 
         reports = rotate(Actor("system:keys-rotate", "cli"), batch_size=batch_size)
         for report in reports:
@@ -133,8 +133,8 @@ def register(app: Flask) -> None:
     @click.option("--name", default="", help="Display name (default: the email).")
     def staff_create(email: str, role: str, name: str):
         """Create a staff account; prints its temporary password once."""
-        from app.services import staff
         from app.services.errors import ServiceError
+        from app.services.security import staff
 
         try:
             _, password = staff.create_staff(email, name, role, _operator())
@@ -146,8 +146,8 @@ def register(app: Flask) -> None:
     @click.argument("email")
     def staff_enrolment_code(email: str):
         """Issue a one-time code (24 h) with which EMAIL sets up two-step sign-in."""
-        from app.services import enrolment_codes, staff
         from app.services.errors import ServiceError
+        from app.services.security import enrolment_codes, staff
 
         try:
             issued = enrolment_codes.issue(staff.find_staff_id(email), _operator())

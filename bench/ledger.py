@@ -32,7 +32,7 @@ def post_all(sellers: list[int], intents: list[str]) -> int:
     """The subject: one unit_of_work and one ledger.post per intent; how many were new."""
     from app.database import unit_of_work
     from app.domain import ledger as rules
-    from app.services import ledger
+    from app.services.money import ledger
 
     new = 0
     for intent in intents:

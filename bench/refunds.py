@@ -1,4 +1,4 @@
-"""Refund preview: refund_plans.plan for an order of N lines against loading the same rows.
+"""Refund preview: plans.plan for an order of N lines against loading the same rows.
 
 Support and sellers see a plan (who pays what, PSP fee lost, balances after) before every
 refund, and the page recomputes it as they type. The subject plans a partial refund spread over
@@ -29,8 +29,8 @@ def captured_order(lines: int) -> int:
     from app.extensions import db
     from app.models import Item, Order, OrderLine, Payment
     from app.models.escrow import EscrowHold
-    from app.services import escrow
     from app.services.audit import Actor
+    from app.services.money import escrow
     from bench.stack import make_users
 
     people = make_users({"buyer": "buyer", **{f"seller{i}": "seller" for i in range(SELLERS)}})
@@ -69,11 +69,11 @@ def captured_order(lines: int) -> int:
 def plan_many(payment_id: int, amount: int, count: int) -> None:
     """The subject: `count` previews of a partial refund spread over every line."""
     from app.extensions import db
-    from app.services import refund_plans
+    from app.services.refunds import plans
 
     for _ in range(count):
         db.session.rollback()
-        result = refund_plans.plan(payment_id, amount=amount)
+        result = plans.plan(payment_id, amount=amount)
         if result.total != amount or len(result.lines) != LINES:
             raise RuntimeError(f"unexpected plan: {result.total} over {len(result.lines)} lines")
 

@@ -119,7 +119,7 @@ def app(stack):
 
 def assert_ledger_sound() -> None:
     """Every test that moved money leaves a ledger whose invariants hold (reference §5)."""
-    from app.services.ledger_checks import check_all
+    from app.services.money.ledger_checks import check_all
 
     problems = check_all()
     assert not problems, "ledger invariants broken:\n" + "\n".join(problems)

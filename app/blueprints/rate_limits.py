@@ -1,6 +1,6 @@
 """Rate limits on the endpoints people and bots hammer: 429 with Retry-After when exceeded.
 
-Counted in Redis (services/throttle.py). When Redis is unreachable the limits are skipped and the
+Counted in Redis (services/security/throttle.py). When Redis is unreachable the limits are skipped and the
 failure logged: a Redis outage should not take checkout and webhooks down with it (the login
 lockout, in contrast, fails closed).
 """
@@ -13,7 +13,7 @@ from flask_login import current_user
 from redis.exceptions import RedisError
 
 from app.errors import error_response
-from app.services import throttle
+from app.services.security import throttle
 
 
 def too_many_requests(retry_after: int, message: str | None = None):

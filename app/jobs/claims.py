@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from app.jobs.context import app_context
-from app.services import claims
+from app.services.disputes import claims
 
 
 def escalate_overdue() -> list[int]:

@@ -6,8 +6,8 @@ from sqlalchemy import select
 from app.extensions import db, queues
 from app.jobs.context import app_context
 from app.models.ledger import LedgerTransaction
-from app.services import connect_clawback, connected_accounts
 from app.services.audit import Actor
+from app.services.money import clawbacks, connected_accounts
 
 CLAWBACK = Actor("system:connect-clawback", "worker")
 
@@ -25,7 +25,7 @@ def enqueue_for_posting(intent: str) -> int:
         LedgerTransaction.intent == intent)).scalar_one_or_none()
     if transaction_id is None:
         return 0
-    sellers = [seller_id for seller_id in connect_clawback.clawed_back(transaction_id)
+    sellers = [seller_id for seller_id in clawbacks.clawed_back(transaction_id)
                if connected_accounts.stripe_account(seller_id) is not None]
     for seller_id in sellers:
         enqueue_reversal(transaction_id, seller_id)
@@ -35,16 +35,16 @@ def enqueue_for_posting(intent: str) -> int:
 def reverse_clawback(transaction_id: int, seller_id: int) -> list[int]:
     """Reverse what one clawback left below zero from the seller's latest Stripe transfers."""
     with app_context():
-        return connect_clawback.reverse_shortfall(transaction_id, seller_id, CLAWBACK)
+        return clawbacks.reverse_shortfall(transaction_id, seller_id, CLAWBACK)
 
 
 def sweep_clawbacks() -> int:
     """The periodic safety net: retry stale reversals, then queue clawbacks nobody reversed
     yet (a refund or chargeback whose trigger was lost); returns how many were queued."""
     with app_context():
-        for reversal_id in connect_clawback.stale_pending():
-            connect_clawback.submit(reversal_id, CLAWBACK)
-        work = connect_clawback.due()
+        for reversal_id in clawbacks.stale_pending():
+            clawbacks.submit(reversal_id, CLAWBACK)
+        work = clawbacks.due()
         for transaction_id, seller_id in work:
             enqueue_reversal(transaction_id, seller_id)
         return len(work)

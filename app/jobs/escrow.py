@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from app.clock import now
 from app.jobs.context import app_context
-from app.services import escrow
 from app.services.audit import Actor
+from app.services.money import escrow
 
 TIMER = Actor("system:escrow-timer", "worker")
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from app.jobs.context import app_context
-from app.services import evidence
+from app.services.disputes import evidence
 
 
 def sweep_orphans() -> list[str]:

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from app.extensions import queues
 from app.jobs.context import app_context
-from app.services import payouts
 from app.services.audit import Actor
+from app.services.money import payouts
 
 RUN = Actor("system:payout-run", "worker")
 

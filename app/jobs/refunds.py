@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from app.jobs.context import app_context
 from app.providers.base import ProviderError
-from app.services import refunds
 from app.services.audit import Actor
+from app.services.refunds import refunds
 
 SETTLER = Actor("system:refund-settler", "worker")
 

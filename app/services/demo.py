@@ -12,9 +12,12 @@ from app.database import unit_of_work
 from app.extensions import db
 from app.models import Item, SellerFeeRule, User
 from app.models.users import STAFF_ROLES
-from app.services import audit, bank_accounts, catalogue, mfa
+from app.services import audit
 from app.services.audit import Actor
 from app.services.errors import ServiceError
+from app.services.money import bank_accounts
+from app.services.security import mfa
+from app.services.shop import catalogue
 from config import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_TOTP_SECRET
 
 SEED = Actor("system:seed-demo", "cli")

@@ -18,9 +18,9 @@ from app.models import Payment, WebhookEvent
 from app.models.webhooks import InboxStatus
 from app.providers.base import EventKind, InvalidSignature, ProviderError
 from app.providers.registry import get_provider
-from app.services import payments
 from app.services.audit import Actor
-from app.services.payments import Outcome
+from app.services.payments import payments
+from app.services.payments.payments import Outcome
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,8 @@ def enqueue_processing(inbox_id: int) -> None:
 # this module does not depend on every feature. Each takes (inbox_id, provider_name,
 # event_type, object_id, actor), settles its object and marks the inbox row.
 HANDLERS = {
-    EventKind.REFUND: "app.services.refunds:apply_refund_event",
-    EventKind.DISPUTE: "app.services.chargebacks:apply_dispute_event",
+    EventKind.REFUND: "app.services.refunds.refunds:apply_refund_event",
+    EventKind.DISPUTE: "app.services.disputes.chargebacks:apply_dispute_event",
 }
 
 
@@ -137,7 +137,7 @@ def _process_payout(inbox_id: int, provider_name: str, event_type: str, object_i
                     actor: Actor) -> None:
     """payout.paid / payout.failed: re-fetch the payout and settle it with its posting."""
     from app.models.payouts import Payout
-    from app.services import payouts
+    from app.services.money import payouts
 
     payout = db.session.execute(select(Payout).where(
         Payout.provider == provider_name, Payout.psp_reference == object_id)

@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import EscrowHold, Payout
-from app.services import bank_accounts, escrow
 from app.services.audit import Actor
+from app.services.money import bank_accounts, escrow
 from tests import flows
 from tests.flows import PASSWORD, settle
 

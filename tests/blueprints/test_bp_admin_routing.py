@@ -11,8 +11,9 @@ from flask import current_app
 from app.extensions import db
 from app.models import AuditRecord, Payment
 from app.providers import routing_file
-from app.services import cart, checkout
 from app.services.audit import Actor
+from app.services.checkout import checkout
+from app.services.shop import cart
 from tests.flows import login
 
 NEW_RULES = """version = 1

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from app.extensions import db
 from app.models import AuditRecord, User
 from app.models.security import EnrolmentCode, MfaSecret
-from app.services import mfa
+from app.services.security import mfa
 from tests.flows import PASSWORD, login
 
 

@@ -90,9 +90,9 @@ def test_signup_refuses_staff_roles(client, app, role):
 
 
 def test_register_service_refuses_staff_roles_even_without_the_form(app):
-    from app.services import accounts
     from app.services.audit import Actor
     from app.services.errors import ServiceError
+    from app.services.security import accounts
 
     with pytest.raises(ServiceError, match="buyer or a seller"):
         accounts.register("staff@test.example", "a-long-enough-password", "Staff", "admin",

@@ -14,8 +14,9 @@ from app.extensions import db
 from app.models import Payment
 from app.pci_inventory import load_committed, script_hashes, scripts_on
 from app.security_headers import origin_of
-from app.services import checkout, payment_actions
 from app.services.audit import Actor
+from app.services.checkout import checkout
+from app.services.payments import actions
 from tests.fakes.braintree.wiring import braintree_on
 from tests.flows import add, latest_payment, login, order_and_start, run_jobs
 from tests.security.test_sec_script_inventory import inventory_problems
@@ -162,7 +163,7 @@ def test_a_sale_whose_answer_is_lost_is_found_not_charged_twice(app, buyer, peop
     # While unknown, the Drop-in is not offered again.
     assert buyer.get(f"/checkout/{order_id}/braintree").status_code == 303
     # The janitor's re-fetch finds the sale by our order_id and adopts its transaction id.
-    payment_actions.refresh(payment.id, Actor("system:janitor", "worker"))
+    actions.refresh(payment.id, Actor("system:janitor", "worker"))
     payment = latest_payment(order_id)
     assert payment.status == "authorized" and payment.psp_reference
     assert braintree.fake.executions[payment.idempotency_key] == 1

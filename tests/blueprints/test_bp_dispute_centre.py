@@ -12,10 +12,10 @@ from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
 from app.models import AuditRecord, DisputeCase
-from app.services import claims, evidence
 from app.services.audit import Actor
+from app.services.disputes import claims, evidence
 from tests.flows import login, psp_call
-from tests.services.test_svc_chargebacks import case_of, disputed_order
+from tests.services.disputes.test_svc_chargebacks import case_of, disputed_order
 
 HTMX = {"HX-Request": "true"}
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64

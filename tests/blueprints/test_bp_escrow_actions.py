@@ -8,7 +8,7 @@ import pytest
 from app.domain.ledger import AccountKind
 from app.extensions import db
 from app.models import AuditRecord
-from app.services import ledger
+from app.services.money import ledger
 from tests.blueprints.money_steps import holds, paid_order
 from tests.flows import login
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from app.auth_session import FIRST_PASSWORD_MESSAGE
 from app.extensions import db
 from app.models import AuditRecord, User
-from app.services import enrolment_codes, staff
 from app.services.audit import Actor
+from app.services.security import enrolment_codes, staff
 from tests.flows import PASSWORD, login
 
 NEW_PASSWORD = "my-own-staff-passphrase-7"

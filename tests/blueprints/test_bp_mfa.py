@@ -13,8 +13,8 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditRecord, User
 from app.models.security import MfaSecret
-from app.services import enrolment_codes
 from app.services.audit import Actor
+from app.services.security import enrolment_codes
 from tests.flows import PASSWORD, login, next_code
 
 COOKIE = "holdfast_session"
@@ -406,7 +406,7 @@ def test_webhooks_are_rate_limited_with_a_json_answer(client, app, low_limits):
 def test_rate_limits_step_aside_when_redis_is_down(client, people, low_limits, monkeypatch):
     import redis
 
-    from app.services import throttle
+    from app.services.security import throttle
 
     def down(*_args):
         raise redis.ConnectionError("down")

@@ -9,7 +9,7 @@ from app.domain.ledger import AccountKind
 from app.extensions import db
 from app.models import AuditRecord, Payment
 from app.models.refunds import Refund
-from app.services import ledger, payouts
+from app.services.money import ledger, payouts
 from tests.blueprints.money_steps import (
     SUPPORT,
     add_bank_account,

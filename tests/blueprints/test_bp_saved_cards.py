@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditRecord, Payment, SavedPaymentMethod
-from app.services import vault
+from app.services.payments import vault
 from tests.flows import add, buyer_pays, latest_payment, login, psp_call, settle
 
 

@@ -166,8 +166,8 @@ def test_sellers_cannot_buy_at_all(client, people):
 
 
 def test_cart_service_refuses_a_sellers_own_item(app, people):
-    from app.services import cart
     from app.services.errors import ServiceError
+    from app.services.shop import cart
 
     with pytest.raises(ServiceError, match="your own item"):
         cart.set_quantity(people["seller"], people["mug"], 1)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import ProviderAccount
 from app.providers.stripe import connect
-from app.services import connected_accounts
+from app.services.money import connected_accounts
 from tests.fakes.stripe.wiring import stripe_on
 from tests.flows import PASSWORD, login
 

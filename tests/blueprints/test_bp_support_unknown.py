@@ -13,8 +13,8 @@ from app.domain.payment_states import PaymentStatus
 from app.extensions import db
 from app.jobs.scheduling import JANITOR_DELAYS, schedule_janitor
 from app.models import Order, Payment
-from app.services import payments
 from app.services.audit import Actor
+from app.services.payments import payments
 from tests.flows import login
 
 ACTOR = Actor("system:test", "test")

@@ -5,8 +5,8 @@ import pytest
 
 from app import crypto
 from app.extensions import db
-from app.services import vault
 from app.services.audit import Actor
+from app.services.payments import vault
 
 B = "cli-keys-test-key-B"
 

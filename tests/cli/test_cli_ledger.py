@@ -5,8 +5,8 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import EscrowHold, LedgerEntry, LedgerTransaction
-from app.services import escrow
 from app.services.audit import Actor
+from app.services.money import escrow
 from tests.flows import paid_order
 
 

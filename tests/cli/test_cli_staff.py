@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditRecord, User
-from app.services import enrolment_codes, staff
 from app.services.audit import Actor
 from app.services.errors import ServiceError
+from app.services.security import enrolment_codes, staff
 
 
 def last_audit(action: str) -> AuditRecord:

@@ -22,7 +22,7 @@ EXPIRY_YEAR = (datetime.date.today().year + 5) % 100
 def wait_for_saved_card(buyer_id: int, timeout: float = 15.0) -> list:
     """The vault learns the card from the webhook the live worker processes."""
     from app.extensions import db
-    from app.services import vault
+    from app.services.payments import vault
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

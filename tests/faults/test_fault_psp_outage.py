@@ -14,10 +14,11 @@ from app.providers.breaker import CircuitBreaker
 from app.providers.registry import get_provider
 from app.providers.resilience import guard
 from app.providers.sandbox import SandboxProvider
-from app.services import cart, checkout
 from app.services.audit import Actor
+from app.services.checkout import checkout
 from app.services.errors import PaymentUnavailable, ServiceError
-from app.services.payment_actions import action_key
+from app.services.payments.actions import action_key
+from app.services.shop import cart
 from tests.flows import API_KEY, buyer_pays, closed_port_url, psp_call, settle
 
 ACTOR = Actor("buyer@test.example", "127.0.0.1")
@@ -159,7 +160,7 @@ def test_timeout_after_creating_is_unknown_until_the_janitor_asks(app, people, s
 
 def test_timeout_after_capturing_never_captures_twice(app, people, stack, psp, quick_timeout):
     from app.providers.base import ProviderTimeout
-    from app.services import payment_actions
+    from app.services.payments import actions
 
     app.config["AUTO_CAPTURE"] = False
     try:
@@ -171,10 +172,10 @@ def test_timeout_after_capturing_never_captures_twice(app, people, stack, psp, q
         fault(stack["psp_url"], "timeout_after", path="/capture", delay=quick_timeout)
 
         with pytest.raises(ProviderTimeout):
-            payment_actions.capture(payment_id, ACTOR)
+            actions.capture(payment_id, ACTOR)
         assert fresh(payment_id).status == "authorized"  # we don't know yet
 
-        payment_actions.capture(payment_id, ACTOR)  # the job's retry: same key
+        actions.capture(payment_id, ACTOR)  # the job's retry: same key
     finally:
         app.config["AUTO_CAPTURE"] = True
     settle(psp)

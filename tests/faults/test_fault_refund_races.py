@@ -9,10 +9,10 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import LedgerTransaction, Payment
 from app.models.refunds import Refund
-from app.services import refunds
 from app.services.audit import Actor
 from app.services.errors import ServiceError
-from app.services.ledger_checks import check_all
+from app.services.money.ledger_checks import check_all
+from app.services.refunds import refunds
 from tests import flows
 from tests.flows import latest_payment, psp_call, slow_proxy
 

@@ -15,9 +15,12 @@ from app.models import AuditRecord, Order, Payment, PaymentStatusChange, Webhook
 from app.providers.registry import get_provider
 from app.providers.sandbox import SandboxProvider
 from app.providers.sandbox.webhooks import HEADER, sign
-from app.services import cart, checkout, payments, webhooks
+from app.services import webhooks
 from app.services.audit import Actor
-from app.services.payment_actions import action_key
+from app.services.checkout import checkout
+from app.services.payments import payments
+from app.services.payments.actions import action_key
+from app.services.shop import cart
 from tests.flows import buyer_pays, psp_call, run_jobs, settle
 
 ACTOR = Actor("buyer@test.example", "127.0.0.1")

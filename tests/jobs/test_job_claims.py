@@ -11,8 +11,8 @@ from app.extensions import db, queues
 from app.jobs.claims import escalate_overdue
 from app.jobs.scheduling import PERIODIC, run_periodic
 from app.models import DisputeCase
-from app.services import claims
 from app.services.audit import Actor
+from app.services.disputes import claims
 from tests.blueprints.money_steps import holds, paid_order
 
 BUYER = Actor("buyer@test.example", "127.0.0.1")

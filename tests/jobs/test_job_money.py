@@ -11,8 +11,8 @@ from app.extensions import db
 from app.jobs.escrow import release_due
 from app.jobs.payouts import run_payouts
 from app.models import EscrowHold, Payout
-from app.services import bank_accounts, escrow, ledger, payouts
 from app.services.audit import Actor
+from app.services.money import bank_accounts, escrow, ledger, payouts
 from tests.flows import (
     PASSWORD,
     paid_order,

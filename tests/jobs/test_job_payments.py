@@ -12,10 +12,12 @@ from app.jobs.payments import capture_payment, expire_payment, resolve_payment
 from app.models import Item, Order, Payment
 from app.providers.base import ProviderError
 from app.providers.registry import get_provider
-from app.services import cart, checkout, payment_actions
 from app.services.audit import Actor
+from app.services.checkout import checkout
 from app.services.errors import PaymentUnavailable
-from app.services.payment_actions import action_key
+from app.services.payments import actions
+from app.services.payments.actions import action_key
+from app.services.shop import cart
 from tests.flows import (
     buyer_pays,
     closed_port_url,
@@ -62,7 +64,7 @@ def authorized_payment(people, stack) -> Payment:
     payment_id = start(people, place(people))
     payment = fresh(payment_id)
     assert buyer_pays(stack["psp_url"], payment.psp_reference).status_code == 200
-    assert payment_actions.refresh(payment_id, ACTOR).status == S.AUTHORIZED
+    assert actions.refresh(payment_id, ACTOR).status == S.AUTHORIZED
     queues.queue.empty()  # the auto-capture job: these tests run capture themselves
     return fresh(payment_id)
 
@@ -274,7 +276,7 @@ def test_a_capture_the_psp_refuses_for_good_is_flagged_for_review(app, client, p
                                                                   monkeypatch):
     from app.providers.base import ProviderError
     from app.providers.registry import get_provider
-    from app.services import payment_actions as actions
+    from app.services.payments import actions
     from tests.flows import add, latest_payment, login, order_and_start
 
     login(client, "buyer")

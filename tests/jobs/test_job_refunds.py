@@ -12,8 +12,10 @@ from app.extensions import db
 from app.jobs.refunds import settle_pending, settle_refund
 from app.models import DisputeCase, EscrowHold, LedgerTransaction, Payment, WebhookEvent
 from app.models.refunds import Refund
-from app.services import case_log, escrow, ledger, refunds
 from app.services.audit import Actor
+from app.services.disputes import case_log
+from app.services.money import escrow, ledger
+from app.services.refunds import refunds
 from tests import flows
 from tests.flows import latest_payment, psp_call, settle, slow_proxy
 

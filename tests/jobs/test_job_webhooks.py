@@ -14,8 +14,10 @@ from app.extensions import db, queues
 from app.jobs.webhooks import process_event, sweep_inbox
 from app.models import Payment, PaymentStatusChange, WebhookEvent
 from app.providers.sandbox.webhooks import HEADER, sign
-from app.services import cart, checkout, payments
 from app.services.audit import Actor
+from app.services.checkout import checkout
+from app.services.payments import payments
+from app.services.shop import cart
 from tests.flows import buyer_pays, psp_call, run_jobs
 
 ACTOR = Actor("buyer@test.example", "127.0.0.1")

@@ -13,8 +13,8 @@ from app import crypto
 from app.extensions import db
 from app.models import AuditRecord, DisputeCase, EvidenceFile
 from app.models.security import SavedPaymentMethod
-from app.services import claims
 from app.services.audit import Actor
+from app.services.disputes import claims
 from tests.blueprints.money_steps import add_bank_account, holds, paid_order
 from tests.flows import add, buyer_pays, latest_payment, login, order_and_start, settle
 

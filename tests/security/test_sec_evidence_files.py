@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import AuditRecord, DisputeCase, EvidenceFile
-from app.services import evidence
+from app.services.disputes import evidence
 from tests.blueprints.money_steps import holds, paid_order
 from tests.flows import login
 

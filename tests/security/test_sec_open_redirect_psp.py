@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.checkout import check_return_url
+from app.services.checkout.checkout import check_return_url
 from app.services.errors import ServiceError
 from tests.flows import add, latest_payment, login, psp_call
 
@@ -49,7 +49,7 @@ def test_a_spoofed_host_header_does_not_reach_the_psp(app, people, stack):
 
 
 def test_a_public_url_mismatch_refuses_to_start_the_payment(app, people, monkeypatch):
-    import app.services.checkout as checkout_service
+    import app.services.checkout.checkout as checkout_service
 
     monkeypatch.setattr(checkout_service, "public_url", lambda path: checkout_service.
                         check_return_url("https://evil.example" + path))

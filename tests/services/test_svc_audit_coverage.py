@@ -12,9 +12,9 @@ from sqlalchemy import select
 from app.clock import now
 from app.extensions import db
 from app.models import AuditRecord
-from app.services import escrow
 from app.services.audit import Actor
 from app.services.errors import Conflict
+from app.services.money import escrow
 from tests.blueprints.money_steps import holds, paid_order, release
 from tests.flows import PASSWORD, add, login, order_and_start
 

@@ -17,9 +17,11 @@ from app.extensions import db, queues
 from app.jobs.webhooks import sweep_inbox
 from app.models import Payment, WebhookEvent
 from app.providers.sandbox.webhooks import HEADER, sign
-from app.services import cart, checkout, webhooks
+from app.services import webhooks
 from app.services.audit import Actor
-from app.services.payment_actions import action_key
+from app.services.checkout import checkout
+from app.services.payments.actions import action_key
+from app.services.shop import cart
 from tests.flows import buyer_pays, psp_call, run_jobs
 
 ACTOR = Actor("buyer@test.example", "127.0.0.1")

@@ -11,8 +11,10 @@ from flask import current_app
 
 from app.extensions import db
 from app.models import Payment, WebhookEvent
-from app.services import cart, checkout, webhooks
+from app.services import webhooks
 from app.services.audit import Actor
+from app.services.checkout import checkout
+from app.services.shop import cart
 from tests.fakes.stripe import sign
 from tests.fakes.stripe.controls import pay_session
 from tests.fakes.stripe.wiring import stripe_on

@@ -11,9 +11,10 @@ from app.blueprints.access import (
 )
 from app.models.users import Role
 from app.providers.registry import breaker_states
-from app.services import audit, routing_admin
+from app.services import audit
 from app.services.errors import ServiceError
-from app.services.routing_admin import InvalidRouting
+from app.services.payments import routing_admin
+from app.services.payments.routing_admin import InvalidRouting
 
 from .forms import RoutingForm
 

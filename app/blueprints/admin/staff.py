@@ -1,5 +1,5 @@
 """Admins manage staff accounts: two-step sign-in state, one-time enrolment codes, resets of a
-lost authenticator, new accounts (services/staff.py, services/enrolment_codes.py).
+lost authenticator, new accounts (services/security/staff.py, services/security/enrolment_codes.py).
 
 Codes and temporary passwords appear once, on the page that answers the POST, never in a
 redirect, a flash message or a log; those pages are not cached.
@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from flask import flash, make_response, redirect, render_template, url_for
 
-from app.blueprints.access import current_actor, flash_error, recent_mfa_required, role_required
+from app.blueprints.access import (
+    current_actor,
+    flash_error,
+    recent_mfa_required,
+    role_required,
+)
 from app.models.users import Role
-from app.services import enrolment_codes
-from app.services import staff as staff_service
 from app.services.errors import ServiceError
+from app.services.security import enrolment_codes
+from app.services.security import staff as staff_service
 
 from .forms import NewStaffForm, StaffAccountForm
 from .routes import bp

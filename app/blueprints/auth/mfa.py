@@ -2,7 +2,7 @@
 
 Between the password and the code the user is not logged in: the session holds only a pending
 marker (app.auth_session.start_pending). Five wrong codes drop the marker, and every wrong code
-counts towards the login lockout (services/throttle.py). A staff account without two-step
+counts towards the login lockout (services/security/throttle.py). A staff account without two-step
 sign-in first types a one-time enrolment code an admin issued; only then is the QR code shown.
 """
 from __future__ import annotations
@@ -42,9 +42,9 @@ from app.blueprints.auth.routes import (
     set_device_cookie,
 )
 from app.models import User
-from app.services import enrolment_codes, mfa, throttle
 from app.services.audit import Actor
 from app.services.errors import Conflict, ServiceError
+from app.services.security import enrolment_codes, mfa, throttle
 
 MAX_PENDING_TRIES = 5
 ENROLMENT = "mfa_enrolment"  # which enrolment code this half-way login typed (its id)
@@ -111,7 +111,7 @@ def _unlocked_by(user: User) -> int | None:
 
 
 def _enrolment_code_step(user: User):
-    """Before any QR code: the one-time code an admin issued (services/enrolment_codes.py)."""
+    """Before any QR code: the one-time code an admin issued (services/security/enrolment_codes.py)."""
     form = EnrolmentCodeForm()
     if form.validate_on_submit():
         try:

@@ -21,8 +21,8 @@ from app.blueprints.rate_limits import rate_limited
 from app.extensions import db
 from app.models import User
 from app.models.users import Role
-from app.services import accounts, mfa, throttle
 from app.services.errors import ServiceError
+from app.services.security import accounts, mfa, throttle
 
 bp = Blueprint("auth", __name__)
 
@@ -51,7 +51,7 @@ def device_token() -> str | None:
 
 def finish_login(user: User, mfa_verified: bool) -> str:
     """Log user in on a fresh session and remember this browser and address as known to the
-    account (services/throttle.py); returns the device token to set with set_device_cookie."""
+    account (services/security/throttle.py); returns the device token to set with set_device_cookie."""
     token = device_token() or throttle.new_device_token()
     start_session(user, mfa_verified)
     throttle.login_succeeded(accounts.normalise_email(user.email),

@@ -15,7 +15,7 @@ from app.blueprints.checkout.routes import bp
 from app.blueprints.rate_limits import rate_limited
 from app.models.users import Role
 from app.security_headers import allow_psp_origin, origin_of
-from app.services import nonce_checkout
+from app.services.checkout import nonces
 from app.services.errors import NotFound, ServiceError
 
 
@@ -28,7 +28,7 @@ class NonceForm(FlaskForm):
 
 def _payable_or_none(order_id: int):
     try:
-        return nonce_checkout.payable_payment(order_id, current_user.id)
+        return nonces.payable_payment(order_id, current_user.id)
     except NotFound:
         deny_object(f"order:{order_id}")
 
@@ -38,7 +38,7 @@ def _dropin_page(order_id: int, payment, form: NonceForm, status: int = 200):
     frame_src = None
     if dropin_url:
         try:
-            token = nonce_checkout.client_token()
+            token = nonces.client_token()
         except ServiceError as exc:
             flash_error(exc)
             status = exc.status
@@ -73,7 +73,7 @@ def braintree_nonce(order_id: int):
             return redirect(url_for("checkout.returned", order_id=order_id), code=303)
         return _dropin_page(order_id, payment, form, 400)
     try:
-        nonce_checkout.pay_with_nonce(order_id, current_user.id,
+        nonces.pay_with_nonce(order_id, current_user.id,
                                       form.payment_method_nonce.data, current_actor())
     except NotFound:
         deny_object(f"order:{order_id}")

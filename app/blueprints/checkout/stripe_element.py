@@ -11,7 +11,7 @@ from app.blueprints.access import deny_object, flash_error, role_required
 from app.blueprints.checkout.routes import bp
 from app.models.users import Role
 from app.security_headers import allow_psp_script, origin_of
-from app.services import element_checkout
+from app.services.checkout import elements
 from app.services.errors import Conflict, NotFound, ServiceError
 
 # Stripe's documented CSP for stripe.js beyond its own origin: its API (connect-src) and the
@@ -26,16 +26,16 @@ STRIPE_FRAME_ORIGINS = ["https://hooks.stripe.com"]
 def stripe_element(order_id: int):
     """The Payment Element page of an order whose embedded payment goes to Stripe."""
     try:
-        payment = element_checkout.order_payment(order_id, current_user.id)
+        payment = elements.order_payment(order_id, current_user.id)
     except NotFound:
         deny_object(f"order:{order_id}")
-    if not element_checkout.is_element_payment(payment):  # another PSP's form, or none yet
+    if not elements.is_element_payment(payment):  # another PSP's form, or none yet
         return redirect(url_for("checkout.card", order_id=order_id), code=303)
-    if not element_checkout.payable(payment):
+    if not elements.payable(payment):
         return redirect(url_for("checkout.returned", order_id=order_id), code=303)
     js_url, element, status = current_app.config["STRIPE_JS_URL"], None, 200
     try:
-        element = element_checkout.element_session(payment)
+        element = elements.element_session(payment)
     except Conflict:
         return redirect(url_for("checkout.returned", order_id=order_id), code=303)
     except ServiceError as exc:

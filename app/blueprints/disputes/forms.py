@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, RadioField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from app.services.claims import MESSAGE_LIMIT
+from app.services.disputes.claims import MESSAGE_LIMIT
 
 REASONS = [("not_received", "The item did not arrive"),
            ("not_as_described", "The item is not as described")]

@@ -44,7 +44,7 @@ from app.errors import error_response, wants_json
 from app.extensions import csrf, db
 from app.models import Order, OrderLine
 from app.models.users import Role
-from app.services import claim_queries, claims, evidence
+from app.services.disputes import claims, evidence, queries
 from app.services.errors import NotFound, ServiceError
 
 bp = Blueprint("disputes", __name__, url_prefix="/claims")
@@ -78,7 +78,7 @@ def claim_lines(order_id: int) -> dict:
     """For the order page: per order line, (latest claim, whether one can be opened now)."""
     cache = g.setdefault("claim_lines", {})
     if order_id not in cache:
-        cache[order_id] = claim_queries.line_claims(order_id)
+        cache[order_id] = queries.line_claims(order_id)
     return cache[order_id]
 
 
@@ -86,8 +86,8 @@ def _mine(case_id: int):
     """The claim if it is the current buyer's, or on the current seller's line; else 404."""
     try:
         if current_user.role == Role.BUYER.value:
-            return claim_queries.buyer_case(case_id, current_user.id)
-        return claim_queries.seller_case(case_id, current_user.id)
+            return queries.buyer_case(case_id, current_user.id)
+        return queries.seller_case(case_id, current_user.id)
     except NotFound:
         deny_object(f"case:{case_id}")
 
@@ -96,7 +96,7 @@ def _page(case, status: int = 200, **forms):
     role = current_user.role
     context = {
         "case": case, "role": role, "limits": evidence.limits_text(),
-        "events": claim_queries.timeline(case.id, viewer_role=role),
+        "events": queries.timeline(case.id, viewer_role=role),
         "files": evidence.files_by_event(case.id),
         "message_form": forms.get("message_form") or MessageForm(formdata=None),
         "contest_form": forms.get("contest_form") or ContestForm(formdata=None),
@@ -136,7 +136,7 @@ def _done(case_id: int, message: str):
 def index():
     """The buyer's claims, or the claims on the seller's lines."""
     return render_template("disputes/index.html",
-                           cases=claim_queries.for_user(current_user.id, current_user.role))
+                           cases=queries.for_user(current_user.id, current_user.role))
 
 
 @bp.route("/new/<int:line_id>", methods=["GET", "POST"])
@@ -147,7 +147,7 @@ def open_claim(line_id: int):
     line = db.session.get(OrderLine, line_id)
     if line is None or db.session.get(Order, line.order_id).buyer_id != current_user.id:
         deny_object(f"order_line:{line_id}")
-    latest, _ = claim_queries.line_claims(line.order_id)[line.id]
+    latest, _ = queries.line_claims(line.order_id)[line.id]
     if request.method == "GET" and latest is not None and latest.state in claims.CLAIM_OPEN:
         return redirect(url_for("disputes.claim", case_id=latest.id), code=303)
     form = OpenClaimForm()

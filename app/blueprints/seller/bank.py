@@ -8,8 +8,8 @@ from app.blueprints.access import current_actor, flash_error, role_required
 from app.blueprints.seller.forms import BankAccountForm
 from app.blueprints.seller.routes import bp
 from app.models.users import Role
-from app.services import bank_accounts
 from app.services.errors import ServiceError
+from app.services.money import bank_accounts
 
 
 @bp.route("/bank-account", methods=["GET", "POST"])

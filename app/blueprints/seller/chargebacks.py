@@ -9,7 +9,7 @@ from app.blueprints.access import current_actor, deny_object, flash_error, role_
 from app.blueprints.seller.routes import bp
 from app.blueprints.support.forms import EvidenceForm
 from app.models.users import Role
-from app.services import case_log, chargebacks, dispute_centre
+from app.services.disputes import case_log, centre, chargebacks
 from app.services.errors import NotFound, ServiceError
 
 
@@ -19,7 +19,7 @@ def chargebacks_list():
     """Chargebacks on the seller's orders, nearest deadline first."""
     return render_template("seller/chargebacks.html",
                            cases=chargebacks.for_seller(current_user.id),
-                           countdown=dispute_centre.countdown)
+                           countdown=centre.countdown)
 
 
 def _page(case_id: int, form: EvidenceForm, status: int = 200):
@@ -29,7 +29,7 @@ def _page(case_id: int, form: EvidenceForm, status: int = 200):
         deny_object(f"case:{case_id}")
     return render_template(
         "seller/chargeback.html", case=case, form=form,
-        countdown=dispute_centre.countdown(case), urgency=dispute_centre.urgency(case),
+        countdown=centre.countdown(case), urgency=centre.urgency(case),
         timeline=case_log.events(case.id, include_internal=False), files={},
         data_of=case_log.data_of, file_url=None,
         mine=[line for line in case.order.lines if line.seller_id == current_user.id]), status

@@ -14,8 +14,8 @@ from wtforms.validators import DataRequired, Length
 from app.blueprints.access import current_actor, flash_error, role_required
 from app.blueprints.seller.routes import bp
 from app.models.users import Role
-from app.services import connected_accounts
 from app.services.errors import ServiceError
+from app.services.money import connected_accounts
 
 
 class StripeAccountForm(FlaskForm):

@@ -6,7 +6,15 @@ An action answers htmx with the partial it changed, and a plain form post with a
 """
 from __future__ import annotations
 
-from flask import current_app, flash, make_response, redirect, render_template, request, url_for
+from flask import (
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -15,15 +23,27 @@ from app.blueprints.access import current_actor, deny_object, role_required
 from app.blueprints.seller.forms import PayOutForm, PayoutSettingsForm, ShipForm
 from app.blueprints.seller.routes import bp
 from app.charts import Series, bar_chart
-from app.domain.money import CURRENCY_EXPONENTS, Money, MoneyError, format_money, parse, \
-    to_decimal_string
+from app.domain.money import (
+    CURRENCY_EXPONENTS,
+    Money,
+    MoneyError,
+    format_money,
+    parse,
+    to_decimal_string,
+)
 from app.extensions import db, queues
 from app.models import Item
 from app.models.payouts import Payout
 from app.models.users import Role
-from app.services import (bank_accounts, clawback_reports, escrow, escrow_reports, payouts,
-                          seller_reports)
 from app.services.errors import NotFound, ServiceError
+from app.services.money import (
+    bank_accounts,
+    clawback_reports,
+    escrow,
+    escrow_reports,
+    payouts,
+    seller_reports,
+)
 
 CHART_DAYS = 30
 # Minimums are entered as an amount with two decimal places, whatever the currency.

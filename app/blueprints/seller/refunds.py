@@ -15,8 +15,8 @@ from app.domain.money import Money, MoneyError, format_money, parse, to_decimal_
 from app.extensions import db
 from app.models.escrow import EscrowHold
 from app.models.users import Role
-from app.services import refunds
 from app.services.errors import NotFound, ServiceError
+from app.services.refunds import refunds
 
 
 class RefundForm(FlaskForm):

@@ -10,8 +10,8 @@ from app.domain.money import Money, to_decimal_string
 from app.extensions import db
 from app.models import Item
 from app.models.users import Role
-from app.services import catalogue
 from app.services.errors import NotFound, ServiceError
+from app.services.shop import catalogue
 
 bp = Blueprint("seller", __name__, url_prefix="/seller")
 
@@ -65,5 +65,5 @@ def edit_item(item_id: int):
 
 from app.blueprints.seller import bank, dashboard, statement  # noqa: F401
 from app.blueprints.seller import chargebacks as _chargebacks  # noqa: E402,F401
-from app.blueprints.seller import refunds as _refunds  # noqa: E402,F401  (/seller/refunds)
 from app.blueprints.seller import connect as _connect  # noqa: E402,F401  (/seller/stripe-account)
+from app.blueprints.seller import refunds as _refunds  # noqa: E402,F401  (/seller/refunds)

@@ -14,8 +14,8 @@ from app.blueprints.seller.routes import bp
 from app.clock import now
 from app.domain.money import Money, to_decimal_string
 from app.models.users import Role
-from app.services import seller_reports
 from app.services.errors import ServiceError
+from app.services.money import seller_reports
 
 HEADER = ["date", "event", "reference", "account", "amount", "currency", "balance"]
 DEFAULT_DAYS = 30

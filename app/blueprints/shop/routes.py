@@ -10,8 +10,10 @@ from app.blueprints.shop.forms import AddToCartForm, UpdateCartForm
 from app.extensions import db
 from app.models import EscrowHold, Item, Order
 from app.models.users import Role
-from app.services import cart, checkout, escrow, escrow_reports
+from app.services.checkout import checkout
 from app.services.errors import NotFound, ServiceError
+from app.services.money import escrow, escrow_reports
+from app.services.shop import cart
 
 bp = Blueprint("shop", __name__)
 

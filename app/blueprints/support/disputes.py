@@ -33,7 +33,8 @@ from app.blueprints.support.forms import (
 from app.blueprints.support.routes import bp
 from app.domain.money import Money, MoneyError, parse, to_decimal_string
 from app.models.users import Role
-from app.services import audit, case_log, chargebacks, dispute_centre, evidence
+from app.services import audit
+from app.services.disputes import case_log, centre, chargebacks, evidence
 from app.services.errors import NotFound, ServiceError
 
 STAFF = (Role.SUPPORT, Role.ADMIN)
@@ -47,23 +48,23 @@ def _is_htmx() -> bool:
 @role_required(*STAFF)
 def disputes():
     """The queue, nearest deadline first; htmx refreshes just the table."""
-    wanted = dispute_centre.parse_filter(request.args, current_user.id)
-    cases = dispute_centre.queue(wanted)
+    wanted = centre.parse_filter(request.args, current_user.id)
+    cases = centre.queue(wanted)
     template = "support/_queue.html" if _is_htmx() else "support/disputes.html"
     if not _is_htmx():
         audit.record_access(current_actor(), "disputes.listed", "dispute_cases",
                             **wanted.as_details())
     response = make_response(render_template(
-        template, cases=cases, wanted=wanted, statuses=dispute_centre.STATUSES,
-        names={u.id: u.display_name for u in dispute_centre.staff()},
-        countdown=dispute_centre.countdown, urgency=dispute_centre.urgency))
+        template, cases=cases, wanted=wanted, statuses=centre.STATUSES,
+        names={u.id: u.display_name for u in centre.staff()},
+        countdown=centre.countdown, urgency=centre.urgency))
     response.vary.add("HX-Request")
     return response
 
 
 def _forms(case) -> dict:
     assign = AssignForm(formdata=None, staff_id=case.assigned_to or 0)
-    assign.offer(dispute_centre.staff())
+    assign.offer(centre.staff())
     return {"assign": assign, "note": NoteForm(formdata=None),
             "evidence_form": EvidenceForm(formdata=None),
             "liability": LiabilityForm(formdata=None, liable=case.liable or "platform"),
@@ -72,16 +73,16 @@ def _forms(case) -> dict:
 
 def _case_page(case_id: int, status: int = 200, **extra):
     try:
-        case = dispute_centre.get_case(case_id)
+        case = centre.get_case(case_id)
     except NotFound:
         abort(404)
     forms = _forms(case)
     forms.update(extra)
-    names = forms["assign"].offer(dispute_centre.staff())
+    names = forms["assign"].offer(centre.staff())
     return render_template(
-        "support/case.html", case=case, timeline=dispute_centre.timeline(case.id),
-        files=evidence.files_by_event(case.id), countdown=dispute_centre.countdown(case),
-        urgency=dispute_centre.urgency(case), is_open=dispute_centre.is_open(case),
+        "support/case.html", case=case, timeline=centre.timeline(case.id),
+        files=evidence.files_by_event(case.id), countdown=centre.countdown(case),
+        urgency=centre.urgency(case), is_open=centre.is_open(case),
         data_of=case_log.data_of, assigned_name=names.get(case.assigned_to or 0),
         file_url=lambda f: url_for("support.evidence_file", case_id=case.id, file_id=f.id),
         **forms), status
@@ -119,11 +120,11 @@ def _run(case_id: int, action, done: str):
 def assign(case_id: int):
     """Give the case to a staff member, to me, or to nobody."""
     form = AssignForm()
-    form.offer(dispute_centre.staff())
+    form.offer(centre.staff())
     if not form.validate_on_submit():
         flash("Choose a staff member.", "error")
         return _back(case_id)
-    return _run(case_id, lambda: dispute_centre.assign(case_id, form.staff_id.data or None,
+    return _run(case_id, lambda: centre.assign(case_id, form.staff_id.data or None,
                                                        current_actor()), "Case assigned.")
 
 
@@ -135,7 +136,7 @@ def add_note(case_id: int):
     if not form.validate_on_submit():
         flash("Write a note of at most 4000 characters.", "error")
         return _back(case_id)
-    return _run(case_id, lambda: dispute_centre.add_note(case_id, form.body.data,
+    return _run(case_id, lambda: centre.add_note(case_id, form.body.data,
                                                          current_actor()), "Note added.")
 
 
@@ -169,9 +170,9 @@ def set_liability(case_id: int):
 
 def _decision(case_id: int, action: str, amount_text: str | None):
     """A claim_decisions.Decision from the form's action and decimal amount."""
-    from app.services.claim_decisions import Decision
+    from app.services.disputes.decisions import Decision
 
-    case = dispute_centre.get_case(case_id)
+    case = centre.get_case(case_id)
     amount = None
     if action in ("refund_partial", "split"):
         try:
@@ -186,7 +187,7 @@ def _decision(case_id: int, action: str, amount_text: str | None):
 @recent_mfa_required()
 def preview(case_id: int):
     """Who would pay what under the chosen decision; nothing changes until it is confirmed."""
-    from app.services.claim_decisions import decision_preview
+    from app.services.disputes.decisions import decision_preview
 
     form = DecisionForm()
     if not form.validate_on_submit():
@@ -200,7 +201,7 @@ def preview(case_id: int):
     except ServiceError as exc:
         flash_error(exc)
         return _back(case_id)
-    case = dispute_centre.get_case(case_id)
+    case = centre.get_case(case_id)
     confirm = ConfirmDecisionForm(formdata=None, action=decision.action, amount=(
         to_decimal_string(Money(decision.refund_amount, case.currency))
         if decision.refund_amount else ""))
@@ -216,7 +217,7 @@ def preview(case_id: int):
 @recent_mfa_required()  # it refunds or releases money
 def decide(case_id: int):
     """Apply the previewed decision."""
-    from app.services.claim_decisions import decide as apply_decision
+    from app.services.disputes.decisions import decide as apply_decision
 
     form = ConfirmDecisionForm()
     if not form.validate_on_submit():

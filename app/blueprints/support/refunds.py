@@ -15,8 +15,9 @@ from app.domain.money import MoneyError, format_money, parse
 from app.extensions import db
 from app.models import Payment
 from app.models.users import Role
-from app.services import audit, refunds
+from app.services import audit
 from app.services.errors import ServiceError
+from app.services.refunds import refunds
 
 
 def _request_of(payment: Payment) -> tuple[dict[int, int] | None, int | None, str]:

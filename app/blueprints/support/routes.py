@@ -14,8 +14,9 @@ from app.domain.payment_states import PaymentStatus
 from app.extensions import db
 from app.models import EscrowHold, Payment
 from app.models.users import Role
-from app.services import audit, escrow, escrow_reports
+from app.services import audit
 from app.services.errors import NotFound, ServiceError
+from app.services.money import escrow, escrow_reports
 
 bp = Blueprint("support", __name__, url_prefix="/support")
 PAGE = 100

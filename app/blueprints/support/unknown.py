@@ -6,7 +6,8 @@ from flask import render_template
 from app.blueprints.access import current_actor, role_required
 from app.blueprints.support.routes import bp
 from app.models.users import Role
-from app.services import audit, janitor
+from app.services import audit
+from app.services.payments import janitor
 
 
 @bp.get("/payments/unknown")

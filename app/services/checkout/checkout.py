@@ -1,0 +1,297 @@
+"""From cart to PSP session: place the order, reserve stock, start (or resume) the payment,
+or pay with a saved card."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from flask import current_app, url_for
+from sqlalchemy import select
+
+from app.clock import now
+from app.database import locked, unit_of_work
+from app.domain.money import Money
+from app.domain.payment_states import PAID, PaymentStatus
+from app.domain.routing import RouteContext, RoutingError
+from app.extensions import db
+from app.models import CartItem, Item, Order, OrderLine, OrderStatus, Payment
+from app.providers.base import ProviderError, SessionRequest
+from app.providers.registry import choose_route, get_provider
+from app.security_headers import origin_of
+from app.services import audit
+from app.services.payments import actions, payments, vault
+from app.services.audit import Actor
+from app.services.errors import Conflict, NotFound, PaymentUnavailable, ServiceError
+
+S = PaymentStatus
+MODES = ("hosted", "embedded")
+# A saved card pays on a hosted session: if the bank wants 3-D Secure, the buyer goes to its page.
+SAVED_CARD_MODE = "hosted"
+# An open session in one of these can be reused when the buyer comes back.
+RESUMABLE = frozenset({S.PROCESSING, S.DECLINED, S.REQUIRES_ACTION})
+
+
+@dataclass(frozen=True)
+class PaymentStart:
+    """Where to send the buyer next."""
+
+    payment_id: int
+    mode: str
+    redirect_url: str | None
+
+
+def place_order(buyer_id: int, currency: str, actor: Actor) -> int:
+    """Turn the cart's lines in one currency into an order, reserving their stock."""
+    with unit_of_work():
+        rows = db.session.execute(
+            select(CartItem).join(Item).where(CartItem.buyer_id == buyer_id,
+                                              Item.currency == currency).order_by(CartItem.id)
+        ).scalars().all()
+        if not rows:
+            raise ServiceError(f"Your cart has no items in {currency}.")
+        order = Order(buyer_id=buyer_id, currency=currency, total_amount=0)
+        total = Money.zero(currency)
+        for row in rows:
+            item = locked(Item, row.item_id)  # prices and stock come from the catalogue
+            if not item.active:
+                raise ServiceError(f"“{item.title}” is no longer for sale; remove it from your cart.")
+            if item.stock < row.quantity:
+                raise ServiceError(f"Only {item.stock} of “{item.title}” left in stock.")
+            item.stock -= row.quantity
+            line_total = item.price.times(row.quantity)
+            total += line_total
+            order.lines.append(OrderLine(item_id=item.id, seller_id=item.seller_id,
+                                         title=item.title, unit_amount=item.price_amount,
+                                         quantity=row.quantity, line_total=line_total.amount,
+                                         currency=currency))
+            db.session.delete(row)
+        order.total_amount = total.amount
+        db.session.add(order)
+        db.session.flush()
+        audit.record(actor, "order.created", f"order:{order.id}", total=total.amount,
+                     currency=currency, sellers=sorted(order.seller_ids))
+        return order.id
+
+
+def buyer_order(order_id: int, buyer_id: int) -> Order:
+    """The buyer's own order, or NotFound (never another buyer's)."""
+    order = db.session.get(Order, order_id)
+    if order is None or order.buyer_id != buyer_id:
+        raise NotFound("No such order.")
+    return order
+
+
+def _awaiting_payment(order_id: int, buyer_id: int) -> Order:
+    order = buyer_order(order_id, buyer_id)
+    if order.status != OrderStatus.AWAITING_PAYMENT.value:
+        raise Conflict("This order is already paid." if order.status == OrderStatus.PAID.value
+                       else "This order was cancelled; its items are back in the shop.")
+    previous = order.current_payment
+    if previous is not None and previous.state in PAID:
+        raise Conflict("This order is already paid.")
+    if previous is not None and previous.state == S.UNKNOWN:
+        raise Conflict("We are still confirming your previous payment attempt with the "
+                       "payment provider. Please check back in a few minutes.")
+    return order
+
+
+def start_payment(order_id: int, buyer_id: int, mode: str, actor: Actor,
+                  save_card: bool = False, country: str | None = None) -> PaymentStart:
+    """Create (or resume) the PSP session for an order and say where the buyer goes next;
+    `country` is the buyer's billing country (routing rules may depend on it)."""
+    if mode not in MODES:
+        raise ServiceError("Choose how you want to pay.")
+    previous = _awaiting_payment(order_id, buyer_id).current_payment
+    if previous is not None and previous.integration_mode == mode \
+            and previous.save_payment_method == save_card \
+            and previous.billing_country == country:  # another country may route elsewhere
+        if previous.state in RESUMABLE:
+            return PaymentStart(previous.id, mode, previous.redirect_url)
+        if previous.state == S.INITIATED:
+            return _open_session(previous.id, actor)  # retry with the stored key
+    return _open_session(_replace(order_id, previous, mode, save_card, actor, country=country),
+                         actor)
+
+
+def pay_with_saved(order_id: int, buyer_id: int, method_id: int, actor: Actor) -> PaymentStart:
+    """Pay an order with one of the buyer's saved cards: a new session, authorized server-side.
+
+    The start's redirect_url is the PSP's page when the card needs 3-D Secure, else None (the
+    buyer goes to the return page, which follows the outcome).
+    """
+    order = _awaiting_payment(order_id, buyer_id)
+    method = vault.get_method(method_id, buyer_id)  # another buyer's card: NotFound
+    if method.expired:
+        raise ServiceError("That saved card has expired. Please choose another way to pay.")
+    route = _route(RouteContext(order.currency, order.total_amount, "card"))
+    if method.provider not in route.providers:
+        raise ServiceError("That saved card cannot pay this order. Please choose another way "
+                           "to pay.")
+    previous = order.current_payment
+    start = _open_session(_replace(order_id, previous, SAVED_CARD_MODE, False, actor,
+                                   only=method.provider), actor)
+    payment = db.session.get(Payment, start.payment_id)
+    token = vault.open_token(method_id, buyer_id, actor,
+                             reason=f"pay order {order_id} (payment {payment.id})")
+    try:
+        # Outside any transaction; a retry of this payment's request reuses the same key.
+        report = get_provider(payment.provider).authorize_saved(
+            payment.psp_reference, token, actions.action_key(payment, "authorize_saved"))
+    except ProviderError as exc:
+        return _saved_card_refused(payment.id, exc, actor)
+    payments.apply_report(payment.id, report, "authorized with a saved card", actor)
+    action_url = report.redirect_url if report.status == S.REQUIRES_ACTION else None
+    return PaymentStart(payment.id, "saved", action_url)
+
+
+def _saved_card_refused(payment_id: int, exc: ProviderError, actor: Actor) -> PaymentStart:
+    if exc.executed is False and exc.retryable:
+        raise PaymentUnavailable("The payment provider is unavailable right now. Nothing has "
+                                 "been charged; please try again in a moment.")
+    if exc.executed is None:
+        # The PSP may have authorized: a re-fetch settles it; the return page follows along.
+        payments.schedule_refresh(payment_id, delay_seconds=5)
+        return PaymentStart(payment_id, "saved", None)
+    if exc.code == "resource_missing":
+        raise ServiceError("That saved card can no longer be used. Please remove it and choose "
+                           "another way to pay.")
+    # A decline (or a state the PSP refused): its record of the session is the truth.
+    actions.refresh(payment_id, actor, cause=f"saved card refused: {exc.code}")
+    return PaymentStart(payment_id, "saved", None)
+
+
+def _replace(order_id: int, previous: Payment | None, mode: str, save_card: bool,
+             actor: Actor, country: str | None = None, only: str | None = None) -> int:
+    """A new payment for the order; the previous unpaid session is cancelled at the PSP."""
+    payment_id = _new_payment(order_id, mode, actor, save_card, country=country, only=only)
+    if previous is not None and previous.state in RESUMABLE | {S.INITIATED}:
+        replaced = actions.cancel_for_replacement(previous.id, actor)
+        if replaced.status in PAID:
+            # The buyer had paid on the old session meanwhile: never take a second payment.
+            payments.apply_report_without_psp(payment_id, S.CANCELLED, actor,
+                                              "order already paid")
+            raise Conflict("This order is already paid.")
+    return payment_id
+
+
+def _route(context: RouteContext):
+    try:
+        return choose_route(context)
+    except RoutingError:
+        raise PaymentUnavailable("No payment provider can take this payment right now. "
+                                 "Nothing has been charged; please try again later.") from None
+
+
+def _new_payment(order_id: int, mode: str, actor: Actor, save_card: bool = False,
+                 country: str | None = None, only: str | None = None) -> int:
+    """A payment row routed by the rules; `only` pins the provider (a saved card's)."""
+    with unit_of_work():
+        order = locked(Order, order_id)
+        key = f"hf_{secrets.token_hex(16)}"  # also seeds the route's weighted draw
+        route = _route(RouteContext(order.currency, order.total_amount, "card", country, key))
+        providers, reason = route.providers, route.reason
+        if only is not None:
+            providers, reason = (only,), f"saved card held by {only}; {reason}"
+        payment = Payment(order_id=order.id, provider=providers[0],
+                          routing_reason=reason[:255], routing_rule=route.rule,
+                          routing_fallbacks=",".join(providers[1:]), billing_country=country,
+                          integration_mode=mode,
+                          amount=order.total_amount, currency=order.currency,
+                          save_payment_method=save_card, idempotency_key=key)
+        db.session.add(payment)
+        db.session.flush()
+        audit.record(actor, "payment.created", f"payment:{payment.id}", order=order.id,
+                     provider=providers[0], mode=mode, amount=order.total_amount,
+                     save_card=save_card, rule=route.rule, fallbacks=list(providers[1:]))
+        return payment.id
+
+
+def _fail_over(payment_id: int, exc: ProviderError, actor: Actor) -> bool:
+    """Move a payment that its provider certainly never executed to the next provider of
+    its route; False when none is left or the payment has moved on meanwhile."""
+    with unit_of_work():
+        payment = locked(Payment, payment_id)
+        remaining = [p for p in payment.routing_fallbacks.split(",") if p]
+        if not remaining or payment.state != S.INITIATED or payment.psp_reference:
+            return False
+        failed, payment.provider = payment.provider, remaining[0]
+        payment.routing_fallbacks = ",".join(remaining[1:])
+        payment.routing_reason = (f"{payment.routing_reason}; {failed} unavailable "
+                                  f"({exc.code}), failed over to {payment.provider}")[:255]
+        audit.record(actor, "payment.failed_over", f"payment:{payment_id}", failed=failed,
+                     to=payment.provider, code=exc.code)
+        return True
+
+
+def public_url(path: str) -> str:
+    """An absolute URL of ours for the PSP to send the buyer back to: built on PUBLIC_URL, never
+    on the request's Host header, and refused unless it stays on PUBLIC_URL's origin (no open
+    redirect through the PSP)."""
+    url = origin_of(current_app.config["PUBLIC_URL"]) + path
+    check_return_url(url)
+    return url
+
+
+def check_return_url(url: str) -> None:
+    """Refuse a return or cancel URL that is not on PUBLIC_URL's origin."""
+    parts = urlsplit(url)
+    if (parts.scheme not in ("http", "https") or parts.username or parts.password
+            or "\\" in url or origin_of(url) != origin_of(current_app.config["PUBLIC_URL"])):
+        raise ServiceError("The payment could not be started: its return address is not ours.")
+
+
+def _open_session(payment_id: int, actor: Actor) -> PaymentStart:
+    payment = db.session.get(Payment, payment_id)
+    config = current_app.config
+    request = SessionRequest(
+        # Our random key, not the row id: ids repeat across databases, the PSP's memory doesn't.
+        reference=payment.idempotency_key, amount=payment.amount, currency=payment.currency,
+        mode=payment.integration_mode,
+        return_url=public_url(url_for("checkout.returned", order_id=payment.order_id)),
+        cancel_url=public_url(url_for("checkout.pay", order_id=payment.order_id)),
+        parent_origin=origin_of(config["PUBLIC_URL"]),
+        idempotency_key=payment.idempotency_key,
+        capture_method="manual", expires_in=config["PAYMENT_SESSION_TTL"],
+        save_payment_method=payment.save_payment_method)
+    provider = get_provider(payment.provider)
+    try:
+        report = provider.create_session(request)
+    except ProviderError as exc:
+        # Only when this PSP certainly did nothing may another one be asked: else two charges.
+        if exc.executed is False and exc.retryable and _fail_over(payment_id, exc, actor):
+            return _open_session(payment_id, actor)
+        return _session_failed(payment_id, exc, actor)
+    with unit_of_work():
+        payment = locked(Payment, payment_id)
+        # Empty for Braintree: no PSP object exists until the Drop-in's nonce makes a sale.
+        payment.psp_reference = report.reference or None
+        payment.redirect_url, payment.embed_url = report.redirect_url, report.embed_url
+        payment.expires_at = now() + timedelta(seconds=config["PAYMENT_SESSION_TTL"])
+        if payment.state == S.INITIATED:
+            payments.record_change(payment, S.PROCESSING, "PSP session created", actor)
+        mode, url = payment.integration_mode, payment.redirect_url
+    # A little after the PSP's own expiry, so its expired event usually wins the race.
+    payments.schedule_expiry(payment_id, config["PAYMENT_SESSION_TTL"] + 60)
+    return PaymentStart(payment_id, mode, url)
+
+
+def _session_failed(payment_id: int, exc: ProviderError, actor: Actor) -> PaymentStart:
+    if exc.executed is None:
+        # The PSP may have created the session: record UNKNOWN, let the janitor ask it.
+        with unit_of_work():
+            payment = locked(Payment, payment_id)
+            payments.record_change(payment, S.UNKNOWN, f"create session: {exc.code}", actor)
+        from app.jobs.scheduling import schedule_janitor
+        schedule_janitor(payment_id)
+        raise PaymentUnavailable("We could not confirm your payment session with the payment "
+                                 "provider. Nothing has been charged; we are checking and will "
+                                 "update this order. Please try again in a few minutes.")
+    if exc.retryable:
+        # Certainly not executed: the payment stays INITIATED and a retry reuses its key.
+        raise PaymentUnavailable("The payment provider is unavailable right now. Nothing has "
+                                 "been charged; please try again in a moment.")
+    payments.apply_report_without_psp(payment_id, S.FAILED, actor, f"PSP refused: {exc.code}")
+    raise ServiceError("The payment provider refused to start this payment. Please contact "
+                       "support; nothing has been charged.")

@@ -1,0 +1,230 @@
+"""Escrow per order line: hold at capture, release on receipt, timer or support decision."""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.clock import now
+from app.database import locked, unit_of_work
+from app.domain import ledger as rules
+from app.domain.escrow_states import TRANSITIONS, EscrowStatus, transition
+from app.domain.fees import FeeRule, choose_rule, platform_fee, split_capture
+from app.extensions import db, queues
+from app.models import Item, Order, Payment
+from app.models.escrow import EscrowHold, SellerFeeRule
+from app.services import audit
+from app.services.money import ledger
+from app.services.audit import Actor
+from app.services.errors import Conflict, NotFound
+
+H = EscrowStatus
+
+
+@dataclass(frozen=True)
+class HoldExplanation:
+    """Why money is held and when it is expected to be released (None: nobody can say yet)."""
+
+    reason: str
+    release_on: datetime | None
+
+
+def auto_release_days() -> int:
+    """Days after shipment before escrow releases by itself."""
+    return int(current_app.config["ESCROW_AUTO_RELEASE_DAYS"])
+
+
+def explain(hold: EscrowHold, at: datetime, days: int) -> HoldExplanation:
+    """The reason and predicted release date shown to the seller and the buyer."""
+    if hold.state == H.RELEASED:
+        return HoldExplanation("released to the seller", hold.released_at)
+    if hold.state == H.REFUNDED:
+        return HoldExplanation("refunded to the buyer", None)
+    if hold.state == H.ON_HOLD:
+        return HoldExplanation("held by support while a question is settled", None)
+    if hold.shipped_at is None:
+        return HoldExplanation(f"held until the seller ships and the buyer confirms receipt, "
+                               f"or {days} days after shipment at the latest",
+                               at + timedelta(days=days))
+    return HoldExplanation("held until the buyer confirms receipt", hold.release_due_at)
+
+
+def _fee_rules(seller_ids: set[int]) -> dict[int, dict[str | None, FeeRule]]:
+    rules_by_seller: dict[int, dict[str | None, FeeRule]] = defaultdict(dict)
+    rows = db.session.execute(select(SellerFeeRule).where(SellerFeeRule.seller_id.in_(seller_ids)))
+    for row in rows.scalars():
+        rules_by_seller[row.seller_id][row.category] = FeeRule(row.bps, row.fixed_amount)
+    return rules_by_seller
+
+
+def hold_captured(payment: Payment) -> bool:
+    """Split a captured payment into escrow holds and post the capture (caller's transaction).
+
+    Runs once per payment: the capture posting's intent is unique.
+    """
+    intent = f"capture:payment:{payment.id}"
+    order = db.session.get(Order, payment.order_id)
+    cfg = current_app.config
+    default = FeeRule(cfg["PLATFORM_FEE_BPS"], cfg["PLATFORM_FEE_FIXED"])
+    seller_rules = _fee_rules(order.seller_ids)
+    shares = split_capture(payment.amount_captured, [line.line_total for line in order.lines])
+    per_seller: dict[int, int] = defaultdict(int)
+    holds = []
+    for line, share in zip(order.lines, shares):
+        category = db.session.get(Item, line.item_id).category
+        fee = platform_fee(share, choose_rule(category, seller_rules[line.seller_id], default))
+        per_seller[line.seller_id] += share
+        holds.append(EscrowHold(order_line_id=line.id, order_id=order.id,
+                                seller_id=line.seller_id, currency=payment.currency,
+                                gross_amount=share, fee_amount=fee))
+    posting = rules.capture(payment.provider, payment.currency, payment.amount_captured,
+                            payment.psp_fee_amount or 0, dict(per_seller))
+    if not ledger.post(posting, intent, payment_id=payment.id):
+        return False
+    db.session.add_all(holds)
+    db.session.flush()
+    return True
+
+
+def mark_shipped(seller_id: int, hold_id: int, tracking_ref: str, actor: Actor) -> None:
+    """The seller shipped the line: the auto-release timer starts."""
+    with unit_of_work():
+        hold = locked(EscrowHold, hold_id)
+        if hold is None or hold.seller_id != seller_id:
+            raise NotFound("No such order line.")
+        if hold.shipped_at is not None:
+            raise Conflict("This line is already marked as shipped.")
+        hold.shipped_at = now()
+        hold.tracking_ref = (tracking_ref or "").strip()[:64] or None
+        hold.release_due_at = hold.shipped_at + timedelta(days=auto_release_days())
+        audit.record(actor, "escrow.shipped", f"escrow:{hold.id}", tracking=hold.tracking_ref)
+        due = hold.release_due_at
+    queues.queue.enqueue_at(due, "app.jobs.escrow.release_if_due", hold_id,
+                            job_id=f"escrow-release-{hold_id}")
+
+
+def confirm_receipt(buyer_id: int, hold_id: int, actor: Actor) -> None:
+    """The buyer received the item: release the seller's share now."""
+    with unit_of_work():
+        hold = locked(EscrowHold, hold_id)
+        if hold is None or db.session.get(Order, hold.order_id).buyer_id != buyer_id:
+            raise NotFound("No such order line.")
+        if hold.shipped_at is None:
+            raise Conflict("The seller has not shipped this item yet.")
+        if hold.state == H.RELEASED:
+            return
+        if hold.state == H.REFUNDED:
+            raise Conflict("This line was refunded; there is nothing left to release.")
+        if hold.state == H.ON_HOLD:
+            raise Conflict("Support is looking at this order; they will release the payment.")
+        _release(hold, "buyer", actor)
+
+
+def release_if_due(hold_id: int, actor: Actor, at: datetime | None = None) -> bool:
+    """Release a shipped, held line whose timer has run out; False when not (yet) due."""
+    with unit_of_work():
+        hold = locked(EscrowHold, hold_id)
+        at = at or now()
+        if (hold is None or hold.state != H.HELD or hold.release_due_at is None
+                or hold.release_due_at > at):
+            return False
+        _release(hold, "timer", actor)
+        return True
+
+
+def due_for_release(at: datetime) -> list[int]:
+    """Held lines whose auto-release time has passed."""
+    return list(db.session.execute(select(EscrowHold.id).where(
+        EscrowHold.status == H.HELD.value, EscrowHold.release_due_at <= at)).scalars())
+
+
+def support_decide(hold_id: int, decision: str, actor: Actor) -> None:
+    """Support releases a line, puts it on hold, or lets a hold go ("release"|"hold"|"unhold")."""
+    with unit_of_work():
+        hold = locked(EscrowHold, hold_id)
+        if hold is None:
+            raise NotFound("No such escrow hold.")
+        target = {"release": H.RELEASED, "hold": H.ON_HOLD, "unhold": H.HELD}.get(decision)
+        if target is None:
+            raise Conflict("Unknown decision.")
+        # A refunded line has no money left to release or hold.
+        if target in TRANSITIONS[hold.state] and hold.state != H.REFUNDED:
+            if target == H.RELEASED:
+                _release(hold, "support", actor)
+            else:
+                hold.status = transition(hold.state, target).value
+                audit.record(actor, f"escrow.{decision}", f"escrow:{hold.id}")
+            return
+        done = {"release": "released", "hold": "put on hold", "unhold": "let go"}[decision]
+        refusal = Conflict(f"This line is {hold.status.replace('_', ' ')}; "
+                           f"it cannot be {done} now.")
+        # A refused staff action is recorded too (PCI DSS 10.2.1: outcome of every admin action).
+        audit.record(actor, f"escrow.{decision}", f"escrow:{hold.id}", outcome="failure",
+                     reason=refusal.message)
+    raise refusal
+
+
+def _release(hold: EscrowHold, by: str, actor: Actor) -> None:
+    # Only what was not refunded leaves escrow, with the platform fee on that remainder; a
+    # refund still pending at the PSP is not deducted: if it succeeds later it is clawed back
+    # from the seller's balance, if it fails nothing is stranded in escrow.
+    hold.status = transition(hold.state, H.RELEASED).value
+    hold.released_at, hold.released_by = now(), by
+    ledger.post(rules.release(hold.seller_id, hold.currency, hold.remaining, hold.fee_remaining),
+                f"release:escrow:{hold.id}", escrow_id=hold.id)
+    audit.record(actor, "escrow.released", f"escrow:{hold.id}", by=by,
+                 net=hold.remaining - hold.fee_remaining, fee=hold.fee_remaining)
+
+
+# --- composable steps for claims, refunds and chargebacks (the caller's transaction) --------
+
+def freeze(hold: EscrowHold, actor: Actor, reason: str) -> bool:
+    """Stop a held line's automatic release while a case is open; False if not held."""
+    if hold.state != H.HELD:
+        return False
+    hold.status = transition(hold.state, H.ON_HOLD).value
+    audit.record(actor, "escrow.frozen", f"escrow:{hold.id}", reason=reason)
+    return True
+
+
+def unfreeze(hold: EscrowHold, actor: Actor, reason: str) -> bool:
+    """Let a frozen line follow its normal course again; False if it was not frozen."""
+    if hold.state != H.ON_HOLD:
+        return False
+    hold.status = transition(hold.state, H.HELD).value
+    audit.record(actor, "escrow.unfrozen", f"escrow:{hold.id}", reason=reason)
+    return True
+
+
+def release_now(hold: EscrowHold, by: str, actor: Actor) -> None:
+    """Release a held or frozen line to its seller (a support or case decision)."""
+    _release(hold, by, actor)
+
+
+def take_back(hold: EscrowHold, amount: int, fee_returned: int) -> None:
+    """Mark `amount` of a line (and `fee_returned` of its fee) as returned to the buyer; a line
+    with nothing left becomes REFUNDED (caller's transaction; the caller posts the ledger)."""
+    if not 0 < amount <= hold.remaining or not 0 <= fee_returned <= hold.fee_remaining:
+        raise Conflict(f"Line {hold.order_line_id} has {hold.remaining} left, not {amount}.")
+    hold.refunded_amount += amount
+    hold.fee_returned += fee_returned
+    if hold.remaining == 0:
+        hold.status = transition(hold.state, H.REFUNDED).value
+
+
+def give_back(hold: EscrowHold, amount: int, fee_returned: int, actor: Actor,
+              reason: str) -> None:
+    """Undo `take_back` after a refund failed late: the money is the line's again. A line that
+    is still unreleased is frozen so that support decides before anything is released."""
+    hold.refunded_amount -= amount
+    hold.fee_returned -= fee_returned
+    if hold.state == H.REFUNDED:
+        target = H.RELEASED if hold.released_at is not None else H.ON_HOLD
+        hold.status = transition(hold.state, target).value
+        audit.record(actor, "escrow.refund_reversed", f"escrow:{hold.id}", status=hold.status,
+                     reason=reason)
+    else:
+        freeze(hold, actor, reason)

@@ -1,0 +1,199 @@
+"""Payouts: batch a seller's available balance, send it through the PSP, settle on its webhook.
+
+Two payout runs can race (two workers, a manual click during the scheduled run): each locks the
+seller's payout settings row and books the payout in the ledger in the same transaction, so the
+second run finds the available balance already moved to "in transit" and pays nothing.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from app.clock import now
+from app.database import locked, unit_of_work
+from app.domain import ledger as rules
+from app.domain.ledger import AccountKind
+from app.domain.money import format_money
+from app.domain.payout_states import PayoutStatus, transition
+from app.extensions import db
+from app.models.escrow import PayoutSettings
+from app.models.ledger import LedgerEntry
+from app.models.payouts import Payout
+from app.providers.base import ProviderError, ProviderPayout
+from app.providers.registry import get_provider
+from app.services import audit, notifications
+from app.services.money import bank_accounts, connected_accounts, ledger
+from app.services.audit import Actor
+from app.services.errors import Conflict, ServiceError
+
+P = PayoutStatus
+SCHEDULES = ("daily", "weekly", "manual")
+PROVIDER = "sandbox"
+
+
+def settings_for(seller_id: int) -> PayoutSettings:
+    """The seller's payout settings, created with defaults on first use (caller's transaction)."""
+    settings = db.session.execute(select(PayoutSettings).where(
+        PayoutSettings.seller_id == seller_id).with_for_update()).scalar_one_or_none()
+    if settings is None:
+        settings = PayoutSettings(seller_id=seller_id)
+        db.session.add(settings)
+        db.session.flush()
+    return settings
+
+
+def update_settings(seller_id: int, schedule: str, weekday: int, minimum_amount: int,
+                    actor: Actor) -> None:
+    """Change how often and from what amount the seller is paid out."""
+    if schedule not in SCHEDULES or not 0 <= weekday <= 6 or minimum_amount < 1:
+        raise ServiceError("Choose daily, weekly or manual, a weekday, and a minimum of at "
+                           "least one cent.")
+    with unit_of_work():
+        settings = settings_for(seller_id)
+        settings.schedule, settings.weekday = schedule, weekday
+        settings.minimum_amount = minimum_amount
+        audit.record(actor, "payout.settings_changed", f"seller:{seller_id}",
+                     schedule=schedule, weekday=weekday, minimum=minimum_amount)
+
+
+def is_due(settings: PayoutSettings, at: datetime) -> bool:
+    """Whether a scheduled run at `at` pays this seller."""
+    if settings.last_run_on == at.date():
+        return False
+    if settings.schedule == "daily":
+        return True
+    return settings.schedule == "weekly" and at.weekday() == settings.weekday
+
+
+def sellers_with_available() -> list[tuple[int, str]]:
+    """(seller id, currency) pairs whose available balance may be positive."""
+    rows = db.session.execute(select(LedgerEntry.owner, LedgerEntry.currency).where(
+        LedgerEntry.kind == AccountKind.SELLER_AVAILABLE.value).distinct())
+    return sorted((int(owner), currency) for owner, currency in rows)
+
+
+def destination_for(seller_id: int) -> tuple[str, str] | None:
+    """(provider, last 4 of the destination) for the seller's next payout: their Stripe
+    connected account when Stripe is in use and accepts transfers to it, else their bank
+    account through the sandbox; None when they have neither."""
+    connected = connected_accounts.stripe_account(seller_id)
+    if connected is not None and connected.payouts_enabled \
+            and connected_accounts.stripe_adapter() is not None:
+        return connected_accounts.STRIPE, connected.account_ref[-4:]
+    account = bank_accounts.current_account(seller_id)
+    return (PROVIDER, account.last4) if account is not None else None
+
+
+def book_payout(seller_id: int, currency: str, actor: Actor, *, manual: bool = False,
+                at: datetime | None = None) -> int | None:
+    """Move the available balance to "in transit" as a new payout; None when nothing is due."""
+    with unit_of_work():
+        settings = settings_for(seller_id)  # the lock that serialises payout runs per seller
+        settings.version += 1
+        if not manual and not is_due(settings, at or now()):
+            return None
+        available = ledger.balance(AccountKind.SELLER_AVAILABLE, str(seller_id), currency)
+        # A balance at or below zero (a refund clawed back after release, docs/money.md) pays
+        # nothing: later releases credit the same account and net it out first.
+        if available <= 0 or (not manual and available < settings.minimum_amount):
+            return None
+        route = destination_for(seller_id)
+        if route is None:
+            if manual:
+                raise Conflict("Add a bank account before asking for a payout.")
+            return None
+        if not manual:
+            settings.last_run_on = (at or now()).date()
+        payout = Payout(seller_id=seller_id, currency=currency, amount=available,
+                        provider=route[0], idempotency_key=f"po_{secrets.token_hex(16)}",
+                        destination_last4=route[1])
+        db.session.add(payout)
+        db.session.flush()
+        ledger.post(rules.payout_sent(seller_id, currency, available),
+                    f"payout:sent:{payout.id}", payout_id=payout.id)
+        audit.record(actor, "payout.booked", f"payout:{payout.id}", amount=available,
+                     currency=currency, manual=manual, provider=payout.provider)
+        return payout.id
+
+
+def submit(payout_id: int, actor: Actor) -> Payout:
+    """Send a booked payout to the PSP with its stored key; safe to call again after a crash."""
+    payout = db.session.get(Payout, payout_id)
+    if payout.state != P.PENDING:
+        return payout
+    if payout.provider == connected_accounts.STRIPE:
+        # A Transfer to the connected account, grouped under this payout's own key (a
+        # payout batches many orders; docs/providers.md "Stripe Connect").
+        account = connected_accounts.stripe_account(payout.seller_id)
+        destination, holder = {"stripe_account": account.account_ref if account else "",
+                               "transfer_group": payout.idempotency_key}, ""
+    else:
+        destination, holder = bank_accounts.reveal_destination(payout.seller_id, actor)
+    try:
+        result = get_provider(payout.provider).create_payout(
+            payout.amount, payout.currency, destination, holder, payout.idempotency_key)
+    except ProviderError as exc:
+        if exc.retryable:
+            raise  # the job retries with the same key
+        return apply_result(payout_id, ProviderPayout("", "failed", payout.amount,
+                                                      payout.currency, exc.code, str(exc)),
+                            actor)
+    return apply_result(payout_id, result, actor)
+
+
+def apply_result(payout_id: int, result: ProviderPayout, actor: Actor) -> Payout:
+    """Bring a payout forward to what the PSP reports, with its ledger posting, once."""
+    with unit_of_work():
+        payout = locked(Payout, payout_id)
+        if result.reference and not payout.psp_reference:
+            payout.psp_reference = result.reference
+        target = {"in_transit": P.IN_TRANSIT, "paid": P.PAID, "failed": P.FAILED}.get(
+            result.status)
+        if target is None or target == payout.state or payout.state in (P.PAID, P.FAILED):
+            return payout
+        payout.status = transition(payout.state, target).value
+        if target == P.PAID:
+            payout.settled_at = now()
+            ledger.post(rules.payout_paid(payout.seller_id, payout.provider, payout.currency,
+                                          payout.amount), f"payout:paid:{payout.id}",
+                        payout_id=payout.id)
+        elif target == P.FAILED:
+            payout.settled_at = now()
+            payout.failure_code = result.failure_code
+            payout.failure_message = failure_words(result.failure_code, result.failure_message)
+            ledger.post(rules.payout_failed(payout.seller_id, payout.currency, payout.amount),
+                        f"payout:failed:{payout.id}", payout_id=payout.id)
+            notifications.notify(
+                payout.seller_id, "payout_failed",
+                f"Your payout of {format_money(payout.total)} failed",
+                f"{payout.failure_message}\n\nThe money is back in your available balance and "
+                "will be paid out again with your next payout.")
+        audit.record(actor, "payout.status_changed", f"payout:{payout.id}",
+                     after=payout.status, failure=payout.failure_code)
+        return payout
+
+
+FAILURE_WORDS = {
+    "account_closed": "Your bank says this account is closed. Update your bank account.",
+    "no_account": "Your bank could not find this account. Check the account details.",
+    "insufficient_funds": "The transfer could not be completed. We will try again.",
+}
+
+
+def failure_words(code: str | None, fallback: str | None) -> str:
+    """What the seller reads when a payout fails."""
+    return FAILURE_WORDS.get(code or "", fallback or "The payout failed. Check your bank account.")
+
+
+def stale_pending(older_than: timedelta = timedelta(minutes=10)) -> list[int]:
+    """Payouts booked but never accepted by the PSP (the submit job was lost or kept failing)."""
+    return list(db.session.execute(select(Payout.id).where(
+        Payout.status == P.PENDING.value, Payout.created_at < now() - older_than)).scalars())
+
+
+def history(seller_id: int, limit: int = 50) -> list[Payout]:
+    """The seller's payouts, newest first."""
+    return list(db.session.execute(select(Payout).where(Payout.seller_id == seller_id)
+                                   .order_by(Payout.id.desc()).limit(limit)).scalars())

@@ -1,0 +1,219 @@
+"""Apply what a PSP reports to a payment: lock, transition, record, commit — then enqueue.
+
+This is the one place a payment's status changes after checkout created it. Reports arrive from
+webhooks (late, duplicated, out of order), from re-fetches and from our own API calls; all of
+them go through `apply_report`, which only ever moves a payment forward.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from app.clock import now
+from app.database import locked, unit_of_work
+from app.domain.payment_states import (
+    PAID,
+    RELEASES_STOCK,
+    REVERSALS,
+    PaymentStatus,
+    can_transition,
+    is_behind,
+)
+from app.extensions import db, queues
+from app.models import Item, Order, OrderStatus, Payment, PaymentStatusChange, WebhookEvent
+from app.models.webhooks import InboxStatus
+from app.providers.base import ProviderPayment
+from app.services import audit
+from app.services.payments import vault
+from app.services.audit import Actor
+from app.services.errors import ServiceError
+
+S = PaymentStatus
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What applying a report did: "moved", "unchanged", "stale" or "needs_review"."""
+
+    result: str
+    status: PaymentStatus
+    detail: str = ""
+
+
+def record_change(payment: Payment, target: PaymentStatus, cause: str, actor: Actor) -> None:
+    """Move the payment (already checked against the table) and log it twice: history + audit."""
+    db.session.add(PaymentStatusChange(payment_id=payment.id, from_status=payment.status,
+                                       to_status=target.value, cause=cause[:120]))
+    audit.record(actor, "payment.status_changed", f"payment:{payment.id}",
+                 before=payment.status, after=target.value, cause=cause)
+    payment.status = target.value
+
+
+def _copy_facts(payment: Payment, report: ProviderPayment) -> None:
+    # Amounts only grow: a stale report must not shrink what a newer one said. The refunded
+    # amount is not copied: services.refunds owns it, together with its ledger posting.
+    payment.amount_authorized = max(payment.amount_authorized, report.amount_authorized)
+    payment.amount_captured = max(payment.amount_captured, report.amount_captured)
+    payment.amount_authorized = max(payment.amount_authorized, payment.amount_captured)
+    if report.fee_amount is not None:
+        payment.psp_fee_amount = report.fee_amount
+    if report.card.last4:
+        payment.card_brand, payment.card_last4 = report.card.brand, report.card.last4
+
+
+def _settle_order(payment: Payment, target: PaymentStatus) -> None:
+    if target == S.CAPTURED:
+        from app.services.money.escrow import hold_captured
+
+        hold_captured(payment)  # escrow per line + the capture posting, in this transaction
+    order = locked(Order, payment.order_id)
+    if target in PAID and order.status != OrderStatus.PAID.value:
+        order.status, order.paid_at = OrderStatus.PAID.value, now()
+    elif (target in RELEASES_STOCK and order.status == OrderStatus.AWAITING_PAYMENT.value
+          and order.current_payment.id == payment.id):
+        # Only the latest attempt decides: a session replaced by a new one must not cancel.
+        order.status = OrderStatus.CANCELLED.value
+        release_stock(order)
+
+
+def _keep_card_if_asked(payment: Payment, report: ProviderPayment, current: PaymentStatus,
+                        target: PaymentStatus, actor: Actor) -> None:
+    """The buyer ticked "Save my card": once the card has paid, the PSP's reusable method goes
+    to the vault — on the first move into a paid status only, so a card the buyer removed
+    meanwhile is not saved again by a later report."""
+    method = report.reusable_method
+    if not payment.save_payment_method or method is None or current in PAID or target not in PAID:
+        return
+    try:
+        vault.store(payment.order.buyer_id, payment.provider, method.token, method.brand,
+                    method.last4, method.exp_month, method.exp_year, method.fingerprint, actor)
+    except ServiceError as exc:
+        # The payment itself is fine: record it, never fail it for the convenience feature.
+        audit.record(actor, "vault.method_saved", f"payment:{payment.id}", outcome="failure",
+                     reason=exc.message)
+
+
+def release_stock(order: Order) -> None:
+    """Put the order's reserved units back on sale, once."""
+    if order.stock_released:
+        return
+    for line in order.lines:
+        item = locked(Item, line.item_id)
+        item.stock += line.quantity
+    order.stock_released = True
+
+
+# Refunded statuses belong to services.refunds, which moves them with the refund's posting: a
+# payment report saying "refunded" only tells us the payment was captured.
+REFUND_OWNED = frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED})
+
+
+def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Actor,
+                 *, inbox_id: int | None = None,
+                 override: PaymentStatus | None = None) -> Outcome:
+    """Bring the payment forward to what the PSP reports, in one transaction."""
+    capture_after_commit = False
+    with unit_of_work():
+        payment = locked(Payment, payment_id)
+        current = payment.state
+        target = override or report.status
+        if target in REFUND_OWNED:
+            target = S.CAPTURED
+        _copy_facts(payment, report)
+        if target is None:
+            payment.needs_review = True
+            payment.review_reason = f"the PSP reported an unknown status {report.raw_status!r}"
+            audit.record(actor, "payment.needs_review", f"payment:{payment.id}",
+                         raw_status=report.raw_status, cause=cause)
+            outcome = Outcome("needs_review", current, payment.review_reason)
+        elif target == current and target != S.DECLINED:
+            outcome = Outcome("unchanged", current)
+        elif current == S.DISPUTED and override is None:
+            # Only the chargeback's own outcome moves a disputed payment: a payment report
+            # ("captured") says nothing about the dispute, which may still be open.
+            outcome = Outcome("stale", current, f"{target.value} while a chargeback is open")
+        elif (current, target) in REVERSALS:
+            # Only services.refunds undoes a refund, with its posting: a report of "captured"
+            # (refunds are stripped above) on a refunded or chargeback-lost payment is stale.
+            outcome = Outcome("stale", current, f"{target.value} after {current.value}")
+        elif can_transition(current, target):
+            if target == S.DECLINED:
+                payment.decline_code, payment.failure_message = (report.decline_code,
+                                                                 report.failure_message)
+            if target != current:
+                record_change(payment, target, cause, actor)
+                _settle_order(payment, target)
+                _keep_card_if_asked(payment, report, current, target, actor)
+            capture_after_commit = (target == S.AUTHORIZED
+                                    and current_app.config["AUTO_CAPTURE"])
+            outcome = Outcome("moved", target)
+        elif is_behind(current, target):
+            outcome = Outcome("stale", current, f"{target.value} arrived after {current.value}")
+        else:
+            payment.needs_review = True
+            payment.review_reason = f"the PSP reports {target.value} while we have {current.value}"
+            audit.record(actor, "payment.needs_review", f"payment:{payment.id}",
+                         reported=target.value, cause=cause)
+            outcome = Outcome("needs_review", current, payment.review_reason)
+        if inbox_id is not None:
+            mark_inbox(inbox_id, InboxStatus.PROCESSED, f"{outcome.result}: {outcome.status}")
+    if capture_after_commit:
+        queues.enqueue("app.jobs.payments.capture_payment", payment_id,
+                       job_id=f"capture-{payment_id}")
+    return outcome
+
+
+def mark_inbox(inbox_id: int, status: InboxStatus, outcome: str) -> None:
+    """Record what processing an inbox event did (inside the caller's transaction)."""
+    event = locked(WebhookEvent, inbox_id)
+    event.status, event.outcome, event.processed_at = status.value, outcome[:255], now()
+
+
+def schedule_expiry(payment_id: int, ttl_seconds: int) -> None:
+    """Ask a worker to expire the session if the buyer abandons it."""
+    queues.enqueue_in(timedelta(seconds=ttl_seconds), "app.jobs.payments.expire_payment",
+                      payment_id, job_id=f"expire-{payment_id}")
+
+
+def schedule_refresh(payment_id: int, delay_seconds: int = 15) -> None:
+    """Re-fetch from the PSP soon, in case its webhook never arrives (one pending per payment)."""
+    queues.enqueue_in(timedelta(seconds=delay_seconds), "app.jobs.payments.refresh_payment",
+                      payment_id, job_id=f"refresh-{payment_id}")
+
+
+def unknown_payments() -> list[Payment]:
+    """Payments whose outcome we don't know (for the janitor and for support)."""
+    return db.session.execute(
+        select(Payment).where(Payment.status == S.UNKNOWN.value).order_by(Payment.id)
+    ).scalars().all()
+
+
+def flag_for_review(payment_id: int, reason: str, actor: Actor) -> None:
+    """Put a payment in front of support without changing its status."""
+    with unit_of_work():
+        payment = locked(Payment, payment_id)
+        payment.needs_review, payment.review_reason = True, reason
+        audit.record(actor, "payment.needs_review", f"payment:{payment.id}", reason=reason)
+
+
+def apply_report_without_psp(payment_id: int, target: PaymentStatus, actor: Actor,
+                             cause: str) -> Outcome:
+    """Move a payment the PSP never saw (no session) — to EXPIRED, CANCELLED or FAILED."""
+    with unit_of_work():
+        payment = locked(Payment, payment_id)
+        if not can_transition(payment.state, target):
+            return Outcome("stale", payment.state)
+        record_change(payment, target, cause, actor)
+        _settle_order(payment, target)
+        return Outcome("moved", target)
+
+
+def attach_session(payment_id: int, report: ProviderPayment) -> None:
+    """Remember the PSP's session id and its buyer-facing URLs."""
+    with unit_of_work():
+        payment = locked(Payment, payment_id)
+        payment.psp_reference = report.reference
+        payment.redirect_url, payment.embed_url = report.redirect_url, report.embed_url
