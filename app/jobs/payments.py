@@ -5,6 +5,7 @@ from app.jobs.context import app_context
 from app.providers.base import ProviderError
 from app.services.audit import Actor
 from app.services.payments import actions
+from app.services.payments.janitor import schedule_janitor
 
 
 def capture_payment(payment_id: int) -> str:
@@ -28,8 +29,6 @@ def refresh_payment(payment_id: int) -> str:
 def resolve_payment(payment_id: int, attempt: int = 0) -> str:
     """Janitor: ask the PSP what happened to a payment whose outcome we don't know."""
     with app_context():
-        from app.jobs.scheduling import schedule_janitor
-
         try:
             outcome = actions.refresh(payment_id, Actor("system:janitor", "worker"))
         except ProviderError as exc:

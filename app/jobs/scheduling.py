@@ -12,23 +12,6 @@ from flask import current_app
 from app.extensions import queues
 from app.jobs.context import app_context
 
-# Kill Bill's cadence for payments in an unknown state: 5 min, 1 h, then daily ×5.
-JANITOR_DELAYS = [timedelta(minutes=5), timedelta(hours=1)] + [timedelta(days=1)] * 5
-
-
-def schedule_janitor(payment_id: int, attempt: int = 0) -> bool:
-    """Schedule the next re-fetch of an UNKNOWN payment; False once the cadence is spent."""
-    if attempt >= len(JANITOR_DELAYS):
-        current_app.logger.error("payment %s still unknown after the janitor gave up", payment_id)
-        return False
-    # One id per attempt: a job rescheduling itself under its own id is overwritten when it
-    # finishes (RQ saves the running job over the new one: old args, a 500 s result TTL).
-    job_id = f"janitor-{payment_id}" + (f"-{attempt}" if attempt else "")
-    queues.enqueue_in(JANITOR_DELAYS[attempt], "app.jobs.payments.resolve_payment",
-                      payment_id, attempt, job_id=job_id)
-    return True
-
-
 # name → (config key of its interval, job function); each reschedules itself after running.
 PERIODIC = {
     "sweeper": ("INBOX_SWEEP_SECONDS", "app.jobs.webhooks.sweep_inbox"),

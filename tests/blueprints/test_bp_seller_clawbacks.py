@@ -14,8 +14,11 @@ from app.models import LedgerTransaction, Payment, Payout
 from app.models.transfer_reversals import TransferReversal
 from tests.fakes.stripe.wiring import stripe_on
 from tests.flows import login, run_jobs
-from tests.services.money.test_svc_stripe_connect import API_KEY, WEBHOOK_SECRET, \
-    paid_out_then_refunded
+from tests.services.money.test_svc_stripe_connect import (
+    API_KEY,
+    WEBHOOK_SECRET,
+    paid_out_then_refunded,
+)
 
 HTMX = {"HX-Request": "true"}
 

@@ -13,8 +13,14 @@ from app.blueprints.seller.statement import csv_cell
 from app.clock import now
 from app.extensions import db, queues
 from app.models import LedgerTransaction, Payout, PayoutSettings
-from tests.blueprints.money_steps import (CLOSED_IBAN, add_bank_account, holds, paid_order,
-                                          release, settle_payouts)
+from tests.blueprints.money_steps import (
+    CLOSED_IBAN,
+    add_bank_account,
+    holds,
+    paid_order,
+    release,
+    settle_payouts,
+)
 from tests.flows import login
 
 HTMX = {"HX-Request": "true"}

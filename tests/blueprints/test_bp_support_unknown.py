@@ -11,10 +11,10 @@ from app.clock import now
 from app.database import locked, unit_of_work
 from app.domain.payment_states import PaymentStatus
 from app.extensions import db
-from app.jobs.scheduling import JANITOR_DELAYS, schedule_janitor
 from app.models import Order, Payment
 from app.services.audit import Actor
 from app.services.payments import payments
+from app.services.payments.janitor import JANITOR_DELAYS, schedule_janitor
 from tests.flows import login
 
 ACTOR = Actor("system:test", "test")

@@ -9,8 +9,9 @@ from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 
 from app.extensions import queues
-from app.jobs.scheduling import JANITOR_DELAYS, run_periodic, schedule_janitor, schedule_periodic
+from app.jobs.scheduling import run_periodic, schedule_periodic
 from app.models import WebhookEvent
+from app.services.payments.janitor import JANITOR_DELAYS, schedule_janitor
 from tests.flows import run_jobs
 
 

@@ -4,8 +4,7 @@ import time
 
 import pytest
 
-from sandbox_psp import deliver_due
-from sandbox_psp import idempotency
+from sandbox_psp import deliver_due, idempotency
 from sandbox_psp.models import IdempotencyKey, db
 
 IBAN = "DE89370400440532013000"

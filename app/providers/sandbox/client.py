@@ -17,7 +17,6 @@ from app.providers.base import (
 )
 from app.providers.sandbox import mapping, webhooks
 
-
 PAYOUT_REFERENCE = "holdfast_payout"
 
 

@@ -21,9 +21,9 @@ from app.providers.base import ProviderError, SessionRequest
 from app.providers.registry import choose_route, get_provider
 from app.security_headers import origin_of
 from app.services import audit
-from app.services.payments import actions, payments, vault
 from app.services.audit import Actor
 from app.services.errors import Conflict, NotFound, PaymentUnavailable, ServiceError
+from app.services.payments import actions, janitor, payments, vault
 
 S = PaymentStatus
 MODES = ("hosted", "embedded")
@@ -283,8 +283,7 @@ def _session_failed(payment_id: int, exc: ProviderError, actor: Actor) -> Paymen
         with unit_of_work():
             payment = locked(Payment, payment_id)
             payments.record_change(payment, S.UNKNOWN, f"create session: {exc.code}", actor)
-        from app.jobs.scheduling import schedule_janitor
-        schedule_janitor(payment_id)
+        janitor.schedule_janitor(payment_id)
         raise PaymentUnavailable("We could not confirm your payment session with the payment "
                                  "provider. Nothing has been charged; we are checking and will "
                                  "update this order. Please try again in a few minutes.")

@@ -15,10 +15,10 @@ from app.models import Payment
 from app.providers.base import ProviderError, ProviderPayment
 from app.providers.registry import get_provider
 from app.providers.sandbox.mapping import decline_message
-from app.services.payments import payments
 from app.services.audit import Actor
 from app.services.checkout.checkout import buyer_order
 from app.services.errors import Conflict, PaymentUnavailable
+from app.services.payments import janitor, payments
 
 S = PaymentStatus
 PROVIDER = "braintree"
@@ -78,8 +78,7 @@ def _refused(payment_id: int, exc: ProviderError, actor: Actor) -> int:
         with unit_of_work():
             payments.record_change(locked(Payment, payment_id), S.UNKNOWN,
                                    f"authorize nonce: {exc.code}", actor)
-        from app.jobs.scheduling import schedule_janitor
-        schedule_janitor(payment_id)
+        janitor.schedule_janitor(payment_id)
         raise PaymentUnavailable("We could not confirm your payment with the payment provider. "
                                  "We are checking and will update this order; please do not "
                                  "pay again.")

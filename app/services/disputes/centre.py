@@ -20,8 +20,8 @@ from app.extensions import db
 from app.models import CaseEvent, DisputeCase
 from app.models.users import STAFF_ROLES, User
 from app.services import audit
-from app.services.disputes import case_log
 from app.services.audit import Actor
+from app.services.disputes import case_log
 from app.services.errors import NotFound, ServiceError
 
 DUE_SOON = timedelta(hours=48)

@@ -18,10 +18,10 @@ from app.domain.ledger import AccountKind, LineShare
 from app.extensions import db
 from app.models import DisputeCase, EscrowHold, LedgerTransaction, Payment
 from app.providers.base import ProviderDispute
-from app.services.disputes import case_log
-from app.services.money import escrow, ledger
 from app.services.audit import Actor
+from app.services.disputes import case_log
 from app.services.errors import Conflict, ServiceError
+from app.services.money import escrow, ledger
 
 
 def intent(case: DisputeCase, step: str) -> str:

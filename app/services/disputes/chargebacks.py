@@ -30,12 +30,12 @@ from app.models.webhooks import InboxStatus
 from app.providers.base import ProviderDispute, ProviderError
 from app.providers.registry import get_provider
 from app.services import audit, notifications
-from app.services.disputes import case_log
-from app.services.payments import payments
-from app.services.disputes import chargeback_money as money
 from app.services.audit import Actor
+from app.services.disputes import case_log
+from app.services.disputes import chargeback_money as money
 from app.services.errors import Conflict, NotFound, PaymentUnavailable, ServiceError
 from app.services.money.ledger_checks import CAPTURED_OR_LATER
+from app.services.payments import payments
 
 B = ChargebackStatus
 LIABLE = ("seller", "platform")

@@ -37,11 +37,11 @@ from app.models import EscrowHold, Order, OrderLine, User
 from app.models.disputes import CaseEvent, DisputeCase
 from app.models.users import STAFF_ROLES
 from app.services import audit, notifications
-from app.services.disputes import case_log, evidence
-from app.services.money import escrow
 from app.services.audit import Actor
+from app.services.disputes import case_log, evidence
 from app.services.disputes.queries import claim_refusal, line_refundable, response_days
 from app.services.errors import Conflict, NotFound, ServiceError
+from app.services.money import escrow
 
 S = ClaimStatus
 MESSAGE_LIMIT = 4000

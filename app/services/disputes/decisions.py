@@ -37,11 +37,11 @@ from app.models.disputes import DisputeCase
 from app.models.refunds import Refund
 from app.models.users import STAFF_ROLES
 from app.services import audit
+from app.services.audit import Actor
 from app.services.disputes import case_log, claims, queries
+from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.money import escrow
 from app.services.refunds import plans
-from app.services.audit import Actor
-from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.refunds.plans import RefundPlan
 
 ACTIONS = ("refund_full", "refund_partial", "release", "split")

@@ -34,8 +34,8 @@ from app.models import Order, User
 from app.models.disputes import CaseEvent, DisputeCase, EvidenceFile
 from app.models.users import STAFF_ROLES
 from app.services import audit
-from app.services.disputes import case_log
 from app.services.audit import Actor
+from app.services.disputes import case_log
 from app.services.errors import NotFound, ServiceError
 
 # Detected type → (extensions a download may keep, the one added otherwise).

@@ -16,8 +16,8 @@ from app.models import EscrowHold, Order
 from app.models.disputes import CaseEvent, DisputeCase
 from app.models.users import STAFF_ROLES
 from app.services.disputes import case_log
-from app.services.refunds import plans
 from app.services.errors import NotFound
+from app.services.refunds import plans
 
 S = ClaimStatus
 # A payment in these states has money a claim can still ask back.

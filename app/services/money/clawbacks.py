@@ -29,15 +29,15 @@ from app.domain import ledger as rules
 from app.domain.ledger import AccountKind
 from app.domain.money import format_money
 from app.domain.payout_states import PayoutStatus
-from app.extensions import db
+from app.extensions import db, queues
 from app.models.ledger import LedgerTransaction
 from app.models.payouts import Payout
 from app.models.transfer_reversals import FAILED, PENDING, SUCCEEDED, TransferReversal
 from app.providers.base import ProviderError
 from app.providers.registry import get_provider
 from app.services import audit, notifications
-from app.services.money import connected_accounts, ledger, payouts
 from app.services.audit import Actor
+from app.services.money import connected_accounts, ledger, payouts
 
 STRIPE = connected_accounts.STRIPE
 # Ledger events that take money back from a seller after release.
@@ -212,13 +212,31 @@ def for_seller(seller_id: int, limit: int = 20) -> list[TransferReversal]:
         .limit(limit)).scalars())
 
 
+def enqueue_reversal(transaction_id: int, seller_id: int) -> None:
+    """Queue the reversal of one clawback (call after the clawback's transaction commits)."""
+    queues.enqueue("app.jobs.connect.reverse_clawback", transaction_id, seller_id,
+                   job_id=f"clawback-{transaction_id}-{seller_id}")
+
+
+def enqueue_for_posting(intent: str) -> int:
+    """Queue a reversal for each connected seller a clawback posting (by its ledger intent,
+    e.g. "refund:12") took money from; call after it committed. Returns how many."""
+    transaction_id = db.session.execute(select(LedgerTransaction.id).where(
+        LedgerTransaction.intent == intent)).scalar_one_or_none()
+    if transaction_id is None:
+        return 0
+    sellers = [seller_id for seller_id in clawed_back(transaction_id)
+               if connected_accounts.stripe_account(seller_id) is not None]
+    for seller_id in sellers:
+        enqueue_reversal(transaction_id, seller_id)
+    return len(sellers)
+
 
 def after_commit(intent: str) -> None:
     """Queue the reversals a committed clawback posting needs; if Redis is down, the periodic
     "connect" sweep finds the posting later."""
     from redis.exceptions import RedisError
 
-    from app.jobs.connect import enqueue_for_posting
     try:
         enqueue_for_posting(intent)
     except RedisError:

@@ -17,9 +17,9 @@ from app.extensions import db, queues
 from app.models import Item, Order, Payment
 from app.models.escrow import EscrowHold, SellerFeeRule
 from app.services import audit
-from app.services.money import ledger
 from app.services.audit import Actor
 from app.services.errors import Conflict, NotFound
+from app.services.money import ledger
 
 H = EscrowStatus
 

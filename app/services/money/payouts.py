@@ -24,9 +24,9 @@ from app.models.payouts import Payout
 from app.providers.base import ProviderError, ProviderPayout
 from app.providers.registry import get_provider
 from app.services import audit, notifications
-from app.services.money import bank_accounts, connected_accounts, ledger
 from app.services.audit import Actor
 from app.services.errors import Conflict, ServiceError
+from app.services.money import bank_accounts, connected_accounts, ledger
 
 P = PayoutStatus
 SCHEDULES = ("daily", "weekly", "manual")

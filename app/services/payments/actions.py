@@ -11,8 +11,8 @@ from app.extensions import db
 from app.models import Payment
 from app.providers.base import ProviderError, ProviderPayment
 from app.providers.registry import get_provider
-from app.services.payments import payments
 from app.services.audit import Actor
+from app.services.payments import payments
 from app.services.payments.payments import Outcome
 
 S = PaymentStatus

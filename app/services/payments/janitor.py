@@ -1,13 +1,31 @@
-"""What support sees of payments whose outcome is unknown: the janitor's progress on each."""
+"""Payments whose outcome is unknown: the janitor's cadence, and its progress on each as support
+sees it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+
+from flask import current_app
 
 from app.extensions import queues
-from app.jobs.scheduling import JANITOR_DELAYS
 from app.models import Payment
 from app.services.payments import payments
+
+# Kill Bill's cadence for payments in an unknown state: 5 min, 1 h, then daily ×5.
+JANITOR_DELAYS = [timedelta(minutes=5), timedelta(hours=1)] + [timedelta(days=1)] * 5
+
+
+def schedule_janitor(payment_id: int, attempt: int = 0) -> bool:
+    """Schedule the next re-fetch of an UNKNOWN payment; False once the cadence is spent."""
+    if attempt >= len(JANITOR_DELAYS):
+        current_app.logger.error("payment %s still unknown after the janitor gave up", payment_id)
+        return False
+    # One id per attempt: a job rescheduling itself under its own id is overwritten when it
+    # finishes (RQ saves the running job over the new one: old args, a 500 s result TTL).
+    job_id = f"janitor-{payment_id}" + (f"-{attempt}" if attempt else "")
+    queues.enqueue_in(JANITOR_DELAYS[attempt], "app.jobs.payments.resolve_payment",
+                      payment_id, attempt, job_id=job_id)
+    return True
 
 
 @dataclass(frozen=True)

@@ -27,9 +27,9 @@ from app.models import Item, Order, OrderStatus, Payment, PaymentStatusChange, W
 from app.models.webhooks import InboxStatus
 from app.providers.base import ProviderPayment
 from app.services import audit
-from app.services.payments import vault
 from app.services.audit import Actor
 from app.services.errors import ServiceError
+from app.services.payments import vault
 
 S = PaymentStatus
 

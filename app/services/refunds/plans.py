@@ -22,8 +22,8 @@ from app.extensions import db
 from app.models import DisputeCase, Payment
 from app.models.escrow import EscrowHold
 from app.models.refunds import Refund, RefundLine
-from app.services.money import ledger
 from app.services.errors import Conflict, NotFound, ServiceError
+from app.services.money import ledger
 
 S = PaymentStatus
 REFUNDABLE = frozenset({S.CAPTURED, S.COMPLETED, S.PARTIALLY_REFUNDED})

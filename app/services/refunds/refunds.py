@@ -29,12 +29,11 @@ from app.models.webhooks import InboxStatus
 from app.providers.base import ProviderError, ProviderRefund
 from app.providers.registry import get_provider
 from app.services import audit
-from app.services.money import escrow
-from app.services.payments import payments
-from app.services.refunds import plans
-from app.services.refunds import settlement
 from app.services.audit import Actor
 from app.services.errors import NotFound, ServiceError
+from app.services.money import escrow
+from app.services.payments import payments
+from app.services.refunds import plans, settlement
 from app.services.refunds.plans import (  # noqa: F401  (re-exported: the public interface)
     LineAllocation,
     LinePlan,

@@ -18,10 +18,10 @@ from app.models.escrow import EscrowHold
 from app.models.refunds import Refund
 from app.providers.base import ProviderRefund
 from app.services import audit, notifications
+from app.services.audit import Actor
 from app.services.disputes import case_log
 from app.services.money import escrow, ledger
 from app.services.payments import payments
-from app.services.audit import Actor
 
 R = RefundStatus
 S = PaymentStatus

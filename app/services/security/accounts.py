@@ -14,9 +14,9 @@ from app.extensions import db
 from app.models import Role, User
 from app.models.users import STAFF_ROLES
 from app.services import audit
-from app.services.security import throttle
 from app.services.audit import Actor
 from app.services.errors import ServiceError
+from app.services.security import throttle
 from config import DEMO_ACCOUNTS
 
 DEMO_EMAILS = frozenset(email for email, _, _ in DEMO_ACCOUNTS)

@@ -30,9 +30,9 @@ from app.extensions import db
 from app.models import User
 from app.models.security import EnrolmentCode, MfaSecret
 from app.services import audit
-from app.services.security import accounts, mfa, throttle
 from app.services.audit import Actor
 from app.services.errors import Conflict, NotFound, ServiceError
+from app.services.security import accounts, mfa, throttle
 
 CODE_TTL = timedelta(hours=24)
 CODE_LENGTH = 16

@@ -19,8 +19,8 @@ from app.database import unit_of_work
 from app.extensions import db
 from app.models import BankAccount, MfaSecret, SavedPaymentMethod
 from app.services import audit
-from app.services.payments import vault
 from app.services.audit import Actor
+from app.services.payments import vault
 
 # Every table whose rows carry SealedColumns; a new sealed table must be added here.
 SEALED_MODELS = (BankAccount, SavedPaymentMethod, MfaSecret)

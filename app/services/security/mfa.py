@@ -41,9 +41,9 @@ from app.models import User
 from app.models.security import EnrolmentCode, MfaSecret, RecoveryCode
 from app.models.users import STAFF_ROLES
 from app.services import audit
-from app.services.security import accounts, throttle
 from app.services.audit import Actor
 from app.services.errors import Conflict, ServiceError
+from app.services.security import accounts, throttle
 from config import DEMO_TOTP_SECRET
 
 ISSUER = "Holdfast"

@@ -19,9 +19,9 @@ from app.models import User
 from app.models.security import EnrolmentCode, MfaSecret, RecoveryCode
 from app.models.users import STAFF_ROLES
 from app.services import audit
-from app.services.security import accounts, enrolment_codes, mfa
 from app.services.audit import Actor
 from app.services.errors import Conflict, NotFound, ServiceError
+from app.services.security import accounts, enrolment_codes, mfa
 
 STAFF_ROLE_NAMES = tuple(sorted(r.value for r in STAFF_ROLES))
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from app.domain.ledger import AccountKind
 from app.extensions import db
-from app.jobs.connect import enqueue_for_posting, reverse_clawback, sweep_clawbacks
+from app.jobs.connect import reverse_clawback, sweep_clawbacks
 from app.jobs.payouts import run_payouts, submit_payout
 from app.models import (
     AuditRecord,
@@ -27,6 +27,7 @@ from app.services import webhooks
 from app.services.audit import Actor
 from app.services.errors import Conflict, ServiceError
 from app.services.money import clawbacks, connected_accounts, escrow, ledger, payouts
+from app.services.money.clawbacks import enqueue_for_posting
 from app.services.refunds import refunds
 from tests import flows
 from tests.fakes.stripe import sign
