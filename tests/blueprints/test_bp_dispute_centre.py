@@ -61,7 +61,7 @@ def claim(app, people, stack, psp) -> DisputeCase:
                              buyer)
     photo = FileStorage(io.BytesIO(PNG), filename="../../etc/packed.png",
                         content_type="image/png")
-    claims.respond(people["seller"], case.id, "contest", "It left here intact.", [photo],
+    claims.contest(people["seller"], case.id, "It left here intact.", [photo],
                    Actor("seller@test.example", "127.0.0.1", people["seller"]))
     return _case(case.id)
 

@@ -44,7 +44,7 @@ from app.errors import error_response, wants_json
 from app.extensions import csrf, db
 from app.models import Order, OrderLine
 from app.models.users import Role
-from app.services.disputes import claims, evidence, queries
+from app.services.disputes import claims, decisions, evidence, queries
 from app.services.errors import NotFound, ServiceError
 
 bp = Blueprint("disputes", __name__, url_prefix="/claims")
@@ -236,8 +236,7 @@ def accept(case_id: int):
     if not form.validate_on_submit():
         return _invalid(case, form, accept_form=form)
     try:
-        claims.respond(current_user.id, case.id, "accept", form.message.data, [],
-                       current_actor())
+        decisions.accept(current_user.id, case.id, form.message.data, current_actor())
     except ServiceError as exc:
         return _refused(case, exc, accept_form=form)
     return _done(case.id, "You accepted the claim: the buyer is being refunded.")
@@ -253,7 +252,7 @@ def contest(case_id: int):
     if not form.validate_on_submit():
         return _invalid(case, form, contest_form=form)
     try:
-        claims.respond(current_user.id, case.id, "contest", form.message.data,
+        claims.contest(current_user.id, case.id, form.message.data,
                        request.files.getlist("files"), current_actor())
     except ServiceError as exc:
         return _refused(case, exc, contest_form=form)

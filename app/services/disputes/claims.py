@@ -39,7 +39,13 @@ from app.models.users import STAFF_ROLES
 from app.services import audit, notifications
 from app.services.audit import Actor
 from app.services.disputes import case_log, evidence
-from app.services.disputes.queries import claim_refusal, line_refundable, response_days
+from app.services.disputes.queries import (
+    applying,
+    case_refund,
+    claim_refusal,
+    line_refundable,
+    response_days,
+)
 from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.money import escrow
 
@@ -62,7 +68,8 @@ def _reason(value: str) -> ClaimReason:
         raise ServiceError("Choose why you are opening a claim.") from None
 
 
-def _message(text: str | None, required: bool) -> str:
+def message_text(text: str | None, required: bool) -> str:
+    """A message as sent: trimmed, present when required, within the limit."""
     body = (text or "").strip()
     if required and not body:
         raise ServiceError("Write a message: say what happened.")
@@ -126,7 +133,7 @@ def log_message(case: DisputeCase, role: str, user_id: int | None, body: str,
 def open_claim(buyer_id: int, order_line_id: int, reason: str, message: str, files,
                actor: Actor) -> DisputeCase:
     """The buyer opens a claim on one of their lines: escrow freezes, the seller is told."""
-    why, body = _reason(reason), _message(message, required=True)
+    why, body = _reason(reason), message_text(message, required=True)
     staged = evidence.stage_all(files)
     with evidence.kept_if_committed(staged), unit_of_work():
         line = db.session.get(OrderLine, order_line_id)
@@ -168,16 +175,9 @@ def open_claim(buyer_id: int, order_line_id: int, reason: str, message: str, fil
     return case
 
 
-def respond(seller_id: int, case_id: int, action: str, message: str, files,
-            actor: Actor) -> DisputeCase:
-    """The seller accepts (the line is refunded in full) or contests with a message and files."""
-    if action == "accept":
-        from app.services.disputes import decisions
-
-        return decisions.accept(seller_id, case_id, _message(message, False), actor)
-    if action != "contest":
-        raise ServiceError("Choose to accept or to contest the claim.")
-    body = _message(message, required=True)
+def contest(seller_id: int, case_id: int, message: str, files, actor: Actor) -> DisputeCase:
+    """The seller contests with a message and files (accepting is `decisions.accept`)."""
+    body = message_text(message, required=True)
     staged = evidence.stage_all(files)
     with evidence.kept_if_committed(staged), unit_of_work():
         case = locked_claim(case_id)
@@ -198,7 +198,7 @@ def respond(seller_id: int, case_id: int, action: str, message: str, files,
 def add_message(user_id: int, role: str, case_id: int, message: str, files,
                 actor: Actor) -> CaseEvent:
     """A party (or support) writes on an open claim; the others are told."""
-    body = _message(message, required=True)
+    body = message_text(message, required=True)
     staged = evidence.stage_all(files)
     with evidence.kept_if_committed(staged), unit_of_work():
         case = locked_claim(case_id)
@@ -242,8 +242,6 @@ def withdraw(buyer_id: int, case_id: int, actor: Actor) -> DisputeCase:
         case = locked_claim(case_id)
         if case.buyer_id != buyer_id:
             raise NotFound("No such claim.")
-        from app.services.disputes.decisions import applying, case_refund
-
         if applying(case) or case_refund(case.id) is not None:
             raise Conflict("Support is applying a decision on this claim right now.")
         move(case, S.WITHDRAWN)

@@ -14,14 +14,13 @@ commits its row and idempotency key, then calls the PSP). So a decision runs in 
    stays open, the failure is on the timeline and the error says why;
 3. under the lock again, in one transaction: release the rest, resolve the case, timeline,
    audit, notifications.
-If the process dies between 2 and 3, the marker goes stale after STALE and a new decision is
+If the process dies between 2 and 3, the marker goes stale after `queries.STALE` and a new decision is
 allowed; the refund already recorded for the case is then reused, not repeated.
 """
 from __future__ import annotations
 
 import secrets
 from dataclasses import asdict, dataclass
-from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -30,7 +29,6 @@ from app.database import unit_of_work
 from app.domain.dispute_states import CLAIM_OPEN, ClaimStatus, Resolution
 from app.domain.escrow_states import EscrowStatus
 from app.domain.money import Money, format_money
-from app.domain.refund_states import ACTIVE
 from app.extensions import db
 from app.models import EscrowHold, User
 from app.models.disputes import DisputeCase
@@ -45,7 +43,6 @@ from app.services.refunds import plans
 from app.services.refunds.plans import RefundPlan
 
 ACTIONS = ("refund_full", "refund_partial", "release", "split")
-STALE = timedelta(minutes=10)
 S = ClaimStatus
 
 
@@ -132,27 +129,6 @@ def decision_preview(case_id: int, decision: Decision) -> DecisionPreview:
     return preview_of(case, _hold(case), decision)
 
 
-def applying(case: DisputeCase) -> bool:
-    """True while a decision on this case is between its refund and its resolution."""
-    started = {}
-    for event in case_log.events(case.id, include_internal=True):
-        if event.kind != "decision":
-            continue
-        data = case_log.data_of(event)
-        if data.get("state") == "applying":
-            started[data.get("token")] = event.created_at
-        else:
-            started.pop(data.get("token"), None)
-    return any(now() - at < STALE for at in started.values())
-
-
-def case_refund(case_id: int) -> Refund | None:
-    """The refund a decision on this case already made (pending or succeeded), if any."""
-    return db.session.execute(select(Refund).where(
-        Refund.case_id == case_id, Refund.status.in_([s.value for s in ACTIVE]))
-        .order_by(Refund.id.desc()).limit(1)).scalar_one_or_none()
-
-
 def _start(case_id: int, decision: Decision, role: str, user_id: int | None,
            actor: Actor) -> tuple[str, int, Refund | None, DecisionPreview]:
     """Step 1: check and mark the decision; (token, refund to ask for, reused refund, preview)."""
@@ -162,10 +138,10 @@ def _start(case_id: int, decision: Decision, role: str, user_id: int | None,
             raise NotFound("No such claim.")
         if case.state not in CLAIM_OPEN:
             raise Conflict(f"This claim is {case.status}; there is nothing left to decide.")
-        if applying(case):
+        if queries.applying(case):
             raise Conflict("A decision on this claim is being applied; reload in a moment.")
         hold = _hold(case, lock=True)
-        earlier = case_refund(case.id)  # a decision that died after its refund
+        earlier = queries.case_refund(case.id)  # a decision that died after its refund
         if earlier is not None:
             preview = DecisionPreview(earlier.amount, 0, 0, 0, 0, 0, 0, 0, case.currency, None)
             if decision.action == "release" or (
@@ -294,4 +270,5 @@ def decide(case_id: int, decision: Decision, actor: Actor) -> DisputeCase:
 
 def accept(seller_id: int, case_id: int, message: str, actor: Actor) -> DisputeCase:
     """The seller accepts the claim: what is left of the line goes back to the buyer."""
-    return _apply(case_id, Decision("refund_full"), actor, "seller", seller_id, message)
+    return _apply(case_id, Decision("refund_full"), actor, "seller", seller_id,
+                  claims.message_text(message, required=False))

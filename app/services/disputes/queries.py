@@ -11,9 +11,11 @@ from app.clock import now
 from app.domain.dispute_states import CLAIM_OPEN, CaseKind, ClaimStatus
 from app.domain.escrow_states import EscrowStatus
 from app.domain.payment_states import PaymentStatus
+from app.domain.refund_states import ACTIVE
 from app.extensions import db
 from app.models import EscrowHold, Order
 from app.models.disputes import CaseEvent, DisputeCase
+from app.models.refunds import Refund
 from app.models.users import STAFF_ROLES
 from app.services.disputes import case_log
 from app.services.errors import NotFound
@@ -104,3 +106,28 @@ def line_claims(order_id: int) -> dict[int, tuple[DisputeCase | None, bool]]:
         busy = latest is not None and latest.status != S.WITHDRAWN.value
         result[line.id] = (latest, not busy and claim_refusal(by_line.get(line.id), at) is None)
     return result
+
+
+# A decision marked "applying" longer ago than this died mid-way; a new one may start.
+STALE = timedelta(minutes=10)
+
+
+def applying(case: DisputeCase) -> bool:
+    """True while a decision on this case is between its refund and its resolution."""
+    started = {}
+    for event in case_log.events(case.id, include_internal=True):
+        if event.kind != "decision":
+            continue
+        data = case_log.data_of(event)
+        if data.get("state") == "applying":
+            started[data.get("token")] = event.created_at
+        else:
+            started.pop(data.get("token"), None)
+    return any(now() - at < STALE for at in started.values())
+
+
+def case_refund(case_id: int) -> Refund | None:
+    """The refund a decision on this case already made (pending or succeeded), if any."""
+    return db.session.execute(select(Refund).where(
+        Refund.case_id == case_id, Refund.status.in_([s.value for s in ACTIVE]))
+        .order_by(Refund.id.desc()).limit(1)).scalar_one_or_none()

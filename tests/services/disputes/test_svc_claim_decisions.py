@@ -245,7 +245,7 @@ def test_a_decision_being_applied_blocks_another_and_a_withdrawal(app, people, o
     with pytest.raises(Conflict, match="being applied"):
         decisions.decide(claim, Decision("refund_full"), staff)
     with pytest.raises(Conflict, match="being applied"):
-        claims.respond(people["seller"], claim, "accept", "", [], SELLER)
+        decisions.accept(people["seller"], claim, "", SELLER)
     with pytest.raises(Conflict, match="applying a decision"):
         claims.withdraw(people["buyer"], claim, BUYER)
     assert _count(Refund) == 0 and _case(claim).status == "open"
@@ -269,8 +269,8 @@ def test_a_decision_that_died_after_its_refund_is_finished_without_a_second_refu
 # --- the seller accepts -------------------------------------------------------------------------
 
 def test_the_seller_accepting_refunds_the_line(app, people, order, claim):
-    claims.respond(people["seller"], claim, "contest", "Are you sure?", [], SELLER)
-    claims.respond(people["seller"], claim, "accept", "Sorry about that.", [], SELLER)
+    claims.contest(people["seller"], claim, "Are you sure?", [], SELLER)
+    decisions.accept(people["seller"], claim, "Sorry about that.", SELLER)
     case = _case(claim)
     assert (case.status, case.resolution) == ("resolved", "refund_full")
     [refund] = db.session.execute(select(Refund)).scalars()
@@ -279,12 +279,12 @@ def test_the_seller_accepting_refunds_the_line(app, people, order, claim):
     assert "Sorry about that." in bodies
     assert "The seller accepted the claim: €48.00 refunded to the buyer in full." in bodies
     with pytest.raises(NotFound):
-        claims.respond(people["other_seller"], claim, "accept", "", [], SELLER)
+        decisions.accept(people["other_seller"], claim, "", SELLER)
 
 
 def test_another_seller_cannot_accept(app, people, order, claim):
     with pytest.raises(NotFound):
-        claims.respond(people["other_seller"], claim, "accept", "", [], SELLER)
+        decisions.accept(people["other_seller"], claim, "", SELLER)
     assert _count(Refund) == 0 and _case(claim).status == "open"
 
 
@@ -295,6 +295,6 @@ def test_accepting_after_release_claws_back_even_past_zero(app, people, order):
     line_id = holds(order)["Mug"].order_line_id
     case_id = claims.open_claim(people["buyer"], line_id, "not_received", "Lost.", [],
                                 BUYER).id
-    claims.respond(people["seller"], case_id, "accept", "", [], SELLER)
+    decisions.accept(people["seller"], case_id, "", SELLER)
     assert _case(case_id).resolution == "refund_full"
     assert _available(people["seller"]) == -4320

@@ -124,7 +124,7 @@ def test_contesting_gives_the_buyer_the_next_move(app, people, order):
     case = _open(people, order)
     with unit_of_work():
         db.session.get(DisputeCase, case.id).due_by = now() + timedelta(hours=1)
-    claims.respond(people["seller"], case.id, "contest", "Tracked and delivered.", [], SELLER)
+    claims.contest(people["seller"], case.id, "Tracked and delivered.", [], SELLER)
     contested = _case(case.id)
     assert contested.status == "contested"
     assert contested.due_by > now() + timedelta(days=2)  # the buyer's turn, a fresh deadline
@@ -132,17 +132,15 @@ def test_contesting_gives_the_buyer_the_next_move(app, people, order):
     [note] = _notes(people["buyer"])
     assert "contested" in note.subject and "Tracked and delivered." in note.body
     with pytest.raises(Conflict, match="This claim is contested; it cannot be contested now"):
-        claims.respond(people["seller"], case.id, "contest", "Again.", [], SELLER)
+        claims.contest(people["seller"], case.id, "Again.", [], SELLER)
 
 
 def test_contesting_needs_a_message_and_the_right_seller(app, people, order):
     case = _open(people, order)
     with pytest.raises(ServiceError, match="Write a message"):
-        claims.respond(people["seller"], case.id, "contest", "", [], SELLER)
+        claims.contest(people["seller"], case.id, "", [], SELLER)
     with pytest.raises(NotFound):
-        claims.respond(people["other_seller"], case.id, "contest", "Not mine.", [], SELLER)
-    with pytest.raises(ServiceError, match="accept or to contest"):
-        claims.respond(people["seller"], case.id, "ignore", "x", [], SELLER)
+        claims.contest(people["other_seller"], case.id, "Not mine.", [], SELLER)
     assert _case(case.id).status == "open"
 
 
@@ -216,7 +214,7 @@ def test_the_internal_notes_stay_with_support(app, people, order):
 def test_unanswered_claims_escalate_by_themselves_once(app, people, order):
     waiting = _open(people, order)
     contested = _open(people, order, title="Candle")
-    claims.respond(people["other_seller"], contested.id, "contest", "Delivered.", [], SELLER)
+    claims.contest(people["other_seller"], contested.id, "Delivered.", [], SELLER)
     assert claims.escalate_overdue(now() + timedelta(days=2)) == []
     later = now() + timedelta(days=4)
     assert claims.escalate_overdue(later) == [waiting.id, contested.id]
