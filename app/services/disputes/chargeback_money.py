@@ -22,6 +22,7 @@ from app.services.audit import Actor
 from app.services.disputes import case_log
 from app.services.errors import Conflict, ServiceError
 from app.services.money import escrow, ledger
+from app.services.refunds import refunds
 
 
 def intent(case: DisputeCase, step: str) -> str:
@@ -33,8 +34,6 @@ def allocate(payment: Payment, amount: int) -> list:
     """Which lines the disputed amount comes from, as a refund would take it; none when the
     lines no longer hold it all (then every held line freezes and a loss is the platform's).
     Call it before the case exists: an open chargeback blocks refunds, and their planning."""
-    from app.services.refunds import refunds
-
     try:
         return list(refunds.allocate_lines(payment.id, amount))
     except ServiceError:
@@ -134,8 +133,6 @@ def book_loss(case: DisputeCase, actor: Actor) -> str:
                                      "platform", [], frozen)
     if ledger.post(posting, intent(case, "lost"), payment_id=case.payment_id):
         if liable == "seller":
-            from app.services.refunds import refunds
-
             # Each line is marked like a refund of it, so nothing lost is released later.
             for data, share in zip(opening["shares"], shares):
                 refunds.record_line_loss(data["hold_id"], share.amount, share.fee_returned)

@@ -34,6 +34,7 @@ from app.services.audit import Actor
 from app.services.disputes import case_log
 from app.services.disputes import chargeback_money as money
 from app.services.errors import Conflict, NotFound, PaymentUnavailable, ServiceError
+from app.services.money.clawbacks import after_commit
 from app.services.money.ledger_checks import CAPTURED_OR_LATER
 from app.services.payments import payments
 
@@ -87,7 +88,6 @@ def apply_dispute_event(inbox_id: int, provider_name: str, event_type: str,
         lost = case.status == ChargebackStatus.LOST.value and case.liable != "platform"
         lost_intent = money.intent(case, "lost")
     if lost:
-        from app.services.money.clawbacks import after_commit
         after_commit(lost_intent)
     return
 

@@ -39,7 +39,7 @@ from app.services.audit import Actor
 from app.services.disputes import case_log, claims, queries
 from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.money import escrow
-from app.services.refunds import plans
+from app.services.refunds import plans, refunds
 from app.services.refunds.plans import RefundPlan
 
 ACTIONS = ("refund_full", "refund_partial", "release", "split")
@@ -173,8 +173,6 @@ def _refund(case_id: int, amount: int, token: str, role: str, user_id: int | Non
             decision: Decision, actor: Actor) -> Refund:
     """Step 2: the refund at the PSP; a refusal (RefundFailed) or any other error leaves the
     case open, on the timeline, and says why."""
-    from app.services.refunds import refunds
-
     case = db.session.get(DisputeCase, case_id)
     try:
         refund = refunds.request_refund(

@@ -29,6 +29,7 @@ from app.providers.base import ProviderPayment
 from app.services import audit
 from app.services.audit import Actor
 from app.services.errors import ServiceError
+from app.services.money.escrow import hold_captured
 from app.services.payments import vault
 
 S = PaymentStatus
@@ -66,8 +67,6 @@ def _copy_facts(payment: Payment, report: ProviderPayment) -> None:
 
 def _settle_order(payment: Payment, target: PaymentStatus) -> None:
     if target == S.CAPTURED:
-        from app.services.money.escrow import hold_captured
-
         hold_captured(payment)  # escrow per line + the capture posting, in this transaction
     order = locked(Order, payment.order_id)
     if target in PAID and order.status != OrderStatus.PAID.value:

@@ -32,6 +32,7 @@ from app.services import audit
 from app.services.audit import Actor
 from app.services.errors import NotFound, ServiceError
 from app.services.money import escrow
+from app.services.money.clawbacks import after_commit
 from app.services.payments import payments
 from app.services.refunds import plans, settlement
 from app.services.refunds.plans import (  # noqa: F401  (re-exported: the public interface)
@@ -186,7 +187,6 @@ def settle(refund_id: int, report: ProviderRefund, actor: Actor, cause: str,
     if outcome == "succeeded":
         # After the commit: a clawback past zero from a Stripe-connected seller is reversed
         # from their transfers (the periodic "connect" sweep catches it if Redis is down).
-        from app.services.money.clawbacks import after_commit
         after_commit(f"refund:{refund_id}")
     db.session.refresh(refund)
     return refund
