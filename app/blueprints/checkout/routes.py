@@ -22,6 +22,7 @@ from app.blueprints.access import (
     role_required,
     safe_next,
 )
+from app.blueprints.checkout.csp import allow_pay_form, allow_provider
 from app.blueprints.checkout.forms import PayForm, PlaceOrderForm, RemoveCardForm
 from app.blueprints.rate_limits import rate_limited
 from app.domain.payment_states import PENDING, PaymentStatus
@@ -47,6 +48,7 @@ def _usable_cards() -> list:
 
 
 def _pay_page(order, form, status: int = 200):
+    allow_pay_form(order)
     return render_template("checkout/pay.html", order=order, form=form,
                            remove_form=RemoveCardForm()), status
 
@@ -135,6 +137,7 @@ def card(order_id: int):
         return redirect(url_for("checkout.pay", order_id=order_id), code=303)
     if payment.state not in PENDING | {PaymentStatus.DECLINED}:
         return redirect(url_for("checkout.returned", order_id=order_id), code=303)
+    allow_provider(payment.provider, embed=True)
     return render_template("checkout/card.html", order=order, payment=payment,
                            psp_origin=origin_of(payment.embed_url),
                            decline_messages=DECLINE_MESSAGES | {"": DEFAULT_DECLINE_MESSAGE})
