@@ -1,9 +1,9 @@
 """After the browser journeys: no card number or CVC was kept anywhere Holdfast writes.
 
 The conftest runs this module after every other browser test. It scans the platform database
-(every column of every table, and the raw SQLite file and its WAL), both sandbox instances' SQLite files,
-every Redis key and value (job payloads and results, unpacked), the worker logs, and every request
-the browser sent to the platform.
+(every column of every table, and the raw SQLite file and its WAL), both sandbox instances'
+SQLite files, every Redis key and value (job payloads and results, unpacked), the worker logs,
+and every request the browser sent to the platform.
 """
 from __future__ import annotations
 
