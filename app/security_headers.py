@@ -1,4 +1,10 @@
-"""Security headers for every platform response."""
+"""Security headers for every platform response.
+
+The CSP names no PSP by default. A page that sends the buyer to a PSP's page, frames one or runs
+its script asks for that PSP's origins for itself (`allow_psp`), with the origins the provider
+declares (PaymentProvider.browser_origins): a new provider or a second instance of one needs no
+edit here, and a page that needs no PSP lists none.
+"""
 from __future__ import annotations
 
 import secrets
@@ -20,65 +26,53 @@ def csp_nonce() -> str:
     return g.csp_nonce
 
 
+NONE = " 'none'"
+
+
 def _more(origins) -> str:
-    return "".join(f" {origin}" for origin in origins)
+    return "".join(f" {origin}" for origin in dict.fromkeys(origins))
 
 
-def content_security_policy(psp_origins: list[str], nonce: str, *, scripts: list[str] = (),
-                            connects: list[str] = (), extra_frames: list[str] = ()) -> str:
-    """The platform's CSP: only our scripts, PSP pages only as frames and form targets; a PSP
-    script (and what it connects to or frames) only where a page asked for it."""
-    frames = " ".join(psp_origins)
+def content_security_policy(nonce: str, *, forms=(), frames=(), scripts=(),
+                            connects=()) -> str:
+    """The platform's CSP: only our scripts, no frames, forms posting to us only; plus the PSP
+    origins this page asked for."""
     return "; ".join([
         "default-src 'self'",
         f"script-src 'self' 'nonce-{nonce}'{_more(scripts)}",
         "style-src 'self'",
         "img-src 'self' data:",
         f"connect-src 'self'{_more(connects)}",
-        f"frame-src {frames}{_more(extra_frames)}",
+        f"frame-src{_more(frames) or NONE}",
         # The checkout form's 303 goes to the PSP's hosted page; Chromium applies form-action
         # to that redirect, so the PSP origin must be listed.
-        f"form-action 'self' {frames}",
+        f"form-action 'self'{_more(forms)}",
         "object-src 'none'",
         "base-uri 'none'",
         "frame-ancestors 'none'",
     ])
 
 
-def allow_psp_origin(url: str) -> None:
-    """Let this response frame (and post to) one more PSP page's origin."""
-    g.extra_psp_origins = [*g.get("extra_psp_origins", []), origin_of(url)]
-
-
-def allow_psp_script(url: str, *, connects: list[str] = (), frames: list[str] = ()) -> None:
-    """Let this response run a PSP's script from its origin and frame that origin's pages
-    (Stripe's Payment Element page), plus the API and frame origins the script needs."""
-    origin = origin_of(url)
-    g.extra_script_origins = [*g.get("extra_script_origins", []), origin]
-    g.extra_frame_origins = [*g.get("extra_frame_origins", []), origin, *frames]
-    g.extra_connect_origins = [*g.get("extra_connect_origins", []), *connects]
-
-
-def stripe_checkout_origins(config) -> list[str]:
-    """Stripe's hosted Checkout origin while Stripe is configured: the checkout form's 303
-    goes there (read per request, so a config change needs no restart)."""
-    if not config.get("STRIPE_SECRET_KEY"):
-        return []
-    return [origin_of(config.get("STRIPE_CHECKOUT_URL") or "https://checkout.stripe.com")]
+def allow_psp(origins, *, navigate: bool = False, embed: bool = False) -> None:
+    """Let this response reach one PSP's browser origins (a providers.base.BrowserOrigins):
+    `navigate`: our form may be redirected to its hosted page; `embed`: the page frames its
+    card form or runs its script (and what that script frames and fetches)."""
+    if navigate:
+        g.psp_forms = [*g.get("psp_forms", []), *origins.hosted]
+    if embed:
+        g.psp_frames = [*g.get("psp_frames", []), *origins.frames]
+        g.psp_scripts = [*g.get("psp_scripts", []), *origins.scripts]
+        g.psp_connects = [*g.get("psp_connects", []), *origins.connects]
 
 
 def register(app: Flask) -> None:
     """Attach the headers after every request."""
-    psp_origins = [origin_of(app.config["SANDBOX_PUBLIC_URL"])]
 
     @app.after_request
     def _headers(response):
-        # A page may frame one more PSP origin for itself (the Braintree Drop-in page does).
         response.headers["Content-Security-Policy"] = content_security_policy(
-            psp_origins + stripe_checkout_origins(app.config) + g.get("extra_psp_origins", []),
-            csp_nonce(), scripts=g.get("extra_script_origins", []),
-            connects=g.get("extra_connect_origins", []),
-            extra_frames=g.get("extra_frame_origins", []))
+            csp_nonce(), forms=g.get("psp_forms", []), frames=g.get("psp_frames", []),
+            scripts=g.get("psp_scripts", []), connects=g.get("psp_connects", []))
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "strict-origin-when-cross-origin"
         response.headers["Cross-Origin-Opener-Policy"] = "same-origin"

@@ -33,7 +33,6 @@ def register(app: Flask) -> None:
     app.add_template_filter(money_filter, "money")
     app.add_template_filter(long_date, "long_date")
     app.jinja_env.globals["csp_nonce"] = csp_nonce
-    app.jinja_env.globals["psp_public_url"] = app.config["SANDBOX_PUBLIC_URL"]
     # Hashed once at startup: a script changed on disk later no longer matches and won't run.
     hashes = script_hashes(app.static_folder)
     app.jinja_env.globals["sri"] = hashes.__getitem__

@@ -11,7 +11,8 @@ from .models import Delivery, Dispute, PaymentSession, Payout, atomic, db
 
 bp = Blueprint("dashboard", __name__)
 RECENT = 100
-_CSP = "default-src 'none'; style-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; "
+        "form-action 'self'; frame-ancestors 'none'")
 
 
 @bp.get("/")

@@ -9,6 +9,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
+from urllib.parse import urlsplit
 
 from app.domain.payment_states import PaymentStatus
 
@@ -146,6 +147,26 @@ class ProviderPayout:
     failure_message: str | None = None
 
 
+@dataclass(frozen=True)
+class BrowserOrigins:
+    """Where a PSP's pages and scripts live as the buyer's browser sees them (scheme://host[:port]):
+    what a checkout page routed to this PSP must let through its Content-Security-Policy."""
+
+    hosted: tuple[str, ...] = ()     # pages the buyer is sent to (our form's 303 goes there)
+    frames: tuple[str, ...] = ()     # pages our page frames (embedded card form, Drop-in)
+    scripts: tuple[str, ...] = ()    # scripts our page loads (stripe.js)
+    connects: tuple[str, ...] = ()   # what those scripts fetch from
+
+    @classmethod
+    def of(cls, *, hosted=(), frames=(), scripts=(), connects=()) -> BrowserOrigins:
+        """From URLs (any path is dropped; empty ones are skipped), each origin listed once."""
+        def origins(urls) -> tuple[str, ...]:
+            parts = (urlsplit(url) for url in urls if url)
+            return tuple(dict.fromkeys(f"{p.scheme}://{p.netloc}" for p in parts))
+
+        return cls(origins(hosted), origins(frames), origins(scripts), origins(connects))
+
+
 class ProviderError(Exception):
     """A PSP call failed. `executed` says whether the PSP may have acted on it."""
 
@@ -178,6 +199,12 @@ class PaymentProvider(ABC):
     """One PSP. Every method is a network call that must be safe to retry with the same key."""
 
     name: str
+
+    @abstractmethod
+    def browser_origins(self) -> BrowserOrigins:
+        """This PSP's public origins for the buyer's browser (from configuration, no network
+        call). The checkout pages of a payment routed here allow exactly these, so a new PSP
+        or a second instance of one needs no CSP edit."""
 
     @abstractmethod
     def create_session(self, request: SessionRequest) -> ProviderPayment:

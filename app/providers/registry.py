@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from app.domain.routing import RouteContext
+from app.domain.routing import RouteContext, RoutingError
 from app.providers import routing_file
 from app.providers.base import PaymentProvider
 from app.providers.sandbox import SandboxProvider
@@ -90,7 +90,8 @@ def _sandbox_from_config(cfg) -> PaymentProvider:
                            cfg.get("SANDBOX_WEBHOOK_SECRET_PREVIOUS")) if s]
     return SandboxProvider(cfg["SANDBOX_API_URL"], cfg["SANDBOX_API_KEY"], secrets,
                            timeout=cfg["PSP_TIMEOUT_SECONDS"],
-                           webhook_tolerance=cfg["WEBHOOK_TOLERANCE_SECONDS"])
+                           webhook_tolerance=cfg["WEBHOOK_TOLERANCE_SECONDS"],
+                           public_url=cfg.get("SANDBOX_PUBLIC_URL"))
 
 
 def _sandbox_us_from_config(cfg) -> PaymentProvider | None:
@@ -101,7 +102,8 @@ def _sandbox_us_from_config(cfg) -> PaymentProvider | None:
                               cfg.get("SANDBOX_US_API_KEY") or cfg["SANDBOX_API_KEY"],
                               [cfg.get("SANDBOX_US_WEBHOOK_SECRET") or cfg["SANDBOX_WEBHOOK_SECRET"]],
                               timeout=cfg["PSP_TIMEOUT_SECONDS"],
-                              webhook_tolerance=cfg["WEBHOOK_TOLERANCE_SECONDS"])
+                              webhook_tolerance=cfg["WEBHOOK_TOLERANCE_SECONDS"],
+                              public_url=cfg.get("SANDBOX_US_PUBLIC_URL"))
     adapter.name = "sandbox_us"
     return adapter
 
@@ -111,6 +113,22 @@ def choose_route(context: RouteContext) -> Route:
     (providers that are not configured here are left out)."""
     decision = routing_file.current().decide(context, configured())
     return Route(decision.providers, decision.rule, decision.reason)
+
+
+def reachable(currency: str, amount: int, countries, method: str = "card") -> frozenset[str]:
+    """Every provider a payment of this currency and amount may end up with, whichever of
+    `countries` (None: not given) the buyer picks: the matching rule's whole list, since a
+    weighted draw may put any of them first and fail-over may move on to the next. The pay
+    page's form may be sent to any of them, before the payment is routed."""
+    table, available = routing_file.current(), configured()
+    names: set[str] = set()
+    for country in countries:
+        try:
+            names.update(table.decide(RouteContext(currency, amount, method, country), available)
+                         .providers)
+        except RoutingError:  # nothing takes it: the form will say so, no PSP page to allow
+            continue
+    return frozenset(names)
 
 
 def breaker_states() -> dict[str, dict]:

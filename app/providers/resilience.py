@@ -136,6 +136,9 @@ class GuardedProvider(PaymentProvider):
         return self._guarded("client_token", True)  # a read
 
     # Local work, no network: passed through unguarded.
+    def browser_origins(self):
+        return self.inner.browser_origins()
+
     def event_kind(self, event_type):
         return self.inner.event_kind(event_type)
 

@@ -1,8 +1,11 @@
-"""Browser journeys: Chromium (Playwright, sync API) against the live platform and sandbox PSP.
+"""Browser journeys: Chromium (Playwright, sync API) against what `make run` runs: the live
+platform, both sandbox PSP instances (EU "sandbox", US "sandbox_us") and the shipped routing
+file (tests/e2e/topology.py), and a real `flask worker`.
 
-Webhooks flow for real here: the sandbox's background deliverer POSTs them to the live platform,
-and a real `flask worker` subprocess runs the jobs they cause. Nothing in this folder flushes
-Redis, since that would wipe the live worker's registration.
+Webhooks flow for real here: each sandbox's background deliverer POSTs them to its own endpoint
+of the live platform, and the worker subprocess runs the jobs they cause. Nothing in this folder
+flushes Redis, since that would wipe the live worker's registration. Every page watches for
+console errors, failed requests to our origins and CSP violations (tests/e2e/watch.py).
 """
 from __future__ import annotations
 
@@ -48,9 +51,21 @@ def e2e_record():
     return {"journeys": [], "cards": set(), "worker_logs": [], "platform_requests": []}
 
 
+@pytest.fixture(scope="package", autouse=True)
+def topology(stack):
+    """Both sandbox instances and the shipped routing file, for every browser test; the tests
+    outside this folder keep their one-sandbox stack. Instances by provider name."""
+    from tests.e2e.topology import like_make_run
+
+    folder = E2E_TMP / "instance"
+    folder.mkdir(exist_ok=True)
+    with like_make_run(stack, folder) as instances:
+        yield instances
+
+
 @pytest.fixture(scope="module")
-def live_worker(stack, e2e_record):
-    """The sandbox's webhook deliverer plus a real RQ worker process, for one test module."""
+def live_worker(stack, topology, e2e_record):
+    """Each sandbox's webhook deliverer plus a real RQ worker process, for one test module."""
     from rq import Worker
 
     from app.extensions import queues
@@ -58,7 +73,7 @@ def live_worker(stack, e2e_record):
 
     log_path = E2E_TMP / f"worker-{len(e2e_record['worker_logs'])}.log"
     e2e_record["worker_logs"].append(log_path)
-    deliverer = start_deliverer(stack["psp"], interval=0.1)
+    deliverers = [start_deliverer(psp.app, interval=0.1) for psp in topology.values()]
     with open(log_path, "wb") as log:
         worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
                                   cwd=ROOT, env=os.environ.copy(), stdout=log,
@@ -72,7 +87,8 @@ def live_worker(stack, e2e_record):
                 time.sleep(0.1)
         yield {"pid": worker.pid, "log": log_path}
     finally:
-        deliverer.stop()
+        for deliverer in deliverers:
+            deliverer.stop()
         worker.terminate()  # SIGTERM: RQ's warm shutdown, the current job finishes first
         try:
             worker.wait(15)
@@ -82,7 +98,7 @@ def live_worker(stack, e2e_record):
 
 
 @pytest.fixture
-def shop(stack, live_worker, password_hash):
+def shop(stack, topology, live_worker, password_hash):
     """Empty tables plus the test people and items (ids by name), Redis left alone."""
     from app.extensions import db
     from tests.conftest import _empty_tables
@@ -91,11 +107,11 @@ def shop(stack, live_worker, password_hash):
     with stack["app"].app_context():
         _empty_tables(db)
         yield make_people(password_hash)
-        _settle(stack)
+        _settle(topology)
         db.session.remove()
 
 
-def _settle(stack, timeout: float = 8.0) -> None:
+def _settle(topology, timeout: float = 8.0) -> None:
     """Wait until no webhook is due and no job is queued or running, so the next test starts clean."""
     from rq.registry import StartedJobRegistry
 
@@ -105,12 +121,14 @@ def _settle(stack, timeout: float = 8.0) -> None:
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        with stack["psp"].app_context():
-            due = psp_db.session.scalar(
-                psp_db.select(psp_db.func.count()).select_from(Delivery)
-                .where(Delivery.status == "pending",
-                       Delivery.next_attempt_at <= time.time() + 1))
-            psp_db.session.remove()
+        due = 0
+        for psp in topology.values():
+            with psp.app.app_context():
+                due += psp_db.session.scalar(
+                    psp_db.select(psp_db.func.count()).select_from(Delivery)
+                    .where(Delivery.status == "pending",
+                           Delivery.next_attempt_at <= time.time() + 1))
+                psp_db.session.remove()
         queue = queues.queue
         if not due and not len(queue) and not StartedJobRegistry(queue=queue).get_job_ids():
             return
@@ -131,10 +149,23 @@ def browser():
 
 
 @pytest.fixture
-def page(request, browser, stack, e2e_record):
-    """A fresh context and page; every request to the platform is recorded for the scan."""
+def page_errors(request, stack, topology):
+    """The page's watcher; the test's `allow_console` markers are its expectations."""
+    from tests.e2e.watch import PageErrors
+
+    errors = PageErrors([stack["url"], *(psp.url for psp in topology.values())])
+    for marker in request.node.iter_markers("allow_console"):
+        errors.expect(*marker.args)
+    return errors
+
+
+@pytest.fixture
+def page(request, browser, stack, topology, e2e_record, page_errors):
+    """A fresh context and page; every request to the platform is recorded for the scan, and
+    the test fails on any finding of the watcher it did not declare."""
     context = browser.new_context(viewport=VIEWPORT, base_url=stack["url"])
     context.set_default_timeout(10_000)
+    page_errors.watch(context)
     page = context.new_page()
 
     def record(req):
@@ -153,12 +184,22 @@ def page(request, browser, stack, e2e_record):
             print(f"\nscreenshot of the failure: {path}")
         except Exception as exc:  # a crashed page must not hide the test's own failure
             print(f"\nno screenshot: {exc}")
-        print(_diagnosis(stack))
+        print(_diagnosis(stack, topology))
+    try:
+        page.evaluate("0")  # a round trip: the browser's pending events reach the watcher
+    except Exception:  # a closed or crashed page has nothing more to say
+        pass
     context.close()
+    problems = page_errors.problems()
+    if report is not None and report.failed:
+        print(page_errors.report())
+    elif problems:
+        pytest.fail("the browser saw what this test does not expect:\n  "
+                    + "\n  ".join(problems) + "\n" + page_errors.report(), pytrace=False)
 
 
-def _diagnosis(stack) -> str:
-    """Payments, inbox rows and the sandbox's deliveries, printed when a journey fails."""
+def _diagnosis(stack, topology) -> str:
+    """Payments, inbox rows and the sandboxes' deliveries, printed when a journey fails."""
     from app.extensions import db
     from app.models import Payment, WebhookEvent
     from sandbox_psp.models import Delivery
@@ -166,16 +207,18 @@ def _diagnosis(stack) -> str:
 
     lines = ["--- platform payments / inbox, sandbox deliveries ---"]
     with stack["app"].app_context():
-        lines += [f"payment {p.id} order {p.order_id} {p.status} {p.psp_reference}"
+        lines += [f"payment {p.id} order {p.order_id} {p.status} {p.provider} {p.psp_reference}"
                   for p in db.session.query(Payment)]
         lines += [f"inbox {e.id} {e.event_type} {e.object_id} {e.status} {e.last_error or ''}"
                   for e in db.session.query(WebhookEvent)]
         db.session.remove()
-    with stack["psp"].app_context():
-        rows = psp_db.session.query(Delivery).order_by(Delivery.id.desc()).limit(8)
-        lines += [f"delivery {d.id} {d.event.type} {d.status} attempts={d.attempt_count} "
-                  f"{[(a.status_code, a.error) for a in d.attempts]}" for d in rows]
-        psp_db.session.remove()
+    for psp in topology.values():
+        with psp.app.app_context():
+            rows = psp_db.session.query(Delivery).order_by(Delivery.id.desc()).limit(8)
+            lines += [f"{psp.name} delivery {d.id} {d.event.type} {d.status} "
+                      f"attempts={d.attempt_count} {[(a.status_code, a.error) for a in d.attempts]}"
+                      for d in rows]
+            psp_db.session.remove()
     return "\n".join(lines)
 
 

@@ -45,15 +45,15 @@ def staff_code(who: str) -> str:
         User.email == f"{who}@test.example")))
 
 
-def check_out(page, *titles: str) -> int:
-    """Put one of each item in the cart and check out the EUR lines; the order id."""
+def check_out(page, *titles: str, currency: str = "EUR") -> int:
+    """Put one of each item in the cart and check out the lines in `currency`; the order id."""
     for title in titles:
         page.goto("/")
         page.locator("article.item").filter(
             has=page.get_by_role("heading", name=title, exact=True)
         ).get_by_role("button", name="Add to cart").click()
         page.wait_for_url("**/cart")
-    page.get_by_role("button", name="Check out EUR items").click()
+    page.get_by_role("button", name=f"Check out {currency} items").click()
     page.wait_for_url(re.compile(r"/checkout/\d+$"))
     return int(page.url.rstrip("/").rsplit("/", 1)[1])
 

@@ -1,9 +1,9 @@
 """After the browser journeys: no card number or CVC was kept anywhere Holdfast writes.
 
 The conftest runs this module after every other browser test. It scans the platform database
-(every column of every table, and the raw SQLite file and its WAL), the sandbox's SQLite file,
-every Redis key and value (job payloads and results, unpacked), the worker logs, and every request
-the browser sent to the platform.
+(every column of every table, and the raw SQLite file and its WAL), both sandbox instances'
+SQLite files, every Redis key and value (job payloads and results, unpacked), the worker logs,
+and every request the browser sent to the platform.
 """
 from __future__ import annotations
 
@@ -155,7 +155,7 @@ def _redis_blobs(app) -> dict[str, bytes]:
     return blobs
 
 
-def test_no_card_data_kept_by_the_platform(stack, e2e_record):
+def test_no_card_data_kept_by_the_platform(stack, topology, e2e_record):
     if not e2e_record["journeys"]:
         pytest.skip("no browser journey ran in this session: nothing to scan")
     cards = e2e_record["cards"]
@@ -163,7 +163,8 @@ def test_no_card_data_kept_by_the_platform(stack, e2e_record):
     blobs = _database_blobs(stack["app"])
     assert any(name.startswith("table payments") and b"4242" in blob
                for name, blob in blobs.items()), "the scan did not reach the journeys' payments"
-    blobs |= _sandbox_blobs(stack["psp"])
+    for psp in topology.values():  # both instances' files (a sandbox keeps only display data)
+        blobs |= {f"{psp.name} {name}": blob for name, blob in _sandbox_blobs(psp.app).items()}
     redis = _redis_blobs(stack["app"])
     assert any(":job:" in name for name in redis), "no job left in Redis to scan"
     blobs |= redis

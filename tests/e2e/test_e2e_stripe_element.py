@@ -46,6 +46,8 @@ def use_card(page, number: str, cards: set) -> None:
     page.get_by_role("button", name=re.compile(r"^Pay")).click()
 
 
+# Like stripe.js, the fake's element answers a declined card's confirm with a 402.
+@pytest.mark.allow_console(r"402 \(PAYMENT REQUIRED\) \(\S+/elements/confirm\)")
 def test_buyer_pays_in_the_payment_element_after_a_decline_and_no_card_reaches_us(
         page, shop, stack, journey, stripe_fake, e2e_record):
     from app.extensions import db

@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import re
 import time
+from types import SimpleNamespace
 
 import pytest
 import requests
 
-from tests.flows import PASSWORD, login
+from app.security_headers import origin_of
+from tests.flows import PASSWORD, add, login, order_and_start
 
 NONCE = re.compile(r"script-src 'self' 'nonce-([A-Za-z0-9_-]{16,})'")
 
@@ -45,13 +47,148 @@ def test_nonce_differs_between_requests_and_matches_the_scripts(client, people):
         assert all(f'nonce="{nonce}"' in tag for tag in scripts)
 
 
-def test_frames_and_form_targets_allow_only_the_psp(client, app):
-    from app.security_headers import origin_of
+@pytest.mark.parametrize("path", ["/", "/login", "/cart", "/orders", "/no-such-page"])
+def test_pages_that_need_no_psp_name_none(client, people, path):
+    login(client, "buyer")
+    csp = _directives(client.get(path).headers["Content-Security-Policy"])
+    assert csp["frame-src"] == "frame-src 'none'"
+    assert csp["form-action"] == "form-action 'self'"
+    assert csp["connect-src"] == "connect-src 'self'"
 
-    csp = _directives(client.get("/").headers["Content-Security-Policy"])
-    psp = origin_of(app.config["SANDBOX_PUBLIC_URL"])
-    assert csp["frame-src"] == f"frame-src {psp}"
-    assert csp["form-action"] == f"form-action 'self' {psp}"
+
+def test_the_pay_page_may_post_only_to_the_psps_its_order_can_be_routed_to(
+        client, people, second_sandbox):
+    login(client, "buyer")
+    add(client, people["mug"])
+    add(client, people["board"])
+    eur = _pay_page_csp(client, "EUR")
+    assert eur["form-action"] == f"form-action 'self' {second_sandbox.eu}"
+    assert eur["frame-src"] == "frame-src 'none'"
+    usd = _pay_page_csp(client, "USD")
+    # USD goes to the US instance, but a buyer billed in the EU is routed to the EU one.
+    assert usd["form-action"] == f"form-action 'self' {second_sandbox.eu} {second_sandbox.us}"
+
+
+def test_the_card_page_frames_exactly_the_routed_instance_at_its_public_origin(
+        client, people, second_sandbox):
+    login(client, "buyer")
+    add(client, people["board"])
+    order_id, payment = order_and_start(client, "USD", "embedded")
+    assert payment.provider == "sandbox_us"
+    assert payment.embed_url.startswith(second_sandbox.us + "/embed/")
+    csp = _directives(client.get(f"/checkout/{order_id}/card").headers["Content-Security-Policy"])
+    assert csp["frame-src"] == f"frame-src {second_sandbox.us}"
+    assert csp["form-action"] == "form-action 'self'"
+    back = _directives(client.get(f"/checkout/{order_id}/return")
+                       .headers["Content-Security-Policy"])
+    assert (back["frame-src"], back["form-action"]) == ("frame-src 'none'", "form-action 'self'")
+
+
+def test_a_new_provider_needs_no_csp_edit(client, people, app, monkeypatch, tmp_path):
+    from app.providers import registry
+
+    monkeypatch.setitem(registry.FACTORIES, "acme", f"{__name__}:acme_from_config")
+    routing = tmp_path / "routing.toml"
+    routing.write_text('version = 1\n[[rule]]\nname = "default"\nproviders = ["acme"]\n')
+    monkeypatch.setitem(app.config, "ROUTING_FILE", str(routing))
+    _forget(app, "acme")
+    try:
+        login(client, "buyer")
+        add(client, people["mug"])
+        csp = _pay_page_csp(client, "EUR")
+    finally:
+        _forget(app, "acme")
+    assert csp["form-action"] == "form-action 'self' https://pay.acme.example"
+
+
+def acme_from_config(cfg):
+    """A provider this module invents: it declares its origins and nothing else is edited."""
+    from app.providers.base import BrowserOrigins
+    from app.providers.sandbox import SandboxProvider
+
+    class Acme(SandboxProvider):
+        name = "acme"
+
+        def browser_origins(self):
+            return BrowserOrigins.of(hosted=["https://pay.acme.example/checkout"],
+                                     frames=["https://embed.acme.example/"])
+
+    return Acme(cfg["SANDBOX_API_URL"], cfg["SANDBOX_API_KEY"], [])
+
+
+def test_allow_psp_adds_origins_to_this_response_only(app):
+    from app.providers.base import BrowserOrigins
+    from app.security_headers import allow_psp
+
+    origins = BrowserOrigins.of(hosted=["https://h.example/p"], frames=["https://f.example/x"],
+                                scripts=["https://s.example/v3/"], connects=["https://c.example"])
+    # A fresh app context each time, as each real request has (g lives there).
+    with app.app_context(), app.test_request_context("/"):
+        allow_psp(origins, navigate=True)
+        csp = _directives(app.process_response(app.make_response("x"))
+                          .headers["Content-Security-Policy"])
+    assert csp["form-action"] == "form-action 'self' https://h.example"
+    assert csp["frame-src"] == "frame-src 'none'" and csp["connect-src"] == "connect-src 'self'"
+    with app.app_context(), app.test_request_context("/"):
+        allow_psp(origins, embed=True)
+        csp = _directives(app.process_response(app.make_response("x"))
+                          .headers["Content-Security-Policy"])
+    assert csp["form-action"] == "form-action 'self'"
+    assert csp["frame-src"] == "frame-src https://f.example"
+    assert csp["script-src"].endswith(" https://s.example")
+    assert csp["connect-src"] == "connect-src 'self' https://c.example"
+
+
+@pytest.fixture
+def second_sandbox(app, serve_wsgi, tmp_path, monkeypatch):
+    """A second sandbox instance as provider "sandbox_us", reached by the browser at a public
+    URL other than its API URL, and rules sending USD there and EUR to the first one."""
+    import sandbox_psp
+    from tests.conftest import API_KEY, DeferredApp
+
+    wsgi = DeferredApp()
+    api_url = serve_wsgi(wsgi)
+    public_url = api_url.replace("127.0.0.1", "localhost")
+    wsgi.app = sandbox_psp.create_app({
+        "TESTING": True, "SANDBOX_DATABASE_URL": f"sqlite:///{tmp_path / 'us.db'}",
+        "SANDBOX_API_KEYS": API_KEY, "SANDBOX_PUBLIC_URL": public_url,
+        "SANDBOX_PLATFORM_ORIGIN": origin_of(app.config["PUBLIC_URL"])})
+    routing = tmp_path / "routing.toml"
+    routing.write_text(ROUTING)
+    for name, value in (("SANDBOX_US_API_URL", api_url), ("SANDBOX_US_PUBLIC_URL", public_url),
+                        ("ROUTING_FILE", str(routing))):
+        monkeypatch.setitem(app.config, name, value)
+    _forget(app, "sandbox_us")
+    yield SimpleNamespace(eu=origin_of(app.config["SANDBOX_PUBLIC_URL"]), us=public_url)
+    _forget(app, "sandbox_us")
+
+
+ROUTING = """version = 1
+[[rule]]
+name = "eu-cards-stay-in-eu"
+tags = ["eu_card"]
+providers = ["sandbox"]
+[[rule]]
+name = "usd"
+currency = ["USD"]
+providers = ["sandbox_us"]
+[[rule]]
+name = "default"
+providers = ["sandbox"]
+"""
+
+
+def _forget(app, provider: str) -> None:
+    for cache in ("holdfast_providers", "holdfast_unconfigured"):
+        app.extensions.get(cache, {}).pop(provider, None)
+
+
+def _pay_page_csp(client, currency: str) -> dict[str, str]:
+    response = client.post("/checkout", data={"currency": currency})
+    assert response.status_code == 303, response.get_data(as_text=True)[:300]
+    page = client.get(response.headers["Location"])
+    assert page.status_code == 200
+    return _directives(page.headers["Content-Security-Policy"])
 
 
 def test_live_server_sends_the_headers_too(stack):

@@ -91,9 +91,13 @@ def test_the_card_page_frames_the_psp_and_the_inventory_lists_its_origin(app, pa
     html = client.get(urls["/checkout/<order_id>/card"]).get_data(as_text=True)
     psp_origin = origin_of(app.config["SANDBOX_PUBLIC_URL"])
     assert f'src="{psp_origin}/' in html
-    page = load_committed()["pages"][1]
-    assert {f"frame-src {psp_origin}", f"form-action 'self' {psp_origin}",
-            "frame-ancestors 'none'"} <= required_csp(page, psp_origin)
+    checkout, card, returned = load_committed()["pages"][:3]
+    assert {f"frame-src {psp_origin}", "form-action 'self'",
+            "frame-ancestors 'none'"} <= required_csp(card, psp_origin)
+    # The checkout form's 303 goes to the PSP's hosted page; nothing else frames or posts to it.
+    assert {"frame-src 'none'", f"form-action 'self' {psp_origin}"} <= required_csp(
+        checkout, psp_origin)
+    assert {"frame-src 'none'", "form-action 'self'"} <= required_csp(returned, psp_origin)
 
 
 def test_a_changed_script_an_added_tag_or_a_dropped_header_is_reported(app, payment_pages):

@@ -11,11 +11,12 @@ from wtforms import HiddenField
 from wtforms.validators import DataRequired, Length, Regexp
 
 from app.blueprints.access import current_actor, deny_object, flash_error, role_required
+from app.blueprints.checkout.csp import allow_provider
 from app.blueprints.checkout.routes import bp
 from app.blueprints.rate_limits import rate_limited
 from app.models.users import Role
-from app.security_headers import allow_psp_origin, origin_of
-from app.services.checkout import nonces
+from app.security_headers import origin_of
+from app.services.checkout.checkout import nonces
 from app.services.errors import NotFound, ServiceError
 
 
@@ -45,7 +46,7 @@ def _dropin_page(order_id: int, payment, form: NonceForm, status: int = 200):
         else:
             origin = origin_of(current_app.config["PUBLIC_URL"])
             frame_src = f"{dropin_url}?{urlencode({'authorization': token, 'origin': origin})}"
-            allow_psp_origin(dropin_url)
+            allow_provider(payment.provider, embed=True)
     return render_template("checkout/braintree.html", order=payment.order, payment=payment,
                            form=form, frame_src=frame_src,
                            dropin_origin=origin_of(dropin_url) if dropin_url else ""), status

@@ -22,15 +22,16 @@ from app.blueprints.access import (
     role_required,
     safe_next,
 )
+from app.blueprints.checkout.csp import allow_pay_form, allow_provider
 from app.blueprints.checkout.forms import PayForm, PlaceOrderForm, RemoveCardForm
 from app.blueprints.rate_limits import rate_limited
 from app.domain.payment_states import PENDING, PaymentStatus
 from app.models.users import Role
 from app.providers.sandbox.mapping import DECLINE_MESSAGES, DEFAULT_DECLINE_MESSAGE
 from app.security_headers import origin_of
-from app.services.checkout import checkout
+from app.services.checkout.checkout import checkout
 from app.services.errors import NotFound, ServiceError
-from app.services.payments import payments, vault
+from app.services.payments.payments import payments, vault
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 
@@ -48,6 +49,7 @@ def _usable_cards() -> list:
 
 
 def _pay_page(order, form, status: int = 200):
+    allow_pay_form(order)
     return render_template("checkout/pay.html", order=order, form=form,
                            remove_form=RemoveCardForm()), status
 
@@ -136,6 +138,7 @@ def card(order_id: int):
         return redirect(url_for("checkout.pay", order_id=order_id), code=303)
     if payment.state not in PENDING | {PaymentStatus.DECLINED}:
         return redirect(url_for("checkout.returned", order_id=order_id), code=303)
+    allow_provider(payment.provider, embed=True)
     return render_template("checkout/card.html", order=order, payment=payment,
                            psp_origin=origin_of(payment.embed_url),
                            decline_messages=DECLINE_MESSAGES | {"": DEFAULT_DECLINE_MESSAGE})

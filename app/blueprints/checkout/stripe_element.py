@@ -8,17 +8,11 @@ from flask import current_app, redirect, render_template, url_for
 from flask_login import current_user
 
 from app.blueprints.access import deny_object, flash_error, role_required
+from app.blueprints.checkout.csp import allow_provider
 from app.blueprints.checkout.routes import bp
 from app.models.users import Role
-from app.security_headers import allow_psp_script, origin_of
-from app.services.checkout import elements
+from app.services.checkout.checkout import elements
 from app.services.errors import Conflict, NotFound, ServiceError
-
-# Stripe's documented CSP for stripe.js beyond its own origin: its API (connect-src) and the
-# 3-D Secure pages (frame-src). The offline stand-in needs neither, so only for the real one.
-STRIPE_JS_ORIGIN = "https://js.stripe.com"
-STRIPE_API_ORIGINS = ["https://api.stripe.com"]
-STRIPE_FRAME_ORIGINS = ["https://hooks.stripe.com"]
 
 
 @bp.get("/<int:order_id>/stripe")
@@ -42,9 +36,7 @@ def stripe_element(order_id: int):
         flash_error(exc)
         status = exc.status
     else:
-        real = origin_of(js_url) == STRIPE_JS_ORIGIN
-        allow_psp_script(js_url, connects=STRIPE_API_ORIGINS if real else [],
-                         frames=STRIPE_FRAME_ORIGINS if real else [])
+        allow_provider(payment.provider, embed=True)
     response = current_app.make_response((render_template(
         "checkout/stripe_element.html", order=payment.order, payment=payment, element=element,
         js_url=js_url), status))

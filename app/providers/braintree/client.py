@@ -30,6 +30,7 @@ from braintree.exceptions.http.timeout_error import (
 
 from app.domain.payment_states import PAID, PaymentStatus
 from app.providers.base import (
+    BrowserOrigins,
     EventKind,
     PaymentProvider,
     ProviderDispute,
@@ -58,9 +59,11 @@ class BraintreeProvider(PaymentProvider):
 
     name = "braintree"
 
-    def __init__(self, gateway: braintree.BraintreeGateway, dispute_fee: int = 1500):
+    def __init__(self, gateway: braintree.BraintreeGateway, dispute_fee: int = 1500,
+                 dropin_url: str | None = None):
         self.gateway = gateway
         self.dispute_fee = dispute_fee
+        self.dropin_url = dropin_url  # the page our Drop-in page frames (BRAINTREE_DROPIN_URL)
 
     @property
     def timeout(self) -> float:
@@ -72,6 +75,10 @@ class BraintreeProvider(PaymentProvider):
         self.gateway.config.timeout = seconds
 
     # --- the buyer pays on our Drop-in page ----------------------------------------------
+    def browser_origins(self) -> BrowserOrigins:
+        # No hosted page: the card form is the framed Drop-in, which yields a nonce to our page.
+        return BrowserOrigins.of(frames=[self.dropin_url])
+
     def create_session(self, request: SessionRequest) -> ProviderPayment:
         """No PSP call: Braintree has no session. The payment waits (PROCESSING) for the nonce;
         its PSP reference is empty until the sale gives it a transaction id."""

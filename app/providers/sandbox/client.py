@@ -4,6 +4,7 @@ from __future__ import annotations
 import requests
 
 from app.providers.base import (
+    BrowserOrigins,
     EventKind,
     PaymentProvider,
     ProviderDispute,
@@ -26,8 +27,12 @@ class SandboxProvider(PaymentProvider):
     name = "sandbox"
 
     def __init__(self, api_url: str, api_key: str, webhook_secrets: list[str],
-                 timeout: float = 10.0, webhook_tolerance: int = 300):
+                 timeout: float = 10.0, webhook_tolerance: int = 300,
+                 public_url: str | None = None):
         self.api_url = api_url.rstrip("/")
+        # Where the buyer's browser reaches this instance (its SANDBOX_PUBLIC_URL; behind a
+        # proxy it differs from the API URL we call).
+        self.public_url = (public_url or api_url).rstrip("/")
         self.webhook_secrets = webhook_secrets
         self.timeout = timeout
         self.webhook_tolerance = webhook_tolerance
@@ -35,6 +40,10 @@ class SandboxProvider(PaymentProvider):
         self._http.headers["Authorization"] = f"Bearer {api_key}"
 
     # --- the contract -------------------------------------------------------------------
+    def browser_origins(self) -> BrowserOrigins:
+        # The hosted page (/pay/…) and the embedded form (/embed/…) are both served here.
+        return BrowserOrigins.of(hosted=[self.public_url], frames=[self.public_url])
+
     def create_session(self, request: SessionRequest) -> ProviderPayment:
         body = {
             "amount": request.amount,

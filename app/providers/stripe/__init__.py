@@ -13,7 +13,9 @@ def from_config(cfg) -> StripeProvider | None:
     return StripeProvider(cfg["STRIPE_SECRET_KEY"], secrets,
                           api_base=cfg.get("STRIPE_API_BASE") or None,
                           timeout=cfg["PSP_TIMEOUT_SECONDS"],
-                          webhook_tolerance=cfg["WEBHOOK_TOLERANCE_SECONDS"])
+                          webhook_tolerance=cfg["WEBHOOK_TOLERANCE_SECONDS"],
+                          checkout_url=cfg.get("STRIPE_CHECKOUT_URL") or None,
+                          js_url=cfg.get("STRIPE_JS_URL") or None)
 
 
 __all__ = ["StripeProvider", "from_config"]

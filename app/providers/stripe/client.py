@@ -17,6 +17,7 @@ import time
 import stripe
 
 from app.providers.base import (
+    BrowserOrigins,
     EventKind,
     PaymentProvider,
     ProviderDispute,
@@ -42,6 +43,13 @@ FIND_PAGE_SIZE = 100  # Stripe's largest page
 # PaymentIntent statuses in which no money is held yet: cancel() may end these, nothing else.
 UNPAID_INTENT_STATUSES = frozenset({"requires_payment_method", "requires_confirmation",
                                     "requires_action"})
+# Stripe's own browser origins. Beyond stripe.js's origin, its documented CSP needs its API
+# (connect-src) and the 3-D Secure pages (frame-src); the offline stand-in needs neither.
+CHECKOUT_URL = "https://checkout.stripe.com"
+JS_URL = "https://js.stripe.com/v3/"
+JS_ORIGIN = "https://js.stripe.com"
+API_ORIGINS = ("https://api.stripe.com",)
+FRAME_ORIGINS = ("https://hooks.stripe.com",)
 
 
 class StripeProvider(PaymentProvider):
@@ -51,7 +59,11 @@ class StripeProvider(PaymentProvider):
 
     def __init__(self, secret_key: str, webhook_secrets: list[str], api_base: str | None = None,
                  timeout: float = 10.0, webhook_tolerance: int = 300,
-                 dispute_fee_returned_if_won: bool = True):
+                 dispute_fee_returned_if_won: bool = True, checkout_url: str | None = None,
+                 js_url: str | None = None):
+        # Where the buyer's browser goes: hosted Checkout, and stripe.js for the Payment Element.
+        self.checkout_url = checkout_url or CHECKOUT_URL
+        self.js_url = js_url or JS_URL
         self.webhook_secrets = webhook_secrets
         self.webhook_tolerance = webhook_tolerance
         self.dispute_fee_returned_if_won = dispute_fee_returned_if_won
@@ -63,6 +75,13 @@ class StripeProvider(PaymentProvider):
         return "StripeProvider()"
 
     # --- payments -----------------------------------------------------------------------
+    def browser_origins(self) -> BrowserOrigins:
+        real = BrowserOrigins.of(scripts=[self.js_url]).scripts == (JS_ORIGIN,)
+        return BrowserOrigins.of(
+            hosted=[self.checkout_url], scripts=[self.js_url],
+            frames=[self.js_url, *(FRAME_ORIGINS if real else ())],
+            connects=API_ORIGINS if real else ())
+
     def create_session(self, request: SessionRequest) -> ProviderPayment:
         if request.mode == "embedded":
             return self._create_intent(request)

@@ -7,7 +7,8 @@ from tests.fakes.stripe.checkout import CHALLENGE, authenticate, pay
 from tests.fakes.stripe.state import FakeStripe
 
 PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Pay – Fake Stripe Checkout</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>Pay – Fake Stripe Checkout</title>
+<link rel="icon" href="data:,"></head>
 <body><main>
 <h1>Fake Stripe Checkout</h1>
 <p>Amount: <strong>{{ "%.2f"|format(session.amount_total / 100) }} {{ session.currency|upper }}</strong></p>

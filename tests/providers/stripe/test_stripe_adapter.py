@@ -202,13 +202,17 @@ def test_production_refuses_a_stripe_key_without_a_webhook_secret():
     assert ProductionConfig.check({**settings, "STRIPE_WEBHOOK_SECRET": "whsec_live"})
 
 
-def test_checkout_form_may_redirect_to_stripe_only_while_stripe_is_configured():
-    from app.security_headers import content_security_policy, stripe_checkout_origins
+def test_stripe_declares_its_checkout_and_stripe_js_origins():
+    from app.providers.stripe import StripeProvider
 
-    assert stripe_checkout_origins({"STRIPE_SECRET_KEY": ""}) == []
-    assert stripe_checkout_origins({"STRIPE_SECRET_KEY": "sk_live_x"}) == [
-        "https://checkout.stripe.com"]
-    origins = stripe_checkout_origins({"STRIPE_SECRET_KEY": "sk_test_x",
-                                       "STRIPE_CHECKOUT_URL": "http://127.0.0.1:8123/c/pay"})
-    policy = content_security_policy(origins, "n")
-    assert "form-action 'self' http://127.0.0.1:8123" in policy
+    real = StripeProvider("sk_test_x", []).browser_origins()
+    assert real.hosted == ("https://checkout.stripe.com",)
+    assert real.scripts == ("https://js.stripe.com",)
+    assert real.frames == ("https://js.stripe.com", "https://hooks.stripe.com")
+    assert real.connects == ("https://api.stripe.com",)
+    # The offline stand-ins: their own origin only, none of Stripe's.
+    fake = StripeProvider("sk_test_x", [], checkout_url="http://127.0.0.1:8123/c/pay",
+                          js_url="http://127.0.0.1:8124/v3/").browser_origins()
+    assert fake.hosted == ("http://127.0.0.1:8123",)
+    assert fake.scripts == fake.frames == ("http://127.0.0.1:8124",)
+    assert fake.connects == ()

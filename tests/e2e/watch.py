@@ -1,0 +1,92 @@
+"""What no browser test may see unless it says it expects it: a console error or uncaught page
+error, a failed request or a 4xx/5xx answer from our own origins (the platform and the sandbox
+instances), a Content-Security-Policy violation in any frame.
+
+A test that provokes one on purpose declares it, by marker or from the test body:
+
+    @pytest.mark.allow_console(r"POST .*/checkout/\\d+/pay -> 400")
+    def test_x(page, page_errors): ...
+        page_errors.expect(r"Failed to load resource: .* 400")
+
+Each pattern is a regex searched in every finding's text; a pattern that matched nothing fails
+the test too (the expectation went stale). The findings are checked when the page fixture ends.
+"""
+from __future__ import annotations
+
+import re
+import threading
+
+# Reports every CSP violation of every frame (cross-origin PSP frames included: init scripts and
+# bindings reach them all) to Python as it happens, so a navigation cannot lose it.
+CSP_LISTENER = """
+document.addEventListener('securitypolicyviolation', (e) => {
+  window.__holdfastCsp && window.__holdfastCsp({
+    directive: e.effectiveDirective || e.violatedDirective, blocked: e.blockedURI,
+    page: document.location.href, source: e.sourceFile || '', line: e.lineNumber || 0});
+}, true);
+"""
+# A navigation or htmx poll cut short by the next navigation: not a failure of the server.
+ABORTED = "net::ERR_ABORTED"
+
+
+class PageErrors:
+    """Collects findings from one browser context; `expect` declares the ones a test allows."""
+
+    def __init__(self, origins: list[str]):
+        self.origins = tuple(origins)
+        self.seen: list[str] = []
+        self.allowed: list[re.Pattern] = []
+        self._lock = threading.Lock()
+
+    def expect(self, *patterns: str) -> None:
+        """Allow findings matching these regexes in this test."""
+        self.allowed += [re.compile(p) for p in patterns]
+
+    def watch(self, context) -> None:
+        """Listen on every page and frame of a browser context."""
+        context.expose_binding("__holdfastCsp", lambda _source, v: self._add(
+            f"CSP violation: {v['directive']} blocked {v['blocked'] or '(inline)'} on "
+            f"{v['page']} {v['source']}:{v['line']}"))
+        context.add_init_script(CSP_LISTENER)
+        context.on("console", self._console)
+        context.on("weberror", lambda error: self._add(f"page error: {error.error}"))
+        context.on("requestfailed", self._failed)
+        context.on("response", self._response)
+
+    def _ours(self, url: str) -> bool:
+        return url.startswith(self.origins)
+
+    def _console(self, message) -> None:
+        if message.type == "error":
+            where = message.location.get("url", "") if message.location else ""
+            self._add(f"console error: {message.text} ({where})")
+
+    def _failed(self, request) -> None:
+        failure = request.failure or ""
+        if self._ours(request.url) and ABORTED not in failure:
+            self._add(f"request failed: {request.method} {request.url} ({failure})")
+
+    def _response(self, response) -> None:
+        if self._ours(response.url) and response.status >= 400:
+            self._add(f"HTTP {response.status}: {response.request.method} {response.url}")
+
+    def _add(self, finding: str) -> None:
+        with self._lock:
+            self.seen.append(finding)
+
+    def problems(self) -> list[str]:
+        """Findings nobody allowed, then expectations nothing matched."""
+        with self._lock:
+            seen = list(self.seen)
+        unexpected = [f for f in seen if not any(p.search(f) for p in self.allowed)]
+        unused = [f"expected but never seen: /{p.pattern}/" for p in self.allowed
+                  if not any(p.search(f) for f in seen)]
+        return unexpected + unused
+
+    def report(self) -> str:
+        """Everything seen, for a failure message."""
+        with self._lock:
+            seen = list(self.seen)
+        allowed = ", ".join(f"/{p.pattern}/" for p in self.allowed) or "nothing"
+        return "\n".join(["browser findings (allowed: " + allowed + "):",
+                          *(f"  {f}" for f in seen or ["(none)"])])
