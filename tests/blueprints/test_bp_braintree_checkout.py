@@ -15,8 +15,8 @@ from app.models import Payment
 from app.pci_inventory import load_committed, script_hashes, scripts_on
 from app.security_headers import origin_of
 from app.services.audit import Actor
-from app.services.checkout.checkout import checkout
-from app.services.payments.payments import actions
+from app.services.checkout import checkout
+from app.services.payments import actions
 from tests.fakes.braintree.wiring import braintree_on
 from tests.flows import add, latest_payment, login, order_and_start, run_jobs
 from tests.security.test_sec_script_inventory import inventory_problems

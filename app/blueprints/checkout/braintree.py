@@ -16,7 +16,7 @@ from app.blueprints.checkout.routes import bp
 from app.blueprints.rate_limits import rate_limited
 from app.models.users import Role
 from app.security_headers import origin_of
-from app.services.checkout.checkout import nonces
+from app.services.checkout import nonces
 from app.services.errors import NotFound, ServiceError
 
 

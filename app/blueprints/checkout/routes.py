@@ -29,9 +29,9 @@ from app.domain.payment_states import PENDING, PaymentStatus
 from app.models.users import Role
 from app.providers.sandbox.mapping import DECLINE_MESSAGES, DEFAULT_DECLINE_MESSAGE
 from app.security_headers import origin_of
-from app.services.checkout.checkout import checkout
+from app.services.checkout import checkout
 from app.services.errors import NotFound, ServiceError
-from app.services.payments.payments import payments, vault
+from app.services.payments import payments, vault
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 

@@ -11,7 +11,7 @@ from app.blueprints.access import deny_object, flash_error, role_required
 from app.blueprints.checkout.csp import allow_provider
 from app.blueprints.checkout.routes import bp
 from app.models.users import Role
-from app.services.checkout.checkout import elements
+from app.services.checkout import elements
 from app.services.errors import Conflict, NotFound, ServiceError
 
 
