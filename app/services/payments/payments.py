@@ -21,6 +21,7 @@ from app.domain.payment_states import (
     PaymentStatus,
     can_transition,
     is_behind,
+    transition,
 )
 from app.extensions import db, queues
 from app.models import Item, Order, OrderStatus, Payment, PaymentStatusChange, WebhookEvent
@@ -45,12 +46,17 @@ class Outcome:
 
 
 def record_change(payment: Payment, target: PaymentStatus, cause: str, actor: Actor) -> None:
-    """Move the payment (already checked against the table) and log it twice: history + audit."""
-    db.session.add(PaymentStatusChange(payment_id=payment.id, from_status=payment.status,
+    """Move the payment through the table and log it twice: history + audit.
+
+    A move the table refuses raises ForbiddenMove before anything is written here; the caller's
+    unit of work rolls back whatever it wrote before, so nothing is left half-done.
+    """
+    before = payment.status
+    payment.status = transition(payment.state, target).value
+    db.session.add(PaymentStatusChange(payment_id=payment.id, from_status=before,
                                        to_status=target.value, cause=cause[:120]))
     audit.record(actor, "payment.status_changed", f"payment:{payment.id}",
-                 before=payment.status, after=target.value, cause=cause)
-    payment.status = target.value
+                 before=before, after=target.value, cause=cause)
 
 
 def _copy_facts(payment: Payment, report: ProviderPayment) -> None:
