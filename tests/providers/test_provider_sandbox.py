@@ -12,6 +12,7 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
+from app.domain.declines import DEFAULT_DECLINE_MESSAGE
 from app.domain.payment_states import PaymentStatus
 from app.providers.base import (
     InvalidSignature,
@@ -340,7 +341,7 @@ def test_decline_codes_get_buyer_readable_words():
     assert "3-D Secure" in report.failure_message
     unknown = mapping.to_provider_payment(raw_session(last_payment_error={
         "code": "card_declined", "decline_code": "do_not_honor", "message": "x"}))
-    assert unknown.failure_message == mapping.DEFAULT_DECLINE_MESSAGE
+    assert unknown.failure_message == DEFAULT_DECLINE_MESSAGE
 
 
 # --- webhooks -----------------------------------------------------------------------------

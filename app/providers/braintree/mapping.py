@@ -10,6 +10,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from app.domain.money import Money, exponent, to_decimal_string
+from app.domain.declines import decline_message
 from app.domain.payment_states import PaymentStatus
 from app.providers.base import (
     CardDisplay,
@@ -18,7 +19,6 @@ from app.providers.base import (
     ProviderPayment,
     ProviderRefund,
 )
-from app.providers.sandbox.mapping import decline_message
 
 S = PaymentStatus
 

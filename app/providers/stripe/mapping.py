@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from app.domain.declines import decline_message
 from app.domain.payment_states import PaymentStatus
 from app.providers.base import (
     CardDisplay,
@@ -16,7 +17,6 @@ from app.providers.base import (
     ProviderPayout,
     ProviderRefund,
 )
-from app.providers.sandbox.mapping import decline_message
 
 S = PaymentStatus
 
