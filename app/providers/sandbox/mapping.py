@@ -13,6 +13,7 @@ from app.providers.base import (
     CardDisplay,
     EventKind,
     ProviderDispute,
+    ProviderEvent,
     ProviderPayment,
     ProviderPayout,
     ProviderRefund,
@@ -20,6 +21,10 @@ from app.providers.base import (
 )
 
 S = PaymentStatus
+
+# Our payout's idempotency key rides in the metadata of every payout we create, so its webhook
+# is matched even when it beats the submit job to storing the sandbox's id.
+PAYOUT_REFERENCE = "holdfast_payout"
 
 
 def to_psp_currency(currency: str) -> str:
@@ -118,6 +123,18 @@ def event_kind(event_type: str) -> EventKind:
         if event_type.startswith(prefix):
             return kind
     return EventKind.OTHER
+
+
+def to_event(provider: str, event_id: str, event_type: str, object_id: str | None,
+             payload: dict) -> ProviderEvent:
+    """A sandbox event in common form: its kind and, on a payout's, our payout key."""
+    kind = event_kind(event_type)
+    ours = None
+    if kind == EventKind.PAYOUT:
+        obj = (payload.get("data") or {}).get("object") or {}
+        ours = (obj.get("metadata") or {}).get(PAYOUT_REFERENCE) if isinstance(obj, dict) else None
+    return ProviderEvent(provider=provider, event_id=event_id, type=event_type,
+                         object_id=object_id, payload=payload, kind=kind, our_reference=ours)
 
 
 # Sandbox refund status → platform refund status. Anything else: "needs_review".

@@ -131,8 +131,6 @@ def _reversed_from(payout_id: int) -> int:
 
 def submit(reversal_id: int, actor: Actor) -> TransferReversal:
     """Ask Stripe for one planned reversal with its stored key and book the answer."""
-    from app.providers.stripe import connect
-
     row = db.session.get(TransferReversal, reversal_id)
     if row.status != PENDING:
         return row
@@ -141,8 +139,8 @@ def submit(reversal_id: int, actor: Actor) -> TransferReversal:
     try:
         # A run that crashed after Stripe acted left a reversal with our key: book that one
         # (a retry with the key would only replay Stripe's saved error).
-        result = connect.find_reversal(adapter, transfer, row.idempotency_key) \
-            or connect.reverse_transfer(adapter, transfer, row.amount, row.idempotency_key)
+        result = adapter.find_reversal(transfer, row.idempotency_key) \
+            or adapter.reverse_transfer(transfer, row.amount, row.idempotency_key)
     except ProviderError as exc:
         if exc.executed is False and not exc.retryable:
             return _settle(reversal_id, None, exc.code or "refused", actor)

@@ -24,10 +24,11 @@ from app.domain.payment_states import (
     transition,
 )
 from app.extensions import db, queues
-from app.models import Item, Order, OrderStatus, Payment, PaymentStatusChange, WebhookEvent
+from app.models import Item, Order, OrderStatus, Payment, PaymentStatusChange
 from app.models.webhooks import InboxStatus
-from app.providers.base import ProviderPayment
-from app.services import audit
+from app.providers.base import ProviderError, ProviderEvent, ProviderPayment
+from app.providers.registry import get_provider
+from app.services import audit, inbox
 from app.services.audit import Actor
 from app.services.errors import ServiceError
 from app.services.money.escrow import hold_captured
@@ -164,17 +165,39 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
                          reported=target.value, cause=cause)
             outcome = Outcome("needs_review", current, payment.review_reason)
         if inbox_id is not None:
-            mark_inbox(inbox_id, InboxStatus.PROCESSED, f"{outcome.result}: {outcome.status}")
+            inbox.mark(inbox_id, InboxStatus.PROCESSED, f"{outcome.result}: {outcome.status}")
     if capture_after_commit:
         queues.enqueue("app.jobs.payments.capture_payment", payment_id,
                        job_id=f"capture-{payment_id}")
     return outcome
 
 
-def mark_inbox(inbox_id: int, status: InboxStatus, outcome: str) -> None:
-    """Record what processing an inbox event did (inside the caller's transaction)."""
-    event = locked(WebhookEvent, inbox_id)
-    event.status, event.outcome, event.processed_at = status.value, outcome[:255], now()
+def apply_payment_event(inbox_id: int, provider_name: str, event: ProviderEvent,
+                        actor: Actor) -> Outcome | None:
+    """A payment's webhook: find the payment, re-fetch it from the PSP, bring it forward."""
+    payment = None
+    if event.object_id:
+        payment = db.session.execute(select(Payment).where(
+            Payment.provider == provider_name, Payment.psp_reference == event.object_id)
+        ).scalar_one_or_none()
+        if payment is None and event.our_reference:
+            # e.g. a Stripe PaymentIntent event: its id is not the session id we stored.
+            payment = db.session.execute(select(Payment).where(
+                Payment.provider == provider_name, Payment.idempotency_key == event.our_reference)
+            ).scalar_one_or_none()
+    if payment is None or payment.psp_reference is None:
+        inbox.ignore(inbox_id, f"no payment for {event.type} {event.object_id}")
+        return None
+    provider = get_provider(provider_name)
+    try:
+        # Events arrive out of order: the PSP's current object is the truth, not the snapshot.
+        report = provider.retrieve(payment.psp_reference)
+    except ProviderError:
+        report = provider.payment_in_event(event.payload)
+        if report is None:
+            raise
+    return apply_report(payment.id, report, f"webhook {event.type} {event.event_id}", actor,
+                        inbox_id=inbox_id)
 
 
 def schedule_expiry(payment_id: int, ttl_seconds: int) -> None:
