@@ -15,6 +15,7 @@ from werkzeug.wrappers import Response
 from app.domain.declines import DEFAULT_DECLINE_MESSAGE
 from app.domain.payment_states import PaymentStatus
 from app.providers.base import (
+    EventKind,
     InvalidSignature,
     ProviderError,
     ProviderEvent,
@@ -361,7 +362,8 @@ def test_signed_webhook_parses_into_a_provider_event(provider, app, stack):
 
     assert parsed == ProviderEvent(provider="sandbox", event_id=event["id"],
                                    type="payment_session.authorized",
-                                   object_id=created.reference, payload=event)
+                                   object_id=created.reference, payload=event,
+                                   kind=EventKind.PAYMENT)
 
 
 @pytest.mark.parametrize("tamper", ["wrong_secret", "body_changed", "too_old", "no_header",
