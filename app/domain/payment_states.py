@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from enum import Enum
 
+from app.domain.transitions import check
+
 
 class PaymentStatus(str, Enum):
     """Where a payment stands, from the platform's point of view."""
@@ -89,7 +91,6 @@ PENDING = frozenset({S.INITIATED, S.PROCESSING, S.AUTHORIZING, S.REQUIRES_ACTION
 RELEASES_STOCK = frozenset({S.FAILED, S.CANCELLED, S.EXPIRED})
 
 
-
 def _reachable(start: PaymentStatus) -> frozenset[PaymentStatus]:
     """Every status a payment in `start` can still reach through the table.
 
@@ -114,25 +115,14 @@ def _reachable(start: PaymentStatus) -> frozenset[PaymentStatus]:
 REACHABLE = {status: _reachable(status) for status in PaymentStatus}
 
 
-class ForbiddenTransition(Exception):
-    """A status change that the table does not allow."""
-
-    def __init__(self, current: PaymentStatus, target: PaymentStatus):
-        self.current = current
-        self.target = target
-        super().__init__(f"payment cannot move from {current.value} to {target.value}")
-
-
 def can_transition(current: PaymentStatus, target: PaymentStatus) -> bool:
     """True when the table allows current → target."""
     return target in TRANSITIONS[current]
 
 
 def transition(current: PaymentStatus, target: PaymentStatus) -> PaymentStatus:
-    """Return target if current → target is allowed, else raise ForbiddenTransition."""
-    if not can_transition(current, target):
-        raise ForbiddenTransition(current, target)
-    return target
+    """Return target if current → target is allowed, else raise ForbiddenMove naming both."""
+    return check("payment", TRANSITIONS, current, target)
 
 
 def is_behind(current: PaymentStatus, reported: PaymentStatus) -> bool:

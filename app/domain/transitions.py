@@ -1,4 +1,9 @@
-"""A transition table checker shared by every state machine (payments, escrow, payouts)."""
+"""A transition table checker shared by every state machine.
+
+Payments, escrow holds, payouts, refunds, dispute claims and chargebacks, transfer reversals:
+each domain module keeps its table as data and its `transition()` calls `check`, so every
+forbidden move raises the same named error, whichever machine refused it.
+"""
 from __future__ import annotations
 
 from enum import Enum

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from app.jobs.context import app_context
-from app.services import webhooks
+from app.services import inbox, webhooks
 
 
 def process_event(inbox_id: int) -> str:
@@ -11,7 +11,7 @@ def process_event(inbox_id: int) -> str:
         try:
             outcome = webhooks.process(inbox_id)
         except Exception as exc:
-            webhooks.record_failure(inbox_id, f"{type(exc).__name__}: {exc}")
+            inbox.record_failure(inbox_id, f"{type(exc).__name__}: {exc}")
             raise  # RQ retries with backoff, then the job lands in the failed registry
         return outcome.result if outcome else "skipped"
 
@@ -19,7 +19,7 @@ def process_event(inbox_id: int) -> str:
 def sweep_inbox() -> int:
     """Re-enqueue events that were stored but never processed; returns how many."""
     with app_context():
-        ids = webhooks.stranded(older_than_seconds=60)
+        ids = inbox.stranded(older_than_seconds=60)
         for inbox_id in ids:
-            webhooks.enqueue_processing(inbox_id)
+            inbox.enqueue(inbox_id)
         return len(ids)

@@ -8,9 +8,12 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
 from app.domain.money import Money
+from app.domain.reversal_states import ReversalStatus
 from app.extensions import db
 
-PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
+# The plain values, for queries and for the model's default.
+PENDING, SUCCEEDED, FAILED = (ReversalStatus.PENDING.value, ReversalStatus.SUCCEEDED.value,
+                              ReversalStatus.FAILED.value)
 
 
 class TransferReversal(db.Model):
@@ -42,6 +45,11 @@ class TransferReversal(db.Model):
     failure_code: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=now)
     settled_at: Mapped[datetime | None]
+
+    @property
+    def state(self) -> ReversalStatus:
+        """The status as the domain enum."""
+        return ReversalStatus(self.status)
 
     @property
     def total(self) -> Money:

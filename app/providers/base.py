@@ -103,6 +103,12 @@ class ProviderEvent:
     # What the webhook inbox stores instead of the raw body, when the PSP puts a secret in it
     # that the platform must never keep (Stripe: a PaymentIntent's client_secret).
     inbox_body: str | None = field(default=None, repr=False)
+    # What the event is about (decides who processes it), and our own reference for its object
+    # when the PSP carries one in the object's metadata: a payment's reference under a Stripe
+    # PaymentIntent whose id is not the session id we stored, a payout's idempotency key when
+    # the webhook beats the submit job to storing the PSP's id. Set by the adapter only.
+    kind: EventKind = EventKind.OTHER
+    our_reference: str | None = None
 
 
 @dataclass(frozen=True)
@@ -280,11 +286,16 @@ class PaymentProvider(ABC):
         """What an event type of this PSP is about (the webhook service dispatches on it)."""
         return EventKind.OTHER
 
-    def our_reference_in(self, payload: dict) -> str | None:
-        """Our payment reference (SessionRequest.reference) carried inside a payment event,
-        for PSP objects whose id is not the one we stored (Stripe's PaymentIntent under a
-        Checkout Session). None when the PSP has no such field."""
-        return None
+    def stored_event(self, event_id: str, event_type: str, object_id: str | None,
+                     payload: dict) -> ProviderEvent:
+        """The common event again, from what the webhook inbox stored: the same kind and
+        references parse_webhook gave it. `payload` is the stored body as JSON ({} when it is
+        not JSON). Called by the worker that processes the event; local work, no network.
+        Must not verify anything (the signature was checked on receipt) nor trust the payload
+        for more than finding our object: the service re-fetches it from the PSP."""
+        return ProviderEvent(provider=self.name, event_id=event_id, type=event_type,
+                             object_id=object_id, payload=payload,
+                             kind=self.event_kind(event_type))
 
     def payment_in_event(self, payload: dict) -> ProviderPayment | None:
         """The payment snapshot inside a payment event, when the PSP sends a whole object we

@@ -142,8 +142,8 @@ class GuardedProvider(PaymentProvider):
     def event_kind(self, event_type):
         return self.inner.event_kind(event_type)
 
-    def our_reference_in(self, payload):
-        return self.inner.our_reference_in(payload)
+    def stored_event(self, event_id, event_type, object_id, payload):
+        return self.inner.stored_event(event_id, event_type, object_id, payload)
 
     def payment_in_event(self, payload):
         return self.inner.payment_in_event(payload)

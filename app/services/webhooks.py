@@ -1,26 +1,27 @@
-"""Webhook inbox: verify → store once → commit → enqueue; and the processing of stored events."""
+"""Webhooks: verify → store once → commit → enqueue; then one dispatch table by event kind.
+
+The provider reads its own payloads: parse_webhook and stored_event give the common event
+(its kind, the PSP's object id, our own reference when the PSP carries one), so nothing here
+knows any PSP's shape. Each handler re-fetches its object from the PSP, moves it forward and
+marks the inbox row in the same transaction; an error leaves the row for RQ's retry.
+"""
 from __future__ import annotations
 
-import importlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from app.clock import now
-from app.database import locked, unit_of_work
-from app.extensions import db, queues
-from app.models import Payment, WebhookEvent
-from app.models.webhooks import InboxStatus
-from app.providers.base import EventKind, InvalidSignature, ProviderError
+from app.providers.base import EventKind, InvalidSignature, ProviderEvent
 from app.providers.registry import get_provider
+from app.services import inbox
 from app.services.audit import Actor
-from app.services.payments import payments
-from app.services.payments.payments import Outcome
+from app.services.disputes.chargebacks import apply_dispute_event
+from app.services.money.payouts import apply_payout_event
+from app.services.payments.payments import Outcome, apply_payment_event
+from app.services.refunds.refunds import apply_refund_event
 
 
 @dataclass(frozen=True)
@@ -40,18 +41,11 @@ def receive(provider_name: str, raw_body: bytes, headers) -> Receipt:
         current_app.logger.warning("rejected %s webhook: %s", provider_name, exc)
         return Receipt(400, {"error": {"code": "invalid_signature",
                                        "message": "signature verification failed"}})
-    try:
-        with unit_of_work():
-            row = WebhookEvent(provider=provider_name, event_id=event.event_id,
-                               event_type=event.type, object_id=event.object_id,
-                               payload=event.inbox_body or raw_body.decode("utf-8"))
-            db.session.add(row)
-            db.session.flush()
-            inbox_id = row.id
-    except IntegrityError:
+    inbox_id = inbox.store(provider_name, event, raw_body)
+    if inbox_id is None:
         return Receipt(200, {"received": True, "duplicate": True})
     try:
-        enqueue_processing(inbox_id)
+        inbox.enqueue(inbox_id)
     except RedisError:
         # The row is committed: the sweeper will enqueue it when Redis is back.
         current_app.logger.warning("queue unavailable; inbox event %s waits for the sweeper",
@@ -59,64 +53,34 @@ def receive(provider_name: str, raw_body: bytes, headers) -> Receipt:
     return Receipt(200, {"received": True})
 
 
-def enqueue_processing(inbox_id: int) -> None:
-    """Queue the job that processes one stored event."""
-    queues.enqueue("app.jobs.webhooks.process_event", inbox_id, job_id=f"inbox-{inbox_id}")
+def ignore_other(inbox_id: int, provider_name: str, event: ProviderEvent,
+                 actor: Actor) -> None:
+    """An event about nothing the platform settles: recorded as ignored, answered 2xx."""
+    inbox.ignore(inbox_id, f"no payment for {event.type} {event.object_id}")
 
 
-# Who processes each kind of event: "module:function", imported when first needed so that
-# this module does not depend on every feature. Each takes (inbox_id, provider_name,
-# event_type, object_id, actor), settles its object and marks the inbox row.
-HANDLERS = {
-    EventKind.REFUND: "app.services.refunds.refunds:apply_refund_event",
-    EventKind.DISPUTE: "app.services.disputes.chargebacks:apply_dispute_event",
+Handler = Callable[[int, str, ProviderEvent, Actor], Outcome | None]
+
+# Who processes each kind of event. Each takes (inbox id, provider name, the common event,
+# actor), settles its object from the PSP's current state and marks the inbox row.
+HANDLERS: dict[EventKind, Handler] = {
+    EventKind.PAYMENT: apply_payment_event,
+    EventKind.REFUND: apply_refund_event,
+    EventKind.DISPUTE: apply_dispute_event,
+    EventKind.PAYOUT: apply_payout_event,
+    EventKind.OTHER: ignore_other,
 }
 
 
 def process(inbox_id: int) -> Outcome | None:
-    """Apply one stored event: find its object, re-fetch it from the PSP, move forward."""
-    with unit_of_work():
-        event = locked(WebhookEvent, inbox_id)
-        if event is None or event.status in (InboxStatus.PROCESSED.value,
-                                             InboxStatus.IGNORED.value):
-            return None
-        event.attempts += 1
-        provider_name, event_type, object_id = event.provider, event.event_type, event.object_id
-        payload = _decoded(event.payload)
-    actor = Actor(f"psp:{provider_name}", "worker")
-    provider = get_provider(provider_name)
-    kind = provider.event_kind(event_type)
-    if kind == EventKind.PAYOUT:
-        return _process_payout(inbox_id, provider_name, event_type, object_id, actor)
-    if kind in HANDLERS:
-        module, _, function = HANDLERS[kind].partition(":")
-        handler = getattr(importlib.import_module(module), function)
-        return handler(inbox_id, provider_name, event_type, object_id, actor)
-    payment = None
-    if kind == EventKind.PAYMENT and object_id:
-        payment = db.session.execute(select(Payment).where(
-            Payment.provider == provider_name, Payment.psp_reference == object_id)
-        ).scalar_one_or_none()
-        ours = provider.our_reference_in(payload) if payment is None else None
-        if ours:
-            # e.g. a Stripe PaymentIntent event: its id is not the session id we stored.
-            payment = db.session.execute(select(Payment).where(
-                Payment.provider == provider_name, Payment.idempotency_key == ours)
-            ).scalar_one_or_none()
-    if payment is None or (payment.psp_reference is None and kind == EventKind.PAYMENT):
-        with unit_of_work():
-            payments.mark_inbox(inbox_id, InboxStatus.IGNORED,
-                                f"no payment for {event_type} {object_id}")
+    """Apply one stored event once: its kind's handler, or nothing for a settled row."""
+    stored = inbox.claim(inbox_id)
+    if stored is None:
         return None
-    try:
-        # Events arrive out of order: the PSP's current object is the truth, not the snapshot.
-        report = provider.retrieve(payment.psp_reference)
-    except ProviderError:
-        report = provider.payment_in_event(payload)
-        if report is None:
-            raise
-    return payments.apply_report(payment.id, report, f"webhook {event_type} {event_id_of(payload)}",
-                                 actor, inbox_id=inbox_id)
+    event = get_provider(stored.provider).stored_event(
+        stored.event_id, stored.event_type, stored.object_id, _decoded(stored.payload))
+    actor = Actor(f"psp:{stored.provider}", "worker")
+    return HANDLERS[event.kind](inbox_id, stored.provider, event, actor)
 
 
 def _decoded(stored: str) -> dict:
@@ -126,54 +90,3 @@ def _decoded(stored: str) -> dict:
     except ValueError:
         return {}
     return payload if isinstance(payload, dict) else {}
-
-
-def event_id_of(payload: dict) -> str:
-    """The PSP's event id inside a stored payload, for the cause of a status change."""
-    return str(payload.get("id", "")) if isinstance(payload, dict) else ""
-
-
-def _process_payout(inbox_id: int, provider_name: str, event_type: str, object_id: str | None,
-                    actor: Actor) -> None:
-    """payout.paid / payout.failed: re-fetch the payout and settle it with its posting."""
-    from app.models.payouts import Payout
-    from app.services.money import payouts
-
-    payout = db.session.execute(select(Payout).where(
-        Payout.provider == provider_name, Payout.psp_reference == object_id)
-    ).scalar_one_or_none() if object_id else None
-    if payout is None:
-        # The webhook can beat the submit job to storing the PSP's id: match on our own key.
-        from app.providers.sandbox.client import PAYOUT_REFERENCE
-
-        event = json.loads(db.session.get(WebhookEvent, inbox_id).payload)
-        ours = ((event["data"]["object"].get("metadata") or {}).get(PAYOUT_REFERENCE))
-        payout = db.session.execute(select(Payout).where(
-            Payout.provider == provider_name, Payout.idempotency_key == ours)
-        ).scalar_one_or_none() if ours else None
-    if payout is None:
-        with unit_of_work():
-            payments.mark_inbox(inbox_id, InboxStatus.IGNORED,
-                                f"no payout for {event_type} {object_id}")
-        return None
-    result = get_provider(provider_name).retrieve_payout(object_id)
-    settled = payouts.apply_result(payout.id, result, actor)
-    with unit_of_work():
-        payments.mark_inbox(inbox_id, InboxStatus.PROCESSED, f"payout {settled.status}")
-    return None
-
-
-def record_failure(inbox_id: int, error: str) -> None:
-    """Note a failed processing attempt on the inbox row (the job re-raises for RQ's retry)."""
-    with unit_of_work():
-        event = locked(WebhookEvent, inbox_id)
-        if event is not None and event.status != InboxStatus.PROCESSED.value:
-            event.status, event.last_error = InboxStatus.FAILED.value, error[:2000]
-
-
-def stranded(older_than_seconds: int) -> list[int]:
-    """Inbox rows stored but never processed (Redis was down, a worker died)."""
-    cutoff = now() - timedelta(seconds=older_than_seconds)
-    return list(db.session.execute(select(WebhookEvent.id).where(
-        WebhookEvent.status == InboxStatus.RECEIVED.value, WebhookEvent.received_at < cutoff)
-    ).scalars())

@@ -15,7 +15,7 @@ from app.models import AuditRecord, Order, Payment, PaymentStatusChange, Webhook
 from app.providers.registry import get_provider
 from app.providers.sandbox import SandboxProvider
 from app.providers.sandbox.webhooks import HEADER, sign
-from app.services import webhooks
+from app.services import inbox, webhooks
 from app.services.audit import Actor
 from app.services.checkout import checkout
 from app.services.payments import payments
@@ -206,7 +206,7 @@ def test_a_job_killed_before_its_commit_leaves_no_trace_and_reruns_cleanly(
     def killed(*args, **kwargs):
         raise SystemExit("worker killed")  # at the very end of the transaction
 
-    monkeypatch.setattr(payments, "mark_inbox", killed)
+    monkeypatch.setattr(inbox, "mark", killed)
     with pytest.raises(SystemExit):
         webhooks.process(row.id)
     monkeypatch.undo()

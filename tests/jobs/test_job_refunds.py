@@ -12,6 +12,7 @@ from app.extensions import db
 from app.jobs.refunds import settle_pending, settle_refund
 from app.models import DisputeCase, EscrowHold, LedgerTransaction, Payment, WebhookEvent
 from app.models.refunds import Refund
+from app.providers.base import EventKind, ProviderEvent
 from app.services.audit import Actor
 from app.services.disputes import case_log
 from app.services.money import escrow, ledger
@@ -167,7 +168,9 @@ def test_a_refund_webhook_before_our_answer_is_retried_not_ignored(client, peopl
     row.psp_reference, row.status = None, "pending"  # as if our request had not returned yet
     db.session.commit()
     with pytest.raises(refunds.RefundNotYetKnown):
-        refunds.apply_refund_event(0, "sandbox", "refund.succeeded", reference, SUPPORT)
+        refunds.apply_refund_event(0, "sandbox", ProviderEvent(
+            "sandbox", "evt_early", "refund.succeeded", reference, {}, kind=EventKind.REFUND),
+            SUPPORT)
     row = fresh(Refund, refund.id)
     row.psp_reference, row.status = reference, "succeeded"
     db.session.commit()

@@ -12,8 +12,10 @@ import pytest
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Response
 
+from app.domain.declines import DEFAULT_DECLINE_MESSAGE
 from app.domain.payment_states import PaymentStatus
 from app.providers.base import (
+    EventKind,
     InvalidSignature,
     ProviderError,
     ProviderEvent,
@@ -340,7 +342,7 @@ def test_decline_codes_get_buyer_readable_words():
     assert "3-D Secure" in report.failure_message
     unknown = mapping.to_provider_payment(raw_session(last_payment_error={
         "code": "card_declined", "decline_code": "do_not_honor", "message": "x"}))
-    assert unknown.failure_message == mapping.DEFAULT_DECLINE_MESSAGE
+    assert unknown.failure_message == DEFAULT_DECLINE_MESSAGE
 
 
 # --- webhooks -----------------------------------------------------------------------------
@@ -360,7 +362,8 @@ def test_signed_webhook_parses_into_a_provider_event(provider, app, stack):
 
     assert parsed == ProviderEvent(provider="sandbox", event_id=event["id"],
                                    type="payment_session.authorized",
-                                   object_id=created.reference, payload=event)
+                                   object_id=created.reference, payload=event,
+                                   kind=EventKind.PAYMENT)
 
 
 @pytest.mark.parametrize("tamper", ["wrong_secret", "body_changed", "too_old", "no_header",

@@ -25,9 +25,9 @@ from app.blueprints.access import (
 from app.blueprints.checkout.csp import allow_pay_form, allow_provider
 from app.blueprints.checkout.forms import PayForm, PlaceOrderForm, RemoveCardForm
 from app.blueprints.rate_limits import rate_limited
+from app.domain.declines import DECLINE_MESSAGES, DEFAULT_DECLINE_MESSAGE
 from app.domain.payment_states import PENDING, PaymentStatus
 from app.models.users import Role
-from app.providers.sandbox.mapping import DECLINE_MESSAGES, DEFAULT_DECLINE_MESSAGE
 from app.security_headers import origin_of
 from app.services.checkout import checkout
 from app.services.errors import NotFound, ServiceError

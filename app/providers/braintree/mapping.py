@@ -9,16 +9,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
+from app.domain.declines import decline_message
 from app.domain.money import Money, exponent, to_decimal_string
 from app.domain.payment_states import PaymentStatus
 from app.providers.base import (
     CardDisplay,
     EventKind,
     ProviderDispute,
+    ProviderEvent,
     ProviderPayment,
     ProviderRefund,
 )
-from app.providers.sandbox.mapping import decline_message
 
 S = PaymentStatus
 
@@ -206,3 +207,10 @@ EVENT_KINDS = {
 def event_kind(kind: str) -> EventKind:
     """The kind of a Braintree notification; kinds we don't know are OTHER."""
     return EVENT_KINDS.get(kind, EventKind.OTHER)
+
+
+def to_event(event_id: str, kind: str, subject_id: str | None, payload: dict) -> ProviderEvent:
+    """A Braintree notification in common form. Its subject id is the PSP's reference we
+    stored (a transaction's, a dispute's): Braintree carries none of ours."""
+    return ProviderEvent(provider="braintree", event_id=event_id, type=kind,
+                         object_id=subject_id, payload=payload, kind=event_kind(kind))

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 from braintree.exceptions.invalid_signature_error import InvalidSignatureError
 
 from app.providers.base import InvalidSignature, ProviderEvent
+from app.providers.braintree import mapping
 
 SUBJECTS = ("transaction", "dispute", "disbursement", "subscription", "merchant_account")
 
@@ -51,6 +52,5 @@ def parse(gateway, raw_body: bytes) -> ProviderEvent:
     object_id = subject_id(notification)
     timestamp = notification.timestamp
     stamp = timestamp.strftime("%Y-%m-%dT%H:%M:%SZ") if timestamp else ""
-    return ProviderEvent(provider="braintree", event_id=f"{kind}:{object_id or '-'}:{stamp}",
-                         type=kind, object_id=object_id,
-                         payload={"kind": kind, "subject_id": object_id, "timestamp": stamp})
+    return mapping.to_event(f"{kind}:{object_id or '-'}:{stamp}", kind, object_id,
+                            {"kind": kind, "subject_id": object_id, "timestamp": stamp})

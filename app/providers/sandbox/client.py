@@ -18,8 +18,6 @@ from app.providers.base import (
 )
 from app.providers.sandbox import mapping, webhooks
 
-PAYOUT_REFERENCE = "holdfast_payout"
-
 
 class SandboxProvider(PaymentProvider):
     """The built-in sandbox PSP."""
@@ -92,7 +90,7 @@ class SandboxProvider(PaymentProvider):
         body = {"amount": amount, "currency": mapping.to_psp_currency(currency),
                 "destination": destination, "holder_name": holder_name,
                 # Our key rides along: a webhook may arrive before we stored the PSP's id.
-                "metadata": {PAYOUT_REFERENCE: idempotency_key}}
+                "metadata": {mapping.PAYOUT_REFERENCE: idempotency_key}}
         return mapping.to_provider_payout(self._call("POST", "/v1/payouts", body,
                                                      idempotency_key))
 
@@ -118,6 +116,10 @@ class SandboxProvider(PaymentProvider):
 
     def event_kind(self, event_type: str) -> EventKind:
         return mapping.event_kind(event_type)
+
+    def stored_event(self, event_id: str, event_type: str, object_id: str | None,
+                     payload: dict) -> ProviderEvent:
+        return mapping.to_event(self.name, event_id, event_type, object_id, payload)
 
     def payment_in_event(self, payload: dict) -> ProviderPayment | None:
         # The sandbox's events carry the whole payment_session as it was then.

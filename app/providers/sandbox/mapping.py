@@ -7,11 +7,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from app.domain.declines import decline_message
 from app.domain.payment_states import PaymentStatus
 from app.providers.base import (
     CardDisplay,
     EventKind,
     ProviderDispute,
+    ProviderEvent,
     ProviderPayment,
     ProviderPayout,
     ProviderRefund,
@@ -19,6 +21,10 @@ from app.providers.base import (
 )
 
 S = PaymentStatus
+
+# Our payout's idempotency key rides in the metadata of every payout we create, so its webhook
+# is matched even when it beats the submit job to storing the sandbox's id.
+PAYOUT_REFERENCE = "holdfast_payout"
 
 
 def to_psp_currency(currency: str) -> str:
@@ -54,27 +60,6 @@ def map_status(session: dict) -> PaymentStatus | None:
     if raw == "expired":
         return S.EXPIRED
     return None
-
-
-# What a buyer reads when a card is declined: plain words, and what to do next.
-DECLINE_MESSAGES = {
-    "generic_decline": "Your card was declined. Please try another card.",
-    "card_declined": "Your card was declined. Please try another card.",
-    "insufficient_funds": "Your card has insufficient funds. Please try another card.",
-    "expired_card": "Your card has expired. Please use another card.",
-    "incorrect_cvc": "The security code (CVC) is incorrect. Check it or try another card.",
-    "incorrect_number": "The card number is incorrect. Please check it and try again.",
-    "fraudulent": "Your bank blocked this payment. Please use another card or contact your bank.",
-    "authentication_failed": "Your bank could not confirm it was you (3-D Secure failed). "
-                             "Please try again or use another card.",
-    "processing_error": "Your bank could not process the payment. Please try again.",
-}
-DEFAULT_DECLINE_MESSAGE = "The payment did not go through. Please try another card."
-
-
-def decline_message(code: str | None) -> str:
-    """Buyer-facing words for a PSP decline or failure code."""
-    return DECLINE_MESSAGES.get(code or "", DEFAULT_DECLINE_MESSAGE)
 
 
 def to_provider_payment(session: dict) -> ProviderPayment:
@@ -138,6 +123,18 @@ def event_kind(event_type: str) -> EventKind:
         if event_type.startswith(prefix):
             return kind
     return EventKind.OTHER
+
+
+def to_event(provider: str, event_id: str, event_type: str, object_id: str | None,
+             payload: dict) -> ProviderEvent:
+    """A sandbox event in common form: its kind and, on a payout's, our payout key."""
+    kind = event_kind(event_type)
+    ours = None
+    if kind == EventKind.PAYOUT:
+        obj = (payload.get("data") or {}).get("object") or {}
+        ours = (obj.get("metadata") or {}).get(PAYOUT_REFERENCE) if isinstance(obj, dict) else None
+    return ProviderEvent(provider=provider, event_id=event_id, type=event_type,
+                         object_id=object_id, payload=payload, kind=kind, our_reference=ours)
 
 
 # Sandbox refund status → platform refund status. Anything else: "needs_review".

@@ -7,6 +7,7 @@ import json
 import time
 
 from app.providers.base import InvalidSignature, ProviderEvent
+from app.providers.sandbox import mapping
 
 HEADER = "Sandbox-Signature"
 
@@ -50,7 +51,7 @@ def parse(raw_body: bytes, headers, secrets: list[str], tolerance: int) -> Provi
     try:
         event = json.loads(raw_body)
         obj = event["data"]["object"]
-        return ProviderEvent(provider="sandbox", event_id=str(event["id"]),
-                             type=str(event["type"]), object_id=obj.get("id"), payload=event)
+        return mapping.to_event("sandbox", str(event["id"]), str(event["type"]), obj.get("id"),
+                                event)
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidSignature(f"signed but not an event: {exc}") from None

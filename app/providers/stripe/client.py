@@ -28,12 +28,10 @@ from app.providers.base import (
     ProviderRefund,
     SessionRequest,
 )
-from app.providers.stripe import errors, mapping, webhooks
+from app.providers.stripe import connect, errors, mapping, webhooks
+from app.providers.stripe.mapping import REFERENCE_KEY
 
-# Our payment reference rides on every object we create, so a lost answer can be found again.
-REFERENCE_KEY = "holdfast_reference"
 PAYMENT_KEY = "holdfast_payment"     # on refunds: the payment's psp_reference (the session id)
-PAYOUT_KEY = "holdfast_payout"       # on transfers: our payout key (webhooks.py matches on it)
 REFUND_KEY = "holdfast_refund_key"   # on refunds: the idempotency key that created it
 SESSION_EXPAND = ["payment_intent", "payment_intent.latest_charge",
                   "payment_intent.latest_charge.balance_transaction"]
@@ -244,18 +242,32 @@ class StripeProvider(PaymentProvider):
     # --- payouts (Connect) ---------------------------------------------------------------
     def create_payout(self, amount: int, currency: str, destination: dict, holder_name: str,
                       idempotency_key: str) -> ProviderPayout:
-        from app.providers.stripe import connect
-
         return connect.transfer(self, amount, currency, destination, idempotency_key)
+
+    # Connect calls outside the contract, for the clawback and seller-account services (they
+    # reach the adapter through the registry, never this package's modules).
+    def reverse_transfer(self, transfer_reference: str, amount: int,
+                         idempotency_key: str) -> connect.TransferReversal:
+        """Claw back `amount` of a transfer, exactly once per idempotency key."""
+        return connect.reverse_transfer(self, transfer_reference, amount, idempotency_key)
+
+    def find_reversal(self, transfer_reference: str,
+                      idempotency_key: str) -> connect.TransferReversal | None:
+        """The reversal of this transfer made with our key, if Stripe has one. Read-only."""
+        return connect.find_reversal(self, transfer_reference, idempotency_key)
+
+    def retrieve_account(self, account_id: str) -> connect.ConnectedAccount:
+        """A seller's connected account (ProviderError 404 when Stripe has none). Read-only."""
+        return connect.retrieve_account(self, account_id)
 
     def retrieve_payout(self, reference: str) -> ProviderPayout:
         return mapping.transfer_to_payout(self._call(self._client.v1.transfers.retrieve,
                                                      reference))
 
     # --- webhooks -----------------------------------------------------------------------
-    def our_reference_in(self, payload: dict) -> str | None:
-        obj = ((payload.get("data") or {}).get("object") or {}) if isinstance(payload, dict) else {}
-        return (obj.get("metadata") or {}).get(REFERENCE_KEY)
+    def stored_event(self, event_id: str, event_type: str, object_id: str | None,
+                     payload: dict) -> ProviderEvent:
+        return mapping.to_event(event_id, event_type, object_id, payload)
 
     def event_kind(self, event_type: str) -> EventKind:
         return mapping.event_kind(event_type)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from app.providers.base import ProviderError, ProviderPayout
 from app.providers.stripe import mapping
-from app.providers.stripe.client import PAYOUT_KEY
+from app.providers.stripe.mapping import PAYOUT_KEY
 
 REVERSAL_KEY = "holdfast_reversal"  # on transfer reversals: the key that created it
 

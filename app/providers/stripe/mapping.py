@@ -7,18 +7,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from app.domain.declines import decline_message
 from app.domain.payment_states import PaymentStatus
 from app.providers.base import (
     CardDisplay,
     EventKind,
     ProviderDispute,
+    ProviderEvent,
     ProviderPayment,
     ProviderPayout,
     ProviderRefund,
 )
-from app.providers.sandbox.mapping import decline_message
 
 S = PaymentStatus
+
+# Our references ride in the metadata of every object we create, so a lost answer can be found
+# again and a webhook can be matched before we stored the PSP's id.
+REFERENCE_KEY = "holdfast_reference"  # on sessions and PaymentIntents: our payment reference
+PAYOUT_KEY = "holdfast_payout"        # on transfers: our payout's idempotency key
 
 # PaymentIntent status → platform status (succeeded and canceled need more facts, below).
 INTENT_STATUSES = {
@@ -205,3 +211,19 @@ def event_kind(event_type: str) -> EventKind:
         if event_type.startswith(prefix):
             return kind
     return EventKind.OTHER
+
+
+# Which metadata key carries our reference, by the kind of object an event is about.
+OUR_KEYS = {EventKind.PAYMENT: REFERENCE_KEY, EventKind.PAYOUT: PAYOUT_KEY}
+
+
+def to_event(event_id: str, event_type: str, object_id: str | None, payload: dict,
+             inbox_body: str | None = None) -> ProviderEvent:
+    """A Stripe event in common form: its kind and our reference from its object's metadata."""
+    kind = event_kind(event_type)
+    obj = (payload.get("data") or {}).get("object") or {}
+    metadata = (obj.get("metadata") or {}) if isinstance(obj, dict) else {}
+    ours = metadata.get(OUR_KEYS[kind]) if kind in OUR_KEYS else None
+    return ProviderEvent(provider="stripe", event_id=event_id, type=event_type,
+                         object_id=object_id, payload=payload, inbox_body=inbox_body, kind=kind,
+                         our_reference=ours)

@@ -7,6 +7,7 @@ import time
 import stripe
 
 from app.providers.base import InvalidSignature, ProviderEvent
+from app.providers.stripe import mapping
 
 HEADER = "Stripe-Signature"
 
@@ -50,10 +51,8 @@ def parse(raw_body: bytes, headers, secrets: list[str], tolerance: int,
     try:
         obj = payload["data"]["object"]
         payload, redacted = without_secrets(payload)
-        return ProviderEvent(provider="stripe", event_id=str(payload["id"]),
-                             type=str(payload["type"]), object_id=obj.get("id"),
-                             payload=payload,
-                             inbox_body=json.dumps(payload) if redacted else None)
+        return mapping.to_event(str(payload["id"]), str(payload["type"]), obj.get("id"),
+                                payload, inbox_body=json.dumps(payload) if redacted else None)
     except (KeyError, TypeError, AttributeError) as exc:
         raise InvalidSignature(f"signed but not an event: {exc}") from None
 

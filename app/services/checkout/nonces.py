@@ -9,12 +9,12 @@ through find_by_reference) instead of charged twice.
 from __future__ import annotations
 
 from app.database import locked, unit_of_work
+from app.domain.declines import decline_message
 from app.domain.payment_states import PAID, PaymentStatus
 from app.extensions import db
 from app.models import Payment
 from app.providers.base import ProviderError, ProviderPayment
 from app.providers.registry import get_provider
-from app.providers.sandbox.mapping import decline_message
 from app.services.audit import Actor
 from app.services.checkout.checkout import buyer_order
 from app.services.errors import Conflict, PaymentUnavailable

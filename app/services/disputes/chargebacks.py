@@ -27,9 +27,9 @@ from app.extensions import db
 from app.models import DisputeCase, Order, OrderLine, Payment, PaymentStatusChange
 from app.models.users import STAFF_ROLES, Role, User
 from app.models.webhooks import InboxStatus
-from app.providers.base import ProviderDispute, ProviderError
+from app.providers.base import ProviderDispute, ProviderError, ProviderEvent
 from app.providers.registry import get_provider
-from app.services import audit, notifications
+from app.services import audit, inbox, notifications
 from app.services.audit import Actor
 from app.services.disputes import case_log
 from app.services.disputes import chargeback_money as money
@@ -52,9 +52,10 @@ MAX_FIELD = 20_000
 
 # --- webhooks ----------------------------------------------------------------------------
 
-def apply_dispute_event(inbox_id: int, provider_name: str, event_type: str,
-                        object_id: str | None, actor: Actor) -> None:
+def apply_dispute_event(inbox_id: int, provider_name: str, event: ProviderEvent,
+                        actor: Actor) -> None:
     """Re-fetch the PSP's dispute and bring its chargeback case forward (webhook handler)."""
+    event_type, object_id = event.type, event.object_id
     provider = get_provider(provider_name)
     report = provider.retrieve_dispute(object_id)  # a ProviderError fails the job: RQ retries
     payment = db.session.execute(select(Payment).where(
@@ -62,7 +63,7 @@ def apply_dispute_event(inbox_id: int, provider_name: str, event_type: str,
     ).scalar_one_or_none()
     if payment is None:
         with unit_of_work():
-            payments.mark_inbox(inbox_id, InboxStatus.IGNORED,
+            inbox.mark(inbox_id, InboxStatus.IGNORED,
                                 f"no payment for dispute {report.reference}")
         return
     if payment.status not in CAPTURED_OR_LATER:
@@ -83,7 +84,7 @@ def apply_dispute_event(inbox_id: int, provider_name: str, event_type: str,
         else:
             seen(locked(DisputeCase, case.id))
         _follow(case, payment, report, actor)
-        payments.mark_inbox(inbox_id, InboxStatus.PROCESSED,
+        inbox.mark(inbox_id, InboxStatus.PROCESSED,
                             f"chargeback case {case.id}: {case.status}")
         lost = case.status == ChargebackStatus.LOST.value and case.liable != "platform"
         lost_intent = money.intent(case, "lost")

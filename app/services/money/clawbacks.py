@@ -29,6 +29,7 @@ from app.domain import ledger as rules
 from app.domain.ledger import AccountKind
 from app.domain.money import format_money
 from app.domain.payout_states import PayoutStatus
+from app.domain.reversal_states import ReversalStatus, transition
 from app.extensions import db, queues
 from app.models.ledger import LedgerTransaction
 from app.models.payouts import Payout
@@ -130,8 +131,6 @@ def _reversed_from(payout_id: int) -> int:
 
 def submit(reversal_id: int, actor: Actor) -> TransferReversal:
     """Ask Stripe for one planned reversal with its stored key and book the answer."""
-    from app.providers.stripe import connect
-
     row = db.session.get(TransferReversal, reversal_id)
     if row.status != PENDING:
         return row
@@ -140,8 +139,8 @@ def submit(reversal_id: int, actor: Actor) -> TransferReversal:
     try:
         # A run that crashed after Stripe acted left a reversal with our key: book that one
         # (a retry with the key would only replay Stripe's saved error).
-        result = connect.find_reversal(adapter, transfer, row.idempotency_key) \
-            or connect.reverse_transfer(adapter, transfer, row.amount, row.idempotency_key)
+        result = adapter.find_reversal(transfer, row.idempotency_key) \
+            or adapter.reverse_transfer(transfer, row.amount, row.idempotency_key)
     except ProviderError as exc:
         if exc.executed is False and not exc.retryable:
             return _settle(reversal_id, None, exc.code or "refused", actor)
@@ -158,11 +157,13 @@ def _settle(reversal_id: int, reference: str | None, failure: str | None,
         row.settled_at = now()
         if failure is not None:
             # Nothing moved: the balance stays negative and future sales net it out.
-            row.status, row.failure_code = FAILED, failure[:64]
+            row.status = transition(row.state, ReversalStatus.FAILED).value
+            row.failure_code = failure[:64]
             audit.record(actor, "clawback.reversal_failed", f"transfer_reversal:{row.id}",
                          amount=row.amount, currency=row.currency, failure=failure)
             return row
-        row.status, row.psp_reference = SUCCEEDED, reference
+        row.status = transition(row.state, ReversalStatus.SUCCEEDED).value
+        row.psp_reference = reference
         ledger.post(rules.transfer_reversed(row.seller_id, row.provider, row.currency,
                                             row.amount), f"transfer_reversed:{row.id}")
         audit.record(actor, "clawback.reversed", f"transfer_reversal:{row.id}",

@@ -46,8 +46,6 @@ def stripe_account(seller_id: int) -> ProviderAccount | None:
 def register_stripe_account(seller_id: int, account_ref: str, password: str,
                             actor: Actor) -> ProviderAccount:
     """Set (or change) the seller's connected account after checking it with Stripe."""
-    from app.providers.stripe import connect
-
     adapter = stripe_adapter()
     if adapter is None:
         raise Conflict("Stripe is not in use on this marketplace.")
@@ -56,7 +54,7 @@ def register_stripe_account(seller_id: int, account_ref: str, password: str,
         raise ServiceError("A Stripe account id looks like acct_ followed by letters and "
                            "digits, e.g. acct_1Nv0FGQ9RKHgCVdK.")
     try:
-        found = connect.retrieve_account(adapter, account_ref)
+        found = adapter.retrieve_account(account_ref)
     except ProviderError as exc:
         if exc.executed is False and exc.status == 404:
             raise ServiceError(f"Stripe has no account {account_ref}. Copy the id from "

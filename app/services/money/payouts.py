@@ -21,9 +21,10 @@ from app.extensions import db
 from app.models.escrow import PayoutSettings
 from app.models.ledger import LedgerEntry
 from app.models.payouts import Payout
-from app.providers.base import ProviderError, ProviderPayout
+from app.models.webhooks import InboxStatus
+from app.providers.base import ProviderError, ProviderEvent, ProviderPayout
 from app.providers.registry import get_provider
-from app.services import audit, notifications
+from app.services import audit, inbox, notifications
 from app.services.audit import Actor
 from app.services.errors import Conflict, ServiceError
 from app.services.money import bank_accounts, connected_accounts, ledger
@@ -180,6 +181,26 @@ FAILURE_WORDS = {
     "no_account": "Your bank could not find this account. Check the account details.",
     "insufficient_funds": "The transfer could not be completed. We will try again.",
 }
+
+
+def apply_payout_event(inbox_id: int, provider_name: str, event: ProviderEvent,
+                       actor: Actor) -> None:
+    """payout.paid / payout.failed: re-fetch the payout and settle it with its posting."""
+    payout = db.session.execute(select(Payout).where(
+        Payout.provider == provider_name, Payout.psp_reference == event.object_id)
+    ).scalar_one_or_none() if event.object_id else None
+    if payout is None and event.our_reference:
+        # The webhook can beat the submit job to storing the PSP's id: match on our own key.
+        payout = db.session.execute(select(Payout).where(
+            Payout.provider == provider_name, Payout.idempotency_key == event.our_reference)
+        ).scalar_one_or_none()
+    if payout is None:
+        inbox.ignore(inbox_id, f"no payout for {event.type} {event.object_id}")
+        return
+    result = get_provider(provider_name).retrieve_payout(event.object_id)
+    settled = apply_result(payout.id, result, actor)
+    with unit_of_work():
+        inbox.mark(inbox_id, InboxStatus.PROCESSED, f"payout {settled.status}")
 
 
 def failure_words(code: str | None, fallback: str | None) -> str:

@@ -21,12 +21,14 @@ from app.domain.payment_states import (
     PaymentStatus,
     can_transition,
     is_behind,
+    transition,
 )
 from app.extensions import db, queues
-from app.models import Item, Order, OrderStatus, Payment, PaymentStatusChange, WebhookEvent
+from app.models import Item, Order, OrderStatus, Payment, PaymentStatusChange
 from app.models.webhooks import InboxStatus
-from app.providers.base import ProviderPayment
-from app.services import audit
+from app.providers.base import ProviderError, ProviderEvent, ProviderPayment
+from app.providers.registry import get_provider
+from app.services import audit, inbox
 from app.services.audit import Actor
 from app.services.errors import ServiceError
 from app.services.money.escrow import hold_captured
@@ -45,12 +47,17 @@ class Outcome:
 
 
 def record_change(payment: Payment, target: PaymentStatus, cause: str, actor: Actor) -> None:
-    """Move the payment (already checked against the table) and log it twice: history + audit."""
-    db.session.add(PaymentStatusChange(payment_id=payment.id, from_status=payment.status,
+    """Move the payment through the table and log it twice: history + audit.
+
+    A move the table refuses raises ForbiddenMove before anything is written here; the caller's
+    unit of work rolls back whatever it wrote before, so nothing is left half-done.
+    """
+    before = payment.status
+    payment.status = transition(payment.state, target).value
+    db.session.add(PaymentStatusChange(payment_id=payment.id, from_status=before,
                                        to_status=target.value, cause=cause[:120]))
     audit.record(actor, "payment.status_changed", f"payment:{payment.id}",
-                 before=payment.status, after=target.value, cause=cause)
-    payment.status = target.value
+                 before=before, after=target.value, cause=cause)
 
 
 def _copy_facts(payment: Payment, report: ProviderPayment) -> None:
@@ -158,17 +165,39 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
                          reported=target.value, cause=cause)
             outcome = Outcome("needs_review", current, payment.review_reason)
         if inbox_id is not None:
-            mark_inbox(inbox_id, InboxStatus.PROCESSED, f"{outcome.result}: {outcome.status}")
+            inbox.mark(inbox_id, InboxStatus.PROCESSED, f"{outcome.result}: {outcome.status}")
     if capture_after_commit:
         queues.enqueue("app.jobs.payments.capture_payment", payment_id,
                        job_id=f"capture-{payment_id}")
     return outcome
 
 
-def mark_inbox(inbox_id: int, status: InboxStatus, outcome: str) -> None:
-    """Record what processing an inbox event did (inside the caller's transaction)."""
-    event = locked(WebhookEvent, inbox_id)
-    event.status, event.outcome, event.processed_at = status.value, outcome[:255], now()
+def apply_payment_event(inbox_id: int, provider_name: str, event: ProviderEvent,
+                        actor: Actor) -> Outcome | None:
+    """A payment's webhook: find the payment, re-fetch it from the PSP, bring it forward."""
+    payment = None
+    if event.object_id:
+        payment = db.session.execute(select(Payment).where(
+            Payment.provider == provider_name, Payment.psp_reference == event.object_id)
+        ).scalar_one_or_none()
+        if payment is None and event.our_reference:
+            # e.g. a Stripe PaymentIntent event: its id is not the session id we stored.
+            payment = db.session.execute(select(Payment).where(
+                Payment.provider == provider_name, Payment.idempotency_key == event.our_reference)
+            ).scalar_one_or_none()
+    if payment is None or payment.psp_reference is None:
+        inbox.ignore(inbox_id, f"no payment for {event.type} {event.object_id}")
+        return None
+    provider = get_provider(provider_name)
+    try:
+        # Events arrive out of order: the PSP's current object is the truth, not the snapshot.
+        report = provider.retrieve(payment.psp_reference)
+    except ProviderError:
+        report = provider.payment_in_event(event.payload)
+        if report is None:
+            raise
+    return apply_report(payment.id, report, f"webhook {event.type} {event.event_id}", actor,
+                        inbox_id=inbox_id)
 
 
 def schedule_expiry(payment_id: int, ttl_seconds: int) -> None:

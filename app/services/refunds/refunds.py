@@ -26,14 +26,13 @@ from app.models import Payment
 from app.models.escrow import EscrowHold
 from app.models.refunds import Refund, RefundLine
 from app.models.webhooks import InboxStatus
-from app.providers.base import ProviderError, ProviderRefund
+from app.providers.base import ProviderError, ProviderEvent, ProviderRefund
 from app.providers.registry import get_provider
-from app.services import audit
+from app.services import audit, inbox
 from app.services.audit import Actor
 from app.services.errors import NotFound, ServiceError
 from app.services.money import escrow
 from app.services.money.clawbacks import after_commit
-from app.services.payments import payments
 from app.services.refunds import plans, settlement
 from app.services.refunds.plans import (  # noqa: F401  (re-exported: the public interface)
     LineAllocation,
@@ -183,7 +182,7 @@ def settle(refund_id: int, report: ProviderRefund, actor: Actor, cause: str,
         refund = locked(Refund, refund_id)
         outcome = settlement.apply(payment, refund, report, actor, cause)
         if inbox_id is not None:
-            payments.mark_inbox(inbox_id, InboxStatus.PROCESSED, f"refund {refund.id}: {outcome}")
+            inbox.mark(inbox_id, InboxStatus.PROCESSED, f"refund {refund.id}: {outcome}")
     if outcome == "succeeded":
         # After the commit: a clawback past zero from a Stripe-connected seller is reversed
         # from their transfers (the periodic "connect" sweep catches it if Redis is down).
@@ -217,9 +216,10 @@ class RefundNotYetKnown(Exception):
     """A refund event arrived before our own request learnt the PSP's refund id: retry later."""
 
 
-def apply_refund_event(inbox_id: int, provider_name: str, event_type: str, object_id: str,
+def apply_refund_event(inbox_id: int, provider_name: str, event: ProviderEvent,
                        actor: Actor) -> None:
     """refund.succeeded / refund.failed: re-fetch the refund from the PSP and settle it once."""
+    event_type, object_id = event.type, event.object_id
     report = get_provider(provider_name).retrieve_refund(object_id)
     refund_id = db.session.execute(select(Refund.id).where(
         Refund.provider == provider_name, Refund.psp_reference == report.reference)
@@ -244,7 +244,7 @@ def _unknown_refund(inbox_id: int, payment: Payment | None, report: ProviderRefu
     # Without a payment of ours there is nothing to book: recorded and ignored.
     with unit_of_work():
         if payment is None:
-            payments.mark_inbox(inbox_id, InboxStatus.IGNORED,
+            inbox.mark(inbox_id, InboxStatus.IGNORED,
                                 f"refund {report.reference} of no payment of ours")
             return
         payment = locked(Payment, payment.id)
@@ -252,7 +252,7 @@ def _unknown_refund(inbox_id: int, payment: Payment | None, report: ProviderRefu
             settlement.flag(payment, actor, f"the PSP reports a refund {report.reference} of "
                   f"{format_money(Money(report.amount, report.currency))} that was not made "
                   f"through Holdfast ({event_type})")
-        payments.mark_inbox(inbox_id, InboxStatus.PROCESSED,
+        inbox.mark(inbox_id, InboxStatus.PROCESSED,
                             f"unknown refund {report.reference}: payment {payment.id} "
                             f"{'flagged' if report.status == 'succeeded' else 'unchanged'}")
 

@@ -2,6 +2,7 @@
 same calls must mean the same thing at every PSP, whatever its wire format."""
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -146,6 +147,15 @@ def test_a_refused_attempt_is_retryable_and_executes_once_when_retried(harness, 
     assert harness.executions(capture_key) == 1
 
 
+def assert_stored_event_matches(provider, event) -> None:
+    """The worker's view of the stored event (the inbox keeps the body JSON, or {} for a form)
+    has the kind and references the receipt saw: dispatch never reads a PSP's payload."""
+    stored = event.inbox_body or json.dumps(event.payload)
+    again = provider.stored_event(event.event_id, event.type, event.object_id, json.loads(stored))
+    assert (again.kind, again.object_id, again.our_reference) == (
+        event.kind, event.object_id, event.our_reference)
+
+
 def test_dispute_opens_arrives_as_a_dispute_event_and_closes(harness):
     provider = harness.provider()
     payment = harness.authorized_payment(3000, "EUR")
@@ -155,8 +165,9 @@ def test_dispute_opens_arrives_as_a_dispute_event_and_closes(harness):
     body, headers = harness.signed_webhook("dispute.created", dispute_id)
     event = provider.parse_webhook(body, headers)
 
-    assert provider.event_kind(event.type) == EventKind.DISPUTE
+    assert provider.event_kind(event.type) == event.kind == EventKind.DISPUTE
     assert event.object_id == dispute_id
+    assert_stored_event_matches(provider, event)
     dispute = provider.retrieve_dispute(dispute_id)
     assert dispute.reference == dispute_id
     assert dispute.status == "needs_response" and dispute.amount == 3000
@@ -175,7 +186,9 @@ def test_signed_webhook_verifies_and_a_tampered_one_is_refused(harness):
 
     event = provider.parse_webhook(body, headers)
     assert event.event_id and event.type
-    assert provider.event_kind(event.type) in (EventKind.PAYMENT, EventKind.OTHER)
+    assert provider.event_kind(event.type) == event.kind
+    assert event.kind in (EventKind.PAYMENT, EventKind.OTHER)
+    assert_stored_event_matches(provider, event)
 
     tampered = body[:-2] + (b"0" if body[-2:-1] != b"0" else b"1") + body[-1:]
     with pytest.raises(InvalidSignature):

@@ -155,8 +155,12 @@ def test_the_intents_webhooks_verify_and_carry_our_reference(stripe_provider, fa
     parsed = stripe_provider.parse_webhook(raw, {"Stripe-Signature": sign(
         WEBHOOK_SECRET, raw, int(time.time()))})
     assert (parsed.type, parsed.object_id) == (event["type"], reference)
-    assert stripe_provider.event_kind(parsed.type) == "payment"
-    assert stripe_provider.our_reference_in(parsed.payload) == request.reference
+    assert stripe_provider.event_kind(parsed.type) == parsed.kind == "payment"
+    assert parsed.our_reference == request.reference
+    # The worker reads the same references back from what the inbox stored.
+    again = stripe_provider.stored_event(parsed.event_id, parsed.type, parsed.object_id,
+                                         parsed.payload)
+    assert (again.kind, again.our_reference) == (parsed.kind, parsed.our_reference)
     # Stripe's PaymentIntent events carry the client secret: the inbox must not keep it.
     secret = fake.objects[reference]["client_secret"]
     assert secret in raw.decode() and "client_secret" not in parsed.payload["data"]["object"]

@@ -13,12 +13,12 @@ from app.domain.payment_states import (
     RELEASES_STOCK,
     REVERSALS,
     TRANSITIONS,
-    ForbiddenTransition,
     PaymentStatus,
     can_transition,
     is_behind,
     transition,
 )
+from app.domain.transitions import ForbiddenMove
 
 S = PaymentStatus
 ALL_PAIRS = list(itertools.product(PaymentStatus, PaymentStatus))
@@ -48,7 +48,7 @@ def test_allowed_transition_returns_target(pair):
 def test_forbidden_transition_raises_naming_both_statuses(pair):
     current, target = pair
     assert not can_transition(current, target)
-    with pytest.raises(ForbiddenTransition) as caught:
+    with pytest.raises(ForbiddenMove) as caught:
         transition(current, target)
     assert caught.value.current is current and caught.value.target is target
     message = str(caught.value)
@@ -79,7 +79,7 @@ def test_a_late_refund_failure_may_undo_a_refund_but_is_never_progress():
     (S.COMPLETED, S.CAPTURED), (S.FAILED, S.FAILED),
 ])
 def test_money_never_moves_backwards_or_skips_the_psp(current, target):
-    with pytest.raises(ForbiddenTransition):
+    with pytest.raises(ForbiddenMove):
         transition(current, target)
 
 
