@@ -2,25 +2,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
 
 from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import now
 from app.domain.money import Money
+from app.domain.order_states import OrderStatus  # noqa: F401  (models re-export it, as before)
 from app.extensions import db
-
-
-class OrderStatus(str, Enum):
-    """The buyer-facing state of an order (the payment carries the detail)."""
-
-    AWAITING_PAYMENT = "awaiting_payment"
-    PAID = "paid"
-    CANCELLED = "cancelled"   # payment failed, expired or was cancelled; stock released
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class Order(db.Model):
@@ -46,6 +35,11 @@ class Order(db.Model):
     def total(self) -> Money:
         """The order total as Money."""
         return Money(self.total_amount, self.currency)
+
+    @property
+    def state(self) -> OrderStatus:
+        """The status as the domain's enum."""
+        return OrderStatus(self.status)
 
     @property
     def current_payment(self):

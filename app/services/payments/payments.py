@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app.clock import now
 from app.database import locked, unit_of_work
+from app.domain.order_states import transition as order_transition
 from app.domain.payment_states import (
     PAID,
     RELEASES_STOCK,
@@ -76,12 +77,12 @@ def _settle_order(payment: Payment, target: PaymentStatus) -> None:
     if target == S.CAPTURED:
         hold_captured(payment)  # escrow per line + the capture posting, in this transaction
     order = locked(Order, payment.order_id)
-    if target in PAID and order.status != OrderStatus.PAID.value:
-        order.status, order.paid_at = OrderStatus.PAID.value, now()
-    elif (target in RELEASES_STOCK and order.status == OrderStatus.AWAITING_PAYMENT.value
+    if target in PAID and order.state != OrderStatus.PAID:
+        order.status, order.paid_at = order_transition(order.state, OrderStatus.PAID).value, now()
+    elif (target in RELEASES_STOCK and order.state == OrderStatus.AWAITING_PAYMENT
           and order.current_payment.id == payment.id):
         # Only the latest attempt decides: a session replaced by a new one must not cancel.
-        order.status = OrderStatus.CANCELLED.value
+        order.status = order_transition(order.state, OrderStatus.CANCELLED).value
         release_stock(order)
 
 
