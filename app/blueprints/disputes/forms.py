@@ -9,7 +9,6 @@ from app.services.disputes.claims import MESSAGE_LIMIT
 
 REASONS = [("not_received", "The item did not arrive"),
            ("not_as_described", "The item is not as described")]
-MESSAGE_HINT = f"At most {MESSAGE_LIMIT} characters."
 
 
 class MessageForm(FlaskForm):

@@ -162,7 +162,7 @@ def set_liability(case_id: int):
 
 
 def _decision(case_id: int, action: str, amount_text: str | None):
-    """A claim_decisions.Decision from the form's action and decimal amount."""
+    """A decisions.Decision from the form's action and decimal amount."""
     from app.services.disputes.decisions import Decision
 
     case = centre.get_case(case_id)
