@@ -37,12 +37,13 @@ def register_extensions(app: Flask) -> None:
     from app import models  # noqa: F401  (registers the tables)
     from app.auth_session import configure_login
     from app.database import configure_engine
-    from app.extensions import csrf, db, migrate, queues
+    from app.extensions import csrf, db, htmx, migrate, queues
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
                     render_as_batch=True)
     csrf.init_app(app)
+    htmx.init_app(app)
     queues.init_app(app)
     configure_login(app)
     with app.app_context():

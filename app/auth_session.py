@@ -173,7 +173,7 @@ def _enforce_first_password():
     if request.endpoint in FIRST_PASSWORD_OPEN or not current_user.is_authenticated \
             or not current_user.must_change_password:
         return None
-    if wants_json() or request.headers.get("HX-Request") == "true":
+    if wants_json() or request.htmx:
         return jsonify(error={"code": 403, "reason": "password_change_required",
                               "message": FIRST_PASSWORD_MESSAGE}), 403
     flash(FIRST_PASSWORD_MESSAGE, "error")

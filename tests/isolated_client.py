@@ -19,6 +19,9 @@ class IsolatedClient(FlaskClient):
         # reads next is what the request committed (not an older SQLite snapshot). Tests commit
         # their own setup changes before making requests.
         db.session.rollback()
+        # Read the whole answer and close it, as a WSGI server does: a file download (send_file,
+        # static files) otherwise keeps its file open until the garbage collector finds it.
+        kwargs.setdefault("buffered", True)
         try:
             with self.application.app_context():
                 return super().open(*args, **kwargs)

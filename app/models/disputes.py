@@ -2,7 +2,7 @@
 
 One table for both kinds so support works them from one queue sorted by deadline; `status` holds
 a ClaimStatus or a ChargebackStatus value according to `kind`, and changes only through
-services.claims / services.chargebacks.
+services.disputes.claims / services.disputes.chargebacks.
 """
 from __future__ import annotations
 
@@ -54,11 +54,6 @@ class DisputeCase(db.Model):
     order = relationship("Order")
     payment = relationship("Payment")
     line = relationship("OrderLine")
-
-    @property
-    def case_kind(self) -> CaseKind:
-        """The kind as the domain enum."""
-        return CaseKind(self.kind)
 
     @property
     def state(self) -> ClaimStatus | ChargebackStatus:

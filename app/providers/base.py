@@ -45,7 +45,7 @@ class ReusableMethod:
     """A card the PSP keeps for later payments: its token and what may be shown of it."""
 
     # The PSP's payment-method id: whoever holds it with our API key can charge the card, so
-    # it is stored only sealed (services.vault) and kept out of reprs and logs.
+    # it is stored only sealed (services.payments.vault) and kept out of reprs and logs.
     token: str = field(repr=False)
     brand: str
     last4: str

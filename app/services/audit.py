@@ -28,9 +28,6 @@ class Actor:
     user_id: int | None = None
 
 
-SYSTEM = Actor("system", "worker")
-
-
 def _digest(prev_hash: str, record: AuditRecord) -> str:
     body = json.dumps({
         "prev": prev_hash,

@@ -7,12 +7,15 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional, Regexp
 
 SAVED_PREFIX = "saved-"
-BILLING_COUNTRIES = [("", "Not given"), ("AT", "Austria"), ("BE", "Belgium"),
-                     ("DK", "Denmark"), ("FI", "Finland"), ("FR", "France"),
-                     ("DE", "Germany"), ("IE", "Ireland"), ("IT", "Italy"),
-                     ("NL", "Netherlands"), ("PL", "Poland"), ("PT", "Portugal"),
-                     ("ES", "Spain"), ("SE", "Sweden"), ("CH", "Switzerland"),
-                     ("GB", "United Kingdom"), ("CA", "Canada"), ("US", "United States")]
+BILLING_COUNTRIES = [SelectChoice("", "Not given"), SelectChoice("AT", "Austria"),
+                     SelectChoice("BE", "Belgium"), SelectChoice("DK", "Denmark"),
+                     SelectChoice("FI", "Finland"), SelectChoice("FR", "France"),
+                     SelectChoice("DE", "Germany"), SelectChoice("IE", "Ireland"),
+                     SelectChoice("IT", "Italy"), SelectChoice("NL", "Netherlands"),
+                     SelectChoice("PL", "Poland"), SelectChoice("PT", "Portugal"),
+                     SelectChoice("ES", "Spain"), SelectChoice("SE", "Sweden"),
+                     SelectChoice("CH", "Switzerland"), SelectChoice("GB", "United Kingdom"),
+                     SelectChoice("CA", "Canada"), SelectChoice("US", "United States")]
 
 
 class PlaceOrderForm(FlaskForm):

@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, RadioField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from app.services.disputes.claims import MESSAGE_LIMIT
 
-REASONS = [("not_received", "The item did not arrive"),
-           ("not_as_described", "The item is not as described")]
-MESSAGE_HINT = f"At most {MESSAGE_LIMIT} characters."
+REASONS = [SelectChoice("not_received", "The item did not arrive"),
+           SelectChoice("not_as_described", "The item is not as described")]
 
 
 class MessageForm(FlaskForm):

@@ -14,7 +14,6 @@ from flask import (
     current_app,
     flash,
     g,
-    make_response,
     redirect,
     render_template,
     request,
@@ -42,6 +41,7 @@ from app.blueprints.disputes.forms import (
 from app.domain.dispute_states import ClaimStatus
 from app.errors import error_response, wants_json
 from app.extensions import csrf, db
+from app.htmx_pages import page_or_partial
 from app.models import Order, OrderLine
 from app.models.users import Role
 from app.services.disputes import claims, decisions, evidence, queries
@@ -105,12 +105,10 @@ def _page(case, status: int = 200, **forms):
         "is_open": case.status in {s.value for s in claims.CLAIM_OPEN},
         "awaiting": case.status in (ClaimStatus.OPEN.value, ClaimStatus.CONTESTED.value),
     }
-    # htmx refreshes only the timeline (it polls while the claim is open).
-    partial = request.method == "GET" and request.headers.get("HX-Request") == "true"
-    response = make_response(render_template(
-        "disputes/_timeline.html" if partial else "disputes/claim.html", **context), status)
-    response.vary.add("HX-Request")
-    return response
+    # htmx refreshes only the timeline (it polls while the claim is open); an action's answer
+    # is the whole claim.
+    timeline = "disputes/_timeline.html" if request.method == "GET" else None
+    return page_or_partial("disputes/claim.html", timeline, context, status=status)
 
 
 def _refused(case, exc: ServiceError, **forms):

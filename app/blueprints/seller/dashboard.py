@@ -6,15 +6,7 @@ An action answers htmx with the partial it changed, and a plain form post with a
 """
 from __future__ import annotations
 
-from flask import (
-    current_app,
-    flash,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import current_app, flash, redirect, request, url_for
 from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy import select
@@ -32,6 +24,7 @@ from app.domain.money import (
     to_decimal_string,
 )
 from app.extensions import db, queues
+from app.htmx_pages import page_or_partial
 from app.models import Item
 from app.models.payouts import Payout
 from app.models.users import Role
@@ -109,37 +102,29 @@ PARTIALS = {
 }
 
 
-def _is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
+PAGE = "seller/dashboard.html"
 
 
-def _page(status: int = 200):
+def _page_context() -> dict:
     context = {}
     for _, loader in PARTIALS.values():
         context.update(loader())
     context["items"] = db.session.execute(select(Item).where(Item.seller_id == current_user.id)
                                           .order_by(Item.id)).scalars().all()
-    response = make_response(render_template("seller/dashboard.html", **context), status)
-    response.vary.add("HX-Request")
-    return response
+    return context
 
 
 def _partial(name: str, status: int = 200, trigger: str | None = None, **extra):
     """The partial for htmx, the whole dashboard for anyone else."""
-    if not _is_htmx():
-        return _page(status)
     template, loader = PARTIALS[name]
-    response = make_response(render_template(template, **{**loader(), **extra}), status)
-    response.vary.add("HX-Request")
-    if trigger:
-        response.headers["HX-Trigger"] = trigger
-    return response
+    return page_or_partial(PAGE, template, lambda: {**loader(), **extra}, status=status,
+                           page_context=_page_context, trigger=trigger)
 
 
 def _answer(name: str, category: str, message: str, status: int = 200,
             trigger: str | None = None, **extra):
     """After an action: the changed partial with its notice (htmx), else flash and 303."""
-    if not _is_htmx():
+    if not request.htmx:
         flash(message, category)
         return redirect(url_for("seller.dashboard"), code=303)
     return _partial(name, status, trigger, notice=(category, message), **extra)
@@ -149,7 +134,7 @@ def _answer(name: str, category: str, message: str, status: int = 200,
 @role_required(Role.SELLER)
 def dashboard():
     """The whole dashboard, every partial rendered in place."""
-    return _page()
+    return page_or_partial(PAGE, None, _page_context)
 
 
 @bp.get("/balances")
@@ -177,12 +162,10 @@ def escrow_partial():
 @role_required(Role.SELLER)
 def payouts_partial():
     """Payout history; tells the balances to refresh once a watched payout has settled."""
-    response = _partial("payouts")
-    watched = request.args.get("watching") == "1"
-    if watched and _is_htmx() and not any(p.status in ("pending", "in_transit")
-                                          for p in payouts.history(current_user.id, 10)):
-        response.headers["HX-Trigger"] = "balances-changed"
-    return response
+    watched = request.htmx and request.args.get("watching") == "1"
+    settled = watched and not any(p.status in ("pending", "in_transit")
+                                  for p in payouts.history(current_user.id, 10))
+    return _partial("payouts", trigger="balances-changed" if settled else None)
 
 
 @bp.get("/payout-settings")

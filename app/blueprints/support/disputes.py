@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import (
     abort,
     flash,
-    make_response,
     redirect,
     render_template,
     request,
@@ -32,6 +31,7 @@ from app.blueprints.support.forms import (
 )
 from app.blueprints.support.routes import bp
 from app.domain.money import Money, MoneyError, parse, to_decimal_string
+from app.htmx_pages import page_or_partial
 from app.models.users import Role
 from app.services import audit
 from app.services.disputes import case_log, centre, chargebacks, evidence
@@ -40,26 +40,19 @@ from app.services.errors import NotFound, ServiceError
 STAFF = (Role.SUPPORT, Role.ADMIN)
 
 
-def _is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
 @bp.get("/disputes")
 @role_required(*STAFF)
 def disputes():
     """The queue, nearest deadline first; htmx refreshes just the table."""
     wanted = centre.parse_filter(request.args, current_user.id)
     cases = centre.queue(wanted)
-    template = "support/_queue.html" if _is_htmx() else "support/disputes.html"
-    if not _is_htmx():
+    if not request.htmx:  # the first look is audited, not the polling that follows
         audit.record_access(current_actor(), "disputes.listed", "dispute_cases",
                             **wanted.as_details())
-    response = make_response(render_template(
-        template, cases=cases, wanted=wanted, statuses=centre.STATUSES,
+    return page_or_partial("support/disputes.html", "support/_queue.html", dict(
+        cases=cases, wanted=wanted, statuses=centre.STATUSES,
         names={u.id: u.display_name for u in centre.staff()},
         countdown=centre.countdown, urgency=centre.urgency))
-    response.vary.add("HX-Request")
-    return response
 
 
 def _forms(case) -> dict:
@@ -169,7 +162,7 @@ def set_liability(case_id: int):
 
 
 def _decision(case_id: int, action: str, amount_text: str | None):
-    """A claim_decisions.Decision from the form's action and decimal amount."""
+    """A decisions.Decision from the form's action and decimal amount."""
     from app.services.disputes.decisions import Decision
 
     case = centre.get_case(case_id)

@@ -61,7 +61,6 @@ TRANSACTION_STATUSES: dict[str, PaymentStatus | None] = {
     "settlement_failed": None,
 }
 CAPTURED_STATUSES = frozenset(k for k, v in TRANSACTION_STATUSES.items() if v == S.CAPTURED)
-SETTLED_STATUSES = frozenset({"settling", "settled", "settlement_confirmed"})
 
 # Braintree processor response code → the platform's decline codes (shared buyer wording).
 DECLINE_CODES = {

@@ -2,7 +2,7 @@
 
 Life of a claim (app/domain/dispute_states.py): the buyer opens it (the line's escrow freezes
 and the seller has CLAIM_RESPONSE_DAYS to answer); the seller accepts (the line is refunded in
-full, see claim_decisions) or contests it with a message and evidence; either side may escalate
+full, see decisions) or contests it with a message and evidence; either side may escalate
 to support, and a claim whose `due_by` passes without the expected answer escalates by itself
 (the seller's answer while OPEN, the buyer's next step while CONTESTED) so frozen money always
 reaches a decision; the buyer may withdraw (the escrow follows its normal course again).

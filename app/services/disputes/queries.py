@@ -1,5 +1,5 @@
 """Reading buyer claims: whose they are, what a line can still claim, the timeline. Pure
-queries, no commits; services.claims holds the moves."""
+queries, no commits; claims (this package) holds the moves."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta

@@ -6,7 +6,7 @@ fingerprint. The token and the display data are sealed together by app.crypto (a
 record, wrapped by the configured key-encrypting key); brand, last 4 and expiry are also kept in
 the clear columns, in sync, so listing cards needs no decryption. Every decryption is recorded
 in the audit log with who, which record and why. Sellers' bank details live in the same vault
-(services.bank_accounts); `flask keys rotate` (services.key_rotation) re-wraps both.
+(services.money.bank_accounts); `flask keys rotate` (services.security.key_rotation) re-wraps both.
 
 The fingerprint is HMAC-SHA256 over "<provider>:<PSP fingerprint>" with a key derived by HKDF
 from each configured ENCRYPTION_KEY (info "holdfast/vault-fingerprint/v1"): no extra secret to

@@ -8,7 +8,6 @@ seller's balance) is decided again when the refund settles; a plan only predicts
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import func, select
@@ -248,11 +247,3 @@ def allocations(payment: Payment, amount: int) -> list[LineAllocation]:
     return [LineAllocation(hold.seller_id, part, fee_share(hold, pending, part),
                            hold.released_at is not None, hold.order_line_id, hold.id)
             for hold, part in chosen]
-
-
-def seller_totals(result: RefundPlan) -> dict[int, int]:
-    """seller id → what the refund takes from that seller's lines."""
-    totals: dict[int, int] = defaultdict(int)
-    for line in result.lines:
-        totals[line.seller_id] += line.amount
-    return dict(totals)

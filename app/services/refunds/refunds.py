@@ -7,7 +7,7 @@
 3. Settle in one transaction: lock payment and refund → refund transition → ledger posting
    (intent "refund:<id>") → escrow holds → payment amount and status → audit → case timeline →
    notifications. The PSP's answer, its webhooks and the re-fetch job all settle through
-   `refund_settlement.apply`, which acts only on a move the refund's state table allows.
+   `settlement.apply`, which acts only on a move the refund's state table allows.
 """
 from __future__ import annotations
 
@@ -255,12 +255,6 @@ def _unknown_refund(inbox_id: int, payment: Payment | None, report: ProviderRefu
         inbox.mark(inbox_id, InboxStatus.PROCESSED,
                             f"unknown refund {report.reference}: payment {payment.id} "
                             f"{'flagged' if report.status == 'succeeded' else 'unchanged'}")
-
-
-def for_payment(payment_id: int) -> list[Refund]:
-    """A payment's refunds, oldest first."""
-    return list(db.session.execute(select(Refund).where(Refund.payment_id == payment_id)
-                                   .order_by(Refund.id)).scalars())
 
 
 def sold_lines(seller_id: int, limit: int = 50) -> list[EscrowHold]:

@@ -1,7 +1,7 @@
 """Admins manage staff accounts: who they are, whether two-step sign-in is set up, new accounts
 with a temporary password, and a reset of a lost authenticator (every action audit-logged).
 
-Staff accounts are never self-service (services/accounts.register refuses them).
+Staff accounts are never self-service (accounts.register, in this package, refuses them).
 """
 from __future__ import annotations
 
