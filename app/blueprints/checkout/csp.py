@@ -25,7 +25,7 @@ def allow_pay_form(order) -> None:
     whichever provider the payment is routed to when it is posted; that depends on the billing
     country the buyer picks there, so allow each provider the routing file can choose for this
     order, plus the one holding a session the form would resume."""
-    countries = [code or None for code, _ in BILLING_COUNTRIES]
+    countries = [choice.value or None for choice in BILLING_COUNTRIES]
     names = set(reachable(order.currency, order.total_amount, countries))
     if order.current_payment is not None:
         names.add(order.current_payment.provider)
