@@ -205,3 +205,14 @@ def serve_wsgi():
     """Start throw-away WSGI apps on loopback; returns a function app → base URL."""
     with served_apps() as start:
         yield start
+
+
+@pytest.fixture(autouse=True)
+def platform_clock(monkeypatch):
+    """The clock behind app.clock.timestamp (TOTP steps, rate-limit windows) for this test:
+    real time until the test freezes or advances it (tests/clocks.py)."""
+    from tests.clocks import TestClock
+
+    clock = TestClock()
+    monkeypatch.setattr("app.clock.timestamp", clock)
+    return clock

@@ -11,7 +11,7 @@ from rq import SimpleWorker
 from sqlalchemy import select
 from werkzeug.wrappers import Request, Response
 
-from app import crypto
+from app import clock, crypto
 from app.clock import now
 from app.extensions import db, queues
 from app.models import AuditRecord, Item, Order, Payment, User
@@ -60,15 +60,17 @@ def enrol(user: User, secret: str = TOTP_SECRET) -> None:
 
 def next_code(user_id: int, secret: str = TOTP_SECRET) -> str:
     """A TOTP code the server accepts now: the current step, or the next one when the current
-    step was already used (waits for the clock when both were)."""
+    step was already used. When both were, the platform's clock (tests/clocks.py, installed for
+    every test) is moved on to that next step instead of waiting up to 30 s for the wall clock."""
     db.session.rollback()
-    while True:
-        last = db.session.get(MfaSecret, user_id).last_used_step
-        current = int(time.time()) // 30
-        step = max(current, last + 1)
-        if step <= current + 1:
-            return pyotp.TOTP(secret).at(step * 30)
-        time.sleep(1)
+    last = db.session.get(MfaSecret, user_id).last_used_step
+    current = int(clock.timestamp()) // 30
+    if last + 1 > current + 1:
+        advance = getattr(clock.timestamp, "advance", None)
+        assert advance is not None, "next_code needs the platform_clock fixture (tests/conftest.py)"
+        advance((last + 1 - current) * 30)  # whole steps: last + 1 becomes the current step
+        current = last + 1
+    return pyotp.TOTP(secret).at(max(current, last + 1) * 30)
 
 
 def login(client, who: str) -> None:

@@ -83,6 +83,18 @@ def test_the_code_step_keeps_a_local_next_and_drops_a_foreign_one(client, people
     assert response.headers["Location"] == "/support/payments"
 
 
+def test_a_third_login_in_one_step_moves_the_clock_on_instead_of_waiting(app, people,
+                                                                         platform_clock):
+    """next_code: the ±1 step window allows two logins per 30-s step; a third one is reached by
+    moving the platform's clock (server and test agree on it), never by sleeping."""
+    start = platform_clock.freeze(1_800_000_000 + 15) // 30
+    for _ in range(3):
+        login(app.test_client(), "support")
+    assert platform_clock.offset == 60  # steps start, start + 1, then (moved on) start + 2
+    db.session.rollback()
+    assert db.session.get(MfaSecret, people["support"]).last_used_step == start + 2
+
+
 def test_a_wrong_code_is_refused_and_audited(client, people):
     password_step(client)
     response = client.post("/login/code", data={"code": "000000"})
