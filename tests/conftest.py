@@ -205,3 +205,21 @@ def serve_wsgi():
     """Start throw-away WSGI apps on loopback; returns a function app → base URL."""
     with served_apps() as start:
         yield start
+
+
+@pytest.fixture(autouse=True)
+def platform_clock():
+    """The clock behind app.clock.timestamp (TOTP steps, rate-limit windows) for this test:
+    real time until the test freezes or advances it (tests/clocks.py).
+
+    Set and restored by hand, not with monkeypatch: an autouse fixture that asks for
+    monkeypatch creates it before every other fixture, so it would undo the test's own
+    monkeypatching after the other fixtures' teardowns had restored their settings (a test's
+    setitem(app.config, ...) then outlived the test)."""
+    import app.clock as app_clock
+    from tests.clocks import TestClock
+
+    clock, real = TestClock(), app_clock.timestamp
+    app_clock.timestamp = clock
+    yield clock
+    app_clock.timestamp = real

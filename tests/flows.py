@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from rq import SimpleWorker
 from sqlalchemy import select
 from werkzeug.wrappers import Request, Response
 
-from app import crypto
+from app import clock, crypto
 from app.clock import now
 from app.extensions import db, queues
 from app.models import AuditRecord, Item, Order, Payment, User
@@ -60,15 +61,17 @@ def enrol(user: User, secret: str = TOTP_SECRET) -> None:
 
 def next_code(user_id: int, secret: str = TOTP_SECRET) -> str:
     """A TOTP code the server accepts now: the current step, or the next one when the current
-    step was already used (waits for the clock when both were)."""
+    step was already used. When both were, the platform's clock (tests/clocks.py, installed for
+    every test) is moved on to that next step instead of waiting up to 30 s for the wall clock."""
     db.session.rollback()
-    while True:
-        last = db.session.get(MfaSecret, user_id).last_used_step
-        current = int(time.time()) // 30
-        step = max(current, last + 1)
-        if step <= current + 1:
-            return pyotp.TOTP(secret).at(step * 30)
-        time.sleep(1)
+    last = db.session.get(MfaSecret, user_id).last_used_step
+    current = int(clock.timestamp()) // 30
+    if last + 1 > current + 1:
+        advance = getattr(clock.timestamp, "advance", None)
+        assert advance is not None, "next_code needs the platform_clock fixture (tests/conftest.py)"
+        advance((last + 1 - current) * 30)  # whole steps: last + 1 becomes the current step
+        current = last + 1
+    return pyotp.TOTP(secret).at(max(current, last + 1) * 30)
 
 
 def login(client, who: str) -> None:
@@ -164,22 +167,60 @@ def route_all_to(provider: str, folder: Path, rule: str | None = None) -> Path:
     return path
 
 
-def slow_proxy(psp_url: str, forward: bool):
+class SlowProxy:
     """A WSGI PSP whose answers arrive too late: it forwards the call to the real one (or not),
-    then dawdles past the client's timeout (serve it with serve_wsgi, use it with swap_provider)."""
-    def app(environ, start_response):
+    then holds the answer back until `settled()` (serve it with serve_wsgi, use it with
+    swap_provider and a short timeout). The answer cannot beat the client's timeout however
+    loaded the machine is, and the test never races the forwarded call."""
+
+    HOLD_SECONDS = 60.0  # only if a test forgets settled(): the client gave up long before
+
+    def __init__(self, psp_url: str, forward: bool):
+        self.psp_url, self.forward = psp_url, forward
+        self.forwarded = threading.Event()  # the real PSP answered (or was never called)
+        self._release = threading.Event()
+
+    def __call__(self, environ, start_response):
         request = Request(environ)
         status, body = 200, "{}"
-        if forward:
-            headers = {k: v for k, v in request.headers.items()
-                       if k in ("Authorization", "Idempotency-Key", "Content-Type")}
-            answer = requests.request(request.method, psp_url + request.full_path.rstrip("?"),
-                                      data=request.get_data(), headers=headers, timeout=10)
-            status, body = answer.status_code, answer.text
-        time.sleep(1.5)
+        try:
+            if self.forward:
+                headers = {k: v for k, v in request.headers.items()
+                           if k in ("Authorization", "Idempotency-Key", "Content-Type")}
+                answer = requests.request(request.method,
+                                          self.psp_url + request.full_path.rstrip("?"),
+                                          data=request.get_data(), headers=headers, timeout=30)
+                status, body = answer.status_code, answer.text
+        finally:
+            self.forwarded.set()
+        self._release.wait(self.HOLD_SECONDS)
         return Response(body, status=status, mimetype="application/json")(environ,
                                                                           start_response)
-    return app
+
+    def settled(self, timeout: float = 60.0) -> None:
+        """Call once the client has given up: waits until the forwarded call is done at the
+        real PSP, then lets the late answer go."""
+        assert self.forwarded.wait(timeout), "the slow proxy never got the call"
+        self._release.set()
+
+
+def slow_proxy(psp_url: str, forward: bool) -> SlowProxy:
+    """A SlowProxy (see there): call its settled() after the client's timeout."""
+    return SlowProxy(psp_url, forward)
+
+
+def eventually(condition, timeout: float = 30.0, interval: float = 0.02):
+    """Poll `condition` until it returns something truthy (returned) or `timeout` seconds pass
+    (AssertionError). The deadline only bounds a real hang: under load the wait is as long as
+    it takes, and without load it ends as soon as the condition holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still not true after {timeout} s: {condition}")
+        time.sleep(interval)
 
 
 def closed_port_url() -> str:

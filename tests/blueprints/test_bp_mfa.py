@@ -83,6 +83,18 @@ def test_the_code_step_keeps_a_local_next_and_drops_a_foreign_one(client, people
     assert response.headers["Location"] == "/support/payments"
 
 
+def test_a_third_login_in_one_step_moves_the_clock_on_instead_of_waiting(app, people,
+                                                                         platform_clock):
+    """next_code: the ±1 step window allows two logins per 30-s step; a third one is reached by
+    moving the platform's clock (server and test agree on it), never by sleeping."""
+    start = platform_clock.freeze(1_800_000_000 + 15) // 30
+    for _ in range(3):
+        login(app.test_client(), "support")
+    assert platform_clock.offset == 60  # steps start, start + 1, then (moved on) start + 2
+    db.session.rollback()
+    assert db.session.get(MfaSecret, people["support"]).last_used_step == start + 2
+
+
 def test_a_wrong_code_is_refused_and_audited(client, people):
     password_step(client)
     response = client.post("/login/code", data={"code": "000000"})
@@ -356,7 +368,10 @@ def test_login_sets_an_httponly_device_cookie(client, people):
 
 
 @pytest.fixture
-def low_limits(app, monkeypatch):
+def low_limits(app, monkeypatch, platform_clock):
+    # The windows are fixed (aligned to the clock): stand still 15 s into one, so a test's
+    # requests never straddle two windows however slowly they run.
+    platform_clock.freeze(1_800_000_000 + 15)
     limits = dict(app.config["RATE_LIMITS"])
     limits.update(login=(2, 60), signup=(1, 3600), checkout=(2, 60), webhook=(2, 60))
     monkeypatch.setitem(app.config, "RATE_LIMITS", limits)

@@ -4,6 +4,8 @@ payment that agrees with it; another provider is tried only when the first certa
 nothing; an unknown outcome goes to the janitor, which settles it by asking the PSP."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import pytest
 from flask import current_app
 
@@ -19,7 +21,7 @@ from app.services.checkout import checkout
 from app.services.errors import PaymentUnavailable, ServiceError
 from app.services.payments.actions import action_key
 from app.services.shop import cart
-from tests.flows import API_KEY, buyer_pays, closed_port_url, psp_call, settle
+from tests.flows import API_KEY, buyer_pays, closed_port_url, eventually, psp_call, settle
 
 ACTOR = Actor("buyer@test.example", "127.0.0.1")
 
@@ -54,12 +56,27 @@ def sandbox_us(app, stack, serve_wsgi, tmp_path):
     forget(app, "sandbox_us")
 
 
+HELD_BACK = 1.5  # seconds the "timeout_after" fault holds the answer: far past QUICK_TIMEOUT
+QUICK_TIMEOUT = 0.4
+
+
 @pytest.fixture
 def quick_timeout(app):
-    """The sandbox adapter gives up after 0.4 s (a held-back answer takes 1.5 s)."""
+    """`with quick_timeout():` the sandbox adapter gives up after QUICK_TIMEOUT, for the one
+    call a "timeout_after" fault holds back; every other call keeps the normal timeout, so a
+    loaded machine cannot time out a call that was meant to succeed."""
     inner = get_provider("sandbox").inner
-    before, inner.timeout = inner.timeout, 0.4
-    yield 1.5
+    before = inner.timeout
+
+    @contextmanager
+    def short():
+        inner.timeout = QUICK_TIMEOUT
+        try:
+            yield
+        finally:
+            inner.timeout = before
+
+    yield short
     inner.timeout = before
 
 
@@ -138,18 +155,19 @@ def test_capture_fault_is_retried_with_the_same_key(app, people, stack, psp, kin
 def test_timeout_after_creating_is_unknown_until_the_janitor_asks(app, people, stack, psp,
                                                                   quick_timeout):
     fault(stack["psp_url"], "timeout_after", path="/v1/payment_sessions", method="POST",
-          delay=quick_timeout)
+          delay=HELD_BACK)
     order_id = order(people)
 
-    with pytest.raises(PaymentUnavailable):
+    with quick_timeout(), pytest.raises(PaymentUnavailable):
         start(people, order_id)
 
     payment = db.session.execute(db.select(Payment).where(Payment.order_id == order_id)).scalar_one()
     assert payment.status == "unknown" and payment.psp_reference is None
     scheduled = queues.queue.scheduled_job_registry.get_job_ids()
     assert f"janitor-{payment.id}" in scheduled
-    # The session exists at the PSP: the call executed, only its answer was lost.
-    assert len(sessions_for(stack["psp_url"], payment)) == 1
+    # The session exists at the PSP: the call executed, only its answer was lost. (Under load
+    # the PSP may still be executing it when the adapter gives up: wait for it, do not race.)
+    eventually(lambda: len(sessions_for(stack["psp_url"], payment)) == 1)
 
     resolve_payment(payment.id, 0)
 
@@ -169,11 +187,14 @@ def test_timeout_after_capturing_never_captures_twice(app, people, stack, psp, q
         buyer_pays(stack["psp_url"], payment.psp_reference)
         settle(psp)
         assert fresh(payment_id).status == "authorized"
-        fault(stack["psp_url"], "timeout_after", path="/capture", delay=quick_timeout)
+        fault(stack["psp_url"], "timeout_after", path="/capture", delay=HELD_BACK)
 
-        with pytest.raises(ProviderTimeout):
+        with quick_timeout(), pytest.raises(ProviderTimeout):
             actions.capture(payment_id, ACTOR)
         assert fresh(payment_id).status == "authorized"  # we don't know yet
+        # It did run at the PSP (wait for its commit, which saves the answer for the retry, too).
+        eventually(lambda: psp_call(stack["psp_url"], "GET", "/v1/payment_sessions/"
+                                    f"{payment.psp_reference}").json()["amount_captured"])
 
         actions.capture(payment_id, ACTOR)  # the job's retry: same key
     finally:

@@ -92,9 +92,11 @@ def test_concurrent_full_refunds_refund_once(app, client, people, stack, psp):
 def test_a_pending_refund_settled_by_two_workers_at_once_posts_once(
         app, client, people, stack, psp, swap_provider, serve_wsgi):
     payment = captured(client, people, stack, psp)
-    swap_provider(serve_wsgi(slow_proxy(stack["psp_url"], forward=True)), timeout=0.5)
+    proxy = slow_proxy(stack["psp_url"], forward=True)
+    swap_provider(serve_wsgi(proxy), timeout=0.5)
     refund = refunds.request_refund(payment.id, amount=1500, reason="x", actor=SUPPORT,
                                     by="support")
+    proxy.settled()
     swap_provider(None)
     assert refund.status == "pending"
     refund_id = refund.id

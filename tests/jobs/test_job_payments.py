@@ -72,9 +72,11 @@ def authorized_payment(people, stack) -> Payment:
 def unknown_payment(people, swap_provider, serve_wsgi, stack, *, created: bool) -> Payment:
     """A payment whose create call timed out; `created`: whether the PSP made the session."""
     order_id = place(people)
-    swap_provider(serve_wsgi(slow_proxy(stack["psp_url"], forward=created)), timeout=0.5)
+    proxy = slow_proxy(stack["psp_url"], forward=created)
+    swap_provider(serve_wsgi(proxy), timeout=0.5)
     with pytest.raises(PaymentUnavailable):
         start(people, order_id)
+    proxy.settled()
     swap_provider(None)
     payment = db.session.get(Order, order_id).current_payment
     assert fresh(payment.id).status == "unknown"

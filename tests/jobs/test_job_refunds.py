@@ -53,9 +53,11 @@ def hold_of(payment: Payment, seller_id: int) -> EscrowHold:
 def test_a_timed_out_refund_stays_pending_until_the_job_settles_it_once(
         client, people, stack, psp, swap_provider, serve_wsgi, reached_psp):
     payment = captured(client, people, stack, psp)
-    swap_provider(serve_wsgi(slow_proxy(stack["psp_url"], forward=reached_psp)), timeout=0.5)
+    proxy = slow_proxy(stack["psp_url"], forward=reached_psp)
+    swap_provider(serve_wsgi(proxy), timeout=0.5)
     refund = refunds.request_refund(payment.id, amount=2000, reason="late", actor=SUPPORT,
                                     by="support")
+    proxy.settled()
     swap_provider(None)
 
     assert refund.status == "pending" and refund.psp_reference is None
@@ -77,9 +79,11 @@ def test_a_timed_out_refund_stays_pending_until_the_job_settles_it_once(
 def test_the_sweep_settles_refunds_left_pending(client, people, stack, psp, swap_provider,
                                                 serve_wsgi):
     payment = captured(client, people, stack, psp)
-    swap_provider(serve_wsgi(slow_proxy(stack["psp_url"], forward=True)), timeout=0.5)
+    proxy = slow_proxy(stack["psp_url"], forward=True)
+    swap_provider(serve_wsgi(proxy), timeout=0.5)
     refund = refunds.request_refund(payment.id, amount=100, reason="x", actor=SUPPORT,
                                     by="support")
+    proxy.settled()
     swap_provider(None)
     assert settle_pending() == 0  # too young: its own job is due first
     row = fresh(Refund, refund.id)

@@ -6,6 +6,7 @@ import pytest
 
 from sandbox_psp import deliver_due, idempotency
 from sandbox_psp.models import IdempotencyKey, db
+from tests.flows import eventually
 
 IBAN = "DE89370400440532013000"
 US_PAID = {"account_number": "000123456789", "routing_number": "110000000"}
@@ -84,9 +85,10 @@ def test_every_test_account_settles_as_documented(app, api, receiver, funded, de
 
 def test_settlement_waits_for_the_payout_delay(app, api, funded):
     app.config["SANDBOX_PAYOUT_DELAY"] = 60
+    before = time.time()  # bounds from before the request: no margin for how long it takes
     payout = api.post("/payouts", body()).json
-    assert payout["arrival_date"] >= time.time() + 59
-    deliver_due(app, now=time.time() + 30)
+    assert payout["arrival_date"] >= before + 60
+    deliver_due(app, now=before + 30)
     assert api.get(f"/payouts/{payout['id']}").json["status"] == "pending"
     assert api.event_types().count("payout.paid") == 0
     deliver_due(app, now=payout["arrival_date"])
@@ -102,9 +104,7 @@ def test_the_deliverer_settles_on_its_own(app, api, receiver, funded):
     payout = api.post("/payouts", body()).json
     deliverer = start_deliverer(app, interval=0.05)
     try:
-        deadline = time.time() + 10
-        while time.time() < deadline and not any(e["type"] == "payout.paid" for e in receiver.events()):
-            time.sleep(0.05)
+        eventually(lambda: any(e["type"] == "payout.paid" for e in receiver.events()))
     finally:
         deliverer.stop()
     assert api.get(f"/payouts/{payout['id']}").json["status"] == "paid"

@@ -7,11 +7,25 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from app import clock
 from app.extensions import db
 from app.models import WebhookEvent
 from app.providers.sandbox.webhooks import HEADER, sign
 
 URL = "/webhooks/sandbox"
+
+
+@pytest.fixture(autouse=True)
+def whole_second(platform_clock):
+    """The platform's clock stands still on a whole second, so a stamp of `_now() ± n` is
+    exactly n seconds off when the endpoint checks it, however long the request takes. (With
+    the wall clock, the dropped fraction of int(time.time()) plus a slow request let
+    `now + 301` pass as within 300.)"""
+    platform_clock.freeze(int(time.time()))
+
+
+def _now() -> int:
+    return int(clock.timestamp())
 
 
 def _event(event_id: str = "evt_sig_1") -> bytes:
@@ -44,7 +58,7 @@ def _one_byte_changed(raw: bytes) -> bytes:
     "body changed by one byte", "older than tolerance", "far future", "signature of empty body",
 ])
 def test_bad_signatures_are_refused_and_nothing_is_stored(client, secret, case):
-    raw, now = _event(), int(time.time())
+    raw, now = _event(), _now()
     header = {
         "missing header": None,
         "empty header": "",
@@ -66,12 +80,12 @@ def test_bad_signatures_are_refused_and_nothing_is_stored(client, secret, case):
 def test_tolerance_comes_from_config(client, secret, app):
     assert app.config["WEBHOOK_TOLERANCE_SECONDS"] == 300
     raw = _event()
-    assert _post(client, raw, sign(secret, raw, int(time.time()) - 290)).status_code == 200
+    assert _post(client, raw, sign(secret, raw, _now() - 290)).status_code == 200
 
 
 def test_valid_signature_stores_exactly_one_row(client, secret):
     raw = _event()
-    response = _post(client, raw, sign(secret, raw, int(time.time())))
+    response = _post(client, raw, sign(secret, raw, _now()))
     assert response.status_code == 200
     assert response.get_json() == {"received": True}
     row = db.session.execute(select(WebhookEvent)).scalar_one()
@@ -82,20 +96,20 @@ def test_valid_signature_stores_exactly_one_row(client, secret):
 
 def test_the_same_event_again_is_a_duplicate(client, secret):
     raw = _event()
-    header = sign(secret, raw, int(time.time()))
+    header = sign(secret, raw, _now())
     assert _post(client, raw, header).status_code == 200
     again = _post(client, raw, header)
     assert again.status_code == 200
     assert again.get_json()["duplicate"] is True
     # A redelivery is signed afresh but carries the same event id.
-    resigned = _post(client, raw, sign(secret, raw, int(time.time()) + 1))
+    resigned = _post(client, raw, sign(secret, raw, _now() + 1))
     assert resigned.status_code == 200 and resigned.get_json()["duplicate"] is True
     assert _rows() == 1
 
 
 def test_two_v1_values_one_matching_is_accepted(client, secret):
     """During a secret rotation the PSP signs with both the old and the new secret."""
-    raw, now = _event(), int(time.time())
+    raw, now = _event(), _now()
     good = sign(secret, raw, now).split("v1=")[1]
     old = sign("whsec_retired_secret_value", raw, now).split("v1=")[1]
     for header in (f"t={now},v1={old},v1={good}", f"t={now},v1={good},v1={old}"):
@@ -104,7 +118,7 @@ def test_two_v1_values_one_matching_is_accepted(client, secret):
 
 
 def test_two_v1_values_neither_matching_is_refused(client, secret):
-    raw, now = _event(), int(time.time())
+    raw, now = _event(), _now()
     one = sign("whsec_first_wrong_value", raw, now).split("v1=")[1]
     two = sign("whsec_second_wrong_value", raw, now).split("v1=")[1]
     assert _post(client, raw, f"t={now},v1={one},v1={two}").status_code == 400
@@ -118,13 +132,13 @@ def test_the_previous_secret_still_verifies_during_rotation(client, app, monkeyp
     monkeypatch.setitem(app.config, "SANDBOX_WEBHOOK_SECRET_PREVIOUS", "whsec_previous_secret_1")
     monkeypatch.delitem(app.extensions["holdfast_providers"], "sandbox")
     raw = _event()
-    response = _post(client, raw, sign("whsec_previous_secret_1", raw, int(time.time())))
+    response = _post(client, raw, sign("whsec_previous_secret_1", raw, _now()))
     assert response.status_code == 200
     assert _rows() == 1
 
 
 def test_signed_garbage_is_refused(client, secret):
     for raw in (b"not json", b"[]", b'{"id": "evt_x"}'):
-        response = _post(client, raw, sign(secret, raw, int(time.time())))
+        response = _post(client, raw, sign(secret, raw, _now()))
         assert response.status_code == 400
     assert _rows() == 0

@@ -4,8 +4,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
 
+from app import clock
 from app.providers.base import InvalidSignature, ProviderEvent
 from app.providers.sandbox import mapping
 
@@ -32,7 +32,7 @@ def verify(raw_body: bytes, header: str | None, secrets: list[str], tolerance: i
             signatures.append(value)
     if timestamp is None or not signatures:
         raise InvalidSignature("malformed signature header")
-    current = time.time() if now is None else now
+    current = clock.timestamp() if now is None else now
     # Unlike the Stripe SDK we also refuse far-future stamps: a clock that far off is an attack
     # or a misconfiguration, and either way the event can be redelivered.
     if abs(current - timestamp) > tolerance:

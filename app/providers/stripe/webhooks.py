@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import json
-import time
 
 import stripe
 
+from app import clock
 from app.providers.base import InvalidSignature, ProviderEvent
 from app.providers.stripe import mapping
 
@@ -29,7 +29,7 @@ def parse(raw_body: bytes, headers, secrets: list[str], tolerance: int,
     if not secrets:
         raise InvalidSignature("no Stripe webhook secret is configured")
     # The SDK refuses only stamps that are too old; a far-future one is as suspect, so both.
-    current = time.time() if now is None else now
+    current = clock.timestamp() if now is None else now
     if _timestamp(header) - current > tolerance:
         raise InvalidSignature("timestamp too far in the future")
     try:

@@ -22,7 +22,6 @@ import hashlib
 import hmac
 import re
 import secrets
-import time
 from dataclasses import dataclass
 
 import pyotp
@@ -33,7 +32,7 @@ from flask import current_app
 from qrcode.image.svg import SvgPathImage
 from sqlalchemy import delete, select
 
-from app import crypto
+from app import clock, crypto
 from app.clock import now
 from app.database import locked, unit_of_work
 from app.extensions import db
@@ -150,7 +149,7 @@ def _accepted_step(row: MfaSecret, code: str) -> tuple[int | None, str]:
     if secret == DEMO_TOTP_SECRET and not current_app.config.get("DEMO_ACCOUNTS_ALLOWED"):
         return None, "demo secret refused"
     generator = totp(secret)
-    current = int(time.time()) // STEP_SECONDS
+    current = int(clock.timestamp()) // STEP_SECONDS
     for step in (current - 1, current, current + 1):
         if hmac.compare_digest(generator.at(step * STEP_SECONDS), code):
             if step <= row.last_used_step:

@@ -31,12 +31,12 @@ import hashlib
 import math
 import re
 import secrets
-import time
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from flask import current_app
 
+from app import clock
 from app.extensions import queues
 from app.services.errors import ServiceError
 
@@ -151,7 +151,7 @@ def login_succeeded(account: str, source: Source) -> None:
 def rate_limit_hit(name: str, key: str) -> int | None:
     """Count one request against limit name for key; seconds to wait when over it, else None."""
     limit, window = current_app.config["RATE_LIMITS"][name]
-    now = time.time()
+    now = clock.timestamp()
     counter = f"{_PREFIX}:rate:{name}:{key}:{int(now // window)}"
     pipe = queues.connection.pipeline()
     pipe.incr(counter).expire(counter, window + 1)

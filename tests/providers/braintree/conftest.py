@@ -9,4 +9,4 @@ from tests.providers.contract.braintree_harness import BraintreeHarness
 @pytest.fixture
 def bt(serve_wsgi) -> BraintreeHarness:
     """The harness: .provider() is the adapter, .fake the gateway's state."""
-    return BraintreeHarness(serve_wsgi, timeout=1.0)
+    return BraintreeHarness(serve_wsgi)

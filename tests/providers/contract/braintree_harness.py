@@ -16,6 +16,7 @@ from app.providers.base import PaymentProvider, ProviderPayment, SessionRequest
 from app.providers.braintree import BraintreeProvider, from_config
 from tests.fakes.braintree import Gateway, create_app
 from tests.fakes.braintree.wiring import MERCHANT_ID, PRIVATE_KEY, PUBLIC_KEY, settings
+from tests.providers.contract.harness import HELD_BACK, PATIENT_TIMEOUT, QUICK_TIMEOUT
 
 # Neutral event names some suites use → Braintree notification kinds.
 KINDS = {"payment.captured": "transaction_settled", "payment.failed":
@@ -47,16 +48,21 @@ class BraintreeHarness:
     supports_hosted = False      # the buyer pays on our page, in Braintree's Drop-in frame
     supports_embedded = True
 
-    def __init__(self, serve, timeout: float = 2.0):
+    def __init__(self, serve, timeout: float = PATIENT_TIMEOUT):
         """`serve`: WSGI app → base URL (the suite's serve_wsgi fixture)."""
-        self.fake = Gateway(MERCHANT_ID, PUBLIC_KEY, PRIVATE_KEY, timeout_seconds=timeout + 1)
+        self.fake = Gateway(MERCHANT_ID, PUBLIC_KEY, PRIVATE_KEY, timeout_seconds=HELD_BACK)
         self.url = serve(create_app(self.fake))
         self._keys: dict[str, str] = {}
         plain = from_config(settings(self.url) | {"PSP_TIMEOUT_SECONDS": timeout})
         self._adapter = KeyRecordingBraintree(plain.gateway, plain.dispute_fee, self._keys)
+        quick = from_config(settings(self.url) | {"PSP_TIMEOUT_SECONDS": QUICK_TIMEOUT})
+        self._impatient = KeyRecordingBraintree(quick.gateway, quick.dispute_fee, self._keys)
 
     def provider(self) -> PaymentProvider:
         return self._adapter
+
+    def impatient_provider(self) -> PaymentProvider:
+        return self._impatient
 
     def nonce_for(self, card: str) -> str:
         """What the Drop-in frame yields for a test card typed by the buyer."""

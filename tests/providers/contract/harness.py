@@ -11,6 +11,14 @@ from typing import Protocol
 
 from app.providers.base import PaymentProvider, ProviderPayment
 
+# The adapters' timeouts in these suites. provider()'s is one no ordinary call reaches on a loaded
+# machine; a "timeout_after" fault holds its answer back HELD_BACK seconds after executing, and
+# the call meant to time out goes through impatient_provider(), which gives up after
+# QUICK_TIMEOUT: the answer can never beat it, and no other call is cut short.
+PATIENT_TIMEOUT = 10.0
+QUICK_TIMEOUT = 0.5
+HELD_BACK = QUICK_TIMEOUT + 1.0
+
 
 class ContractHarness(Protocol):
     """A PSP (real simulator or fake) that the contract suite can drive."""
@@ -22,6 +30,9 @@ class ContractHarness(Protocol):
 
     def provider(self) -> PaymentProvider:
         """The adapter under test, pointed at this harness's PSP (never the network)."""
+
+    def impatient_provider(self) -> PaymentProvider:
+        """The same adapter with a QUICK_TIMEOUT: for the call a "timeout_after" fault holds."""
 
     def authorized_payment(self, amount: int, currency: str,
                            card: str = "4242424242424242") -> ProviderPayment:
@@ -42,4 +53,5 @@ class ContractHarness(Protocol):
 
     def fail_next(self, fault: str) -> None:
         """Make the PSP's next API call fail: "5xx_before" (nothing executed), "5xx_after"
-        (executed, then 500), "timeout_after" (executed, answer never arrives), "409", "429"."""
+        (executed, then 500), "timeout_after" (executed, answer held back HELD_BACK s), "409",
+        "429"."""

@@ -15,6 +15,7 @@ import requests
 from app.providers.base import PaymentProvider, ProviderPayment, SessionRequest
 from app.providers.sandbox import SandboxProvider
 from app.providers.sandbox.webhooks import HEADER, sign
+from tests.providers.contract.harness import HELD_BACK, PATIENT_TIMEOUT, QUICK_TIMEOUT
 
 API_KEY = "sk_test_contract_sandbox"
 WEBHOOK_SECRET = "whsec_contract_sandbox"
@@ -38,7 +39,7 @@ class SandboxHarness:
     supports_hosted = True
     supports_embedded = True
 
-    def __init__(self, serve, timeout: float = 2.0):
+    def __init__(self, serve, timeout: float = PATIENT_TIMEOUT):
         """`serve`: WSGI app → base URL (the suite's serve_wsgi fixture)."""
         import sandbox_psp
 
@@ -48,11 +49,15 @@ class SandboxHarness:
             "SANDBOX_API_KEYS": API_KEY, "SANDBOX_WEBHOOK_SECRET": WEBHOOK_SECRET,
             "SANDBOX_FINGERPRINT_KEY": "contract-fingerprints", "SANDBOX_TEST_HELPERS": True})
         self.url = serve(self.psp)
-        self.timeout = timeout
         self._adapter = SandboxProvider(self.url, API_KEY, [WEBHOOK_SECRET], timeout=timeout)
+        self._impatient = SandboxProvider(self.url, API_KEY, [WEBHOOK_SECRET],
+                                          timeout=QUICK_TIMEOUT)
 
     def provider(self) -> PaymentProvider:
         return self._adapter
+
+    def impatient_provider(self) -> PaymentProvider:
+        return self._impatient
 
     def _api(self, method: str, path: str, body: dict | None = None) -> dict:
         answer = requests.request(method, self.url + path, json=body, timeout=10,
@@ -104,5 +109,5 @@ class SandboxHarness:
 
     def fail_next(self, fault: str) -> None:
         self._api("POST", "/v1/test_helpers/faults",
-                  {"fault": fault, "method": "POST", "delay": self.timeout + 1,
+                  {"fault": fault, "method": "POST", "delay": HELD_BACK,
                    "retry_after": 0.1})

@@ -12,6 +12,7 @@ from app.providers.base import PaymentProvider, ProviderPayment, SessionRequest
 from app.providers.stripe import from_config
 from tests.fakes.stripe import FakeStripe, create_app, sign
 from tests.fakes.stripe.controls import close, dispute, pay_session
+from tests.providers.contract.harness import HELD_BACK, PATIENT_TIMEOUT, QUICK_TIMEOUT
 
 API_KEY = "sk_test_contract_suite"
 WEBHOOK_SECRET = "whsec_contract_suite"
@@ -32,19 +33,22 @@ class StripeHarness:
     supports_hosted = True
     supports_embedded = True     # the Payment Element (tests/providers/stripe/test_stripe_embedded.py)
 
-    def __init__(self, serve, timeout: float = 2.0):
+    def __init__(self, serve, timeout: float = PATIENT_TIMEOUT):
         """`serve`: WSGI app → base URL (the suite's serve_wsgi fixture)."""
-        # A "timeout_after" fault answers only after the adapter has given up.
+        # A "timeout_after" fault answers only after the impatient adapter has given up.
         self.fake = FakeStripe(api_key=API_KEY, webhook_secret=WEBHOOK_SECRET,
-                               timeout_sleep=timeout + 1)
+                               timeout_sleep=HELD_BACK)
         self.fake.public_url = serve(create_app(self.fake))
-        self._adapter = from_config({
+        self._adapter, self._impatient = (from_config({
             "STRIPE_SECRET_KEY": API_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "STRIPE_API_BASE": self.fake.public_url, "PSP_TIMEOUT_SECONDS": timeout,
-            "WEBHOOK_TOLERANCE_SECONDS": 300})
+            "STRIPE_API_BASE": self.fake.public_url, "PSP_TIMEOUT_SECONDS": seconds,
+            "WEBHOOK_TOLERANCE_SECONDS": 300}) for seconds in (timeout, QUICK_TIMEOUT))
 
     def provider(self) -> PaymentProvider:
         return self._adapter
+
+    def impatient_provider(self) -> PaymentProvider:
+        return self._impatient
 
     def authorized_payment(self, amount: int, currency: str,
                            card: str = "4242424242424242") -> ProviderPayment:

@@ -12,7 +12,11 @@ from tests.fakes.stripe.server import running
 
 API_KEY = "sk_test_adapter_suite"
 WEBHOOK_SECRET = "whsec_adapter_suite"
-CLIENT_TIMEOUT = 1.0
+# Ordinary calls get a timeout no loaded machine reaches; the one call a "timeout_after" fault
+# holds back (HELD_BACK s after executing) goes through `impatient_provider` and gives up first.
+CLIENT_TIMEOUT = 10.0
+QUICK_TIMEOUT = 0.5
+HELD_BACK = QUICK_TIMEOUT + 1.0
 
 
 @pytest.fixture
@@ -20,7 +24,7 @@ def fake():
     """The fake Stripe, served on loopback; answers "timeout_after" faults after the client
     has given up."""
     with running(FakeStripe(api_key=API_KEY, webhook_secret=WEBHOOK_SECRET,
-                            timeout_sleep=CLIENT_TIMEOUT + 0.5)) as served:
+                            timeout_sleep=HELD_BACK)) as served:
         yield served
 
 
@@ -29,6 +33,13 @@ def stripe_provider(fake) -> StripeProvider:
     """The adapter under test."""
     return StripeProvider(API_KEY, [WEBHOOK_SECRET], api_base=fake.public_url,
                           timeout=CLIENT_TIMEOUT)
+
+
+@pytest.fixture
+def impatient_provider(fake) -> StripeProvider:
+    """The adapter with a QUICK_TIMEOUT, for the call a "timeout_after" fault holds back."""
+    return StripeProvider(API_KEY, [WEBHOOK_SECRET], api_base=fake.public_url,
+                          timeout=QUICK_TIMEOUT)
 
 
 def session_request(amount: int = 2500, currency: str = "EUR", mode: str = "hosted",

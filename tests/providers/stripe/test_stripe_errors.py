@@ -11,7 +11,8 @@ from app.providers.base import ProviderError, ProviderTimeout
 from app.providers.stripe import StripeProvider
 from app.providers.stripe.errors import translate
 from tests.fakes.stripe.controls import pay_session
-from tests.providers.stripe.conftest import key, session_request
+from tests.flows import eventually
+from tests.providers.stripe.conftest import CLIENT_TIMEOUT, key, session_request
 
 
 def _refund_ready(provider, fake) -> str:
@@ -67,12 +68,15 @@ def test_5xx_after_executing_a_capture_is_read_from_the_payment_on_retry(stripe_
     assert len([c for c in fake.calls if c[1].endswith("/capture")]) == 1
 
 
-def test_timeout_after_executing_then_the_retry_gets_the_saved_answer(stripe_provider, fake):
+def test_timeout_after_executing_then_the_retry_gets_the_saved_answer(stripe_provider, fake,
+                                                                      impatient_provider):
     reference, retry_key = _refund_ready(stripe_provider, fake), key()
     fake.fail_next("timeout_after")
     with pytest.raises(ProviderTimeout) as timed_out:
-        stripe_provider.refund(reference, 1000, retry_key)
+        impatient_provider.refund(reference, 1000, retry_key)
     assert (timed_out.value.executed, timed_out.value.retryable) == (None, True)
+    # Retry once the fake has acted and saved its answer (under load it may not have yet).
+    eventually(lambda: fake.executions(retry_key) == 1)
     again = stripe_provider.refund(reference, 1000, retry_key)
     assert again.amount == 1000
     assert (fake.executions(retry_key), _refunds(fake)) == (1, 1)
@@ -127,7 +131,8 @@ def test_unknown_id_and_bad_key_are_not_executed(stripe_provider, fake):
         stripe_provider.retrieve("cs_test_does_not_exist")
     assert (unknown.value.code, unknown.value.status, unknown.value.executed,
             unknown.value.retryable) == ("resource_missing", 404, False, False)
-    wrong = StripeProvider("sk_test_wrong", [], api_base=fake.public_url, timeout=1.0)
+    wrong = StripeProvider("sk_test_wrong", [], api_base=fake.public_url,
+                           timeout=CLIENT_TIMEOUT)
     with pytest.raises(ProviderError) as denied:
         wrong.create_session(session_request())
     assert (denied.value.status, denied.value.executed) == (401, False)

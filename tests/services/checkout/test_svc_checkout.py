@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from flask import current_app
@@ -24,15 +23,19 @@ ACTOR = Actor("buyer@test.example", "127.0.0.1")
 
 @pytest.fixture
 def slow_server():
-    """A server that answers only after 1.5 s (longer than the adapter's timeout)."""
+    """A server that holds every answer until the test is over (the adapter gives up first,
+    whatever its timeout and however loaded the machine is)."""
+    over = threading.Event()
+
     def slow(environ, start_response):
-        time.sleep(1.5)
+        over.wait(60)
         return Response("{}", mimetype="application/json")(environ, start_response)
 
     server = make_server("127.0.0.1", 0, slow, threaded=True)
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
                      daemon=True).start()
     yield f"http://127.0.0.1:{server.port}"
+    over.set()
     server.shutdown()
     server.server_close()
 

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pyotp
 import pytest
 from sqlalchemy import select
 
+from app import clock
 from app.extensions import db
 from app.models import AuditRecord, User
 from app.models.security import MfaSecret, RecoveryCode
@@ -51,8 +51,16 @@ class ShortSecretTOTP(pyotp.TOTP):
     min_secret_length_bits = 80  # the published demo secret is 80 bits
 
 
+@pytest.fixture(autouse=True)
+def mid_step(platform_clock):
+    """The platform's clock stands still in the middle of a 30-s step: "one step either side"
+    means exactly that, however long the test takes (no step boundary can pass mid-test)."""
+    platform_clock.freeze(1_800_000_000 + 15)
+    return platform_clock
+
+
 def code_at(secret: str, offset_steps: int) -> str:
-    return ShortSecretTOTP(secret).at(int(time.time()) + 30 * offset_steps)
+    return ShortSecretTOTP(secret).at(int(clock.timestamp()) + 30 * offset_steps)
 
 
 def audits(action: str) -> list[AuditRecord]:

@@ -3,7 +3,6 @@ and the fixed-window rate limits."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from sqlalchemy import select
@@ -57,26 +56,56 @@ def test_the_lock_also_holds_for_other_unknown_addresses(people):
     assert locked.value.retry_after > 0
 
 
+def lock_keys() -> list[str]:
+    from app.extensions import queues
+
+    return sorted(k.decode() for k in queues.connection.keys("throttle:*:lock"))
+
+
 def test_the_lock_ends_after_its_time(app, people, monkeypatch):
+    """The lock is a Redis key that expires LOGIN_LOCK_SECONDS after the tenth failure: its TTL
+    is read, and its expiry is Redis dropping the key (no sleeping past the window)."""
+    from app.extensions import queues
+
     fail(9)
-    monkeypatch.setitem(app.config, "LOGIN_LOCK_SECONDS", 1)  # the lock the tenth one sets
+    monkeypatch.setitem(app.config, "LOGIN_LOCK_SECONDS", 600)  # the lock the tenth one sets
     fail(1)
-    with pytest.raises(LockedOut):
+    with pytest.raises(LockedOut) as locked:
         attempt(PASSWORD)
-    time.sleep(2.1)
+    assert 590 <= locked.value.retry_after <= 600
+    keys = lock_keys()
+    assert keys and all(0 < queues.connection.ttl(k) <= 600 for k in keys)
+    for key in keys:  # the window has passed: Redis drops what it set to expire
+        queues.connection.pexpire(key, 1)
+    assert _eventually_gone(keys)
     assert attempt(PASSWORD) is not None
+
+
+def _eventually_gone(keys: list[str]) -> bool:
+    from app.extensions import queues
+    from tests.flows import eventually
+
+    return eventually(lambda: not any(queues.connection.exists(k) for k in keys))
 
 
 def test_locked_attempts_do_not_extend_the_lock(app, people, monkeypatch):
+    from app.extensions import queues
+
     fail(9)
-    monkeypatch.setitem(app.config, "LOGIN_LOCK_SECONDS", 2)
+    monkeypatch.setitem(app.config, "LOGIN_LOCK_SECONDS", 600)
     fail(1)
-    time.sleep(1)
+    keys = lock_keys()
+    before = {k: queues.connection.pttl(k) for k in keys}
+    counters = {k: queues.connection.get(k) for k in queues.connection.keys("throttle:*:*")
+                if queues.connection.type(k) == b"string"}
     for _ in range(5):
         with pytest.raises(LockedOut):
             attempt("wrong-password-x")
-    time.sleep(1.5)
-    assert attempt(PASSWORD) is not None
+    assert lock_keys() == keys  # no new lock
+    assert counters == {k: queues.connection.get(k) for k in queues.connection.keys(
+        "throttle:*:*") if queues.connection.type(k) == b"string"}  # nothing counted
+    after = {k: queues.connection.pttl(k) for k in keys}
+    assert all(0 < after[k] <= before[k] for k in keys)  # counting down, never pushed back
 
 
 def test_an_attacker_cannot_lock_the_owner_out_of_a_known_address(people):
@@ -154,19 +183,24 @@ def test_each_lock_covers_only_what_it_should(people):
     assert throttle.login_lock("seller@test.example", source) is None
 
 
-def test_rate_limit_counts_per_key_and_says_when_to_come_back(app, monkeypatch):
+def test_rate_limit_counts_per_key_and_says_when_to_come_back(app, monkeypatch, platform_clock):
     monkeypatch.setitem(app.config, "RATE_LIMITS", {"login": (3, 60)})
+    platform_clock.freeze(1_800_000_000 + 15)  # 15 s into a window: all four calls in it
     assert [throttle.rate_limit_hit("login", "ip:a") for _ in range(3)] == [None] * 3
-    wait = throttle.rate_limit_hit("login", "ip:a")
-    assert wait is not None and 1 <= wait <= 60
+    assert throttle.rate_limit_hit("login", "ip:a") == 45  # the window's end
     assert throttle.rate_limit_hit("login", "ip:b") is None
 
 
-def test_rate_limit_window_rolls_over(app, monkeypatch):
-    monkeypatch.setitem(app.config, "RATE_LIMITS", {"signup": (1, 2)})
+def test_rate_limit_window_rolls_over(app, monkeypatch, platform_clock):
+    # (Redis drops a window's counter window + 1 s of real time after its first hit: a long
+    # window keeps that out of the test's way however slowly it runs.)
+    monkeypatch.setitem(app.config, "RATE_LIMITS", {"signup": (1, 600)})
+    platform_clock.freeze(1_800_000_000)
     assert throttle.rate_limit_hit("signup", "ip:a") is None
-    while throttle.rate_limit_hit("signup", "ip:a") is not None:
-        time.sleep(0.1)  # the next two-second window opens within two seconds
+    platform_clock.advance(599.5)
+    assert throttle.rate_limit_hit("signup", "ip:a") == 1  # same window, half a second left
+    platform_clock.advance(0.5)  # the next window opens
+    assert throttle.rate_limit_hit("signup", "ip:a") is None
     assert throttle.rate_limit_hit("signup", "ip:a") is not None
 
 
