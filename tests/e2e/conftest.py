@@ -17,6 +17,11 @@ import time
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
+
+# Playwright's assertions retry until their condition holds; 5 s (its default) is too short a
+# bound for a 2-core machine running other work, so they get the same bound as actions.
+expect.set_options(timeout=30_000)
 
 ROOT = Path(__file__).resolve().parents[2]
 E2E_TMP = Path(tempfile.mkdtemp(prefix="holdfast-e2e-"))
@@ -111,8 +116,9 @@ def shop(stack, topology, live_worker, password_hash):
         db.session.remove()
 
 
-def _settle(topology, timeout: float = 8.0) -> None:
-    """Wait until no webhook is due and no job is queued or running, so the next test starts clean."""
+def _settle(topology, timeout: float = 60.0) -> None:
+    """Wait until no webhook is due and no job is queued or running, so the next test starts
+    clean; fail if that never happens (a busy machine is slow, but a stuck job is a finding)."""
     from rq.registry import StartedJobRegistry
 
     from app.extensions import queues
@@ -130,9 +136,12 @@ def _settle(topology, timeout: float = 8.0) -> None:
                            Delivery.next_attempt_at <= time.time() + 1))
                 psp_db.session.remove()
         queue = queues.queue
-        if not due and not len(queue) and not StartedJobRegistry(queue=queue).get_job_ids():
+        running = StartedJobRegistry(queue=queue).get_job_ids()
+        if not due and not len(queue) and not running:
             return
         time.sleep(0.1)
+    pytest.fail(f"not settled after {timeout:.0f} s: {due} webhooks due, {len(queue)} jobs "
+                f"queued, running {running}")
 
 
 @pytest.fixture(scope="session")
@@ -164,7 +173,9 @@ def page(request, browser, stack, topology, e2e_record, page_errors):
     """A fresh context and page; every request to the platform is recorded for the scan, and
     the test fails on any finding of the watcher it did not declare."""
     context = browser.new_context(viewport=VIEWPORT, base_url=stack["url"])
-    context.set_default_timeout(10_000)
+    # Upper bounds, not waits: each action returns as soon as its condition holds; the bound
+    # only needs to outlast a busy 2-core machine.
+    context.set_default_timeout(30_000)
     page_errors.watch(context)
     page = context.new_page()
 

@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 VISA = "4242 4242 4242 4242"
 EXPIRY = f"12/{(datetime.date.today().year + 5) % 100:02d}"
 PASSWORD = "correct-horse-battery"
-PAID_WAIT_MS = 15_000
+PAID_WAIT_MS = 45_000  # an upper bound: the poll ends as soon as the worker applied the event
 
 
 def log_in(page, who: str = "buyer") -> None:
@@ -80,8 +80,9 @@ def expect_paid(page, order_id: int) -> None:
     expect(page.get_by_text("Payment received.")).to_be_visible(timeout=PAID_WAIT_MS)
 
 
-def wait_for(read, until, timeout: float = 10.0):
-    """Poll a database read (in a fresh transaction each time) until `until(value)`."""
+def wait_for(read, until, timeout: float = 30.0):
+    """Poll a database read (in a fresh transaction each time) until `until(value)`; fail with
+    the last value seen if it never comes."""
     from app.extensions import db
 
     deadline = time.monotonic() + timeout
@@ -89,6 +90,8 @@ def wait_for(read, until, timeout: float = 10.0):
         db.session.rollback()
         db.session.expire_all()
         value = read()
-        if until(value) or time.monotonic() > deadline:
+        if until(value):
             return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still {value!r} after {timeout:.0f} s")
         time.sleep(0.1)
