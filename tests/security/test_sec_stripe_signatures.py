@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from sqlalchemy import func, select
@@ -13,6 +12,9 @@ from app.extensions import db
 from app.models import WebhookEvent
 from app.providers.stripe import StripeProvider
 from tests.fakes.stripe import sign
+
+pytestmark = pytest.mark.usefixtures("whole_second")
+
 
 URL = "/webhooks/stripe"
 CURRENT, PREVIOUS = "whsec_sig_current", "whsec_sig_previous"
@@ -29,16 +31,8 @@ def stripe_on(app):
     cache.pop("stripe", None)
 
 
-@pytest.fixture(autouse=True)
-def whole_second(platform_clock):
-    """The platform's clock stands still on a whole second, so a stamp of `_now() ± n` is
-    exactly n seconds off when the endpoint checks it, however long the request takes. (With
-    the wall clock, the dropped fraction of int(time.time()) plus a slow request let
-    `now + 301` pass as within 300.)"""
-    platform_clock.freeze(int(time.time()))
-
-
 def _now() -> int:
+    """The frozen second (see the whole_second fixture in conftest.py)."""
     return int(clock.timestamp())
 
 
