@@ -84,6 +84,16 @@ def stack(redis_url):
     yield {"app": platform, "psp": psp, "url": platform_url, "psp_url": psp_url}
     platform_server.shutdown()
     psp_server.shutdown()
+    dispose_engine(platform)
+
+
+def dispose_engine(app) -> None:
+    """Close an app's pooled database connections: left to the garbage collector, psycopg warns
+    that each was deleted while open, and with warnings as errors the run fails at exit."""
+    from app.extensions import db
+
+    with app.app_context():
+        db.engine.dispose()
 
 
 def _migrate_fresh(app) -> None:

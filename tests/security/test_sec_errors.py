@@ -57,6 +57,7 @@ def test_500_as_json_for_json_clients(client, broken_shop):
 
 def test_500_on_a_throwaway_app_with_its_own_failing_route(stack):
     from app import create_app
+    from tests.conftest import dispose_engine
 
     throwaway = create_app("test")
 
@@ -65,6 +66,7 @@ def test_500_on_a_throwaway_app_with_its_own_failing_route(stack):
         raise RuntimeError("secret internals: SELECT * FROM users")
 
     response = throwaway.test_client().get("/explode")
+    dispose_engine(throwaway)
     assert response.status_code == 500
     _assert_no_leak(response.get_data(as_text=True))
     assert "secret internals" not in response.get_data(as_text=True)
