@@ -48,9 +48,9 @@ def seeded(stack, topology, shop):
         payments.append(payment.id)
     assert {db.session.get(Payment, p).provider for p in payments} == {"sandbox", "sandbox_us"}
     captured = wait_for(lambda: [db.session.get(Payment, p).status for p in payments],
-                        lambda states: set(states) <= {"captured", "disputed"}, timeout=20)
+                        lambda states: set(states) <= {"captured", "disputed"}, timeout=60)
     assert set(captured) <= {"captured", "disputed"}, captured
-    assert wait_for(lambda: db.session.query(DisputeCase).count(), bool, timeout=20)
+    assert wait_for(lambda: db.session.query(DisputeCase).count(), bool, timeout=60)
     return shop
 
 
