@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Flask
+from flask import Flask, url_for
+from flask_login import current_user
 
 from app.clock import now
 from app.domain.money import Money, format_money
@@ -28,11 +29,25 @@ def long_date(day: date | None) -> str:
     return text if day.year == now().year else f"{text} {day.year}"
 
 
+def case_url(case) -> str | None:
+    """Where the signed-in person reads a claim or chargeback case; None when they have no
+    page for it (a buyer's chargeback is between them and their bank)."""
+    role = getattr(current_user, "role", None)
+    if role in ("support", "admin"):
+        return url_for("support.case", case_id=case.id)
+    if case.kind == "claim" and role in ("buyer", "seller"):
+        return url_for("disputes.claim", case_id=case.id)
+    if case.kind == "chargeback" and role == "seller":
+        return url_for("seller.chargeback", case_id=case.id)
+    return None
+
+
 def register(app: Flask) -> None:
     """Install the filters and globals."""
     app.add_template_filter(money_filter, "money")
     app.add_template_filter(long_date, "long_date")
     app.jinja_env.globals["csp_nonce"] = csp_nonce
+    app.jinja_env.globals["case_url"] = case_url
     # Hashed once at startup: a script changed on disk later no longer matches and won't run.
     hashes = script_hashes(app.static_folder)
     app.jinja_env.globals["sri"] = hashes.__getitem__

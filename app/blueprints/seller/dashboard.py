@@ -49,7 +49,9 @@ def _balances() -> dict:
 
 
 def _to_ship() -> dict:
-    return {"to_ship": seller_reports.to_ship(current_user.id)}
+    holds = seller_reports.to_ship(current_user.id)
+    return {"to_ship": holds,
+            "chargebacks": seller_reports.open_chargebacks({h.order_id for h in holds})}
 
 
 def _escrow() -> dict:
