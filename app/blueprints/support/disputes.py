@@ -60,7 +60,7 @@ def _forms(case) -> dict:
     assign.offer(centre.staff())
     return {"assign": assign, "note": NoteForm(formdata=None),
             "evidence_form": EvidenceForm(formdata=None),
-            "liability": LiabilityForm(formdata=None, liable=case.liable or "platform"),
+            "liability": LiabilityForm(formdata=None, liable=centre.liable_if_lost(case)),
             "decision": DecisionForm(formdata=None)}
 
 
@@ -139,9 +139,8 @@ def add_note(case_id: int):
 def submit_evidence(case_id: int):
     """Send the chargeback's evidence to the PSP."""
     form = EvidenceForm()
-    if not form.validate_on_submit():
-        flash("Check the evidence fields.", "error")
-        return _back(case_id)
+    if not form.validate_on_submit():  # the page again, each error next to its field
+        return _case_page(case_id, 400, evidence_form=form)
     return _run(case_id, lambda: chargebacks.submit_evidence(
         case_id, form.evidence(), current_actor(), submit=form.submit_now.data),
         "Evidence sent to the PSP." if form.submit_now.data else "Evidence staged at the PSP.")
