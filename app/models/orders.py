@@ -8,8 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import now
 from app.domain.money import Money
-from app.domain.order_states import MONEY_TAKEN
-from app.domain.order_states import OrderStatus  # noqa: F401  (models re-export it, as before)
+from app.domain.order_states import (
+    MONEY_TAKEN,
+    OrderStatus,  # noqa: F401  (models re-export it, as before)
+)
 from app.extensions import db
 
 

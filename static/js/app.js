@@ -54,14 +54,13 @@
     }
   }
 
-  // The payout weekday only means something for a weekly schedule: show it only then.
-  function weekdayFollowsSchedule() {
-    var schedule = document.querySelector("[data-payout-schedule]");
-    var weekday = document.querySelector("[data-payout-weekday]");
-    if (!schedule || !weekday) return;
-    var sync = function () { weekday.hidden = schedule.value !== "weekly"; };
-    schedule.addEventListener("change", sync);
-    sync();
+  // The payout weekday only means something for a weekly schedule: show it only then (the
+  // server renders it hidden for other schedules; delegation survives htmx swaps).
+  function weekdayFollowsSchedule(event) {
+    var schedule = event.target;
+    if (!schedule.matches || !schedule.matches("[data-payout-schedule]")) return;
+    var weekday = schedule.form && schedule.form.querySelector("[data-payout-weekday]");
+    if (weekday) weekday.hidden = schedule.value !== "weekly";
   }
 
   // Line numbers beside a code editor (the routing file), since its errors cite line:column.
@@ -96,7 +95,7 @@
 
   document.addEventListener("submit", confirmIrreversible, true);
   document.addEventListener("DOMContentLoaded", setupEmbeddedCheckout);
-  document.addEventListener("DOMContentLoaded", weekdayFollowsSchedule);
+  document.addEventListener("change", weekdayFollowsSchedule);
   document.addEventListener("DOMContentLoaded", numberLines);
   document.addEventListener("DOMContentLoaded", navToggle);
   document.addEventListener("htmx:beforeSwap", swapRefusals);

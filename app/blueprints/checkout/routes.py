@@ -26,8 +26,8 @@ from app.blueprints.checkout.attempts import earlier_decline, returned_at
 from app.blueprints.checkout.csp import allow_pay_form, allow_provider
 from app.blueprints.checkout.forms import PayForm, PlaceOrderForm, RemoveCardForm
 from app.blueprints.rate_limits import rate_limited
-from app.domain.declines import DECLINE_MESSAGES, DEFAULT_DECLINE_MESSAGE
 from app.clock import now
+from app.domain.declines import DECLINE_MESSAGES, DEFAULT_DECLINE_MESSAGE
 from app.domain.payment_states import PENDING, PaymentStatus
 from app.models.users import Role
 from app.security_headers import origin_of

@@ -13,11 +13,13 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from app.clock import now
 
-AMOUNT = Regexp(r"^\d{1,12}(\.\d{1,3})?$", message="Use digits and at most one decimal point.")
+# Amounts are read by app/money_text.parse_amount in the person's locale ("12.50", "12,50");
+# the form only bounds the text.
+AMOUNT = Length(max=24)
 DECISIONS = {"refund_full": "Refund in full", "refund_partial": "Refund part",
              "release": "Release to the seller", "split": "Split"}
 

@@ -11,10 +11,11 @@ from app.blueprints.access import (
     role_required,
 )
 from app.blueprints.support.routes import bp
-from app.domain.money import MoneyError, format_money, parse
+from app.domain.money import MoneyError, format_money
 from app.extensions import db
 from app.models import Payment
 from app.models.users import Role
+from app.money_text import parse_amount
 from app.services import audit
 from app.services.errors import ServiceError
 from app.services.refunds import refunds
@@ -26,9 +27,9 @@ def _request_of(payment: Payment) -> tuple[dict[int, int] | None, int | None, st
     for line in payment.order.lines:
         text = request.form.get(f"line_{line.id}", "").strip()
         if text:
-            lines[line.id] = parse(text, payment.currency).amount
+            lines[line.id] = parse_amount(text, payment.currency).amount
     text = request.form.get("amount", "").strip()
-    amount = parse(text, payment.currency).amount if text and not lines else None
+    amount = parse_amount(text, payment.currency).amount if text and not lines else None
     return lines or None, amount, request.form.get("reason", "")
 
 
