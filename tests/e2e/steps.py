@@ -105,3 +105,24 @@ def wait_for(read, until, timeout: float = 30.0):
         if time.monotonic() > deadline:
             raise AssertionError(f"still {value!r} after {timeout:.0f} s")
         time.sleep(0.1)
+
+
+def confirm_dialog(page, accept: bool = True) -> list[str]:
+    """Answer the next confirmation dialog (a form marked data-confirm): accept or dismiss it;
+    the list returned gets its question once it was shown (check it with `expect_asked`)."""
+    seen: list[str] = []
+
+    def answer(dialog):
+        seen.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", answer)
+    return seen
+
+
+def expect_asked(page, seen: list[str], asks: str) -> None:
+    """The dialog `confirm_dialog` waited for was shown, with that question."""
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # lets Playwright dispatch the dialog event
+    assert seen and re.search(asks, seen[0]), f"expected a confirmation like {asks!r}, saw {seen}"
