@@ -18,7 +18,7 @@ def log_in(page, who: str = "buyer") -> None:
     staff also type their authenticator code. Works at phone width too, where the navigation
     (and its Log out button) folds behind the Menu button."""
     page.goto("/login")
-    if page.get_by_role("button", name="Log out").count():
+    if page.get_by_role("button", name="Log out", include_hidden=True).count():
         open_menu(page)
         page.get_by_role("button", name="Log out").click()
         page.goto("/login")
@@ -26,8 +26,8 @@ def log_in(page, who: str = "buyer") -> None:
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
     # Attached, not visible: on a phone the signed-in navigation is folded away.
-    logged_in, code = page.get_by_role("button", name="Log out"), page.get_by_label(
-        "Authentication code")
+    logged_in = page.get_by_role("button", name="Log out", include_hidden=True)
+    code = page.get_by_label("Authentication code")
     expect(logged_in.or_(code).first).to_be_attached()
     if code.count():  # staff sign in with a second step
         code.fill(staff_code(who))

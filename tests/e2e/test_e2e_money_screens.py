@@ -183,7 +183,8 @@ def test_claim_refunded_in_full_then_every_screen_agrees(page, shop, stack, jour
     ledger_check_passes(stack)
 
 
-@pytest.mark.allow_console(r"HTTP 400: POST .*/support/disputes/\d+/evidence")
+@pytest.mark.allow_console(r"HTTP 400: POST .*/support/disputes/\d+/evidence",
+                          r"Failed to load resource: .* 400 .*/support/disputes/\d+/evidence")
 def test_chargeback_lost_then_every_screen_agrees(page, shop, stack, journey, width):
     from tests.flows import psp_call
 

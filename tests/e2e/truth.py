@@ -20,11 +20,10 @@ def fresh():
 
 
 def shown(minor: int, currency: str = "EUR") -> str:
-    """An amount as the money filter shows it to an English browser."""
-    from app.domain.money import Money
-    from app.money_text import format_amount
+    """An amount as the money filter shows it to an English browser (under €1,000)."""
+    from app.domain.money import Money, format_money
 
-    return format_amount(Money(minor, currency), "en")
+    return format_money(Money(minor, currency))
 
 
 def holds(order_id: int) -> dict:
