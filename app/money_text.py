@@ -12,6 +12,7 @@ comma groups thousands), and falls back to the locale the currency is usually wr
 """
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from babel.numbers import NumberFormatError, format_currency, format_decimal, parse_decimal
@@ -22,6 +23,7 @@ from app.domain.money import Money, MoneyError, exponent, parse
 SUPPORTED = ("en", "en_GB", "en_US", "de", "de_DE", "fr", "fr_FR", "nl", "nl_NL", "es", "es_ES",
              "it", "it_IT")
 CURRENCY_LOCALES = {"EUR": "de_DE", "GBP": "en_GB", "USD": "en_US"}
+_TYPED = re.compile(r"^[0-9][0-9.,' \u202f]*$")
 
 
 def viewer_locale() -> str:
@@ -44,7 +46,11 @@ def parse_amount(text: str | None, currency: str, *, allow_zero: bool = False) -
     cleaned = (text or "").strip().replace("\u00a0", " ")
     if not cleaned:
         raise MoneyError("Enter an amount.")
-    for locale in dict.fromkeys([viewer_locale(), CURRENCY_LOCALES.get(currency, "en")]):
+    # Digits and separators only: babel would also read "1e3" or "Infinity" as numbers.
+    if not _TYPED.match(cleaned):
+        cleaned = ""
+    for locale in dict.fromkeys([viewer_locale(), CURRENCY_LOCALES.get(currency, "en")]
+                                if cleaned else []):
         try:
             number = parse_decimal(cleaned, locale=locale, strict=True)
         except NumberFormatError:

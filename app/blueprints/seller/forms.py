@@ -26,7 +26,8 @@ class ItemForm(FlaskForm):
     description = TextAreaField("Description", validators=[Length(max=4000)])
     price = StringField("Price", validators=[DataRequired(), Length(max=24)])
     currency = SelectField("Currency", choices=CURRENCIES)
-    category = StringField("Category", default="general", validators=[Length(max=40)])
+    # Choices are the admin's categories (set by the view): the category decides the fee.
+    category = SelectField("Category", default="general")
     stock = IntegerField("Stock", default=1, validators=[NumberRange(min=0, max=100_000)])
     active = BooleanField("For sale", default=True)
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from app.blueprints.access import current_actor, deny_object, flash_error, role_required
+from app.blueprints.access import current_actor, deny_object, role_required
 from app.blueprints.seller.routes import bp
 from app.domain.money import Money, MoneyError, format_money
 from app.extensions import db
@@ -73,8 +73,8 @@ def refund_line(order_line_id: int):
             form.amount.errors = [str(exc)]
         except NotFound:
             deny_object(f"order_line:{order_line_id}")
-        except ServiceError as exc:
-            flash_error(exc)
+        except ServiceError as exc:  # over what is left, not covered: about the amount
+            form.amount.errors = [exc.message]
             form.step.data = "preview"
             preview = None
     status = 400 if form.is_submitted() and preview is None else 200

@@ -22,6 +22,7 @@ bp = Blueprint("seller", __name__, url_prefix="/seller")
 def new_item():
     """List a new item."""
     form = ItemForm()
+    form.category.choices = catalogue.category_choices()
     if form.validate_on_submit() and (price := form.price_text()) is not None:
         try:
             catalogue.create_item(current_user.id, form.title.data, form.description.data,
@@ -44,6 +45,7 @@ def edit_item(item_id: int):
     if item is None or item.seller_id != current_user.id:
         deny_object(f"item:{item_id}")
     form = ItemForm(obj=item)
+    form.category.choices = catalogue.category_choices()
     if not form.is_submitted() or not isinstance(form.price.data, str):
         # obj=item fills price with a Money (also for a post that leaves price out): edit text.
         form.price.data = input_text(Money(item.price_amount, item.currency))
