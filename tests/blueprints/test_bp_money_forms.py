@@ -135,3 +135,12 @@ def test_not_found_leads_to_the_persons_own_home(app, people, who, home, words):
 def test_the_bank_page_links_back_to_the_dashboard(app, people):
     assert '<a href="/seller">← Dashboard</a>' in _html(
         _client(app, "seller").get("/seller/bank-account"))
+
+
+def test_an_iban_with_a_wrong_checksum_is_refused_next_to_the_iban(app, people):
+    seller = _client(app, "seller")
+    answer = seller.post("/seller/bank-account", data={
+        "holder_name": "Test Seller", "iban": "DE89370400440532013001",
+        "password": "correct-horse-battery"})
+    assert answer.status_code == 400
+    assert "check digits" in _described_error(_html(answer), "iban")
