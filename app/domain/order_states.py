@@ -2,13 +2,18 @@
 
 An order waits for payment, then is paid or cancelled (the payment failed, expired or was
 cancelled, and its stock went back). A cancelled order can still become paid: a PSP may report
-an authorization after our expiry ran (a late webhook), and money taken is never ignored. A paid
-order stays paid; refunds and disputes live on the payment and its lines.
+an authorization after our expiry ran (a late webhook), and money taken is never ignored.
+
+Once paid, the order follows what happened to its money, so the buyer's list and header say
+what the ledger says: partly or fully refunded, disputed by the buyer's bank (a chargeback is
+open), or charged back (the bank decided for the buyer). A won chargeback or a refund the PSP
+failed late takes it back to where the money is. Charged back is final.
 """
 from __future__ import annotations
 
 from enum import Enum
 
+from app.domain.payment_states import PaymentStatus as P
 from app.domain.transitions import check
 
 
@@ -18,19 +23,46 @@ class OrderStatus(str, Enum):
     AWAITING_PAYMENT = "awaiting_payment"
     PAID = "paid"
     CANCELLED = "cancelled"   # payment failed, expired or was cancelled; stock released
+    PARTIALLY_REFUNDED = "partially_refunded"
+    REFUNDED = "refunded"
+    DISPUTED = "disputed"     # the buyer's bank opened a chargeback; not decided yet
+    CHARGED_BACK = "charged_back"  # the bank decided for the buyer
 
     def __str__(self) -> str:
         return self.value
 
 
 O = OrderStatus
+# Statuses of an order whose money was taken (the return page says "payment received").
+MONEY_TAKEN = frozenset({O.PAID, O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED, O.CHARGED_BACK})
+
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     O.AWAITING_PAYMENT: frozenset({O.PAID, O.CANCELLED}),
     O.CANCELLED: frozenset({O.PAID}),
-    O.PAID: frozenset(),
+    O.PAID: frozenset({O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED}),
+    O.PARTIALLY_REFUNDED: frozenset({O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED, O.PAID}),
+    O.REFUNDED: frozenset({O.PARTIALLY_REFUNDED, O.PAID}),  # a late refund failure only
+    O.DISPUTED: frozenset({O.PAID, O.PARTIALLY_REFUNDED, O.CHARGED_BACK}),
+    O.CHARGED_BACK: frozenset(),
 }
 
 
 def transition(current: OrderStatus, target: OrderStatus) -> OrderStatus:
     """Return target if allowed, else raise ForbiddenMove naming both statuses."""
     return check("order", TRANSITIONS, current, target)
+
+
+def following_payment(before: P, after: P) -> OrderStatus | None:
+    """The status a paid order takes when its payment moves from `before` to `after`; None
+    when the move says nothing new about the order."""
+    if after == P.PARTIALLY_REFUNDED:
+        return O.PARTIALLY_REFUNDED
+    if after == P.REFUNDED:
+        return O.CHARGED_BACK if before == P.DISPUTED else O.REFUNDED
+    if after == P.DISPUTED:
+        return O.DISPUTED
+    if after == P.CAPTURED and before in {P.DISPUTED, P.REFUNDED, P.PARTIALLY_REFUNDED}:
+        return O.PAID
+    if after == P.COMPLETED and before == P.DISPUTED:
+        return O.PAID
+    return None

@@ -56,3 +56,15 @@ class CartItem(db.Model):
     added_at: Mapped[datetime] = mapped_column(default=now)
 
     item = relationship("Item")
+
+
+class ItemCategory(db.Model):
+    """A category the admin defined; a seller files each item under one (fee rules key on it).
+    "general" is built in and needs no row."""
+
+    __tablename__ = "item_categories"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(40), unique=True)   # what items and fee rules store
+    name: Mapped[str] = mapped_column(String(80))                 # what people read
+    created_at: Mapped[datetime] = mapped_column(default=now)

@@ -8,7 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import now
 from app.domain.money import Money
-from app.domain.order_states import OrderStatus  # noqa: F401  (models re-export it, as before)
+from app.domain.order_states import (
+    MONEY_TAKEN,
+    OrderStatus,  # noqa: F401  (models re-export it, as before)
+)
 from app.extensions import db
 
 
@@ -35,6 +38,11 @@ class Order(db.Model):
     def total(self) -> Money:
         """The order total as Money."""
         return Money(self.total_amount, self.currency)
+
+    @property
+    def money_taken(self) -> bool:
+        """The buyer paid (whatever happened to the money since: refunds, chargebacks)."""
+        return self.state in MONEY_TAKEN
 
     @property
     def state(self) -> OrderStatus:

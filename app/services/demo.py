@@ -28,6 +28,7 @@ DEMO_BANK_ACCOUNTS = (
     ("seller2@demo.test", "Harbor & Pine", "GB33BUKB20201555555555"),
 )
 
+DEMO_CATEGORIES = ("Ceramics", "Textiles")  # the admin's; Ceramics has its own fee rule
 DEMO_ITEMS = {
     "seller@demo.test": [
         ("Hand-thrown stoneware mug", "Glazed in sea green; holds 350 ml.", "24.00", "EUR", 40,
@@ -63,6 +64,11 @@ def seed() -> list[str]:
             user = db.session.execute(select(User).where(User.email == email)).scalar_one()
             if mfa.enrol_with_secret(user.id, DEMO_TOTP_SECRET, SEED):
                 created.append(f"two-step sign-in for {email} (TOTP secret {DEMO_TOTP_SECRET})")
+    known = {c.slug for c in catalogue.categories()}
+    for name in DEMO_CATEGORIES:
+        if name.lower() not in known:
+            catalogue.add_category(name, SEED)
+            created.append(f"category {name}")
     for email, items in DEMO_ITEMS.items():
         seller = db.session.execute(select(User).where(User.email == email)).scalar_one()
         has_items = db.session.execute(

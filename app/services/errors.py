@@ -3,13 +3,15 @@ from __future__ import annotations
 
 
 class ServiceError(Exception):
-    """A business rule refused the request; `message` is safe to show to the user."""
+    """A business rule refused the request; `message` is safe to show to the user. `field`,
+    when given, names the input the message is about, so a form can show it next to it."""
 
     status = 400
 
-    def __init__(self, message: str):
+    def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.message = message
+        self.field = field
 
 
 class NotFound(ServiceError):

@@ -42,6 +42,61 @@
     }
   }
 
+  // A form marked data-confirm does something that cannot be undone (confirm receipt, ask
+  // support to decide, release money): ask first. Listening in the capture phase on the
+  // document runs before htmx's own submit handler, so a "no" stops htmx forms too.
+  function confirmIrreversible(event) {
+    var form = event.target;
+    var question = form && form.getAttribute && form.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) {
+      event.preventDefault();
+      event.stopPropagation();
+    }
+  }
+
+  // The payout weekday only means something for a weekly schedule: show it only then (the
+  // server renders it hidden for other schedules; delegation survives htmx swaps).
+  function weekdayFollowsSchedule(event) {
+    var schedule = event.target;
+    if (!schedule.matches || !schedule.matches("[data-payout-schedule]")) return;
+    var weekday = schedule.form && schedule.form.querySelector("[data-payout-weekday]");
+    if (weekday) weekday.hidden = schedule.value !== "weekly";
+  }
+
+  // Line numbers beside a code editor (the routing file), since its errors cite line:column.
+  function numberLines() {
+    document.querySelectorAll("textarea[data-line-numbers]").forEach(function (area) {
+      var gutter = document.getElementById(area.getAttribute("data-line-numbers"));
+      if (!gutter) return;
+      var render = function () {
+        var count = area.value.split("\n").length, text = "";
+        for (var i = 1; i <= count; i++) text += i + "\n";
+        gutter.textContent = text;
+        gutter.scrollTop = area.scrollTop;
+      };
+      area.addEventListener("input", render);
+      area.addEventListener("scroll", function () { gutter.scrollTop = area.scrollTop; });
+      render();
+    });
+  }
+
+  // The top navigation folds behind a menu button on a phone.
+  function navToggle() {
+    var button = document.getElementById("nav-toggle");
+    var nav = document.getElementById("site-nav");
+    if (!button || !nav) return;
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var open = button.getAttribute("aria-expanded") === "true";
+      button.setAttribute("aria-expanded", open ? "false" : "true");
+      nav.classList.toggle("open", !open);
+    });
+  }
+
+  document.addEventListener("submit", confirmIrreversible, true);
   document.addEventListener("DOMContentLoaded", setupEmbeddedCheckout);
+  document.addEventListener("change", weekdayFollowsSchedule);
+  document.addEventListener("DOMContentLoaded", numberLines);
+  document.addEventListener("DOMContentLoaded", navToggle);
   document.addEventListener("htmx:beforeSwap", swapRefusals);
 })();

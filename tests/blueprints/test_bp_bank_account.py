@@ -1,6 +1,8 @@
 """The seller's bank-account page: masked, own account only, password again, sellers only."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -57,7 +59,10 @@ def test_a_wrong_password_answers_400_and_changes_nothing(client, people):
     response = client.post(URL, data=form(iban="GB29NWBK60161331926819", password="wrong-one"))
     assert response.status_code == 400
     html = response.get_data(as_text=True)
-    assert "Your current password is not correct" in html and 'role="alert"' in html
+    # Said next to the password field, which names it (aria-describedby).
+    assert re.search(r'<small class="error" id="password-error">Your current password is not '
+                     r'correct', html)
+    assert re.search(r'<input[^>]*aria-describedby="password-hint password-error"', html)
     assert "•••• 3000" in html
     [only] = accounts()
     assert only.last4 == "3000" and only.replaced_at is None

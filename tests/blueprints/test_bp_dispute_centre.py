@@ -244,3 +244,32 @@ def test_every_case_form_carries_the_csrf_token(app, people, chargeback, monkeyp
     response = support.post(f"/support/disputes/{chargeback.id}/notes",
                             data={"body": "with a token", "csrf_token": token})
     assert response.status_code == 303
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"action": "split"}, "Enter an amount."),                     # a split with no amount
+    ({"action": "refund_partial", "amount": "zwölf"}, "is not an amount"),
+    ({"action": "split", "amount": "480,00"}, "less than the €48.00 left"),  # over the limit
+])
+def test_claim_decision_errors_are_next_to_the_amount(app, people, claim, data, message):
+    support = _client(app, "support")
+    response = support.post(f"/support/disputes/{claim.id}/preview", data=data)
+    assert response.status_code in (400, 409)
+    html = _html(response)
+    assert re.search(r'<input[^>]*aria-describedby="[^"]*amount-error', html), html
+    assert re.search(rf'id="amount-error">[^<]*{re.escape(message)}', html), html
+    assert _case(claim.id).status == "contested"
+
+
+def test_case_page_states_one_liability_and_evidence_wants_a_real_date(app, people, chargeback):
+    support = _client(app, "support")
+    page = _html(support.get(f"/support/disputes/{chargeback.id}"))
+    assert re.search(r'id="liable-if-lost" data-liable="seller">the seller pays', page)
+    assert re.search(r'<option selected value="seller">The seller</option>', page)
+    assert not re.search(r'<input[^>]*checked[^>]*name="submit_now"', page)
+    refused = support.post(f"/support/disputes/{chargeback.id}/evidence",
+                           data={"shipping_date": "not a date", "submit_now": "y"})
+    assert refused.status_code == 400
+    assert re.search(r'id="shipping_date-error">Enter the date it shipped as YYYY-MM-DD',
+                     _html(refused))
+    assert _case(chargeback.id).status == "needs_response"

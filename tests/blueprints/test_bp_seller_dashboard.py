@@ -176,9 +176,9 @@ def test_payout_settings_are_saved(seller, people):
 @pytest.mark.parametrize("data, message", [
     ({"schedule": "hourly", "weekday": "0", "minimum": "10"}, "Not a valid choice"),
     ({"schedule": "daily", "weekday": "7", "minimum": "10"}, "Not a valid choice"),
-    ({"schedule": "daily", "weekday": "0", "minimum": "ten"}, "Use an amount such as 10"),
-    ({"schedule": "daily", "weekday": "0", "minimum": "1.005"}, "Use an amount such as 10"),
-    ({"schedule": "daily", "weekday": "0", "minimum": "0"}, "at least 0.01"),
+    ({"schedule": "daily", "weekday": "0", "minimum": "ten"}, "is not an amount"),
+    ({"schedule": "daily", "weekday": "0", "minimum": "1.005"}, "at most 2 decimal places"),
+    ({"schedule": "daily", "weekday": "0", "minimum": "0"}, "must be more than zero"),
     ({"schedule": "daily", "weekday": "0", "minimum": ""}, "This field is required"),
 ])
 def test_payout_settings_refuse_bad_values(seller, people, data, message):

@@ -15,21 +15,31 @@ PAID_WAIT_MS = 45_000  # an upper bound: the poll ends as soon as the worker app
 
 def log_in(page, who: str = "buyer") -> None:
     """Log in through the form as one of make_people's accounts (logging out first if needed);
-    staff also type their authenticator code."""
+    staff also type their authenticator code. Works at phone width too, where the navigation
+    (and its Log out button) folds behind the Menu button."""
     page.goto("/login")
-    if page.get_by_role("button", name="Log out").count():
+    if page.get_by_role("button", name="Log out", include_hidden=True).count():
+        open_menu(page)
         page.get_by_role("button", name="Log out").click()
         page.goto("/login")
     page.get_by_label("Email").fill(f"{who}@test.example")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    logged_in, code = page.get_by_role("button", name="Log out"), page.get_by_label(
-        "Authentication code")
-    expect(logged_in.or_(code)).to_be_visible()
+    # Attached, not visible: on a phone the signed-in navigation is folded away.
+    logged_in = page.get_by_role("button", name="Log out", include_hidden=True)
+    code = page.get_by_label("Authentication code")
+    expect(logged_in.or_(code).first).to_be_attached()
     if code.count():  # staff sign in with a second step
         code.fill(staff_code(who))
         page.get_by_role("button", name="Log in").click()
-    expect(logged_in).to_be_visible()
+    expect(logged_in).to_be_attached()
+
+
+def open_menu(page) -> None:
+    """On a phone, unfold the navigation behind the Menu button (no-op on a desktop)."""
+    toggle = page.locator("#nav-toggle")
+    if toggle.is_visible() and toggle.get_attribute("aria-expanded") != "true":
+        toggle.click()
 
 
 def staff_code(who: str) -> str:
@@ -95,3 +105,24 @@ def wait_for(read, until, timeout: float = 30.0):
         if time.monotonic() > deadline:
             raise AssertionError(f"still {value!r} after {timeout:.0f} s")
         time.sleep(0.1)
+
+
+def confirm_dialog(page, accept: bool = True) -> list[str]:
+    """Answer the next confirmation dialog (a form marked data-confirm): accept or dismiss it;
+    the list returned gets its question once it was shown (check it with `expect_asked`)."""
+    seen: list[str] = []
+
+    def answer(dialog):
+        seen.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", answer)
+    return seen
+
+
+def expect_asked(page, seen: list[str], asks: str) -> None:
+    """The dialog `confirm_dialog` waited for was shown, with that question."""
+    deadline = time.monotonic() + 10
+    while not seen and time.monotonic() < deadline:
+        page.wait_for_timeout(50)  # lets Playwright dispatch the dialog event
+    assert seen and re.search(asks, seen[0]), f"expected a confirmation like {asks!r}, saw {seen}"

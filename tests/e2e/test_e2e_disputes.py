@@ -69,6 +69,9 @@ def support_sends_evidence(page, case_id: int) -> None:
     page.get_by_role("button", name="Add note").click()
     page.get_by_label("Shipping carrier").fill("DHL")
     page.get_by_label("Tracking number").fill("JD014600006281")
+    submit_now = page.get_by_label("Submit to the PSP now (no changes afterwards)")
+    expect(submit_now).not_to_be_checked()  # sending is final: never the default
+    submit_now.check()
     page.get_by_role("button", name="Send evidence").click()
     expect(page.locator(".flash-success")).to_have_text("Evidence sent to the PSP.")
     expect(page.locator("h1 .badge")).to_have_text("under review")

@@ -18,7 +18,9 @@ from tests.e2e.steps import (
     PASSWORD,
     VISA,
     check_out,
+    confirm_dialog,
     continue_to_payment,
+    expect_asked,
     log_in,
     pay_with,
 )
@@ -118,7 +120,9 @@ def test_confirmed_line_is_released_and_paid_out(page, shop, stack, journey):
     expect(delivery.locator("li").filter(has_text="Mug")).to_contain_text("at the latest")
     expect(delivery.locator("li").filter(has_text="Candle")).to_contain_text(
         "Held until the seller ships")
+    asked = confirm_dialog(page)
     page.get_by_role("button", name="Confirm receipt").click()
+    expect_asked(page, asked, r"Confirm that Mug arrived\? The seller is paid at once")
     expect(page.get_by_text("the seller has been paid")).to_be_visible()
 
     log_in(page, "seller")
@@ -149,7 +153,9 @@ def test_payout_to_a_closed_account_returns_the_money(page, shop, stack, journey
 
     log_in(page, "support")
     page.goto(f"/support/payments/{payment_id}")
+    asked = confirm_dialog(page)
     page.get_by_role("button", name="Release Candle").click()
+    expect_asked(page, asked, r"Release €15\.21 of Candle to Other Seller\?")
     expect(page.locator(".flash-success")).to_have_text("Released to the seller.")
 
     log_in(page, "other_seller")

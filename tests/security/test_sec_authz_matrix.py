@@ -139,6 +139,8 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "admin.routing"): ADMIN,
     ("POST", "admin.update_routing"): ADMIN,
     ("GET", "admin.staff"): ADMIN,
+    ("GET", "admin.categories"): ADMIN,
+    ("POST", "admin.add_category"): ADMIN,
     ("POST", "admin.create_staff"): ADMIN,
     ("POST", "admin.issue_enrolment_code"): ADMIN,
     ("POST", "admin.reset_mfa"): ADMIN,

@@ -41,3 +41,9 @@ class NewStaffForm(FlaskForm):
     role = SelectField("Role", choices=[SelectChoice("support", "Support"),
                                         SelectChoice("admin", "Admin")],
                        default="support", validators=[DataRequired()])
+
+
+class CategoryForm(FlaskForm):
+    """A new item category, by the name sellers will read."""
+
+    name = StringField("Category name", validators=[DataRequired(), Length(max=80)])

@@ -59,4 +59,5 @@ def update_routing():
     return redirect(url_for("admin.routing"), code=303)
 
 
+from app.blueprints.admin import categories as _category_views  # noqa: F401  (/admin/categories)
 from app.blueprints.admin import staff as _staff_views  # noqa: F401  (routes on this blueprint)

@@ -22,9 +22,11 @@ from app.blueprints.access import (
     role_required,
     safe_next,
 )
+from app.blueprints.checkout.attempts import earlier_decline, returned_at
 from app.blueprints.checkout.csp import allow_pay_form, allow_provider
 from app.blueprints.checkout.forms import PayForm, PlaceOrderForm, RemoveCardForm
 from app.blueprints.rate_limits import rate_limited
+from app.clock import now
 from app.domain.declines import DECLINE_MESSAGES, DEFAULT_DECLINE_MESSAGE
 from app.domain.payment_states import PENDING, PaymentStatus
 from app.models.users import Role
@@ -157,7 +159,9 @@ def returned(order_id: int):
             payments.schedule_refresh(payment.id)
         except RedisError:
             current_app.logger.warning("could not schedule a refresh of payment %s", payment.id)
-    return render_template("checkout/return.html", order=order, pending=pending)
+    since = now()
+    return render_template("checkout/return.html", order=order, pending=pending,
+                           since=since.isoformat(), earlier=earlier_decline(payment, since))
 
 
 @bp.get("/<int:order_id>/status")
@@ -171,7 +175,9 @@ def status(order_id: int):
         return jsonify(order=order.id, order_status=order.status, pending=pending,
                        payment_status=payment.status if payment else None,
                        message=payment.failure_message if payment else None)
-    return render_template("checkout/_status.html", order=order, pending=pending)
+    since = request.args.get("since")
+    return render_template("checkout/_status.html", order=order, pending=pending, since=since,
+                           earlier=earlier_decline(payment, returned_at(since)))
 
 
 @bp.get("/saved-cards")

@@ -24,7 +24,10 @@ def bank_account():
                 iban=form.iban.data, account_number=form.account_number.data,
                 routing_number=form.routing_number.data)
         except ServiceError as exc:
-            flash_error(exc)
+            if exc.field in form:  # next to the input it is about
+                form[exc.field].errors = [exc.message]
+            else:
+                flash_error(exc)
         else:
             flash("Bank account saved. Payouts go to the new account from now on.", "success")
             return redirect(url_for("seller.bank_account"), code=303)

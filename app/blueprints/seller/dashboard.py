@@ -20,14 +20,13 @@ from app.domain.money import (
     Money,
     MoneyError,
     format_money,
-    parse,
-    to_decimal_string,
 )
 from app.extensions import db, queues
 from app.htmx_pages import page_or_partial
 from app.models import Item
 from app.models.payouts import Payout
 from app.models.users import Role
+from app.money_text import input_text, parse_amount
 from app.services.errors import NotFound, ServiceError
 from app.services.money import (
     bank_accounts,
@@ -49,7 +48,9 @@ def _balances() -> dict:
 
 
 def _to_ship() -> dict:
-    return {"to_ship": seller_reports.to_ship(current_user.id)}
+    holds = seller_reports.to_ship(current_user.id)
+    return {"to_ship": holds,
+            "chargebacks": seller_reports.open_chargebacks({h.order_id for h in holds})}
 
 
 def _escrow() -> dict:
@@ -64,7 +65,7 @@ def _payouts() -> dict:
 
 def _payout_settings() -> dict:
     settings = seller_reports.payout_settings(current_user.id)
-    minimum = to_decimal_string(Money(settings.minimum_amount, MINIMUM_PLACES_CURRENCY))
+    minimum = input_text(Money(settings.minimum_amount, MINIMUM_PLACES_CURRENCY))
     return {"settings_form": PayoutSettingsForm(formdata=None, schedule=settings.schedule,
                                                 weekday=settings.weekday, minimum=minimum)}
 
@@ -247,11 +248,12 @@ def payout_settings():
         return _answer("payout_settings", "error", errors[0] if errors else
                        "Check the payout settings.", 400, settings_form=form)
     try:
-        minimum = parse(form.minimum.data, MINIMUM_PLACES_CURRENCY).amount
+        minimum = parse_amount(form.minimum.data, MINIMUM_PLACES_CURRENCY).amount
         payouts.update_settings(current_user.id, form.schedule.data, form.weekday.data,
                                 minimum, current_actor())
-    except MoneyError:
-        return _answer("payout_settings", "error", "The minimum payout must be at least 0.01.",
+    except MoneyError as exc:
+        form.minimum.errors = [f"The minimum payout: {exc}"]
+        return _answer("payout_settings", "error", "Check the minimum payout.",
                        400, settings_form=form)
     except ServiceError as exc:
         return _answer("payout_settings", "error", exc.message, exc.status, settings_form=form)

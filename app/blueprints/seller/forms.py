@@ -13,6 +13,9 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
+from app.domain.money import MoneyError, to_decimal_string
+from app.money_text import parse_amount
+
 CURRENCIES = ["EUR", "USD", "GBP", "JPY"]
 
 
@@ -21,12 +24,21 @@ class ItemForm(FlaskForm):
 
     title = StringField("Title", validators=[DataRequired(), Length(max=120)])
     description = TextAreaField("Description", validators=[Length(max=4000)])
-    price = StringField("Price", validators=[DataRequired(), Regexp(
-        r"^\d{1,12}(\.\d{1,3})?$", message="Use digits and at most one decimal point.")])
+    price = StringField("Price", validators=[DataRequired(), Length(max=24)])
     currency = SelectField("Currency", choices=CURRENCIES)
-    category = StringField("Category", default="general", validators=[Length(max=40)])
+    # Choices are the admin's categories (set by the view): the category decides the fee.
+    category = SelectField("Category", default="general")
     stock = IntegerField("Stock", default=1, validators=[NumberRange(min=0, max=100_000)])
     active = BooleanField("For sale", default=True)
+
+    def price_text(self) -> str | None:
+        """The price as exact decimal text ("12.50") read in the seller's locale ("12,50"),
+        or None with the reason next to the field."""
+        try:
+            return to_decimal_string(parse_amount(self.price.data, self.currency.data))
+        except MoneyError as exc:
+            self.price.errors = [*self.price.errors, str(exc)]
+            return None
 
 
 class BankAccountForm(FlaskForm):
@@ -57,8 +69,7 @@ class PayoutSettingsForm(FlaskForm):
     weekday = SelectField("Weekday", coerce=int,
                           choices=[SelectChoice(str(i), day) for i, day in enumerate(WEEKDAYS)])
     # Kept in minor units with two decimal places for every currency (1.00 = 100 cents).
-    minimum = StringField("Minimum payout", validators=[DataRequired(), Regexp(
-        r"^[0-9]{1,9}(\.[0-9]{1,2})?$", message="Use an amount such as 10 or 10.50.")])
+    minimum = StringField("Minimum payout", validators=[DataRequired(), Length(max=20)])
 
 
 class PayOutForm(FlaskForm):

@@ -9,12 +9,13 @@ from sqlalchemy import select
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from app.blueprints.access import current_actor, deny_object, flash_error, role_required
+from app.blueprints.access import current_actor, deny_object, role_required
 from app.blueprints.seller.routes import bp
-from app.domain.money import Money, MoneyError, format_money, parse, to_decimal_string
+from app.domain.money import Money, MoneyError, format_money
 from app.extensions import db
 from app.models.escrow import EscrowHold
 from app.models.users import Role
+from app.money_text import input_text, parse_amount
 from app.services.errors import NotFound, ServiceError
 from app.services.refunds import refunds
 
@@ -54,11 +55,11 @@ def refund_line(order_line_id: int):
     room = refunds.line_room(hold)
     form = RefundForm()
     if not form.is_submitted():
-        form.amount.data = to_decimal_string(Money(room, hold.currency))
+        form.amount.data = input_text(Money(room, hold.currency))
     preview = None
     if form.validate_on_submit() and payment is not None:
         try:
-            amount = parse(form.amount.data, hold.currency)
+            amount = parse_amount(form.amount.data, hold.currency)
             lines = {order_line_id: amount.amount}
             if form.step.data == "confirm":
                 refund = refunds.request_refund(payment.id, lines=lines, reason=form.reason.data,
@@ -72,8 +73,8 @@ def refund_line(order_line_id: int):
             form.amount.errors = [str(exc)]
         except NotFound:
             deny_object(f"order_line:{order_line_id}")
-        except ServiceError as exc:
-            flash_error(exc)
+        except ServiceError as exc:  # over what is left, not covered: about the amount
+            form.amount.errors = [exc.message]
             form.step.data = "preview"
             preview = None
     status = 400 if form.is_submitted() and preview is None else 200

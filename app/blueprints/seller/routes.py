@@ -6,10 +6,11 @@ from flask_login import current_user
 
 from app.blueprints.access import current_actor, deny_object, flash_error, role_required
 from app.blueprints.seller.forms import ItemForm
-from app.domain.money import Money, to_decimal_string
+from app.domain.money import Money
 from app.extensions import db
 from app.models import Item
 from app.models.users import Role
+from app.money_text import input_text
 from app.services.errors import NotFound, ServiceError
 from app.services.shop import catalogue
 
@@ -21,10 +22,11 @@ bp = Blueprint("seller", __name__, url_prefix="/seller")
 def new_item():
     """List a new item."""
     form = ItemForm()
-    if form.validate_on_submit():
+    form.category.choices = catalogue.category_choices()
+    if form.validate_on_submit() and (price := form.price_text()) is not None:
         try:
             catalogue.create_item(current_user.id, form.title.data, form.description.data,
-                                  form.price.data, form.currency.data, form.stock.data,
+                                  price, form.currency.data, form.stock.data,
                                   current_actor(), category=form.category.data)
         except ServiceError as exc:
             flash_error(exc)
@@ -43,13 +45,14 @@ def edit_item(item_id: int):
     if item is None or item.seller_id != current_user.id:
         deny_object(f"item:{item_id}")
     form = ItemForm(obj=item)
+    form.category.choices = catalogue.category_choices()
     if not form.is_submitted() or not isinstance(form.price.data, str):
         # obj=item fills price with a Money (also for a post that leaves price out): edit text.
-        form.price.data = to_decimal_string(Money(item.price_amount, item.currency))
-    if form.validate_on_submit():
+        form.price.data = input_text(Money(item.price_amount, item.currency))
+    if form.validate_on_submit() and (price := form.price_text()) is not None:
         try:
             catalogue.update_item(current_user.id, item_id, form.title.data,
-                                  form.description.data, form.price.data, form.currency.data,
+                                  form.description.data, price, form.currency.data,
                                   form.stock.data, form.active.data, current_actor(),
                                   category=form.category.data)
         except NotFound:

@@ -30,9 +30,10 @@ from app.blueprints.support.forms import (
     NoteForm,
 )
 from app.blueprints.support.routes import bp
-from app.domain.money import Money, MoneyError, parse, to_decimal_string
+from app.domain.money import Money, MoneyError, to_decimal_string
 from app.htmx_pages import page_or_partial
 from app.models.users import Role
+from app.money_text import parse_amount
 from app.services import audit
 from app.services.disputes import case_log, centre, chargebacks, evidence
 from app.services.errors import NotFound, ServiceError
@@ -60,7 +61,7 @@ def _forms(case) -> dict:
     assign.offer(centre.staff())
     return {"assign": assign, "note": NoteForm(formdata=None),
             "evidence_form": EvidenceForm(formdata=None),
-            "liability": LiabilityForm(formdata=None, liable=case.liable or "platform"),
+            "liability": LiabilityForm(formdata=None, liable=centre.liable_if_lost(case)),
             "decision": DecisionForm(formdata=None)}
 
 
@@ -139,9 +140,8 @@ def add_note(case_id: int):
 def submit_evidence(case_id: int):
     """Send the chargeback's evidence to the PSP."""
     form = EvidenceForm()
-    if not form.validate_on_submit():
-        flash("Check the evidence fields.", "error")
-        return _back(case_id)
+    if not form.validate_on_submit():  # the page again, each error next to its field
+        return _case_page(case_id, 400, evidence_form=form)
     return _run(case_id, lambda: chargebacks.submit_evidence(
         case_id, form.evidence(), current_actor(), submit=form.submit_now.data),
         "Evidence sent to the PSP." if form.submit_now.data else "Evidence staged at the PSP.")
@@ -169,9 +169,9 @@ def _decision(case_id: int, action: str, amount_text: str | None):
     amount = None
     if action in ("refund_partial", "split"):
         try:
-            amount = parse(amount_text or "", case.currency).amount
+            amount = parse_amount(amount_text or "", case.currency).amount
         except MoneyError as exc:
-            raise ServiceError("Enter the amount to refund to the buyer, e.g. 12.50.") from exc
+            raise MoneyError(f"{exc} It is what the buyer gets back, e.g. 12.50.") from None
     return Decision(action, amount)
 
 
@@ -183,15 +183,20 @@ def preview(case_id: int):
     from app.services.disputes.decisions import decision_preview
 
     form = DecisionForm()
-    if not form.validate_on_submit():
-        flash("Choose a decision (and an amount for a part or a split).", "error")
-        return _back(case_id)
+    if not form.validate_on_submit():  # the page again, each error next to its field
+        return _case_page(case_id, 400, decision=form)
     try:
         decision = _decision(case_id, form.action.data, form.amount.data)
         shown = decision_preview(case_id, decision)
     except NotFound:
         abort(404)
+    except MoneyError as exc:
+        form.amount.errors = [str(exc)]
+        return _case_page(case_id, 400, decision=form)
     except ServiceError as exc:
+        if form.action.data in ("refund_partial", "split"):  # about the amount: say it there
+            form.amount.errors = [exc.message]
+            return _case_page(case_id, exc.status, decision=form)
         flash_error(exc)
         return _back(case_id)
     case = centre.get_case(case_id)

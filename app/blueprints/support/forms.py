@@ -1,6 +1,8 @@
 """Support's dispute-centre forms (the seller's chargeback page reuses EvidenceForm)."""
 from __future__ import annotations
 
+from datetime import date
+
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -11,9 +13,13 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, Regexp
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-AMOUNT = Regexp(r"^\d{1,12}(\.\d{1,3})?$", message="Use digits and at most one decimal point.")
+from app.clock import now
+
+# Amounts are read by app/money_text.parse_amount in the person's locale ("12.50", "12,50");
+# the form only bounds the text.
+AMOUNT = Length(max=24)
 DECISIONS = {"refund_full": "Refund in full", "refund_partial": "Refund part",
              "release": "Release to the seller", "split": "Split"}
 
@@ -42,12 +48,24 @@ class EvidenceForm(FlaskForm):
     product_description = TextAreaField("Product description", validators=[Length(max=20000)])
     shipping_carrier = StringField("Shipping carrier", validators=[Length(max=200)])
     shipping_tracking_number = StringField("Tracking number", validators=[Length(max=200)])
-    shipping_date = StringField("Shipping date", validators=[Length(max=40)])
+    shipping_date = StringField("Shipping date", validators=[Optional(), Length(max=40)],
+                                description="As YYYY-MM-DD, e.g. 2026-12-01.")
     uncategorized_text = TextAreaField("Other evidence", validators=[Length(max=20000)])
-    submit_now = BooleanField("Submit to the PSP now (no changes afterwards)", default=True)
+    # Unticked: sending is final at the PSP, so it is a choice the person makes, not a default.
+    submit_now = BooleanField("Submit to the PSP now (no changes afterwards)", default=False)
 
     FIELDS = ("product_description", "shipping_carrier", "shipping_tracking_number",
               "shipping_date", "uncategorized_text")
+
+    def validate_shipping_date(self, field) -> None:
+        """A real calendar date, not in the future: the PSP reads it as the day it shipped."""
+        try:
+            day = date.fromisoformat(field.data.strip())
+        except ValueError:
+            raise ValidationError("Enter the date it shipped as YYYY-MM-DD, e.g. 2026-12-01.")
+        if day > now().date():
+            raise ValidationError("The shipping date cannot be in the future.")
+        field.data = day.isoformat()
 
     def evidence(self) -> dict[str, str]:
         """The filled-in fields by their PSP name."""
@@ -57,8 +75,8 @@ class EvidenceForm(FlaskForm):
 class LiabilityForm(FlaskForm):
     """Who bears the chargeback if it is lost, and why."""
 
-    liable = SelectField("If lost, who pays", choices=[SelectChoice("platform", "The platform"),
-                                                       SelectChoice("seller", "The seller")])
+    liable = SelectField("If lost, who pays", choices=[SelectChoice("seller", "The seller"),
+                                                       SelectChoice("platform", "The platform")])
     reason = StringField("Why", validators=[DataRequired(), Length(max=500)])
 
 

@@ -6,17 +6,18 @@ from flask import abort, flash, redirect, render_template, request, url_for
 
 from app.blueprints.access import (
     current_actor,
-    flash_error,
     recent_mfa_required,
     role_required,
 )
 from app.blueprints.support.routes import bp
-from app.domain.money import MoneyError, format_money, parse
+from app.domain.money import MoneyError, format_money
 from app.extensions import db
 from app.models import Payment
 from app.models.users import Role
+from app.money_text import parse_amount
 from app.services import audit
-from app.services.errors import ServiceError
+from app.services.errors import NotFound, ServiceError
+from app.services.money import escrow_reports
 from app.services.refunds import refunds
 
 
@@ -26,10 +27,28 @@ def _request_of(payment: Payment) -> tuple[dict[int, int] | None, int | None, st
     for line in payment.order.lines:
         text = request.form.get(f"line_{line.id}", "").strip()
         if text:
-            lines[line.id] = parse(text, payment.currency).amount
+            lines[line.id] = _amount(text, payment.currency, f"line_{line.id}")
     text = request.form.get("amount", "").strip()
-    amount = parse(text, payment.currency).amount if text and not lines else None
+    amount = _amount(text, payment.currency, "amount") if text and not lines else None
     return lines or None, amount, request.form.get("reason", "")
+
+
+def _amount(text: str, currency: str, field: str) -> int:
+    try:
+        return parse_amount(text, currency).amount
+    except MoneyError as exc:
+        raise ServiceError(str(exc), field=field) from None
+
+
+def _form_again(payment: Payment, exc: ServiceError):
+    """The payment page again with what support typed and the refusal next to its field (an
+    amount over what is left is about the amounts: next to the first one filled in)."""
+    field = exc.field or next((name for name, value in request.form.items()
+                               if (name == "amount" or name.startswith("line_")) and value),
+                              "amount")
+    return render_template("support/payment.html", payment=payment,
+                           holds=escrow_reports.for_order(payment.order_id),
+                           refund_errors={field: exc.message}, typed=request.form), exc.status
 
 
 @bp.post("/payments/<int:payment_id>/refunds")
@@ -51,12 +70,10 @@ def refund_payment(payment_id: int):
                                    preview=preview, reason=reason, form=request.form)
         refund = refunds.request_refund(payment_id, lines=lines, amount=amount, reason=reason,
                                         actor=current_actor(), by="support")
-    except MoneyError as exc:
-        flash(f"Amount: {exc}", "error")
-        return back
     except ServiceError as exc:
-        flash_error(exc)
-        return back
+        if isinstance(exc, NotFound):
+            abort(404)
+        return _form_again(payment, exc)
     if refund.status == "succeeded":
         flash(f"Refunded {format_money(refund.total)} to the buyer.", "success")
     else:

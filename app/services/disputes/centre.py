@@ -188,3 +188,18 @@ def add_note(case_id: int, body: str, actor: Actor) -> CaseEvent:
 def timeline(case_id: int) -> list[CaseEvent]:
     """Every entry of a case, internal ones included (staff's view)."""
     return case_log.events(case_id, include_internal=True)
+
+
+def liable_if_lost(case: DisputeCase) -> str:
+    """Who bears a chargeback if it is lost, as chargeback_money.book_loss will decide it:
+    support's choice, else the seller — unless the lines the opening took no longer cover the
+    disputed amount, then the platform. The case page's header and its form both say this."""
+    liable = case.liable or "seller"
+    if liable != "seller":
+        return liable
+    for event in case_log.events(case.id, include_internal=True):
+        data = case_log.data_of(event)
+        if event.kind == "ledger" and data.get("posting") == "dispute_opened":
+            covered = sum(share["amount"] for share in data.get("shares", []))
+            return "seller" if covered == case.amount else "platform"
+    return liable

@@ -77,8 +77,8 @@ def validated_iban(text: str) -> _Validated:
     except iban_errors.SchwiftyException as exc:
         for kinds, message in _IBAN_MESSAGES:
             if isinstance(exc, kinds):
-                raise ServiceError(message) from None
-        raise ServiceError("That is not a valid IBAN.") from None
+                raise ServiceError(message, field="iban") from None
+        raise ServiceError("That is not a valid IBAN.", field="iban") from None
     return _Validated("iban", iban.country_code, {"iban": iban.compact})
 
 
@@ -93,12 +93,12 @@ def validated_us_account(account_number: str, routing_number: str) -> _Validated
     account = _SEPARATORS.sub("", account_number or "")
     routing = _SEPARATORS.sub("", routing_number or "")
     if not _ROUTING.match(routing):
-        raise ServiceError("A routing number has exactly 9 digits.")
+        raise ServiceError("A routing number has exactly 9 digits.", field="routing_number")
     if not routing_checksum_ok(routing):
         raise ServiceError("That routing number's check digit doesn't match: "
-                           "please check it for a typo.")
+                           "please check it for a typo.", field="routing_number")
     if not _US_ACCOUNT.match(account):
-        raise ServiceError("An account number has 4 to 17 digits.")
+        raise ServiceError("An account number has 4 to 17 digits.", field="account_number")
     return _Validated("us_account", "US",
                       {"account_number": account, "routing_number": routing})
 
@@ -127,9 +127,10 @@ def register_or_change(seller_id: int, password: str, holder_name: str, actor: A
     """Set the seller's payout account after re-checking the password; returns the new row id."""
     holder_name = (holder_name or "").strip()
     if not holder_name:
-        raise ServiceError("Give the account holder's name.")
+        raise ServiceError("Give the account holder's name.", field="holder_name")
     if len(holder_name) > 120:
-        raise ServiceError("The account holder's name is too long (120 characters at most).")
+        raise ServiceError("The account holder's name is too long (120 characters at most).",
+                           field="holder_name")
     valid = _validated(iban, account_number, routing_number)
     with unit_of_work():
         # Locking the seller serialises two changes of the same account.
@@ -141,7 +142,8 @@ def register_or_change(seller_id: int, password: str, holder_name: str, actor: A
         # The failed re-check is committed (guessing shows up in the log); nothing else changes.
         audit.record(actor, "bank_account.changed", f"user:{seller_id}", outcome="failure",
                      reason="wrong password")
-    raise ServiceError("Your current password is not correct; the bank account was not changed.")
+    raise ServiceError("Your current password is not correct; the bank account was not changed.",
+                       field="password")
 
 
 def _replace_current(seller_id: int, holder_name: str, valid: _Validated, actor: Actor) -> int:

@@ -11,10 +11,12 @@ from sqlalchemy import select
 from app.clock import now
 from app.database import locked, unit_of_work
 from app.domain import ledger as rules
+from app.domain.dispute_states import CLAIM_OPEN, CaseKind
 from app.domain.escrow_states import TRANSITIONS, EscrowStatus, transition
 from app.domain.fees import FeeRule, choose_rule, platform_fee, split_capture
 from app.extensions import db, queues
 from app.models import Item, Order, Payment
+from app.models.disputes import DisputeCase
 from app.models.escrow import EscrowHold, SellerFeeRule
 from app.services import audit
 from app.services.audit import Actor
@@ -150,8 +152,11 @@ def support_decide(hold_id: int, decision: str, actor: Actor) -> None:
         target = {"release": H.RELEASED, "hold": H.ON_HOLD, "unhold": H.HELD}.get(decision)
         if target is None:
             raise Conflict("Unknown decision.")
-        # A refunded line has no money left to release or hold.
-        if target in TRANSITIONS[hold.state] and hold.state != H.REFUNDED:
+        case_id = _open_case_about(hold) if target != H.ON_HOLD else None
+        # A refunded line has no money left to release or hold; an open claim decides its
+        # line's money itself (support's decision on the claim moves the hold). A chargeback
+        # does not block: its loss catches up with a release (chargeback_money).
+        if target in TRANSITIONS[hold.state] and hold.state != H.REFUNDED and case_id is None:
             if target == H.RELEASED:
                 _release(hold, "support", actor)
             else:
@@ -159,12 +164,21 @@ def support_decide(hold_id: int, decision: str, actor: Actor) -> None:
                 audit.record(actor, f"escrow.{decision}", f"escrow:{hold.id}")
             return
         done = {"release": "released", "hold": "put on hold", "unhold": "let go"}[decision]
-        refusal = Conflict(f"This line is {hold.status.replace('_', ' ')}; "
+        refusal = Conflict(f"Case #{case_id} is open about this line; decide it there."
+                           if case_id else f"This line is {hold.status.replace('_', ' ')}; "
                            f"it cannot be {done} now.")
         # A refused staff action is recorded too (PCI DSS 10.2.1: outcome of every admin action).
         audit.record(actor, f"escrow.{decision}", f"escrow:{hold.id}", outcome="failure",
                      reason=refusal.message)
     raise refusal
+
+
+def _open_case_about(hold: EscrowHold) -> int | None:
+    """An open buyer's claim on the hold's line, if any (its id)."""
+    return db.session.execute(select(DisputeCase.id).where(
+        DisputeCase.kind == CaseKind.CLAIM.value,
+        DisputeCase.order_line_id == hold.order_line_id,
+        DisputeCase.status.in_([s.value for s in CLAIM_OPEN])).limit(1)).scalar_one_or_none()
 
 
 def _release(hold: EscrowHold, by: str, actor: Actor) -> None:

@@ -11,11 +11,12 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import selectinload
 
 from app.clock import now
+from app.domain.dispute_states import CHARGEBACK_OPEN, CaseKind
 from app.domain.escrow_states import EscrowStatus
 from app.domain.ledger import SELLER_KINDS, AccountKind, normal_balance
 from app.domain.payout_states import PayoutStatus
 from app.extensions import db
-from app.models import Payment
+from app.models import DisputeCase, Payment
 from app.models.escrow import EscrowHold, PayoutSettings
 from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.payouts import Payout
@@ -44,8 +45,10 @@ class OrderFees:
     captured_at: datetime
     lines: int
     released_lines: int
-    gross: int
-    fee: int
+    gross: int       # the seller's share still theirs: captured less refunded and charged back
+    fee: int         # the platform's fee on that share (the part returned with refunds is out)
+    refunded: int = 0        # what went back to the buyer (refunds, chargebacks lost)
+    refunded_lines: int = 0  # lines whose money all went back
 
     @property
     def net(self) -> int:
@@ -104,26 +107,47 @@ def unresolved_failures(seller_id: int) -> list[Payout]:
 
 
 def to_ship(seller_id: int, limit: int = 100) -> list[EscrowHold]:
-    """Captured lines the seller has not marked shipped yet (and still in escrow), oldest first."""
+    """Captured lines the seller has not marked shipped yet, oldest first: still in escrow
+    and not all refunded (a line refunded in full, or charged back and lost, has nothing left
+    to ship for)."""
     return list(db.session.execute(
         select(EscrowHold).where(EscrowHold.seller_id == seller_id,
                                  EscrowHold.shipped_at.is_(None),
-                                 EscrowHold.status != EscrowStatus.RELEASED.value)
+                                 EscrowHold.status.not_in([EscrowStatus.RELEASED.value,
+                                                           EscrowStatus.REFUNDED.value]),
+                                 EscrowHold.refunded_amount < EscrowHold.gross_amount)
         .options(selectinload(EscrowHold.line)).order_by(EscrowHold.id).limit(limit)).scalars())
 
 
+def open_chargebacks(order_ids: set[int]) -> dict[int, DisputeCase]:
+    """Order id → its open chargeback: the buyer's bank disputes the payment (a warning before
+    shipping, above all when the reason is fraud)."""
+    if not order_ids:
+        return {}
+    return {case.order_id: case for case in db.session.execute(
+        select(DisputeCase).where(DisputeCase.kind == CaseKind.CHARGEBACK.value,
+                                  DisputeCase.order_id.in_(order_ids),
+                                  DisputeCase.status.in_([s.value for s in CHARGEBACK_OPEN])))
+        .scalars()}
+
+
 def fee_breakdown(seller_id: int, limit: int = 50) -> list[OrderFees]:
-    """Per order (newest first): the seller's gross share, the platform fee and the net."""
+    """Per order (newest first): the seller's share, the platform fee and the net, after what
+    went back to the buyer (refunds and lost chargebacks take their part of the fee back)."""
     released = case((EscrowHold.status == EscrowStatus.RELEASED.value, 1), else_=0)
+    refunded = case((EscrowHold.status == EscrowStatus.REFUNDED.value, 1), else_=0)
     rows = db.session.execute(
         select(EscrowHold.order_id, EscrowHold.currency, func.min(EscrowHold.created_at),
-               func.count(), func.sum(released), func.sum(EscrowHold.gross_amount),
-               func.sum(EscrowHold.fee_amount))
+               func.count(), func.sum(released),
+               func.sum(EscrowHold.gross_amount - EscrowHold.refunded_amount),
+               func.sum(EscrowHold.fee_amount - EscrowHold.fee_returned),
+               func.sum(EscrowHold.refunded_amount), func.sum(refunded))
         .where(EscrowHold.seller_id == seller_id)
         .group_by(EscrowHold.order_id, EscrowHold.currency)
         .order_by(EscrowHold.order_id.desc()).limit(limit))
-    return [OrderFees(order_id, currency, captured, int(n), int(done), int(gross), int(fee))
-            for order_id, currency, captured, n, done, gross, fee in rows]
+    return [OrderFees(order_id, currency, captured, int(n), int(done), int(gross), int(fee),
+                      int(back), int(gone))
+            for order_id, currency, captured, n, done, gross, fee, back, gone in rows]
 
 
 def daily_totals(seller_id: int, currency: str, days: int = 30,

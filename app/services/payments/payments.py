@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from app.clock import now
 from app.database import locked, unit_of_work
+from app.domain.order_states import MONEY_TAKEN, following_payment
 from app.domain.order_states import transition as order_transition
 from app.domain.payment_states import (
     PAID,
@@ -59,6 +60,20 @@ def record_change(payment: Payment, target: PaymentStatus, cause: str, actor: Ac
                                        to_status=target.value, cause=cause[:120]))
     audit.record(actor, "payment.status_changed", f"payment:{payment.id}",
                  before=before, after=target.value, cause=cause)
+    _order_follows(payment, PaymentStatus(before), target)
+
+
+def _order_follows(payment: Payment, before: PaymentStatus, target: PaymentStatus) -> None:
+    """A paid order's status follows its money (refunds, chargebacks), so the buyer's screens
+    say what the ledger says; only the order's current payment speaks for it."""
+    follow = following_payment(before, target)
+    if follow is None:
+        return
+    order = locked(Order, payment.order_id)
+    if order.state not in MONEY_TAKEN or order.current_payment.id != payment.id \
+            or order.state == follow:
+        return
+    order.status = order_transition(order.state, follow).value
 
 
 def _copy_facts(payment: Payment, report: ProviderPayment) -> None:
@@ -77,7 +92,7 @@ def _settle_order(payment: Payment, target: PaymentStatus) -> None:
     if target == S.CAPTURED:
         hold_captured(payment)  # escrow per line + the capture posting, in this transaction
     order = locked(Order, payment.order_id)
-    if target in PAID and order.state != OrderStatus.PAID:
+    if target in PAID and order.state not in MONEY_TAKEN:
         order.status, order.paid_at = order_transition(order.state, OrderStatus.PAID).value, now()
     elif (target in RELEASES_STOCK and order.state == OrderStatus.AWAITING_PAYMENT
           and order.current_payment.id == payment.id):

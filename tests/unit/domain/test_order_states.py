@@ -7,18 +7,43 @@ import pytest
 
 from app.domain import order_states
 from app.domain.order_states import OrderStatus
+from app.domain.payment_states import PaymentStatus
 from app.domain.transitions import ForbiddenMove
 
 O = OrderStatus
 PAIRS = list(itertools.product(O, O))
 
 
-def test_table_is_wait_then_paid_or_cancelled_and_a_late_payment_still_counts():
+def test_table_is_wait_then_paid_or_cancelled_then_follows_the_money():
     assert order_states.TRANSITIONS == {
         O.AWAITING_PAYMENT: {O.PAID, O.CANCELLED},
         O.CANCELLED: {O.PAID},  # an authorization reported after our expiry ran
-        O.PAID: set(),
+        O.PAID: {O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED},
+        O.PARTIALLY_REFUNDED: {O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED, O.PAID},
+        O.REFUNDED: {O.PARTIALLY_REFUNDED, O.PAID},  # a refund the PSP failed late
+        O.DISPUTED: {O.PAID, O.PARTIALLY_REFUNDED, O.CHARGED_BACK},
+        O.CHARGED_BACK: set(),
     }
+
+
+P = PaymentStatus
+
+
+@pytest.mark.parametrize("before,after,order", [
+    (P.CAPTURED, P.PARTIALLY_REFUNDED, O.PARTIALLY_REFUNDED),
+    (P.PARTIALLY_REFUNDED, P.REFUNDED, O.REFUNDED),
+    (P.CAPTURED, P.REFUNDED, O.REFUNDED),
+    (P.CAPTURED, P.DISPUTED, O.DISPUTED),
+    (P.DISPUTED, P.REFUNDED, O.CHARGED_BACK),       # the bank decided for the buyer
+    (P.DISPUTED, P.CAPTURED, O.PAID),               # won
+    (P.DISPUTED, P.COMPLETED, O.PAID),
+    (P.DISPUTED, P.PARTIALLY_REFUNDED, O.PARTIALLY_REFUNDED),
+    (P.REFUNDED, P.CAPTURED, O.PAID),               # a late refund failure
+    (P.AUTHORIZED, P.CAPTURED, None),               # checkout's own moves say nothing new
+    (P.PARTIALLY_REFUNDED, P.COMPLETED, None),      # settlement keeps the refund visible
+])
+def test_a_paid_order_follows_its_payment(before, after, order):
+    assert order_states.following_payment(before, after) == order
 
 
 @pytest.mark.parametrize("current,target", PAIRS, ids=[f"{a.value}->{b.value}" for a, b in PAIRS])
