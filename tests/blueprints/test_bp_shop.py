@@ -179,3 +179,11 @@ def test_shop_lists_active_items_with_formatted_prices(client, people):
     for title, price in [("Mug", "€24.00"), ("Board", "$59.00"), ("Candle", "€16.90"),
                          ("Kettle", "$42.00")]:
         assert title in html and price in html
+
+
+def test_favicon_ico_leads_to_the_icon_pages_link(client):
+    """A direct /favicon.ico request (bookmarks, crawlers) is not a 404."""
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response.headers["Location"].endswith("/static/favicon.svg")
+    assert client.get(response.headers["Location"]).status_code == 200
