@@ -29,6 +29,7 @@ from app.models.users import STAFF_ROLES, Role, User
 from app.models.webhooks import InboxStatus
 from app.providers.base import ProviderDispute, ProviderError, ProviderEvent
 from app.providers.registry import get_provider
+from app.services.fraud import review as fraud_review
 from app.services import audit, inbox, notifications
 from app.services.audit import Actor
 from app.services.disputes import case_log
@@ -174,6 +175,9 @@ def _follow(case: DisputeCase, payment: Payment, report: ProviderDispute, actor:
                                    f"dispute {case.psp_reference} lost", actor)
         audit.record(actor, "chargeback.lost", f"case:{case.id}", liable=liable,
                      amount=case.amount, fee=case.fee_amount)
+        # The card, device and email behind a lost chargeback are watched from now on.
+        fraud_review.watch(payment.id, f"chargeback {case.psp_reference} lost", actor,
+                           in_transaction=True)
         who = ("the disputed amount, net of the platform's fee, is taken from the seller's share"
                if liable == "seller" else "the platform bears the loss")
         _tell_parties(case, "chargeback_lost", f"Chargeback lost on order #{case.order_id}",
