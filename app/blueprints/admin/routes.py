@@ -60,3 +60,4 @@ def update_routing():
 
 
 from app.blueprints.admin import staff as _staff_views  # noqa: F401  (routes on this blueprint)
+from app.blueprints.admin import fraud as _fraud_views  # noqa: F401  (/admin/fraud)

@@ -29,12 +29,12 @@ from app.models.users import STAFF_ROLES, Role, User
 from app.models.webhooks import InboxStatus
 from app.providers.base import ProviderDispute, ProviderError, ProviderEvent
 from app.providers.registry import get_provider
-from app.services.fraud import review as fraud_review
 from app.services import audit, inbox, notifications
 from app.services.audit import Actor
 from app.services.disputes import case_log
 from app.services.disputes import chargeback_money as money
 from app.services.errors import Conflict, NotFound, PaymentUnavailable, ServiceError
+from app.services.fraud import review as fraud_review
 from app.services.money.clawbacks import after_commit
 from app.services.money.ledger_checks import CAPTURED_OR_LATER
 from app.services.payments import payments
