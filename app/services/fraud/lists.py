@@ -68,7 +68,7 @@ def add(list_name: str, kind: str, value: str, reason: str, actor: Actor,
         if found is not None:
             return found
         entry = FraudListEntry(list=list_name, kind=kind, value=value, reason=reason[:255],
-                               added_by=actor.email)
+                               added_by=actor.label)
         db.session.add(entry)
         db.session.flush()
         audit.record(actor, "fraud.list_added", f"fraud_list:{entry.id}", list=list_name,

@@ -102,7 +102,7 @@ def _decide(payment_id: int, status: str, actor: Actor, **details) -> Payment:
         if payment.review_status != "pending" or payment.state != S.AUTHORIZED:
             raise Conflict("This payment is no longer waiting for review.")
         payment.review_status, payment.reviewed_by, payment.reviewed_at = (
-            status, actor.email, now())
+            status, actor.label, now())
         audit.record(actor, f"fraud.review_{status}", f"payment:{payment.id}", **details)
         return payment
 
