@@ -59,6 +59,13 @@ PAYMENT_METHOD_TOKENS = {
     "pm_card_threeDSecure2Required": "4000002760003184",
     "pm_card_createDispute": "4000000000000259",
     "pm_card_radarBlock": "4100000000000019",
+    "pm_card_riskLevelElevated": "4000000000009235",
+    "pm_card_riskLevelHighest": "4000000000004954",
+    "pm_card_br": "4000000760000002",
+    "pm_card_ca": "4000001240000000",
+    "pm_card_fr": "4000002500000003",
+    "pm_card_de": "4000002760000016",
+    "pm_card_gb": "4000008260000000",
 }
 
 

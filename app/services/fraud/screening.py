@@ -125,6 +125,9 @@ def before_psp(payment_id: int, actor: Actor) -> Decision:
     if decision.action == Action.BLOCK:
         from app.services.payments import payments  # payments imports this module
 
+        # A refused attempt counts like a decline: a bot that keeps going meets the 429.
+        velocity.record("declines", signals.velocity_identities(payment, buyer),
+                        f"p{payment_id}:blocked")
         payments.apply_report_without_psp(payment_id, S.FAILED, actor, "blocked by screening")
         with unit_of_work():
             locked(Payment, payment_id).failure_message = BLOCKED_MESSAGE
