@@ -269,7 +269,9 @@ def _open_session(payment_id: int, actor: Actor) -> PaymentStart:
         idempotency_key=payment.idempotency_key,
         capture_method="manual", expires_in=config["PAYMENT_SESSION_TTL"],
         save_payment_method=payment.save_payment_method,
-        request_three_d_secure=action == "require_3ds")
+        # A payment heading for review is stepped up too: the buyer authenticates, then a
+        # person decides on the held authorization.
+        request_three_d_secure=action in ("require_3ds", "review"))
     provider = get_provider(payment.provider)
     try:
         report = provider.create_session(request)
