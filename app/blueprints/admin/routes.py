@@ -59,5 +59,5 @@ def update_routing():
     return redirect(url_for("admin.routing"), code=303)
 
 
-from app.blueprints.admin import staff as _staff_views  # noqa: F401  (routes on this blueprint)
 from app.blueprints.admin import fraud as _fraud_views  # noqa: F401  (/admin/fraud)
+from app.blueprints.admin import staff as _staff_views  # noqa: F401  (routes on this blueprint)

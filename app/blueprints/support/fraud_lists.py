@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, url_for
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length
 
 from app.blueprints.access import current_actor, recent_mfa_required, role_required
@@ -19,8 +20,9 @@ from app.services.fraud import lists
 class ListEntryForm(FlaskForm):
     """A value to put on a list."""
 
-    list_name = SelectField("List", choices=[(name, name) for name in LISTS])
-    kind = SelectField("Kind", choices=[(kind, kind.replace("_", " ")) for kind in KINDS])
+    list_name = SelectField("List", choices=[SelectChoice(name, name) for name in LISTS])
+    kind = SelectField("Kind", choices=[SelectChoice(kind, kind.replace("_", " "))
+                                        for kind in KINDS])
     value = StringField("Value", validators=[DataRequired(), Length(max=254)])
     reason = StringField("Reason", validators=[Length(max=255)])
 

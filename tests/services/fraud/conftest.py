@@ -1,19 +1,15 @@
-"""Fraud tests share the shipped rules file: a test that saves another version gets the
-shipped one back afterwards."""
+"""Fraud tests that save rules edit their own copy of the shipped file."""
 from __future__ import annotations
 
 import pytest
 
 
 @pytest.fixture
-def shipped_rules(app):
-    """The deployment's rules file is the shipped default during and after the test."""
+def shipped_rules(app, tmp_path):
+    """FRAUD_RULES_FILE points at a fresh copy of the shipped default for this test."""
     from app.services.fraud import rules_file
 
-    target = rules_file.path()
-    target.unlink()
-    app.extensions.pop("holdfast_fraud_rules", None)
+    before = app.config.get("FRAUD_RULES_FILE")
+    app.config["FRAUD_RULES_FILE"] = str(tmp_path / "fraud_rules.toml")
     yield rules_file.path()
-    target.unlink(missing_ok=True)
-    app.extensions.pop("holdfast_fraud_rules", None)
-    rules_file.path()
+    app.config["FRAUD_RULES_FILE"] = before
