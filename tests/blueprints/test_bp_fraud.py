@@ -93,6 +93,9 @@ def test_the_buyer_waiting_for_review_is_told_so(app, people, stack, psp):
     login(buyer, "buyer")
     page = buyer.get(f"/checkout/{payment.order_id}/status").get_data(as_text=True)
     assert "We are checking your payment." in page
+    again = buyer.post(f"/checkout/{payment.order_id}/pay", data={"mode": "hosted"})
+    assert again.status_code == 409
+    assert "there is no need to pay again" in again.get_data(as_text=True)
 
 
 def test_lists_show_a_bad_value_next_to_the_field(app, people):

@@ -91,6 +91,9 @@ def _awaiting_payment(order_id: int, buyer_id: int) -> Order:
         raise Conflict("This order is already paid." if order.status == OrderStatus.PAID.value
                        else "This order was cancelled; its items are back in the shop.")
     previous = order.current_payment
+    if previous is not None and previous.review_status == "pending":
+        raise Conflict("We are checking your payment: your card is authorized but not charged "
+                       "yet. We will let you know shortly; there is no need to pay again.")
     if previous is not None and previous.state in PAID:
         raise Conflict("This order is already paid.")
     if previous is not None and previous.state == S.UNKNOWN:

@@ -10,11 +10,15 @@ longest window kept and expire when idle.
 from __future__ import annotations
 
 import hashlib
+import logging
+
+from redis.exceptions import RedisError
 
 from app import clock
 from app.domain.fraud import Window
 from app.extensions import queues
 
+log = logging.getLogger(__name__)
 _PREFIX = "fraud:v"
 KEEP_SECONDS = 2 * 86400  # the longest window a rule may use is well inside this
 
@@ -36,7 +40,12 @@ def record(count: str, identities: dict[str, str | None], member: str) -> None:
         pipe.zadd(key, {member: at})
         pipe.zremrangebyscore(key, "-inf", at - KEEP_SECONDS)
         pipe.expire(key, KEEP_SECONDS)
-    pipe.execute()
+    try:
+        pipe.execute()
+    except RedisError:
+        # Like the rate limits: a Redis outage must not take checkout down with it. The event
+        # is lost to the windows; lists, amounts and the PSP's verdict still screen.
+        log.warning("fraud velocity not recorded: Redis unavailable")
 
 
 def counts(windows, identities: dict[str, str | None]) -> dict[str, int]:
@@ -47,7 +56,12 @@ def counts(windows, identities: dict[str, str | None]) -> dict[str, int]:
     for window in wanted:
         pipe.zcount(_key(window.count, window.key, identities[window.key]),
                     at - window.seconds, "+inf")
-    return {w.signal: int(n) for w, n in zip(wanted, pipe.execute(), strict=True)}
+    try:
+        found = pipe.execute()
+    except RedisError:
+        log.warning("fraud velocity unknown: Redis unavailable")
+        return {}  # unknown signals never match: screening goes on without them
+    return {w.signal: int(n) for w, n in zip(wanted, found, strict=True)}
 
 
 def burst(identities: dict[str, str | None], seconds: int) -> int:

@@ -84,3 +84,25 @@ def test_windows_slide(app, platform_clock):
     velocity.record("cards", ids, "fp1")
     velocity.record("cards", ids, "fp2")
     assert velocity.counts([Window("cards", "ip", 600)], ids) == {"cards_per_ip_10m": 2}
+
+
+def test_without_redis_the_windows_are_unknown_and_screening_goes_on(app, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisDown
+
+    from app.domain.fraud import Window
+    from app.extensions import queues
+
+    class Pipeline:
+        def __getattr__(self, name):
+            return lambda *args, **kwargs: None
+
+        def execute(self):
+            raise RedisDown("down")
+
+    class Down:
+        def pipeline(self):
+            return Pipeline()
+
+    monkeypatch.setattr(type(queues), "connection", property(lambda self: Down()))
+    velocity.record("declines", {"ip": "1.2.3.4"}, "x")  # lost, not an error
+    assert velocity.counts([Window("declines", "ip", 600)], {"ip": "1.2.3.4"}) == {}
