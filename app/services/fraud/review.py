@@ -63,10 +63,10 @@ def lapses_at(payment: Payment):
 
 
 def case(payment_id: int) -> Case:
-    """One held payment with the buyer's history and the accounts linked to it."""
+    """One screened payment (held or not) with the buyer's history and linked accounts."""
     payment = db.session.get(Payment, payment_id)
-    if payment is None or payment.review_status is None:
-        raise NotFound("No such payment in review.")
+    if payment is None or payment.fraud_decision is None:
+        raise NotFound("No such screened payment.")
     order = db.session.get(Order, payment.order_id)
     buyer = db.session.get(User, order.buyer_id)
     history = db.session.execute(
