@@ -111,6 +111,13 @@ def environment() -> dict:
         "CLAIM_WINDOW_DAYS": _env_int("CLAIM_WINDOW_DAYS", 30),
         "CLAIM_RESPONSE_DAYS": _env_int("CLAIM_RESPONSE_DAYS", 3),
         "CLAIM_SWEEP_SECONDS": _env_int("CLAIM_SWEEP_SECONDS", 900),
+        # Fraud review (docs/fraud.md): the rules file, how long a card authorization holds
+        # (Stripe: 7 days), how long before it lapses a held one is voided (twice that:
+        # support is alerted), and how often the sweep looks.
+        "FRAUD_RULES_FILE": env.get("FRAUD_RULES_FILE", ""),
+        "FRAUD_AUTH_VALIDITY_SECONDS": _env_int("FRAUD_AUTH_VALIDITY_SECONDS", 7 * 86400),
+        "FRAUD_REVIEW_MARGIN_SECONDS": _env_int("FRAUD_REVIEW_MARGIN_SECONDS", 86400),
+        "FRAUD_REVIEW_SWEEP_SECONDS": _env_int("FRAUD_REVIEW_SWEEP_SECONDS", 900),
         # Evidence files live outside static/; upload forms alone may exceed MAX_CONTENT_LENGTH.
         "EVIDENCE_DIR": env.get("EVIDENCE_DIR", str(instance_dir() / "evidence")),
         "EVIDENCE_MAX_BYTES": _env_int("EVIDENCE_MAX_BYTES", 5 * 1024 * 1024),

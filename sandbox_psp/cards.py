@@ -24,6 +24,27 @@ TEST_CARDS = {
     "4000002760003184": THREE_DS,
     "4000000000000259": DISPUTE,
     "4100000000000019": ("card_declined", "fraudulent", _DECLINED),
+    "4000000000009235": SUCCEED,
+    "4000000000004954": SUCCEED,
+    "4000000760000002": SUCCEED,
+    "4000001240000000": SUCCEED,
+    "4000002500000003": SUCCEED,
+    "4000002760000016": SUCCEED,
+    "4000008260000000": SUCCEED,
+}
+# Stripe's risk test cards: the issuer authorizes, the PSP's risk verdict says how risky it
+# looks (outcome.risk_level / risk_score); 4100 0000 0000 0019 is always blocked.
+RISK_CARDS = {
+    "4000000000009235": ("elevated", 65),
+    "4000000000004954": ("highest", 85),
+    "4100000000000019": ("highest", 95),
+}
+NORMAL_RISK = ("normal", 20)
+BLOCKED_CARDS = frozenset({"4100000000000019"})
+# Stripe's international test cards, by issuing country; other test cards are US-issued.
+ISSUING_COUNTRIES = {
+    "4000000760000002": "BR", "4000001240000000": "CA", "4000002500000003": "FR",
+    "4000002760000016": "DE", "4000002760003184": "DE", "4000008260000000": "GB",
 }
 # Like Stripe's test mode, any other valid number is refused rather than "charged".
 LIVE_CARD_DECLINE = ("card_declined", "test_mode_live_card",
@@ -38,6 +59,13 @@ PAYMENT_METHOD_TOKENS = {
     "pm_card_threeDSecure2Required": "4000002760003184",
     "pm_card_createDispute": "4000000000000259",
     "pm_card_radarBlock": "4100000000000019",
+    "pm_card_riskLevelElevated": "4000000000009235",
+    "pm_card_riskLevelHighest": "4000000000004954",
+    "pm_card_br": "4000000760000002",
+    "pm_card_ca": "4000001240000000",
+    "pm_card_fr": "4000002500000003",
+    "pm_card_de": "4000002760000016",
+    "pm_card_gb": "4000008260000000",
 }
 
 
@@ -70,7 +98,17 @@ class Card:
     def display_data(self, fingerprint_key: str) -> dict:
         """The only card data the sandbox keeps: the contract's `payment_method`."""
         return {"brand": self.brand, "last4": self.number[-4:], "exp_month": self.exp_month,
-                "exp_year": self.exp_year, "fingerprint": fingerprint(self.number, fingerprint_key)}
+                "exp_year": self.exp_year, "fingerprint": fingerprint(self.number, fingerprint_key),
+                "country": ISSUING_COUNTRIES.get(self.number, "US")}
+
+    @property
+    def blocked(self) -> bool:
+        """The PSP's fraud screen always blocks this card (Stripe's 4100 0000 0000 0019)."""
+        return self.number in BLOCKED_CARDS
+
+    def risk(self) -> tuple[str, int]:
+        """The PSP's risk verdict for this card: (risk_level, risk_score)."""
+        return RISK_CARDS.get(self.number, NORMAL_RISK)
 
 
 def luhn_valid(number: str) -> bool:

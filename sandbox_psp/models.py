@@ -83,6 +83,8 @@ class PaymentSession(db.Model):
     dispute_card = db.Column(db.Boolean, nullable=False, default=False)
     # Its own table, so databases made before saved cards existed keep working (create_all).
     setup = db.relationship("SessionSetup", uselist=False, lazy="joined")
+    # The same for fraud: 3-D Secure asked for by the platform, the issuer's risk verdict.
+    risk = db.relationship("SessionRisk", uselist=False, lazy="joined")
 
     def to_dict(self) -> dict:
         """The API's `payment_session` object."""
@@ -99,7 +101,26 @@ class PaymentSession(db.Model):
             "last_payment_error": self.last_payment_error, "payment_method": self.payment_method,
             "fee": self.fee, "expires_at": self.expires_at,
             "setup_future_usage": self.setup.usage if self.setup else None,
+            "request_three_d_secure": self.risk.three_d_secure if self.risk else "automatic",
+            "outcome": self.risk.outcome() if self.risk and self.risk.risk_level else None,
         }
+
+
+class SessionRisk(db.Model):
+    """A session's fraud facts, like Stripe's: whether the platform asked for 3-D Secure on
+    every card (`request_three_d_secure` "any") and the risk verdict of the last card tried."""
+
+    __tablename__ = "session_risks"
+    session_id = db.Column(db.String(40), db.ForeignKey("payment_sessions.id"), primary_key=True)
+    three_d_secure = db.Column(db.String(10), nullable=False, default="automatic")
+    risk_level = db.Column(db.String(10))   # normal | elevated | highest
+    risk_score = db.Column(db.Integer)
+    blocked = db.Column(db.Boolean, nullable=False, default=False)
+
+    def outcome(self) -> dict:
+        """The session's `outcome` object (Stripe's charge.outcome, trimmed)."""
+        return {"risk_level": self.risk_level, "risk_score": self.risk_score,
+                "type": "blocked" if self.blocked else "authorized"}
 
 
 class SessionSetup(db.Model):

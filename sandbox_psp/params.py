@@ -21,7 +21,7 @@ MAX_EXPIRES_IN = 7 * 24 * 3600
 PAYOUT_FIELDS = {"amount", "currency", "destination", "holder_name", "description", "metadata"}
 SESSION_FIELDS = {"amount", "currency", "mode", "capture_method", "return_url", "cancel_url",
                   "parent_origin", "client_reference_id", "metadata", "expires_in",
-                  "setup_future_usage"}
+                  "setup_future_usage", "request_three_d_secure"}
 
 
 def _only(body: dict, allowed: set) -> None:
@@ -120,6 +120,8 @@ def session_create(body: dict, platform_origin: str) -> dict:
     params["metadata"] = _metadata(body)
     params["expires_in"] = _integer(body, "expires_in", 1, MAX_EXPIRES_IN, required=False)
     params["setup_future_usage"] = _choice(body, "setup_future_usage", USAGES)
+    params["request_three_d_secure"] = _choice(body, "request_three_d_secure",
+                                               ("automatic", "any"), "automatic")
     return params
 
 

@@ -30,6 +30,15 @@ class SavedCard:
         """The session's `payment_method`: the saved method's id and display data."""
         return self.method.display()
 
+    def risk(self) -> tuple[str, int]:
+        """A saved card authorized before: the PSP sees normal risk."""
+        return cards.NORMAL_RISK
+
+    @property
+    def blocked(self) -> bool:
+        """Saved cards were authorized once, so never the always-blocked test card."""
+        return False
+
 
 def request_setup(session: PaymentSession, usage: str | None, scope: str) -> None:
     """Note that this new session should keep its card, for the API key that created it."""

@@ -10,7 +10,7 @@ from flask import current_app
 
 from . import cards, disputes, events, fees, payment_methods
 from .errors import invalid, missing, unexpected_state
-from .models import PaymentSession, db, new_id, now
+from .models import PaymentSession, SessionRisk, db, new_id, now
 from .paging import page
 
 # Every allowed move; anything else is refused with the current status named.
@@ -41,6 +41,7 @@ def create(params: dict, base_url: str, scope: str | None = None) -> PaymentSess
     """A new `open` session from validated parameters; `scope` owns any card it saves."""
     ttl = params.pop("expires_in", None) or current_app.config["SANDBOX_SESSION_TTL"]
     usage = params.pop("setup_future_usage", None)
+    three_d_secure = params.pop("request_three_d_secure", None) or "automatic"
     created = now()
     session = PaymentSession(
         id=new_id("ps"), created=created, status="open", base_url=base_url, dispute_card=False,
@@ -49,6 +50,7 @@ def create(params: dict, base_url: str, scope: str | None = None) -> PaymentSess
         metadata_=params.pop("metadata", {}), **params)
     db.session.add(session)
     payment_methods.request_setup(session, usage, scope)
+    session.risk = SessionRisk(three_d_secure=three_d_secure)
     return session
 
 
@@ -110,20 +112,37 @@ def authorize(session: PaymentSession, card: cards.Card) -> str:
     if session.status != "open":
         raise unexpected_state(session.status, "authorized")
     outcome = card.outcome()
+    _note_risk(session, card)
     if isinstance(outcome, tuple):
         code, decline_code, message = outcome
-        session.last_payment_error = {"code": code, "decline_code": decline_code, "message": message}
+        # Like Stripe's, the error names the card that failed (display data only), so the
+        # platform's fraud screening can count distinct cards in a burst of declines.
+        session.last_payment_error = {
+            "code": code, "decline_code": decline_code, "message": message,
+            "payment_method": card.display_data(current_app.config["SANDBOX_FINGERPRINT_KEY"])}
         _record(session, "payment_failed")
         return "declined"
     session.dispute_card = outcome == cards.DISPUTE
     session.payment_method = card.display_data(current_app.config["SANDBOX_FINGERPRINT_KEY"])
     payment_methods.note_outcome(session, outcome)
-    if outcome == cards.THREE_DS:
+    if outcome == cards.THREE_DS or (outcome != cards.DISPUTE and _three_d_secure_asked(session)):
         session.last_payment_error = None
         _move(session, "requires_action", "sent to authentication")
         _record(session, "requires_action")
         return "requires_action"
     return _authorized(session)
+
+
+def _note_risk(session: PaymentSession, card: cards.Card) -> None:
+    """Record the PSP's risk verdict on the card being tried (Stripe's outcome.risk_level)."""
+    if session.risk is None:  # a session created before risk was recorded
+        session.risk = SessionRisk(three_d_secure="automatic")
+    session.risk.risk_level, session.risk.risk_score = card.risk()
+    session.risk.blocked = card.blocked
+
+
+def _three_d_secure_asked(session: PaymentSession) -> bool:
+    return session.risk is not None and session.risk.three_d_secure == "any"
 
 
 def complete_authentication(session: PaymentSession, passed: bool) -> str:

@@ -22,6 +22,7 @@ PERIODIC = {
     "claims": ("CLAIM_SWEEP_SECONDS", "app.jobs.claims.escalate_overdue"),
     "connect": ("INBOX_SWEEP_SECONDS", "app.jobs.connect.sweep_clawbacks"),
     "evidence": ("EVIDENCE_SWEEP_SECONDS", "app.jobs.evidence.sweep_orphans"),
+    "fraud_reviews": ("FRAUD_REVIEW_SWEEP_SECONDS", "app.jobs.fraud.sweep_reviews"),
 }
 
 

@@ -57,6 +57,22 @@ class Payment(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=now)
     updated_at: Mapped[datetime] = mapped_column(default=now, onupdate=now)
     expires_at: Mapped[datetime | None]
+    # Fraud screening (services/fraud, docs/fraud.md): the latest decision, its score, reasons
+    # and rule names (JSON lists), and what links this attempt to others for support's review.
+    fraud_decision: Mapped[str | None] = mapped_column(String(16))
+    fraud_score: Mapped[int | None]
+    fraud_reasons: Mapped[str | None] = mapped_column(Text)
+    fraud_rules: Mapped[str | None] = mapped_column(Text)
+    client_ip: Mapped[str | None] = mapped_column(String(45), index=True)
+    device_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    card_fingerprint: Mapped[str | None] = mapped_column(String(64), index=True)
+    card_country: Mapped[str | None] = mapped_column(String(2))
+    psp_risk_level: Mapped[str | None] = mapped_column(String(16))
+    # pending → approved | rejected | voided_expiry; None when never held for review.
+    review_status: Mapped[str | None] = mapped_column(String(16), index=True)
+    reviewed_by: Mapped[str | None] = mapped_column(String(254))
+    reviewed_at: Mapped[datetime | None]
+    authorized_at: Mapped[datetime | None]
 
     order = relationship("Order", back_populates="payments")
     changes = relationship("PaymentStatusChange", order_by="PaymentStatusChange.id",

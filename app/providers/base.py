@@ -30,6 +30,9 @@ class SessionRequest:
     expires_in: int = 1800
     # The buyer asked to keep the card for next time: the PSP attaches a reusable method.
     save_payment_method: bool = False
+    # Fraud screening asks for 3-D Secure whatever the card (Stripe's request_three_d_secure
+    # "any"): the buyer must pass the issuer's challenge before the card is authorized.
+    request_three_d_secure: bool = False
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,8 @@ class CardDisplay:
 
     brand: str | None = None
     last4: str | None = None
+    fingerprint: str | None = None   # the PSP's keyed fingerprint: equal cards match
+    country: str | None = None       # the issuing country, ISO 3166-1 alpha-2
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,9 @@ class ProviderPayment:
     fee_amount: int | None = None
     card: CardDisplay = field(default_factory=CardDisplay)
     reusable_method: ReusableMethod | None = None  # when the card was saved or paid saved
+    # The PSP's own fraud verdict where it gives one (Stripe's outcome.risk_level):
+    # "normal" | "elevated" | "highest"; None when the PSP says nothing.
+    risk_level: str | None = None
     # What an embedded PSP form needs to confirm this payment in the buyer's browser (Stripe's
     # PaymentIntent client_secret): handed to the page at render time, never logged or stored.
     client_secret: str | None = field(default=None, repr=False)

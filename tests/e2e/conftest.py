@@ -104,13 +104,18 @@ def live_worker(stack, topology, e2e_record):
 
 @pytest.fixture
 def shop(stack, topology, live_worker, password_hash):
-    """Empty tables plus the test people and items (ids by name), Redis left alone."""
-    from app.extensions import db
+    """Empty tables plus the test people and items (ids by name), Redis left alone but for
+    fraud screening's sliding windows."""
+    from app.extensions import db, queues
     from tests.conftest import _empty_tables
     from tests.flows import make_people
 
     with stack["app"].app_context():
         _empty_tables(db)
+        # Fraud screening's memory of earlier tests' declines (all from 127.0.0.1) is cleared
+        # with the tables they belonged to; the queue's keys are left to the worker.
+        for key in queues.connection.scan_iter("fraud:*"):
+            queues.connection.delete(key)
         yield make_people(password_hash)
         _settle(topology)
         db.session.remove()

@@ -419,3 +419,16 @@ def test_answer_broken_off_mid_body_is_an_unknown_outcome(app):
         adapter.create_session(session_request(app))
 
     assert caught.value.executed is None and caught.value.retryable is True
+
+
+def test_the_psp_verdict_fingerprint_and_country_reach_the_report(provider, app, stack):
+    from tests.flows import buyer_pays
+
+    created = provider.create_session(session_request(app))
+    buyer_pays(stack["psp_url"], created.reference, "pm_card_riskLevelElevated")
+    report = provider.retrieve(created.reference)
+    assert report.risk_level == "elevated"
+    assert report.card.country == "US" and len(report.card.fingerprint) == 16
+    requested = provider.create_session(session_request(app, request_three_d_secure=True))
+    buyer_pays(stack["psp_url"], requested.reference, "pm_card_visa")
+    assert provider.retrieve(requested.reference).status.value == "requires_action"

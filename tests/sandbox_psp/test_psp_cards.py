@@ -81,7 +81,11 @@ def test_declining_tokens_answer_402_and_leave_the_session_open(api, token):
                                       "message": message}
     after = api.session(session["id"])
     assert after["status"] == "open" and after["payment_method"] is None
-    assert after["last_payment_error"] == {"code": code, "decline_code": decline_code, "message": message}
+    error = dict(after["last_payment_error"])
+    declined_card = error.pop("payment_method")  # like Stripe's: display data of the card tried
+    assert error == {"code": code, "decline_code": decline_code, "message": message}
+    assert set(declined_card) == {"brand", "last4", "exp_month", "exp_year", "fingerprint",
+                                  "country"}
     assert api.event_types()[-1] == "payment_session.payment_failed"
 
 

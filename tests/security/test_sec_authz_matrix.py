@@ -15,6 +15,7 @@ from app.models import AuditRecord, DisputeCase, EvidenceFile
 from app.models.security import SavedPaymentMethod
 from app.services.audit import Actor
 from app.services.disputes import claims
+from app.services.fraud import lists
 from tests.blueprints.money_steps import add_bank_account, holds, paid_order
 from tests.flows import add, buyer_pays, latest_payment, login, order_and_start, settle
 
@@ -135,9 +136,17 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "support.preview"): STAFF,
     ("POST", "support.decide"): STAFF,
     ("GET", "support.evidence_file"): STAFF,
+    ("GET", "support.fraud_reviews"): STAFF,
+    ("GET", "support.fraud_review"): STAFF,
+    ("POST", "support.decide_fraud_review"): STAFF,
+    ("GET", "support.fraud_lists"): STAFF,
+    ("POST", "support.add_fraud_list_entry"): STAFF,
+    ("POST", "support.remove_fraud_list_entry"): STAFF,
     ("GET", "support.audit_log"): ADMIN,
     ("GET", "admin.routing"): ADMIN,
     ("POST", "admin.update_routing"): ADMIN,
+    ("GET", "admin.fraud"): ADMIN,
+    ("POST", "admin.update_fraud_rules"): ADMIN,
     ("GET", "admin.staff"): ADMIN,
     ("GET", "admin.categories"): ADMIN,
     ("POST", "admin.add_category"): ADMIN,
@@ -200,7 +209,9 @@ def world(app, people, stack, psp) -> dict:
             "payment_id": latest_payment(order_id).id, "method_id": card.id,
             "decision": "hold", "case_id": case.id, "line_id": lines["Mug"].order_line_id,
             "order_line_id": lines["Mug"].order_line_id, "file_id": file_id,
-            "chargeback_id": _chargeback(app, people, stack, psp), "provider": "sandbox"}
+            "chargeback_id": _chargeback(app, people, stack, psp), "provider": "sandbox",
+            "entry_id": lists.add("watch", "email", "other_buyer@test.example", "matrix",
+                                  Actor("support@test.example", "127.0.0.1")).id}
 
 
 def url_for_rule(rule: str, ids: dict) -> str:

@@ -25,6 +25,7 @@ from app.blueprints.access import (
 from app.blueprints.checkout.attempts import earlier_decline, returned_at
 from app.blueprints.checkout.csp import allow_pay_form, allow_provider
 from app.blueprints.checkout.forms import PayForm, PlaceOrderForm, RemoveCardForm
+from app.blueprints.checkout.fraud_gate import buyer_origin, screened
 from app.blueprints.rate_limits import rate_limited
 from app.clock import now
 from app.domain.declines import DECLINE_MESSAGES, DEFAULT_DECLINE_MESSAGE
@@ -33,6 +34,7 @@ from app.models.users import Role
 from app.security_headers import origin_of
 from app.services.checkout import checkout
 from app.services.errors import NotFound, ServiceError
+from app.services.fraud.screening import FraudBlocked
 from app.services.payments import payments, vault
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
@@ -71,6 +73,7 @@ def _still_pending(order) -> bool:
 @bp.post("")
 @role_required(Role.BUYER)
 @rate_limited("checkout", per="user")
+@screened
 def place_order():
     """Create an order from the cart's lines in one currency (prices from the catalogue)."""
     form = PlaceOrderForm()
@@ -99,6 +102,7 @@ def pay(order_id: int):
 @bp.post("/<int:order_id>/pay")
 @role_required(Role.BUYER)
 @rate_limited("checkout", per="user")
+@screened
 def start(order_id: int):
     """Create or resume the PSP session; hosted → 303 to the PSP, embedded → the card page,
     a saved card → the return page (or the PSP's page when the bank asks for 3-D Secure)."""
@@ -109,11 +113,15 @@ def start(order_id: int):
     try:
         if form.saved_method_id is not None:
             started = checkout.pay_with_saved(order_id, current_user.id, form.saved_method_id,
-                                              current_actor())
+                                              current_actor(), origin=buyer_origin())
         else:
             started = checkout.start_payment(order_id, current_user.id, form.mode.data,
                                              current_actor(), save_card=form.save_card.data,
-                                             country=form.country.data or None)
+                                             country=form.country.data or None,
+                                             origin=buyer_origin())
+    except FraudBlocked:
+        # The order page says it calmly (the same words whichever rule fired).
+        return redirect(url_for("checkout.returned", order_id=order_id), code=303)
     except ServiceError as exc:
         flash_error(exc)
         return _pay_page(order, form, exc.status)

@@ -113,8 +113,28 @@ def to_provider_payment(txn, refunded: int = 0) -> ProviderPayment:
         decline_code=code,
         failure_message=decline_message(code) if code else None,
         card=CardDisplay(brand=getattr(card, "card_type", None),
-                         last4=getattr(card, "last_4", None)) if card else CardDisplay(),
+                         last4=getattr(card, "last_4", None),
+                         fingerprint=getattr(card, "unique_number_identifier", None),
+                         country=issuing_country(getattr(card, "country_of_issuance", None)))
+        if card else CardDisplay(),
+        risk_level=RISK_DECISIONS.get(getattr(getattr(txn, "risk_data", None), "decision", None)),
     )
+
+
+# Braintree's risk_data.decision → the platform's risk level; anything else: no verdict.
+RISK_DECISIONS = {"Approve": "normal", "Review": "elevated", "Decline": "highest"}
+# Braintree reports the issuing country as ISO 3166-1 alpha-3 ("Unknown" when it does not
+# know); the platform keeps alpha-2. Countries not listed map to None (no signal, no guess).
+ALPHA3 = {"USA": "US", "CAN": "CA", "GBR": "GB", "IRL": "IE", "DEU": "DE", "FRA": "FR",
+          "NLD": "NL", "BEL": "BE", "LUX": "LU", "ESP": "ES", "PRT": "PT", "ITA": "IT",
+          "AUT": "AT", "CHE": "CH", "SWE": "SE", "NOR": "NO", "DNK": "DK", "FIN": "FI",
+          "POL": "PL", "CZE": "CZ", "BRA": "BR", "MEX": "MX", "AUS": "AU", "NZL": "NZ",
+          "JPN": "JP", "IND": "IN", "CHN": "CN", "SGP": "SG", "HKG": "HK", "ZAF": "ZA"}
+
+
+def issuing_country(raw) -> str | None:
+    """A Braintree country_of_issuance (alpha-3) as alpha-2, or None."""
+    return ALPHA3.get(raw) if isinstance(raw, str) else None
 
 
 # A refund is a credit transaction. Braintree counts it as issued once submitted.

@@ -58,6 +58,8 @@ class SandboxProvider(PaymentProvider):
             body["parent_origin"] = request.parent_origin
         if request.save_payment_method:
             body["setup_future_usage"] = "off_session"
+        if request.request_three_d_secure:
+            body["request_three_d_secure"] = "any"
         return self._session("POST", "/v1/payment_sessions", body, request.idempotency_key)
 
     def retrieve(self, reference: str) -> ProviderPayment:

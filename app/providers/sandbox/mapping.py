@@ -65,7 +65,8 @@ def map_status(session: dict) -> PaymentStatus | None:
 def to_provider_payment(session: dict) -> ProviderPayment:
     """A sandbox payment_session as a ProviderPayment."""
     error = session.get("last_payment_error") or {}
-    method = session.get("payment_method") or {}
+    # A declined card is named in the error (Stripe's last_payment_error.payment_method).
+    method = session.get("payment_method") or error.get("payment_method") or {}
     fee = session.get("fee") or {}
     code = error.get("decline_code") or error.get("code")
     return ProviderPayment(
@@ -82,9 +83,20 @@ def to_provider_payment(session: dict) -> ProviderPayment:
         decline_code=code,
         failure_message=decline_message(code) if error else None,
         fee_amount=fee.get("amount"),
-        card=CardDisplay(brand=method.get("brand"), last4=method.get("last4")),
+        card=CardDisplay(brand=method.get("brand"), last4=method.get("last4"),
+                         fingerprint=method.get("fingerprint"), country=method.get("country")),
         reusable_method=to_reusable_method(method),
+        risk_level=risk_level((session.get("outcome") or {}).get("risk_level")),
     )
+
+
+# The sandbox's risk levels, as Stripe's outcome.risk_level; anything else is not a verdict.
+RISK_LEVELS = {"normal": "normal", "elevated": "elevated", "highest": "highest"}
+
+
+def risk_level(raw) -> str | None:
+    """The platform's risk level for a sandbox outcome.risk_level (unknown → None)."""
+    return RISK_LEVELS.get(raw) if isinstance(raw, str) else None
 
 
 def to_reusable_method(method: dict) -> ReusableMethod | None:

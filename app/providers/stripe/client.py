@@ -104,6 +104,8 @@ class StripeProvider(PaymentProvider):
             "success_url": request.return_url,
             "cancel_url": request.cancel_url,
         }
+        if request.request_three_d_secure:  # fraud screening asked for it whatever the card
+            params["payment_method_options"] = {"card": {"request_three_d_secure": "any"}}
         session = self._call(self._client.v1.checkout.sessions.create, params,
                              key=request.idempotency_key)
         return mapping.to_provider_payment(session, None)
@@ -118,6 +120,8 @@ class StripeProvider(PaymentProvider):
                   "metadata": {REFERENCE_KEY: request.reference}}
         if request.save_payment_method:
             params["setup_future_usage"] = "off_session"
+        if request.request_three_d_secure:
+            params["payment_method_options"] = {"card": {"request_three_d_secure": "any"}}
         intent = self._call(self._client.v1.payment_intents.create, params,
                             key=request.idempotency_key)
         return mapping.to_provider_payment(None, intent)

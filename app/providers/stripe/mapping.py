@@ -98,6 +98,11 @@ def refunded_amount(charge: dict) -> int:
 FAILURE_CODES = {"payment_intent_authentication_failure": "authentication_failed"}
 
 
+# Radar's outcome.risk_level → the platform's; "not_assessed" and "unknown" are no verdict.
+RISK_LEVELS = {"normal": "normal", "elevated": "elevated", "highest": "highest",
+               "not_assessed": None, "unknown": None}
+
+
 def to_provider_payment(session: dict | None, intent: dict | None) -> ProviderPayment:
     """A Checkout Session (hosted) and/or its PaymentIntent as a ProviderPayment; an embedded
     payment is its PaymentIntent alone (session None)."""
@@ -130,7 +135,9 @@ def to_provider_payment(session: dict | None, intent: dict | None) -> ProviderPa
         decline_code=code,
         failure_message=decline_message(code) if error else None,
         fee_amount=int(balance["fee"]) if isinstance(balance, dict) else None,
-        card=CardDisplay(brand=card.get("brand"), last4=card.get("last4")),
+        card=CardDisplay(brand=card.get("brand"), last4=card.get("last4"),
+                         fingerprint=card.get("fingerprint"), country=card.get("country")),
+        risk_level=RISK_LEVELS.get((charge.get("outcome") or {}).get("risk_level")),
         # Only an embedded payment's own PaymentIntent: stripe.js confirms it on our page.
         client_secret=(intent or {}).get("client_secret") if session is None else None,
     )

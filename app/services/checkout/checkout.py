@@ -23,6 +23,8 @@ from app.security_headers import origin_of
 from app.services import audit
 from app.services.audit import Actor
 from app.services.errors import Conflict, NotFound, PaymentUnavailable, ServiceError
+from app.services.fraud import screening
+from app.services.fraud.screening import BuyerOrigin
 from app.services.payments import actions, janitor, payments, vault
 
 S = PaymentStatus
@@ -89,6 +91,9 @@ def _awaiting_payment(order_id: int, buyer_id: int) -> Order:
         raise Conflict("This order is already paid." if order.status == OrderStatus.PAID.value
                        else "This order was cancelled; its items are back in the shop.")
     previous = order.current_payment
+    if previous is not None and previous.review_status == "pending":
+        raise Conflict("We are checking your payment: your card is authorized but not charged "
+                       "yet. We will let you know shortly; there is no need to pay again.")
     if previous is not None and previous.state in PAID:
         raise Conflict("This order is already paid.")
     if previous is not None and previous.state == S.UNKNOWN:
@@ -98,9 +103,11 @@ def _awaiting_payment(order_id: int, buyer_id: int) -> Order:
 
 
 def start_payment(order_id: int, buyer_id: int, mode: str, actor: Actor,
-                  save_card: bool = False, country: str | None = None) -> PaymentStart:
+                  save_card: bool = False, country: str | None = None,
+                  origin: BuyerOrigin | None = None) -> PaymentStart:
     """Create (or resume) the PSP session for an order and say where the buyer goes next;
-    `country` is the buyer's billing country (routing rules may depend on it)."""
+    `country` is the buyer's billing country (routing rules may depend on it), `origin` the
+    request's address and device (fraud screening)."""
     if mode not in MODES:
         raise ServiceError("Choose how you want to pay.")
     previous = _awaiting_payment(order_id, buyer_id).current_payment
@@ -111,11 +118,12 @@ def start_payment(order_id: int, buyer_id: int, mode: str, actor: Actor,
             return PaymentStart(previous.id, mode, previous.redirect_url)
         if previous.state == S.INITIATED:
             return _open_session(previous.id, actor)  # retry with the stored key
-    return _open_session(_replace(order_id, previous, mode, save_card, actor, country=country),
-                         actor)
+    return _open_session(_replace(order_id, previous, mode, save_card, actor, country=country,
+                                  origin=origin), actor)
 
 
-def pay_with_saved(order_id: int, buyer_id: int, method_id: int, actor: Actor) -> PaymentStart:
+def pay_with_saved(order_id: int, buyer_id: int, method_id: int, actor: Actor,
+                   origin: BuyerOrigin | None = None) -> PaymentStart:
     """Pay an order with one of the buyer's saved cards: a new session, authorized server-side.
 
     The start's redirect_url is the PSP's page when the card needs 3-D Secure, else None (the
@@ -131,7 +139,7 @@ def pay_with_saved(order_id: int, buyer_id: int, method_id: int, actor: Actor) -
                            "to pay.")
     previous = order.current_payment
     start = _open_session(_replace(order_id, previous, SAVED_CARD_MODE, False, actor,
-                                   only=method.provider), actor)
+                                   only=method.provider, origin=origin), actor)
     payment = db.session.get(Payment, start.payment_id)
     token = vault.open_token(method_id, buyer_id, actor,
                              reason=f"pay order {order_id} (payment {payment.id})")
@@ -163,9 +171,11 @@ def _saved_card_refused(payment_id: int, exc: ProviderError, actor: Actor) -> Pa
 
 
 def _replace(order_id: int, previous: Payment | None, mode: str, save_card: bool,
-             actor: Actor, country: str | None = None, only: str | None = None) -> int:
+             actor: Actor, country: str | None = None, only: str | None = None,
+             origin: BuyerOrigin | None = None) -> int:
     """A new payment for the order; the previous unpaid session is cancelled at the PSP."""
-    payment_id = _new_payment(order_id, mode, actor, save_card, country=country, only=only)
+    payment_id = _new_payment(order_id, mode, actor, save_card, country=country, only=only,
+                              origin=origin)
     if previous is not None and previous.state in RESUMABLE | {S.INITIATED}:
         replaced = actions.cancel_for_replacement(previous.id, actor)
         if replaced.status in PAID:
@@ -185,7 +195,8 @@ def _route(context: RouteContext):
 
 
 def _new_payment(order_id: int, mode: str, actor: Actor, save_card: bool = False,
-                 country: str | None = None, only: str | None = None) -> int:
+                 country: str | None = None, only: str | None = None,
+                 origin: BuyerOrigin | None = None) -> int:
     """A payment row routed by the rules; `only` pins the provider (a saved card's)."""
     with unit_of_work():
         order = locked(Order, order_id)
@@ -199,7 +210,9 @@ def _new_payment(order_id: int, mode: str, actor: Actor, save_card: bool = False
                           routing_fallbacks=",".join(providers[1:]), billing_country=country,
                           integration_mode=mode,
                           amount=order.total_amount, currency=order.currency,
-                          save_payment_method=save_card, idempotency_key=key)
+                          save_payment_method=save_card, idempotency_key=key,
+                          client_ip=(origin or BuyerOrigin()).ip,
+                          device_id=(origin or BuyerOrigin()).device)
         db.session.add(payment)
         db.session.flush()
         audit.record(actor, "payment.created", f"payment:{payment.id}", order=order.id,
@@ -244,6 +257,10 @@ def check_return_url(url: str) -> None:
 
 def _open_session(payment_id: int, actor: Actor) -> PaymentStart:
     payment = db.session.get(Payment, payment_id)
+    # Screened once, before the PSP sees it (a retry reuses the decision, so its request, sent
+    # with the same idempotency key, is the same); a block raises FraudBlocked.
+    action = payment.fraud_decision or screening.before_psp(payment_id, actor).action.value
+    payment = db.session.get(Payment, payment_id)
     config = current_app.config
     request = SessionRequest(
         # Our random key, not the row id: ids repeat across databases, the PSP's memory doesn't.
@@ -254,7 +271,10 @@ def _open_session(payment_id: int, actor: Actor) -> PaymentStart:
         parent_origin=origin_of(config["PUBLIC_URL"]),
         idempotency_key=payment.idempotency_key,
         capture_method="manual", expires_in=config["PAYMENT_SESSION_TTL"],
-        save_payment_method=payment.save_payment_method)
+        save_payment_method=payment.save_payment_method,
+        # A payment heading for review is stepped up too: the buyer authenticates, then a
+        # person decides on the held authorization.
+        request_three_d_secure=action in ("require_3ds", "review"))
     provider = get_provider(payment.provider)
     try:
         report = provider.create_session(request)

@@ -34,6 +34,7 @@ from app.services.audit import Actor
 from app.services.disputes import case_log
 from app.services.disputes import chargeback_money as money
 from app.services.errors import Conflict, NotFound, PaymentUnavailable, ServiceError
+from app.services.fraud import review as fraud_review
 from app.services.money.clawbacks import after_commit
 from app.services.money.ledger_checks import CAPTURED_OR_LATER
 from app.services.payments import payments
@@ -174,6 +175,9 @@ def _follow(case: DisputeCase, payment: Payment, report: ProviderDispute, actor:
                                    f"dispute {case.psp_reference} lost", actor)
         audit.record(actor, "chargeback.lost", f"case:{case.id}", liable=liable,
                      amount=case.amount, fee=case.fee_amount)
+        # The card, device and email behind a lost chargeback are watched from now on.
+        fraud_review.watch(payment.id, f"chargeback {case.psp_reference} lost", actor,
+                           in_transaction=True)
         who = ("the disputed amount, net of the platform's fee, is taken from the seller's share"
                if liable == "seller" else "the platform bears the loss")
         _tell_parties(case, "chargeback_lost", f"Chargeback lost on order #{case.order_id}",

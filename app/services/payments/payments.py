@@ -33,6 +33,7 @@ from app.providers.registry import get_provider
 from app.services import audit, inbox
 from app.services.audit import Actor
 from app.services.errors import ServiceError
+from app.services.fraud import screening
 from app.services.money.escrow import hold_captured
 from app.services.payments import vault
 
@@ -92,6 +93,8 @@ def _settle_order(payment: Payment, target: PaymentStatus) -> None:
     if target == S.CAPTURED:
         hold_captured(payment)  # escrow per line + the capture posting, in this transaction
     order = locked(Order, payment.order_id)
+    if target == S.AUTHORIZED and screening.holds_order(payment):
+        return  # held for review (or being voided): not paid until a person approves
     if target in PAID and order.state not in MONEY_TAKEN:
         order.status, order.paid_at = order_transition(order.state, OrderStatus.PAID).value, now()
     elif (target in RELEASES_STOCK and order.state == OrderStatus.AWAITING_PAYMENT
@@ -137,7 +140,7 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
                  *, inbox_id: int | None = None,
                  override: PaymentStatus | None = None) -> Outcome:
     """Bring the payment forward to what the PSP reports, in one transaction."""
-    capture_after_commit = False
+    capture_after_commit, held = False, None
     with unit_of_work():
         payment = locked(Payment, payment_id)
         current = payment.state
@@ -165,11 +168,13 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
             if target == S.DECLINED:
                 payment.decline_code, payment.failure_message = (report.decline_code,
                                                                  report.failure_message)
+            # Fraud screening on the PSP's verdict: review and block are never captured.
+            held = screening.on_report(payment, report, current, target, actor)
             if target != current:
                 record_change(payment, target, cause, actor)
                 _settle_order(payment, target)
                 _keep_card_if_asked(payment, report, current, target, actor)
-            capture_after_commit = (target == S.AUTHORIZED
+            capture_after_commit = (target == S.AUTHORIZED and held is None
                                     and current_app.config["AUTO_CAPTURE"])
             outcome = Outcome("moved", target)
         elif is_behind(current, target):
@@ -185,6 +190,8 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
     if capture_after_commit:
         queues.enqueue("app.jobs.payments.capture_payment", payment_id,
                        job_id=f"capture-{payment_id}")
+    if held == screening.Action.BLOCK:
+        queues.enqueue("app.jobs.fraud.void_blocked", payment_id, job_id=f"fraud-void-{payment_id}")
     return outcome
 
 

@@ -17,8 +17,10 @@ import braintree
 
 # Braintree's documented sandbox nonces, plus the cards our stand-in Drop-in accepts.
 VISA = {"bin": "411111", "last_4": "1111", "card_type": "Visa", "expiration_month": "12",
-        "expiration_year": "2030"}
-DISPUTED_VISA = {**VISA, "bin": "402389", "last_4": "8028"}
+        "expiration_year": "2030", "unique_number_identifier": "0f5c7b6a1e4d2c3b9a8f7e6d5c4b3a21",
+        "country_of_issuance": "USA"}
+DISPUTED_VISA = {**VISA, "bin": "402389", "last_4": "8028",
+                 "unique_number_identifier": "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b"}
 KNOWN_NONCES = {
     "fake-valid-nonce": {"card": VISA},
     "fake-valid-visa-nonce": {"card": VISA},

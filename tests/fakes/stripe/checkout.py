@@ -17,6 +17,9 @@ DECLINES = {
     "4100000000000019": ("card_declined", "fraudulent", "Your card was declined."),
 }
 DISPUTE_ON_CAPTURE = "4000000000000259"
+# Radar's test cards: number → (outcome.risk_level, risk_score); others are "normal".
+RISK = {"4000000000009235": ("elevated", 65), "4000000000004954": ("highest", 85),
+        "4100000000000019": ("highest", 95)}
 THREE_D_SECURE = "4000002760003184"
 CHALLENGE = "requires_action"   # pay()'s answer when the bank wants the buyer to authenticate
 
@@ -46,7 +49,8 @@ def pay(fake: FakeStripe, session: dict, number: str) -> str | None:
         return _failed(fake, intent, charge, {"type": "card_error", "code": code,
                                               "decline_code": decline_code,
                                               "message": message})
-    if number == THREE_D_SECURE:
+    asked = fake.extras[session["id"]].get("three_d_secure") == "any"
+    if number == THREE_D_SECURE or (asked and number != DISPUTE_ON_CAPTURE):
         intent.update(status="requires_action", next_action={
             "type": "redirect_to_url",
             "redirect_to_url": {"url": f"{fake.public_url}/c/pay/{session['id']}/3ds",
@@ -123,7 +127,9 @@ def _charge(fake: FakeStripe, intent: dict, number: str, failed) -> dict:
         "failure_message": failed[2] if failed else None,
         "outcome": {"type": "issuer_declined" if failed else "authorized",
                     "network_status": "declined_by_network" if failed
-                    else "approved_by_network", "reason": failed[1] if failed else None},
+                    else "approved_by_network", "reason": failed[1] if failed else None,
+                    "risk_level": RISK.get(number, ("normal", 20))[0],
+                    "risk_score": RISK.get(number, ("normal", 20))[1]},
         "payment_method_details": {"type": "card", "card": {
             "brand": brand, "last4": number[-4:], "exp_month": 12, "exp_year": 2030,
             "fingerprint": f"fp{number[-8:]}", "country": "US"}},

@@ -17,6 +17,7 @@ from flask import abort, jsonify, redirect, render_template_string, request
 
 from tests.fakes.stripe.checkout import (
     DECLINES,
+    DISPUTE_ON_CAPTURE,
     THREE_D_SECURE,
     _authorized,
     _charge,
@@ -88,7 +89,8 @@ def confirm_intent(fake: FakeStripe, intent: dict, number: str, return_url: str)
                  "message": message}
         _failed(fake, intent, charge, error)
         return {"error": error}
-    if number == THREE_D_SECURE:
+    asked = fake.extras[intent["id"]].get("three_d_secure") == "any"
+    if number == THREE_D_SECURE or (asked and number != DISPUTE_ON_CAPTURE):
         url = f"{fake.public_url}/elements/3ds/{intent['id']}"
         intent.update(status="requires_action", next_action={
             "type": "redirect_to_url",
@@ -134,6 +136,9 @@ def register(app, fake: FakeStripe) -> None:
             "client_secret": f"{intent_id}_secret_{fake.new_id('x')[2:]}",
             "canceled_at": None, "cancellation_reason": None, "created": int(time.time()),
             "livemode": False})
+        card_options = (params.get("payment_method_options") or {}).get("card") or {}
+        fake.extras.setdefault(intent_id, {})["three_d_secure"] = card_options.get(
+            "request_three_d_secure", "automatic")
         fake.emit("payment_intent.created", intent, key)
         return expand(fake, intent, params.get("expand"))
 

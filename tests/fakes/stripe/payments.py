@@ -75,7 +75,9 @@ def register(app, fake: FakeStripe) -> None:
                    "payment_method_types": ["card"], "customer": None, "livemode": False,
                    "created": now,
                    "expires_at": as_int(params.get("expires_at", now + 86400), "expires_at")}
-        fake.put(session, pi_data=pi_data)
+        card_options = (params.get("payment_method_options") or {}).get("card") or {}
+        fake.put(session, pi_data=pi_data,
+                 three_d_secure=card_options.get("request_three_d_secure", "automatic"))
         return session
 
     @api_route(app, fake, "/v1/checkout/sessions")

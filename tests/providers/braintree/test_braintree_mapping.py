@@ -136,3 +136,17 @@ def test_every_sdk_transaction_status_maps_to_a_refund_status():
     ("subscription_went_past_due", EventKind.OTHER), ("check", EventKind.OTHER)])
 def test_event_kinds(kind, expected):
     assert mapping.event_kind(kind) == expected
+
+
+@pytest.mark.parametrize("decision, level", [("Approve", "normal"), ("Review", "elevated"),
+                                             ("Decline", "highest"), ("Maybe", None)])
+def test_card_identifier_issuing_country_and_risk_decision(decision, level):
+    card = SimpleNamespace(card_type="Visa", last_4="1111", unique_number_identifier="u1",
+                           country_of_issuance="DEU")
+    report = mapping.to_provider_payment(txn("authorized", credit_card_details=card,
+                                             risk_data=SimpleNamespace(decision=decision)))
+    assert (report.card.fingerprint, report.card.country) == ("u1", "DE")
+    assert report.risk_level == level
+    unknown = SimpleNamespace(card_type="Visa", last_4="1111", country_of_issuance="Unknown")
+    assert mapping.to_provider_payment(txn("authorized", credit_card_details=unknown)) \
+        .card.country is None

@@ -216,3 +216,21 @@ def test_stripe_declares_its_checkout_and_stripe_js_origins():
     assert fake.hosted == ("http://127.0.0.1:8123",)
     assert fake.scripts == fake.frames == ("http://127.0.0.1:8124",)
     assert fake.connects == ()
+
+@pytest.mark.parametrize("card, level", [("4242424242424242", "normal"),
+                                         ("4000000000009235", "elevated"),
+                                         ("4000000000004954", "highest")])
+def test_radar_risk_level_and_card_fingerprint_are_reported(stripe_provider, fake, card, level):
+    reference = _authorized(stripe_provider, fake, card=card)
+    report = stripe_provider.retrieve(reference)
+    assert report.status == S.AUTHORIZED and report.risk_level == level
+    assert report.card.fingerprint == f"fp{card[-8:]}" and report.card.country == "US"
+
+
+def test_three_d_secure_on_request_challenges_an_ordinary_card(stripe_provider, fake):
+    from dataclasses import replace
+
+    started = stripe_provider.create_session(replace(session_request(),
+                                                     request_three_d_secure=True))
+    assert pay_session(fake, started.reference, challenge_passed=None) == "requires_action"
+    assert stripe_provider.retrieve(started.reference).status == S.REQUIRES_ACTION

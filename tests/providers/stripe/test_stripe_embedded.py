@@ -185,3 +185,15 @@ def test_only_an_intent_on_its_own_hands_out_its_client_secret():
     assert mapping.to_provider_payment(session, intent).client_secret is None
     unknown = mapping.to_provider_payment(None, {**intent, "status": "requires_magic"})
     assert unknown.status is None  # never success
+
+
+def test_three_d_secure_on_request_challenges_an_ordinary_card_in_the_element(stripe_provider,
+                                                                              fake):
+    from dataclasses import replace
+
+    started = stripe_provider.create_session(replace(
+        session_request(mode="embedded"), request_three_d_secure=True))
+    assert fake.objects[started.reference]["status"] == "requires_payment_method"
+    answer = confirm_element(fake, started.reference, VISA, challenge_passed=None)
+    assert "/elements/3ds/" in answer["redirect"]
+    assert stripe_provider.retrieve(started.reference).status == S.REQUIRES_ACTION

@@ -147,3 +147,16 @@ def test_dispute_fee_and_whether_a_win_returned_it_come_from_balance_transaction
 ])
 def test_event_kinds(event_type, kind):
     assert mapping.event_kind(event_type) == kind
+
+
+@pytest.mark.parametrize("raw, expected", [("normal", "normal"), ("elevated", "elevated"),
+                                           ("highest", "highest"), ("not_assessed", None),
+                                           ("unknown", None), (None, None)])
+def test_radar_risk_level_fingerprint_and_country_reach_the_report(raw, expected):
+    charge = {**_captured_charge(captured=1000, refunded=0),
+              "outcome": {"type": "authorized", "risk_level": raw},
+              "payment_method_details": {"card": {"brand": "visa", "last4": "9235",
+                                                  "fingerprint": "fpX", "country": "FR"}}}
+    report = mapping.to_provider_payment(None, _intent("requires_capture", latest_charge=charge))
+    assert report.risk_level == expected
+    assert (report.card.fingerprint, report.card.country) == ("fpX", "FR")

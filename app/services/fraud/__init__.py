@@ -1,0 +1,1 @@
+"""Fraud screening: rules file, velocity, lists, screening, review queue, metrics (docs/fraud.md)."""

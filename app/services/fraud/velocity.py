@@ -1,0 +1,88 @@
+"""Sliding-window counts in Redis: attempts, declines and distinct cards per buyer, card
+fingerprint, IP address, device cookie and email domain.
+
+Each (count, key kind, value) is a sorted set scored by time: attempts and declines add one
+member per event (an id, so a report applied twice counts once), cards add the fingerprint
+itself (re-adding moves its time), so ZCOUNT over [now - window, now] is the number of events
+or of distinct cards in any window, exactly, with no bucket edges. Sets are trimmed to the
+longest window kept and expire when idle.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from redis.exceptions import RedisError
+
+from app import clock
+from app.domain.fraud import Window
+from app.extensions import queues
+
+log = logging.getLogger(__name__)
+_PREFIX = "fraud:v"
+KEEP_SECONDS = 2 * 86400  # the longest window a rule may use is well inside this
+
+
+def _key(count: str, kind: str, value: str) -> str:
+    # Values are hashed: no email address or IP address sits in Redis in clear.
+    digest = hashlib.sha256(f"{kind}:{value}".encode()).hexdigest()[:24]
+    return f"{_PREFIX}:{count}:{kind}:{digest}"
+
+
+def record(count: str, identities: dict[str, str | None], member: str) -> None:
+    """Note one event (`count` attempts|declines|cards) for every known identity."""
+    at = clock.timestamp()
+    pipe = queues.connection.pipeline()
+    for kind, value in identities.items():
+        if not value:
+            continue
+        key = _key(count, kind, value)
+        pipe.zadd(key, {member: at})
+        pipe.zremrangebyscore(key, "-inf", at - KEEP_SECONDS)
+        pipe.expire(key, KEEP_SECONDS)
+    try:
+        pipe.execute()
+    except RedisError:
+        # Like the rate limits: a Redis outage must not take checkout down with it. The event
+        # is lost to the windows; lists, amounts and the PSP's verdict still screen.
+        log.warning("fraud velocity not recorded: Redis unavailable")
+
+
+def counts(windows, identities: dict[str, str | None]) -> dict[str, int]:
+    """Signal name → count in its window, for every window whose identity is known."""
+    at = clock.timestamp()
+    wanted: list[Window] = [w for w in windows if identities.get(w.key)]
+    pipe = queues.connection.pipeline()
+    for window in wanted:
+        pipe.zcount(_key(window.count, window.key, identities[window.key]),
+                    at - window.seconds, "+inf")
+    try:
+        found = pipe.execute()
+    except RedisError:
+        log.warning("fraud velocity unknown: Redis unavailable")
+        return {}  # unknown signals never match: screening goes on without them
+    return {w.signal: int(n) for w, n in zip(wanted, found, strict=True)}
+
+
+def burst(identities: dict[str, str | None], seconds: int) -> int:
+    """The worst burst: the most declines or distinct cards any one identity had lately."""
+    at = clock.timestamp()
+    pipe = queues.connection.pipeline()
+    for kind, value in identities.items():
+        if value:
+            for count in ("declines", "cards"):
+                pipe.zcount(_key(count, kind, value), at - seconds, "+inf")
+    return max((int(n) for n in pipe.execute()), default=0)
+
+
+def throttle_until(identity_kind: str, value: str) -> float | None:
+    """When a throttle on this identity ends (None: not throttled)."""
+    until = queues.connection.get(f"fraud:throttle:{_key('t', identity_kind, value)}")
+    return float(until) if until and float(until) > clock.timestamp() else None
+
+
+def throttle(identity_kind: str, value: str, seconds: int) -> bool:
+    """Throttle an identity for `seconds`; True when it was not throttled already (alert once)."""
+    until = clock.timestamp() + seconds
+    return bool(queues.connection.set(f"fraud:throttle:{_key('t', identity_kind, value)}",
+                                      until, ex=seconds, nx=True))
