@@ -162,15 +162,19 @@ def register(app: Flask) -> None:
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
     def worker(burst: bool):
         """Run an RQ worker with the scheduler (delayed and periodic jobs)."""
-        from rq import Worker
-
+        from app import pause_points
         from app.extensions import queues
-        from app.jobs.scheduling import schedule_periodic
+        from app.jobs.scheduling import PeriodicWorker, schedule_periodic
 
-        # A forked job must not share the parent's database connections.
-        os.register_at_fork(after_in_child=lambda: db.engine.dispose(close=False))
+        def _after_fork():
+            # A forked job must not share the parent's database connections.
+            db.engine.dispose(close=False)
+            pause_points.reset_after_fork()
+
+        os.register_at_fork(after_in_child=_after_fork)
         schedule_periodic()
-        Worker([queues.queue], connection=queues.connection).work(
+        PeriodicWorker([queues.queue], connection=queues.connection,
+                       maintenance_interval=app.config["PERIODIC_CHECK_SECONDS"]).work(
             with_scheduler=True, burst=burst, logging_level="INFO")
 
     @app.cli.command("dev")
