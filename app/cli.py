@@ -1,4 +1,4 @@
-"""flask commands: seed-demo, audit verify, ledger check, keys status/rotate, pci inventory,
+"""flask commands: seed-demo, audit verify, inbox replay, ledger check, keys status/rotate, pci inventory,
 staff create/enrolment-code, worker, dev."""
 from __future__ import annotations
 
@@ -55,6 +55,38 @@ def register(app: Flask) -> None:
         report_problems(verify_chain(), "audit log intact")
 
     app.cli.add_command(audit_cli)
+
+    inbox_cli = AppGroup("inbox", help="The webhook inbox and its dead letters.")
+
+    @inbox_cli.command("replay")
+    @click.option("--id", "ids", multiple=True, type=int, help="A failed event (repeatable).")
+    @click.option("--provider", default="", help="Only this provider's events.")
+    @click.option("--from", "since", default="", help="Received at or after (2026-01-31T14:00).")
+    @click.option("--to", "until", default="", help="Received at or before.")
+    @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+    def inbox_replay(ids, provider: str, since: str, until: str, dry_run: bool):
+        """Replay failed webhook events (one, or many by provider and time range)."""
+        from app.services import dead_letters
+
+        try:
+            wanted = dead_letters.parse_filter({"provider": provider, "from": since,
+                                                "to": until})
+        except dead_letters.FilterError as exc:
+            raise click.ClickException(str(exc)) from None
+        previews = dead_letters.dry_run(wanted, list(ids) or None)
+        for p in previews:
+            click.echo(f"#{p.event.id} {p.event.provider} {p.event.event_type} "
+                       f"{p.target}: ours {p.ours or '-'}, PSP {p.psp or '-'} → {p.change}")
+        if not previews:
+            click.echo("no failed events match")
+            return
+        if dry_run:
+            click.echo(f"dry run: {len(previews)} event(s) would be replayed; nothing changed")
+            return
+        replayed = dead_letters.replay([p.event.id for p in previews], _operator())
+        click.echo(f"{len(replayed)} event(s) queued for processing again")
+
+    app.cli.add_command(inbox_cli)
 
     ledger_cli = AppGroup("ledger", help="The double-entry ledger.")
 
