@@ -6,7 +6,7 @@ Without both variables, or in production, `reached()` is one dictionary look-up 
 
 Points (see tests/processes/): `job:<dotted job>:start` and `…:end` (jobs/context.py),
 `psp:<method>:answered` (the PSP answered, nothing recorded yet; providers/resilience.py),
-`commit:<n>` (just before the n-th commit of this process; database.py).
+`job:<dotted job>:commit:<n>` (just before that job's n-th commit; database.py).
 """
 from __future__ import annotations
 
@@ -36,12 +36,16 @@ def reached(point: str) -> None:
 
 
 def before_commit() -> None:
-    """Count this process's commits; pause before the one under test (`commit:<n>`)."""
+    """Count this process's commits; pause before the one under test: `commit:<n>`, or
+    `job:<dotted job>:commit:<n>` for the n-th commit of that job (each job is its own fork)."""
     global _commits
     if _target() is None:
         return
     _commits += 1
-    reached(f"commit:{_commits}")
+    from rq import get_current_job
+
+    job = get_current_job()
+    reached(f"job:{job.func_name}:commit:{_commits}" if job else f"commit:{_commits}")
 
 
 def reset_after_fork() -> None:
