@@ -93,6 +93,8 @@ def environment() -> dict:
         "AUTO_CAPTURE": env.get("AUTO_CAPTURE", "1") != "0",
         "PAYMENT_SESSION_TTL": _env_int("PAYMENT_SESSION_TTL", 30 * 60),
         "INBOX_SWEEP_SECONDS": _env_int("INBOX_SWEEP_SECONDS", 60),
+        # An inbox event still unprocessed this long after it arrived is re-queued by the sweeper.
+        "INBOX_STRANDED_SECONDS": _env_int("INBOX_STRANDED_SECONDS", 60),
         # How often a worker checks that every periodic job still has a next run in Redis.
         "PERIODIC_CHECK_SECONDS": _env_int("PERIODIC_CHECK_SECONDS", 60),
         # The audit log (app/services/audit_keys.py): older AUDIT_KEY values, comma-separated,
