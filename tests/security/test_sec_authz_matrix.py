@@ -136,6 +136,10 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "support.decide"): STAFF,
     ("GET", "support.evidence_file"): STAFF,
     ("GET", "support.audit_log"): ADMIN,
+    ("GET", "support.dead_letter_list"): STAFF,
+    ("GET", "support.dead_letter_preview"): STAFF,
+    ("POST", "support.dead_letter_replay"): STAFF,
+    ("POST", "support.dead_letter_job_replay"): STAFF,
     ("GET", "admin.routing"): ADMIN,
     ("POST", "admin.update_routing"): ADMIN,
     ("GET", "admin.staff"): ADMIN,
@@ -198,7 +202,8 @@ def world(app, people, stack, psp) -> dict:
             "payment_id": latest_payment(order_id).id, "method_id": card.id,
             "decision": "hold", "case_id": case.id, "line_id": lines["Mug"].order_line_id,
             "order_line_id": lines["Mug"].order_line_id, "file_id": file_id,
-            "chargeback_id": _chargeback(app, people, stack, psp), "provider": "sandbox"}
+            "chargeback_id": _chargeback(app, people, stack, psp), "provider": "sandbox",
+            "job_id": "no-such-failed-job"}
 
 
 def url_for_rule(rule: str, ids: dict) -> str:
