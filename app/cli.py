@@ -196,7 +196,7 @@ def register(app: Flask) -> None:
         """Run an RQ worker with the scheduler (delayed and periodic jobs)."""
         from app import pause_points
         from app.extensions import queues
-        from app.jobs.scheduling import PeriodicWorker, schedule_periodic
+        from app.jobs.scheduling import PeriodicWorker, seed_when_reachable
 
         def _after_fork():
             # A forked job must not share the parent's database connections.
@@ -204,7 +204,7 @@ def register(app: Flask) -> None:
             pause_points.reset_after_fork()
 
         os.register_at_fork(after_in_child=_after_fork)
-        schedule_periodic()
+        seed_when_reachable()
         PeriodicWorker([queues.queue], connection=queues.connection,
                        maintenance_interval=app.config["PERIODIC_CHECK_SECONDS"]).work(
             with_scheduler=True, burst=burst, logging_level="INFO")

@@ -8,9 +8,11 @@ starts and at each of its maintenance rounds (`PeriodicWorker`, every PERIODIC_C
 """
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from flask import current_app
+from redis.exceptions import RedisError
 from rq import Worker
 from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
@@ -39,6 +41,21 @@ def schedule_periodic(names: tuple[str, ...] = tuple(PERIODIC)) -> None:
         # it over the next one with the run's result TTL, which must outlast the interval.
         queues.enqueue_in(interval, "app.jobs.scheduling.run_periodic", name,
                           job_id=f"periodic-{name}", result_ttl=-1)
+
+
+def seed_when_reachable(first_wait: float = 1.0, longest_wait: float = 30.0) -> None:
+    """Seed the periodic jobs at worker start, waiting for Redis if it is down: a worker that
+    a supervisor starts during an outage must not exit, it must be there when Redis returns."""
+    wait = first_wait
+    while True:
+        try:
+            schedule_periodic()
+            return
+        except RedisError as exc:
+            current_app.logger.warning("Redis unreachable (%s); the worker waits %.0f s", exc,
+                                       wait)
+            time.sleep(wait)
+            wait = min(wait * 2, longest_wait)
 
 
 def run_periodic(name: str):

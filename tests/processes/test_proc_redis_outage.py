@@ -99,7 +99,7 @@ def test_webhooks_and_jobs_survive_redis_stopping_and_coming_back_empty(
         assert client.post("/webhooks/sandbox", data=raw, headers=headers).get_json() == \
             {"received": True, "duplicate": True}
         workers.start(**workers_env)  # a worker that starts while Redis is still down
-        time.sleep(1.5)
+        eventually(lambda: "Redis unreachable" in workers.logs(), timeout=60)
 
         private_redis.start()  # back, and empty: queue and periodic schedule are gone
         eventually(lambda: captured(first.id, second.id), timeout=120)
