@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import json
 import re
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 from sqlalchemy import select
@@ -229,7 +231,12 @@ def replay(ids: list[int], actor: Actor) -> list[int]:
 
 
 def _discard_failed_job(job_id: str) -> None:
-    FailedJobRegistry(queue=queues.queue).remove(job_id, delete_job=True)
+    """Forget the event's failed job, if Redis still has one (it may have been flushed, or
+    the event failed before a job ever ran: the inbox row is what counts)."""
+    registry = FailedJobRegistry(queue=queues.queue)
+    if job_id in registry:
+        with suppress(NoSuchJobError):
+            registry.remove(job_id, delete_job=True)
 
 
 def requeue_job(job_id: str, actor: Actor) -> bool:

@@ -131,3 +131,18 @@ def test_a_failed_job_is_listed_and_run_again(app):
     assert dead_letters.failed_jobs() == []
     assert job.id in queues.queue.get_job_ids()
     assert dead_letters.requeue_job("no-such-job", STAFF) is False
+
+
+def test_an_event_whose_job_redis_no_longer_has_is_replayed(app):
+    """After a FLUSHALL (or when no job ever ran) only the inbox row remains: it is enough."""
+    from app.database import unit_of_work
+
+    with unit_of_work():
+        row = WebhookEvent(provider="sandbox", event_id="evt_orphan", payload="{}",
+                           event_type="payment_session.authorized", object_id="ps_nobody",
+                           status="failed", attempts=6, received_at=now())
+        db.session.add(row)
+    assert dead_letters.replay([row.id], STAFF) == [row.id]
+    run_jobs()
+    db.session.rollback()
+    assert db.session.get(WebhookEvent, row.id).status == "ignored"  # no such payment of ours
