@@ -14,13 +14,13 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent
 
 # Secrets every deployment must provide.
-SECRET_NAMES = ("SECRET_KEY", "SANDBOX_WEBHOOK_SECRET", "ENCRYPTION_KEY")
+SECRET_NAMES = ("SECRET_KEY", "SANDBOX_WEBHOOK_SECRET", "ENCRYPTION_KEY", "AUDIT_KEY")
 # Values that must never protect real money.
 KNOWN_DEFAULTS = {"", "dev", "change-me", "changeme", "secret", "whsec_sandbox",
                   "sk_test_sandbox", "test", "insecure",
                   # The test suite's fixed secrets are public in this repository.
                   "test-secret-key-not-for-production", "whsec_test_not_for_production",
-                  "test-encryption-key-not-for-production"}
+                  "test-encryption-key-not-for-production", "test-audit-key-not-for-production"}
 
 DEMO_PASSWORD = "holdfast-demo"
 # The demo staff accounts' TOTP secret, published so a person can try the MFA flow with any
@@ -93,6 +93,15 @@ def environment() -> dict:
         "AUTO_CAPTURE": env.get("AUTO_CAPTURE", "1") != "0",
         "PAYMENT_SESSION_TTL": _env_int("PAYMENT_SESSION_TTL", 30 * 60),
         "INBOX_SWEEP_SECONDS": _env_int("INBOX_SWEEP_SECONDS", 60),
+        # An inbox event still unprocessed this long after it arrived is re-queued by the sweeper.
+        "INBOX_STRANDED_SECONDS": _env_int("INBOX_STRANDED_SECONDS", 60),
+        # How often a worker checks that every periodic job still has a next run in Redis.
+        "PERIODIC_CHECK_SECONDS": _env_int("PERIODIC_CHECK_SECONDS", 60),
+        # The audit log (app/services/audit_keys.py): older AUDIT_KEY values, comma-separated,
+        # still verify the records they signed; checkpoints of the chain go to this file.
+        "AUDIT_RETIRED_KEYS": env.get("AUDIT_RETIRED_KEYS", ""),
+        "AUDIT_ANCHOR_FILE": env.get("AUDIT_ANCHOR_FILE",
+                                     str(instance_dir() / "audit-anchors.log")),
         "RQ_QUEUE": env.get("RQ_QUEUE", "holdfast"),
         # Older ENCRYPTION_KEY values, comma-separated: decrypt only (see app/crypto/envelope.py).
         "ENCRYPTION_RETIRED_KEYS": env.get("ENCRYPTION_RETIRED_KEYS", ""),
@@ -205,6 +214,7 @@ class Config:
     SECRET_KEY: str | None = None
     SANDBOX_WEBHOOK_SECRET: str | None = None
     ENCRYPTION_KEY: str | None = None
+    AUDIT_KEY: str | None = None
 
     @classmethod
     def load(cls) -> dict:
@@ -250,6 +260,7 @@ class TestConfig(Config):
     SECRET_KEY = "test-secret-key-not-for-production"
     SANDBOX_WEBHOOK_SECRET = "whsec_test_not_for_production"
     ENCRYPTION_KEY = "test-encryption-key-not-for-production"
+    AUDIT_KEY = "test-audit-key-not-for-production"
     # Tests check CSRF themselves where it matters (tests/security); forms elsewhere stay short.
     WTF_CSRF_ENABLED = os.environ.get("WTF_CSRF_ENABLED", "0") == "1"
     PSP_TIMEOUT_SECONDS = 5.0

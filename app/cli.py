@@ -1,4 +1,4 @@
-"""flask commands: seed-demo, audit verify, ledger check, keys status/rotate, pci inventory,
+"""flask commands: seed-demo, audit verify, inbox replay, ledger check, keys status/rotate, pci inventory,
 staff create/enrolment-code, worker, dev."""
 from __future__ import annotations
 
@@ -55,6 +55,38 @@ def register(app: Flask) -> None:
         report_problems(verify_chain(), "audit log intact")
 
     app.cli.add_command(audit_cli)
+
+    inbox_cli = AppGroup("inbox", help="The webhook inbox and its dead letters.")
+
+    @inbox_cli.command("replay")
+    @click.option("--id", "ids", multiple=True, type=int, help="A failed event (repeatable).")
+    @click.option("--provider", default="", help="Only this provider's events.")
+    @click.option("--from", "since", default="", help="Received at or after (2026-01-31T14:00).")
+    @click.option("--to", "until", default="", help="Received at or before.")
+    @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+    def inbox_replay(ids, provider: str, since: str, until: str, dry_run: bool):
+        """Replay failed webhook events (one, or many by provider and time range)."""
+        from app.services import dead_letters
+
+        try:
+            wanted = dead_letters.parse_filter({"provider": provider, "from": since,
+                                                "to": until})
+        except dead_letters.FilterError as exc:
+            raise click.ClickException(str(exc)) from None
+        previews = dead_letters.dry_run(wanted, list(ids) or None)
+        for p in previews:
+            click.echo(f"#{p.event.id} {p.event.provider} {p.event.event_type} "
+                       f"{p.target}: ours {p.ours or '-'}, PSP {p.psp or '-'} → {p.change}")
+        if not previews:
+            click.echo("no failed events match")
+            return
+        if dry_run:
+            click.echo(f"dry run: {len(previews)} event(s) would be replayed; nothing changed")
+            return
+        replayed = dead_letters.replay([p.event.id for p in previews], _operator())
+        click.echo(f"{len(replayed)} event(s) queued for processing again")
+
+    app.cli.add_command(inbox_cli)
 
     ledger_cli = AppGroup("ledger", help="The double-entry ledger.")
 
@@ -162,15 +194,19 @@ def register(app: Flask) -> None:
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
     def worker(burst: bool):
         """Run an RQ worker with the scheduler (delayed and periodic jobs)."""
-        from rq import Worker
-
+        from app import pause_points
         from app.extensions import queues
-        from app.jobs.scheduling import schedule_periodic
+        from app.jobs.scheduling import PeriodicWorker, seed_when_reachable
 
-        # A forked job must not share the parent's database connections.
-        os.register_at_fork(after_in_child=lambda: db.engine.dispose(close=False))
-        schedule_periodic()
-        Worker([queues.queue], connection=queues.connection).work(
+        def _after_fork():
+            # A forked job must not share the parent's database connections.
+            db.engine.dispose(close=False)
+            pause_points.reset_after_fork()
+
+        os.register_at_fork(after_in_child=_after_fork)
+        seed_when_reachable()
+        PeriodicWorker([queues.queue], connection=queues.connection,
+                       maintenance_interval=app.config["PERIODIC_CHECK_SECONDS"]).work(
             with_scheduler=True, burst=burst, logging_level="INFO")
 
     @app.cli.command("dev")

@@ -6,14 +6,28 @@ uses row locks (SELECT … FOR UPDATE), which are a no-op on SQLite.
 """
 from __future__ import annotations
 
+import functools
+import logging
+import random
+import time
 from contextlib import contextmanager
 
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
+from app import pause_points
 from app.extensions import db
 
+log = logging.getLogger(__name__)
+
 WRITE_OPTION = "holdfast_write"
+# How long SQLite waits for another writer before "database is locked" (milliseconds).
+SQLITE_BUSY_MS = 10_000
+# SQLSTATEs PostgreSQL uses for "try the whole transaction again": serialization failure,
+# deadlock detected.
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+TRANSACTION_ATTEMPTS = 4
 
 
 def configure_engine(engine: Engine) -> None:
@@ -29,7 +43,7 @@ def configure_engine(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_MS)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -51,6 +65,7 @@ def unit_of_work():
     session.connection(execution_options={WRITE_OPTION: True})
     try:
         yield session
+        pause_points.before_commit()
         session.commit()
     except BaseException:
         session.rollback()
@@ -67,3 +82,48 @@ def locked(model, ident):
 def is_postgresql() -> bool:
     """True when the app runs on PostgreSQL."""
     return db.engine.dialect.name == "postgresql"
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for a failure the database asks us to retry: SQLite's "database is locked" (another
+    writer outlasted the busy timeout), PostgreSQL's serialization failure or deadlock."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in _RETRYABLE_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)
+
+
+class Contended(Exception):
+    """The database refused the transaction as contended on every attempt."""
+
+
+def retry_transient(func=None, *, attempts: int | None = None, sleep=time.sleep):
+    """Run a whole transaction again (with jittered backoff) when the database refused it as
+    contended, at most `attempts` times in all; then raise Contended (a 409 for the caller).
+
+    Only for functions whose every side effect is inside their own unit_of_work: re-running
+    them after a rollback is then the same as running them once.
+    """
+    def decorate(inner):
+        @functools.wraps(inner)
+        def wrapped(*args, **kwargs):
+            tries = attempts or TRANSACTION_ATTEMPTS
+            for attempt in range(1, tries + 1):
+                try:
+                    return inner(*args, **kwargs)
+                except DBAPIError as exc:
+                    if not is_transient(exc):
+                        raise
+                    db.session.rollback()
+                    if attempt == tries:
+                        raise Contended(f"{inner.__qualname__}: {exc.orig}") from exc
+                    delay = random.uniform(0, 0.05 * 2 ** attempt)
+                    log.info("%s: %s; attempt %d of %d in %.3fs", inner.__qualname__,
+                             type(exc.orig).__name__, attempt + 1, tries, delay)
+                    sleep(delay)
+            raise AssertionError("unreachable")
+        return wrapped
+
+    return decorate(func) if func is not None else decorate

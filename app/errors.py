@@ -4,6 +4,8 @@ from __future__ import annotations
 from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from app.database import Contended, is_transient
+
 MESSAGES = {
     400: "The request could not be understood.",
     403: "You are not allowed to do that.",
@@ -14,6 +16,10 @@ MESSAGES = {
     429: "Too many requests. Please wait a moment and try again.",
     500: "Something went wrong on our side. Nothing was charged twice; please try again.",
 }
+
+
+CONTENDED = ("Someone else changed this at the same moment, so nothing was saved. "
+             "Please reload and try again.")
 
 
 def wants_json() -> bool:
@@ -46,5 +52,10 @@ def register(app: Flask) -> None:
     def _unexpected(exc: Exception):
         if isinstance(exc, HTTPException):
             return _http(exc)
+        if isinstance(exc, Contended) or is_transient(exc):
+            # Another transaction held or changed the same rows, every retry included: the
+            # request changed nothing, and trying again is the right advice (a 409, not a 500).
+            app.logger.warning("contended on %s %s: %s", request.method, request.path, exc)
+            return error_response(409, CONTENDED)
         app.logger.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(InternalServerError.code)

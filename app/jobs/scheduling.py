@@ -1,13 +1,20 @@
 """Delayed and periodic jobs, on RQ's own scheduler (a worker started with --with-scheduler).
 
 Periodic jobs reschedule themselves under a fixed job id, so starting a worker twice or a job
-running twice never doubles them.
+running twice never doubles them. The schedule itself lives in Redis, so two things can end a
+chain: a FLUSHALL (or a Redis that lost its data), and a worker killed inside a run before its
+`finally` rescheduled it. Every worker therefore re-seeds any chain it finds missing, when it
+starts and at each of its maintenance rounds (`PeriodicWorker`, every PERIODIC_CHECK_SECONDS).
 """
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from flask import current_app
+from redis.exceptions import RedisError
+from rq import Worker
+from rq.registry import ScheduledJobRegistry, StartedJobRegistry
 
 from app.extensions import queues
 from app.jobs.context import app_context
@@ -37,6 +44,21 @@ def schedule_periodic(names: tuple[str, ...] = tuple(PERIODIC)) -> None:
                           job_id=f"periodic-{name}", result_ttl=-1)
 
 
+def seed_when_reachable(first_wait: float = 1.0, longest_wait: float = 30.0) -> None:
+    """Seed the periodic jobs at worker start, waiting for Redis if it is down: a worker that
+    a supervisor starts during an outage must not exit, it must be there when Redis returns."""
+    wait = first_wait
+    while True:
+        try:
+            schedule_periodic()
+            return
+        except RedisError as exc:
+            current_app.logger.warning("Redis unreachable (%s); the worker waits %.0f s", exc,
+                                       wait)
+            time.sleep(wait)
+            wait = min(wait * 2, longest_wait)
+
+
 def run_periodic(name: str):
     """Run one periodic job, then schedule its next run whatever happened."""
     import importlib
@@ -48,3 +70,36 @@ def run_periodic(name: str):
             return getattr(importlib.import_module(module), func)()
         finally:
             schedule_periodic((name,))
+
+
+def missing_periodic() -> list[str]:
+    """The periodic chains with no next run anywhere: not scheduled, queued or running."""
+    queue = queues.queue
+    scheduled = set(ScheduledJobRegistry(queue=queue).get_job_ids(cleanup=False))
+    running = set(StartedJobRegistry(queue=queue).get_job_ids(cleanup=False))
+    waiting = set(queue.get_job_ids())
+    present = scheduled | running | waiting
+    return [name for name in PERIODIC if f"periodic-{name}" not in present]
+
+
+def ensure_periodic() -> list[str]:
+    """Re-seed every chain that is missing (after FLUSHALL or a killed run); which ones."""
+    names = tuple(missing_periodic())
+    if names:
+        current_app.logger.warning("re-seeding periodic jobs missing from Redis: %s",
+                                   ", ".join(names))
+        schedule_periodic(names)
+    return list(names)
+
+
+class PeriodicWorker(Worker):
+    """An RQ worker that also keeps the periodic schedule alive at every maintenance round."""
+
+    def run_maintenance_tasks(self):
+        # Registries first: a run abandoned by a killed worker leaves "started" for "failed"
+        # there, and only then counts as missing.
+        super().run_maintenance_tasks()
+        try:
+            ensure_periodic()
+        except Exception:  # Redis gone again: the worker's own loop waits for it to return
+            self.log.exception("could not check the periodic schedule")

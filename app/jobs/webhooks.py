@@ -18,8 +18,8 @@ def process_event(inbox_id: int) -> str:
 
 def sweep_inbox() -> int:
     """Re-enqueue events that were stored but never processed; returns how many."""
-    with app_context():
-        ids = inbox.stranded(older_than_seconds=60)
+    with app_context() as app:
+        ids = inbox.stranded(older_than_seconds=app.config["INBOX_STRANDED_SECONDS"])
         for inbox_id in ids:
             inbox.enqueue(inbox_id)
         return len(ids)

@@ -26,3 +26,7 @@ class AuditRecord(db.Model):
     details: Mapped[str] = mapped_column(Text, default="{}")
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # Which AUDIT_KEY signed `hash` (an HMAC); None: a record from before keys (plain SHA-256).
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    # 1-based place in the chain, so a checkpoint's count can be checked; None on legacy ones.
+    position: Mapped[int | None]

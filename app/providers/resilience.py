@@ -23,6 +23,7 @@ import random
 import time
 from dataclasses import dataclass, field
 
+from app import pause_points
 from app.providers.base import PaymentProvider, ProviderError, ProviderTimeout
 from app.providers.breaker import OPEN, CircuitBreaker, TokenBucket
 
@@ -179,6 +180,7 @@ class GuardedProvider(PaymentProvider):
                 continue
             if self.breaker is not None:
                 self.breaker.record_success()
+            pause_points.reached(f"psp:{method}:answered")  # a fault test may kill us here
             return result
 
     def _admit(self, started: float, last: ProviderError | None) -> None:

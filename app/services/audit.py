@@ -1,17 +1,23 @@
-"""The tamper-evident audit log: append in the caller's transaction, verify the hash chain."""
+"""The tamper-evident audit log: append in the caller's transaction, verify the keyed hash chain
+and its checkpoints outside the database (services/audit_keys.py)."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
+import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import event, func, select, text
+from sqlalchemy.orm import Session
 
 from app.clock import now
-from app.database import is_postgresql, unit_of_work
+from app.database import is_postgresql, retry_transient, unit_of_work
 from app.extensions import db
 from app.models import AuditRecord
+from app.services import audit_keys
+from app.services.audit_keys import KeyRing
 from app.services.errors import ServiceError
 
 GENESIS = "0" * 64
@@ -28,15 +34,31 @@ class Actor:
     user_id: int | None = None
 
 
-def _digest(prev_hash: str, record: AuditRecord) -> str:
-    body = json.dumps({
+def _body(prev_hash: str, record: AuditRecord) -> dict:
+    return {
         "prev": prev_hash,
         "at": record.occurred_at.isoformat(timespec="microseconds"),
         "actor_id": record.actor_id, "actor": record.actor, "action": record.action,
         "outcome": record.outcome, "origin": record.origin, "target": record.target,
         "details": record.details,
-    }, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(body.encode()).hexdigest()
+    }
+
+
+def _canonical(body: dict) -> bytes:
+    return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _digest(prev_hash: str, record: AuditRecord, keys: KeyRing | None = None) -> str | None:
+    """The record's hash: HMAC under the key it names, or SHA-256 for a legacy record. None
+    when the key it names is not configured (it cannot be checked)."""
+    body = _body(prev_hash, record)
+    if record.key_id is None:
+        return hashlib.sha256(_canonical(body)).hexdigest()
+    keys = keys or audit_keys.ring()
+    if record.key_id not in keys.keys:
+        return None
+    body.update(key_id=record.key_id, position=record.position)
+    return keys.sign(_canonical(body), record.key_id)
 
 
 def record(actor: Actor, action: str, target: str, outcome: str = "success",
@@ -44,34 +66,100 @@ def record(actor: Actor, action: str, target: str, outcome: str = "success",
     """Append one record in the current transaction (the caller commits)."""
     if is_postgresql():
         db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
-    prev = db.session.execute(
-        select(AuditRecord.hash).order_by(AuditRecord.id.desc()).limit(1)
-    ).scalar_one_or_none() or GENESIS
+    head = db.session.execute(
+        select(AuditRecord.hash, AuditRecord.position).order_by(AuditRecord.id.desc()).limit(1)
+    ).first()
+    prev = head.hash if head else GENESIS
+    if head is None:
+        position = 1
+    elif head.position is None:  # the first keyed record after the legacy ones: count once
+        position = db.session.execute(select(func.count(AuditRecord.id))).scalar_one() + 1
+    else:
+        position = head.position + 1
+    keys = audit_keys.ring()
     entry = AuditRecord(occurred_at=now(), actor_id=actor.user_id, actor=actor.label[:254],
                         action=action, outcome=outcome, origin=actor.origin[:64],
                         target=target[:128],
-                        details=json.dumps(details, sort_keys=True, default=str))
+                        details=json.dumps(details, sort_keys=True, default=str),
+                        key_id=keys.current_id, position=position)
     entry.prev_hash = prev
-    entry.hash = _digest(prev, entry)
+    entry.hash = _digest(prev, entry, keys)
     db.session.add(entry)
     db.session.flush()
+    db.session.info[_HEAD] = (position, entry.id, entry.hash)
     return entry
 
 
+_HEAD = "holdfast_audit_head"
+
+
+@event.listens_for(Session, "after_commit")
+def _anchor_after_commit(session) -> None:
+    """The transaction that appended records is durable: checkpoint its head outside the DB."""
+    head = session.info.pop(_HEAD, None)
+    if head is None:
+        return
+    try:
+        audit_keys.write_checkpoint(*head)
+    except OSError:  # the records stand; the next append writes a newer checkpoint
+        logging.getLogger("holdfast.audit").exception("could not write the audit checkpoint")
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_head(session) -> None:
+    session.info.pop(_HEAD, None)
+
+
 def verify_chain() -> list[str]:
-    """Walk the log in order; return a description of every broken link (empty: intact)."""
+    """Walk the log in order and check it against the checkpoints outside the database;
+    return a description of every problem (empty: intact)."""
     problems: list[str] = []
-    prev = GENESIS
+    keys = audit_keys.ring()
+    checkpoints, problems_in_file = audit_keys.read_checkpoints()
+    problems += problems_in_file
+    seen: dict[int, tuple[int, str]] = {}   # id → (position, hash), for the checkpoints
+    wanted = {mark.last_id for mark in checkpoints}
+    prev, count, keyed_seen, prev_position = GENESIS, 0, False, 0
     for entry in db.session.execute(select(AuditRecord).order_by(AuditRecord.id)).scalars():
-        if entry.prev_hash != prev:
+        count += 1
+        # A keyed record counts on from the one before it (the first one from the legacy count).
+        misplaced = entry.key_id is not None and entry.position != (prev_position or count-1) + 1
+        if entry.prev_hash != prev or misplaced:
             problems.append(f"record {entry.id}: does not follow the previous record "
                             "(a record before it was removed, inserted or changed)")
-        if _digest(entry.prev_hash, entry) != entry.hash:
+        expected = _digest(entry.prev_hash, entry, keys)
+        if entry.key_id is None and keyed_seen:
+            problems.append(f"record {entry.id}: unsigned record after signed ones "
+                            "(inserted or rewritten without the audit key)")
+        elif expected is None:
+            problems.append(f"record {entry.id}: signed with key {entry.key_id}, which is "
+                            "neither AUDIT_KEY nor in AUDIT_RETIRED_KEYS")
+        elif not hmac.compare_digest(expected, entry.hash):
             problems.append(f"record {entry.id}: its contents were changed after it was written")
+        keyed_seen = keyed_seen or entry.key_id is not None
+        prev_position = entry.position or 0
+        if entry.id in wanted:
+            seen[entry.id] = (entry.position, entry.hash)
         prev = entry.hash
+    problems += _against_checkpoints(checkpoints, seen, count)
     return problems
 
 
+def _against_checkpoints(checkpoints, seen: dict[int, tuple[int, str]], count: int) -> list[str]:
+    """Every checkpoint's record must still be there, at its place, with its hash."""
+    problems = []
+    for mark in checkpoints:
+        found = seen.get(mark.last_id)
+        if found is None:
+            problems.append(f"record {mark.last_id}, number {mark.count} of the log when it "
+                            f"was anchored, is missing (the log now has {count} records)")
+        elif found != (mark.count, mark.hash):
+            problems.append(f"record {mark.last_id} differs from its checkpoint (anchored as "
+                            f"number {mark.count}): the chain was recomputed")
+    return sorted(set(problems), key=problems.index)
+
+
+@retry_transient
 def record_access(actor: Actor, action: str, target: str, outcome: str = "success",
                   **details) -> None:
     """Record a read of protected data (payments, the audit log), or a refused reach for
@@ -171,7 +259,7 @@ def verify_records(rows: list[AuditRecord]) -> list[str]:
     """
     problems: list[str] = []
     for entry in rows:
-        if _digest(entry.prev_hash, entry) != entry.hash:
+        if _digest(entry.prev_hash, entry) not in (entry.hash, None):
             problems.append(f"record {entry.id}: its contents were changed after it was written")
         before = db.session.execute(select(AuditRecord.hash).where(AuditRecord.id < entry.id)
                                     .order_by(AuditRecord.id.desc()).limit(1)).scalar()

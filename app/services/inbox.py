@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app.clock import now
-from app.database import locked, unit_of_work
+from app.database import locked, retry_transient, unit_of_work
 from app.extensions import db, queues
 from app.models import WebhookEvent
 from app.models.webhooks import InboxStatus
@@ -33,6 +33,7 @@ class Stored:
     payload: str
 
 
+@retry_transient
 def store(provider_name: str, event: ProviderEvent, raw_body: bytes) -> int | None:
     """Commit a verified event once; its inbox id, or None when it is a duplicate."""
     try:
@@ -52,6 +53,7 @@ def enqueue(inbox_id: int) -> None:
     queues.enqueue("app.jobs.webhooks.process_event", inbox_id, job_id=f"inbox-{inbox_id}")
 
 
+@retry_transient
 def claim(inbox_id: int) -> Stored | None:
     """Count a processing attempt and read the row; None when it was already settled (a rerun
     or a duplicate job), so processing stays idempotent."""
@@ -71,12 +73,14 @@ def mark(inbox_id: int, status: InboxStatus, outcome: str) -> None:
     event.status, event.outcome, event.processed_at = status.value, outcome[:255], now()
 
 
+@retry_transient
 def ignore(inbox_id: int, outcome: str) -> None:
     """Settle an event that concerns nothing of ours, in its own transaction."""
     with unit_of_work():
         mark(inbox_id, InboxStatus.IGNORED, outcome)
 
 
+@retry_transient
 def record_failure(inbox_id: int, error: str) -> None:
     """Note a failed processing attempt on the inbox row (the job re-raises for RQ's retry)."""
     with unit_of_work():

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from app.clock import now
 from app.database import is_postgresql, unit_of_work
@@ -120,6 +120,9 @@ def test_deleted_first_record_is_detected(app, chain):
 
 
 def _forge(prev_hash: str, hash_value: str, **fields) -> int:
+    # Dressed as a signed record (key id and place), as a forger copying its neighbours would.
+    last = db.session.execute(select(AuditRecord).order_by(AuditRecord.id.desc())).scalar()
+    fields = {"key_id": last.key_id, "position": last.position + 1, **fields}
     forged = AuditRecord(occurred_at=now(), actor_id=None, actor="admin@test.example",
                          action="payout.approved", outcome="success", origin="127.0.0.1",
                          target="payout:1", details='{"amount": 100000}', prev_hash=prev_hash,
@@ -145,16 +148,18 @@ def test_forged_row_that_does_not_link_is_detected(app, chain):
 
 
 def test_forged_row_slipped_between_two_records_is_detected(app, chain):
-    """A forger who hashes a row correctly after record 2 still breaks the next genuine link."""
+    """A forger who hashes a row correctly after record 2 (even one holding the audit key)
+    still breaks the next genuine link."""
     columns = ("occurred_at", "actor_id", "actor", "action", "outcome", "origin", "target",
-               "details", "prev_hash", "hash")
+               "details", "prev_hash", "hash", "key_id", "position")
     genuine = [{c: getattr(db.session.get(AuditRecord, i), c) for c in columns}
                for i in chain[2:]]
     _sql("DELETE FROM audit_log WHERE id > :id", id=chain[1])
     base = db.session.get(AuditRecord, chain[1])
     forged = AuditRecord(occurred_at=now(), actor="admin@test.example", action="payout.approved",
                          outcome="success", origin="127.0.0.1", target="payout:1",
-                         details="{}", prev_hash=base.hash)
+                         details="{}", prev_hash=base.hash, key_id=base.key_id,
+                         position=base.position + 1)
     forged.hash = audit._digest(base.hash, forged)
     db.session.add(forged)
     db.session.flush()

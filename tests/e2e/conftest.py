@@ -116,6 +116,7 @@ def shop(stack, topology, live_worker, password_hash):
         # with the tables they belonged to; the queue's keys are left to the worker.
         for key in queues.connection.scan_iter("fraud:*"):
             queues.connection.delete(key)
+        Path(stack["app"].config["AUDIT_ANCHOR_FILE"]).unlink(missing_ok=True)  # as tables
         yield make_people(password_hash)
         _settle(topology)
         db.session.remove()

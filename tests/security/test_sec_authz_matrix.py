@@ -143,6 +143,10 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "support.add_fraud_list_entry"): STAFF,
     ("POST", "support.remove_fraud_list_entry"): STAFF,
     ("GET", "support.audit_log"): ADMIN,
+    ("GET", "support.dead_letter_list"): STAFF,
+    ("GET", "support.dead_letter_preview"): STAFF,
+    ("POST", "support.dead_letter_replay"): STAFF,
+    ("POST", "support.dead_letter_job_replay"): STAFF,
     ("GET", "admin.routing"): ADMIN,
     ("POST", "admin.update_routing"): ADMIN,
     ("GET", "admin.fraud"): ADMIN,
@@ -211,7 +215,8 @@ def world(app, people, stack, psp) -> dict:
             "order_line_id": lines["Mug"].order_line_id, "file_id": file_id,
             "chargeback_id": _chargeback(app, people, stack, psp), "provider": "sandbox",
             "entry_id": lists.add("watch", "email", "other_buyer@test.example", "matrix",
-                                  Actor("support@test.example", "127.0.0.1")).id}
+                                  Actor("support@test.example", "127.0.0.1")).id,
+            "job_id": "no-such-failed-job"}
 
 
 def url_for_rule(rule: str, ids: dict) -> str:

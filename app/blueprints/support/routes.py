@@ -80,6 +80,7 @@ def escrow_decision(hold_id: int, decision: str):
 
 
 from app.blueprints.support import audit as _audit_views  # noqa: F401  (/support/audit)
+from app.blueprints.support import dead_letters as _dead_letters  # noqa: F401  (/support/dead-letters)
 from app.blueprints.support import disputes as _disputes  # noqa: F401  (/support/disputes)
 from app.blueprints.support import fraud as _fraud_views  # noqa: F401  (/support/fraud/reviews)
 from app.blueprints.support import fraud_lists as _fraud_lists  # noqa: F401  (/support/fraud/lists)

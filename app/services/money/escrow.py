@@ -9,7 +9,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.clock import now
-from app.database import locked, unit_of_work
+from app.database import locked, retry_transient, unit_of_work
 from app.domain import ledger as rules
 from app.domain.dispute_states import CLAIM_OPEN, CaseKind
 from app.domain.escrow_states import TRANSITIONS, EscrowStatus, transition
@@ -91,6 +91,7 @@ def hold_captured(payment: Payment) -> bool:
     return True
 
 
+@retry_transient
 def mark_shipped(seller_id: int, hold_id: int, tracking_ref: str, actor: Actor) -> None:
     """The seller shipped the line: the auto-release timer starts."""
     with unit_of_work():
@@ -108,6 +109,7 @@ def mark_shipped(seller_id: int, hold_id: int, tracking_ref: str, actor: Actor) 
                             job_id=f"escrow-release-{hold_id}")
 
 
+@retry_transient
 def confirm_receipt(buyer_id: int, hold_id: int, actor: Actor) -> None:
     """The buyer received the item: release the seller's share now."""
     with unit_of_work():
@@ -125,6 +127,7 @@ def confirm_receipt(buyer_id: int, hold_id: int, actor: Actor) -> None:
         _release(hold, "buyer", actor)
 
 
+@retry_transient
 def release_if_due(hold_id: int, actor: Actor, at: datetime | None = None) -> bool:
     """Release a shipped, held line whose timer has run out; False when not (yet) due."""
     with unit_of_work():
@@ -143,6 +146,7 @@ def due_for_release(at: datetime) -> list[int]:
         EscrowHold.status == H.HELD.value, EscrowHold.release_due_at <= at)).scalars())
 
 
+@retry_transient
 def support_decide(hold_id: int, decision: str, actor: Actor) -> None:
     """Support releases a line, puts it on hold, or lets a hold go ("release"|"hold"|"unhold")."""
     with unit_of_work():

@@ -10,6 +10,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.clock import now
 from app.database import locked, unit_of_work
@@ -39,9 +40,16 @@ def settings_for(seller_id: int) -> PayoutSettings:
     settings = db.session.execute(select(PayoutSettings).where(
         PayoutSettings.seller_id == seller_id).with_for_update()).scalar_one_or_none()
     if settings is None:
-        settings = PayoutSettings(seller_id=seller_id)
-        db.session.add(settings)
-        db.session.flush()
+        # FOR UPDATE locks no row that does not exist yet: two first payouts at once both get
+        # here, and on PostgreSQL the second INSERT fails on the key. In a savepoint, the loser
+        # then waits for and locks the winner's row instead (tests/faults/test_fault_money_races).
+        try:
+            with db.session.begin_nested():
+                settings = PayoutSettings(seller_id=seller_id)
+                db.session.add(settings)
+        except IntegrityError:
+            settings = db.session.execute(select(PayoutSettings).where(
+                PayoutSettings.seller_id == seller_id).with_for_update()).scalar_one()
     return settings
 
 

@@ -13,7 +13,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from app.clock import now
-from app.database import locked, unit_of_work
+from app.database import locked, retry_transient, unit_of_work
 from app.domain.order_states import MONEY_TAKEN, following_payment
 from app.domain.order_states import transition as order_transition
 from app.domain.payment_states import (
@@ -136,6 +136,7 @@ def release_stock(order: Order) -> None:
 REFUND_OWNED = frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED})
 
 
+@retry_transient
 def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Actor,
                  *, inbox_id: int | None = None,
                  override: PaymentStatus | None = None) -> Outcome:
@@ -242,6 +243,7 @@ def unknown_payments() -> list[Payment]:
     ).scalars().all()
 
 
+@retry_transient
 def flag_for_review(payment_id: int, reason: str, actor: Actor) -> None:
     """Put a payment in front of support without changing its status."""
     with unit_of_work():
@@ -250,6 +252,7 @@ def flag_for_review(payment_id: int, reason: str, actor: Actor) -> None:
         audit.record(actor, "payment.needs_review", f"payment:{payment.id}", reason=reason)
 
 
+@retry_transient
 def apply_report_without_psp(payment_id: int, target: PaymentStatus, actor: Actor,
                              cause: str) -> Outcome:
     """Move a payment the PSP never saw (no session) — to EXPIRED, CANCELLED or FAILED."""
@@ -262,6 +265,7 @@ def apply_report_without_psp(payment_id: int, target: PaymentStatus, actor: Acto
         return Outcome("moved", target)
 
 
+@retry_transient
 def attach_session(payment_id: int, report: ProviderPayment) -> None:
     """Remember the PSP's session id and its buyer-facing URLs."""
     with unit_of_work():
