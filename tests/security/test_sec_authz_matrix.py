@@ -50,6 +50,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "shop.index"): PUBLIC,
     ("GET", "shop.item"): PUBLIC,
     ("GET", "health.healthz"): PUBLIC,
+    ("GET", "favicon"): PUBLIC,
     ("GET", "auth.login"): PUBLIC,
     ("POST", "auth.login"): PUBLIC,
     ("GET", "auth.signup"): PUBLIC,
