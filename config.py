@@ -105,6 +105,9 @@ def environment() -> dict:
         "PAYMENT_SESSION_TTL": _env_int("PAYMENT_SESSION_TTL", 30 * 60),
         "INBOX_SWEEP_SECONDS": _env_int("INBOX_SWEEP_SECONDS", 60),
         "RQ_QUEUE": env.get("RQ_QUEUE", "holdfast"),
+        # Jobs by dotted prefix to queues of their own ("app.jobs.webhooks=holdfast-webhooks,…"),
+        # so webhooks get workers ahead of reports and notifications; empty: one queue.
+        "RQ_QUEUE_ROUTES": env.get("RQ_QUEUE_ROUTES", ""),
         # Older ENCRYPTION_KEY values, comma-separated: decrypt only (see app/crypto/envelope.py).
         "ENCRYPTION_RETIRED_KEYS": env.get("ENCRYPTION_RETIRED_KEYS", ""),
         # Marketplace money: the default platform fee, escrow timer, and job cadences.

@@ -160,7 +160,10 @@ def register(app: Flask) -> None:
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
-    def worker(burst: bool):
+    @click.option("--queue", "queue_names", multiple=True,
+                  help="Listen to these queues, first first (default: every routed queue, "
+                       "then the default one).")
+    def worker(burst: bool, queue_names: tuple[str, ...]):
         """Run an RQ worker with the scheduler (delayed and periodic jobs)."""
         from rq import Worker
 
@@ -170,7 +173,8 @@ def register(app: Flask) -> None:
         # A forked job must not share the parent's database connections.
         os.register_at_fork(after_in_child=lambda: db.engine.dispose(close=False))
         schedule_periodic()
-        Worker([queues.queue], connection=queues.connection).work(
+        listen = [queues.named(n) for n in queue_names] if queue_names else queues.all_queues()
+        Worker(listen, connection=queues.connection).work(
             with_scheduler=True, burst=burst, logging_level="INFO")
 
     @app.cli.command("dev")

@@ -33,7 +33,7 @@ def schedule_periodic(names: tuple[str, ...] = tuple(PERIODIC)) -> None:
         # A fixed id per job: restarting workers never doubles a chain. When a run ends RQ saves
         # it over the next one with the run's result TTL, which must outlast the interval.
         queues.enqueue_in(interval, "app.jobs.scheduling.run_periodic", name,
-                          job_id=f"periodic-{name}", result_ttl=-1)
+                          job_id=f"periodic-{name}", result_ttl=-1, route=PERIODIC[name][1])
 
 
 def run_periodic(name: str):
