@@ -6,7 +6,7 @@ FLASK   := $(PY) -m flask --app wsgi
 CHROMIUM_PATH ?= /usr/bin/chromium
 export CHROMIUM_PATH
 
-.PHONY: run test bench setup migrate seed chromium clean
+.PHONY: run run-prod test bench load setup migrate seed chromium clean
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,11 @@ seed: migrate
 
 run: seed
 	$(FLASK) dev
+
+# The production setting on this machine: gunicorn, PostgreSQL, Redis, RQ workers per queue,
+# both sandbox PSPs, HOLDFAST_ENV=production (deploy/run-prod.sh; docs/operations.md).
+run-prod: setup
+	bash deploy/run-prod.sh
 
 # Browser tests use Debian's Chromium; install it when missing and we may (root + apt).
 chromium:
