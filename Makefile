@@ -42,8 +42,16 @@ test: setup chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Ratios against baselines measured in the same run (bench/README.md); BENCH_ARGS=--quick.
-bench: setup
+bench: setup $(VENV)/.bench-installed
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Locust against a running `make run-prod` (same PORT, PG_PORT, HOLDFAST_INSTANCE); LOAD_ARGS.
+load: setup $(VENV)/.bench-installed
+	$(PY) -m bench.load $(LOAD_ARGS)
+
+$(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt
+	@touch $@
 
 clean:
 	rm -rf instance .pytest_cache

@@ -64,6 +64,7 @@ done <"$SECRETS"
 PIDS=()
 stop() {
   trap - INT TERM EXIT
+  STOPPING=1
   echo; echo "stopping Holdfast (production setting)…"
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -149,4 +150,4 @@ Press Ctrl-C to stop everything.
 EOF
 # Stop everything as soon as one child dies (or on Ctrl-C, through the trap).
 wait -n "${PIDS[@]}" || true
-echo "a process exited; see $W/logs/"
+[ -n "${STOPPING:-}" ] || echo "a process exited; see $W/logs/"
