@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 
 import requests
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 TARGET_MS = 2.0
 API_KEY = "sk_test_bench_checkout"
@@ -85,6 +85,11 @@ class PSPClock:
         requests.Session.send = self._send
 
 
+class _Quiet(WSGIRequestHandler):
+    def log_request(self, *args, **kwargs):  # a line per PSP call would bury the figures
+        pass
+
+
 def serve_psp(folder):
     """The sandbox PSP on a free loopback port in a daemon thread; (server, url)."""
     import sandbox_psp
@@ -93,7 +98,7 @@ def serve_psp(folder):
         "SANDBOX_DATABASE_URL": f"sqlite:///{folder}/bench_psp.db", "SANDBOX_API_KEYS": API_KEY,
         "SANDBOX_WEBHOOK_URL": "", "SANDBOX_WEBHOOK_SECRET": "whsec_bench_checkout",
         "SANDBOX_FINGERPRINT_KEY": "bench"})
-    server = make_server("127.0.0.1", 0, psp, threaded=True)
+    server = make_server("127.0.0.1", 0, psp, threaded=True, request_handler=_Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.port}"
 

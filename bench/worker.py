@@ -29,12 +29,17 @@ def noop() -> None:
 
 class StubPSP:
     """The sandbox as an in-process object: sessions open at once, and every payment it is
-    asked about is captured in full."""
+    asked about is captured in full. What needs no network (reading a stored event) is the
+    real sandbox adapter's."""
 
     name = "sandbox"
 
-    def __init__(self, amounts: dict[str, int] | None = None):
-        self.amounts = amounts if amounts is not None else {}
+    def __init__(self, config):
+        from app.providers.sandbox import SandboxProvider
+
+        self.real = SandboxProvider("http://127.0.0.1:9", config["SANDBOX_API_KEY"],
+                                    [config["SANDBOX_WEBHOOK_SECRET"]])
+        self.amounts: dict[str, int] = {}
 
     def create_session(self, request):
         from app.domain.payment_states import PaymentStatus
@@ -56,7 +61,7 @@ class StubPSP:
                                card=CardDisplay("visa", "4242"))
 
     def __getattr__(self, name):
-        raise AttributeError(f"the bench PSP stub has no {name}")
+        return getattr(self.real, name)
 
 
 def open_payments(app, count: int) -> list[tuple[int, str]]:
@@ -64,8 +69,6 @@ def open_payments(app, count: int) -> list[tuple[int, str]]:
     from app.extensions import db
     from app.models import Item, Payment
     from app.services.audit import Actor
-    from app.services.checkout import checkout
-    from app.services.shop import cart
     from bench.stack import make_users
 
     people = make_users({"wseller": "seller", "wbuyer": "buyer"})
@@ -74,13 +77,23 @@ def open_payments(app, count: int) -> list[tuple[int, str]]:
     db.session.add(item)
     db.session.commit()
     actor = Actor("wbuyer@bench.example", "127.0.0.1", people["wbuyer"])
+    with app.test_request_context():  # start_payment builds the PSP's return URLs
+        _checkouts(people["wbuyer"], item.id, actor, count)
+    rows = db.session.query(Payment.id, Payment.psp_reference).order_by(Payment.id).all()
+    return [(pid, ref) for pid, ref in rows][-count:]
+
+
+def _checkouts(buyer_id: int, item_id: int, actor, count: int) -> None:
+    from app.extensions import db
+    from app.services.checkout import checkout
+    from app.services.shop import cart
+
+    people = {"wbuyer": buyer_id}
     for _ in range(count):
-        cart.set_quantity(people["wbuyer"], item.id, 1, add=True)
+        cart.set_quantity(people["wbuyer"], item_id, 1, add=True)
         db.session.commit()
         order_id = checkout.place_order(people["wbuyer"], "EUR", actor)
         checkout.start_payment(order_id, people["wbuyer"], "hosted", actor)
-    rows = db.session.query(Payment.id, Payment.psp_reference).order_by(Payment.id).all()
-    return [(pid, ref) for pid, ref in rows][-count:]
 
 
 def store_events(payments: list[tuple[int, str]], tag: str) -> list[int]:
@@ -129,7 +142,7 @@ def run(app, count: int, rounds: int) -> list[Result]:
     if not _fork_hook:  # the forked work horse must not reuse the parent's connections
         os.register_at_fork(after_in_child=lambda: db.engine.dispose(close=False))
         _fork_hook = True
-    stub = StubPSP()
+    stub = StubPSP(app.config)
     app.extensions.setdefault("holdfast_providers", {})["sandbox"] = stub
     payments = iter(open_payments(app, count * rounds * len(WORKER_CLASSES)))
     results = []
