@@ -64,6 +64,15 @@ class StubPSP:
         return getattr(self.real, name)
 
 
+def _dispose_in_child() -> None:
+    from flask import has_app_context
+
+    from app.extensions import db
+
+    if has_app_context():  # other forks of this process (none in a bench run) have no app
+        db.engine.dispose(close=False)
+
+
 def open_payments(app, count: int) -> list[tuple[int, str]]:
     """`count` orders with an open PSP session each; [(payment id, PSP reference)]."""
     from app.extensions import db
@@ -136,11 +145,9 @@ def drain(worker_class: str, jobs: list[tuple[str, tuple]]) -> float:
 
 def run(app, count: int, rounds: int) -> list[Result]:
     """Per worker class: process_event jobs/s against no-op jobs/s."""
-    from app.extensions import db
-
     global _fork_hook
     if not _fork_hook:  # the forked work horse must not reuse the parent's connections
-        os.register_at_fork(after_in_child=lambda: db.engine.dispose(close=False))
+        os.register_at_fork(after_in_child=_dispose_in_child)
         _fork_hook = True
     stub = StubPSP(app.config)
     app.extensions.setdefault("holdfast_providers", {})["sandbox"] = stub
