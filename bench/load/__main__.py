@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instance", default=env.get("HOLDFAST_INSTANCE", "instance"))
     parser.add_argument("--database-url", default=(
         f"postgresql://postgres@127.0.0.1:{env.get('PG_PORT', '5433')}/holdfast"))
+    parser.add_argument("--redis-port", type=int, default=int(env.get("REDIS_PORT", 6380)))
     parser.add_argument("--hello-port", type=int, default=int(env.get("HELLO_PORT", 5003)))
     parser.add_argument("--web-workers", type=int, default=2 * os.cpu_count() + 1)
     parser.add_argument("--users", type=int, default=20)
@@ -65,11 +66,13 @@ def main(argv: list[str] | None = None) -> int:
                 for title, user, target in RUNS:
                     host = f"http://127.0.0.1:{args.hello_port}" if target == "hello" \
                         else args.host
-                    before = inbox_counts(conn)
+                    ports = (urlsplit(args.database_url).port or 0, args.redis_port)
+                    before, cpu = inbox_counts(conn), cpu_by_process(ports)
                     started = time.monotonic()
                     locust(user, host, args, Path(out) / user, child_env)
                     print(title)
                     print_stats(Path(out) / f"{user}_stats.csv")
+                    print_cpu(cpu, cpu_by_process(ports), time.monotonic() - started)
                     if user == "WebhookUser":
                         drain(conn, before, started)
                     print(flush=True)
@@ -119,6 +122,53 @@ def print_stats(path: Path) -> None:
             print(f"  {name:<26} {count:>7,} req {float(row['Requests/s']):>8.1f}/s   "
                   f"p50 {row['50%']:>5} ms  p95 {row['95%']:>5} ms  p99 {row['99%']:>5} ms  "
                   f"errors {100 * failures / max(count, 1):.2f} %")
+
+
+# What each process is, by its command line: the first match names it.
+PROCESS_KINDS = (("hello world", "bench.load.hello"), ("platform web", "gunicorn"),
+                 ("locust", "locust"), ("rq workers", " worker"), ("sandbox PSPs", "sandbox_psp"),
+                 ("postgresql", "postgres"), ("redis", "redis-server"))
+
+
+def cpu_by_process(ports: tuple[int, int] = (0, 0)) -> dict[str, float]:
+    """CPU seconds used so far per kind of process (Linux /proc). Only ours are named: what
+    descends from run-prod, from its PostgreSQL (by port) or Redis (by port), or from this
+    runner; anything else on this shared machine counts as "other"."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    procs: dict[int, tuple[int, str, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        procs[int(entry.name)] = (int(fields[1]), cmdline,
+                                  (int(fields[11]) + int(fields[12])) / ticks)
+    pg_port, redis_port = ports
+    roots = {pid for pid, (_, cmd, _) in procs.items()
+             if "deploy/run-prod.sh" in cmd or (pg_port and "postgres" in cmd
+                                                and f"-p {pg_port}" in cmd)
+             or (redis_port and "redis-server" in cmd and f":{redis_port}" in cmd)}
+    roots.add(os.getpid())
+    totals: dict[str, float] = {}
+    for pid, (ppid, cmdline, cpu) in procs.items():
+        ours, seen = pid in roots, 0
+        while not ours and ppid > 1 and seen < 20:
+            ours, ppid, seen = ppid in roots, procs.get(ppid, (0,))[0], seen + 1
+        kind = next((k for k, needle in PROCESS_KINDS if needle in cmdline), "other") \
+            if ours else "other"
+        totals[kind] = totals.get(kind, 0.0) + cpu
+    return totals
+
+
+def print_cpu(before: dict[str, float], after: dict[str, float], seconds: float) -> None:
+    """Where the CPU went during a run, in cores (2.0 = both cores of this machine)."""
+    used = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in after}
+    busy = sorted(((v / seconds, k) for k, v in used.items() if v > 0.05 * seconds), reverse=True)
+    print("  CPU (cores): " + ", ".join(f"{k} {v:.2f}" for v, k in busy)
+          + "   (\"other\" is everything else on this shared machine)")
 
 
 def inbox_counts(conn) -> tuple[int, int]:
