@@ -29,7 +29,8 @@ def embedded_url(client) -> str:
 def queue_routes(setting: str) -> dict[str, str]:
     """RQ_QUEUE_ROUTES "app.jobs.webhooks=holdfast-webhooks,…" as {dotted prefix: queue name}."""
     pairs = (part.split("=", 1) for part in setting.split(",") if "=" in part)
-    return {prefix.strip(): name.strip() for prefix, name in pairs if prefix.strip() and name.strip()}
+    return {prefix.strip(): name.strip() for prefix, name in pairs
+            if prefix.strip() and name.strip()}
 
 
 class Queues:
@@ -80,7 +81,8 @@ class Queues:
         """The queue a job goes to: the longest RQ_QUEUE_ROUTES prefix of its dotted path, else
         the default queue (so that webhooks can have workers of their own, ahead of the rest)."""
         routes = queue_routes(self._app_state().config.get("RQ_QUEUE_ROUTES", ""))
-        matches = [prefix for prefix in routes if route == prefix or route.startswith(prefix + ".")]
+        matches = [prefix for prefix in routes
+                   if route == prefix or route.startswith(prefix + ".")]
         return self.named(routes[max(matches, key=len)]) if matches else self.queue
 
     def all_queues(self) -> list[Queue]:

@@ -48,6 +48,7 @@ class Overhead:
             return (f"median {statistics.median(values):8.2f} ms   p95 "
                     f"{statistics.quantiles(values, n=20, method='inclusive')[-1]:8.2f} ms")
 
+        times = statistics.median(self.subject) / statistics.median(self.baseline)
         p95_over = (statistics.quantiles(self.subject, n=20, method="inclusive")[-1]
                     - statistics.quantiles(self.baseline, n=20, method="inclusive")[-1])
         return [self.name,
@@ -56,8 +57,8 @@ class Overhead:
                 f"  PSP       {mp(self.psp)}   (subtracted)",
                 f"  overhead  median {self.overhead:8.2f} ms   p95 {p95_over:8.2f} ms   "
                 f"target < {self.target_ms:g} ms   {'PASS' if self.passed else 'MISS'}",
-                f"  ratio     {statistics.median(self.subject) / statistics.median(self.baseline):.1f}× "
-                f"the bare requests at the median; {len(self.subject)} checkouts"]
+                f"  ratio     {times:.1f}× the bare requests at the median; "
+                f"{len(self.subject)} checkouts"]
 
 
 class PSPClock:
@@ -113,7 +114,8 @@ def run_checkout(count: int, rounds: int) -> Overhead:
         server, url = serve_psp(folder)
         try:
             with throwaway_app(SANDBOX_API_URL=url, SANDBOX_PUBLIC_URL=url,
-                               SANDBOX_API_KEY=API_KEY, SANDBOX_WEBHOOK_SECRET="whsec_bench_checkout") as app:
+                               SANDBOX_API_KEY=API_KEY,
+                               SANDBOX_WEBHOOK_SECRET="whsec_bench_checkout") as app:
                 return _measure(app, url, count)
         finally:
             server.shutdown()

@@ -150,8 +150,9 @@ class _Writer:
                     copy.write_row(row)
         else:
             marks = ", ".join("?" for _ in columns)
+            stamp = "%Y-%m-%d %H:%M:%S.%f"  # as SQLAlchemy stores DateTime on SQLite
             cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
-                            [tuple(v.strftime("%Y-%m-%d %H:%M:%S.%f") if isinstance(v, datetime) else v
+                            [tuple(v.strftime(stamp) if isinstance(v, datetime) else v
                                    for v in row) for row in rows])
         self.conn.commit()
 
