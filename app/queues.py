@@ -104,5 +104,5 @@ class Queues:
     def enqueue_in(self, delay: timedelta, func: str, *args, job_id: str | None = None,
                    result_ttl: int | None = None, route: str | None = None):
         """Enqueue a job to run after a delay (needs a worker started with the scheduler)."""
-        return self.queue_for(route or func).enqueue_in(delay, func, *args, job_id=job_id, result_ttl=result_ttl,
-                                     failure_ttl=30 * 24 * 3600)
+        return self.queue_for(route or func).enqueue_in(
+            delay, func, *args, job_id=job_id, result_ttl=result_ttl, failure_ttl=30 * 24 * 3600)
