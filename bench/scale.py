@@ -117,6 +117,10 @@ def setup(app, size: int) -> dict[str, int]:
          "category": "general"} for s in ids["seller"]])
     db.session.commit()
     items = dict(db.session.query(Item.seller_id, Item.id))
+    # End our read transaction before the bulk load: on SQLite an open reader keeps every
+    # checkpoint from completing, and the WAL grew to 9 GB at 50,000 orders, slowing every
+    # later read (docs/performance.md).
+    db.session.commit()
     raw = db.engine.raw_connection()
     try:
         scale_data.generate(raw.driver_connection, size, {"sellers": ids["seller"],

@@ -169,3 +169,4 @@ class _Writer:
         else:
             cur.execute("ANALYZE")
             self.conn.commit()
+            cur.execute("PRAGMA wal_checkpoint(TRUNCATE)")
