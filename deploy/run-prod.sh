@@ -150,4 +150,5 @@ Press Ctrl-C to stop everything.
 EOF
 # Stop everything as soon as one child dies (or on Ctrl-C, through the trap).
 wait -n "${PIDS[@]}" || true
+sleep 1  # Ctrl-C reaches the children too: let our own trap run first
 [ -n "${STOPPING:-}" ] || echo "a process exited; see $W/logs/"
