@@ -6,7 +6,7 @@ FLASK   := $(PY) -m flask --app wsgi
 CHROMIUM_PATH ?= /usr/bin/chromium
 export CHROMIUM_PATH
 
-.PHONY: run test bench setup migrate seed chromium clean
+.PHONY: run run-prod test bench load setup migrate seed chromium clean
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,11 @@ seed: migrate
 run: seed
 	$(FLASK) dev
 
+# The production setting on this machine: gunicorn, PostgreSQL, Redis, RQ workers per queue,
+# both sandbox PSPs, HOLDFAST_ENV=production (deploy/run-prod.sh; docs/operations.md).
+run-prod: setup
+	bash deploy/run-prod.sh
+
 # Browser tests use Debian's Chromium; install it when missing and we may (root + apt).
 chromium:
 	@test -x $(CHROMIUM_PATH) || { \
@@ -37,8 +42,16 @@ test: setup chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Ratios against baselines measured in the same run (bench/README.md); BENCH_ARGS=--quick.
-bench: setup
+bench: setup $(VENV)/.bench-installed
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# Locust against a running `make run-prod` (same PORT, PG_PORT, HOLDFAST_INSTANCE); LOAD_ARGS.
+load: setup $(VENV)/.bench-installed
+	$(PY) -m bench.load $(LOAD_ARGS)
+
+$(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt
+	@touch $@
 
 clean:
 	rm -rf instance .pytest_cache

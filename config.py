@@ -64,6 +64,17 @@ def _env_int(name: str, default: int) -> int:
     return int(os.environ.get(name, default))
 
 
+def _trusted_proxies(value: str) -> int:
+    try:
+        hops = int(value or 0)
+    except ValueError:
+        hops = -1
+    if hops < 0:
+        raise ConfigError(f"TRUSTED_PROXIES must be a number of proxy hops (0 or more), "
+                          f"not {value!r}")
+    return hops
+
+
 def rate_limits_from_env(defaults: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int]]:
     """RATE_LIMITS with RATE_LIMIT_<NAME>="count/seconds" overrides from the environment."""
     limits = dict(defaults)
@@ -103,6 +114,9 @@ def environment() -> dict:
         "AUDIT_ANCHOR_FILE": env.get("AUDIT_ANCHOR_FILE",
                                      str(instance_dir() / "audit-anchors.log")),
         "RQ_QUEUE": env.get("RQ_QUEUE", "holdfast"),
+        # Jobs by dotted prefix to queues of their own ("app.jobs.webhooks=holdfast-webhooks,…"),
+        # so webhooks get workers ahead of reports and notifications; empty: one queue.
+        "RQ_QUEUE_ROUTES": env.get("RQ_QUEUE_ROUTES", ""),
         # Older ENCRYPTION_KEY values, comma-separated: decrypt only (see app/crypto/envelope.py).
         "ENCRYPTION_RETIRED_KEYS": env.get("ENCRYPTION_RETIRED_KEYS", ""),
         # Marketplace money: the default platform fee, escrow timer, and job cadences.
@@ -134,6 +148,10 @@ def environment() -> dict:
         # Files left by a crash between write and commit: removed after this long (the sweep).
         "EVIDENCE_ORPHAN_GRACE_SECONDS": _env_int("EVIDENCE_ORPHAN_GRACE_SECONDS", 3600),
         "EVIDENCE_SWEEP_SECONDS": _env_int("EVIDENCE_SWEEP_SECONDS", 3600),
+        # Reverse proxies (load balancer, TLS terminator) in front of the platform: how many
+        # X-Forwarded-For/-Proto/-Host hops to believe. 0 (default): the headers are ignored,
+        # so a client cannot choose the address that rate limits, lockouts and the audit see.
+        "TRUSTED_PROXIES": _trusted_proxies(env.get("TRUSTED_PROXIES", "0")),
     }
     # Routing (docs/routing.md): the rules file, copied from the default on first use (empty:
     # routing.toml in the instance folder), and a second sandbox instance (the "US acquirer").

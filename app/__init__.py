@@ -21,6 +21,7 @@ def create_app(config: dict | str | None = None) -> Flask:
     register_template_helpers(app)
     register_commands(app)
     register_logging(app)
+    register_proxy(app)
     return app
 
 
@@ -30,6 +31,21 @@ def _instance_path() -> Path:
     path = instance_dir()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def register_proxy(app: Flask) -> None:
+    """Behind TRUSTED_PROXIES reverse proxies, see the client's address and scheme.
+
+    Werkzeug's ProxyFix takes the n-th X-Forwarded-* value from the right, the one our own
+    outermost proxy appended; anything a client wrote further left is ignored. Without the
+    setting no header is believed: remote_addr stays the TCP peer.
+    """
+    hops = app.config.get("TRUSTED_PROXIES") or 0
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
+                                x_port=hops)
 
 
 def register_extensions(app: Flask) -> None:

@@ -192,7 +192,10 @@ def register(app: Flask) -> None:
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
-    def worker(burst: bool):
+    @click.option("--queue", "queue_names", multiple=True,
+                  help="Listen to these queues, first first (default: every routed queue, "
+                       "then the default one).")
+    def worker(burst: bool, queue_names: tuple[str, ...]):
         """Run an RQ worker with the scheduler (delayed and periodic jobs)."""
         from app import pause_points
         from app.extensions import queues
@@ -205,7 +208,8 @@ def register(app: Flask) -> None:
 
         os.register_at_fork(after_in_child=_after_fork)
         seed_when_reachable()
-        PeriodicWorker([queues.queue], connection=queues.connection,
+        listen = [queues.named(n) for n in queue_names] if queue_names else queues.all_queues()
+        PeriodicWorker(listen, connection=queues.connection,
                        maintenance_interval=app.config["PERIODIC_CHECK_SECONDS"]).work(
             with_scheduler=True, burst=burst, logging_level="INFO")
 

@@ -26,6 +26,13 @@ def embedded_url(client) -> str:
     return f"unix://{client.socket_file}"
 
 
+def queue_routes(setting: str) -> dict[str, str]:
+    """RQ_QUEUE_ROUTES "app.jobs.webhooks=holdfast-webhooks,…" as {dotted prefix: queue name}."""
+    pairs = (part.split("=", 1) for part in setting.split(",") if "=" in part)
+    return {prefix.strip(): name.strip() for prefix, name in pairs
+            if prefix.strip() and name.strip()}
+
+
 class Queues:
     """Owns the Redis connection and the RQ queue; jobs are enqueued only after commit."""
 
@@ -62,20 +69,40 @@ class Queues:
 
     @property
     def queue(self) -> Queue:
-        """The app's RQ queue (synchronous when RQ_ASYNC is false)."""
-        app = self._app_state()
-        return Queue(app.config["RQ_QUEUE"], connection=self.connection,
-                     is_async=app.config.get("RQ_ASYNC", True))
+        """The app's default RQ queue (synchronous when RQ_ASYNC is false)."""
+        return self.named(self._app_state().config["RQ_QUEUE"])
 
-    def enqueue(self, func: str, *args, retry: bool = True, job_id: str | None = None):
-        """Enqueue a job by dotted path; failures retry with backoff before dead-lettering."""
-        return self.queue.enqueue(func, *args, job_id=job_id,
+    def named(self, name: str) -> Queue:
+        """The RQ queue called name, on the app's connection."""
+        app = self._app_state()
+        return Queue(name, connection=self.connection, is_async=app.config.get("RQ_ASYNC", True))
+
+    def queue_for(self, route: str) -> Queue:
+        """The queue a job goes to: the longest RQ_QUEUE_ROUTES prefix of its dotted path, else
+        the default queue (so that webhooks can have workers of their own, ahead of the rest)."""
+        routes = queue_routes(self._app_state().config.get("RQ_QUEUE_ROUTES", ""))
+        matches = [prefix for prefix in routes
+                   if route == prefix or route.startswith(prefix + ".")]
+        return self.named(routes[max(matches, key=len)]) if matches else self.queue
+
+    def all_queues(self) -> list[Queue]:
+        """Every queue jobs may be routed to, in the order RQ_QUEUE_ROUTES names them, then the
+        default: what a worker started without --queue listens to, in that priority."""
+        app = self._app_state()
+        routed = queue_routes(app.config.get("RQ_QUEUE_ROUTES", "")).values()
+        return [self.named(name) for name in dict.fromkeys([*routed, app.config["RQ_QUEUE"]])]
+
+    def enqueue(self, func: str, *args, retry: bool = True, job_id: str | None = None,
+                route: str | None = None):
+        """Enqueue a job by dotted path; failures retry with backoff before dead-lettering.
+        route (default: func) is what RQ_QUEUE_ROUTES matches to pick the queue."""
+        return self.queue_for(route or func).enqueue(func, *args, job_id=job_id,
                                   retry=Retry(max=5, interval=[5, 30, 120, 600, 1800])
                                   if retry else None,
                                   failure_ttl=30 * 24 * 3600)
 
     def enqueue_in(self, delay: timedelta, func: str, *args, job_id: str | None = None,
-                   result_ttl: int | None = None):
+                   result_ttl: int | None = None, route: str | None = None):
         """Enqueue a job to run after a delay (needs a worker started with the scheduler)."""
-        return self.queue.enqueue_in(delay, func, *args, job_id=job_id, result_ttl=result_ttl,
-                                     failure_ttl=30 * 24 * 3600)
+        return self.queue_for(route or func).enqueue_in(
+            delay, func, *args, job_id=job_id, result_ttl=result_ttl, failure_ttl=30 * 24 * 3600)

@@ -18,8 +18,10 @@ PASSWORD_HASH = generate_password_hash("bench-password-not-secret", method="pbkd
 
 
 @contextmanager
-def throwaway_app():
-    """Yield a migrated platform app inside an app context; everything is deleted afterwards."""
+def throwaway_app(database_url: str | None = None, **overrides):
+    """Yield a migrated platform app inside an app context; everything is deleted afterwards.
+    database_url: a PostgreSQL database to use instead of the temp SQLite file (its public
+    schema is dropped and rebuilt from migrations/); overrides: settings to change."""
     folder = Path(tempfile.mkdtemp(prefix="holdfast-bench-"))
     # config reads these while loading; set before create_app so nothing touches instance/.
     saved = {k: os.environ.get(k) for k in ("HOLDFAST_ENV", "HOLDFAST_INSTANCE", "EVIDENCE_DIR")}
@@ -31,8 +33,8 @@ def throwaway_app():
 
     redis_server = start_embedded_redis(folder / "redis.rdb")
     settings = load_config("test")
-    settings.update({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.db'}",
-                     "REDIS_URL": embedded_url(redis_server)})
+    settings.update({"SQLALCHEMY_DATABASE_URI": database_url or f"sqlite:///{folder / 'bench.db'}",
+                     "REDIS_URL": embedded_url(redis_server)}, **overrides)
     app = create_app(settings)
     try:
         with app.app_context():
@@ -61,6 +63,13 @@ def _migrate(app) -> None:
     # alembic.ini's logging levels, so a logger level set here would not hold).
     logging.disable(logging.INFO)
     try:
+        from sqlalchemy import text
+
+        from app.extensions import db
+
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         upgrade()
     finally:
         logging.disable(logging.NOTSET)

@@ -41,7 +41,7 @@ def schedule_periodic(names: tuple[str, ...] = tuple(PERIODIC)) -> None:
         # A fixed id per job: restarting workers never doubles a chain. When a run ends RQ saves
         # it over the next one with the run's result TTL, which must outlast the interval.
         queues.enqueue_in(interval, "app.jobs.scheduling.run_periodic", name,
-                          job_id=f"periodic-{name}", result_ttl=-1)
+                          job_id=f"periodic-{name}", result_ttl=-1, route=PERIODIC[name][1])
 
 
 def seed_when_reachable(first_wait: float = 1.0, longest_wait: float = 30.0) -> None:
@@ -74,11 +74,14 @@ def run_periodic(name: str):
 
 def missing_periodic() -> list[str]:
     """The periodic chains with no next run anywhere: not scheduled, queued or running."""
-    queue = queues.queue
-    scheduled = set(ScheduledJobRegistry(queue=queue).get_job_ids(cleanup=False))
-    running = set(StartedJobRegistry(queue=queue).get_job_ids(cleanup=False))
-    waiting = set(queue.get_job_ids())
-    present = scheduled | running | waiting
+    # Each chain lives on the queue RQ_QUEUE_ROUTES sends its job to: looking only at the
+    # default queue would re-seed a routed chain every round and push its run back for ever.
+    present: set[str] = set()
+    for queue in {queues.queue_for(path).name: queues.queue_for(path)
+                  for _, path in PERIODIC.values()}.values():
+        present |= set(ScheduledJobRegistry(queue=queue).get_job_ids(cleanup=False))
+        present |= set(StartedJobRegistry(queue=queue).get_job_ids(cleanup=False))
+        present |= set(queue.get_job_ids())
     return [name for name in PERIODIC if f"periodic-{name}" not in present]
 
 

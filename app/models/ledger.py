@@ -32,7 +32,10 @@ class LedgerEntry(db.Model):
     """One leg: + debit, − credit, minor units, on one account in one currency."""
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (Index("ix_ledger_entries_account_currency", "account", "currency"),)
+    __table_args__ = (Index("ix_ledger_entries_account_currency", "account", "currency"),
+                      # A seller's balances from that seller's legs only (migration 0060).
+                      Index("ix_ledger_entries_owner_kind", "owner", "kind", "currency",
+                            "amount"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     transaction_id: Mapped[int] = mapped_column(ForeignKey("ledger_transactions.id"), index=True)

@@ -3,7 +3,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, false
+from sqlalchemy import (
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import now
@@ -21,6 +29,9 @@ class Payment(db.Model):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("amount_captured <= amount_authorized", name="captured_within_auth"),
         CheckConstraint("amount_refunded <= amount_captured", name="refunded_within_capture"),
+        # Support's lists by status and "needs review", newest first (migration 0060).
+        Index("ix_payments_status_id", "status", "id"),
+        Index("ix_payments_needs_review_id", "needs_review", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -46,10 +46,12 @@ STAFF = (Role.SUPPORT, Role.ADMIN)
 def disputes():
     """The queue, nearest deadline first; htmx refreshes just the table."""
     wanted = centre.parse_filter(request.args, current_user.id)
-    cases = centre.queue(wanted)
     if not request.htmx:  # the first look is audited, not the polling that follows
         audit.record_access(current_actor(), "disputes.listed", "dispute_cases",
                             **wanted.as_details())
+    # After the access record's commit, not before: a commit expires what was loaded, and the
+    # template would then reload each case with a query of its own (bench/scale.py).
+    cases = centre.queue(wanted)
     return page_or_partial("support/disputes.html", "support/_queue.html", dict(
         cases=cases, wanted=wanted, statuses=centre.STATUSES,
         names={u.id: u.display_name for u in centre.staff()},

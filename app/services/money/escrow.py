@@ -140,6 +140,21 @@ def release_if_due(hold_id: int, actor: Actor, at: datetime | None = None) -> bo
         return True
 
 
+def release_due_batch(actor: Actor, at: datetime | None = None, limit: int = 200) -> int:
+    """Release up to `limit` due lines in one transaction, their postings written together
+    (ledger.post_many); how many were released. The sweep calls it until it returns less
+    than limit. Each line is checked, transitioned and audited as release_if_due does."""
+    at = at or now()
+    with unit_of_work():
+        holds = list(db.session.execute(
+            select(EscrowHold).where(EscrowHold.status == H.HELD.value,
+                                     EscrowHold.release_due_at <= at)
+            .order_by(EscrowHold.id).limit(limit).with_for_update()).scalars())
+        batch = [_mark_released(hold, "timer", actor) for hold in holds]
+        ledger.post_many(batch)
+    return len(holds)
+
+
 def due_for_release(at: datetime) -> list[int]:
     """Held lines whose auto-release time has passed."""
     return list(db.session.execute(select(EscrowHold.id).where(
@@ -186,15 +201,22 @@ def _open_case_about(hold: EscrowHold) -> int | None:
 
 
 def _release(hold: EscrowHold, by: str, actor: Actor) -> None:
+    item = _mark_released(hold, by, actor)
+    ledger.post(item.posting, item.intent, escrow_id=item.escrow_id)
+
+
+def _mark_released(hold: EscrowHold, by: str, actor: Actor) -> ledger.Intent:
+    """Transition and audit one release; the posting to write (alone or in a batch)."""
     # Only what was not refunded leaves escrow, with the platform fee on that remainder; a
     # refund still pending at the PSP is not deducted: if it succeeds later it is clawed back
     # from the seller's balance, if it fails nothing is stranded in escrow.
     hold.status = transition(hold.state, H.RELEASED).value
     hold.released_at, hold.released_by = now(), by
-    ledger.post(rules.release(hold.seller_id, hold.currency, hold.remaining, hold.fee_remaining),
-                f"release:escrow:{hold.id}", escrow_id=hold.id)
     audit.record(actor, "escrow.released", f"escrow:{hold.id}", by=by,
                  net=hold.remaining - hold.fee_remaining, fee=hold.fee_remaining)
+    return ledger.Intent(rules.release(hold.seller_id, hold.currency, hold.remaining,
+                                       hold.fee_remaining),
+                         f"release:escrow:{hold.id}", escrow_id=hold.id)
 
 
 # --- composable steps for claims, refunds and chargebacks (the caller's transaction) --------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select
 
@@ -30,6 +31,50 @@ def post(posting: Posting, intent: str, *, payment_id: int | None = None,
          "owner": leg.account.owner, "currency": posting.currency, "amount": leg.amount}
         for leg in posting.legs])
     return True
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One posting of a batch, with the business intent that makes it exactly-once."""
+
+    posting: Posting
+    intent: str
+    payment_id: int | None = None
+    escrow_id: int | None = None
+    payout_id: int | None = None
+
+
+def post_many(batch: list[Intent]) -> int:
+    """Record many postings in the caller's transaction with a fixed number of statements
+    (one lookup of the intents, one INSERT of the transactions, one of all their legs), for the
+    jobs that move money in bulk (escrow sweep, payout run, settlement import).
+
+    Same rules as post(): each posting was balanced when its rule built it, and an intent
+    already posted (or repeated within the batch) is skipped. Returns how many were new.
+    """
+    wanted: dict[str, Intent] = {}
+    for item in batch:
+        wanted.setdefault(item.intent, item)
+    if not wanted:
+        return 0
+    done: set[str] = set()
+    names = list(wanted)
+    for start in range(0, len(names), 500):  # stay under SQLite's bound-parameter limit
+        done.update(db.session.execute(select(LedgerTransaction.intent).where(
+            LedgerTransaction.intent.in_(names[start:start + 500]))).scalars())
+    fresh = [item for name, item in wanted.items() if name not in done]
+    if not fresh:
+        return 0
+    ids = db.session.execute(
+        insert(LedgerTransaction).returning(LedgerTransaction.id, sort_by_parameter_order=True),
+        [{"intent": i.intent, "event": i.posting.event, "currency": i.posting.currency,
+          "payment_id": i.payment_id, "escrow_id": i.escrow_id, "payout_id": i.payout_id}
+         for i in fresh]).scalars().all()
+    db.session.execute(insert(LedgerEntry), [
+        {"transaction_id": txn_id, "account": leg.account.code, "kind": leg.account.kind.value,
+         "owner": leg.account.owner, "currency": item.posting.currency, "amount": leg.amount}
+        for txn_id, item in zip(ids, fresh, strict=True) for leg in item.posting.legs])
+    return len(fresh)
 
 
 def balance(kind: AccountKind, owner: str, currency: str) -> int:
