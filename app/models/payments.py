@@ -49,6 +49,9 @@ class Payment(db.Model):
     failure_message: Mapped[str | None] = mapped_column(Text)
     needs_review: Mapped[bool] = mapped_column(default=False)
     review_reason: Mapped[str | None] = mapped_column(Text)
+    # Another payment of the same order had already paid it: this one is given back (voided
+    # or refunded) instead of booked (services/payments/duplicates.py).
+    duplicate_of: Mapped[int | None]
     psp_fee_amount: Mapped[int | None]
     card_brand: Mapped[str | None] = mapped_column(String(24))
     card_last4: Mapped[str | None] = mapped_column(String(4))

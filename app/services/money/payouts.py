@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.clock import now
 from app.database import locked, unit_of_work
@@ -17,10 +17,12 @@ from app.domain import ledger as rules
 from app.domain.ledger import AccountKind
 from app.domain.money import format_money
 from app.domain.payout_states import PayoutStatus, transition
+from app.domain.refund_states import RefundStatus
 from app.extensions import db
-from app.models.escrow import PayoutSettings
+from app.models.escrow import EscrowHold, PayoutSettings
 from app.models.ledger import LedgerEntry
 from app.models.payouts import Payout
+from app.models.refunds import Refund, RefundLine
 from app.models.webhooks import InboxStatus
 from app.providers.base import ProviderError, ProviderEvent, ProviderPayout
 from app.providers.registry import get_provider
@@ -87,6 +89,18 @@ def destination_for(seller_id: int) -> tuple[str, str] | None:
     return (PROVIDER, account.last4) if account is not None else None
 
 
+def pending_clawbacks(seller_id: int, currency: str) -> int:
+    """The seller's share of refunds still PENDING on lines already released to them."""
+    total = db.session.execute(
+        select(func.coalesce(func.sum(RefundLine.amount - RefundLine.fee_returned), 0))
+        .join(Refund, Refund.id == RefundLine.refund_id)
+        .join(EscrowHold, EscrowHold.id == RefundLine.hold_id)
+        .where(RefundLine.seller_id == seller_id, Refund.currency == currency,
+               Refund.status == RefundStatus.PENDING.value,
+               EscrowHold.released_at.is_not(None))).scalar_one()
+    return int(total)
+
+
 def book_payout(seller_id: int, currency: str, actor: Actor, *, manual: bool = False,
                 at: datetime | None = None) -> int | None:
     """Move the available balance to "in transit" as a new payout; None when nothing is due."""
@@ -95,7 +109,10 @@ def book_payout(seller_id: int, currency: str, actor: Actor, *, manual: bool = F
         settings.version += 1
         if not manual and not is_due(settings, at or now()):
             return None
-        available = ledger.balance(AccountKind.SELLER_AVAILABLE, str(seller_id), currency)
+        # What a refund still pending at the PSP will claw back from this balance is not the
+        # seller's to withdraw: paid out now, the refund would drive the balance below zero.
+        available = (ledger.balance(AccountKind.SELLER_AVAILABLE, str(seller_id), currency)
+                     - pending_clawbacks(seller_id, currency))
         # A balance at or below zero (a refund clawed back after release, docs/money.md) pays
         # nothing: later releases credit the same account and net it out first.
         if available <= 0 or (not manual and available < settings.minimum_amount):

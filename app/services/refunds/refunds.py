@@ -122,12 +122,13 @@ def submit(refund_id: int, actor: Actor) -> Refund:
     if refund.state != R.PENDING:
         return refund
     payment = db.session.get(Payment, refund.payment_id)
+    sent_before = _mark_sent(refund_id)
     try:
         report = get_provider(refund.provider).refund(
             payment.psp_reference, refund.amount, refund.idempotency_key,
             metadata={"holdfast_refund": refund.idempotency_key})
     except ProviderError as exc:
-        if exc.executed is False:
+        if exc.executed is False and not sent_before:
             # The PSP's own words when it answered (they say what is wrong); a transport
             # error's details are ours, not the person's.
             why = str(exc) if exc.status else "the payment provider could not be reached"
@@ -135,9 +136,12 @@ def submit(refund_id: int, actor: Actor) -> Refund:
                                                     payment.psp_reference or "", "failed",
                                                     refund.amount, refund.currency, why),
                           actor, f"refused by the PSP: {exc.code}")
-        # Timed out or answered unreadably: the PSP may have refunded. Stay PENDING; the job
-        # repeats the request with the same key until the PSP tells us how it ended.
+        # Timed out, answered unreadably, or refused after an earlier attempt with this key
+        # may have executed (`executed` speaks for one call; the key's history is longer):
+        # the PSP may have refunded. Stay PENDING; the job repeats the request with the same
+        # key until the PSP itself tells us how it ended.
         schedule_settle(refund_id)
+        db.session.expire(refund)
         return refund
     refund = settle(refund_id, report, actor, "answer to our refund request")
     if refund.state == R.PENDING:
@@ -145,10 +149,21 @@ def submit(refund_id: int, actor: Actor) -> Refund:
     return refund
 
 
+def _mark_sent(refund_id: int) -> bool:
+    """Record, before the call, that the refund's key goes to the PSP; True when it had gone
+    before (then only the PSP's record of that key may say the refund failed)."""
+    with unit_of_work():
+        refund = locked(Refund, refund_id)
+        if refund.sent_at is not None:
+            return True
+        refund.sent_at = now()
+        return False
+
+
 def refresh(refund_id: int, actor: Actor) -> Refund:
     """Ask the PSP how a PENDING refund ended (re-sending it if we never learnt its id)."""
     refund = db.session.get(Refund, refund_id)
-    if refund is None or refund.state != R.PENDING:
+    if refund is None or refund.state != R.PENDING or refund.needs_review:
         return refund
     if not refund.psp_reference:
         return submit(refund_id, actor)
@@ -167,9 +182,11 @@ def schedule_settle(refund_id: int) -> None:
 
 def pending_ids(older_than: timedelta = timedelta(minutes=2)) -> list[int]:
     """PENDING refunds the PSP has not settled for a while (for the sweep job)."""
+    # A refund under review (its answer contradicts the request) waits for a person: asking
+    # the PSP again every run would only flag it again.
     return list(db.session.execute(select(Refund.id).where(
-        Refund.status == R.PENDING.value, Refund.created_at < now() - older_than)
-        .order_by(Refund.id)).scalars())
+        Refund.status == R.PENDING.value, Refund.needs_review.is_(False),
+        Refund.created_at < now() - older_than).order_by(Refund.id)).scalars())
 
 
 def settle(refund_id: int, report: ProviderRefund, actor: Actor, cause: str,
