@@ -145,6 +145,14 @@ def payout_failed(seller_id: int, currency: str, amount: int) -> Posting:
     ])
 
 
+def payout_returned(seller_id: int, provider: str, currency: str, amount: int) -> Posting:
+    """The bank sent a paid payout back: the PSP holds it again, and it is the seller's again."""
+    return _posting("payout_returned", currency, [
+        Leg(Account(AccountKind.PSP_CLEARING, provider), amount),
+        Leg(seller(AccountKind.SELLER_AVAILABLE, seller_id), -amount),
+    ])
+
+
 # --- refunds and chargebacks (docs/money.md "Refunds and negative balances", docs/disputes.md) ----
 
 @dataclass(frozen=True)

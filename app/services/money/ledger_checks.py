@@ -154,7 +154,8 @@ def payouts_posted() -> list[str]:
     """4/5. Each payout has exactly the postings its status implies."""
     expected = {PayoutStatus.PENDING.value: {"sent"}, PayoutStatus.IN_TRANSIT.value: {"sent"},
                 PayoutStatus.PAID.value: {"sent", "paid"},
-                PayoutStatus.FAILED.value: {"sent", "failed"}}
+                PayoutStatus.FAILED.value: {"sent", "failed"},
+                PayoutStatus.RETURNED.value: {"sent", "paid", "returned"}}
     problems = []
     for payout in db.session.execute(select(Payout)).scalars():
         intents = set(db.session.execute(select(LedgerTransaction.intent).where(
