@@ -22,6 +22,9 @@ PERIODIC = {
     "claims": ("CLAIM_SWEEP_SECONDS", "app.jobs.claims.escalate_overdue"),
     "connect": ("INBOX_SWEEP_SECONDS", "app.jobs.connect.sweep_clawbacks"),
     "evidence": ("EVIDENCE_SWEEP_SECONDS", "app.jobs.evidence.sweep_orphans"),
+    # Owners of last resort for non-terminal payments and payouts (issue 11 §1.3).
+    "payments": ("PAYMENT_SWEEP_SECONDS", "app.jobs.payments.sweep_payments"),
+    "payouts_in_transit": ("PAYOUT_SWEEP_SECONDS", "app.jobs.payouts.sweep_in_transit"),
 }
 
 

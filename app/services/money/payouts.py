@@ -282,6 +282,21 @@ def stale_pending(older_than: timedelta = timedelta(minutes=10)) -> list[int]:
         Payout.created_at < now() - older_than)).scalars())
 
 
+def overdue_in_transit(older_than: timedelta = timedelta(days=1)) -> list[int]:
+    """Payouts the PSP accepted long ago whose outcome never reached us (lost webhook)."""
+    return list(db.session.execute(select(Payout.id).where(
+        Payout.status == P.IN_TRANSIT.value, Payout.needs_review.is_(False),
+        Payout.psp_reference.is_not(None), Payout.created_at < now() - older_than)
+        .order_by(Payout.id)).scalars())
+
+
+def refresh(payout_id: int, actor: Actor) -> Payout:
+    """Re-fetch one payout from the PSP and apply what it says."""
+    payout = db.session.get(Payout, payout_id)
+    result = get_provider(payout.provider).retrieve_payout(payout.psp_reference)
+    return apply_result(payout_id, result, actor)
+
+
 def history(seller_id: int, limit: int = 50) -> list[Payout]:
     """The seller's payouts, newest first."""
     return list(db.session.execute(select(Payout).where(Payout.seller_id == seller_id)

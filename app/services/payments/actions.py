@@ -43,7 +43,9 @@ def refresh(payment_id: int, actor: Actor, cause: str = "re-fetched from the PSP
         # The create call's answer was lost: look the session up by our own reference.
         report = provider.find_by_reference(payment.idempotency_key)
         if report is None:
-            if payment.state == S.UNKNOWN:
+            # UNKNOWN: the create call's answer was lost. AUTHORIZING without a reference: the
+            # Drop-in's sale call died (only the sweep asks, long after it would have answered).
+            if payment.state in (S.UNKNOWN, S.AUTHORIZING):
                 return payments.apply_report_without_psp(payment_id, S.FAILED, actor,
                                                          "the PSP never created the session")
             return Outcome("unchanged", payment.state, "no session at the PSP")
