@@ -5,7 +5,7 @@ from app.jobs.context import app_context
 from app.providers.base import ProviderError
 from app.services.audit import Actor
 from app.services.payments import actions
-from app.services.payments import janitor, owners
+from app.services.payments import give_back, janitor, owners
 from app.services.payments.janitor import schedule_janitor
 
 SWEEPER = Actor("system:payment-sweep", "worker")
@@ -21,6 +21,12 @@ def expire_payment(payment_id: int) -> str:
     """Expire an abandoned session and release its stock; a paid one is left alone."""
     with app_context():
         return actions.expire(payment_id, Actor("system:expiry", "worker")).result
+
+
+def give_back_payment(payment_id: int) -> str:
+    """Void or refund money a payment must not keep (a duplicate, a late authorization)."""
+    with app_context():
+        return give_back.run(payment_id, Actor("system:give-back", "worker"))
 
 
 def refresh_payment(payment_id: int) -> str:

@@ -7,7 +7,9 @@ payouts record that they were sent and can be put in front of support, payouts c
   job, never "failed";
 - refunds.sent_at: the first time the refund's key went to the PSP (from then on the key may
   have executed, so no later error may call it failed without asking the PSP);
-- refunds.needs_review / review_reason: a mismatch flagged once, and the sweep stops asking.
+- refunds.needs_review / review_reason: a mismatch flagged once, and the sweep stops asking;
+- payments.give_back / duplicate_of: money the PSP took on a payment that must not keep it (a
+  second payment of a paid order, a late authorization of a session we had cancelled).
 
 Revision ID: 0020
 Revises: 0014
@@ -37,12 +39,14 @@ def upgrade():
                                       server_default=sa.false()))
         batch_op.add_column(sa.Column("review_reason", sa.Text(), nullable=True))
     with op.batch_alter_table("payments", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("give_back", sa.String(16), nullable=True))
         batch_op.add_column(sa.Column("duplicate_of", sa.Integer(), nullable=True))
 
 
 def downgrade():
     with op.batch_alter_table("payments", schema=None) as batch_op:
         batch_op.drop_column("duplicate_of")
+        batch_op.drop_column("give_back")
     with op.batch_alter_table("refunds", schema=None) as batch_op:
         for name in ("review_reason", "needs_review", "sent_at"):
             batch_op.drop_column(name)

@@ -56,7 +56,7 @@ def refresh(payment_id: int, actor: Actor, cause: str = "re-fetched from the PSP
 def capture(payment_id: int, actor: Actor) -> Outcome:
     """Capture an authorized payment in full; a no-op once it is captured."""
     payment = _load(payment_id)
-    if payment.state != S.AUTHORIZED:
+    if payment.state != S.AUTHORIZED or payment.give_back:
         return Outcome("unchanged", payment.state, "not awaiting capture")
     provider = get_provider(payment.provider)
     try:

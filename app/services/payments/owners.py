@@ -53,7 +53,7 @@ def overdue(grace: timedelta = GRACE) -> Overdue:
 
     if current_app.config["AUTO_CAPTURE"]:
         found.capture = ids(Payment.status == S.AUTHORIZED.value,
-                            Payment.duplicate_of.is_(None), Payment.needs_review.is_(False),
+                            Payment.give_back.is_(None), Payment.needs_review.is_(False),
                             Payment.updated_at < cutoff)
     found.refresh = ids(Payment.status == S.AUTHORIZING.value, Payment.updated_at < cutoff)
     found.expire = ids(Payment.status.in_([S.PROCESSING.value, S.REQUIRES_ACTION.value,

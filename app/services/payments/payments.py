@@ -33,7 +33,7 @@ from app.services import audit, inbox
 from app.services.audit import Actor
 from app.services.errors import ServiceError
 from app.services.money.escrow import hold_captured
-from app.services.payments import vault
+from app.services.payments import give_back, vault
 
 S = PaymentStatus
 
@@ -122,7 +122,7 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
                  *, inbox_id: int | None = None,
                  override: PaymentStatus | None = None) -> Outcome:
     """Bring the payment forward to what the PSP reports, in one transaction."""
-    capture_after_commit = False
+    capture_after_commit = give_back_after_commit = False
     with unit_of_work():
         payment = locked(Payment, payment_id)
         current = payment.state
@@ -130,7 +130,13 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
         if target in REFUND_OWNED:
             target = S.CAPTURED
         _copy_facts(payment, report)
-        if target is None:
+        why = give_back.detect(payment, current, target)
+        if why is not None:
+            # Money on a payment that must not keep it: booked apart, given back by a job.
+            give_back_after_commit = give_back.record(payment, why, current, target, cause,
+                                                      actor)
+            outcome = Outcome("given_back", payment.state, why)
+        elif target is None:
             payment.needs_review = True
             payment.review_reason = f"the PSP reported an unknown status {report.raw_status!r}"
             audit.record(actor, "payment.needs_review", f"payment:{payment.id}",
@@ -170,6 +176,9 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
     if capture_after_commit:
         queues.enqueue("app.jobs.payments.capture_payment", payment_id,
                        job_id=f"capture-{payment_id}")
+    if give_back_after_commit:
+        queues.enqueue("app.jobs.payments.give_back_payment", payment_id,
+                       job_id=f"give-back-{payment_id}")
     return outcome
 
 

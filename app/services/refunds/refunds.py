@@ -265,6 +265,11 @@ def _unknown_refund(inbox_id: int, payment: Payment | None, report: ProviderRefu
                                 f"refund {report.reference} of no payment of ours")
             return
         payment = locked(Payment, payment.id)
+        if payment.give_back:
+            # Our own give-back of a duplicate or abandoned payment (services/payments/give_back)
+            inbox.mark(inbox_id, InboxStatus.PROCESSED,
+                       f"give-back refund {report.reference} of payment {payment.id}")
+            return
         if report.status == "succeeded":
             settlement.flag(payment, actor, f"the PSP reports a refund {report.reference} of "
                   f"{format_money(Money(report.amount, report.currency))} that was not made "
