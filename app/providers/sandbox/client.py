@@ -182,7 +182,7 @@ class SandboxProvider(PaymentProvider):
         if kind == "idempotency_error":
             # Our key was used before with other parameters: whatever that first request did
             # stands, so this is never "not executed" (and never retried: it cannot succeed).
-            raise ProviderError(message, code="idempotency_error", status=status,
+            raise ProviderError(message, code=error.get("code") or kind, status=status,
                                 executed=None)
         if status == 429:
             raise ProviderError(message, code="rate_limited", status=status, retryable=True,
