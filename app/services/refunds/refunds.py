@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 
@@ -30,7 +31,7 @@ from app.providers.base import ProviderError, ProviderEvent, ProviderRefund
 from app.providers.registry import get_provider
 from app.services import audit, inbox
 from app.services.audit import Actor
-from app.services.errors import NotFound, ServiceError
+from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.money import escrow
 from app.services.money.clawbacks import after_commit
 from app.services.refunds import plans, settlement
@@ -61,12 +62,29 @@ class RefundFailed(ServiceError):
         self.refund_id = refund_id
 
 
+INTENT = re.compile(r"rf_[0-9a-f]{32}")
+
+
+def mint_intent() -> str:
+    """A one-time key for a refund a person is previewing: the confirmation carries it, and it
+    becomes the refund's idempotency key, so posting the same confirmation twice refunds once."""
+    return f"rf_{secrets.token_hex(16)}"
+
+
+def is_intent(text: str | None) -> bool:
+    """True when `text` has the shape of a key from mint_intent."""
+    return bool(text) and INTENT.fullmatch(text) is not None
+
+
 def request_refund(payment_id: int, *, lines: dict[int, int] | None = None, amount=None,
-                   reason: str, actor: Actor, by: str, case_id: int | None = None) -> Refund:
+                   reason: str, actor: Actor, by: str, case_id: int | None = None,
+                   intent_key: str | None = None) -> Refund:
     """Refund lines ({order_line_id: amount}), an amount spread over the lines, or (neither)
-    everything left; returns the Refund, SUCCEEDED or still PENDING; raises RefundFailed."""
+    everything left; returns the Refund, SUCCEEDED or still PENDING; raises RefundFailed.
+    `intent_key` (from mint_intent, carried by a confirmation form): a second request with the
+    same key returns the first one's refund instead of making another."""
     try:
-        refund_id = _reserve(payment_id, lines, amount, reason, actor, by, case_id)
+        refund_id = _reserve(payment_id, lines, amount, reason, actor, by, case_id, intent_key)
     except ServiceError as exc:
         if by == "support":
             # A refused staff action is recorded too (PCI DSS 10.2.1), in its own transaction.
@@ -82,7 +100,7 @@ def request_refund(payment_id: int, *, lines: dict[int, int] | None = None, amou
 
 
 def _reserve(payment_id: int, lines, amount, reason: str, actor: Actor, by: str,
-             case_id: int | None) -> int:
+             case_id: int | None, intent_key: str | None = None) -> int:
     if by not in REQUESTERS:
         raise ServiceError(f"Unknown requester {by!r}.")
     reason = (reason or "").strip()
@@ -96,14 +114,25 @@ def _reserve(payment_id: int, lines, amount, reason: str, actor: Actor, by: str,
     with unit_of_work():
         # The payment's row lock serialises every refund of it: the reservation below sees
         # every other PENDING or SUCCEEDED refund.
-        payment = check_refundable(locked(Payment, payment_id))
+        payment = locked(Payment, payment_id)
+        if intent_key is not None:
+            if not is_intent(intent_key):
+                raise ServiceError("This confirmation is not valid; preview the refund again.")
+            # Under the payment's lock: a second post of the same confirmation finds the first.
+            earlier = db.session.execute(select(Refund).where(
+                Refund.idempotency_key == intent_key)).scalar_one_or_none()
+            if earlier is not None:
+                if earlier.payment_id != payment_id:
+                    raise Conflict("This confirmation belongs to another refund.")
+                return earlier.id
+        payment = check_refundable(payment)
         result = build(payment, choose(payment, lines=lines, amount=amount, seller_id=seller_id))
         if seller_id is not None:
             check_seller_covers(result, seller_id)
         refund = Refund(payment_id=payment.id, case_id=case_id, provider=payment.provider,
                         amount=result.total, currency=payment.currency, reason=reason[:255],
                         requested_by=by, actor_id=actor.user_id,
-                        idempotency_key=f"rf_{secrets.token_hex(16)}")
+                        idempotency_key=intent_key or mint_intent())
         db.session.add(refund)
         db.session.flush()
         db.session.add_all(RefundLine(refund_id=refund.id, order_line_id=line.order_line_id,
