@@ -6,7 +6,7 @@ FLASK   := $(PY) -m flask --app wsgi
 CHROMIUM_PATH ?= /usr/bin/chromium
 export CHROMIUM_PATH
 
-.PHONY: run test bench setup migrate seed chromium clean
+.PHONY: run test bench soak setup migrate seed chromium clean
 
 setup: $(VENV)/.installed
 
@@ -39,6 +39,12 @@ test: setup chromium
 # Ratios against baselines measured in the same run (bench/README.md); BENCH_ARGS=--quick.
 bench: setup
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# The seeded simulation (docs/simulation.md): SEEDS=N runs (from FIRST), SEED=S replays one.
+SEEDS ?= 100
+FIRST ?= 0
+soak: setup
+	$(PY) -m sim $(if $(SEED),--seed $(SEED),--seeds $(SEEDS) --first $(FIRST))
 
 clean:
 	rm -rf instance .pytest_cache

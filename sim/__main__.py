@@ -15,13 +15,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.disable(logging.WARNING)   # the platform logs every expected PSP failure
     warnings.simplefilter("ignore")
-    from werkzeug.security import generate_password_hash
-
     from sim.run import run_seed, soak, table
-    from sim.world import PASSWORD, standalone
+    from sim.world import fast_hash, standalone
 
     world = standalone()
-    password_hash = generate_password_hash(PASSWORD)
+    password_hash = fast_hash()
     if args.seed is not None:
         with world.attached():
             result = run_seed(world, args.seed, password_hash)

@@ -20,7 +20,7 @@ IBANS = ("DE89370400440532013000", "GB82WEST12345698765432", "FR1420041010050500
 CARDS = ["pm_card_visa"] * 6 + ["pm_card_chargeDeclined", "pm_card_threeDSecure2Required"]
 
 # step → weight; the seed draws steps in these proportions.
-STEPS = {"checkout": 5, "pay": 6, "pay_twice": 1, "refund": 4, "refund_twice": 1,
+STEPS = {"checkout": 5, "pay": 8, "pay_twice": 1, "refund": 4, "refund_twice": 1,
          "seller_refund": 1, "release": 3, "payout": 2, "bank_change": 1, "fail_refund": 1,
          "advance": 4, "work": 8, "deliver": 5}
 
@@ -172,7 +172,8 @@ def fail_refund(world, rng, people):
 
 
 def advance(world, rng, people):
-    seconds = rng.choice([5, 60, 600, 3600, 6 * 3600, 26 * 3600])
+    # Mostly minutes (a buyer's session lives 30 min), now and then hours or a day.
+    seconds = rng.choice([5, 30, 60, 120, 300, 600, 900, 3600, 6 * 3600, 26 * 3600])
     world.clock.advance(seconds)
     world.jobs.promote()
     return f"clock +{timedelta(seconds=seconds)}"

@@ -299,6 +299,14 @@ def _migrate(app) -> None:
         upgrade()
 
 
+def fast_hash() -> str:
+    """The simulated people's password hash: one PBKDF2 round (bank-account changes re-check
+    the password; scrypt would cost half a second each and protects nothing here)."""
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash(PASSWORD, method="pbkdf2:sha256:1")
+
+
 def seeded(seed: int, what: str) -> random.Random:
     """The random stream of one concern of one run (workload, jobs, clock)."""
     return random.Random(f"{what}:{seed}")
