@@ -40,11 +40,12 @@ test: setup chromium
 bench: setup
 	$(PY) -m bench.run $(BENCH_ARGS)
 
-# The seeded simulation (docs/simulation.md): SEEDS=N runs (from FIRST), SEED=S replays one.
+# The seeded simulation (docs/simulation.md): SEEDS=N runs (from FIRST), SEED=S replays one,
+# BUDGET=seconds stops starting new seeds after that long.
 SEEDS ?= 100
 FIRST ?= 0
 soak: setup
-	$(PY) -m sim $(if $(SEED),--seed $(SEED),--seeds $(SEEDS) --first $(FIRST))
+	$(PY) -m sim $(if $(SEED),--seed $(SEED),--seeds $(SEEDS) --first $(FIRST) $(if $(BUDGET),--budget $(BUDGET)))
 
 clean:
 	rm -rf instance .pytest_cache

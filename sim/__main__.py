@@ -12,6 +12,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seeds", type=int, default=100, help="how many seeds to run")
     parser.add_argument("--first", type=int, default=0, help="the first seed")
     parser.add_argument("--seed", type=int, help="replay one seed (prints its trace)")
+    parser.add_argument("--budget", type=float, help="stop starting seeds after this many "
+                        "seconds (the table counts the runs made)")
     args = parser.parse_args(argv)
     logging.disable(logging.WARNING)   # the platform logs every expected PSP failure
     warnings.simplefilter("ignore")
@@ -27,7 +29,8 @@ def main(argv=None) -> int:
               f"seed {args.seed}: no violations ({result.seconds:.1f} s)\n  trace:\n    "
               + "\n    ".join(result.trace))
         return 0 if result.ok else 1
-    summary = soak(world, range(args.first, args.first + args.seeds), password_hash)
+    summary = soak(world, range(args.first, args.first + args.seeds), password_hash,
+                   budget=args.budget)
     print(table(summary))
     return 0 if not summary["failed_seeds"] else 1
 

@@ -10,7 +10,7 @@ from sandbox_psp.faults import FaultPlan, install_plan
 from sim import invariants, workload
 from sim.world import World, seeded
 
-STEPS_PER_RUN = 40
+STEPS_PER_RUN = 80
 SETTLE_DAYS = 9          # longer than the janitor's whole cadence (5 min, 1 h, then 5 days)
 WORK_LIMIT = 400         # jobs per settling round: a loop that never ends is a violation too
 
@@ -101,14 +101,17 @@ def _settle(world: World, rng) -> str | None:
     return None
 
 
-def soak(world: World, seeds, password_hash: str, on_failure=print) -> dict:
-    """Run every seed; the summary table's numbers."""
+def soak(world: World, seeds, password_hash: str, on_failure=print,
+         budget: float | None = None) -> dict:
+    """Run every seed (or as many as `budget` seconds allow); the summary table's numbers."""
     started = time.perf_counter()
     by_invariant: Counter = Counter()
     failed = []
     runs = 0
     with world.attached():
         for seed in seeds:
+            if budget is not None and time.perf_counter() - started > budget:
+                break
             result = run_seed(world, seed, password_hash)
             runs += 1
             if not result.ok:
@@ -123,7 +126,8 @@ def soak(world: World, seeds, password_hash: str, on_failure=print) -> dict:
 def table(summary: dict) -> str:
     """The soak's table: runs, violations by invariant, seconds."""
     names = ["ledger", "psp_money", "psp_executions", "payouts", "stuck", "dead_letter", "crash"]
-    rows = [("runs", summary["runs"]), ("failed runs", len(summary["failed_seeds"]))]
+    rows = [("runs", summary["runs"]), ("failed runs", len(summary["failed_seeds"])),
+            ("failed seeds", " ".join(map(str, summary["failed_seeds"][:20])) or "-")]
     rows += [(f"violations: {name}", summary["violations"].get(name, 0)) for name in names]
     rows.append(("seconds", f"{summary['seconds']:.1f}"))
     width = max(len(k) for k, _ in rows)

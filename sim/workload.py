@@ -20,9 +20,9 @@ IBANS = ("DE89370400440532013000", "GB82WEST12345698765432", "FR1420041010050500
 CARDS = ["pm_card_visa"] * 6 + ["pm_card_chargeDeclined", "pm_card_threeDSecure2Required"]
 
 # step → weight; the seed draws steps in these proportions.
-STEPS = {"checkout": 5, "pay": 8, "pay_twice": 1, "refund": 4, "refund_twice": 1,
-         "seller_refund": 1, "release": 3, "payout": 2, "bank_change": 1, "fail_refund": 1,
-         "advance": 4, "work": 8, "deliver": 5}
+STEPS = {"checkout": 4, "pay": 8, "pay_twice": 1, "refund": 5, "refund_twice": 1,
+         "seller_refund": 2, "release": 4, "payout": 3, "bank_change": 1, "fail_refund": 1,
+         "advance": 4, "work": 12, "deliver": 7}
 
 
 class Expected(Exception):
