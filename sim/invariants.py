@@ -13,6 +13,9 @@ from sim.world import World
 
 S = PaymentStatus
 PSP_FAULTS = ("ProviderError", "ProviderTimeout", "CircuitOpen")
+# Our payout status → the PSP statuses that agree with it (a returned payout is "failed" there).
+PAYOUT_MATCH = {"pending": {"pending"}, "in_transit": {"pending", "in_transit"},
+                "paid": {"paid"}, "failed": {"failed"}, "returned": {"failed"}}
 # Non-terminal states each have an owner; after the run settles, none may be left (unless a
 # person was asked to decide: needs_review).
 STUCK_PAYMENTS = {S.INITIATED, S.PROCESSING, S.AUTHORIZING, S.REQUIRES_ACTION, S.UNKNOWN,
@@ -74,9 +77,7 @@ def _payouts_match(world: World, found: dict) -> None:
         if psp is None or psp["amount"] != payout.amount:
             found["payouts"].append(f"payout {payout.id}: PSP {psp and psp['amount']}, ours "
                                     f"{payout.amount}")
-        elif {"paid": "paid", "failed": "failed"}.get(psp["status"], psp["status"]) not in (
-                payout.status, "pending" if payout.status == "in_transit" else None,
-                "in_transit" if payout.status == "in_transit" else None):
+        elif psp["status"] not in PAYOUT_MATCH[payout.status]:
             found["payouts"].append(f"payout {payout.id}: PSP {psp['status']}, ours "
                                     f"{payout.status}")
     for reference in sorted(set(at_psp) - known):

@@ -22,7 +22,7 @@ CARDS = ["pm_card_visa"] * 6 + ["pm_card_chargeDeclined", "pm_card_threeDSecure2
 # step → weight; the seed draws steps in these proportions.
 STEPS = {"checkout": 4, "pay": 8, "pay_twice": 1, "refund": 5, "refund_twice": 1,
          "seller_refund": 2, "release": 4, "payout": 3, "bank_change": 1, "fail_refund": 1,
-         "advance": 4, "work": 12, "deliver": 7}
+         "return_payout": 1, "advance": 4, "work": 12, "deliver": 7}
 
 
 class Expected(Exception):
@@ -171,6 +171,16 @@ def fail_refund(world, rng, people):
     return f"refund {refund_id} fails late at the PSP: {answer.get('status')}"
 
 
+def return_payout(world, rng, people):
+    """The bank sends a payout the PSP had paid back, days later (ours may still be in
+    transit, its paid webhook late or lost)."""
+    paid = sorted(p["id"] for p in world.psp_get("/v1/payouts?limit=100").get("data", [])
+                  if p["status"] == "paid")
+    reference = _pick(rng, paid)
+    answer = world.psp_post(f"/v1/test_helpers/payouts/{reference}/return")
+    return f"payout {reference} returned by the bank: {answer.get('status')}"
+
+
 def advance(world, rng, people):
     # Mostly minutes (a buyer's session lives 30 min), now and then hours or a day.
     seconds = rng.choice([5, 30, 60, 120, 300, 600, 900, 3600, 6 * 3600, 26 * 3600])
@@ -201,4 +211,5 @@ STEP_FUNCS = {"checkout": checkout, "pay": pay, "pay_twice": pay_twice, "refund"
               "refund_twice": lambda w, r, p: refund(w, r, p, twice=True),
               "seller_refund": seller_refund, "release": release, "payout": payout,
               "bank_change": bank_change, "fail_refund": fail_refund,
+              "return_payout": return_payout,
               "advance": advance, "work": work, "deliver": deliver}

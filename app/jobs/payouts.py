@@ -32,9 +32,10 @@ def submit_payout(payout_id: int) -> str:
 
 
 def sweep_in_transit() -> int:
-    """Ask the PSP about payouts in transit for long (their webhook may be lost)."""
+    """Ask the PSP about payouts in transit for long, and about paid ones a bank may still
+    send back (their webhooks may be lost); returns how many."""
     with app_context():
-        ids = payouts.overdue_in_transit()
+        ids = payouts.overdue_in_transit() + payouts.recheck_due()
         for payout_id in ids:
             payouts.refresh(payout_id, RUN)
         return len(ids)

@@ -40,6 +40,8 @@ class Payout(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=now)
     settled_at: Mapped[datetime | None]
     returned_at: Mapped[datetime | None]   # the bank sent a paid payout back
+    # Last time a sweep asked the PSP whether it failed late (its webhook may be lost).
+    checked_at: Mapped[datetime | None]
 
     @property
     def state(self) -> PayoutStatus:

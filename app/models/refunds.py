@@ -46,6 +46,8 @@ class Refund(db.Model):
     needs_review: Mapped[bool] = mapped_column(default=False)
     review_reason: Mapped[str | None] = mapped_column(Text)
     settled_at: Mapped[datetime | None]     # succeeded or failed
+    # Last time a sweep asked the PSP whether it failed late (its webhook may be lost).
+    checked_at: Mapped[datetime | None]
     reversed_at: Mapped[datetime | None]
 
     payment = relationship("Payment", backref=backref("refunds", order_by="Refund.id"))

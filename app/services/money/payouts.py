@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from app.clock import now
 from app.database import locked, unit_of_work
@@ -282,7 +282,7 @@ def stale_pending(older_than: timedelta = timedelta(minutes=10)) -> list[int]:
         Payout.created_at < now() - older_than)).scalars())
 
 
-def overdue_in_transit(older_than: timedelta = timedelta(days=1)) -> list[int]:
+def overdue_in_transit(older_than: timedelta = timedelta(hours=6)) -> list[int]:
     """Payouts the PSP accepted long ago whose outcome never reached us (lost webhook)."""
     return list(db.session.execute(select(Payout.id).where(
         Payout.status == P.IN_TRANSIT.value, Payout.needs_review.is_(False),
@@ -290,11 +290,25 @@ def overdue_in_transit(older_than: timedelta = timedelta(days=1)) -> list[int]:
         .order_by(Payout.id)).scalars())
 
 
+def recheck_due(window: timedelta = timedelta(days=30),
+                every: timedelta = timedelta(days=1)) -> list[int]:
+    """PAID payouts a bank may still send back, not asked about for a day (lost webhooks)."""
+    cutoff = now() - every
+    return list(db.session.execute(select(Payout.id).where(
+        Payout.status == P.PAID.value, Payout.psp_reference.is_not(None),
+        Payout.settled_at >= now() - window, Payout.settled_at < cutoff,
+        or_(Payout.checked_at.is_(None), Payout.checked_at < cutoff)).order_by(Payout.id))
+        .scalars())
+
+
 def refresh(payout_id: int, actor: Actor) -> Payout:
     """Re-fetch one payout from the PSP and apply what it says."""
     payout = db.session.get(Payout, payout_id)
     result = get_provider(payout.provider).retrieve_payout(payout.psp_reference)
-    return apply_result(payout_id, result, actor)
+    payout = apply_result(payout_id, result, actor)
+    with unit_of_work():
+        locked(Payout, payout_id).checked_at = now()
+    return payout
 
 
 def history(seller_id: int, limit: int = 50) -> list[Payout]:

@@ -15,7 +15,7 @@ import re
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.clock import now
 from app.database import locked, unit_of_work
@@ -216,6 +216,33 @@ def pending_ids(older_than: timedelta = timedelta(minutes=2)) -> list[int]:
     return list(db.session.execute(select(Refund.id).where(
         Refund.status == R.PENDING.value, Refund.needs_review.is_(False),
         Refund.created_at < now() - older_than).order_by(Refund.id)).scalars())
+
+
+# A succeeded refund can fail at the bank weeks later, and that webhook can be lost: the sweep
+# asks the PSP about each one daily while it may still fail.
+LATE_FAILURE_WINDOW = timedelta(days=30)
+RECHECK_EVERY = timedelta(days=1)
+
+
+def recheck_due() -> list[int]:
+    """SUCCEEDED refunds young enough to fail late and not asked about for a day."""
+    cutoff = now() - RECHECK_EVERY
+    return list(db.session.execute(select(Refund.id).where(
+        Refund.status == R.SUCCEEDED.value, Refund.psp_reference.is_not(None),
+        Refund.settled_at >= now() - LATE_FAILURE_WINDOW, Refund.settled_at < cutoff,
+        or_(Refund.checked_at.is_(None), Refund.checked_at < cutoff)).order_by(Refund.id))
+        .scalars())
+
+
+def recheck(refund_id: int, actor: Actor) -> Refund:
+    """Ask the PSP whether a succeeded refund failed late; a failure is reversed once."""
+    refund = db.session.get(Refund, refund_id)
+    report = get_provider(refund.provider).retrieve_refund(refund.psp_reference)
+    refund = settle(refund_id, report, actor, "re-checked for a late failure")
+    with unit_of_work():
+        locked(Refund, refund_id).checked_at = now()
+    db.session.refresh(refund)
+    return refund
 
 
 def settle(refund_id: int, report: ProviderRefund, actor: Actor, cause: str,

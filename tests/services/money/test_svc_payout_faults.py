@@ -114,3 +114,22 @@ def test_a_payout_amount_mismatch_is_flagged_once(client, people, stack, psp):
     assert payout.needs_review and "€21.59" in payout.review_reason
     assert db.session.execute(select(func.count()).select_from(AuditRecord).where(
         AuditRecord.action == "payout.needs_review")).scalar_one() == 1
+
+
+def test_a_payout_returned_with_its_webhook_lost_is_found_by_the_sweep(client, people, stack,
+                                                                      psp):
+    """Found by the simulation: nothing revisited a PAID payout after its webhook."""
+    from datetime import timedelta
+
+    from app.clock import now
+    from app.jobs.payouts import sweep_in_transit
+
+    payout = paid(client, people, stack, psp)
+    psp_call(stack["psp_url"], "POST", f"/v1/test_helpers/payouts/{payout.psp_reference}/return")
+    payout.settled_at = now() - timedelta(days=2)  # its payout.failed webhook is lost
+    db.session.commit()
+
+    sweep_in_transit()
+
+    assert fresh(payout.id).status == "returned"
+    assert available(people) == 2160
