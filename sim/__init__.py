@@ -1,4 +1,6 @@
-"""A seeded, deterministic simulation of Holdfast's money flow over the real code (docs/simulation.md).
+"""A seeded, deterministic simulation of Holdfast's money flow over the real code.
+
+See docs/simulation.md.
 
 One seed decides the workload (checkouts, payments, refunds, releases, payouts, bank-account
 changes), the faults the sandbox PSP applies (sandbox_psp/faults.FaultPlan), the order in which

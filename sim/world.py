@@ -278,7 +278,8 @@ def standalone() -> World:
         "TESTING": True, "SANDBOX_DATABASE_URL": f"sqlite:///{folder / 'sandbox.db'}",
         "SANDBOX_API_KEYS": API_KEY, "SANDBOX_WEBHOOK_URL": "http://holdfast.sim/webhooks/sandbox",
         "SANDBOX_WEBHOOK_SECRET": "whsec_test_not_for_production",
-        "SANDBOX_PLATFORM_ORIGIN": "http://holdfast.sim", "SANDBOX_PUBLIC_URL": "http://sandbox.sim",
+        "SANDBOX_PLATFORM_ORIGIN": "http://holdfast.sim",
+        "SANDBOX_PUBLIC_URL": "http://sandbox.sim",
         "SANDBOX_FINGERPRINT_KEY": "fingerprint-key-for-sim", "SANDBOX_WEBHOOK_RETRY_BASE": 30.0,
     })
     platform = create_app("test")

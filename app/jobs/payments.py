@@ -4,8 +4,7 @@ from __future__ import annotations
 from app.jobs.context import app_context
 from app.providers.base import ProviderError
 from app.services.audit import Actor
-from app.services.payments import actions
-from app.services.payments import give_back, janitor, owners
+from app.services.payments import actions, give_back, janitor, owners
 from app.services.payments.janitor import schedule_janitor
 
 SWEEPER = Actor("system:payment-sweep", "worker")

@@ -55,6 +55,7 @@ def downgrade():
         for name in ("checked_at", "review_reason", "needs_review", "sent_at"):
             batch_op.drop_column(name)
     with op.batch_alter_table("payouts", schema=None) as batch_op:
-        for name in ("checked_at", "returned_at", "review_reason", "needs_review", "destination_ref",
+        for name in ("checked_at", "returned_at", "review_reason", "needs_review",
+                     "destination_ref",
                      "bank_account_id"):
             batch_op.drop_column(name)

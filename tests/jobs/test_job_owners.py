@@ -17,11 +17,11 @@ from app.services.audit import Actor
 from app.services.payments import actions, payments
 from app.services.payments.janitor import JANITOR_DELAYS, unknown_payments
 from tests.flows import (
+    add,
     buyer_pays,
     closed_port_url,
     login,
     order_and_start,
-    add,
     psp_call,
     settle,
 )

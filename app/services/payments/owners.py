@@ -7,7 +7,7 @@ resort, and asks only about payments that stayed put longer than their job shoul
 | state | its own job | what the sweep does when that job was lost |
 |---|---|---|
 | AUTHORIZED (auto-capture) | capture | capture (same key: the PSP captures once) |
-| AUTHORIZING (Drop-in: the nonce call died) | the nonce request itself | re-fetch by our reference; no sale at the PSP → FAILED |
+| AUTHORIZING (Drop-in call died) | the nonce request | re-fetch by reference; no sale → FAILED |
 | PROCESSING, REQUIRES_ACTION, DECLINED | expiry | expire (the PSP's state wins if the buyer paid) |
 | UNKNOWN | janitor | schedule the janitor again, unless it already handed the payment to support |
 

@@ -26,7 +26,8 @@ def booked(client, people, stack, psp) -> int:
     """A released mug (€21.60 available) and a manual payout of it, not yet sent."""
     seller = people["seller"]
     order_id = paid_order(client, people, stack, psp, {"mug": 1})
-    hold = db.session.execute(select(EscrowHold).where(EscrowHold.order_id == order_id)).scalar_one()
+    hold = db.session.execute(select(EscrowHold).where(
+        EscrowHold.order_id == order_id)).scalar_one()
     escrow.support_decide(hold.id, "release", SUPPORT)
     bank_accounts.register_or_change(seller, PASSWORD, "Northwind", SUPPORT, iban=GOOD_IBAN)
     return payouts.book_payout(seller, "EUR", SUPPORT, manual=True)
