@@ -6,7 +6,7 @@ FLASK   := $(PY) -m flask --app wsgi
 CHROMIUM_PATH ?= /usr/bin/chromium
 export CHROMIUM_PATH
 
-.PHONY: run run-prod test bench load setup migrate seed chromium clean
+.PHONY: run run-prod test bench load soak setup migrate seed chromium clean
 
 setup: $(VENV)/.installed
 
@@ -52,6 +52,13 @@ load: setup $(VENV)/.bench-installed
 $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt
 	@touch $@
+
+# The seeded simulation (docs/simulation.md): SEEDS=N runs (from FIRST), SEED=S replays one,
+# BUDGET=seconds stops starting new seeds after that long.
+SEEDS ?= 100
+FIRST ?= 0
+soak: setup
+	$(PY) -m sim $(if $(SEED),--seed $(SEED),--seeds $(SEEDS) --first $(FIRST) $(if $(BUDGET),--budget $(BUDGET)))
 
 clean:
 	rm -rf instance .pytest_cache

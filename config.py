@@ -125,6 +125,9 @@ def environment() -> dict:
         "ESCROW_AUTO_RELEASE_DAYS": _env_int("ESCROW_AUTO_RELEASE_DAYS", 14),
         "ESCROW_SWEEP_SECONDS": _env_int("ESCROW_SWEEP_SECONDS", 300),
         "PAYOUT_RUN_SECONDS": _env_int("PAYOUT_RUN_SECONDS", 3600),
+        # Owners of last resort: payments whose own job was lost; payouts the bank is slow on.
+        "PAYMENT_SWEEP_SECONDS": _env_int("PAYMENT_SWEEP_SECONDS", 300),
+        "PAYOUT_SWEEP_SECONDS": _env_int("PAYOUT_SWEEP_SECONDS", 3600),
         # Notifications: SMTP when MAIL_SERVER is set, else recorded for the dev mailbox.
         "NOTIFY_SECONDS": _env_int("NOTIFY_SECONDS", 15),
         "MAIL_SERVER": env.get("MAIL_SERVER", ""),

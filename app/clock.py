@@ -12,8 +12,11 @@ from datetime import UTC, datetime
 
 
 def now() -> datetime:
-    """Current time in UTC without tzinfo (SQLite keeps no zone; PostgreSQL columns match)."""
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Current time in UTC without tzinfo (SQLite keeps no zone; PostgreSQL columns match).
+
+    Read through `timestamp()`, so a clock handed to the platform there (tests, the seeded
+    simulation in sim/) moves every timer and every stored time with it."""
+    return datetime.fromtimestamp(timestamp(), UTC).replace(tzinfo=None)
 
 
 def timestamp() -> float:

@@ -157,6 +157,13 @@ def create_payout():
                  redact=lambda body: bank_accounts.redact_destination(body, key))
 
 
+@bp.post("/test_helpers/payouts/<payout_id>/return")
+def return_payout(payout_id):
+    """Test helper: a paid payout comes back from the bank (`payout.failed` emitted)."""
+    return _post(params.no_params,
+                 lambda _: (200, payouts.return_late(payouts.get(payout_id)).to_dict()))
+
+
 @bp.get("/payouts/<payout_id>")
 def get_payout(payout_id):
     """Retrieve a payout."""

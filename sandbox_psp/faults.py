@@ -14,9 +14,17 @@ fault for the next `count` API calls whose path contains `path` (and whose metho
 `GET` lists the faults still queued; `DELETE` clears them. Only when SANDBOX_TEST_HELPERS is
 on (the default; a demo PSP shared by people may turn it off). Faults live in the process's
 memory: they are for one test, not a setting.
+
+A seeded `FaultPlan` (install_plan; the simulation in sim/ uses it) draws a fault for API calls
+the queue leaves alone, and decides the fate of each webhook delivery (delivered, dropped,
+failed for a later retry, duplicated) and the order of each batch — all from one seed, so a run
+replays exactly. A `timeout_after` with delay 0 does not sleep: it marks the answer with a
+`Sandbox-Fault: timeout_after` header, and an in-process caller turns it into its own timeout.
 """
+import random
 import threading
 import time
+from dataclasses import dataclass, field
 
 from flask import Blueprint, Flask, current_app, g, jsonify, request
 
@@ -79,6 +87,62 @@ def clear():
     return jsonify({"object": "list", "data": [], "has_more": False})
 
 
+@dataclass
+class FaultPlan:
+    """Faults drawn from one seed: `api_rate` of keyed POSTs fail one of FAULTS' ways;
+    `webhook_rates` gives the odds of a delivery being dropped, failed or duplicated."""
+
+    seed: int
+    api_rate: float = 0.15
+    webhook_rates: dict = field(default_factory=lambda: {"drop": 0.08, "fail": 0.15,
+                                                         "duplicate": 0.12})
+    enabled: bool = True
+    drawn: list = field(default_factory=list)   # (what, where, fault): the run's fault trace
+
+    def __post_init__(self):
+        self.rng = random.Random(f"faults:{self.seed}")
+
+    def api(self, method: str, path: str) -> dict | None:
+        """The fault for this API call, or None."""
+        if not self.enabled or method != "POST" or path.startswith("/v1/test_helpers"):
+            return None
+        if self.rng.random() >= self.api_rate:
+            return None
+        fault = self.rng.choice(FAULTS)
+        self.drawn.append(("api", f"{method} {path}", fault))
+        return {"fault": fault, "count": 1, "path": "", "method": "", "retry_after": 1.0,
+                "delay": 0.0}
+
+    def webhook(self, event_type: str) -> str:
+        """"deliver", "drop" (lost, the PSP believes it arrived), "fail" (retried later, so
+        it arrives late and out of order) or "duplicate"."""
+        if not self.enabled:
+            return "deliver"
+        draw, edge = self.rng.random(), 0.0
+        for fate, rate in self.webhook_rates.items():
+            edge += rate
+            if draw < edge:
+                self.drawn.append(("webhook", event_type, fate))
+                return fate
+        return "deliver"
+
+    def order(self, batch: list) -> list:
+        """The batch in the order this run delivers it (reordered when faults are on)."""
+        if self.enabled:
+            self.rng.shuffle(batch)
+        return batch
+
+
+def install_plan(app: Flask, plan: FaultPlan | None) -> None:
+    """Apply `plan` to this sandbox's API calls and webhook deliveries (None: stop)."""
+    app.extensions["sandbox_fault_plan"] = plan
+
+
+def plan_of(app: Flask) -> FaultPlan | None:
+    """The installed fault plan, if any."""
+    return app.extensions.get("sandbox_fault_plan")
+
+
 def _take() -> dict | None:
     path = request.path
     if not path.startswith("/v1/") or path.startswith(("/v1/test_helpers/faults", "/v1/_stats")):
@@ -91,6 +155,9 @@ def _take() -> dict | None:
                 if entry["count"] <= 0:
                     queue.remove(entry)
                 return entry
+        plan = plan_of(current_app)
+        if plan is not None and request.headers.get("Idempotency-Key"):
+            return plan.api(request.method, path)
     return None
 
 
@@ -122,5 +189,8 @@ def _after(response):
         failed.status_code = 500
         return failed
     if fault["fault"] == "timeout_after":
+        if fault["delay"] <= 0:
+            response.headers["Sandbox-Fault"] = "timeout_after"
+            return response
         time.sleep(fault["delay"])  # the work is committed; the caller has given up by now
     return response

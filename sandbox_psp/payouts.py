@@ -15,7 +15,8 @@ from .models import Payout, db, new_id, now
 from .paging import page
 
 # Every allowed move; anything else is a bug in the sandbox, refused with both statuses named.
-TRANSITIONS = {"pending": {"paid", "failed"}}
+# A paid payout may still fail later: the bank sends it back (Stripe reports it as failed).
+TRANSITIONS = {"pending": {"paid", "failed"}, "paid": {"failed"}}
 
 
 def _move(payout: Payout, status: str) -> None:
@@ -58,6 +59,15 @@ def settle_due(at: float) -> int:
             payout.failure_message = FAILURES[payout.settles_as]
         events.emit(f"payout.{payout.status}", payout.to_dict())
     return len(due)
+
+
+def return_late(payout: Payout) -> Payout:
+    """Test helper: the bank sends a paid payout back days later (account closed)."""
+    _move(payout, "failed")
+    payout.failure_code = "account_closed"
+    payout.failure_message = FAILURES["account_closed"]
+    events.emit("payout.failed", payout.to_dict())
+    return payout
 
 
 def get(payout_id: str) -> Payout:

@@ -24,25 +24,46 @@ def sign(payload: bytes, secret: str, timestamp: int) -> str:
     return f"t={timestamp},v1={mac}"
 
 
-def retry_delay(attempts_made: int, base: float) -> float:
-    """Seconds before the next try: base, 2×base, 4×base… each ±25 % so retries do not align."""
-    return base * 2 ** (attempts_made - 1) * random.uniform(0.75, 1.25)
+def retry_delay(attempts_made: int, base: float, rng=None) -> float:
+    """Seconds before the next try: base, 2×base, 4×base… each ±25 % so retries do not align
+    (`rng`: a seeded random, so a simulated run replays)."""
+    return base * 2 ** (attempts_made - 1) * (rng or random).uniform(0.75, 1.25)
 
 
-def deliver_due(app: Flask, now: float | None = None) -> int:
-    """Expire overdue sessions, settle due payouts, send what is due; returns the attempts made."""
+def deliver_due(app: Flask, now: float | None = None, send=None) -> int:
+    """Expire overdue sessions, settle due payouts, send what is due; returns the attempts made.
+
+    `send(app, url, payload)` → (status code or None, error or None) replaces the HTTP POST
+    (an in-process caller); a seeded fault plan (faults.install_plan) decides each delivery's
+    fate and the batch's order."""
+    from .faults import plan_of
+
     at = now if now is not None else time.time()
+    send = send or _send
+    plan = plan_of(app)
     with app.app_context():
         with atomic():
             sessions.expire_due(at)
         with atomic():  # before the claim, so the payouts' events go out in this same tick
             payouts.settle_due(at)
         due = _claim_due(at)
+        if plan is not None:
+            due = plan.order(due)
         for delivery_id, url, payload in due:
-            # No transaction is open while we wait on the network: the receiver may call us back.
-            status_code, error = _send(app, url, payload)
+            fate = plan.webhook(json.loads(payload)["type"]) if plan is not None else "deliver"
+            if fate == "drop":
+                status_code, error = 200, None   # lost on the way; the PSP believes it arrived
+            elif fate == "fail":
+                status_code, error = 503, None   # the receiver failed: retried later
+            else:
+                # No transaction is open while we wait on the network: the receiver may call
+                # us back.
+                status_code, error = send(app, url, payload)
+                if fate == "duplicate":
+                    send(app, url, payload)
             with atomic():
-                _record_attempt(app, delivery_id, status_code, error, at)
+                _record_attempt(app, delivery_id, status_code, error, at,
+                                rng=plan.rng if plan is not None else None)
     return len(due)
 
 
@@ -69,7 +90,7 @@ def _send(app: Flask, url: str, payload: bytes) -> tuple[int | None, str | None]
 
 
 def _record_attempt(app: Flask, delivery_id: int, status_code: int | None, error: str | None,
-                    at: float) -> None:
+                    at: float, rng=None) -> None:
     delivery = db.session.get(Delivery, delivery_id)
     db.session.add(DeliveryAttempt(delivery_id=delivery_id, attempted_at=time.time(),
                                    status_code=status_code, error=error))
@@ -80,7 +101,7 @@ def _record_attempt(app: Flask, delivery_id: int, status_code: int | None, error
         delivery.status, delivery.next_attempt_at = "failed", None
     else:
         base = app.config["SANDBOX_WEBHOOK_RETRY_BASE"]
-        delivery.next_attempt_at = at + retry_delay(delivery.attempt_count, base)
+        delivery.next_attempt_at = at + retry_delay(delivery.attempt_count, base, rng)
 
 
 class Deliverer(threading.Thread):

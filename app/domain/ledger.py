@@ -27,6 +27,9 @@ class AccountKind(str, Enum):
     DISPUTE_LOSSES = "dispute_losses"      # chargebacks lost that the platform bears
     # A released share frozen by an open chargeback: still the seller's if the dispute is won.
     SELLER_RESERVED = "seller_reserved"
+    # Money a PSP captured on a payment that must give it back (a second payment of a paid
+    # order): owed to the buyer until the refund goes through; no seller, no fee.
+    GIVE_BACK = "give_back"
 
     def __str__(self) -> str:
         return self.value
@@ -142,6 +145,30 @@ def payout_failed(seller_id: int, currency: str, amount: int) -> Posting:
     return _posting("payout_failed", currency, [
         Leg(seller(AccountKind.SELLER_IN_TRANSIT, seller_id), amount),
         Leg(seller(AccountKind.SELLER_AVAILABLE, seller_id), -amount),
+    ])
+
+
+def payout_returned(seller_id: int, provider: str, currency: str, amount: int) -> Posting:
+    """The bank sent a paid payout back: the PSP holds it again, and it is the seller's again."""
+    return _posting("payout_returned", currency, [
+        Leg(Account(AccountKind.PSP_CLEARING, provider), amount),
+        Leg(seller(AccountKind.SELLER_AVAILABLE, seller_id), -amount),
+    ])
+
+
+def give_back_captured(provider: str, currency: str, amount: int) -> Posting:
+    """The PSP captured money a payment must not keep: the PSP holds it, we owe it back."""
+    return _posting("give_back_captured", currency, [
+        Leg(Account(AccountKind.PSP_CLEARING, provider), amount),
+        Leg(Account(AccountKind.GIVE_BACK), -amount),
+    ])
+
+
+def give_back_refunded(provider: str, currency: str, amount: int) -> Posting:
+    """That money went back to the buyer."""
+    return _posting("give_back_refunded", currency, [
+        Leg(Account(AccountKind.GIVE_BACK), amount),
+        Leg(Account(AccountKind.PSP_CLEARING, provider), -amount),
     ])
 
 

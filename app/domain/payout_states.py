@@ -13,6 +13,7 @@ class PayoutStatus(str, Enum):
     IN_TRANSIT = "in_transit"  # the PSP accepted it; the bank has not confirmed
     PAID = "paid"
     FAILED = "failed"          # the money went back to the seller's available balance
+    RETURNED = "returned"      # paid, then sent back by the bank: the money is the seller's again
 
     def __str__(self) -> str:
         return self.value
@@ -22,8 +23,10 @@ P = PayoutStatus
 TRANSITIONS: dict[PayoutStatus, frozenset[PayoutStatus]] = {
     P.PENDING: frozenset({P.IN_TRANSIT, P.PAID, P.FAILED}),
     P.IN_TRANSIT: frozenset({P.PAID, P.FAILED}),
-    P.PAID: frozenset(),
+    # A bank may send a payout back days after confirming it (closed account, wrong holder).
+    P.PAID: frozenset({P.RETURNED}),
     P.FAILED: frozenset(),
+    P.RETURNED: frozenset(),
 }
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 from app.jobs.context import app_context
 from app.providers.base import ProviderError
 from app.services.audit import Actor
-from app.services.payments import actions
+from app.services.payments import actions, give_back, janitor, owners
 from app.services.payments.janitor import schedule_janitor
+
+SWEEPER = Actor("system:payment-sweep", "worker")
 
 
 def capture_payment(payment_id: int) -> str:
@@ -20,6 +22,12 @@ def expire_payment(payment_id: int) -> str:
         return actions.expire(payment_id, Actor("system:expiry", "worker")).result
 
 
+def give_back_payment(payment_id: int) -> str:
+    """Void or refund money a payment must not keep (a duplicate, a late authorization)."""
+    with app_context():
+        return give_back.run(payment_id, Actor("system:give-back", "worker"))
+
+
 def refresh_payment(payment_id: int) -> str:
     """Re-fetch a payment from the PSP: the safety net when its webhook is late or lost."""
     with app_context():
@@ -29,12 +37,40 @@ def refresh_payment(payment_id: int) -> str:
 def resolve_payment(payment_id: int, attempt: int = 0) -> str:
     """Janitor: ask the PSP what happened to a payment whose outcome we don't know."""
     with app_context():
+        actor = Actor("system:janitor", "worker")
         try:
-            outcome = actions.refresh(payment_id, Actor("system:janitor", "worker"))
+            outcome = actions.refresh(payment_id, actor)
         except ProviderError as exc:
             if exc.retryable:  # the PSP is down: still unknown, so keep to the cadence
-                schedule_janitor(payment_id, attempt + 1)
+                _next_try(payment_id, attempt, actor)
             raise
         if outcome.status.value == "unknown":
-            schedule_janitor(payment_id, attempt + 1)
+            _next_try(payment_id, attempt, actor)
         return outcome.result
+
+
+def _next_try(payment_id: int, attempt: int, actor: Actor) -> None:
+    if not schedule_janitor(payment_id, attempt + 1):
+        janitor.hand_to_support(payment_id, actor)
+
+
+def sweep_payments() -> dict[str, int]:
+    """The periodic owner of every non-terminal payment whose own job was lost."""
+    with app_context():
+        due = owners.overdue()
+        failures: list[ProviderError] = []
+        for ids, act in ((due.capture, actions.capture), (due.refresh, actions.refresh),
+                         (due.expire, actions.expire)):
+            for payment_id in ids:
+                try:
+                    act(payment_id, SWEEPER)
+                except ProviderError as exc:
+                    if not exc.retryable:
+                        raise
+                    failures.append(exc)  # one PSP hiccup must not starve the others
+        for payment_id in due.janitor:
+            schedule_janitor(payment_id)
+        if failures:
+            raise failures[0]  # fail loudly; the next run tries again
+        return {"capture": len(due.capture), "refresh": len(due.refresh),
+                "expire": len(due.expire), "janitor": len(due.janitor)}

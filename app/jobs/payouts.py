@@ -29,3 +29,13 @@ def submit_payout(payout_id: int) -> str:
     """Send one booked payout to the PSP (same idempotency key on every retry)."""
     with app_context():
         return payouts.submit(payout_id, RUN).status
+
+
+def sweep_in_transit() -> int:
+    """Ask the PSP about payouts in transit for long, and about paid ones a bank may still
+    send back (their webhooks may be lost); returns how many."""
+    with app_context():
+        ids = payouts.overdue_in_transit() + payouts.recheck_due()
+        for payout_id in ids:
+            payouts.refresh(payout_id, RUN)
+        return len(ids)

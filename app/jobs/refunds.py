@@ -17,13 +17,15 @@ def settle_refund(refund_id: int) -> str:
 
 
 def settle_pending() -> int:
-    """The periodic safety net: re-fetch every refund PENDING for a while; returns how many."""
+    """The periodic safety net: re-fetch every refund PENDING for a while (returns how many),
+    and re-check succeeded refunds that may still fail late (their webhook may be lost)."""
     with app_context():
         ids = refunds.pending_ids()
         unreachable: list[ProviderError] = []
-        for refund_id in ids:
+        for refund_id, act in [(i, refunds.refresh) for i in ids] + [
+                (i, refunds.recheck) for i in refunds.recheck_due()]:
             try:
-                refunds.refresh(refund_id, SETTLER)
+                act(refund_id, SETTLER)
             except ProviderError as exc:
                 if not exc.retryable:
                     raise

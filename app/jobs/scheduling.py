@@ -30,6 +30,9 @@ PERIODIC = {
     "connect": ("INBOX_SWEEP_SECONDS", "app.jobs.connect.sweep_clawbacks"),
     "evidence": ("EVIDENCE_SWEEP_SECONDS", "app.jobs.evidence.sweep_orphans"),
     "fraud_reviews": ("FRAUD_REVIEW_SWEEP_SECONDS", "app.jobs.fraud.sweep_reviews"),
+    # Owners of last resort for non-terminal payments and payouts (issue 11 §1.3).
+    "payments": ("PAYMENT_SWEEP_SECONDS", "app.jobs.payments.sweep_payments"),
+    "payouts_in_transit": ("PAYOUT_SWEEP_SECONDS", "app.jobs.payouts.sweep_in_transit"),
 }
 
 

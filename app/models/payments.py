@@ -60,6 +60,11 @@ class Payment(db.Model):
     failure_message: Mapped[str | None] = mapped_column(Text)
     needs_review: Mapped[bool] = mapped_column(default=False)
     review_reason: Mapped[str | None] = mapped_column(Text)
+    # Money the PSP took that this payment must not keep, given back (voided or refunded)
+    # instead of booked (services/payments/give_back.py): "duplicate" (another payment, in
+    # duplicate_of, had already paid the order) or "abandoned" (we had cancelled the session).
+    give_back: Mapped[str | None] = mapped_column(String(16))
+    duplicate_of: Mapped[int | None]
     psp_fee_amount: Mapped[int | None]
     card_brand: Mapped[str | None] = mapped_column(String(24))
     card_last4: Mapped[str | None] = mapped_column(String(4))

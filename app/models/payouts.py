@@ -30,8 +30,18 @@ class Payout(db.Model):
     destination_last4: Mapped[str | None] = mapped_column(String(4))
     failure_code: Mapped[str | None] = mapped_column(String(64))
     failure_message: Mapped[str | None] = mapped_column(Text)
+    # Frozen when the payout is booked: every retry of its key carries the same destination,
+    # whatever the seller changed since (a bank account row, or a Stripe connected account).
+    bank_account_id: Mapped[int | None]
+    destination_ref: Mapped[str | None] = mapped_column(String(64))
+    # A PSP answer no retry can cure (amount mismatch, idempotency error): support decides.
+    needs_review: Mapped[bool] = mapped_column(default=False)
+    review_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=now)
     settled_at: Mapped[datetime | None]
+    returned_at: Mapped[datetime | None]   # the bank sent a paid payout back
+    # Last time a sweep asked the PSP whether it failed late (its webhook may be lost).
+    checked_at: Mapped[datetime | None]
 
     @property
     def state(self) -> PayoutStatus:

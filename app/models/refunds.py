@@ -39,7 +39,15 @@ class Refund(db.Model):
     psp_reference: Mapped[str | None] = mapped_column(String(64))
     failure_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # Set (and committed) before the key first goes to the PSP: from then on the key may have
+    # executed, so no error may settle the refund FAILED without the PSP's own word.
+    sent_at: Mapped[datetime | None]
+    # An answer that contradicts the request (amount): flagged once; the sweep stops asking.
+    needs_review: Mapped[bool] = mapped_column(default=False)
+    review_reason: Mapped[str | None] = mapped_column(Text)
     settled_at: Mapped[datetime | None]     # succeeded or failed
+    # Last time a sweep asked the PSP whether it failed late (its webhook may be lost).
+    checked_at: Mapped[datetime | None]
     reversed_at: Mapped[datetime | None]
 
     payment = relationship("Payment", backref=backref("refunds", order_by="Refund.id"))

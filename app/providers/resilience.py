@@ -158,15 +158,20 @@ class GuardedProvider(PaymentProvider):
         the call is a read or carries an idempotency key, so repeating it is safe."""
         policy = self.policy
         started = policy.clock()
-        attempt, last = 0, None
+        attempt, last, maybe = 0, None, False
         while True:
             attempt += 1
-            self._admit(started, last)
+            self._admit(started, last)  # raises `last` itself (its history already applied)
             try:
                 result = getattr(self.inner, method)(*args)
             except ProviderError as error:
                 self._record(error)
                 last = error
+                # `executed` describes the key's whole history, not this attempt: once one
+                # attempt may have executed, no later "certainly not" may say otherwise.
+                maybe = maybe or error.executed is not False
+                if maybe and error.executed is False:
+                    error.executed = None
                 if not may_retry(error, keyed) or attempt >= policy.attempts:
                     raise
                 delay = policy.backoff(attempt, error)

@@ -50,7 +50,9 @@ def test_a_seller_refunds_ten_euros_written_with_a_decimal_comma(app, people, or
     assert 'value="48,00"' in _html(seller.get(url, headers=GERMAN))  # prefilled as typed
     preview = seller.post(url, data={"amount": "10,00", "reason": "chipped", "step": "preview"})
     assert preview.status_code == 200 and "Confirm refund of €10.00" in _html(preview)
-    seller.post(url, data={"amount": "10,00", "reason": "chipped", "step": "confirm"})
+    intent = re.search(r'name="intent"[^>]*value="([^"]+)"', _html(preview)).group(1)
+    seller.post(url, data={"amount": "10,00", "reason": "chipped", "step": "confirm",
+                           "intent": intent})
     db.session.expire_all()
     assert [r.amount for r in db.session.execute(select(Refund)).scalars()] == [1000]
 

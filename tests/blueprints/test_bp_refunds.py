@@ -2,6 +2,8 @@
 and the buyer sees the refund on their order."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -28,6 +30,14 @@ def _client(app, who: str):
 
 def _html(response) -> str:
     return response.get_data(as_text=True)
+
+
+def _confirm(client, url: str, data: dict):
+    """Preview, then post the confirmation with the one-time key the preview minted."""
+    preview = client.post(url, data={**data, "step": "preview"})
+    found = re.search(r'name="intent"[^>]*value="(rf_[0-9a-f]{32})"', _html(preview))
+    assert found, _html(preview)[:2000]
+    return client.post(url, data={**data, "step": "confirm", "intent": found.group(1)})
 
 
 def _refunds() -> list[Refund]:
@@ -59,8 +69,8 @@ def test_the_seller_previews_then_refunds_part_of_a_held_line(app, people, order
     assert 'data-kind="from_escrow">€12.00' in html and 'data-kind="fee_returned">€1.20' in html
     assert _refunds() == []  # a preview moves nothing
 
-    done = seller.post(f"/seller/lines/{mug.order_line_id}/refund",
-                       data={"amount": "12.00", "reason": "one was chipped", "step": "confirm"})
+    done = _confirm(seller, f"/seller/lines/{mug.order_line_id}/refund",
+                    {"amount": "12.00", "reason": "one was chipped"})
     assert done.status_code == 303 and done.headers["Location"].endswith("/seller/refunds")
     (refund,) = _refunds()
     assert (refund.status, refund.amount, refund.requested_by) == ("succeeded", 1200, "seller")
@@ -90,7 +100,7 @@ def test_a_seller_refunds_released_money_only_while_their_balance_covers_it(app,
     preview = seller.post(url, data={"amount": "24.00", "reason": "x", "step": "preview"})
     assert 'data-kind="from_balance">€21.60' in _html(preview)
     assert 'data-kind="available_after">€21.60' in _html(preview)
-    seller.post(url, data={"amount": "24.00", "reason": "x", "step": "confirm"})
+    _confirm(seller, url, {"amount": "24.00", "reason": "x"})
     add_bank_account(people["seller"])
     assert payouts.book_payout(people["seller"], "EUR", SUPPORT, manual=True)  # 21.60 paid out
 
@@ -132,8 +142,8 @@ def test_support_previews_who_pays_then_refunds_an_amount(app, people, order):
     assert "PSP fee lost" in html and "netted against future sales" not in html
     assert _refunds() == []
 
-    done = support.post(f"/support/payments/{payment_id}/refunds",
-                        data={"amount": "64.90", "reason": "order lost", "step": "confirm"})
+    done = _confirm(support, f"/support/payments/{payment_id}/refunds",
+                    {"amount": "64.90", "reason": "order lost"})
     assert done.status_code == 303
     (refund,) = _refunds()
     assert (refund.amount, refund.requested_by, refund.actor_id) == (6490, "support",
@@ -155,7 +165,7 @@ def test_support_refunds_chosen_lines(app, people, order):
                            data={**data, "step": "preview"})
     assert f'data-line="{candle.order_line_id}"' in _html(preview)
     assert f'name="line_{candle.order_line_id}" value="16.90"' in _html(preview)
-    support.post(f"/support/payments/{payment_id}/refunds", data={**data, "step": "confirm"})
+    _confirm(support, f"/support/payments/{payment_id}/refunds", data)
     assert holds(order)["Candle"].status == "refunded" and holds(order)["Mug"].status == "held"
 
 
@@ -163,7 +173,8 @@ def test_support_is_refused_readably_and_it_is_audited(app, people, order):
     support = _client(app, "support")
     payment_id = latest_payment(order).id
     response = support.post(f"/support/payments/{payment_id}/refunds",
-                            data={"amount": "99.00", "reason": "x", "step": "confirm"},
+                            data={"amount": "99.00", "reason": "x", "step": "confirm",
+                                  "intent": "rf_" + "0" * 32},
                             follow_redirects=True)
     assert "At most €64.90 can still be refunded" in _html(response)
     assert _refunds() == []
@@ -192,9 +203,48 @@ def test_support_refunds_need_a_recent_code_and_the_role(app, people, order):
 def test_the_buyer_sees_refunds_on_the_order(app, people, order):
     mug = holds(order)["Mug"]
     seller = _client(app, "seller")
-    seller.post(f"/seller/lines/{mug.order_line_id}/refund",
-                data={"amount": "5.00", "reason": "late delivery", "step": "confirm"})
+    _confirm(seller, f"/seller/lines/{mug.order_line_id}/refund",
+             {"amount": "5.00", "reason": "late delivery"})
     buyer = _client(app, "buyer")
     html = _html(buyer.get(f"/orders/{order}"))
     assert 'id="refunds"' in html and "€5.00" in html and "late delivery" in html
     assert "On its way back to your card" in html
+
+
+# --- A confirmation posted twice (issue 11 §1.5) -----------------------------------------
+
+def _psp_refunded(stack, payment_id: int) -> int:
+    from tests.flows import psp_call
+
+    payment = db.session.get(Payment, payment_id)
+    return psp_call(stack["psp_url"], "GET", f"/v1/payment_sessions/"
+                    f"{payment.psp_reference}").json()["amount_refunded"]
+
+
+@pytest.mark.parametrize("who", ["seller", "support"])
+def test_the_same_confirmation_posted_twice_refunds_once(app, people, order, stack, who):
+    client = _client(app, who)
+    mug = holds(order)["Mug"]
+    payment_id = latest_payment(order).id
+    url = (f"/seller/lines/{mug.order_line_id}/refund" if who == "seller"
+           else f"/support/payments/{payment_id}/refunds")
+    data = {"amount": "5.00", "reason": "scratched"}
+    preview = client.post(url, data={**data, "step": "preview"})
+    intent = re.search(r'name="intent"[^>]*value="(rf_[0-9a-f]{32})"', _html(preview)).group(1)
+
+    for _ in range(2):  # a double click, a resent form
+        answer = client.post(url, data={**data, "step": "confirm", "intent": intent})
+        assert answer.status_code == 303
+
+    (refund,) = _refunds()
+    assert refund.amount == 500 and refund.idempotency_key == intent
+    assert _psp_refunded(stack, payment_id) == 500
+
+
+def test_a_confirmation_without_a_previews_key_only_previews(app, people, order):
+    support = _client(app, "support")
+    payment_id = latest_payment(order).id
+    answer = support.post(f"/support/payments/{payment_id}/refunds",
+                          data={"amount": "5.00", "reason": "x", "step": "confirm"})
+    assert answer.status_code == 200 and "Confirm refund of €5.00" in _html(answer)
+    assert _refunds() == []

@@ -178,3 +178,24 @@ def test_a_refund_webhook_before_our_answer_is_retried_not_ignored(client, peopl
     row = fresh(Refund, refund.id)
     row.psp_reference, row.status = reference, "succeeded"
     db.session.commit()
+
+
+def test_a_late_failure_whose_webhook_was_lost_is_found_by_the_sweep(client, people, stack,
+                                                                     psp):
+    """Found by the simulation (seed 26): nothing revisited a SUCCEEDED refund, so a lost
+    refund.failed left our ledger saying refunded while the PSP had the money back."""
+    payment = captured(client, people, stack, psp)
+    refund = refunds.request_refund(payment.id, amount=1000, reason="x", actor=SUPPORT,
+                                    by="support")
+    settle(psp)
+    fail_at_psp(stack, refund)  # its webhook never arrives: nobody calls settle(psp)
+    row = fresh(Refund, refund.id)
+    row.settled_at = now() - timedelta(days=2)
+    db.session.commit()
+
+    settle_pending()
+    settle_pending()  # checked today: not asked again, nothing reversed twice
+
+    assert fresh(Refund, refund.id).status == "reversed"
+    assert intents() == [f"refund:{refund.id}", f"refund_reversed:{refund.id}"]
+    assert fresh(Payment, payment.id).amount_refunded == 0

@@ -321,3 +321,15 @@ def test_healthz_reports_each_providers_breaker(app, client):
 
     assert report["providers"]["sandbox"] == {"state": "open", "failures": 1}
     assert report["status"] in ("ok", "degraded")  # an open breaker means failover, not down
+
+
+def test_an_attempt_that_may_have_executed_is_not_forgotten_by_a_later_error(guarded):
+    """A 5xx (may have executed) then "connection refused" (certainly not, this time): the key's
+    history says "maybe", so the error raised must not say executed=False (issue 11 §1.1)."""
+    refused = ProviderError("refused", code="unreachable", retryable=True, executed=False)
+    inner = Scripted(unavailable(executed=None), refused)
+
+    with pytest.raises(ProviderError) as caught:
+        guarded(inner, attempts=2, with_breaker=False).capture("ps_1", 100, "k")
+
+    assert caught.value.executed is None

@@ -227,6 +227,7 @@ def test_same_key_with_other_parameters_is_refused_for_good(provider, app, stack
     assert caught.value.status == 400
     assert caught.value.code == "idempotency_key_reused"
     assert caught.value.retryable is False
+    assert caught.value.executed is None  # the first request with the key stands (issue 11)
     assert stats(stack["psp_url"])[request.idempotency_key] == 1
 
 

@@ -128,6 +128,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "support.escrow_decision"): STAFF,
     ("POST", "support.refund_payment"): STAFF,
     ("GET", "support.unknown"): STAFF,
+    ("POST", "support.recheck"): STAFF,
     ("GET", "support.disputes"): STAFF,
     ("GET", "support.case"): STAFF,
     ("POST", "support.assign"): STAFF,

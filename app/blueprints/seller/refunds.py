@@ -27,6 +27,7 @@ class RefundForm(FlaskForm):
     reason = TextAreaField("Reason (shown to the buyer)",
                            validators=[DataRequired(), Length(max=255)])
     step = HiddenField(default="preview")  # preview | confirm
+    intent = HiddenField()  # the one-time key minted with the preview (a double post pays once)
 
 
 def _own_hold(order_line_id: int) -> EscrowHold:
@@ -61,14 +62,17 @@ def refund_line(order_line_id: int):
         try:
             amount = parse_amount(form.amount.data, hold.currency)
             lines = {order_line_id: amount.amount}
-            if form.step.data == "confirm":
+            # A confirmation without the key of a preview is shown as a preview: nothing
+            # moves until the person confirms what they saw.
+            if form.step.data == "confirm" and refunds.is_intent(form.intent.data):
                 refund = refunds.request_refund(payment.id, lines=lines, reason=form.reason.data,
-                                                actor=current_actor(), by="seller")
+                                                actor=current_actor(), by="seller",
+                                                intent_key=form.intent.data)
                 flash(_outcome(refund), "success")
                 return redirect(url_for("seller.refunds_page"), code=303)
             preview = refunds.plan(payment.id, lines=lines, seller_id=current_user.id)
             refunds.check_seller_covers(preview, current_user.id)
-            form.step.data = "confirm"
+            form.step.data, form.intent.data = "confirm", refunds.mint_intent()
         except MoneyError as exc:
             form.amount.errors = [str(exc)]
         except NotFound:

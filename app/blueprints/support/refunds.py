@@ -62,14 +62,18 @@ def refund_payment(payment_id: int):
     back = redirect(url_for("support.payment", payment_id=payment_id), code=303)
     try:
         lines, amount, reason = _request_of(payment)
-        if request.form.get("step") != "confirm":
+        intent = request.form.get("intent", "")
+        # A confirmation without the one-time key of a preview is shown as a preview: the key
+        # minted here makes the refund's idempotency key, so a double post refunds once.
+        if request.form.get("step") != "confirm" or not refunds.is_intent(intent):
             preview = refunds.plan(payment_id, lines=lines, amount=amount)
             audit.record_access(current_actor(), "refund.previewed", f"payment:{payment_id}",
                                 amount=preview.total)
             return render_template("support/refund_preview.html", payment=payment,
-                                   preview=preview, reason=reason, form=request.form)
+                                   preview=preview, reason=reason, form=request.form,
+                                   intent=refunds.mint_intent())
         refund = refunds.request_refund(payment_id, lines=lines, amount=amount, reason=reason,
-                                        actor=current_actor(), by="support")
+                                        actor=current_actor(), by="support", intent_key=intent)
     except ServiceError as exc:
         if isinstance(exc, NotFound):
             abort(404)

@@ -181,6 +181,11 @@ class SandboxProvider(PaymentProvider):
             # Another request with our key is in flight: back off and retry the same key.
             raise ProviderError(message, code=error.get("code"), status=status, retryable=True,
                                 executed=None)
+        if kind == "idempotency_error":
+            # Our key was used before with other parameters: whatever that first request did
+            # stands, so this is never "not executed" (and never retried: it cannot succeed).
+            raise ProviderError(message, code=error.get("code") or kind, status=status,
+                                executed=None)
         if status == 429:
             raise ProviderError(message, code="rate_limited", status=status, retryable=True,
                                 retry_after=_seconds(response.headers.get("Retry-After")))

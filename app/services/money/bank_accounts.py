@@ -172,6 +172,26 @@ def current_account(seller_id: int) -> AccountOnFile | None:
                          account.created_at)
 
 
+def reveal_account(account_id: int, seller_id: int, actor: Actor) -> Revealed:
+    """The decrypted destination of one (possibly since replaced) account of the seller: the
+    one a payout was booked to; audit-logged. Same duties as reveal_destination."""
+    with unit_of_work():
+        account = db.session.get(BankAccount, account_id)
+        if account is None or account.seller_id != seller_id:
+            raise NotFound("No such bank account.")
+        revealed = Revealed(json.loads(crypto.decrypt(account.sealed, account.associated_data())),
+                            account.holder_name)
+        audit.record(actor, "bank_account.decrypted", f"user:{seller_id}",
+                     account=account.id, last4=account.last4)
+    return revealed
+
+
+def current_account_id(seller_id: int) -> int | None:
+    """The id of the seller's current account (what a new payout is frozen to)."""
+    account = _current(seller_id)
+    return account.id if account is not None else None
+
+
 def reveal_destination(seller_id: int, actor: Actor) -> Revealed:
     """The decrypted current destination and holder for paying the seller out; audit-logged.
 

@@ -48,6 +48,16 @@ def payments_consistent() -> list[str]:
         if p.amount_captured > p.amount_authorized or p.amount_refunded > p.amount_captured:
             problems.append(f"payment {p.id}: authorized {p.amount_authorized}, captured "
                             f"{p.amount_captured}, refunded {p.amount_refunded}")
+        if p.give_back:
+            # Its money is owed back to the buyer, never escrowed (services/payments/give_back).
+            booked = db.session.execute(select(LedgerTransaction.intent).where(
+                LedgerTransaction.payment_id == p.id)).scalars().all()
+            expected = {f"give_back:captured:{p.id}"} if p.amount_captured else set()
+            if p.amount_refunded:
+                expected.add(f"give_back:refunded:{p.id}")
+            if set(booked) != expected:
+                problems.append(f"payment {p.id} (given back): postings {sorted(booked)}")
+            continue
         captures = db.session.execute(select(LedgerTransaction).where(
             LedgerTransaction.intent == f"capture:payment:{p.id}")).scalars().all()
         if p.status in CAPTURED_OR_LATER and len(captures) != 1:
@@ -126,8 +136,9 @@ def refunds_posted() -> list[str]:
         DisputeCase.kind == CaseKind.CHARGEBACK.value)).scalars())
     for payment in db.session.execute(select(Payment)).scalars():
         # A lost chargeback may count as refunded too; elsewhere refunds are the only source.
-        if payment.id not in charged_back and payment.amount_refunded != succeeded.get(
-                payment.id, 0):
+        # A given-back payment's refund is checked with its postings (payments_consistent).
+        if payment.id not in charged_back and not payment.give_back \
+                and payment.amount_refunded != succeeded.get(payment.id, 0):
             problems.append(f"payment {payment.id}: refunded {payment.amount_refunded}, its "
                             f"succeeded refunds total {succeeded.get(payment.id, 0)}")
     return problems
@@ -154,7 +165,8 @@ def payouts_posted() -> list[str]:
     """4/5. Each payout has exactly the postings its status implies."""
     expected = {PayoutStatus.PENDING.value: {"sent"}, PayoutStatus.IN_TRANSIT.value: {"sent"},
                 PayoutStatus.PAID.value: {"sent", "paid"},
-                PayoutStatus.FAILED.value: {"sent", "failed"}}
+                PayoutStatus.FAILED.value: {"sent", "failed"},
+                PayoutStatus.RETURNED.value: {"sent", "paid", "returned"}}
     problems = []
     for payout in db.session.execute(select(Payout)).scalars():
         intents = set(db.session.execute(select(LedgerTransaction.intent).where(

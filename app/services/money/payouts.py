@@ -9,19 +9,21 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app.clock import now
 from app.database import locked, unit_of_work
 from app.domain import ledger as rules
 from app.domain.ledger import AccountKind
-from app.domain.money import format_money
+from app.domain.money import Money, format_money
 from app.domain.payout_states import PayoutStatus, transition
+from app.domain.refund_states import RefundStatus
 from app.extensions import db
-from app.models.escrow import PayoutSettings
+from app.models.escrow import EscrowHold, PayoutSettings
 from app.models.ledger import LedgerEntry
 from app.models.payouts import Payout
+from app.models.refunds import Refund, RefundLine
 from app.models.webhooks import InboxStatus
 from app.providers.base import ProviderError, ProviderEvent, ProviderPayout
 from app.providers.registry import get_provider
@@ -83,16 +85,30 @@ def sellers_with_available() -> list[tuple[int, str]]:
     return sorted((int(owner), currency) for owner, currency in rows)
 
 
-def destination_for(seller_id: int) -> tuple[str, str] | None:
-    """(provider, last 4 of the destination) for the seller's next payout: their Stripe
-    connected account when Stripe is in use and accepts transfers to it, else their bank
-    account through the sandbox; None when they have neither."""
+def destination_for(seller_id: int) -> tuple[str, str, int | None, str | None] | None:
+    """(provider, last 4, bank account id, connected account ref) for the seller's next
+    payout: their Stripe connected account when Stripe is in use and accepts transfers to it,
+    else their bank account through the sandbox; None when they have neither."""
     connected = connected_accounts.stripe_account(seller_id)
     if connected is not None and connected.payouts_enabled \
             and connected_accounts.stripe_adapter() is not None:
-        return connected_accounts.STRIPE, connected.account_ref[-4:]
+        return connected_accounts.STRIPE, connected.account_ref[-4:], None, connected.account_ref
     account = bank_accounts.current_account(seller_id)
-    return (PROVIDER, account.last4) if account is not None else None
+    if account is None:
+        return None
+    return PROVIDER, account.last4, bank_accounts.current_account_id(seller_id), None
+
+
+def pending_clawbacks(seller_id: int, currency: str) -> int:
+    """The seller's share of refunds still PENDING on lines already released to them."""
+    total = db.session.execute(
+        select(func.coalesce(func.sum(RefundLine.amount - RefundLine.fee_returned), 0))
+        .join(Refund, Refund.id == RefundLine.refund_id)
+        .join(EscrowHold, EscrowHold.id == RefundLine.hold_id)
+        .where(RefundLine.seller_id == seller_id, Refund.currency == currency,
+               Refund.status == RefundStatus.PENDING.value,
+               EscrowHold.released_at.is_not(None))).scalar_one()
+    return int(total)
 
 
 def book_payout(seller_id: int, currency: str, actor: Actor, *, manual: bool = False,
@@ -103,7 +119,10 @@ def book_payout(seller_id: int, currency: str, actor: Actor, *, manual: bool = F
         settings.version += 1
         if not manual and not is_due(settings, at or now()):
             return None
-        available = ledger.balance(AccountKind.SELLER_AVAILABLE, str(seller_id), currency)
+        # What a refund still pending at the PSP will claw back from this balance is not the
+        # seller's to withdraw: paid out now, the refund would drive the balance below zero.
+        available = (ledger.balance(AccountKind.SELLER_AVAILABLE, str(seller_id), currency)
+                     - pending_clawbacks(seller_id, currency))
         # A balance at or below zero (a refund clawed back after release, docs/money.md) pays
         # nothing: later releases credit the same account and net it out first.
         if available <= 0 or (not manual and available < settings.minimum_amount):
@@ -115,9 +134,12 @@ def book_payout(seller_id: int, currency: str, actor: Actor, *, manual: bool = F
             return None
         if not manual:
             settings.last_run_on = (at or now()).date()
+        # Destination, amount and currency are frozen here: every retry of the key must carry
+        # the same parameters, whatever the seller changes meanwhile.
         payout = Payout(seller_id=seller_id, currency=currency, amount=available,
                         provider=route[0], idempotency_key=f"po_{secrets.token_hex(16)}",
-                        destination_last4=route[1])
+                        destination_last4=route[1], bank_account_id=route[2],
+                        destination_ref=route[3])
         db.session.add(payout)
         db.session.flush()
         ledger.post(rules.payout_sent(seller_id, currency, available),
@@ -135,10 +157,16 @@ def submit(payout_id: int, actor: Actor) -> Payout:
     if payout.provider == connected_accounts.STRIPE:
         # A Transfer to the connected account, grouped under this payout's own key (a
         # payout batches many orders; docs/providers.md "Stripe Connect").
-        account = connected_accounts.stripe_account(payout.seller_id)
-        destination, holder = {"stripe_account": account.account_ref if account else "",
+        ref = payout.destination_ref
+        if ref is None:  # booked before destinations were frozen (migration 0020)
+            account = connected_accounts.stripe_account(payout.seller_id)
+            ref = account.account_ref if account else ""
+        destination, holder = {"stripe_account": ref,
                                "transfer_group": payout.idempotency_key}, ""
-    else:
+    elif payout.bank_account_id is not None:
+        destination, holder = bank_accounts.reveal_account(payout.bank_account_id,
+                                                           payout.seller_id, actor)
+    else:  # booked before destinations were frozen (migration 0020)
         destination, holder = bank_accounts.reveal_destination(payout.seller_id, actor)
     try:
         result = get_provider(payout.provider).create_payout(
@@ -146,10 +174,25 @@ def submit(payout_id: int, actor: Actor) -> Payout:
     except ProviderError as exc:
         if exc.retryable:
             raise  # the job retries with the same key
+        if exc.executed is not False:
+            # An idempotency error (or any refusal of a key that may have executed) says
+            # nothing about the money: never "failed", which would pay it again.
+            return flag(payout_id, f"the PSP answered {exc.code} to payout {payout_id}: "
+                        f"{exc}", actor)
         return apply_result(payout_id, ProviderPayout("", "failed", payout.amount,
                                                       payout.currency, exc.code, str(exc)),
                             actor)
     return apply_result(payout_id, result, actor)
+
+
+def flag(payout_id: int, reason: str, actor: Actor) -> Payout:
+    """Put a payout in front of support, once, without moving its money."""
+    with unit_of_work():
+        payout = locked(Payout, payout_id)
+        if not payout.needs_review:
+            payout.needs_review, payout.review_reason = True, reason[:500]
+            audit.record(actor, "payout.needs_review", f"payout:{payout.id}", reason=reason)
+        return payout
 
 
 def apply_result(payout_id: int, result: ProviderPayout, actor: Actor) -> Payout:
@@ -158,9 +201,21 @@ def apply_result(payout_id: int, result: ProviderPayout, actor: Actor) -> Payout
         payout = locked(Payout, payout_id)
         if result.reference and not payout.psp_reference:
             payout.psp_reference = result.reference
+        if result.reference and (result.amount != payout.amount
+                                 or result.currency.upper() != payout.currency.upper()):
+            if not payout.needs_review:
+                reason = (f"the PSP reports payout {payout.id} as "
+                          f"{format_money(Money(result.amount, result.currency.upper()))}, "
+                          f"we sent {format_money(payout.total)}")
+                payout.needs_review, payout.review_reason = True, reason
+                audit.record(actor, "payout.needs_review", f"payout:{payout.id}", reason=reason)
+            return payout
         target = {"in_transit": P.IN_TRANSIT, "paid": P.PAID, "failed": P.FAILED}.get(
             result.status)
-        if target is None or target == payout.state or payout.state in (P.PAID, P.FAILED):
+        if target == P.FAILED and payout.state == P.PAID:
+            target = P.RETURNED  # failed after "paid": the bank sent it back
+        if target is None or target == payout.state or payout.state in (
+                P.FAILED, P.RETURNED) or (payout.state == P.PAID and target != P.RETURNED):
             return payout
         payout.status = transition(payout.state, target).value
         if target == P.PAID:
@@ -179,6 +234,18 @@ def apply_result(payout_id: int, result: ProviderPayout, actor: Actor) -> Payout
                 f"Your payout of {format_money(payout.total)} failed",
                 f"{payout.failure_message}\n\nThe money is back in your available balance and "
                 "will be paid out again with your next payout.")
+        elif target == P.RETURNED:
+            payout.returned_at = now()
+            payout.failure_code = result.failure_code
+            payout.failure_message = failure_words(result.failure_code, result.failure_message)
+            ledger.post(rules.payout_returned(payout.seller_id, payout.provider,
+                                              payout.currency, payout.amount),
+                        f"payout:returned:{payout.id}", payout_id=payout.id)
+            notifications.notify(
+                payout.seller_id, "payout_failed",
+                f"Your payout of {format_money(payout.total)} came back",
+                f"{payout.failure_message}\n\nYour bank returned the payout; the money is back "
+                "in your available balance and will be paid out again with your next payout.")
         audit.record(actor, "payout.status_changed", f"payout:{payout.id}",
                      after=payout.status, failure=payout.failure_code)
         return payout
@@ -219,7 +286,37 @@ def failure_words(code: str | None, fallback: str | None) -> str:
 def stale_pending(older_than: timedelta = timedelta(minutes=10)) -> list[int]:
     """Payouts booked but never accepted by the PSP (the submit job was lost or kept failing)."""
     return list(db.session.execute(select(Payout.id).where(
-        Payout.status == P.PENDING.value, Payout.created_at < now() - older_than)).scalars())
+        Payout.status == P.PENDING.value, Payout.needs_review.is_(False),
+        Payout.created_at < now() - older_than)).scalars())
+
+
+def overdue_in_transit(older_than: timedelta = timedelta(hours=6)) -> list[int]:
+    """Payouts the PSP accepted long ago whose outcome never reached us (lost webhook)."""
+    return list(db.session.execute(select(Payout.id).where(
+        Payout.status == P.IN_TRANSIT.value, Payout.needs_review.is_(False),
+        Payout.psp_reference.is_not(None), Payout.created_at < now() - older_than)
+        .order_by(Payout.id)).scalars())
+
+
+def recheck_due(window: timedelta = timedelta(days=30),
+                every: timedelta = timedelta(days=1)) -> list[int]:
+    """PAID payouts a bank may still send back, not asked about for a day (lost webhooks)."""
+    cutoff = now() - every
+    return list(db.session.execute(select(Payout.id).where(
+        Payout.status == P.PAID.value, Payout.psp_reference.is_not(None),
+        Payout.settled_at >= now() - window, Payout.settled_at < cutoff,
+        or_(Payout.checked_at.is_(None), Payout.checked_at < cutoff)).order_by(Payout.id))
+        .scalars())
+
+
+def refresh(payout_id: int, actor: Actor) -> Payout:
+    """Re-fetch one payout from the PSP and apply what it says."""
+    payout = db.session.get(Payout, payout_id)
+    result = get_provider(payout.provider).retrieve_payout(payout.psp_reference)
+    payout = apply_result(payout_id, result, actor)
+    with unit_of_work():
+        locked(Payout, payout_id).checked_at = now()
+    return payout
 
 
 def history(seller_id: int, limit: int = 50) -> list[Payout]:

@@ -43,7 +43,9 @@ def refresh(payment_id: int, actor: Actor, cause: str = "re-fetched from the PSP
         # The create call's answer was lost: look the session up by our own reference.
         report = provider.find_by_reference(payment.idempotency_key)
         if report is None:
-            if payment.state == S.UNKNOWN:
+            # UNKNOWN: the create call's answer was lost. AUTHORIZING without a reference: the
+            # Drop-in's sale call died (only the sweep asks, long after it would have answered).
+            if payment.state in (S.UNKNOWN, S.AUTHORIZING):
                 return payments.apply_report_without_psp(payment_id, S.FAILED, actor,
                                                          "the PSP never created the session")
             return Outcome("unchanged", payment.state, "no session at the PSP")
@@ -54,7 +56,7 @@ def refresh(payment_id: int, actor: Actor, cause: str = "re-fetched from the PSP
 def capture(payment_id: int, actor: Actor) -> Outcome:
     """Capture an authorized payment in full; a no-op once it is captured."""
     payment = _load(payment_id)
-    if payment.state != S.AUTHORIZED:
+    if payment.state != S.AUTHORIZED or payment.give_back:
         return Outcome("unchanged", payment.state, "not awaiting capture")
     provider = get_provider(payment.provider)
     try:

@@ -28,6 +28,17 @@ def schedule_janitor(payment_id: int, attempt: int = 0) -> bool:
     return True
 
 
+RECHECK = ("The janitor asked the PSP {n} times over {days} days and still does not know how "
+           "this payment ended. Re-check with the PSP now.")
+
+
+def hand_to_support(payment_id: int, actor) -> None:
+    """The janitor's last try failed: the payment goes to support's queue, never silently."""
+    spent = sum(JANITOR_DELAYS, timedelta())
+    payments.flag_for_review(payment_id, RECHECK.format(n=len(JANITOR_DELAYS), days=spent.days),
+                             actor)
+
+
 @dataclass(frozen=True)
 class UnknownPayment:
     """An UNKNOWN payment and where the janitor is with it."""

@@ -35,7 +35,7 @@ from app.services.audit import Actor
 from app.services.errors import ServiceError
 from app.services.fraud import screening
 from app.services.money.escrow import hold_captured
-from app.services.payments import vault
+from app.services.payments import give_back, vault
 
 S = PaymentStatus
 
@@ -66,13 +66,14 @@ def record_change(payment: Payment, target: PaymentStatus, cause: str, actor: Ac
 
 def _order_follows(payment: Payment, before: PaymentStatus, target: PaymentStatus) -> None:
     """A paid order's status follows its money (refunds, chargebacks), so the buyer's screens
-    say what the ledger says; only the order's current payment speaks for it."""
+    say what the ledger says; only the order's current payment speaks for it, and never one
+    being given back (a duplicate's refund or void is not the order's money moving)."""
     follow = following_payment(before, target)
     if follow is None:
         return
     order = locked(Order, payment.order_id)
     if order.state not in MONEY_TAKEN or order.current_payment.id != payment.id \
-            or order.state == follow:
+            or payment.give_back is not None or order.state == follow:
         return
     order.status = order_transition(order.state, follow).value
 
@@ -141,7 +142,8 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
                  *, inbox_id: int | None = None,
                  override: PaymentStatus | None = None) -> Outcome:
     """Bring the payment forward to what the PSP reports, in one transaction."""
-    capture_after_commit, held = False, None
+    capture_after_commit = give_back_after_commit = False
+    held = None
     with unit_of_work():
         payment = locked(Payment, payment_id)
         current = payment.state
@@ -149,7 +151,13 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
         if target in REFUND_OWNED:
             target = S.CAPTURED
         _copy_facts(payment, report)
-        if target is None:
+        why = give_back.detect(payment, current, target)
+        if why is not None:
+            # Money on a payment that must not keep it: booked apart, given back by a job.
+            give_back_after_commit = give_back.record(payment, why, current, target, cause,
+                                                      actor)
+            outcome = Outcome("given_back", payment.state, why)
+        elif target is None:
             payment.needs_review = True
             payment.review_reason = f"the PSP reported an unknown status {report.raw_status!r}"
             audit.record(actor, "payment.needs_review", f"payment:{payment.id}",
@@ -193,6 +201,9 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
                        job_id=f"capture-{payment_id}")
     if held == screening.Action.BLOCK:
         queues.enqueue("app.jobs.fraud.void_blocked", payment_id, job_id=f"fraud-void-{payment_id}")
+    if give_back_after_commit:
+        queues.enqueue("app.jobs.payments.give_back_payment", payment_id,
+                       job_id=f"give-back-{payment_id}")
     return outcome
 
 

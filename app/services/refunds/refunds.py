@@ -11,10 +11,11 @@
 """
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.clock import now
 from app.database import locked, unit_of_work
@@ -30,7 +31,7 @@ from app.providers.base import ProviderError, ProviderEvent, ProviderRefund
 from app.providers.registry import get_provider
 from app.services import audit, inbox
 from app.services.audit import Actor
-from app.services.errors import NotFound, ServiceError
+from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.money import escrow
 from app.services.money.clawbacks import after_commit
 from app.services.refunds import plans, settlement
@@ -61,12 +62,29 @@ class RefundFailed(ServiceError):
         self.refund_id = refund_id
 
 
+INTENT = re.compile(r"rf_[0-9a-f]{32}")
+
+
+def mint_intent() -> str:
+    """A one-time key for a refund a person is previewing: the confirmation carries it, and it
+    becomes the refund's idempotency key, so posting the same confirmation twice refunds once."""
+    return f"rf_{secrets.token_hex(16)}"
+
+
+def is_intent(text: str | None) -> bool:
+    """True when `text` has the shape of a key from mint_intent."""
+    return bool(text) and INTENT.fullmatch(text) is not None
+
+
 def request_refund(payment_id: int, *, lines: dict[int, int] | None = None, amount=None,
-                   reason: str, actor: Actor, by: str, case_id: int | None = None) -> Refund:
+                   reason: str, actor: Actor, by: str, case_id: int | None = None,
+                   intent_key: str | None = None) -> Refund:
     """Refund lines ({order_line_id: amount}), an amount spread over the lines, or (neither)
-    everything left; returns the Refund, SUCCEEDED or still PENDING; raises RefundFailed."""
+    everything left; returns the Refund, SUCCEEDED or still PENDING; raises RefundFailed.
+    `intent_key` (from mint_intent, carried by a confirmation form): a second request with the
+    same key returns the first one's refund instead of making another."""
     try:
-        refund_id = _reserve(payment_id, lines, amount, reason, actor, by, case_id)
+        refund_id = _reserve(payment_id, lines, amount, reason, actor, by, case_id, intent_key)
     except ServiceError as exc:
         if by == "support":
             # A refused staff action is recorded too (PCI DSS 10.2.1), in its own transaction.
@@ -82,7 +100,7 @@ def request_refund(payment_id: int, *, lines: dict[int, int] | None = None, amou
 
 
 def _reserve(payment_id: int, lines, amount, reason: str, actor: Actor, by: str,
-             case_id: int | None) -> int:
+             case_id: int | None, intent_key: str | None = None) -> int:
     if by not in REQUESTERS:
         raise ServiceError(f"Unknown requester {by!r}.")
     reason = (reason or "").strip()
@@ -96,14 +114,25 @@ def _reserve(payment_id: int, lines, amount, reason: str, actor: Actor, by: str,
     with unit_of_work():
         # The payment's row lock serialises every refund of it: the reservation below sees
         # every other PENDING or SUCCEEDED refund.
-        payment = check_refundable(locked(Payment, payment_id))
+        payment = locked(Payment, payment_id)
+        if intent_key is not None:
+            if not is_intent(intent_key):
+                raise ServiceError("This confirmation is not valid; preview the refund again.")
+            # Under the payment's lock: a second post of the same confirmation finds the first.
+            earlier = db.session.execute(select(Refund).where(
+                Refund.idempotency_key == intent_key)).scalar_one_or_none()
+            if earlier is not None:
+                if earlier.payment_id != payment_id:
+                    raise Conflict("This confirmation belongs to another refund.")
+                return earlier.id
+        payment = check_refundable(payment)
         result = build(payment, choose(payment, lines=lines, amount=amount, seller_id=seller_id))
         if seller_id is not None:
             check_seller_covers(result, seller_id)
         refund = Refund(payment_id=payment.id, case_id=case_id, provider=payment.provider,
                         amount=result.total, currency=payment.currency, reason=reason[:255],
                         requested_by=by, actor_id=actor.user_id,
-                        idempotency_key=f"rf_{secrets.token_hex(16)}")
+                        idempotency_key=intent_key or mint_intent())
         db.session.add(refund)
         db.session.flush()
         db.session.add_all(RefundLine(refund_id=refund.id, order_line_id=line.order_line_id,
@@ -122,12 +151,13 @@ def submit(refund_id: int, actor: Actor) -> Refund:
     if refund.state != R.PENDING:
         return refund
     payment = db.session.get(Payment, refund.payment_id)
+    sent_before = _mark_sent(refund_id)
     try:
         report = get_provider(refund.provider).refund(
             payment.psp_reference, refund.amount, refund.idempotency_key,
             metadata={"holdfast_refund": refund.idempotency_key})
     except ProviderError as exc:
-        if exc.executed is False:
+        if exc.executed is False and not sent_before:
             # The PSP's own words when it answered (they say what is wrong); a transport
             # error's details are ours, not the person's.
             why = str(exc) if exc.status else "the payment provider could not be reached"
@@ -135,9 +165,12 @@ def submit(refund_id: int, actor: Actor) -> Refund:
                                                     payment.psp_reference or "", "failed",
                                                     refund.amount, refund.currency, why),
                           actor, f"refused by the PSP: {exc.code}")
-        # Timed out or answered unreadably: the PSP may have refunded. Stay PENDING; the job
-        # repeats the request with the same key until the PSP tells us how it ended.
+        # Timed out, answered unreadably, or refused after an earlier attempt with this key
+        # may have executed (`executed` speaks for one call; the key's history is longer):
+        # the PSP may have refunded. Stay PENDING; the job repeats the request with the same
+        # key until the PSP itself tells us how it ended.
         schedule_settle(refund_id)
+        db.session.expire(refund)
         return refund
     refund = settle(refund_id, report, actor, "answer to our refund request")
     if refund.state == R.PENDING:
@@ -145,10 +178,21 @@ def submit(refund_id: int, actor: Actor) -> Refund:
     return refund
 
 
+def _mark_sent(refund_id: int) -> bool:
+    """Record, before the call, that the refund's key goes to the PSP; True when it had gone
+    before (then only the PSP's record of that key may say the refund failed)."""
+    with unit_of_work():
+        refund = locked(Refund, refund_id)
+        if refund.sent_at is not None:
+            return True
+        refund.sent_at = now()
+        return False
+
+
 def refresh(refund_id: int, actor: Actor) -> Refund:
     """Ask the PSP how a PENDING refund ended (re-sending it if we never learnt its id)."""
     refund = db.session.get(Refund, refund_id)
-    if refund is None or refund.state != R.PENDING:
+    if refund is None or refund.state != R.PENDING or refund.needs_review:
         return refund
     if not refund.psp_reference:
         return submit(refund_id, actor)
@@ -167,9 +211,38 @@ def schedule_settle(refund_id: int) -> None:
 
 def pending_ids(older_than: timedelta = timedelta(minutes=2)) -> list[int]:
     """PENDING refunds the PSP has not settled for a while (for the sweep job)."""
+    # A refund under review (its answer contradicts the request) waits for a person: asking
+    # the PSP again every run would only flag it again.
     return list(db.session.execute(select(Refund.id).where(
-        Refund.status == R.PENDING.value, Refund.created_at < now() - older_than)
-        .order_by(Refund.id)).scalars())
+        Refund.status == R.PENDING.value, Refund.needs_review.is_(False),
+        Refund.created_at < now() - older_than).order_by(Refund.id)).scalars())
+
+
+# A succeeded refund can fail at the bank weeks later, and that webhook can be lost: the sweep
+# asks the PSP about each one daily while it may still fail.
+LATE_FAILURE_WINDOW = timedelta(days=30)
+RECHECK_EVERY = timedelta(days=1)
+
+
+def recheck_due() -> list[int]:
+    """SUCCEEDED refunds young enough to fail late and not asked about for a day."""
+    cutoff = now() - RECHECK_EVERY
+    return list(db.session.execute(select(Refund.id).where(
+        Refund.status == R.SUCCEEDED.value, Refund.psp_reference.is_not(None),
+        Refund.settled_at >= now() - LATE_FAILURE_WINDOW, Refund.settled_at < cutoff,
+        or_(Refund.checked_at.is_(None), Refund.checked_at < cutoff)).order_by(Refund.id))
+        .scalars())
+
+
+def recheck(refund_id: int, actor: Actor) -> Refund:
+    """Ask the PSP whether a succeeded refund failed late; a failure is reversed once."""
+    refund = db.session.get(Refund, refund_id)
+    report = get_provider(refund.provider).retrieve_refund(refund.psp_reference)
+    refund = settle(refund_id, report, actor, "re-checked for a late failure")
+    with unit_of_work():
+        locked(Refund, refund_id).checked_at = now()
+    db.session.refresh(refund)
+    return refund
 
 
 def settle(refund_id: int, report: ProviderRefund, actor: Actor, cause: str,
@@ -248,6 +321,11 @@ def _unknown_refund(inbox_id: int, payment: Payment | None, report: ProviderRefu
                                 f"refund {report.reference} of no payment of ours")
             return
         payment = locked(Payment, payment.id)
+        if payment.give_back:
+            # Our own give-back of a duplicate or abandoned payment (services/payments/give_back)
+            inbox.mark(inbox_id, InboxStatus.PROCESSED,
+                       f"give-back refund {report.reference} of payment {payment.id}")
+            return
         if report.status == "succeeded":
             settlement.flag(payment, actor, f"the PSP reports a refund {report.reference} of "
                   f"{format_money(Money(report.amount, report.currency))} that was not made "

@@ -33,9 +33,13 @@ def apply(payment: Payment, refund: Refund, report: ProviderRefund, actor: Actor
     if report.reference and not refund.psp_reference:
         refund.psp_reference = report.reference
     if report.amount != refund.amount or report.currency != refund.currency:
-        return flag(payment, actor, f"the PSP reports refund {refund.id} as "
-                     f"{format_money(Money(report.amount, report.currency))}, we asked "
-                     f"{format_money(refund.total)}")
+        if refund.needs_review:
+            return "needs_review"  # flagged once; a person decides, the sweep leaves it
+        reason = (f"the PSP reports refund {refund.id} as "
+                  f"{format_money(Money(report.amount, report.currency))}, we asked "
+                  f"{format_money(refund.total)}")
+        refund.needs_review, refund.review_reason = True, reason
+        return flag(payment, actor, reason)
     current = refund.state
     if report.status == "pending":
         return "pending"

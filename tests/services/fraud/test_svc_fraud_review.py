@@ -168,3 +168,20 @@ def test_rules_are_validated_with_lines_saved_and_in_force(app, shipped_rules):
     assert old != new and rules_file.current().thresholds.require_3ds == 10
     with pytest.raises(Conflict):
         rules_admin.update(view.text, SUPPORT, view.digest)  # someone saved meanwhile
+
+
+def test_the_capture_owner_never_captures_a_held_authorization(app, people, stack, psp):
+    """The sweep that captures authorizations whose capture job was lost leaves a payment held
+    for review alone, however long it waits: only a person's approval captures it."""
+    from sqlalchemy import update
+
+    from app.services.payments import owners
+
+    payment = held(app, people, stack, psp)
+    db.session.execute(update(Payment).where(Payment.id == payment.id).values(
+        updated_at=now() - timedelta(hours=2)))
+    db.session.commit()
+    assert payment.id not in owners.overdue().capture
+    assert at_psp(stack, payment)["status"] == "authorized"
+    review.approve(payment.id, SUPPORT)
+    assert latest_payment(payment.order_id).status == "captured"

@@ -25,8 +25,9 @@ def test_payout_table_is_exactly_the_payout_life():
     assert payout_states.TRANSITIONS == {
         P.PENDING: {P.IN_TRANSIT, P.PAID, P.FAILED},  # Stripe transfers are paid at once
         P.IN_TRANSIT: {P.PAID, P.FAILED},
-        P.PAID: set(),
+        P.PAID: {P.RETURNED},  # the bank sent it back after confirming (issue 11 §1.8)
         P.FAILED: set(),
+        P.RETURNED: set(),
     }
 
 

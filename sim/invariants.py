@@ -1,0 +1,85 @@
+"""What must hold after every run: reference §5 on our side, and the PSP's own records."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from app.domain.payment_states import PaymentStatus
+from app.extensions import db
+from app.models import Payment
+from app.models.payouts import Payout
+from app.models.refunds import Refund
+from app.services.money.ledger_checks import check_all
+from sim.world import World
+
+S = PaymentStatus
+PSP_FAULTS = ("ProviderError", "ProviderTimeout", "CircuitOpen")
+# Our payout status → the PSP statuses that agree with it (a returned payout is "failed" there).
+PAYOUT_MATCH = {"pending": {"pending"}, "in_transit": {"pending", "in_transit"},
+                "paid": {"paid"}, "failed": {"failed"}, "returned": {"failed"}}
+# Non-terminal states each have an owner; after the run settles, none may be left (unless a
+# person was asked to decide: needs_review).
+STUCK_PAYMENTS = {S.INITIATED, S.PROCESSING, S.AUTHORIZING, S.REQUIRES_ACTION, S.UNKNOWN,
+                  S.AUTHORIZED, S.DECLINED}
+
+
+def check(world: World, dead_letters: list) -> dict[str, list[str]]:
+    """Violations by invariant (empty lists: all good)."""
+    db.session.expire_all()
+    # A job that used up its retries on PSP faults is noise when another owner settled its
+    # object (a stuck object is reported as such); any other dead letter is a bug.
+    found = {"ledger": check_all(), "psp_money": [], "psp_executions": [], "payouts": [],
+             "stuck": [], "dead_letter": [f"{job_id} {func}: {error}"
+                                          for job_id, func, error in dead_letters
+                                          if not error.startswith(PSP_FAULTS)]}
+    for payment in db.session.execute(select(Payment)).scalars():
+        if payment.psp_reference:
+            _payment_matches(world, payment, found["psp_money"])
+        if payment.state in STUCK_PAYMENTS and not payment.needs_review \
+                and not (payment.give_back and payment.state == S.CANCELLED):
+            found["stuck"].append(f"payment {payment.id} {payment.status}")
+    for refund in db.session.execute(select(Refund).where(Refund.status == "pending")).scalars():
+        if not refund.needs_review:
+            found["stuck"].append(f"refund {refund.id} pending")
+    executions = world.psp_get("/v1/_stats")["executions"]
+    found["psp_executions"] = [f"key {key} executed {count}×"
+                               for key, count in sorted(executions.items()) if count != 1]
+    _payouts_match(world, found)
+    return found
+
+
+def _payment_matches(world: World, payment: Payment, problems: list) -> None:
+    at_psp = world.psp_get(f"/v1/payment_sessions/{payment.psp_reference}")
+    psp_captured, psp_refunded = at_psp["amount_captured"], at_psp["amount_refunded"]
+    ours = (payment.amount_captured, payment.amount_refunded)
+    if payment.give_back:
+        # Given back: what the PSP still holds must be what we still owe (nothing, once done).
+        if psp_captured - psp_refunded != payment.amount_captured - payment.amount_refunded:
+            problems.append(f"payment {payment.id} (given back): PSP kept "
+                            f"{psp_captured - psp_refunded}, ledger "
+                            f"{payment.amount_captured - payment.amount_refunded}")
+        return
+    if (psp_captured, psp_refunded) != ours:
+        problems.append(f"payment {payment.id}: PSP captured/refunded {psp_captured}/"
+                        f"{psp_refunded}, ours {ours[0]}/{ours[1]}")
+
+
+def _payouts_match(world: World, found: dict) -> None:
+    at_psp = {p["id"]: p for p in world.psp_get("/v1/payouts?limit=100").get("data", [])}
+    ours = db.session.execute(select(Payout)).scalars().all()
+    known = set()
+    for payout in ours:
+        if payout.status in ("pending", "in_transit") and not payout.needs_review:
+            found["stuck"].append(f"payout {payout.id} {payout.status}")
+        if payout.psp_reference is None:
+            continue
+        known.add(payout.psp_reference)
+        psp = at_psp.get(payout.psp_reference)
+        if psp is None or psp["amount"] != payout.amount:
+            found["payouts"].append(f"payout {payout.id}: PSP {psp and psp['amount']}, ours "
+                                    f"{payout.amount}")
+        elif psp["status"] not in PAYOUT_MATCH[payout.status]:
+            found["payouts"].append(f"payout {payout.id}: PSP {psp['status']}, ours "
+                                    f"{payout.status}")
+    for reference in sorted(set(at_psp) - known):
+        found["payouts"].append(f"PSP payout {reference} ({at_psp[reference]['amount']}) that "
+                                f"no payout of ours accounts for")

@@ -1,0 +1,215 @@
+"""What people and time do in a run: each step calls the real services as a page would."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from app.domain.payment_states import PaymentStatus
+from app.extensions import db
+from app.models import EscrowHold, Payment
+from app.models.refunds import Refund
+from app.providers.base import ProviderError
+from app.services.audit import Actor
+from app.services.errors import ServiceError
+from sim.world import PASSWORD, World
+
+S = PaymentStatus
+SUPPORT = Actor("support@sim.example", "127.0.0.1")
+IBANS = ("DE89370400440532013000", "GB82WEST12345698765432", "FR1420041010050500013M02606")
+CARDS = ["pm_card_visa"] * 6 + ["pm_card_chargeDeclined", "pm_card_threeDSecure2Required"]
+
+# step → weight; the seed draws steps in these proportions.
+STEPS = {"checkout": 4, "pay": 8, "pay_twice": 1, "refund": 5, "refund_twice": 1,
+         "seller_refund": 2, "release": 4, "payout": 3, "bank_change": 1, "fail_refund": 1,
+         "return_payout": 1, "advance": 4, "work": 12, "deliver": 7}
+
+
+class Expected(Exception):
+    """A refusal a person would read (nothing to do, not allowed): part of the run."""
+
+
+def _pick(rng, rows):
+    if not rows:
+        raise Expected("nothing to act on")
+    return rng.choice(rows)
+
+
+def _ids(*where, model=Payment):
+    return list(db.session.execute(select(model.id).where(*where).order_by(model.id)).scalars())
+
+
+def do(world: World, step: str, rng, people: dict) -> str:
+    """Run one step; returns what it did (for the trace)."""
+    try:
+        return STEP_FUNCS[step](world, rng, people)
+    except (ServiceError, ProviderError) as exc:
+        return f"refused: {type(exc).__name__}: {exc}"[:120]
+    except Expected as exc:
+        return f"skipped: {exc}"
+
+
+def checkout(world, rng, people):
+    from app.services.checkout import checkout as service
+    from app.services.shop import cart
+
+    buyer = rng.choice(["buyer", "buyer2"])
+    for item in rng.sample(["mug", "candle", "lamp"], rng.randint(1, 2)):
+        cart.set_quantity(people[buyer], people[item], rng.randint(1, 2), add=True)
+    actor = Actor(f"{buyer}@sim.example", "127.0.0.1", user_id=people[buyer])
+    order_id = service.place_order(people[buyer], "EUR", actor)
+    with world.platform.test_request_context():
+        start = service.start_payment(order_id, people[buyer], "hosted", actor)
+    return f"order {order_id} payment {start.payment_id}"
+
+
+def pay(world, rng, people, card=None):
+    payment_id = _pick(rng, _ids(Payment.status.in_([S.PROCESSING.value, S.DECLINED.value]),
+                                 Payment.psp_reference.is_not(None)))
+    payment = db.session.get(Payment, payment_id)
+    card = card or rng.choice(CARDS)
+    answer = world.psp_post(f"/v1/payment_sessions/{payment.psp_reference}/authorize",
+                            {"payment_method": card})
+    return f"buyer pays payment {payment_id} with {card}: {answer.get('status')}"
+
+
+def pay_twice(world, rng, people):
+    """The buyer pays an order on a second session while the first is still live."""
+    from app.services.checkout import checkout as service
+
+    payment_id = _pick(rng, _ids(Payment.status == S.PROCESSING.value,
+                                 Payment.psp_reference.is_not(None)))
+    first = db.session.get(Payment, payment_id)
+    actor = Actor("buyer@sim.example", "127.0.0.1")
+    second_id = service._new_payment(first.order_id, "embedded", actor)
+    with world.platform.test_request_context():
+        service._open_session(second_id, actor)
+    second = db.session.get(Payment, second_id)
+    for payment in (first, second):
+        if payment.psp_reference:
+            world.psp_post(f"/v1/payment_sessions/{payment.psp_reference}/authorize",
+                           {"payment_method": "pm_card_visa"})
+    return f"order {first.order_id} paid on payments {first.id} and {second_id}"
+
+
+def _refundable():
+    return _ids(Payment.status.in_([S.CAPTURED.value, S.PARTIALLY_REFUNDED.value]),
+                Payment.give_back.is_(None))
+
+
+def refund(world, rng, people, twice=False):
+    from app.services.refunds import refunds
+
+    payment_id = _pick(rng, _refundable())
+    room = refunds.plan(payment_id).total
+    if room <= 0:
+        raise Expected("nothing left to refund")
+    amount = rng.randint(1, room)
+    intent = refunds.mint_intent()
+    made = [refunds.request_refund(payment_id, amount=amount, reason="sim", actor=SUPPORT,
+                                   by="support", intent_key=intent).status]
+    if twice:  # the same confirmation posted again
+        made.append(refunds.request_refund(payment_id, amount=amount, reason="sim",
+                                           actor=SUPPORT, by="support",
+                                           intent_key=intent).status)
+    return f"refund {amount} of payment {payment_id}: {made}"
+
+
+def seller_refund(world, rng, people):
+    from app.services.refunds import refunds
+
+    hold_id = _pick(rng, _ids(EscrowHold.status == "held", model=EscrowHold))
+    hold = db.session.get(EscrowHold, hold_id)
+    room = refunds.line_room(hold)
+    if room <= 0:
+        raise Expected("nothing left on the line")
+    payment = refunds.captured_payment(hold.order_id)
+    actor = Actor("seller@sim.example", "127.0.0.1", user_id=hold.seller_id)
+    amount = rng.randint(1, room)
+    made = refunds.request_refund(payment.id, lines={hold.order_line_id: amount}, reason="sim",
+                                  actor=actor, by="seller", intent_key=refunds.mint_intent())
+    return f"seller refund {amount} of line {hold.order_line_id}: {made.status}"
+
+
+def release(world, rng, people):
+    from app.services.money import escrow
+
+    hold_id = _pick(rng, _ids(EscrowHold.status == "held", model=EscrowHold))
+    escrow.support_decide(hold_id, "release", SUPPORT)
+    return f"release hold {hold_id}"
+
+
+def payout(world, rng, people):
+    from app.extensions import queues
+    from app.services.money import payouts
+
+    seller = rng.choice(["seller", "seller2"])
+    payout_id = payouts.book_payout(people[seller], "EUR", SUPPORT, manual=True)
+    if payout_id is None:
+        raise Expected("nothing to pay out")
+    queues.enqueue("app.jobs.payouts.submit_payout", payout_id,
+                   job_id=f"payout-submit-{payout_id}")
+    return f"payout {payout_id} booked for {seller}"
+
+
+def bank_change(world, rng, people):
+    from app.services.money import bank_accounts
+
+    seller = rng.choice(["seller", "seller2"])
+    iban = rng.choice(IBANS)
+    bank_accounts.register_or_change(people[seller], PASSWORD, seller.title(), SUPPORT,
+                                     iban=iban)
+    return f"{seller} bank account → …{iban[-4:]}"
+
+
+def fail_refund(world, rng, people):
+    """The bank fails a refund that had succeeded (a day or more later)."""
+    refund_id = _pick(rng, _ids(Refund.status == "succeeded", Refund.psp_reference.is_not(None),
+                                model=Refund))
+    reference = db.session.get(Refund, refund_id).psp_reference
+    answer = world.psp_post(f"/v1/test_helpers/refunds/{reference}/fail")
+    return f"refund {refund_id} fails late at the PSP: {answer.get('status')}"
+
+
+def return_payout(world, rng, people):
+    """The bank sends a payout the PSP had paid back, days later (ours may still be in
+    transit, its paid webhook late or lost)."""
+    paid = sorted(p["id"] for p in world.psp_get("/v1/payouts?limit=100").get("data", [])
+                  if p["status"] == "paid")
+    reference = _pick(rng, paid)
+    answer = world.psp_post(f"/v1/test_helpers/payouts/{reference}/return")
+    return f"payout {reference} returned by the bank: {answer.get('status')}"
+
+
+def advance(world, rng, people):
+    # Mostly minutes (a buyer's session lives 30 min), now and then hours or a day.
+    seconds = rng.choice([5, 30, 60, 120, 300, 600, 900, 3600, 6 * 3600, 26 * 3600])
+    world.clock.advance(seconds)
+    world.jobs.promote()
+    return f"clock +{timedelta(seconds=seconds)}"
+
+
+def work(world, rng, people):
+    world.jobs.promote()
+    done = []
+    for _ in range(rng.randint(1, 6)):
+        if not world.jobs.ready:
+            break
+        job_id = rng.choice(sorted(world.jobs.ready))
+        crash = rng.random() < 0.05
+        failure = world.run_job(job_id, crash=crash)
+        done.append(job_id + (" (crashed after its effect)" if crash else "")
+                    + (f" failed: {failure}" if failure else ""))
+    return "jobs: " + ("; ".join(done) or "none ready")
+
+
+def deliver(world, rng, people):
+    return f"webhooks: {world.deliver()} attempts"
+
+
+STEP_FUNCS = {"checkout": checkout, "pay": pay, "pay_twice": pay_twice, "refund": refund,
+              "refund_twice": lambda w, r, p: refund(w, r, p, twice=True),
+              "seller_refund": seller_refund, "release": release, "payout": payout,
+              "bank_change": bank_change, "fail_refund": fail_refund,
+              "return_payout": return_payout,
+              "advance": advance, "work": work, "deliver": deliver}

