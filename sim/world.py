@@ -104,10 +104,11 @@ def _sim_queues_class(base):
 
         sim_jobs: Jobs | None = None
 
-        def enqueue(self, func, *args, retry=True, job_id=None):
+        # One simulated queue: RQ_QUEUE_ROUTES (route) only says which RQ queue a job goes to.
+        def enqueue(self, func, *args, retry=True, job_id=None, route=None):
             return self.sim_jobs.enqueue(func, *args, retry=retry, job_id=job_id)
 
-        def enqueue_in(self, delay, func, *args, job_id=None, result_ttl=None):
+        def enqueue_in(self, delay, func, *args, job_id=None, result_ttl=None, route=None):
             return self.sim_jobs.enqueue_in(delay, func, *args, job_id=job_id)
 
         @property
@@ -146,7 +147,10 @@ class World:
             inner._http.mount(prefix, WSGIAdapter(self.psp))
             saved = (guarded.policy.sleep, guarded.policy.clock, guarded.breaker.clock,
                      guarded.bucket.clock)
-            guarded.policy.sleep = lambda seconds: None
+            # Waiting (retry backoff, an empty rate-limit bucket) is time passing: a sleep that
+            # left the clock alone would spin for ever on a bucket that never refills. At
+            # least 1 ms: at epoch seconds a float can't move by the bucket's 4e-8 s waits.
+            guarded.policy.sleep = lambda seconds: self.clock.advance(max(seconds, 0.001))
             guarded.policy.clock = guarded.breaker.clock = guarded.bucket.clock = self.clock
             try:
                 yield self
