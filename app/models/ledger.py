@@ -33,7 +33,7 @@ class LedgerEntry(db.Model):
 
     __tablename__ = "ledger_entries"
     __table_args__ = (Index("ix_ledger_entries_account_currency", "account", "currency"),
-                      # A seller's balances from that seller's legs only (migration 0060).
+                      # A seller's balances from that seller's legs only (migration 0018).
                       Index("ix_ledger_entries_owner_kind", "owner", "kind", "currency",
                             "amount"))
 

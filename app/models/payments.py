@@ -29,7 +29,7 @@ class Payment(db.Model):
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("amount_captured <= amount_authorized", name="captured_within_auth"),
         CheckConstraint("amount_refunded <= amount_captured", name="refunded_within_capture"),
-        # Support's lists by status and "needs review", newest first (migration 0060).
+        # Support's lists by status and "needs review", newest first (migration 0018).
         Index("ix_payments_status_id", "status", "id"),
         Index("ix_payments_needs_review_id", "needs_review", "id"),
     )

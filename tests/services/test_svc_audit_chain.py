@@ -167,7 +167,7 @@ def test_a_rotated_key_keeps_its_records_verifiable(app, keys):
 
 
 def test_legacy_records_stay_verifiable_and_the_first_keyed_one_seals_them(app):
-    """Records from before migration 0030 (no key id, plain SHA-256) verify as a prefix."""
+    """Records from before migration 0017 (no key id, plain SHA-256) verify as a prefix."""
     prev = audit.GENESIS
     for step in range(2):
         row = AuditRecord(occurred_at=audit.now(), actor="legacy@test.example", action="old.step",

@@ -158,7 +158,7 @@ def submit(payout_id: int, actor: Actor) -> Payout:
         # A Transfer to the connected account, grouped under this payout's own key (a
         # payout batches many orders; docs/providers.md "Stripe Connect").
         ref = payout.destination_ref
-        if ref is None:  # booked before destinations were frozen (migration 0020)
+        if ref is None:  # booked before destinations were frozen (migration 0019)
             account = connected_accounts.stripe_account(payout.seller_id)
             ref = account.account_ref if account else ""
         destination, holder = {"stripe_account": ref,
@@ -166,7 +166,7 @@ def submit(payout_id: int, actor: Actor) -> Payout:
     elif payout.bank_account_id is not None:
         destination, holder = bank_accounts.reveal_account(payout.bank_account_id,
                                                            payout.seller_id, actor)
-    else:  # booked before destinations were frozen (migration 0020)
+    else:  # booked before destinations were frozen (migration 0019)
         destination, holder = bank_accounts.reveal_destination(payout.seller_id, actor)
     try:
         result = get_provider(payout.provider).create_payout(

@@ -8,16 +8,16 @@
 - audit_log (action varchar_pattern_ops), PostgreSQL only: the audit search's action prefix
   (LIKE 'auth.%') can use an index whatever the database's collation.
 
-Revision ID: 0060
-Revises: 0030
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-07 09:00:00.000000
 
 """
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0060"
-down_revision = "0030"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -3,7 +3,7 @@
 A seller's category decides the fee rule an item's sale takes; it was free text. Existing
 categories (of items and of fee rules) become rows, so nothing listed loses its category.
 
-Revision ID: 0040
+Revision ID: 0015
 Revises: 0014
 Create Date: 2026-12-07 09:00:00.000000
 
@@ -14,7 +14,7 @@ from alembic import op
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 # revision identifiers, used by Alembic.
-revision = "0040"
+revision = "0015"
 down_revision = "0014"
 branch_labels = None
 depends_on = None

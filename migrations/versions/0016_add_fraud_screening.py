@@ -3,8 +3,8 @@
 Every payment attempt is screened before the PSP call and on its verdict (docs/fraud.md): what
 was decided and why is kept on the payment; support's block/allow/watch lists get a table.
 
-Revision ID: 0050
-Revises: 0040
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-07 09:00:00.000000
 
 """
@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0050"
-down_revision = "0040"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -13,16 +13,16 @@ payouts record that they were sent and can be put in front of support, payouts c
 - payments.give_back / duplicate_of: money the PSP took on a payment that must not keep it (a
   second payment of a paid order, a late authorization of a session we had cancelled).
 
-Revision ID: 0020
-Revises: 0060
+Revision ID: 0019
+Revises: 0018
 Create Date: 2026-12-07 08:50:00.000000
 
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020"
-down_revision = "0060"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 

@@ -8,8 +8,8 @@ from the last legacy hash and carries the legacy count in its position, so the l
 sealed by the first HMAC and by every checkpoint written after it; `flask audit verify` refuses
 a legacy record that appears after a keyed one.
 
-Revision ID: 0030
-Revises: 0050
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-07 09:00:00.000000
 
 """
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = "0030"
-down_revision = "0050"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
