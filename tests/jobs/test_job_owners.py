@@ -134,3 +134,17 @@ def test_the_janitors_last_try_hands_the_payment_to_support(app, client, people,
     assert fresh(payment.id).status == "processing"  # the PSP knows the session: open
     order = db.session.get(Order, row.order_id)
     assert order.status == "awaiting_payment"
+
+
+def test_a_session_without_an_expiry_of_ours_still_expires(app, client, people):
+    """The janitor adopts a session whose create call timed out after the PSP made it: no
+    expiry of ours was set. Once a session lifetime has passed, the owner expires it (found
+    by the simulation, seed 2701: such a payment stayed PROCESSING for good)."""
+    order_id, payment = started(client, people)
+    db.session.execute(update(Payment).where(Payment.id == payment.id).values(expires_at=None))
+    db.session.commit()
+    age(payment.id, minutes=30)
+    assert sweep_payments()["expire"] == 0  # younger than a session's lifetime
+    age(payment.id, minutes=app.config["PAYMENT_SESSION_TTL"] // 60 + 30)
+    assert sweep_payments()["expire"] == 1
+    assert fresh(payment.id).status in ("expired", "cancelled")

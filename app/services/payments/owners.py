@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 
 from app.clock import now
 from app.domain.payment_states import PaymentStatus
@@ -60,9 +60,13 @@ def overdue(grace: timedelta = GRACE) -> Overdue:
                                 Payment.review_status.not_in(screening.HOLDS_ORDER)),
                             Payment.updated_at < cutoff)
     found.refresh = ids(Payment.status == S.AUTHORIZING.value, Payment.updated_at < cutoff)
+    # A session the janitor adopted (its create call timed out after the PSP made it) has no
+    # expiry of ours: it is due once a whole session lifetime has passed since it last moved.
+    unset = now() - grace - timedelta(seconds=current_app.config["PAYMENT_SESSION_TTL"])
     found.expire = ids(Payment.status.in_([S.PROCESSING.value, S.REQUIRES_ACTION.value,
                                            S.DECLINED.value]),
-                       Payment.expires_at.is_not(None), Payment.expires_at < cutoff)
+                       or_(Payment.expires_at < cutoff,
+                           and_(Payment.expires_at.is_(None), Payment.updated_at < unset)))
     found.janitor = [row.payment.id for row in janitor.unknown_payments()
                      if row.given_up and not row.payment.needs_review
                      and row.payment.updated_at < cutoff]
