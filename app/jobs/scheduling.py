@@ -101,6 +101,14 @@ def ensure_periodic() -> list[str]:
 class PeriodicWorker(Worker):
     """An RQ worker that also keeps the periodic schedule alive at every maintenance round."""
 
+    @property
+    def dequeue_timeout(self) -> int:
+        # RQ runs maintenance only between dequeues, and an idle worker blocks in BLPOP for
+        # worker_ttl - 15 s (405 s): after a FLUSHALL left nothing to dequeue, the schedule came
+        # back only when that wait ended. Waking at each maintenance interval keeps the promise
+        # of PERIODIC_CHECK_SECONDS (and retries the scheduler lock just as often).
+        return max(1, min(super().dequeue_timeout, self.maintenance_interval))
+
     def run_maintenance_tasks(self):
         # Registries first: a run abandoned by a killed worker leaves "started" for "failed"
         # there, and only then counts as missing.

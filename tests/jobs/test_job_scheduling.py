@@ -83,3 +83,14 @@ def test_scheduling_the_same_attempt_twice_keeps_one_job(app):
     schedule_janitor(8)
 
     assert list(scheduled()) == [b"janitor-8"]
+
+
+def test_an_idle_worker_wakes_at_each_periodic_check(app):
+    """After a FLUSHALL nothing is left to dequeue: the worker must still come out of its
+    blocking wait in time to run maintenance and re-seed the schedule."""
+    from app.jobs.scheduling import PeriodicWorker
+
+    worker = PeriodicWorker([queues.queue], connection=queues.connection, maintenance_interval=3)
+    assert worker.dequeue_timeout == 3
+    assert PeriodicWorker([queues.queue], connection=queues.connection,
+                          maintenance_interval=3600).dequeue_timeout == 405  # RQ's own bound
