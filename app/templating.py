@@ -11,6 +11,7 @@ from app.domain.money import Money
 from app.money_text import format_amount
 from app.pci_inventory import script_hashes
 from app.security_headers import csp_nonce
+from app.services import form_intents
 
 
 def money_filter(amount: int | Money | None, currency: str | None = None) -> str:
@@ -66,6 +67,8 @@ def register(app: Flask) -> None:
     app.add_template_filter(long_date, "long_date")
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.jinja_env.globals["case_url"] = case_url
+    # A one-time key for a form that moves money (services/form_intents.py).
+    app.jinja_env.globals["form_intent"] = form_intents.mint
     app.jinja_env.globals["home_url"] = home_url
     app.jinja_env.globals["home_label"] = home_label
     # Hashed once at startup: a script changed on disk later no longer matches and won't run.

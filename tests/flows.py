@@ -1,6 +1,7 @@
 """Steps the platform tests share: accounts, buying, paying at the sandbox, settling webhooks."""
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
@@ -120,6 +121,14 @@ def paid_order(client, people: dict, stack: dict, psp, items: dict[str, int],
     settle(psp)
     assert latest_payment(order_id).status == "captured"
     return order_id
+
+
+def form_key(html: str, action: str) -> str:
+    """The one-time key (services/form_intents.py) of the page's form posting to action."""
+    for form in re.findall(r"<form\b.*?</form>", html, re.S):
+        if f'action="{action}"' in form:
+            return re.search(r'name="intent" value="(fi_[0-9a-f]{32})"', form).group(1)
+    raise AssertionError(f"no form posting to {action}")
 
 
 def psp_call(base_url: str, method: str, path: str, body: dict | None = None, key: str | None = None):

@@ -11,10 +11,11 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from app.extensions import db
-from app.models import AuditRecord, DisputeCase
+from app.models import AuditRecord, DisputeCase, Refund
 from app.services.audit import Actor
 from app.services.disputes import claims, evidence
-from tests.flows import login, psp_call
+from app.services.form_intents import mint
+from tests.flows import form_key, login, psp_call
 from tests.services.disputes.test_svc_chargebacks import case_of, disputed_order
 
 HTMX = {"HX-Request": "true"}
@@ -196,7 +197,8 @@ def test_claim_preview_then_confirm_refunds_part(app, people, claim):
     assert re.search(r'data-kind="fee_returned">€2\.40<', html)
     assert _case(claim.id).status == "contested"  # a preview changes nothing
     done = support.post(f"/support/disputes/{claim.id}/decide",
-                        data={"action": "refund_partial", "amount": "24.00"},
+                        data={"action": "refund_partial", "amount": "24.00",
+                              "intent": mint()},
                         follow_redirects=True)
     assert "Decision applied." in _html(done)
     decided = _case(claim.id)
@@ -273,3 +275,23 @@ def test_case_page_states_one_liability_and_evidence_wants_a_real_date(app, peop
     assert re.search(r'id="shipping_date-error">Enter the date it shipped as YYYY-MM-DD',
                      _html(refused))
     assert _case(chargeback.id).status == "needs_response"
+
+
+def test_a_decision_confirmed_twice_refunds_once(app, people, claim, stack):
+    support = _client(app, "support")
+    action = f"/support/disputes/{claim.id}/decide"
+    preview = support.post(f"/support/disputes/{claim.id}/preview",
+                           data={"action": "refund_partial", "amount": "24.00"})
+    key = form_key(_html(preview), action)
+    form = {"action": "refund_partial", "amount": "24.00", "intent": key}
+
+    first = support.post(action, data=form, follow_redirects=True)
+    again = support.post(action, data=form, follow_redirects=True)
+
+    assert "Decision applied." in _html(first) and "Decision applied." in _html(again)
+    refunds = db.session.execute(select(Refund).where(Refund.case_id == claim.id)
+                                 ).scalars().all()
+    assert [r.amount for r in refunds] == [2400]
+    # The PSP's own record: one refund of €24.00 executed on the payment.
+    executed = psp_call(stack["psp_url"], "GET", "/v1/_stats").json()["executions"]
+    assert sum(n for key_, n in executed.items() if key_ == refunds[0].idempotency_key) == 1

@@ -8,9 +8,10 @@ import pytest
 from app.domain.ledger import AccountKind
 from app.extensions import db
 from app.models import AuditRecord
+from app.services.form_intents import mint
 from app.services.money import ledger
 from tests.blueprints.money_steps import holds, paid_order
-from tests.flows import login
+from tests.flows import form_key, login
 
 HTMX = {"HX-Request": "true"}
 
@@ -153,7 +154,7 @@ def test_support_sees_the_holds_with_their_buttons(app, people, order):
 def test_support_holds_then_lets_go_then_releases(app, people, order):
     mug = holds(order)["Mug"]
     support, page = _client(app, "support"), _payment_page(order)
-    response = support.post(f"/support/escrow/{mug.id}/hold")
+    response = support.post(f"/support/escrow/{mug.id}/hold", data={"intent": mint()})
     assert response.status_code == 303 and response.headers["Location"].endswith(page)
     assert holds(order)["Mug"].status == "on_hold"
     html = _html(support.get(page))
@@ -167,9 +168,9 @@ def test_support_holds_then_lets_go_then_releases(app, people, order):
     assert "Support is looking at this order" in _html(buyer.get(f"/orders/{order}"))
     assert holds(order)["Mug"].status == "on_hold"
 
-    support.post(f"/support/escrow/{mug.id}/unhold")
+    support.post(f"/support/escrow/{mug.id}/unhold", data={"intent": mint()})
     assert holds(order)["Mug"].status == "held"
-    support.post(f"/support/escrow/{mug.id}/release")
+    support.post(f"/support/escrow/{mug.id}/release", data={"intent": mint()})
     assert holds(order)["Mug"].released_by == "support"
     assert _available(people["seller"]) == 4320
     assert db.session.query(AuditRecord).filter_by(action="escrow.hold").count() == 1
@@ -178,9 +179,10 @@ def test_support_holds_then_lets_go_then_releases(app, people, order):
 def test_a_decision_that_no_longer_applies_is_explained_not_a_500(app, people, order):
     mug = holds(order)["Mug"]
     support = _client(app, "support")
-    support.post(f"/support/escrow/{mug.id}/release")
+    support.post(f"/support/escrow/{mug.id}/release", data={"intent": mint()})
     for decision in ("release", "hold"):
-        response = support.post(f"/support/escrow/{mug.id}/{decision}")
+        response = support.post(f"/support/escrow/{mug.id}/{decision}",
+                                data={"intent": mint()})
         assert response.status_code == 303
     html = _html(support.get(_payment_page(order)))
     assert "This line is released; it cannot be released now" in html
@@ -191,16 +193,20 @@ def test_a_decision_that_no_longer_applies_is_explained_not_a_500(app, people, o
 def test_unknown_decisions_and_holds_answer_404(app, people, order):
     support = _client(app, "support")
     mug = holds(order)["Mug"]
-    assert support.post(f"/support/escrow/{mug.id}/refund").status_code == 404
-    assert support.post("/support/escrow/999999/release").status_code == 404
+    assert support.post(f"/support/escrow/{mug.id}/refund",
+                        data={"intent": mint()}).status_code == 404
+    assert support.post("/support/escrow/999999/release",
+                        data={"intent": mint()}).status_code == 404
     assert holds(order)["Mug"].status == "held"
 
 
 @pytest.mark.parametrize("who", ["buyer", "seller"])
 def test_only_support_and_admins_decide(app, people, order, who):
     mug = holds(order)["Mug"]
-    assert _client(app, who).post(f"/support/escrow/{mug.id}/release").status_code == 403
-    assert _client(app, "admin").post(f"/support/escrow/{mug.id}/hold").status_code == 303
+    assert _client(app, who).post(f"/support/escrow/{mug.id}/release",
+                                  data={"intent": mint()}).status_code == 403
+    assert _client(app, "admin").post(f"/support/escrow/{mug.id}/hold",
+                                      data={"intent": mint()}).status_code == 303
     assert holds(order)["Mug"].status == "on_hold"
 
 
@@ -209,6 +215,29 @@ def test_a_stale_authentication_code_is_asked_for_again_before_releasing(app, pe
     support = _client(app, "support")
     with support.session_transaction() as session:
         session["mfa_at"] -= 301
-    response = support.post(f"/support/escrow/{mug.id}/release")
+    response = support.post(f"/support/escrow/{mug.id}/release", data={"intent": mint()})
     assert response.status_code == 303 and "/account/code" in response.headers["Location"]
     assert holds(order)["Mug"].status == "held"
+
+
+def test_the_release_button_pressed_twice_releases_once(app, people, order):
+    mug = holds(order)["Mug"]
+    support = _client(app, "support")
+    action = f"/support/escrow/{mug.id}/release"
+    key = form_key(_html(support.get(_payment_page(order))), action)
+
+    first = support.post(action, data={"intent": key}, follow_redirects=True)
+    again = support.post(action, data={"intent": key}, follow_redirects=True)
+
+    assert "Released to the seller." in _html(first) and "Released to the seller." in _html(again)
+    assert "cannot be released now" not in _html(again)  # told what the first one did
+    assert _available(people["seller"]) == 4320
+    assert db.session.query(AuditRecord).filter_by(action="escrow.released").count() == 1
+
+
+def test_a_release_without_the_forms_key_changes_nothing(app, people, order):
+    mug = holds(order)["Mug"]
+    response = _client(app, "support").post(f"/support/escrow/{mug.id}/release",
+                                            follow_redirects=True)
+    assert "This form was out of date, so nothing was changed." in _html(response)
+    assert holds(order)["Mug"].status == "held" and _available(people["seller"]) == 0

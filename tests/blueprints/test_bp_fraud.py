@@ -7,7 +7,17 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import FraudListEntry
-from tests.flows import add, buyer_pays, latest_payment, login, order_and_start, psp_call, settle
+from app.services.form_intents import mint
+from tests.flows import (
+    add,
+    buyer_pays,
+    form_key,
+    latest_payment,
+    login,
+    order_and_start,
+    psp_call,
+    settle,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -59,12 +69,14 @@ def test_support_approves_from_the_queue_and_the_psp_captures(app, people, stack
     assert "Linked accounts" in page and "buyer@test.example" in page
     with client.session_transaction() as session:
         session[MFA_AT] -= 600  # the code typed at login is no longer recent
-    response = client.post(f"/support/fraud/reviews/{payment.id}", data={"approve": "1"})
+    response = client.post(f"/support/fraud/reviews/{payment.id}",
+                           data={"approve": "1", "intent": mint()})
     assert response.status_code == 303 and "/account/code" in response.headers["Location"]
     assert latest_payment(payment.order_id).status == "authorized"  # nothing done
     with client.session_transaction() as session:
         session[MFA_AT] += 600  # as after typing a fresh code
-    response = client.post(f"/support/fraud/reviews/{payment.id}", data={"approve": "1"})
+    response = client.post(f"/support/fraud/reviews/{payment.id}",
+                           data={"approve": "1", "intent": mint()})
     assert response.status_code == 303
     assert latest_payment(payment.order_id).status == "captured"
     session = psp_call(stack["psp_url"], "GET",
@@ -76,7 +88,7 @@ def test_support_rejects_and_the_buyer_sees_a_calm_message(app, people, stack, p
     payment = held_payment(app, people, stack, psp)
     client = staff(app, "support")
     response = client.post(f"/support/fraud/reviews/{payment.id}",
-                           data={"reject": "1", "confirmed_fraud": "y"})
+                           data={"reject": "1", "confirmed_fraud": "y", "intent": mint()})
     assert response.status_code == 303
     assert latest_payment(payment.order_id).status == "cancelled"
     buyer = app.test_client()
@@ -149,3 +161,21 @@ def test_checkout_answers_429_with_retry_after_in_a_burst(app, people, stack, ps
     assert response.status_code == 429
     assert int(response.headers["Retry-After"]) == 1800
     assert response.headers["Set-Cookie"].startswith("holdfast_checkout_device=")
+
+
+def test_approve_pressed_twice_captures_once(app, people, stack, psp):
+    payment = held_payment(app, people, stack, psp)
+    client = staff(app, "support")
+    action = f"/support/fraud/reviews/{payment.id}"
+    key = form_key(client.get(action).get_data(as_text=True), action)
+
+    answers = [client.post(action, data={"approve": "1", "intent": key}, follow_redirects=True)
+               for _ in range(2)]
+
+    assert all(f"Payment #{payment.id} approved: captured." in a.get_data(as_text=True)
+               for a in answers)
+    executed = psp_call(stack["psp_url"], "GET", "/v1/_stats").json()["executions"]
+    captures = [n for k, n in executed.items()
+                if k.startswith(payment.idempotency_key) and k.endswith(":capture")]
+    assert captures == [1]
+    assert latest_payment(payment.order_id).status == "captured"

@@ -13,6 +13,7 @@ from app.blueprints.seller.statement import csv_cell
 from app.clock import now
 from app.extensions import db, queues
 from app.models import LedgerTransaction, Payout, PayoutSettings
+from app.services.form_intents import mint
 from tests.blueprints.money_steps import (
     CLOSED_IBAN,
     add_bank_account,
@@ -21,13 +22,18 @@ from tests.blueprints.money_steps import (
     release,
     settle_payouts,
 )
-from tests.flows import login
+from tests.flows import form_key, login
 
 HTMX = {"HX-Request": "true"}
 PARTIALS = {"/seller/balances": 'id="balances"', "/seller/to-ship": 'id="to-ship"',
             "/seller/escrow": 'id="escrow"', "/seller/payouts": 'id="payouts"',
             "/seller/payout-settings": 'id="payout-settings"', "/seller/fees": 'id="fees"',
             "/seller/chart": 'id="chart"'}
+
+
+def pay_out(client, **kwargs):
+    """Press "Pay out now" for EUR, as the dashboard's form sends it (with its one-time key)."""
+    return client.post("/seller/payouts", data={"currency": "EUR", "intent": mint()}, **kwargs)
 
 
 @pytest.fixture
@@ -82,13 +88,13 @@ def test_only_sellers_reach_the_dashboard(client, people, who):
     login(client, who)
     for url in [*PARTIALS, "/seller", "/seller/statement.csv"]:
         assert client.get(url).status_code == 403
-    assert client.post("/seller/payouts", data={"currency": "EUR"}).status_code == 403
+    assert pay_out(client).status_code == 403
     assert client.post("/seller/payout-settings", data={}).status_code == 403
 
 
 def test_pay_out_now_without_a_bank_account_says_what_to_do(app, seller, people, stack, psp):
     release(holds(paid_order(app, people, stack, psp))["Mug"].id)
-    response = seller.post("/seller/payouts", data={"currency": "EUR"}, headers=HTMX)
+    response = pay_out(seller, headers=HTMX)
     assert response.status_code == 409
     assert "Add a bank account before asking for a payout." in _html(response)
     assert 'id="payouts"' in _html(response) and "<html" not in _html(response)
@@ -98,7 +104,7 @@ def test_pay_out_now_without_a_bank_account_says_what_to_do(app, seller, people,
 
 def test_pay_out_now_with_nothing_available_is_refused(seller, people):
     add_bank_account(people["seller"])
-    response = seller.post("/seller/payouts", data={"currency": "EUR"}, headers=HTMX)
+    response = pay_out(seller, headers=HTMX)
     assert response.status_code == 409 and "Nothing is available to pay out in EUR" in \
         _html(response)
     assert seller.post("/seller/payouts", data={"currency": "XX1"},
@@ -108,7 +114,7 @@ def test_pay_out_now_with_nothing_available_is_refused(seller, people):
 def test_pay_out_now_books_queues_and_the_payout_is_paid(app, seller, people, stack, psp):
     release(holds(paid_order(app, people, stack, psp))["Mug"].id)
     add_bank_account(people["seller"])
-    response = seller.post("/seller/payouts", data={"currency": "EUR"}, headers=HTMX)
+    response = pay_out(seller, headers=HTMX)
     assert response.status_code == 200
     assert response.headers["HX-Trigger"] == "balances-changed"
     assert "Payout of €43.20 is on its way to •••• 3000." in _html(response)
@@ -136,7 +142,7 @@ def test_a_failed_payout_shows_its_reason_and_the_money_is_available_again(
     add_bank_account(people["other_seller"], CLOSED_IBAN)
     other = app.test_client()
     login(other, "other_seller")
-    assert other.post("/seller/payouts", data={"currency": "EUR"}).status_code == 303
+    assert pay_out(other).status_code == 303
     [payout] = settle_payouts(psp)
     assert payout.status == "failed"
     html = _html(other.get("/seller"))
@@ -151,7 +157,7 @@ def test_a_failed_payout_shows_its_reason_and_the_money_is_available_again(
 
 
 def test_a_plain_form_post_redirects_back_with_a_message(seller):
-    response = seller.post("/seller/payouts", data={"currency": "EUR"})
+    response = pay_out(seller)
     assert response.status_code == 303 and response.headers["Location"].endswith("/seller")
     assert "Nothing is available to pay out in EUR." in _html(seller.get("/seller"))
 
@@ -294,3 +300,22 @@ def test_dashboard_forms_carry_the_csrf_token(app, seller, people, monkeypatch):
                            headers=HTMX)
     assert response.status_code == 200
     assert _settings(people["seller"]).schedule == "manual"
+
+
+def test_pay_out_now_sent_twice_pays_out_once(app, seller, people, stack, psp):
+    release(holds(paid_order(app, people, stack, psp))["Mug"].id)
+    add_bank_account(people["seller"])
+    key = form_key(_html(seller.get("/seller")), "/seller/payouts")
+
+    first = seller.post("/seller/payouts", data={"currency": "EUR", "intent": key},
+                        headers=HTMX)
+    # Money released after the press is not what the seller asked to pay out: the same form
+    # resent (a double click, a browser retry) must not pay it.
+    release(holds(paid_order(app, people, stack, psp))["Mug"].id)
+    again = seller.post("/seller/payouts", data={"currency": "EUR", "intent": key},
+                        headers=HTMX)
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert all("Payout of €43.20 is on its way" in _html(a) for a in (first, again))
+    assert len(db.session.execute(select(Payout)).scalars().all()) == 1
+    assert _stat(_html(seller.get("/seller")), "EUR", "available") == "€43.20"

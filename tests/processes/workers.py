@@ -60,15 +60,37 @@ class Workers:
     def stop_all(self, sig=signal.SIGKILL) -> None:
         for proc in self.procs:
             if proc.poll() is None:
+                # RQ starts each work horse in a session of its own (setsid), out of reach of
+                # the worker's process group: a horse left running after its test would finish
+                # its job against the next test's rows (same ids, emptied tables).
+                horses = _children(proc.pid)
                 try:
                     os.killpg(proc.pid, sig)
                 except ProcessLookupError:
                     pass
+                for pid in horses:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
                 proc.wait(30)
 
     def logs(self) -> str:
         return "\n".join(p.read_text(errors="replace")[-3000:]
                          for p in sorted(self.folder.glob("worker-*.log")))
+
+
+def _children(pid: int) -> list[int]:
+    """The pids whose parent is pid (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited while we looked
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def abandon_dead_jobs() -> None:

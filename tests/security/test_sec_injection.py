@@ -82,7 +82,9 @@ def row_counts() -> dict[str, int]:
 
 def check_answer(response, where: str, payload: str) -> None:
     assert response.status_code < 500, f"{where}: {response.status_code}"
-    text = re.sub(r'nonce="[^"]*"', "", response.get_data(as_text=True))
+    # Random values (nonces, CSRF tokens, one-time form keys) may contain "1337" by chance.
+    text = re.sub(r'nonce="[^"]*"|\b(?:fi|rf)_[0-9a-f]{32}\b|name="csrf_token"[^>]*', "",
+                  response.get_data(as_text=True))
     assert EVALUATED not in text, f"{where}: template payload evaluated"
     if response.mimetype == "text/html":
         assert RAW_XSS not in text, f"{where}: payload echoed unescaped"

@@ -14,6 +14,7 @@ from app.extensions import db
 from app.models import AuditRecord
 from app.services.audit import Actor
 from app.services.errors import Conflict
+from app.services.form_intents import mint
 from app.services.money import escrow
 from tests.blueprints.money_steps import holds, paid_order, release
 from tests.flows import PASSWORD, add, login, order_and_start
@@ -115,11 +116,12 @@ def test_staff_escrow_decisions_are_recorded_done_and_refused(app, people, stack
     order_id = paid_order(app, people, stack, psp)
     mug = holds(order_id)["Mug"]
     client = _staff(app, "support")
-    assert client.post(f"/support/escrow/{mug.id}/hold").status_code == 303
+    assert client.post(f"/support/escrow/{mug.id}/hold", data={"intent": mint()}).status_code == 303
     _assert_complete(_last("escrow.hold"), actor_id=people["support"],
                      actor="support@test.example", outcome="success", target=f"escrow:{mug.id}")
     release(mug.id)
-    assert client.post(f"/support/escrow/{mug.id}/hold").status_code == 303  # refused: released
+    refused = client.post(f"/support/escrow/{mug.id}/hold", data={"intent": mint()})
+    assert refused.status_code == 303  # refused: released
     refused = _last("escrow.hold")
     _assert_complete(refused, actor_id=people["support"], actor="support@test.example",
                      outcome="failure", target=f"escrow:{mug.id}")

@@ -27,7 +27,8 @@ from app.models import Item
 from app.models.payouts import Payout
 from app.models.users import Role
 from app.money_text import input_text, parse_amount
-from app.services.errors import NotFound, ServiceError
+from app.services import form_intents
+from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.money import (
     bank_accounts,
     clawback_reports,
@@ -219,23 +220,29 @@ def pay_out_now():
     currency = form.currency.data or ""
     if not form.validate_on_submit() or currency not in CURRENCY_EXPONENTS:
         return _answer("payouts", "error", "Choose a currency to pay out.", 400)
-    try:
-        payout_id = payouts.book_payout(current_user.id, currency, current_actor(), manual=True)
+    try:  # the button's one-time key: a double click (or a resent POST) pays out once
+        done = form_intents.once(request.form.get("intent"),
+                                 f"seller:{current_user.id}:payout:{currency}",
+                                 lambda: _pay_out(currency))
     except ServiceError as exc:
         return _answer("payouts", "error", exc.message, exc.status)
+    return _answer("payouts", "success", done.message, trigger="balances-changed")
+
+
+def _pay_out(currency: str) -> str:
+    """Book and send one manual payout; what to tell the seller."""
+    payout_id = payouts.book_payout(current_user.id, currency, current_actor(), manual=True)
     if payout_id is None:
-        return _answer("payouts", "error", f"Nothing is available to pay out in {currency}.",
-                       409)
+        raise Conflict(f"Nothing is available to pay out in {currency}.")
     payout = db.session.get(Payout, payout_id)
-    message = (f"Payout of {format_money(payout.total)} is on its way to "
-               f"{bank_accounts.MASK} {payout.destination_last4}.")
     try:
         queues.enqueue("app.jobs.payouts.submit_payout", payout_id,
                        job_id=f"payout-submit-{payout_id}")
-    except RedisError:
+    except RedisError:  # booked: the payout sweep sends it (jobs.payouts.run_payouts)
         current_app.logger.error("payout %s booked but not queued for sending", payout_id)
-        message = f"Payout of {format_money(payout.total)} is booked; sending it is delayed."
-    return _answer("payouts", "success", message, trigger="balances-changed")
+        return f"Payout of {format_money(payout.total)} is booked; sending it is delayed."
+    return (f"Payout of {format_money(payout.total)} is on its way to "
+            f"{bank_accounts.MASK} {payout.destination_last4}.")
 
 
 @bp.post("/payout-settings")

@@ -34,7 +34,7 @@ from app.domain.money import Money, MoneyError, to_decimal_string
 from app.htmx_pages import page_or_partial
 from app.models.users import Role
 from app.money_text import parse_amount
-from app.services import audit
+from app.services import audit, form_intents
 from app.services.disputes import case_log, centre, chargebacks, evidence
 from app.services.errors import NotFound, ServiceError
 
@@ -230,8 +230,21 @@ def decide(case_id: int):
     except ServiceError as exc:
         flash_error(exc)
         return _back(case_id)
-    return _run(case_id, lambda: apply_decision(case_id, decision, current_actor()),
-                "Decision applied.")
+    def apply() -> str:
+        apply_decision(case_id, decision, current_actor())
+        return "Decision applied."
+
+    # The preview minted this form's one-time key: the same confirmation posted twice decides
+    # (and refunds or releases) once, and the repeat is told what the first one did.
+    try:
+        done = form_intents.once(request.form.get("intent"), f"case:{case_id}:decide", apply)
+    except NotFound:
+        abort(404)
+    except ServiceError as exc:
+        flash_error(exc)
+        return _back(case_id)
+    flash(done.message, "success")
+    return _back(case_id)
 
 
 @bp.get("/disputes/<int:case_id>/files/<int:file_id>")

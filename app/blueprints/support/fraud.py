@@ -2,7 +2,7 @@
 linked accounts; approve (capture) or reject (void), each behind a fresh authentication code."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SubmitField
 
@@ -14,7 +14,7 @@ from app.blueprints.access import (
 )
 from app.blueprints.support.routes import bp
 from app.models.users import Role
-from app.services import audit
+from app.services import audit, form_intents
 from app.services.errors import NotFound, ServiceError
 from app.services.fraud import review, screening
 
@@ -61,14 +61,16 @@ def decide_fraud_review(payment_id: int):
     if not form.validate_on_submit() or not (form.approve.data or form.reject.data):
         flash("Choose approve or reject.", "error")
         return redirect(url_for("support.fraud_review", payment_id=payment_id), code=303)
-    try:
+    def decide() -> str:
         if form.approve.data:
             review.approve(payment_id, current_actor())
-            flash(f"Payment #{payment_id} approved: captured.", "success")
-        else:
-            review.reject(payment_id, current_actor(), confirmed_fraud=form.confirmed_fraud.data)
-            flash(f"Payment #{payment_id} rejected: authorization voided, buyer told.",
-                  "success")
+            return f"Payment #{payment_id} approved: captured."
+        review.reject(payment_id, current_actor(), confirmed_fraud=form.confirmed_fraud.data)
+        return f"Payment #{payment_id} rejected: authorization voided, buyer told."
+
+    try:  # the form's one-time key: approving twice captures once
+        done = form_intents.once(request.form.get("intent"), f"review:{payment_id}", decide)
+        flash(done.message, "success")
     except ServiceError as exc:
         flash_error(exc)
         return redirect(url_for("support.fraud_review", payment_id=payment_id), code=303)

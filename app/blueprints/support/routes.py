@@ -14,7 +14,7 @@ from app.domain.payment_states import PaymentStatus
 from app.extensions import db
 from app.models import EscrowHold, Payment
 from app.models.users import Role
-from app.services import audit
+from app.services import audit, form_intents
 from app.services.errors import NotFound, ServiceError
 from app.services.money import escrow, escrow_reports
 
@@ -67,14 +67,20 @@ def escrow_decision(hold_id: int, decision: str):
     if hold is None or decision not in DECISIONS:
         abort(404)
     back = hold.order.current_payment
-    try:
+
+    def decide() -> str:
         escrow.support_decide(hold_id, decision, current_actor())
+        return DECISIONS[decision]
+
+    try:  # the button's one-time key: a double click releases once
+        done = form_intents.once(request.form.get("intent"), f"hold:{hold_id}:{decision}",
+                                 decide)
     except NotFound:
         abort(404)
     except ServiceError as exc:  # includes a decision that no longer applies
         flash_error(exc)
     else:
-        flash(DECISIONS[decision], "success")
+        flash(done.message, "success")
     return redirect(url_for("support.payment", payment_id=back.id) if back
                     else url_for("support.payments"), code=303)
 
