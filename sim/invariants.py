@@ -5,7 +5,7 @@ from sqlalchemy import select
 
 from app.domain.payment_states import PaymentStatus
 from app.extensions import db
-from app.models import Payment
+from app.models import DisputeCase, Payment
 from app.models.payouts import Payout
 from app.models.refunds import Refund
 from app.services.money.ledger_checks import check_all
@@ -28,7 +28,7 @@ def check(world: World, dead_letters: list) -> dict[str, list[str]]:
     # A job that used up its retries on PSP faults is noise when another owner settled its
     # object (a stuck object is reported as such); any other dead letter is a bug.
     found = {"ledger": check_all(), "psp_money": [], "psp_executions": [], "payouts": [],
-             "stuck": [], "dead_letter": [f"{job_id} {func}: {error}"
+             "chargebacks": [], "stuck": [], "dead_letter": [f"{job_id} {func}: {error}"
                                           for job_id, func, error in dead_letters
                                           if not error.startswith(PSP_FAULTS)]}
     for payment in db.session.execute(select(Payment)).scalars():
@@ -44,7 +44,23 @@ def check(world: World, dead_letters: list) -> dict[str, list[str]]:
     found["psp_executions"] = [f"key {key} executed {count}×"
                                for key, count in sorted(executions.items()) if count != 1]
     _payouts_match(world, found)
+    _chargebacks_match(world, found["chargebacks"])
     return found
+
+
+def _chargebacks_match(world: World, problems: list) -> None:
+    """Every dispute the PSP has is a chargeback case of ours in the same status (the webhooks
+    had days to arrive; a lost one is re-fetched by the owner of its case)."""
+    ours = {case.psp_reference: case for case in db.session.execute(
+        select(DisputeCase).where(DisputeCase.kind == "chargeback")).scalars()}
+    for dispute in world.psp_get("/v1/disputes?limit=100").get("data", []):
+        case = ours.pop(dispute["id"], None)
+        if case is None:
+            problems.append(f"PSP dispute {dispute['id']} ({dispute['status']}) has no case")
+        elif case.status != dispute["status"]:
+            problems.append(f"case {case.id}: ours {case.status}, PSP {dispute['status']}")
+    problems.extend(f"case {case.id} ({reference}) unknown to the PSP"
+                    for reference, case in ours.items())
 
 
 def _payment_matches(world: World, payment: Payment, problems: list) -> None:

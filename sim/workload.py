@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from app.domain.payment_states import PaymentStatus
 from app.extensions import db
-from app.models import EscrowHold, Payment
+from app.models import DisputeCase, EscrowHold, Payment
 from app.models.refunds import Refund
 from app.providers.base import ProviderError
 from app.services.audit import Actor
@@ -17,12 +17,16 @@ from sim.world import PASSWORD, World
 S = PaymentStatus
 SUPPORT = Actor("support@sim.example", "127.0.0.1")
 IBANS = ("DE89370400440532013000", "GB82WEST12345698765432", "FR1420041010050500013M02606")
-CARDS = ["pm_card_visa"] * 6 + ["pm_card_chargeDeclined", "pm_card_threeDSecure2Required"]
+# pm_card_createDispute: captured, then disputed by the issuer (a chargeback).
+CARDS = ["pm_card_visa"] * 6 + ["pm_card_chargeDeclined", "pm_card_threeDSecure2Required",
+                                "pm_card_createDispute"]
+DECISIONS = ("refund_full", "refund_partial", "release", "split")
 
 # step → weight; the seed draws steps in these proportions.
 STEPS = {"checkout": 4, "pay": 8, "pay_twice": 1, "refund": 5, "refund_twice": 1,
          "seller_refund": 2, "release": 4, "payout": 3, "bank_change": 1, "fail_refund": 1,
-         "return_payout": 1, "advance": 4, "work": 12, "deliver": 7}
+         "return_payout": 1, "claim": 2, "decide": 2, "close_dispute": 1, "advance": 4,
+         "work": 12, "deliver": 7}
 
 
 class Expected(Exception):
@@ -181,6 +185,46 @@ def return_payout(world, rng, people):
     return f"payout {reference} returned by the bank: {answer.get('status')}"
 
 
+def claim(world, rng, people):
+    """The buyer opens a claim on a line still in escrow."""
+    from app.services.disputes import claims
+
+    hold_id = _pick(rng, _ids(EscrowHold.status == "held", model=EscrowHold))
+    hold = db.session.get(EscrowHold, hold_id)
+    buyer = hold.order.buyer_id
+    actor = Actor("buyer@sim.example", "127.0.0.1", user_id=buyer)
+    case = claims.open_claim(buyer, hold.order_line_id,
+                             rng.choice(["not_received", "not_as_described"]), "sim", [], actor)
+    return f"claim {case.id} on line {hold.order_line_id}"
+
+
+def decide(world, rng, people):
+    """Support decides an open claim: a full or partial refund, a release, or a split."""
+    from app.domain.dispute_states import CLAIM_OPEN
+    from app.services.disputes import decisions
+
+    case_id = _pick(rng, _ids(DisputeCase.kind == "claim",
+                              DisputeCase.status.in_([s.value for s in CLAIM_OPEN]),
+                              model=DisputeCase))
+    case = db.session.get(DisputeCase, case_id)
+    action = rng.choice(DECISIONS)
+    amount = rng.randint(1, case.amount) if action in ("refund_partial", "split") else None
+    actor = Actor("support@sim.example", "127.0.0.1", user_id=people["support"])
+    decided = decisions.decide(case_id, decisions.Decision(action, amount), actor)
+    return f"claim {case_id} decided {action} {amount or ''}: {decided.status}"
+
+
+def close_dispute(world, rng, people):
+    """The issuer decides an open chargeback, won or lost."""
+    open_at_psp = sorted(d["id"] for d in world.psp_get("/v1/disputes?limit=100").get("data", [])
+                         if d["status"] in ("needs_response", "under_review"))
+    reference = _pick(rng, open_at_psp)
+    outcome = rng.choice(["won", "lost"])
+    answer = world.psp_post(f"/v1/test_helpers/disputes/{reference}/close",
+                            {"outcome": outcome})
+    return f"dispute {reference} closed {outcome}: {answer.get('status')}"
+
+
 def advance(world, rng, people):
     # Mostly minutes (a buyer's session lives 30 min), now and then hours or a day.
     seconds = rng.choice([5, 30, 60, 120, 300, 600, 900, 3600, 6 * 3600, 26 * 3600])
@@ -211,5 +255,6 @@ STEP_FUNCS = {"checkout": checkout, "pay": pay, "pay_twice": pay_twice, "refund"
               "refund_twice": lambda w, r, p: refund(w, r, p, twice=True),
               "seller_refund": seller_refund, "release": release, "payout": payout,
               "bank_change": bank_change, "fail_refund": fail_refund,
-              "return_payout": return_payout,
+              "return_payout": return_payout, "claim": claim, "decide": decide,
+              "close_dispute": close_dispute,
               "advance": advance, "work": work, "deliver": deliver}

@@ -157,7 +157,7 @@ def submit(refund_id: int, actor: Actor) -> Refund:
             payment.psp_reference, refund.amount, refund.idempotency_key,
             metadata={"holdfast_refund": refund.idempotency_key})
     except ProviderError as exc:
-        if exc.executed is False and not sent_before:
+        if exc.executed is False and (not sent_before or refused_for_good(exc)):
             # The PSP's own words when it answered (they say what is wrong); a transport
             # error's details are ours, not the person's.
             why = str(exc) if exc.status else "the payment provider could not be reached"
@@ -165,9 +165,10 @@ def submit(refund_id: int, actor: Actor) -> Refund:
                                                     payment.psp_reference or "", "failed",
                                                     refund.amount, refund.currency, why),
                           actor, f"refused by the PSP: {exc.code}")
-        # Timed out, answered unreadably, or refused after an earlier attempt with this key
-        # may have executed (`executed` speaks for one call; the key's history is longer):
-        # the PSP may have refunded. Stay PENDING; the job repeats the request with the same
+        # Timed out, answered unreadably, or refused in words that do not settle the key's
+        # history (409 while it runs, 429, a retryable refusal) after an earlier attempt may
+        # have executed (`executed` speaks for one call; the key's history is longer): the
+        # PSP may have refunded. Stay PENDING; the job repeats the request with the same
         # key until the PSP itself tells us how it ended.
         schedule_settle(refund_id)
         db.session.expire(refund)
@@ -176,6 +177,16 @@ def submit(refund_id: int, actor: Actor) -> Refund:
     if refund.state == R.PENDING:
         schedule_settle(refund_id)
     return refund
+
+
+def refused_for_good(exc: ProviderError) -> bool:
+    """A refusal of a keyed request that speaks for the key's whole history. Every provider
+    answers a retried key with what its first execution did (Stripe and the sandbox replay the
+    key's saved result; the Braintree client finds the key's refund before refunding), so a
+    business refusal now (a 4xx, but not 409 — the key's first request still running — nor
+    429) means no attempt with this key ever executed."""
+    return (exc.executed is False and not exc.retryable and exc.status is not None
+            and 400 <= exc.status < 500 and exc.status not in (409, 429))
 
 
 def _mark_sent(refund_id: int) -> bool:

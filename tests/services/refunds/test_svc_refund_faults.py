@@ -131,3 +131,40 @@ def test_a_payout_leaves_what_a_pending_refund_will_claw_back(client, people, st
 
     assert settle_refund(refund.id) == "succeeded"
     assert ledger.balance(AccountKind.SELLER_AVAILABLE, str(seller), "EUR") == 0
+
+
+def test_a_retried_refund_the_psp_refuses_for_good_fails_and_frees_the_amount(
+        client, people, stack, psp):
+    """Found by the simulation (seed 38): a first attempt lost to a 5xx left the refund
+    PENDING; the payment was then disputed, so every retry was refused, and the refund stayed
+    PENDING for good. A business refusal of a keyed retry speaks for the key's whole history:
+    had an earlier attempt executed, the PSP would have answered with that (Stripe and the
+    sandbox replay a key's result; the Braintree client finds the key's refund first)."""
+    payment = captured(client, people, stack, psp)
+    fault(stack, "5xx_before", "/v1/refunds")
+    refund = refunds.request_refund(payment.id, amount=2000, reason="x", actor=SUPPORT,
+                                    by="support")
+    clear_faults(stack)
+    assert refund.status == "pending" and executions(stack, refund.idempotency_key) == 0
+    # Meanwhile the whole payment is refunded at the PSP, out of band (its dashboard).
+    assert psp_call(stack["psp_url"], "POST", "/v1/refunds",
+                    {"payment_session": payment.psp_reference, "amount": 6490},
+                    key="dashboard-refund").status_code == 200
+
+    assert settle_refund(refund.id) == "failed"
+    row = fresh(Refund, refund.id)
+    assert row.failure_reason and executions(stack, refund.idempotency_key) == 1
+    assert refunds.plan(payment.id).total == 6490  # the reserved amount is free again
+
+
+def test_a_retry_refused_while_the_key_is_in_flight_stays_pending(client, people, stack, psp):
+    """409 (the key's first request still executing) and 429 say nothing about the outcome."""
+    payment = captured(client, people, stack, psp)
+    refund = pending_after_5xx(stack, payment, amount=2000)
+    fault(stack, "409", "/v1/refunds")
+    try:
+        assert settle_refund(refund.id) == "pending"
+    finally:
+        clear_faults(stack)
+    assert settle_refund(refund.id) == "succeeded"
+    assert executions(stack, refund.idempotency_key) == 1
