@@ -91,7 +91,8 @@ def _sandbox_from_config(cfg) -> PaymentProvider:
     return SandboxProvider(cfg["SANDBOX_API_URL"], cfg["SANDBOX_API_KEY"], secrets,
                            timeout=cfg["PSP_TIMEOUT_SECONDS"],
                            webhook_tolerance=cfg["WEBHOOK_TOLERANCE_SECONDS"],
-                           public_url=cfg.get("SANDBOX_PUBLIC_URL"))
+                           public_url=cfg.get("SANDBOX_PUBLIC_URL"),
+                           publishable_key=cfg.get("SANDBOX_PUBLISHABLE_KEY", ""))
 
 
 def _sandbox_us_from_config(cfg) -> PaymentProvider | None:
@@ -103,7 +104,9 @@ def _sandbox_us_from_config(cfg) -> PaymentProvider | None:
                               [cfg.get("SANDBOX_US_WEBHOOK_SECRET") or cfg["SANDBOX_WEBHOOK_SECRET"]],
                               timeout=cfg["PSP_TIMEOUT_SECONDS"],
                               webhook_tolerance=cfg["WEBHOOK_TOLERANCE_SECONDS"],
-                              public_url=cfg.get("SANDBOX_US_PUBLIC_URL"))
+                              public_url=cfg.get("SANDBOX_US_PUBLIC_URL"),
+                              publishable_key=cfg.get("SANDBOX_US_PUBLISHABLE_KEY")
+                              or cfg.get("SANDBOX_PUBLISHABLE_KEY", ""))
     adapter.name = "sandbox_us"
     return adapter
 

@@ -99,6 +99,12 @@ class GuardedProvider(PaymentProvider):
     def authorize_saved(self, reference, token, idempotency_key):
         return self._guarded("authorize_saved", True, reference, token, idempotency_key)
 
+    def authorize_token(self, reference, token, idempotency_key):
+        return self._guarded("authorize_token", True, reference, token, idempotency_key)
+
+    def card_fields(self):
+        return self.inner.card_fields()
+
     def cancel(self, reference, idempotency_key):
         return self._guarded("cancel", True, reference, idempotency_key)
 
