@@ -14,9 +14,13 @@ import hashlib
 import json
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 INVENTORY_PATH = Path(__file__).resolve().parent.parent / "docs" / "pci-script-inventory.json"
 STATIC_PREFIX = "/static/"
+# A PSP's versioned script (its card fields library): listed as "{psp_origin}/<path>" since each
+# PSP instance serves it from its own origin; its reviewed SRI hash is in "integrity".
+PSP_PREFIX = "{psp_origin}"
 
 
 def sri_hash(path: Path) -> str:
@@ -57,6 +61,18 @@ def hash_differences(committed: dict, live: dict) -> list[str]:
                 problems.append(f"{old_page['path']}: {old['src']} is {new['sha384']}, "
                                 f"reviewed {old['sha384']}")
     return problems
+
+
+def pinned_integrity(script_url: str, path: Path = INVENTORY_PATH) -> str | None:
+    """The reviewed SRI hash of a PSP's versioned script, found by its path on the PSP's
+    origin; None when no payment page lists it (so an unreviewed script is never loaded)."""
+    wanted = urlsplit(script_url).path
+    for page in load_committed(path)["pages"]:
+        for script in page["scripts"]:
+            src = script.get("src", "")
+            if src.startswith(PSP_PREFIX) and src[len(PSP_PREFIX):] == wanted:
+                return script.get("integrity")
+    return None
 
 
 def required_csp(page: dict, psp_origin: str, script_origin: str = "") -> set[str]:

@@ -22,6 +22,7 @@ class Route:
     providers: tuple[str, ...]
     rule: str
     reason: str
+    modes: tuple[str, ...] = ("hosted", "embedded", "fields")  # what the rule allows
 
     @property
     def provider(self) -> str:
@@ -115,7 +116,7 @@ def choose_route(context: RouteContext) -> Route:
     """The providers for a payment, in trial order, by the routing file's first matching rule
     (providers that are not configured here are left out)."""
     decision = routing_file.current().decide(context, configured())
-    return Route(decision.providers, decision.rule, decision.reason)
+    return Route(decision.providers, decision.rule, decision.reason, decision.modes)
 
 
 def reachable(currency: str, amount: int, countries, method: str = "card") -> frozenset[str]:

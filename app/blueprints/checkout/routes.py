@@ -130,6 +130,8 @@ def start(order_id: int):
                         or url_for("checkout.returned", order_id=order_id), code=303)
     if started.mode == "hosted" and started.redirect_url:
         return redirect(started.redirect_url, code=303)
+    if started.mode == "fields":
+        return redirect(url_for("checkout.card_fields_page", order_id=order_id), code=303)
     return redirect(url_for("checkout.card", order_id=order_id), code=303)
 
 
@@ -144,6 +146,8 @@ def card(order_id: int):
     if payment is not None and payment.provider == "stripe" \
             and payment.integration_mode == "embedded":  # its card form: the Payment Element
         return redirect(url_for("checkout.stripe_element", order_id=order_id), code=303)
+    if payment is not None and payment.integration_mode == "fields":  # the fields on our page
+        return redirect(url_for("checkout.card_fields_page", order_id=order_id), code=303)
     if payment is None or payment.integration_mode != "embedded" or not payment.embed_url:
         return redirect(url_for("checkout.pay", order_id=order_id), code=303)
     if payment.state not in PENDING | {PaymentStatus.DECLINED}:
@@ -213,4 +217,5 @@ def remove_card(method_id: int):
 
 # The Braintree Drop-in and Stripe Payment Element pages register their routes here.
 from app.blueprints.checkout import braintree as _braintree  # noqa: F401
+from app.blueprints.checkout import card_fields as _card_fields  # noqa: F401
 from app.blueprints.checkout import stripe_element as _stripe_element  # noqa: F401
