@@ -158,3 +158,19 @@ def test_usd_is_not_offered_card_fields_by_the_routing_file(app, client, people)
     assert response.status_code == 400
     assert "card form on this page is not available" in response.get_data(as_text=True)
     assert latest_payment(order_id) is None
+
+
+def test_the_pay_page_shows_each_modes_fee_and_saving(app, client, people):
+    order_id = start(client, people)  # a 24.00 EUR mug
+    html = client.get(f"/checkout/{order_id}").get_data(as_text=True)
+    fees = dict(re.findall(r'data-mode-fee="(\w+)">Provider fee ([^<]+)</small>', html))
+    assert fees == {"fields": "€0.54 · saves €0.46 in fees against the dearest way",
+                    "hosted": "€1.00",
+                    "embedded": "€0.85 · saves €0.15 in fees against the dearest way"}
+    assert 'value="fields"' in html
+
+
+def test_a_mode_the_rule_leaves_out_is_not_offered(app, client, people):
+    order_id = start(client, people, currency="USD")
+    html = client.get(f"/checkout/{order_id}").get_data(as_text=True)
+    assert 'value="hosted"' in html and 'value="fields"' not in html

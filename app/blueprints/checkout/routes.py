@@ -32,7 +32,7 @@ from app.domain.declines import DECLINE_MESSAGES, DEFAULT_DECLINE_MESSAGE
 from app.domain.payment_states import PENDING, PaymentStatus
 from app.models.users import Role
 from app.security_headers import origin_of
-from app.services.checkout import checkout
+from app.services.checkout import checkout, mode_costs
 from app.services.errors import NotFound, ServiceError
 from app.services.fraud.screening import FraudBlocked
 from app.services.payments import payments, vault
@@ -55,7 +55,8 @@ def _usable_cards() -> list:
 def _pay_page(order, form, status: int = 200):
     allow_pay_form(order)
     return render_template("checkout/pay.html", order=order, form=form,
-                           remove_form=RemoveCardForm()), status
+                           remove_form=RemoveCardForm(),
+                           offers=mode_costs.offers(order.currency, order.total_amount)), status
 
 
 def _still_pending(order) -> bool:
