@@ -13,6 +13,7 @@ from app.domain.payment_states import PaymentStatus
 from app.extensions import db
 from app.models import Payment
 from app.pci_inventory import load_committed, script_hashes, scripts_on
+from app.providers.registry import Route
 from app.security_headers import origin_of
 from app.services.audit import Actor
 from app.services.checkout import checkout
@@ -29,8 +30,7 @@ PAGE = "/checkout/<order_id>/braintree"
 def braintree(app, serve_wsgi, monkeypatch):
     """The platform with a fake Braintree, and every new payment routed to it."""
     with braintree_on(app, serve_wsgi) as (gateway, url):
-        route = SimpleNamespace(providers=("braintree",), provider="braintree",
-                                rule="test", reason="test: every payment to braintree")
+        route = Route(("braintree",), "test", "test: every payment to braintree")
         monkeypatch.setattr(checkout, "choose_route", lambda *args, **kwargs: route)
         yield SimpleNamespace(fake=gateway, url=url)
 
