@@ -59,6 +59,21 @@ def sandbox_session(stack, reference: str) -> dict:
     return psp_call(stack["psp_url"], "GET", f"/v1/payment_sessions/{reference}").json()
 
 
+def test_a_typo_is_shown_next_to_its_field_before_anything_is_sent(page, shop, journey):
+    log_in(page)
+    check_out(page, "Mug")
+    continue_to_payment(page, MODE)
+    journey.add("4242 4242 4242 4241")
+    number = page.frame_locator("#field-number iframe").get_by_label("Card number")
+    number.fill("4242 4242 4242 4241")
+    page.frame_locator("#field-expiry iframe").get_by_label("Expiry date").click()
+    expect(page.locator("#error-number")).to_have_text("Your card number is incorrect.")
+    expect(page.locator("#field-number")).to_have_class(re.compile("invalid"))
+    page.get_by_role("button", name=re.compile(r"^Pay")).click()
+    expect(page.locator("#error-number")).to_have_text("Your card number is incorrect.")
+    expect(page).to_have_url(re.compile(r"/fields$"))
+
+
 def test_card_fields_pay_with_a_visa(page, shop, stack, journey):
     from tests.flows import latest_payment
 
@@ -116,17 +131,3 @@ def test_card_fields_decline_is_shown_next_to_the_fields_then_a_visa_pays(
     payment = wait_for(lambda: latest_payment(order_id), lambda p: p.status == "captured")
     assert sandbox_session(stack, payment.psp_reference)["amount_captured"] == 2400
 
-
-def test_a_typo_is_shown_next_to_its_field_before_anything_is_sent(page, shop, journey):
-    log_in(page)
-    check_out(page, "Mug")
-    continue_to_payment(page, MODE)
-    journey.add("4242 4242 4242 4241")
-    number = page.frame_locator("#field-number iframe").get_by_label("Card number")
-    number.fill("4242 4242 4242 4241")
-    page.frame_locator("#field-expiry iframe").get_by_label("Expiry date").click()
-    expect(page.locator("#error-number")).to_have_text("Your card number is incorrect.")
-    expect(page.locator("#field-number")).to_have_class(re.compile("invalid"))
-    page.get_by_role("button", name=re.compile(r"^Pay")).click()
-    expect(page.locator("#error-number")).to_have_text("Your card number is incorrect.")
-    expect(page).to_have_url(re.compile(r"/fields$"))
