@@ -75,6 +75,35 @@ def pinned_integrity(script_url: str, path: Path = INVENTORY_PATH) -> str | None
     return None
 
 
+def psp_scripts(committed: dict) -> dict[str, str]:
+    """Each PSP versioned script's path on the PSP's origin → its reviewed SRI hash."""
+    return {script["src"][len(PSP_PREFIX):]: script.get("integrity", "")
+            for page in committed["pages"] for script in page["scripts"]
+            if script.get("src", "").startswith(PSP_PREFIX)}
+
+
+def psp_script_differences(committed: dict, script_urls, fetch) -> list[str]:
+    """One line per PSP script (by its URL on a configured PSP) whose served bytes no longer
+    have the reviewed hash, or that is not in the inventory, or could not be fetched
+    (`fetch(url)` returns the bytes or raises OSError): PCI DSS 11.6.1 for the one script on
+    our payment pages that we do not serve ourselves."""
+    reviewed, problems = psp_scripts(committed), []
+    for url in script_urls:
+        expected = reviewed.get(urlsplit(url).path)
+        if expected is None:
+            problems.append(f"{url}: a PSP script not in the inventory")
+            continue
+        try:
+            body = fetch(url)
+        except OSError as exc:
+            problems.append(f"{url}: could not be fetched ({exc})")
+            continue
+        served = "sha384-" + base64.b64encode(hashlib.sha384(body).digest()).decode()
+        if served != expected:
+            problems.append(f"{url} is {served}, reviewed {expected}")
+    return problems
+
+
 def required_csp(page: dict, psp_origin: str, script_origin: str = "") -> set[str]:
     """The page's required CSP directives, with the PSP origin(s) it frames and the origin of
     a PSP script it loads (Stripe's Payment Element page) filled in."""

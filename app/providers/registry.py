@@ -142,3 +142,26 @@ def breaker_states() -> dict[str, dict]:
         breaker = getattr(get_provider(name), "breaker", None)
         states[name] = breaker.state() if breaker is not None else {"state": "none"}
     return states
+
+
+def card_fields_scripts() -> list[str]:
+    """The card fields script URL of every configured provider that has card fields."""
+    urls = []
+    for name in sorted(configured()):
+        fields = get_provider(name).card_fields()
+        if fields is not None:
+            urls.append(fields.script_url)
+    return sorted(set(urls))
+
+
+def fetch_script(url: str) -> bytes:
+    """A PSP script's bytes as a browser would get them (for the change check); OSError when
+    it cannot be fetched."""
+    import requests
+
+    try:
+        response = requests.get(url, timeout=10, allow_redirects=False)
+        response.raise_for_status()
+    except requests.RequestException as exc:
+        raise OSError(str(exc)) from None
+    return response.content
