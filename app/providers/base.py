@@ -254,6 +254,12 @@ class PaymentProvider(ABC):
         payment but the one the buyer chose it for, and never put the token in a log line or
         an error message."""
 
+    def supported_modes(self) -> tuple[str, ...]:
+        """The integration modes this PSP can honestly take here (no network call): a mode it
+        lacks is never offered for a payment routed to it, and asking for it is refused
+        before the buyer pays, never silently turned into another mode."""
+        return ("hosted", "embedded") + (("fields",) if self.card_fields() else ())
+
     def card_fields(self) -> CardFields | None:
         """This PSP's card fields for our own page (from configuration, no network call), or
         None when it offers none here: the checkout then never offers "Card form on this

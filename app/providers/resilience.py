@@ -105,6 +105,9 @@ class GuardedProvider(PaymentProvider):
     def card_fields(self):
         return self.inner.card_fields()
 
+    def supported_modes(self):
+        return self.inner.supported_modes()
+
     def cancel(self, reference, idempotency_key):
         return self._guarded("cancel", True, reference, idempotency_key)
 

@@ -227,17 +227,23 @@ def _new_payment(order_id: int, mode: str, actor: Actor, save_card: bool = False
 
 def _allowed(route, mode: str) -> tuple[tuple[str, ...], str]:
     """The route's providers that can take this mode, or a ServiceError the buyer reads: a
-    rule may leave a mode out (compliance), and only PSPs with card fields take "fields"."""
+    rule may leave a mode out (compliance), and a PSP takes only the modes it has (Braintree
+    no hosted page; only PSPs with card fields take "fields")."""
     if mode not in route.modes:
         raise ServiceError(f"{MODE_LABELS[mode]} is not available for this payment. "
                            "Please choose another way to pay.")
-    providers = route.providers
-    if mode == "fields":
-        providers = tuple(p for p in providers if get_provider(p).card_fields() is not None)
+    providers = tuple(p for p in route.providers if _supports(p, mode))
     if not providers:
         raise ServiceError(f"{MODE_LABELS[mode]} is not available for this payment. "
                            "Please choose another way to pay.")
     return providers, route.reason
+
+
+def _supports(provider: str, mode: str) -> bool:
+    try:
+        return mode in get_provider(provider).supported_modes()
+    except KeyError:  # not configured here: routing leaves it out anyway
+        return False
 
 
 def _fail_over(payment_id: int, exc: ProviderError, actor: Actor) -> bool:

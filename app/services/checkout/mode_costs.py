@@ -1,6 +1,6 @@
 """What each way to pay costs the platform for an order, as the checkout page shows it: the
-modes the routing rule allows for the order (a mode it leaves out, or card fields where the
-PSP has none, is not offered at all), the provider fee each would cost by the routing file's
+modes the routing rule allows for the order (a mode it leaves out, or one the routed PSP does
+not have — Braintree's hosted page, card fields where the PSP has none — is not offered at all), the provider fee each would cost by the routing file's
 [fees] tables, and the saving against the dearest. Read-only."""
 from __future__ import annotations
 
@@ -24,9 +24,9 @@ class ModeOffer:
     saving: Money | None = None
 
 
-def _has_fields(provider: str) -> bool:
+def _supports(provider: str, mode: str) -> bool:
     try:
-        return get_provider(provider).card_fields() is not None
+        return mode in get_provider(provider).supported_modes()
     except KeyError:
         return False
 
@@ -40,7 +40,7 @@ def offers(currency: str, amount: int, country: str | None = None) -> dict[str, 
     fees = routing_file.current().fees
     found = []
     for mode in route.modes:
-        providers = [p for p in route.providers if mode != "fields" or _has_fields(p)]
+        providers = [p for p in route.providers if _supports(p, mode)]
         if not providers:
             continue
         provider = cheapest_first(providers, mode, amount, fees)[0]
