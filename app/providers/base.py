@@ -260,6 +260,12 @@ class PaymentProvider(ABC):
         before the buyer pays, never silently turned into another mode."""
         return ("hosted", "embedded") + (("fields",) if self.card_fields() else ())
 
+    def saves_cards(self) -> bool:
+        """Whether "Save my card" really saves a card here: the PSP returns a reusable method
+        (ProviderPayment.reusable_method) and authorize_saved pays with it. False: the option
+        is not shown for a payment routed here, and asking for it is refused before paying."""
+        return False
+
     def card_fields(self) -> CardFields | None:
         """This PSP's card fields for our own page (from configuration, no network call), or
         None when it offers none here: the checkout then never offers "Card form on this

@@ -108,6 +108,9 @@ class GuardedProvider(PaymentProvider):
     def supported_modes(self):
         return self.inner.supported_modes()
 
+    def saves_cards(self):
+        return self.inner.saves_cards()
+
     def cancel(self, reference, idempotency_key):
         return self._guarded("cancel", True, reference, idempotency_key)
 

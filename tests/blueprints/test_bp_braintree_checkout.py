@@ -94,6 +94,11 @@ def test_hosted_is_refused_before_paying_never_turned_into_the_drop_in(
     html = buyer.get(f"/checkout/{order_id}").get_data(as_text=True)
     assert 'value="embedded"' in html and 'value="hosted"' not in html
     assert 'value="fields"' not in html  # no Hosted Fields here yet: not offered either
+    # This adapter saves no card: no "Save my card" box, and asking for it is refused.
+    assert 'name="save_card"' not in html
+    saving = buyer.post(f"/checkout/{order_id}/pay", data={"mode": "embedded", "save_card": "y"})
+    assert saving.status_code == 400 and "cannot be saved" in saving.get_data(as_text=True)
+    assert latest_payment(order_id) is None
 
 
 def test_the_drop_in_page_frames_braintree_and_holds_no_card_field(app, buyer, people,

@@ -168,6 +168,7 @@ def test_the_pay_page_shows_each_modes_fee_and_saving(app, client, people):
                     "hosted": "€1.00",
                     "embedded": "€0.85 · saves €0.15 in fees against the dearest way"}
     assert 'value="fields"' in html
+    assert 'name="save_card"' in html  # the sandbox really saves cards, in every mode
 
 
 def test_a_mode_the_rule_leaves_out_is_not_offered(app, client, people):

@@ -54,9 +54,10 @@ def _usable_cards() -> list:
 
 def _pay_page(order, form, status: int = 200):
     allow_pay_form(order)
+    offers = mode_costs.offers(order.currency, order.total_amount)
     return render_template("checkout/pay.html", order=order, form=form,
-                           remove_form=RemoveCardForm(),
-                           offers=mode_costs.offers(order.currency, order.total_amount)), status
+                           remove_form=RemoveCardForm(), offers=offers,
+                           can_save=mode_costs.can_save_cards(offers)), status
 
 
 def _still_pending(order) -> bool:

@@ -44,6 +44,10 @@ class SandboxProvider(PaymentProvider):
         # The hosted page (/pay/…) and the embedded form (/embed/…) are both served here.
         return BrowserOrigins.of(hosted=[self.public_url], frames=[self.public_url])
 
+    def saves_cards(self) -> bool:
+        # setup_future_usage attaches a pm_… that authorize_saved pays with (3-D Secure too).
+        return True
+
     def card_fields(self) -> CardFields | None:
         # v1 of the library is never changed in place, so our page pins its SRI hash.
         if not self.publishable_key:

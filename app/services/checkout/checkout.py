@@ -205,8 +205,8 @@ def _new_payment(order_id: int, mode: str, actor: Actor, save_card: bool = False
         key = f"hf_{secrets.token_hex(16)}"  # also seeds the route's weighted draw
         route = _route(RouteContext(order.currency, order.total_amount, "card", country, key,
                                     mode=None if only else mode))
-        providers, reason = _allowed(route, mode) if only is None else (route.providers,
-                                                                          route.reason)
+        providers, reason = _allowed(route, mode, save_card) if only is None else (
+            route.providers, route.reason)
         if only is not None:
             providers, reason = (only,), f"saved card held by {only}; {reason}"
         payment = Payment(order_id=order.id, provider=providers[0],
@@ -225,7 +225,7 @@ def _new_payment(order_id: int, mode: str, actor: Actor, save_card: bool = False
         return payment.id
 
 
-def _allowed(route, mode: str) -> tuple[tuple[str, ...], str]:
+def _allowed(route, mode: str, save_card: bool = False) -> tuple[tuple[str, ...], str]:
     """The route's providers that can take this mode, or a ServiceError the buyer reads: a
     rule may leave a mode out (compliance), and a PSP takes only the modes it has (Braintree
     no hosted page; only PSPs with card fields take "fields")."""
@@ -236,6 +236,12 @@ def _allowed(route, mode: str) -> tuple[tuple[str, ...], str]:
     if not providers:
         raise ServiceError(f"{MODE_LABELS[mode]} is not available for this payment. "
                            "Please choose another way to pay.")
+    if save_card:
+        # Said before paying: a card "saved" where nothing is saved would be a silent lie.
+        providers = tuple(p for p in providers if get_provider(p).saves_cards())
+        if not providers:
+            raise ServiceError("Your card cannot be saved with this payment. Untick “Save my "
+                               "card” to pay without saving it.")
     return providers, route.reason
 
 

@@ -22,6 +22,7 @@ class ModeOffer:
     provider: str
     fee: Money | None
     saving: Money | None = None
+    saves_cards: bool = False  # whether "Save my card" really saves it on this route
 
 
 def _supports(provider: str, mode: str) -> bool:
@@ -46,9 +47,17 @@ def offers(currency: str, amount: int, country: str | None = None) -> dict[str, 
         provider = cheapest_first(providers, mode, amount, fees)[0]
         rate = fees.get((provider, mode))
         found.append(ModeOffer(mode, provider,
-                               Money(rate.cost(amount), currency) if rate else None))
+                               Money(rate.cost(amount), currency) if rate else None,
+                               saves_cards=all(get_provider(p).saves_cards() for p in providers)))
     priced = [o.fee.amount for o in found if o.fee is not None]
     dearest = max(priced, default=0)
     return {o.mode: ModeOffer(o.mode, o.provider, o.fee,
-                              Money(dearest - o.fee.amount, currency) if o.fee else None)
+                              Money(dearest - o.fee.amount, currency) if o.fee else None,
+                              o.saves_cards)
             for o in found}
+
+
+def can_save_cards(offered: dict[str, ModeOffer]) -> bool:
+    """Whether to offer "Save my card": only when every offered mode's route really saves it
+    (the box is one for the whole form)."""
+    return bool(offered) and all(o.saves_cards for o in offered.values())
