@@ -29,9 +29,16 @@ DEFAULTS = {
     "SANDBOX_TEST_HELPERS": "1",
 }
 
+def _keys(value) -> list[str]:
+    """A comma-separated list of keys (or a list already)."""
+    if not isinstance(value, str):
+        return list(value)
+    return [k.strip() for k in value.split(",") if k.strip()]
+
+
 _PARSERS = {
     "SANDBOX_API_KEYS": lambda v: [k.strip() for k in v.split(",") if k.strip()] if isinstance(v, str) else list(v),
-    "SANDBOX_PUBLISHABLE_KEYS": lambda v: [k.strip() for k in v.split(",") if k.strip()] if isinstance(v, str) else list(v),
+    "SANDBOX_PUBLISHABLE_KEYS": _keys,
     "SANDBOX_TOKEN_TTL": int,
     "SANDBOX_WEBHOOK_RETRY_BASE": float,
     "SANDBOX_WEBHOOK_MAX_ATTEMPTS": int,

@@ -7,7 +7,15 @@ Fields in miniature).
 The library is versioned and never changed in place (a new version gets a new file name), so
 the platform pins its SRI hash. The frames may be framed only by the platform's origin.
 """
-from flask import Blueprint, abort, current_app, jsonify, render_template, request, send_from_directory
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    jsonify,
+    render_template,
+    request,
+    send_from_directory,
+)
 
 from .errors import ApiError
 from .models import atomic
@@ -57,7 +65,8 @@ def make_token():
     """Tokenize a typed card; only this origin's own frames may call it (the card never
     crosses to another origin in a browser)."""
     own = request.host_url.rstrip("/")
-    if request.headers.get("Origin") != own and request.headers.get("Sec-Fetch-Site") != "same-origin":
+    same_origin = request.headers.get("Sec-Fetch-Site") == "same-origin"
+    if request.headers.get("Origin") != own and not same_origin:
         raise ApiError(403, "invalid_request_error", "cross_origin",
                        "Card tokens are made only by the card fields.")
     body = request.get_json(silent=True) or {}

@@ -15,7 +15,6 @@ from tests.flows import (
     assert_never_stored,
     latest_payment,
     login,
-    order_and_start,
     psp_call,
     settle,
 )

@@ -12,7 +12,6 @@ from playwright.sync_api import expect
 
 from tests.e2e.steps import (
     EXPIRY,
-    PAID_WAIT_MS,
     VISA,
     check_out,
     continue_to_payment,

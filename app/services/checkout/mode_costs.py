@@ -1,7 +1,8 @@
 """What each way to pay costs the platform for an order, as the checkout page shows it: the
 modes the routing rule allows for the order (a mode it leaves out, or one the routed PSP does
-not have — Braintree's hosted page, card fields where the PSP has none — is not offered at all), the provider fee each would cost by the routing file's
-[fees] tables, and the saving against the dearest. Read-only."""
+not have — Braintree's hosted page, card fields where the PSP has none — is not offered at
+all), the provider fee each would cost by the routing file's [fees] tables, and the saving
+against the dearest. Read-only."""
 from __future__ import annotations
 
 from dataclasses import dataclass
