@@ -174,3 +174,19 @@ def test_a_mode_the_rule_leaves_out_is_not_offered(app, client, people):
     order_id = start(client, people, currency="USD")
     html = client.get(f"/checkout/{order_id}").get_data(as_text=True)
     assert 'value="hosted"' in html and 'value="fields"' not in html
+
+
+def test_save_my_card_in_the_card_fields_keeps_it_for_next_time(app, client, people, stack,
+                                                               psp):
+    from app.services.payments import vault
+
+    order_id = start(client, people)
+    response = client.post(f"/checkout/{order_id}/pay", data={"mode": "fields",
+                                                              "save_card": "y"})
+    assert response.headers["Location"].endswith(f"/checkout/{order_id}/fields")
+    client.post(f"/checkout/{order_id}/fields",
+                data={"token": browser_token(stack["psp_url"], VISA)})
+    settle(psp)
+    assert latest_payment(order_id).status == "captured"
+    [method] = vault.list_methods(people["buyer"])
+    assert method.provider == "sandbox" and "4242" in method.label
