@@ -190,3 +190,15 @@ def test_save_my_card_in_the_card_fields_keeps_it_for_next_time(app, client, peo
     assert latest_payment(order_id).status == "captured"
     [method] = vault.list_methods(people["buyer"])
     assert method.provider == "sandbox" and "4242" in method.label
+
+
+def test_the_routing_rule_preselects_its_preferred_mode(app, client, people):
+    eur = start(client, people)  # EUR: the shipped rule prefers the card fields
+    html = client.get(f"/checkout/{eur}").get_data(as_text=True)
+    assert re.search(r'<input[^>]*checked[^>]*value="fields"', html)
+    client.post(f"/checkout/{eur}/pay", data={"mode": "hosted"})
+    resumed = client.get(f"/checkout/{eur}").get_data(as_text=True)
+    assert re.search(r'<input[^>]*checked[^>]*value="hosted"', resumed)  # what was chosen
+    usd = start(client, people, currency="USD")  # USD: hosted first, no card fields
+    html = client.get(f"/checkout/{usd}").get_data(as_text=True)
+    assert re.search(r'<input[^>]*checked[^>]*value="hosted"', html)

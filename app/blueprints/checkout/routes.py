@@ -96,8 +96,11 @@ def pay(order_id: int):
     order = _order_or_404(order_id)
     if order.status != "awaiting_payment":
         return redirect(url_for("checkout.returned", order_id=order_id), code=303)
+    # Preselected: the mode of a session the buyer may resume, else the one the routing rule
+    # prefers for this order (its `modes`, first first), else the hosted page.
+    preferred = next(iter(mode_costs.offers(order.currency, order.total_amount)), "hosted")
     form = PayForm(mode=(order.current_payment.integration_mode
-                         if order.current_payment else "hosted")).offer_saved(_usable_cards())
+                         if order.current_payment else preferred)).offer_saved(_usable_cards())
     return _pay_page(order, form)
 
 
