@@ -101,6 +101,9 @@ def environment() -> dict:
         "SANDBOX_API_URL": api_url,
         "SANDBOX_PUBLIC_URL": env.get("SANDBOX_PUBLIC_URL", api_url),
         "SANDBOX_API_KEY": env.get("SANDBOX_API_KEY", "sk_test_sandbox"),
+        # The card fields' publishable key (public by design; empty: no card fields offered).
+        "SANDBOX_PUBLISHABLE_KEY": env.get("SANDBOX_PUBLISHABLE_KEY", "pk_test_sandbox"),
+        "SANDBOX_US_PUBLISHABLE_KEY": env.get("SANDBOX_US_PUBLISHABLE_KEY", ""),
         "AUTO_CAPTURE": env.get("AUTO_CAPTURE", "1") != "0",
         "PAYMENT_SESSION_TTL": _env_int("PAYMENT_SESSION_TTL", 30 * 60),
         "INBOX_SWEEP_SECONDS": _env_int("INBOX_SWEEP_SECONDS", 60),

@@ -143,12 +143,19 @@ def register(app: Flask) -> None:
         from docs/pci-script-inventory.json (review the script, then update the file)."""
         import json
 
-        from app.pci_inventory import hash_differences, live_inventory, load_committed
+        from app.pci_inventory import (
+            hash_differences,
+            live_inventory,
+            load_committed,
+            psp_script_differences,
+        )
+        from app.providers.registry import card_fields_scripts, fetch_script
 
         committed = load_committed()
         live = live_inventory(committed, app.static_folder)
         click.echo(json.dumps(live, indent=2, ensure_ascii=False))
-        problems = hash_differences(committed, live)
+        problems = hash_differences(committed, live) + psp_script_differences(
+            committed, card_fields_scripts(), fetch_script)
         for line in problems:
             click.echo(f"script inventory changed: {line}", err=True)
         if problems:

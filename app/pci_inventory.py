@@ -14,9 +14,13 @@ import hashlib
 import json
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import urlsplit
 
 INVENTORY_PATH = Path(__file__).resolve().parent.parent / "docs" / "pci-script-inventory.json"
 STATIC_PREFIX = "/static/"
+# A PSP's versioned script (its card fields library): listed as "{psp_origin}/<path>" since each
+# PSP instance serves it from its own origin; its reviewed SRI hash is in "integrity".
+PSP_PREFIX = "{psp_origin}"
 
 
 def sri_hash(path: Path) -> str:
@@ -56,6 +60,47 @@ def hash_differences(committed: dict, live: dict) -> list[str]:
             if "src" in old and old.get("sha384") != new.get("sha384"):
                 problems.append(f"{old_page['path']}: {old['src']} is {new['sha384']}, "
                                 f"reviewed {old['sha384']}")
+    return problems
+
+
+def pinned_integrity(script_url: str, path: Path = INVENTORY_PATH) -> str | None:
+    """The reviewed SRI hash of a PSP's versioned script, found by its path on the PSP's
+    origin; None when no payment page lists it (so an unreviewed script is never loaded)."""
+    wanted = urlsplit(script_url).path
+    for page in load_committed(path)["pages"]:
+        for script in page["scripts"]:
+            src = script.get("src", "")
+            if src.startswith(PSP_PREFIX) and src[len(PSP_PREFIX):] == wanted:
+                return script.get("integrity")
+    return None
+
+
+def psp_scripts(committed: dict) -> dict[str, str]:
+    """Each PSP versioned script's path on the PSP's origin → its reviewed SRI hash."""
+    return {script["src"][len(PSP_PREFIX):]: script.get("integrity", "")
+            for page in committed["pages"] for script in page["scripts"]
+            if script.get("src", "").startswith(PSP_PREFIX)}
+
+
+def psp_script_differences(committed: dict, script_urls, fetch) -> list[str]:
+    """One line per PSP script (by its URL on a configured PSP) whose served bytes no longer
+    have the reviewed hash, or that is not in the inventory, or could not be fetched
+    (`fetch(url)` returns the bytes or raises OSError): PCI DSS 11.6.1 for the one script on
+    our payment pages that we do not serve ourselves."""
+    reviewed, problems = psp_scripts(committed), []
+    for url in script_urls:
+        expected = reviewed.get(urlsplit(url).path)
+        if expected is None:
+            problems.append(f"{url}: a PSP script not in the inventory")
+            continue
+        try:
+            body = fetch(url)
+        except OSError as exc:
+            problems.append(f"{url}: could not be fetched ({exc})")
+            continue
+        served = "sha384-" + base64.b64encode(hashlib.sha384(body).digest()).decode()
+        if served != expected:
+            problems.append(f"{url} is {served}, reviewed {expected}")
     return problems
 
 

@@ -40,11 +40,12 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """The JSON API, the buyer's pages, the dashboard, and JSON error answers."""
-    from . import api, dashboard, faults, pages
+    from . import api, dashboard, faults, fields, pages
     from .errors import register_error_handlers
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(fields.bp)
     app.register_blueprint(dashboard.bp)
     faults.init_app(app)  # POST /v1/test_helpers/faults, when SANDBOX_TEST_HELPERS is on
     register_error_handlers(app)

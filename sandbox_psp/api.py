@@ -9,14 +9,16 @@ from . import (
     cards,
     disputes,
     events,
+    fees,
     idempotency,
     params,
     payment_methods,
     payouts,
     refunds,
     sessions,
+    tokens,
 )
-from .errors import ApiError, card_declined, invalid
+from .errors import ApiError, card_declined, invalid, unexpected_state
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
@@ -91,7 +93,12 @@ def cancel_session(session_id):
 def _authorize(session_id: str, token: str):
     session = sessions.get(session_id)
     # A test token, or a method this API key saved (another key's is as unknown as a typo).
-    card = cards.card_for_token(token) or payment_methods.saved_card(token, g.scope)
+    # A card token is spent only on a session that can take it (a refusal would waste it).
+    if token.startswith("tok_") and (session.status != "open" or sessions.is_past_expiry(session)):
+        raise unexpected_state("expired" if sessions.is_past_expiry(session) else session.status,
+                               "authorized")
+    card = (cards.card_for_token(token) or payment_methods.saved_card(token, g.scope)
+            or (tokens.spend(token, g.scope, session.id) if token.startswith("tok_") else None))
     if card is None:
         raise invalid("payment_method", f"No such payment method: '{token}'.", "resource_missing")
     if sessions.authorize(session, card) == "declined":
@@ -141,6 +148,12 @@ def fail_refund(refund_id):
     """Test helper: make a succeeded refund fail late (money back, `refund.failed` emitted)."""
     return _post(params.no_params,
                  lambda _: (200, refunds.fail_late(refunds.get(refund_id)).to_dict()))
+
+
+@bp.get("/fee_schedule")
+def get_fee_schedule():
+    """What each integration mode costs per captured payment, dearest first."""
+    return jsonify(fees.schedule())
 
 
 @bp.get("/balance")

@@ -6,6 +6,11 @@ DEFAULTS = {
     # Relative SQLite paths resolve inside the Flask instance folder.
     "SANDBOX_DATABASE_URL": "sqlite:///sandbox_psp.db",
     "SANDBOX_API_KEYS": "sk_test_sandbox",
+    # The card fields' keys, paired by position with SANDBOX_API_KEYS: a token made with the
+    # first publishable key is spent with the first secret key. Public by design.
+    "SANDBOX_PUBLISHABLE_KEYS": "pk_test_sandbox",
+    # Seconds a card token made by the card fields may wait to be spent.
+    "SANDBOX_TOKEN_TTL": "900",
     "SANDBOX_WEBHOOK_URL": "",
     "SANDBOX_WEBHOOK_SECRET": "whsec_sandbox",
     "SANDBOX_PLATFORM_ORIGIN": "http://127.0.0.1:5000",
@@ -24,8 +29,17 @@ DEFAULTS = {
     "SANDBOX_TEST_HELPERS": "1",
 }
 
+def _keys(value) -> list[str]:
+    """A comma-separated list of keys (or a list already)."""
+    if not isinstance(value, str):
+        return list(value)
+    return [k.strip() for k in value.split(",") if k.strip()]
+
+
 _PARSERS = {
     "SANDBOX_API_KEYS": lambda v: [k.strip() for k in v.split(",") if k.strip()] if isinstance(v, str) else list(v),
+    "SANDBOX_PUBLISHABLE_KEYS": _keys,
+    "SANDBOX_TOKEN_TTL": int,
     "SANDBOX_WEBHOOK_RETRY_BASE": float,
     "SANDBOX_WEBHOOK_MAX_ATTEMPTS": int,
     "SANDBOX_SESSION_TTL": int,

@@ -97,7 +97,10 @@ class PaymentSession(db.Model):
             "client_reference_id": self.client_reference_id, "metadata": self.metadata_ or {},
             "return_url": self.return_url, "cancel_url": self.cancel_url,
             "parent_origin": self.parent_origin,
-            "url": f"{self.base_url}/pay/{self.id}", "embed_url": f"{self.base_url}/embed/{self.id}",
+            # A fields session has no card page of its own: its `url` is where the buyer
+            # authenticates (3-D Secure) when the card asks for it.
+            "url": f"{self.base_url}/{'auth' if self.mode == 'fields' else 'pay'}/{self.id}",
+            "embed_url": f"{self.base_url}/embed/{self.id}",
             "last_payment_error": self.last_payment_error, "payment_method": self.payment_method,
             "fee": self.fee, "expires_at": self.expires_at,
             "setup_future_usage": self.setup.usage if self.setup else None,
@@ -156,6 +159,31 @@ class PaymentMethod(db.Model):
         return {"id": self.id, "brand": self.brand, "last4": self.last4,
                 "exp_month": self.exp_month, "exp_year": self.exp_year,
                 "fingerprint": self.fingerprint}
+
+
+class CardToken(db.Model):
+    """A single-use card token (`tok_…`) made in the browser by the card fields: what a saved
+    method keeps (display data, keyed fingerprint, the test issuer's answer and risk verdict,
+    noted while the number was in memory), never the number or the CVC. It belongs to the API
+    key whose publishable key made it, expires after SANDBOX_TOKEN_TTL and pays one session."""
+
+    __tablename__ = "card_tokens"
+    id = db.Column(db.String(40), primary_key=True)
+    scope = db.Column(db.String(64), nullable=False, index=True)
+    created = db.Column(db.Integer, nullable=False)
+    expires_at = db.Column(db.Integer, nullable=False)
+    used_by = db.Column(db.String(40))  # the session it paid; set once
+    card = db.Column(JsonText, nullable=False)       # display data, as a session shows it
+    outcome = db.Column(JsonText, nullable=False)    # "succeed" … or [code, decline_code, message]
+    risk_level = db.Column(db.String(10), nullable=False)
+    risk_score = db.Column(db.Integer, nullable=False)
+    blocked = db.Column(db.Boolean, nullable=False, default=False)
+
+    def to_dict(self) -> dict:
+        """The API's `token` object: the id and what may be shown of the card."""
+        shown = {k: self.card[k] for k in ("brand", "last4", "exp_month", "exp_year")}
+        return {"id": self.id, "object": "token", "created": self.created, "livemode": False,
+                "used": self.used_by is not None, "card": shown}
 
 
 class Refund(db.Model):

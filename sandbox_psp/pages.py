@@ -13,7 +13,10 @@ from .errors import ApiError
 from .models import PaymentSession, atomic, db
 
 bp = Blueprint("pages", __name__)
-KINDS = {"pay": "hosted", "embed": "embedded"}
+# "auth": a card-fields session (the card was typed in the PSP's fields on the platform's page)
+# has only a 3-D Secure page here; after it the buyer goes back to the platform like "pay".
+KINDS = {"pay": "hosted", "embed": "embedded", "auth": "fields"}
+RETURNS = ("pay", "auth")
 _BASE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
              "base-uri 'none'; object-src 'none'")
 
@@ -88,7 +91,7 @@ def _finished(kind: str, session: PaymentSession):
         return _secured(render_template("status.html", title="Payment canceled", result=result,
                                         session=session, text="This payment was canceled."), kind, session)
     result = _result(session, session.status) if kind == "embed" else None
-    link = _return_url(session) if kind == "pay" and session.return_url else None
+    link = _return_url(session) if kind in RETURNS and session.return_url else None
     return _secured(render_template("status.html", title="Payment successful", result=result,
                                     session=session, link=link,
                                     text="Your payment was accepted."), kind, session)
@@ -101,17 +104,19 @@ def _after_outcome(kind: str, session: PaymentSession, outcome: str):
     if outcome == "declined":
         result = _result(session, "declined") if kind == "embed" else None
         return _form(kind, session, session.last_payment_error["message"], result=result)
-    if kind == "pay":
+    if kind in RETURNS:
         return _secured(redirect(_return_url(session), 303), kind, session)
     return _finished(kind, session)
 
 
-@bp.get("/<any(pay, embed):kind>/<session_id>")
+@bp.get("/<any(pay, embed, auth):kind>/<session_id>")
 def show(kind, session_id):
     """The card form, or the session's outcome if it no longer takes a card."""
     session = _load(kind, session_id)
     if session.status == "requires_action" and not sessions.is_past_expiry(session):
         return redirect(url_for("pages.challenge", kind=kind, session_id=session.id), 303)
+    if kind == "auth":  # the card form is on the platform's page: back there
+        return _secured(redirect(_return_url(session), 303), kind, session)
     if session.status != "open" or sessions.is_past_expiry(session):
         return _finished(kind, session)
     return _form(kind, session, (session.last_payment_error or {}).get("message"))
@@ -135,7 +140,7 @@ def submit(kind, session_id):
     return _after_outcome(kind, session, outcome)
 
 
-@bp.get("/<any(pay, embed):kind>/<session_id>/3ds")
+@bp.get("/<any(pay, embed, auth):kind>/<session_id>/3ds")
 def challenge(kind, session_id):
     """The issuer's 3-D Secure challenge, simulated by two buttons."""
     session = _load(kind, session_id)
@@ -146,7 +151,7 @@ def challenge(kind, session_id):
     return _secured(page, kind, session)
 
 
-@bp.post("/<any(pay, embed):kind>/<session_id>/3ds")
+@bp.post("/<any(pay, embed, auth):kind>/<session_id>/3ds")
 def answer_challenge(kind, session_id):
     """Pass or fail the challenge; failing reopens the session with authentication_failed."""
     session = _load(kind, session_id)
@@ -156,7 +161,7 @@ def answer_challenge(kind, session_id):
             outcome = sessions.complete_authentication(session, request.form.get("outcome") == "complete")
     except ApiError:
         return redirect(url_for("pages.show", kind=kind, session_id=session.id), 303)
-    if outcome == "declined" and kind == "pay":
+    if outcome == "declined" and kind in RETURNS:
         return redirect(url_for("pages.show", kind=kind, session_id=session.id), 303)
     return _after_outcome(kind, session, outcome)
 

@@ -105,12 +105,12 @@ def session_create(body: dict, platform_origin: str) -> dict:
     _only(body, SESSION_FIELDS)
     params = {"amount": _integer(body, "amount", 1, MAX_AMOUNT, required=True)}
     params["currency"] = _currency(body)
-    mode = _choice(body, "mode", ("hosted", "embedded"))
+    mode = _choice(body, "mode", ("hosted", "embedded", "fields"))
     if mode is None:
         raise invalid("mode", "Missing required param: mode.", "parameter_missing")
     params["mode"] = mode
     params["capture_method"] = _choice(body, "capture_method", ("manual", "automatic"), "automatic")
-    params["return_url"] = _url(body, "return_url", required=mode == "hosted")
+    params["return_url"] = _url(body, "return_url", required=mode in ("hosted", "fields"))
     params["cancel_url"] = _url(body, "cancel_url", required=False)
     origin = _string(body, "parent_origin", 2048, required=mode == "embedded")
     if origin is not None and origin.rstrip("/") != platform_origin:

@@ -13,7 +13,15 @@ import random
 import tomllib
 from dataclasses import dataclass, field
 
-from app.domain.money import CURRENCY_EXPONENTS
+from app.domain.money import CURRENCY_EXPONENTS, Money
+from app.domain.route_costs import (
+    MODES,
+    FeeRate,
+    cheapest_first,
+    comparison,
+    parse_fees,
+    rule_costs,
+)
 
 # EU member states (ISO 3166-1 alpha-2): cards issued here carry the "eu_card" tag, so a rule
 # can keep them with an EU acquirer.
@@ -21,7 +29,10 @@ EU_COUNTRIES = frozenset(
     ["AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV", "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE"])
 METHODS = frozenset({"card", "wallet", "bank_transfer"})
 CONDITIONS = ("country", "currency", "method", "amount_min", "amount_max", "tags")
-RULE_FIELDS = frozenset({"name", "providers", "description", *CONDITIONS})
+# modes: the integration modes a rule allows, preferred first (compliance: "fields" puts our
+# page in SAQ A-EP scope, so only rules our assessment covers list it); prefer = "cheapest"
+# tries the rule's providers cheapest first by the [fees] table.
+RULE_FIELDS = frozenset({"name", "providers", "description", "modes", "prefer", *CONDITIONS})
 
 
 class RoutingError(ValueError):
@@ -41,6 +52,7 @@ class RouteContext:
     method: str = "card"
     country: str | None = None       # the buyer's billing country, ISO 3166-1 alpha-2
     key: str = ""                    # the payment's idempotency key: seeds weighted draws
+    mode: str | None = None          # the integration mode the buyer chose (None: not yet)
     extra_tags: frozenset[str] = frozenset()
 
     @property
@@ -74,6 +86,8 @@ class Rule:
     amount_max: int | None = None
     tags: tuple[str, ...] = ()
     description: str = ""
+    modes: tuple[str, ...] = MODES
+    prefer: str = "order"
 
     @property
     def is_default(self) -> bool:
@@ -122,6 +136,7 @@ class Decision:
     providers: tuple[str, ...]
     rule: str
     reason: str
+    modes: tuple[str, ...] = MODES   # the modes the rule allows, preferred first
 
 
 @dataclass(frozen=True)
@@ -130,6 +145,11 @@ class RoutingTable:
 
     rules: tuple[Rule, ...]
     source: str = field(default="", repr=False)
+    fees: dict[tuple[str, str], FeeRate] = field(default_factory=dict, compare=False)
+
+    def fee(self, provider: str, mode: str) -> FeeRate | None:
+        """The fee on file for a provider and mode, or None."""
+        return self.fees.get((provider, mode))
 
     def decide(self, ctx: RouteContext, available: frozenset[str] | None = None) -> Decision:
         """The first matching rule's providers (those in `available`, when given), ordered."""
@@ -142,11 +162,16 @@ class RoutingTable:
                 skipped.append(rule.name)
                 continue
             weighted = " (weighted draw)" if rule.providers[0].weight is not None else ""
+            cost = ""
+            if rule.prefer == "cheapest" and ctx.mode in rule.modes:
+                order, weighted = cheapest_first(order, ctx.mode, ctx.amount, self.fees), ""
+                cost = "; " + comparison(order[0], ctx.mode, order, rule.modes,
+                                         Money(ctx.amount, ctx.currency), self.fees)
             reason = f"rule “{rule.name}”: {rule.describe_match(ctx)} → {', '.join(order)}"
-            reason += weighted
+            reason += weighted + cost
             if skipped:
                 reason += f"; skipped {', '.join(skipped)}: no configured provider"
-            return Decision(tuple(order), rule.name, reason)
+            return Decision(tuple(order), rule.name, reason, rule.modes)
         tried = ", ".join(skipped) or "no rules"
         problem = f"no rule with a configured provider matches {ctx.currency} {ctx.amount}"
         raise RoutingError([f"{problem} ({tried})"])
@@ -178,7 +203,7 @@ def parse(text: str, known_providers: frozenset[str] | set[str]) -> RoutingTable
     except tomllib.TOMLDecodeError as exc:
         raise RoutingError([f"not valid TOML: {exc}"]) from None
     problems: list[str] = []
-    unknown_top = sorted(set(data) - {"rule", "version"})
+    unknown_top = sorted(set(data) - {"rule", "version", "fees"})
     if unknown_top:
         problems.append(f"unknown top-level key(s): {', '.join(unknown_top)}")
     raw_rules = data.get("rule")
@@ -200,9 +225,10 @@ def parse(text: str, known_providers: frozenset[str] | set[str]) -> RoutingTable
         if rule.is_default:
             problems.append(f"rule “{rule.name}”: has no conditions, so the rules after it "
                             "can never match; move it to the end")
+    fees = parse_fees(data.get("fees"), known_providers, problems)
     if problems:
         raise RoutingError(problems)
-    return RoutingTable(tuple(rules), text)
+    return RoutingTable(tuple(rules), text, fees)
 
 
 def _rule(index: int, raw, known: frozenset[str] | set[str], problems: list[str]) -> Rule | None:
@@ -237,10 +263,11 @@ def _rule(index: int, raw, known: frozenset[str] | set[str], problems: list[str]
     description = raw.get("description", "")
     if not isinstance(description, str):
         bad("description", "must be a string")
+    modes, prefer = rule_costs(raw, bad)
     if len(problems) > before:
         return None
     return Rule(name.strip(), providers, country, currency, method, amount_min, amount_max,
-                tags, description)
+                tags, description, modes, prefer)
 
 
 def _strings(raw: dict, key: str, bad) -> tuple[str, ...]:

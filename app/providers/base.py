@@ -21,7 +21,7 @@ class SessionRequest:
     reference: str            # our payment id, echoed back by the PSP
     amount: int               # minor units
     currency: str             # ISO 4217, upper case
-    mode: str                 # "hosted" | "embedded"
+    mode: str                 # "hosted" | "embedded" | "fields" (card fields on our page)
     return_url: str
     cancel_url: str
     parent_origin: str        # the platform origin allowed to frame the embedded page
@@ -181,6 +181,15 @@ class BrowserOrigins:
         return cls(origins(hosted), origins(frames), origins(scripts), origins(connects))
 
 
+@dataclass(frozen=True)
+class CardFields:
+    """What our own payment page needs to mount a PSP's card fields (SAQ A-EP): the URL of
+    its versioned script and the publishable key the script tokenizes with. Never a secret."""
+
+    script_url: str
+    publishable_key: str
+
+
 class ProviderError(Exception):
     """A PSP call failed. `executed` says whether the PSP may have acted on it."""
 
@@ -244,6 +253,35 @@ class PaymentProvider(ABC):
         Must never capture, never skip the card's authentication, never use a token for any
         payment but the one the buyer chose it for, and never put the token in a log line or
         an error message."""
+
+    def supported_modes(self) -> tuple[str, ...]:
+        """The integration modes this PSP can honestly take here (no network call): a mode it
+        lacks is never offered for a payment routed to it, and asking for it is refused
+        before the buyer pays, never silently turned into another mode."""
+        return ("hosted", "embedded") + (("fields",) if self.card_fields() else ())
+
+    def saves_cards(self) -> bool:
+        """Whether "Save my card" really saves a card here: the PSP returns a reusable method
+        (ProviderPayment.reusable_method) and authorize_saved pays with it. False: the option
+        is not shown for a payment routed here, and asking for it is refused before paying."""
+        return False
+
+    def card_fields(self) -> CardFields | None:
+        """This PSP's card fields for our own page (from configuration, no network call), or
+        None when it offers none here: the checkout then never offers "Card form on this
+        page" for a payment routed to it."""
+        return None
+
+    def authorize_token(self, reference: str, token: str,
+                        idempotency_key: str) -> ProviderPayment:
+        """Authorize session `reference` with the single-use token this PSP's card fields made
+        in the buyer's browser, exactly once per idempotency key; the same answers as
+        authorize_saved (AUTHORIZED, REQUIRES_ACTION with `redirect_url`, or ProviderError
+        with `decline_code` for a decline). Called outside any database transaction.
+        Must never capture, never log the token, and never be called for a PSP whose
+        card_fields() is None (it raises ProviderError "not_supported", executed=False)."""
+        raise ProviderError(f"{self.name} has no card fields", code="not_supported",
+                            executed=False)
 
     @abstractmethod
     def cancel(self, reference: str, idempotency_key: str) -> ProviderPayment:

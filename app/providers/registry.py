@@ -22,6 +22,7 @@ class Route:
     providers: tuple[str, ...]
     rule: str
     reason: str
+    modes: tuple[str, ...] = ("hosted", "embedded", "fields")  # what the rule allows
 
     @property
     def provider(self) -> str:
@@ -91,7 +92,8 @@ def _sandbox_from_config(cfg) -> PaymentProvider:
     return SandboxProvider(cfg["SANDBOX_API_URL"], cfg["SANDBOX_API_KEY"], secrets,
                            timeout=cfg["PSP_TIMEOUT_SECONDS"],
                            webhook_tolerance=cfg["WEBHOOK_TOLERANCE_SECONDS"],
-                           public_url=cfg.get("SANDBOX_PUBLIC_URL"))
+                           public_url=cfg.get("SANDBOX_PUBLIC_URL"),
+                           publishable_key=cfg.get("SANDBOX_PUBLISHABLE_KEY", ""))
 
 
 def _sandbox_us_from_config(cfg) -> PaymentProvider | None:
@@ -103,7 +105,9 @@ def _sandbox_us_from_config(cfg) -> PaymentProvider | None:
                               [cfg.get("SANDBOX_US_WEBHOOK_SECRET") or cfg["SANDBOX_WEBHOOK_SECRET"]],
                               timeout=cfg["PSP_TIMEOUT_SECONDS"],
                               webhook_tolerance=cfg["WEBHOOK_TOLERANCE_SECONDS"],
-                              public_url=cfg.get("SANDBOX_US_PUBLIC_URL"))
+                              public_url=cfg.get("SANDBOX_US_PUBLIC_URL"),
+                              publishable_key=cfg.get("SANDBOX_US_PUBLISHABLE_KEY")
+                              or cfg.get("SANDBOX_PUBLISHABLE_KEY", ""))
     adapter.name = "sandbox_us"
     return adapter
 
@@ -112,7 +116,7 @@ def choose_route(context: RouteContext) -> Route:
     """The providers for a payment, in trial order, by the routing file's first matching rule
     (providers that are not configured here are left out)."""
     decision = routing_file.current().decide(context, configured())
-    return Route(decision.providers, decision.rule, decision.reason)
+    return Route(decision.providers, decision.rule, decision.reason, decision.modes)
 
 
 def reachable(currency: str, amount: int, countries, method: str = "card") -> frozenset[str]:
@@ -138,3 +142,26 @@ def breaker_states() -> dict[str, dict]:
         breaker = getattr(get_provider(name), "breaker", None)
         states[name] = breaker.state() if breaker is not None else {"state": "none"}
     return states
+
+
+def card_fields_scripts() -> list[str]:
+    """The card fields script URL of every configured provider that has card fields."""
+    urls = []
+    for name in sorted(configured()):
+        fields = get_provider(name).card_fields()
+        if fields is not None:
+            urls.append(fields.script_url)
+    return sorted(set(urls))
+
+
+def fetch_script(url: str) -> bytes:
+    """A PSP script's bytes as a browser would get them (for the change check); OSError when
+    it cannot be fetched."""
+    import requests
+
+    try:
+        response = requests.get(url, timeout=10, allow_redirects=False)
+        response.raise_for_status()
+    except requests.RequestException as exc:
+        raise OSError(str(exc)) from None
+    return response.content

@@ -99,6 +99,18 @@ class GuardedProvider(PaymentProvider):
     def authorize_saved(self, reference, token, idempotency_key):
         return self._guarded("authorize_saved", True, reference, token, idempotency_key)
 
+    def authorize_token(self, reference, token, idempotency_key):
+        return self._guarded("authorize_token", True, reference, token, idempotency_key)
+
+    def card_fields(self):
+        return self.inner.card_fields()
+
+    def supported_modes(self):
+        return self.inner.supported_modes()
+
+    def saves_cards(self):
+        return self.inner.saves_cards()
+
     def cancel(self, reference, idempotency_key):
         return self._guarded("cancel", True, reference, idempotency_key)
 

@@ -13,6 +13,7 @@ from app.domain.payment_states import PaymentStatus
 from app.extensions import db
 from app.models import Payment
 from app.pci_inventory import load_committed, script_hashes, scripts_on
+from app.providers.registry import Route
 from app.security_headers import origin_of
 from app.services.audit import Actor
 from app.services.checkout import checkout
@@ -29,8 +30,7 @@ PAGE = "/checkout/<order_id>/braintree"
 def braintree(app, serve_wsgi, monkeypatch):
     """The platform with a fake Braintree, and every new payment routed to it."""
     with braintree_on(app, serve_wsgi) as (gateway, url):
-        route = SimpleNamespace(providers=("braintree",), provider="braintree",
-                                rule="test", reason="test: every payment to braintree")
+        route = Route(("braintree",), "test", "test: every payment to braintree")
         monkeypatch.setattr(checkout, "choose_route", lambda *args, **kwargs: route)
         yield SimpleNamespace(fake=gateway, url=url)
 
@@ -68,14 +68,37 @@ def pay_by_card(client, order_id: int, card: str = "4111111111111111"):
     return client.post(f"/checkout/{order_id}/braintree", data={"payment_method_nonce": nonce})
 
 
-@pytest.mark.parametrize("mode", ["hosted", "embedded"])
-def test_a_braintree_payment_goes_to_the_drop_in_page(buyer, people, braintree, mode):
-    order_id = start(buyer, people, mode)
+def test_a_braintree_payment_goes_to_the_drop_in_page(buyer, people, braintree):
+    order_id = start(buyer, people, "embedded")
     payment = latest_payment(order_id)
     assert (payment.provider, payment.status, payment.psp_reference) == \
         ("braintree", "processing", None)
     response = buyer.get(f"/checkout/{order_id}/card")
     assert response.headers["Location"].endswith(f"/checkout/{order_id}/braintree")
+
+
+def test_hosted_is_refused_before_paying_never_turned_into_the_drop_in(
+        buyer, people, braintree, monkeypatch):
+    # Braintree has no hosted page: the buyer is told so, and no payment is opened.
+    add(buyer, people["mug"])
+    order_id = int(buyer.post("/checkout", data={"currency": "EUR"})
+                   .headers["Location"].rsplit("/", 1)[1])
+    response = buyer.post(f"/checkout/{order_id}/pay", data={"mode": "hosted"})
+    assert response.status_code == 400
+    assert "The hosted payment page is not available for this payment" in \
+        response.get_data(as_text=True)
+    assert latest_payment(order_id) is None
+    # And the checkout page does not offer it while Braintree is the route.
+    from app.services.checkout import mode_costs
+    monkeypatch.setattr(mode_costs, "choose_route", checkout.choose_route)
+    html = buyer.get(f"/checkout/{order_id}").get_data(as_text=True)
+    assert 'value="embedded"' in html and 'value="hosted"' not in html
+    assert 'value="fields"' not in html  # no Hosted Fields here yet: not offered either
+    # This adapter saves no card: no "Save my card" box, and asking for it is refused.
+    assert 'name="save_card"' not in html
+    saving = buyer.post(f"/checkout/{order_id}/pay", data={"mode": "embedded", "save_card": "y"})
+    assert saving.status_code == 400 and "cannot be saved" in saving.get_data(as_text=True)
+    assert latest_payment(order_id) is None
 
 
 def test_the_drop_in_page_frames_braintree_and_holds_no_card_field(app, buyer, people,

@@ -85,6 +85,8 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "checkout.braintree"): BUYERS_OBJECT,
     ("POST", "checkout.braintree_nonce"): BUYERS_OBJECT,
     ("GET", "checkout.stripe_element"): BUYERS_OBJECT,
+    ("GET", "checkout.card_fields_page"): BUYERS_OBJECT,
+    ("POST", "checkout.pay_with_card_fields"): BUYERS_OBJECT,
     ("GET", "disputes.index"): _table(buyer=OK, seller=OK),
     ("GET", "disputes.open_claim"): BUYERS_OBJECT,
     ("POST", "disputes.open_claim"): BUYERS_OBJECT,

@@ -35,7 +35,9 @@ def inventory_problems(page: dict, html: str, headers, static_hashes: dict[str, 
                        psp_origin: str, script_origin: str = "") -> list[str]:
     """Every way a rendered page differs from its inventory entry."""
     problems = []
-    listed = [(s.get("src") or s.get("inline"), s.get("sha384")) for s in page["scripts"]]
+    # A PSP's versioned script is listed on "{psp_origin}" with its pinned hash in "integrity".
+    listed = [((s.get("src") or s.get("inline")).replace("{psp_origin}", psp_origin),
+               s.get("sha384") or s.get("integrity")) for s in page["scripts"]]
     found = [(s.get("src") or s.get("id"), s.get("integrity")) for s in scripts_on(html)]
     if [name for name, _ in found] != [name for name, _ in listed]:
         problems.append(f"scripts {[n for n, _ in found]} != inventory {[n for n, _ in listed]}")
@@ -45,6 +47,11 @@ def inventory_problems(page: dict, html: str, headers, static_hashes: dict[str, 
             if not (reviewed == integrity == actual):
                 problems.append(f"{name}: reviewed {reviewed}, integrity attribute {integrity}, "
                                 f"file {actual}")
+        elif any(s.get("src", "").startswith("{psp_origin}") and
+                 s["src"].replace("{psp_origin}", psp_origin) == name for s in page["scripts"]):
+            # The PSP's versioned script (card fields): pinned, and the tag must carry the pin.
+            if not (reviewed and integrity == reviewed):
+                problems.append(f"{name}: reviewed {reviewed}, integrity attribute {integrity}")
         elif name.startswith(("https://", "http://")):
             # A PSP's script from its own origin (stripe.js): no SRI is possible, so the
             # inventory must say why and how its integrity is assured instead (PCI DSS 6.4.3).
@@ -73,8 +80,10 @@ def test_every_payment_page_matches_the_committed_inventory(app, payment_pages):
     inventory = load_committed()
     # The Braintree Drop-in and Stripe Payment Element pages need their PSP's route: checked in
     # tests/blueprints/test_bp_{braintree_checkout,stripe_element}.py with inventory_problems.
+    # The card fields page needs a fields payment: tests/security/test_sec_card_fields_controls.py.
     pages = [p for p in inventory["pages"] if p["path"] not in (
-        "/checkout/<order_id>/braintree", "/checkout/<order_id>/stripe")]
+        "/checkout/<order_id>/braintree", "/checkout/<order_id>/stripe",
+        "/checkout/<order_id>/fields")]
     assert {page["path"] for page in pages} == set(urls)
     hashes = script_hashes(app.static_folder)
     psp_origin = origin_of(app.config["SANDBOX_PUBLIC_URL"])

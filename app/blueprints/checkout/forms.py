@@ -29,7 +29,8 @@ class PayForm(FlaskForm):
 
     mode = RadioField("How would you like to pay?",
                       choices=[SelectChoice("hosted", "Hosted payment page"),
-                               SelectChoice("embedded", "Embedded card form")],
+                               SelectChoice("embedded", "Embedded card form"),
+                               SelectChoice("fields", "Card form on this page")],
                       default="hosted", validators=[DataRequired()])
     save_card = BooleanField("Save my card for next time")
     # Routing may depend on it (EU-billed cards stay with an EU acquirer; docs/routing.md).
@@ -55,3 +56,9 @@ class RemoveCardForm(FlaskForm):
     """Remove a saved card (a POST with the CSRF token); `next` is where to go back to."""
 
     next = HiddenField()
+
+
+class CardFieldsForm(FlaskForm):
+    """The card fields page's form: only the PSP's single-use token (never card data)."""
+
+    token = HiddenField(validators=[DataRequired(), Regexp(r"^[A-Za-z0-9_]{1,100}$")])

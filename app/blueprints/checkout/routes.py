@@ -32,7 +32,7 @@ from app.domain.declines import DECLINE_MESSAGES, DEFAULT_DECLINE_MESSAGE
 from app.domain.payment_states import PENDING, PaymentStatus
 from app.models.users import Role
 from app.security_headers import origin_of
-from app.services.checkout import checkout
+from app.services.checkout import checkout, mode_costs
 from app.services.errors import NotFound, ServiceError
 from app.services.fraud.screening import FraudBlocked
 from app.services.payments import payments, vault
@@ -54,8 +54,10 @@ def _usable_cards() -> list:
 
 def _pay_page(order, form, status: int = 200):
     allow_pay_form(order)
+    offers = mode_costs.offers(order.currency, order.total_amount)
     return render_template("checkout/pay.html", order=order, form=form,
-                           remove_form=RemoveCardForm()), status
+                           remove_form=RemoveCardForm(), offers=offers,
+                           can_save=mode_costs.can_save_cards(offers)), status
 
 
 def _still_pending(order) -> bool:
@@ -94,8 +96,11 @@ def pay(order_id: int):
     order = _order_or_404(order_id)
     if order.status != "awaiting_payment":
         return redirect(url_for("checkout.returned", order_id=order_id), code=303)
+    # Preselected: the mode of a session the buyer may resume, else the one the routing rule
+    # prefers for this order (its `modes`, first first), else the hosted page.
+    preferred = next(iter(mode_costs.offers(order.currency, order.total_amount)), "hosted")
     form = PayForm(mode=(order.current_payment.integration_mode
-                         if order.current_payment else "hosted")).offer_saved(_usable_cards())
+                         if order.current_payment else preferred)).offer_saved(_usable_cards())
     return _pay_page(order, form)
 
 
@@ -130,6 +135,8 @@ def start(order_id: int):
                         or url_for("checkout.returned", order_id=order_id), code=303)
     if started.mode == "hosted" and started.redirect_url:
         return redirect(started.redirect_url, code=303)
+    if started.mode == "fields":
+        return redirect(url_for("checkout.card_fields_page", order_id=order_id), code=303)
     return redirect(url_for("checkout.card", order_id=order_id), code=303)
 
 
@@ -144,6 +151,8 @@ def card(order_id: int):
     if payment is not None and payment.provider == "stripe" \
             and payment.integration_mode == "embedded":  # its card form: the Payment Element
         return redirect(url_for("checkout.stripe_element", order_id=order_id), code=303)
+    if payment is not None and payment.integration_mode == "fields":  # the fields on our page
+        return redirect(url_for("checkout.card_fields_page", order_id=order_id), code=303)
     if payment is None or payment.integration_mode != "embedded" or not payment.embed_url:
         return redirect(url_for("checkout.pay", order_id=order_id), code=303)
     if payment.state not in PENDING | {PaymentStatus.DECLINED}:
@@ -213,4 +222,5 @@ def remove_card(method_id: int):
 
 # The Braintree Drop-in and Stripe Payment Element pages register their routes here.
 from app.blueprints.checkout import braintree as _braintree  # noqa: F401
+from app.blueprints.checkout import card_fields as _card_fields  # noqa: F401
 from app.blueprints.checkout import stripe_element as _stripe_element  # noqa: F401

@@ -79,6 +79,10 @@ class BraintreeProvider(PaymentProvider):
         # No hosted page: the card form is the framed Drop-in, which yields a nonce to our page.
         return BrowserOrigins.of(frames=[self.dropin_url])
 
+    def supported_modes(self) -> tuple[str, ...]:
+        # Braintree has no hosted page: its card form is the Drop-in in a frame on our page.
+        return ("embedded",)
+
     def create_session(self, request: SessionRequest) -> ProviderPayment:
         """No PSP call: Braintree has no session. The payment waits (PROCESSING) for the nonce;
         its PSP reference is empty until the sale gives it a transaction id."""

@@ -5,6 +5,7 @@ import requests
 
 from app.providers.base import (
     BrowserOrigins,
+    CardFields,
     EventKind,
     PaymentProvider,
     ProviderDispute,
@@ -26,12 +27,13 @@ class SandboxProvider(PaymentProvider):
 
     def __init__(self, api_url: str, api_key: str, webhook_secrets: list[str],
                  timeout: float = 10.0, webhook_tolerance: int = 300,
-                 public_url: str | None = None):
+                 public_url: str | None = None, publishable_key: str = ""):
         self.api_url = api_url.rstrip("/")
         # Where the buyer's browser reaches this instance (its SANDBOX_PUBLIC_URL; behind a
         # proxy it differs from the API URL we call).
         self.public_url = (public_url or api_url).rstrip("/")
         self.webhook_secrets = webhook_secrets
+        self.publishable_key = publishable_key
         self.timeout = timeout
         self.webhook_tolerance = webhook_tolerance
         self._http = requests.Session()
@@ -41,6 +43,16 @@ class SandboxProvider(PaymentProvider):
     def browser_origins(self) -> BrowserOrigins:
         # The hosted page (/pay/…) and the embedded form (/embed/…) are both served here.
         return BrowserOrigins.of(hosted=[self.public_url], frames=[self.public_url])
+
+    def saves_cards(self) -> bool:
+        # setup_future_usage attaches a pm_… that authorize_saved pays with (3-D Secure too).
+        return True
+
+    def card_fields(self) -> CardFields | None:
+        # v1 of the library is never changed in place, so our page pins its SRI hash.
+        if not self.publishable_key:
+            return None
+        return CardFields(f"{self.public_url}/v1/js/fields.v1.js", self.publishable_key)
 
     def create_session(self, request: SessionRequest) -> ProviderPayment:
         body = {
@@ -72,6 +84,11 @@ class SandboxProvider(PaymentProvider):
         return mapping.to_provider_payment(sessions[0]) if sessions else None
 
     def authorize_saved(self, reference: str, token: str, idempotency_key: str) -> ProviderPayment:
+        return self._session("POST", f"/v1/payment_sessions/{reference}/authorize",
+                             {"payment_method": token}, idempotency_key)
+
+    def authorize_token(self, reference: str, token: str, idempotency_key: str) -> ProviderPayment:
+        # The same call as a saved card: the sandbox spends the tok_ once, on this session.
         return self._session("POST", f"/v1/payment_sessions/{reference}/authorize",
                              {"payment_method": token}, idempotency_key)
 

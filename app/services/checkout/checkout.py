@@ -28,7 +28,9 @@ from app.services.fraud.screening import BuyerOrigin
 from app.services.payments import actions, janitor, payments, vault
 
 S = PaymentStatus
-MODES = ("hosted", "embedded")
+MODES = ("hosted", "embedded", "fields")  # fields: the PSP's card fields on our page
+MODE_LABELS = {"hosted": "The hosted payment page", "embedded": "The embedded card form",
+               "fields": "The card form on this page"}
 # A saved card pays on a hosted session: if the bank wants 3-D Secure, the buyer goes to its page.
 SAVED_CARD_MODE = "hosted"
 # An open session in one of these can be reused when the buyer comes back.
@@ -201,8 +203,10 @@ def _new_payment(order_id: int, mode: str, actor: Actor, save_card: bool = False
     with unit_of_work():
         order = locked(Order, order_id)
         key = f"hf_{secrets.token_hex(16)}"  # also seeds the route's weighted draw
-        route = _route(RouteContext(order.currency, order.total_amount, "card", country, key))
-        providers, reason = route.providers, route.reason
+        route = _route(RouteContext(order.currency, order.total_amount, "card", country, key,
+                                    mode=None if only else mode))
+        providers, reason = _allowed(route, mode, save_card) if only is None else (
+            route.providers, route.reason)
         if only is not None:
             providers, reason = (only,), f"saved card held by {only}; {reason}"
         payment = Payment(order_id=order.id, provider=providers[0],
@@ -219,6 +223,33 @@ def _new_payment(order_id: int, mode: str, actor: Actor, save_card: bool = False
                      provider=providers[0], mode=mode, amount=order.total_amount,
                      save_card=save_card, rule=route.rule, fallbacks=list(providers[1:]))
         return payment.id
+
+
+def _allowed(route, mode: str, save_card: bool = False) -> tuple[tuple[str, ...], str]:
+    """The route's providers that can take this mode, or a ServiceError the buyer reads: a
+    rule may leave a mode out (compliance), and a PSP takes only the modes it has (Braintree
+    no hosted page; only PSPs with card fields take "fields")."""
+    if mode not in route.modes:
+        raise ServiceError(f"{MODE_LABELS[mode]} is not available for this payment. "
+                           "Please choose another way to pay.")
+    providers = tuple(p for p in route.providers if _supports(p, mode))
+    if not providers:
+        raise ServiceError(f"{MODE_LABELS[mode]} is not available for this payment. "
+                           "Please choose another way to pay.")
+    if save_card:
+        # Said before paying: a card "saved" where nothing is saved would be a silent lie.
+        providers = tuple(p for p in providers if get_provider(p).saves_cards())
+        if not providers:
+            raise ServiceError("Your card cannot be saved with this payment. Untick “Save my "
+                               "card” to pay without saving it.")
+    return providers, route.reason
+
+
+def _supports(provider: str, mode: str) -> bool:
+    try:
+        return mode in get_provider(provider).supported_modes()
+    except KeyError:  # not configured here: routing leaves it out anyway
+        return False
 
 
 def _fail_over(payment_id: int, exc: ProviderError, actor: Actor) -> bool:

@@ -1,0 +1,88 @@
+"""The card fields page (mode "fields"): our form, our labels, errors and button, with the PSP's
+card number, expiry and CVC fields mounted in it as PSP-origin iframes by the PSP's versioned
+script (pinned by its SRI hash). The page posts us only the PSP's single-use token.
+Registered on the checkout blueprint."""
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from app.blueprints.access import current_actor, deny_object, flash_error, role_required
+from app.blueprints.checkout.forms import CardFieldsForm
+from app.blueprints.checkout.fraud_gate import screened
+from app.blueprints.checkout.routes import bp
+from app.blueprints.rate_limits import rate_limited
+from app.models.users import Role
+from app.providers.base import BrowserOrigins
+from app.security_headers import allow_psp
+from app.services.checkout import card_fields
+from app.services.errors import NotFound, ServiceError
+
+
+def _payment_or_redirect(order_id: int):
+    """The order's fields payment that still takes a card, else where the buyer goes instead."""
+    try:
+        payment = card_fields.order_payment(order_id, current_user.id)
+    except NotFound:
+        deny_object(f"order:{order_id}")
+    if not card_fields.is_fields_payment(payment):  # another mode, or none yet
+        return None, redirect(url_for("checkout.pay", order_id=order_id), code=303)
+    if not card_fields.payable(payment):
+        return None, redirect(url_for("checkout.returned", order_id=order_id), code=303)
+    return payment, None
+
+
+def _render(payment, form, status: int = 200):
+    page = None
+    try:
+        page = card_fields.page(payment)
+    except ServiceError as exc:
+        flash_error(exc)
+        status = exc.status
+    else:
+        url = page.fields.script_url
+        # Exactly this PSP's origin: its script, its field frames, and (form-action) the
+        # 3-D Secure page our answer may redirect the buyer to. It fetches nothing from here.
+        allow_psp(BrowserOrigins.of(hosted=[url], frames=[url], scripts=[url]),
+                  navigate=True, embed=True)
+    response = current_app.make_response((render_template(
+        "checkout/card_fields.html", order=payment.order, payment=payment, page=page,
+        form=form), status))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/<int:order_id>/fields")
+@role_required(Role.BUYER)
+def card_fields_page(order_id: int):
+    """The card form on our page, for an order whose payment is in card fields mode."""
+    payment, elsewhere = _payment_or_redirect(order_id)
+    return elsewhere or _render(payment, CardFieldsForm())
+
+
+@bp.post("/<int:order_id>/fields")
+@role_required(Role.BUYER)
+@rate_limited("checkout", per="user")
+@screened
+def pay_with_card_fields(order_id: int):
+    """Authorize with the PSP's token: paid → the return page; 3-D Secure → the PSP's
+    challenge; declined → this page again, the reason next to the fields."""
+    payment, elsewhere = _payment_or_redirect(order_id)
+    if elsewhere:
+        return elsewhere
+    form = CardFieldsForm()
+    if not form.validate_on_submit():
+        return _render(payment, form, 400)
+    try:
+        outcome = card_fields.pay(order_id, current_user.id, form.token.data, current_actor())
+    except ServiceError as exc:
+        flash_error(exc)
+        return _render(payment, form, exc.status)
+    if outcome.kind == "action":
+        return redirect(outcome.redirect_url, code=303)
+    if outcome.kind == "retry":
+        flash(outcome.message, "error")
+    if outcome.kind in ("declined", "retry"):
+        # Post/redirect/get: the page shows the payment's decline next to the fields.
+        return redirect(url_for("checkout.card_fields_page", order_id=order_id), code=303)
+    return redirect(url_for("checkout.returned", order_id=order_id), code=303)
