@@ -11,6 +11,10 @@ from enum import Enum
 
 from app.domain.transitions import check
 
+# The carriers a seller picks from; "Other" for one not listed (or delivery by hand).
+CARRIERS = ("DHL", "DPD", "GLS", "Royal Mail", "UPS", "USPS", "FedEx", "La Poste", "PostNL",
+            "Other")
+
 
 class ShipmentStatus(str, Enum):
     """Where a physical line is."""

@@ -4,6 +4,7 @@ from app.models.bank_accounts import BankAccount
 from app.models.catalogue import CartItem, Item, ItemCategory  # noqa: F401  (admin categories)
 from app.models.disputes import CaseEvent, DisputeCase, EvidenceFile
 from app.models.escrow import EscrowHold, PayoutSettings, SellerFeeRule
+from app.models.fraud import FraudListEntry  # noqa: F401  (fraud lists)
 from app.models.fulfilment import (  # noqa: F401  (issue 17)
     Address,
     DigitalDelivery,
@@ -12,7 +13,6 @@ from app.models.fulfilment import (  # noqa: F401  (issue 17)
     OrderAddress,
     Shipment,
 )
-from app.models.fraud import FraudListEntry  # noqa: F401  (fraud lists)
 from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.notifications import Notification
 from app.models.orders import Order, OrderLine, OrderStatus

@@ -88,12 +88,12 @@ def choose(order_id: int, buyer_id: int, address_id: int, actor: Actor) -> None:
         address = db.session.get(Address, address_id)
         if address is None or address.user_id != buyer_id or address.removed_at is not None:
             raise NotFound("No such address.", field="address_id")
-        if order.state != OrderStatus.AWAITING_PAYMENT or (
-                order.current_payment is not None and order.current_payment.status != "initiated"
-                and for_order(order_id) is not None):
-            # Once a payment is under way the address is part of what the buyer agreed to.
-            raise Conflict("The shipping address can no longer be changed for this order.")
         copy = for_order(order_id) or OrderAddress(order_id=order_id)
+        if copy.address_id == address.id:
+            return
+        if order.state != OrderStatus.AWAITING_PAYMENT:
+            # A paid order's sellers already see (and may have shipped to) its address.
+            raise Conflict("The shipping address can no longer be changed for this order.")
         copy.address_id = address.id
         for field in rules.FIELDS:
             setattr(copy, field, getattr(address, field))
@@ -102,3 +102,23 @@ def choose(order_id: int, buyer_id: int, address_id: int, actor: Actor) -> None:
         db.session.flush()
         audit.record(actor, "order.ship_to", f"order:{order_id}", address=address.id,
                      country=address.country_code)
+
+
+def settle_for_payment(order_id: int, buyer_id: int, address_text: str | None,
+                       actor: Actor) -> None:
+    """Before a physical order is paid: the address the buyer picked, else the one already
+    chosen, else their newest saved address (the one the page preselects); none at all is
+    refused, so nothing is paid for that cannot be shipped."""
+    order = db.session.get(Order, order_id)
+    if order is None or order.buyer_id != buyer_id:
+        raise NotFound("No such order.")
+    if not ships(order):
+        return
+    if address_text and address_text.isdigit():
+        choose(order_id, buyer_id, int(address_text), actor)
+    elif for_order(order_id) is None:
+        mine = saved(buyer_id)
+        if not mine:
+            raise ServiceError("Add a shipping address before paying: this order is shipped.",
+                               field="address_id")
+        choose(order_id, buyer_id, mine[0].id, actor)

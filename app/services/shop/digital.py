@@ -332,3 +332,11 @@ def revoke_order(order_id: int, reason: str, actor: Actor) -> int:
     """Revoke every digital line of an order (a chargeback the buyer's bank decided)."""
     order = db.session.get(Order, order_id)
     return revoke_lines([line.id for line in order.lines], reason, actor)
+
+
+def waiting_for_seller(seller_id: int) -> list[DigitalDelivery]:
+    """The seller's paid digital lines that wait for keys or a file, oldest first."""
+    return list(db.session.execute(
+        select(DigitalDelivery).where(DigitalDelivery.seller_id == seller_id,
+                                      DigitalDelivery.status == D.WAITING.value)
+        .order_by(DigitalDelivery.id)).scalars())

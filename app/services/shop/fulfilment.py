@@ -15,7 +15,7 @@ from sqlalchemy.orm import selectinload
 from app.clock import now
 from app.database import locked, retry_transient, unit_of_work
 from app.domain.escrow_states import EscrowStatus
-from app.domain.fulfilment_states import DeliveryStatus, ShipmentStatus, ship_transition
+from app.domain.fulfilment_states import CARRIERS, DeliveryStatus, ShipmentStatus, ship_transition
 from app.domain.order_states import FULFILLED, OrderStatus
 from app.domain.order_states import transition as order_transition
 from app.extensions import db
@@ -26,8 +26,6 @@ from app.services.audit import Actor
 from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.money import escrow
 
-CARRIERS = ("DHL", "DPD", "GLS", "Royal Mail", "UPS", "USPS", "FedEx", "La Poste", "PostNL",
-            "Other")
 S = ShipmentStatus
 
 
@@ -143,9 +141,11 @@ def shipments_for(order_id: int) -> dict[int, Shipment]:
         select(Shipment).where(Shipment.order_id == order_id)).scalars()}
 
 
-def in_transit(seller_id: int, limit: int = 50) -> list[Shipment]:
-    """The seller's shipped lines not yet delivered, oldest first."""
-    return list(db.session.execute(
-        select(Shipment).where(Shipment.seller_id == seller_id,
-                               Shipment.status == S.SHIPPED.value)
-        .options(selectinload(Shipment.line)).order_by(Shipment.id).limit(limit)).scalars())
+def in_transit(seller_id: int, limit: int = 50) -> list[tuple[Shipment, int]]:
+    """The seller's shipped lines not yet delivered, oldest first, each with its escrow hold's
+    id (what the seller's actions are keyed by)."""
+    return [(row[0], row[1]) for row in db.session.execute(
+        select(Shipment, EscrowHold.id)
+        .join(EscrowHold, EscrowHold.order_line_id == Shipment.order_line_id)
+        .where(Shipment.seller_id == seller_id, Shipment.status == S.SHIPPED.value)
+        .options(selectinload(Shipment.line)).order_by(Shipment.id).limit(limit)).all()]
