@@ -58,7 +58,7 @@ class ShipForm(FlaskForm):
 
     tracking_ref = StringField("Tracking reference", validators=[Length(max=64)])
     # Issue 17: the carrier the buyer looks the tracking up with ("Other" when not listed).
-    carrier = SelectField("Carrier", choices=[(c, c) for c in CARRIERS], default="Other")
+    carrier = SelectField("Carrier", choices=[SelectChoice(c, c) for c in CARRIERS], default="Other")
 
 
 class DeliveredForm(FlaskForm):
@@ -89,10 +89,10 @@ class PayOutForm(FlaskForm):
 class DigitalKindForm(FlaskForm):
     """How an item reaches the buyer (issue 17)."""
 
-    kind = SelectField("Delivery", choices=[("physical", "Physical (shipped)"),
-                                            ("licence_key", "Licence key"),
-                                            ("download", "File download"),
-                                            ("store_credit", "Store credit")])
+    kind = SelectField("Delivery", choices=[SelectChoice("physical", "Physical (shipped)"),
+                                            SelectChoice("licence_key", "Licence key"),
+                                            SelectChoice("download", "File download"),
+                                            SelectChoice("store_credit", "Store credit")])
     credit_units = IntegerField("Credits per unit (store credit only)", default=0,
                                 validators=[NumberRange(min=0, max=1_000_000)])
 

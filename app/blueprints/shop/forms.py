@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from app.domain.addresses import SHIPPING_COUNTRIES
@@ -32,7 +33,8 @@ class AddressForm(FlaskForm):
     country_area = StringField("State / region", validators=[Length(max=100)],
                                description="Required in some countries (e.g. US states: NY).")
     postal_code = StringField("Postcode", validators=[Length(max=20)])
-    country_code = SelectField("Country", choices=sorted(
-        SHIPPING_COUNTRIES.items(), key=lambda pair: pair[1]))
+    country_code = SelectField("Country", choices=[
+        SelectChoice(code, name) for code, name in sorted(SHIPPING_COUNTRIES.items(),
+                                                          key=lambda pair: pair[1])])
     phone = StringField("Phone (for the carrier)", validators=[Length(max=40)])
     next = HiddenField()
