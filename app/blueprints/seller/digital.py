@@ -36,7 +36,10 @@ def _done(item_id: int, message: str):
 
 
 def _refused(item: Item, exc: ServiceError, form_name: str, form, field: str):
-    getattr(form, exc.field or field).errors = [exc.message]
+    if exc.field is None:  # about the item, not a field (its section may not even show)
+        flash(exc.message, "error")
+    else:
+        getattr(form, exc.field or field).errors = [exc.message]
     return _page(item, exc.status, **{form_name: form})
 
 
