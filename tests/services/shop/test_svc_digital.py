@@ -30,6 +30,11 @@ def _delivery(order_id: int) -> DigitalDelivery:
         DigitalDelivery.order_id == order_id)).scalar_one()
 
 
+def _hold(order_id: int) -> EscrowHold:
+    return db.session.execute(select(EscrowHold).where(
+        EscrowHold.order_id == order_id)).scalar_one()
+
+
 def test_a_key_is_delivered_at_capture_and_the_seller_is_paid_at_once(client, people, stack,
                                                                       psp):
     digital_item(people, "licence_key", keys=3)
@@ -38,7 +43,7 @@ def test_a_key_is_delivered_at_capture_and_the_seller_is_paid_at_once(client, pe
     assert delivery.status == "delivered"
     assert digital.reveal_keys(delivery) == ["KEY-0000", "KEY-0001"]
     # No escrow: the hold is released in the capture's own transaction, less the 10 % fee.
-    hold = db.session.execute(select(EscrowHold).where(EscrowHold.order_id == order_id)).scalar_one()
+    hold = _hold(order_id)
     assert (hold.status, hold.released_by) == ("released", "digital")
     seller = str(people["other_seller"])
     assert ledger.balance(K.ESCROW, seller, "EUR") == 0
@@ -104,7 +109,7 @@ def test_an_empty_pool_stops_sales_not_a_paid_order(client, people, stack, psp):
     assert payment.needs_review and "waits for a licence key" in payment.review_reason
     assert db.session.execute(select(Notification).where(
         Notification.kind == "digital_waiting")).scalar_one().user_id == people["other_seller"]
-    hold = db.session.execute(select(EscrowHold).where(EscrowHold.order_id == order_id)).scalar_one()
+    hold = _hold(order_id)
     assert hold.status == "held"  # not delivered: the seller is not paid yet
     assert digital.waiting_for_seller(people["other_seller"])[0].id == delivery.id
 
