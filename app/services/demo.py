@@ -74,7 +74,8 @@ def seed() -> list[str]:
     for email, items in DEMO_ITEMS.items():
         seller = db.session.execute(select(User).where(User.email == email)).scalar_one()
         has_items = db.session.execute(
-            select(Item.id).where(Item.seller_id == seller.id).limit(1)).first()
+            select(Item.id).where(Item.seller_id == seller.id,
+                                  Item.fulfilment == "physical").limit(1)).first()
         if has_items:
             continue
         for title, description, price, currency, stock, *category in items:
