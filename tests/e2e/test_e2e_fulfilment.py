@@ -35,6 +35,7 @@ def test_digital_key_at_once_then_refund_revokes_it(page, shop, stack, journey):
     expect(page.get_by_text("Payment received.")).to_be_visible(timeout=15_000)
 
     # The key is on the order page as soon as the capture went through: no shipping step.
+    wait_for(lambda: truth.holds(order_id).get("Gem pack"), lambda h: h is not None)
     page.goto(f"/orders/{order_id}")
     key = page.locator("#fulfilment [data-key]")
     expect(key).to_have_text("KEY-0000", timeout=SETTLE_MS)
