@@ -11,7 +11,7 @@ from app.domain.addresses import FIELDS
 from app.models.users import Role
 from app.services import audit
 from app.services.errors import NotFound, ServiceError
-from app.services.shop import addresses, digital
+from app.services.shop import addresses, digital, downloads
 from app.services.shop.addresses import AddressInvalid
 
 
@@ -66,7 +66,7 @@ def remove_address(address_id: int):
 def download(token: str):
     """A digital line's file, for a signed, unexpired link of the buyer's own, not revoked."""
     try:
-        found = digital.open_download(token, current_user.id)
+        found = downloads.open_download(token, current_user.id)
     except NotFound as exc:
         audit.record_access(current_actor(), "digital.download", "download", outcome="failure",
                             reason=exc.message)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.services.shop import addresses, digital, fulfilment
+from app.services.shop import addresses, digital, downloads, fulfilment
 
 
 @dataclass
@@ -25,8 +25,8 @@ def for_buyer(order) -> dict:
             if delivery.kind == "licence_key":
                 shown.keys = digital.reveal_keys(delivery)
             elif delivery.kind == "download":
-                shown.download_token = digital.download_token(delivery)
+                shown.download_token = downloads.download_token(delivery)
         lines[line_id] = shown
     return {"ship_address": addresses.for_order(order.id),
             "shipments": fulfilment.shipments_for(order.id), "digital_lines": lines,
-            "link_minutes": digital.link_ttl() // 60}
+            "link_minutes": downloads.link_ttl() // 60}

@@ -14,7 +14,6 @@ import hashlib
 import hmac
 
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from app import crypto
@@ -37,7 +36,6 @@ KINDS = {"physical": "Physical (shipped)", "licence_key": "Licence key",
 WAITING_REASON = "Paid order waits for a licence key"
 MAX_KEYS_PER_UPLOAD = 1000
 MAX_FILE_BYTES = 1_500_000  # under MAX_CONTENT_LENGTH (2 MiB) with the form around it
-_SALT = "holdfast.digital-download"
 
 
 # --- the seller's side ---------------------------------------------------------------------
@@ -261,36 +259,6 @@ def credit_balance(buyer_id: int) -> int:
     return db.session.scalar(select(func.coalesce(func.sum(DigitalDelivery.credit_units), 0))
                              .where(DigitalDelivery.buyer_id == buyer_id,
                                     DigitalDelivery.status == D.DELIVERED.value)) or 0
-
-
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
-
-
-def link_ttl() -> int:
-    """Seconds a download link works."""
-    return int(current_app.config.get("DOWNLOAD_LINK_TTL_SECONDS", 900))
-
-
-def download_token(delivery: DigitalDelivery) -> str:
-    """A signed token for the delivery's file; it expires after link_ttl()."""
-    return _serializer().dumps({"d": delivery.id, "b": delivery.buyer_id})
-
-
-def open_download(token: str, buyer_id: int) -> DigitalFile:
-    """The file a token grants to this buyer; NotFound for a bad, expired, revoked or
-    another buyer's link (never saying which)."""
-    try:
-        data = _serializer().loads(token, max_age=link_ttl())
-    except (SignatureExpired, BadSignature) as exc:
-        raise NotFound("This download link has expired or is not valid; open your order "
-                       "page for a fresh one.") from exc
-    delivery = db.session.get(DigitalDelivery, int(data.get("d", 0)))
-    if delivery is None or delivery.buyer_id != buyer_id or data.get("b") != buyer_id \
-            or delivery.status != D.DELIVERED.value:
-        raise NotFound("This download is no longer available.")
-    return db.session.execute(select(DigitalFile).where(
-        DigitalFile.item_id == delivery.item_id)).scalar_one()
 
 
 # --- revocation (refunds, lost chargebacks) -----------------------------------------------

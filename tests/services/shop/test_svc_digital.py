@@ -15,7 +15,7 @@ from app.services.errors import NotFound, ServiceError
 from app.services.money import ledger
 from app.services.money.ledger_checks import check_all
 from app.services.refunds import refunds
-from app.services.shop import digital
+from app.services.shop import digital, downloads
 from tests import flows
 from tests.flows import latest_payment
 from tests.services.shop.fulfil_steps import SELLER, digital_item
@@ -127,20 +127,20 @@ def test_download_links_are_signed_expire_and_die_with_a_refund(client, people, 
     digital_item(people, "download")
     order_id = flows.paid_order(client, people, stack, psp, {"Gem pack": 1})
     delivery = _delivery(order_id)
-    token = digital.download_token(delivery)
-    assert digital.open_download(token, people["buyer"]).data == b"the whole book"
+    token = downloads.download_token(delivery)
+    assert downloads.open_download(token, people["buyer"]).data == b"the whole book"
     with pytest.raises(NotFound):
-        digital.open_download(token, people["other_buyer"])
+        downloads.open_download(token, people["other_buyer"])
     with pytest.raises(NotFound):
-        digital.open_download(token[:-2] + "xx", people["buyer"])
+        downloads.open_download(token[:-2] + "xx", people["buyer"])
     app.config["DOWNLOAD_LINK_TTL_SECONDS"] = -1  # every link is already too old
     with pytest.raises(NotFound, match="expired"):
-        digital.open_download(token, people["buyer"])
+        downloads.open_download(token, people["buyer"])
     app.config["DOWNLOAD_LINK_TTL_SECONDS"] = 900
     refunds.request_refund(latest_payment(order_id).id, reason="x", actor=SUPPORT,
                            by="support")
     with pytest.raises(NotFound, match="no longer available"):
-        digital.open_download(token, people["buyer"])
+        downloads.open_download(token, people["buyer"])
 
 
 def test_store_credit_is_granted_and_taken_back(client, people, stack, psp):
