@@ -17,6 +17,7 @@ from app import clock, crypto
 from app.clock import now
 from app.extensions import db, queues
 from app.models import AuditRecord, Item, Order, Payment, User
+from app.models.fulfilment import Address
 from app.models.security import MfaSecret
 
 API_KEY = "sk_test_platform_suite"
@@ -39,6 +40,10 @@ def make_people(password_hash: str) -> dict:
         ids[name] = user.id
         if role in STAFF:
             enrol(user)
+        if role == "buyer":  # physical orders ship somewhere: each buyer has a saved address
+            db.session.add(Address(user_id=user.id, name=user.display_name,
+                                   street_address="Unter den Linden 1", city="BERLIN",
+                                   postal_code="10117", country_code="DE"))
     catalogue = [("seller", "Mug", 2400, "EUR", 10), ("seller", "Board", 5900, "USD", 5),
                  ("other_seller", "Candle", 1690, "EUR", 10),
                  ("other_seller", "Kettle", 4200, "USD", 3)]

@@ -27,6 +27,9 @@ class OrderStatus(str, Enum):
     REFUNDED = "refunded"
     DISPUTED = "disputed"     # the buyer's bank opened a chargeback; not decided yet
     CHARGED_BACK = "charged_back"  # the bank decided for the buyer
+    # Fulfilment (issue 17, see the block after TRANSITIONS).
+    SHIPPED = "shipped"       # paid, and every physical line is on its way
+    DELIVERED = "delivered"   # paid, and every line reached the buyer (digital ones at capture)
 
     def __str__(self) -> str:
         return self.value
@@ -44,6 +47,18 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     O.REFUNDED: frozenset({O.PARTIALLY_REFUNDED, O.PAID}),  # a late refund failure only
     O.DISPUTED: frozenset({O.PAID, O.PARTIALLY_REFUNDED, O.CHARGED_BACK}),
     O.CHARGED_BACK: frozenset(),
+}
+
+# Fulfilment (issue 17): a paid order moves on as its lines are shipped and delivered
+# (services/shop/fulfilment.progress); money news (refunds, chargebacks) still overrides it.
+FULFILLED = frozenset({O.SHIPPED, O.DELIVERED})
+MONEY_TAKEN = MONEY_TAKEN | FULFILLED
+_MONEY_NEWS = frozenset({O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED})
+TRANSITIONS = {
+    **TRANSITIONS,
+    O.PAID: TRANSITIONS[O.PAID] | FULFILLED,
+    O.SHIPPED: _MONEY_NEWS | {O.DELIVERED},
+    O.DELIVERED: _MONEY_NEWS,
 }
 
 

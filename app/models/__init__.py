@@ -6,6 +6,14 @@ from app.models.disputes import CaseEvent, DisputeCase, EvidenceFile
 from app.models.escrow import EscrowHold, PayoutSettings, SellerFeeRule
 from app.models.form_intents import FormIntent  # noqa: F401  (one-time form keys)
 from app.models.fraud import FraudListEntry  # noqa: F401  (fraud lists)
+from app.models.fulfilment import (  # noqa: F401  (issue 17)
+    Address,
+    DigitalDelivery,
+    DigitalFile,
+    LicenceKey,
+    OrderAddress,
+    Shipment,
+)
 from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.notifications import Notification
 from app.models.orders import Order, OrderLine, OrderStatus

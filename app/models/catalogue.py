@@ -31,8 +31,18 @@ class Item(db.Model):
     category: Mapped[str] = mapped_column(String(40), default="general")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
+    # How it reaches the buyer (issue 17): "physical" ships; the digital kinds are delivered
+    # at capture (app/services/shop/digital.py); store credit grants credit_units per unit.
+    fulfilment: Mapped[str] = mapped_column(String(16), default="physical",
+                                            server_default="physical")
+    credit_units: Mapped[int] = mapped_column(default=0, server_default="0")
 
     seller = relationship("User")
+
+    @property
+    def digital(self) -> bool:
+        """Delivered at once on capture, never shipped."""
+        return self.fulfilment != "physical"
 
     @property
     def price(self) -> Money:

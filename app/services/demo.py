@@ -5,6 +5,8 @@ config.DEMO_TOTP_SECRET, so a person can add it to any authenticator app and try
 """
 from __future__ import annotations
 
+import secrets
+
 from flask import current_app
 from sqlalchemy import select
 
@@ -17,7 +19,7 @@ from app.services.audit import Actor
 from app.services.errors import ServiceError
 from app.services.money import bank_accounts
 from app.services.security import mfa
-from app.services.shop import catalogue
+from app.services.shop import addresses, catalogue, digital
 from config import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_TOTP_SECRET
 
 SEED = Actor("system:seed-demo", "cli")
@@ -72,7 +74,8 @@ def seed() -> list[str]:
     for email, items in DEMO_ITEMS.items():
         seller = db.session.execute(select(User).where(User.email == email)).scalar_one()
         has_items = db.session.execute(
-            select(Item.id).where(Item.seller_id == seller.id).limit(1)).first()
+            select(Item.id).where(Item.seller_id == seller.id,
+                                  Item.fulfilment == "physical").limit(1)).first()
         if has_items:
             continue
         for title, description, price, currency, stock, *category in items:
@@ -95,4 +98,32 @@ def seed() -> list[str]:
                                               fixed_amount=0)])
             audit.record(SEED, "fee_rules.created", f"seller:{seller.id}", rules=2, demo=True)
             created.append("fee rules for seller@demo.test")
+    created += _seed_fulfilment()
+    return created
+
+
+# Issue 17: the simple flow (pay → deliver a virtual good at once) and a saved address.
+DEMO_DIGITAL = ("seller2@demo.test", "Starfall game-credit pack (1,000 gems)",
+                "A licence key, delivered the moment you pay.", "9.99", "EUR")
+DEMO_KEYS = 25
+DEMO_ADDRESS = {"name": "Demo Buyer", "street_address": "Unter den Linden 1",
+                "postal_code": "10117", "city": "Berlin", "country_code": "DE"}
+
+
+def _seed_fulfilment() -> list[str]:
+    created = []
+    email, title, description, price, currency = DEMO_DIGITAL
+    seller = db.session.execute(select(User).where(User.email == email)).scalar_one()
+    if not db.session.execute(select(Item.id).where(Item.seller_id == seller.id,
+                                                    Item.title == title)).first():
+        item_id = catalogue.create_item(seller.id, title, description, price, currency, 0, SEED)
+        digital.set_kind(seller.id, item_id, "licence_key", 0, SEED)
+        keys = "\n".join(f"STAR-{secrets.token_hex(3).upper()}-{secrets.token_hex(3).upper()}"
+                         for _ in range(DEMO_KEYS))
+        digital.add_keys(seller.id, item_id, keys, SEED)
+        created.append(f"digital item {title} ({price} {currency}, {DEMO_KEYS} licence keys)")
+    buyer = db.session.execute(select(User).where(User.email == DEMO_ACCOUNTS[0][0])).scalar_one()
+    if not addresses.saved(buyer.id):
+        addresses.add(buyer.id, DEMO_ADDRESS, SEED)
+        created.append(f"shipping address for {DEMO_ACCOUNTS[0][0]}")
     return created

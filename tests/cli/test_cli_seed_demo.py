@@ -21,7 +21,11 @@ def test_seed_demo_twice_creates_everything_once(app):
         assert f"account {email} ({role})" in first.output
     assert "item Hand-thrown stoneware mug (24.00 EUR)" in first.output
     users, items, audits = _count(User), _count(Item), _count(AuditRecord)
-    assert users == len(DEMO_ACCOUNTS) and items == 6
+    # Six physical items and the digital one (issue 17), with its key pool and an address.
+    assert users == len(DEMO_ACCOUNTS) and items == 7
+    assert "digital item Starfall game-credit pack (1,000 gems) (9.99 EUR, 25 licence keys)" \
+        in first.output
+    assert "shipping address for buyer@demo.test" in first.output
 
     second = runner.invoke(args=["seed-demo"])
     assert second.exit_code == 0, second.output
@@ -43,14 +47,15 @@ def test_seed_demo_fills_in_only_what_is_missing(app):
     runner.invoke(args=["seed-demo"])
     db.session.execute(Item.__table__.delete().where(
         Item.seller_id == select(User.id).where(User.email == "seller2@demo.test")
-        .scalar_subquery()))
+        .scalar_subquery(), Item.fulfilment == "physical"))
     db.session.commit()
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0
     assert not [line for line in result.output.splitlines() if line.startswith("account ")]
     assert "item Beeswax candle trio" in result.output
     assert "item Hand-thrown stoneware mug" not in result.output
-    assert _count(Item) == 6
+    assert "digital item" not in result.output
+    assert _count(Item) == 7
 
 
 def test_seeding_keeps_the_audit_chain_intact(app):

@@ -12,6 +12,7 @@ from werkzeug.datastructures import FileStorage
 from app import crypto
 from app.extensions import db
 from app.models import AuditRecord, DisputeCase, EvidenceFile
+from app.models.fulfilment import Address
 from app.models.security import SavedPaymentMethod
 from app.services.audit import Actor
 from app.services.disputes import claims
@@ -117,6 +118,17 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "seller.edit_item"): SELLERS_OBJECT,
     ("POST", "seller.edit_item"): SELLERS_OBJECT,
     ("POST", "seller.ship"): SELLERS_OBJECT,
+    # Issue 17: fulfilment. A bad download token answers 410 to any buyer (the token, not the
+    # session, names the delivery; open_download checks it is the buyer's own).
+    ("POST", "seller.delivered"): SELLERS_OBJECT,
+    ("GET", "seller.digital_item"): SELLERS_OBJECT,
+    ("POST", "seller.set_digital_kind"): SELLERS_OBJECT,
+    ("POST", "seller.add_keys"): SELLERS_OBJECT,
+    ("POST", "seller.upload_file"): SELLERS_OBJECT,
+    ("GET", "shop.addresses_page"): BUYER,
+    ("POST", "shop.add_address"): BUYER,
+    ("POST", "shop.remove_address"): BUYERS_OBJECT,
+    ("GET", "shop.download"): BUYER,
     ("GET", "seller.stripe_account"): SELLER,
     ("POST", "seller.stripe_account"): SELLER,
     ("GET", "seller.refunds_page"): SELLER,
@@ -220,7 +232,9 @@ def world(app, people, stack, psp) -> dict:
             "chargeback_id": _chargeback(app, people, stack, psp), "provider": "sandbox",
             "entry_id": lists.add("watch", "email", "other_buyer@test.example", "matrix",
                                   Actor("support@test.example", "127.0.0.1")).id,
-            "job_id": "no-such-failed-job"}
+            "job_id": "no-such-failed-job", "token": "not-a-signed-token",
+            "address_id": db.session.execute(select(Address.id).where(
+                Address.user_id == people["buyer"])).scalar_one()}
 
 
 def url_for_rule(rule: str, ids: dict) -> str:

@@ -26,6 +26,7 @@ from app.blueprints.checkout.attempts import earlier_decline, returned_at
 from app.blueprints.checkout.csp import allow_pay_form, allow_provider
 from app.blueprints.checkout.forms import PayForm, PlaceOrderForm, RemoveCardForm
 from app.blueprints.checkout.fraud_gate import buyer_origin, screened
+from app.blueprints.checkout.shipping import ship_to_choice
 from app.blueprints.rate_limits import rate_limited
 from app.clock import now
 from app.domain.declines import DECLINE_MESSAGES, DEFAULT_DECLINE_MESSAGE
@@ -36,6 +37,7 @@ from app.services.checkout import checkout, mode_costs
 from app.services.errors import NotFound, ServiceError
 from app.services.fraud.screening import FraudBlocked
 from app.services.payments import payments, vault
+from app.services.shop import addresses
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 
@@ -57,7 +59,8 @@ def _pay_page(order, form, status: int = 200):
     offers = mode_costs.offers(order.currency, order.total_amount)
     return render_template("checkout/pay.html", order=order, form=form,
                            remove_form=RemoveCardForm(), offers=offers,
-                           can_save=mode_costs.can_save_cards(offers)), status
+                           can_save=mode_costs.can_save_cards(offers),
+                           ship_to=ship_to_choice(order)), status
 
 
 def _still_pending(order) -> bool:
@@ -115,6 +118,12 @@ def start(order_id: int):
     form = PayForm().offer_saved(_usable_cards())
     if not form.validate_on_submit():
         return _pay_page(order, form, 400)
+    try:  # a physical order is paid for only once it has somewhere to go (issue 17)
+        addresses.settle_for_payment(order_id, current_user.id, request.form.get("address_id"),
+                                     current_actor())
+    except ServiceError as exc:
+        flash_error(exc)
+        return _pay_page(order, form, exc.status)
     try:
         if form.saved_method_id is not None:
             started = checkout.pay_with_saved(order_id, current_user.id, form.saved_method_id,

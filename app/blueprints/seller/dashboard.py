@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from app.blueprints.access import current_actor, deny_object, role_required
-from app.blueprints.seller.forms import PayOutForm, PayoutSettingsForm, ShipForm
+from app.blueprints.seller.forms import DeliveredForm, PayOutForm, PayoutSettingsForm, ShipForm
 from app.blueprints.seller.routes import bp
 from app.charts import Series, bar_chart
 from app.domain.money import (
@@ -32,11 +32,11 @@ from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.money import (
     bank_accounts,
     clawback_reports,
-    escrow,
     escrow_reports,
     payouts,
     seller_reports,
 )
+from app.services.shop import addresses, digital, fulfilment
 
 CHART_DAYS = 30
 # Minimums are entered as an amount with two decimal places, whatever the currency.
@@ -49,9 +49,16 @@ def _balances() -> dict:
 
 
 def _to_ship() -> dict:
-    holds = seller_reports.to_ship(current_user.id)
+    # Digital lines are delivered at capture, never shipped (issue 17): the list leaves them
+    # out and says which paid ones wait for keys; each physical line shows its address.
+    holds = [h for h in seller_reports.to_ship(current_user.id)
+             if not db.session.get(Item, h.line.item_id).digital]
     return {"to_ship": holds,
-            "chargebacks": seller_reports.open_chargebacks({h.order_id for h in holds})}
+            "chargebacks": seller_reports.open_chargebacks({h.order_id for h in holds}),
+            "ship_to": {h.order_id: addresses.for_order(h.order_id) for h in holds},
+            "in_transit": fulfilment.in_transit(current_user.id),
+            "waiting_digital": digital.waiting_for_seller(current_user.id),
+            "ship_form": ShipForm(formdata=None)}
 
 
 def _escrow() -> dict:
@@ -200,7 +207,8 @@ def ship(hold_id: int):
         return _answer("to_ship", "error", "A tracking reference has at most 64 characters.",
                        400)
     try:
-        escrow.mark_shipped(current_user.id, hold_id, form.tracking_ref.data, current_actor())
+        fulfilment.mark_shipped(current_user.id, hold_id, form.carrier.data,
+                                form.tracking_ref.data or "", current_actor())
     except NotFound:
         deny_object(f"escrow_hold:{hold_id}")
     except ServiceError as exc:
@@ -210,6 +218,21 @@ def ship(hold_id: int):
         current_app.logger.warning("no release timer queued for escrow %s", hold_id)
     return _answer("to_ship", "success", "Marked as shipped. The buyer can now confirm receipt.",
                    trigger="escrow-changed")
+
+
+@bp.post("/escrow/<int:hold_id>/delivered")
+@role_required(Role.SELLER)
+def delivered(hold_id: int):
+    """The carrier delivered one of the seller's shipped lines; another seller's is 404."""
+    if not DeliveredForm().validate_on_submit():
+        return _answer("to_ship", "error", "The form expired; try again.", 400)
+    try:
+        fulfilment.mark_delivered(current_user.id, hold_id, current_actor())
+    except NotFound:
+        deny_object(f"escrow_hold:{hold_id}")
+    except ServiceError as exc:
+        return _answer("to_ship", "error", exc.message, exc.status)
+    return _answer("to_ship", "success", "Marked as delivered; the buyer has been told.")
 
 
 @bp.post("/payouts")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    FileField,
     IntegerField,
     PasswordField,
     SelectField,
@@ -13,6 +14,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
+from app.domain.fulfilment_states import CARRIERS
 from app.domain.money import MoneyError, to_decimal_string
 from app.money_text import parse_amount
 
@@ -55,6 +57,12 @@ class ShipForm(FlaskForm):
     """Mark an order line shipped, with the carrier's tracking reference if there is one."""
 
     tracking_ref = StringField("Tracking reference", validators=[Length(max=64)])
+    # Issue 17: the carrier the buyer looks the tracking up with ("Other" when not listed).
+    carrier = SelectField("Carrier", choices=[SelectChoice(c, c) for c in CARRIERS], default="Other")
+
+
+class DeliveredForm(FlaskForm):
+    """Mark a shipped line delivered (only the CSRF token)."""
 
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
@@ -76,3 +84,26 @@ class PayOutForm(FlaskForm):
     """Pay the available balance of one currency out now."""
 
     currency = StringField(validators=[DataRequired(), Regexp(r"^[A-Z]{3}$")])
+
+
+class DigitalKindForm(FlaskForm):
+    """How an item reaches the buyer (issue 17)."""
+
+    kind = SelectField("Delivery", choices=[SelectChoice("physical", "Physical (shipped)"),
+                                            SelectChoice("licence_key", "Licence key"),
+                                            SelectChoice("download", "File download"),
+                                            SelectChoice("store_credit", "Store credit")])
+    credit_units = IntegerField("Credits per unit (store credit only)", default=0,
+                                validators=[NumberRange(min=0, max=1_000_000)])
+
+
+class LicenceKeysForm(FlaskForm):
+    """Keys to add to an item's pool, one a line."""
+
+    keys = TextAreaField("Licence keys, one a line", validators=[DataRequired()])
+
+
+class DigitalFileForm(FlaskForm):
+    """The file a download item delivers."""
+
+    file = FileField("File (1.5 MB at most)")

@@ -69,4 +69,5 @@ def edit_item(item_id: int):
 from app.blueprints.seller import bank, dashboard, statement  # noqa: F401
 from app.blueprints.seller import chargebacks as _chargebacks  # noqa: E402,F401
 from app.blueprints.seller import connect as _connect  # noqa: E402,F401  (/seller/stripe-account)
+from app.blueprints.seller import digital as _digital  # noqa: E402,F401  (issue 17)
 from app.blueprints.seller import refunds as _refunds  # noqa: E402,F401  (/seller/refunds)

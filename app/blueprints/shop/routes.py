@@ -6,6 +6,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from app.blueprints.access import current_actor, deny_object, flash_error, role_required
+from app.blueprints.shop import delivery_view
 from app.blueprints.shop.forms import AddToCartForm, UpdateCartForm
 from app.extensions import db
 from app.models import EscrowHold, Item, Order
@@ -95,7 +96,8 @@ def order(order_id: int):
     except NotFound:
         deny_object(f"order:{order_id}")
     return render_template("shop/order.html", order=found,
-                           holds=escrow_reports.for_order(found.id))
+                           holds=escrow_reports.for_order(found.id),
+                           **delivery_view.for_buyer(found))
 
 
 @bp.post("/orders/<int:order_id>/lines/<int:hold_id>/confirm")
@@ -114,3 +116,6 @@ def confirm_receipt(order_id: int, hold_id: int):
     else:
         flash("Thank you for confirming: the seller has been paid.", "success")
     return redirect(url_for("shop.order", order_id=order_id), code=303)
+
+
+from app.blueprints.shop import account  # noqa: E402,F401  (account pages register on bp)

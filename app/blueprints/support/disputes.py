@@ -37,6 +37,7 @@ from app.money_text import parse_amount
 from app.services import audit, form_intents
 from app.services.disputes import case_log, centre, chargebacks, evidence
 from app.services.errors import NotFound, ServiceError
+from app.services.shop import addresses, digital, fulfilment
 
 STAFF = (Role.SUPPORT, Role.ADMIN)
 
@@ -81,7 +82,9 @@ def _case_page(case_id: int, status: int = 200, **extra):
         urgency=centre.urgency(case), is_open=centre.is_open(case),
         data_of=case_log.data_of, assigned_name=names.get(case.assigned_to or 0),
         file_url=lambda f: url_for("support.evidence_file", case_id=case.id, file_id=f.id),
-        **forms), status
+        ship_address=addresses.for_order(case.order_id),  # issue 17: where it went, how
+        shipments=fulfilment.shipments_for(case.order_id),
+        deliveries=digital.for_order(case.order_id), **forms), status
 
 
 @bp.get("/disputes/<int:case_id>")

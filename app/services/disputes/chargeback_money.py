@@ -23,6 +23,7 @@ from app.services.disputes import case_log
 from app.services.errors import Conflict, ServiceError
 from app.services.money import escrow, ledger
 from app.services.refunds import refunds
+from app.services.shop import digital
 
 
 def intent(case: DisputeCase, step: str) -> str:
@@ -138,6 +139,8 @@ def book_loss(case: DisputeCase, actor: Actor) -> str:
                 refunds.record_line_loss(data["hold_id"], share.amount, share.fee_returned)
         else:
             _unfreeze(case, opening["frozen_holds"], actor)
+    # The buyer's bank took the money back, whoever bears it: what was delivered is revoked.
+    digital.revoke_order(case.order_id, "charged back by your bank", actor)
     case_log.log(case, "ledger", "system", f"Chargeback lost: booked to the {liable}; the PSP's "
                  "dispute fee is the platform's.", posting="dispute_lost", liable=liable,
                  amount=case.amount, fee=case.fee_amount)

@@ -71,19 +71,23 @@ def gather(payment: Payment, rules: RuleSet, stage: Stage) -> dict:
     return signals
 
 
+# A paid order stays in good standing once shipped or delivered (issue 17).
+_GOOD_STANDING = [OrderStatus.PAID.value, OrderStatus.SHIPPED.value, OrderStatus.DELIVERED.value]
+
+
 def _differ(a: str | None, b: str | None) -> bool | None:
     return None if not a or not b else a != b
 
 
 def _paid_orders(buyer_id: int, other_than: int) -> int:
     return db.session.scalar(select(func.count(Order.id)).where(
-        Order.buyer_id == buyer_id, Order.status == OrderStatus.PAID.value,
+        Order.buyer_id == buyer_id, Order.status.in_(_GOOD_STANDING),
         Order.id != other_than)) or 0
 
 
 def _vs_history(buyer_id: int, order: Order) -> float | None:
     largest = db.session.scalar(select(func.max(Order.total_amount)).where(
-        Order.buyer_id == buyer_id, Order.status == OrderStatus.PAID.value,
+        Order.buyer_id == buyer_id, Order.status.in_(_GOOD_STANDING),
         Order.currency == order.currency, Order.id != order.id))
     return order.total_amount / largest if largest else None
 
@@ -105,7 +109,7 @@ def _seller(order: Order) -> dict:
     sales = db.session.execute(
         select(OrderLine.seller_id, func.count(func.distinct(Order.id)))
         .join(Order, Order.id == OrderLine.order_id)
-        .where(OrderLine.seller_id.in_(seller_ids), Order.status == OrderStatus.PAID.value,
+        .where(OrderLine.seller_id.in_(seller_ids), Order.status.in_(_GOOD_STANDING),
                Order.id != order.id)
         .group_by(OrderLine.seller_id)).all()
     by_seller = dict(sales)

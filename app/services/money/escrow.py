@@ -98,13 +98,24 @@ def mark_shipped(seller_id: int, hold_id: int, tracking_ref: str, actor: Actor) 
         hold = locked(EscrowHold, hold_id)
         if hold is None or hold.seller_id != seller_id:
             raise NotFound("No such order line.")
-        if hold.shipped_at is not None:
-            raise Conflict("This line is already marked as shipped.")
-        hold.shipped_at = now()
-        hold.tracking_ref = (tracking_ref or "").strip()[:64] or None
-        hold.release_due_at = hold.shipped_at + timedelta(days=auto_release_days())
-        audit.record(actor, "escrow.shipped", f"escrow:{hold.id}", tracking=hold.tracking_ref)
-        due = hold.release_due_at
+        due = note_shipped(hold, tracking_ref, actor)
+    schedule_release(hold_id, due)
+
+
+def note_shipped(hold: EscrowHold, tracking_ref: str | None, actor: Actor) -> datetime:
+    """Start a shipped line's auto-release timer (caller's transaction); when it is due. The
+    caller enqueues `schedule_release` after its commit."""
+    if hold.shipped_at is not None:
+        raise Conflict("This line is already marked as shipped.")
+    hold.shipped_at = now()
+    hold.tracking_ref = (tracking_ref or "").strip()[:64] or None
+    hold.release_due_at = hold.shipped_at + timedelta(days=auto_release_days())
+    audit.record(actor, "escrow.shipped", f"escrow:{hold.id}", tracking=hold.tracking_ref)
+    return hold.release_due_at
+
+
+def schedule_release(hold_id: int, due: datetime) -> None:
+    """Queue the line's release for when its timer runs out (after the commit)."""
     queues.queue.enqueue_at(due, "app.jobs.escrow.release_if_due", hold_id,
                             job_id=f"escrow-release-{hold_id}")
 

@@ -36,6 +36,7 @@ from app.services.errors import ServiceError
 from app.services.fraud import screening
 from app.services.money.escrow import hold_captured
 from app.services.payments import give_back, vault
+from app.services.shop import digital
 
 S = PaymentStatus
 
@@ -182,6 +183,8 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
             if target != current:
                 record_change(payment, target, cause, actor)
                 _settle_order(payment, target)
+                if target == S.CAPTURED:
+                    digital.deliver_paid(payment, actor)  # digital lines: at once (issue 17)
                 _keep_card_if_asked(payment, report, current, target, actor)
             capture_after_commit = (target == S.AUTHORIZED and held is None
                                     and current_app.config["AUTO_CAPTURE"])

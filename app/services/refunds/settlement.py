@@ -22,6 +22,7 @@ from app.services.audit import Actor
 from app.services.disputes import case_log
 from app.services.money import escrow, ledger
 from app.services.payments import payments
+from app.services.shop import digital
 
 R = RefundStatus
 S = PaymentStatus
@@ -84,6 +85,7 @@ def _succeed(payment: Payment, refund: Refund, actor: Actor, cause: str) -> None
     ledger.post(rules.refund(refund.provider, refund.currency, shares), f"refund:{refund.id}",
                 payment_id=payment.id)
     payment.amount_refunded += refund.amount
+    digital.revoke_refunded([line.hold_id for line in refund.lines], actor)  # issue 17
     full = payment.amount_refunded == payment.amount_captured
     _move(payment, S.REFUNDED if full else S.PARTIALLY_REFUNDED, f"refund {refund.id}", actor)
     audit.record(actor, "refund.succeeded", f"refund:{refund.id}", payment=payment.id,

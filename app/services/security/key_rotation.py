@@ -17,13 +17,13 @@ from sqlalchemy import func, inspect, select
 from app import crypto
 from app.database import unit_of_work
 from app.extensions import db
-from app.models import BankAccount, MfaSecret, SavedPaymentMethod
+from app.models import BankAccount, LicenceKey, MfaSecret, SavedPaymentMethod
 from app.services import audit
 from app.services.audit import Actor
 from app.services.payments import vault
 
 # Every table whose rows carry SealedColumns; a new sealed table must be added here.
-SEALED_MODELS = (BankAccount, SavedPaymentMethod, MfaSecret)
+SEALED_MODELS = (BankAccount, SavedPaymentMethod, MfaSecret, LicenceKey)
 BATCH_SIZE = 100
 
 

@@ -11,11 +11,12 @@ from sqlalchemy import select
 from app import crypto
 from app.database import unit_of_work
 from app.extensions import db
-from app.models import AuditRecord, MfaSecret, SavedPaymentMethod
+from app.models import AuditRecord, LicenceKey, MfaSecret, SavedPaymentMethod
 from app.services.audit import Actor, verify_chain
 from app.services.money import bank_accounts
 from app.services.payments import vault
 from app.services.security.key_rotation import SEALED_MODELS, key_status, rotate
+from app.services.shop import digital
 from tests.flows import PASSWORD
 
 A, B = None, "rotation-test-key-B"  # A: the test configuration's own ENCRYPTION_KEY
@@ -82,8 +83,11 @@ def sealed_under_a(people, keys):
                                      iban="DE89370400440532013000")
     cards = [save_card(people, 1), save_card(people, 2)]
     seal_mfa(people["other_seller"])
+    seller = Actor("seller@test.example", "127.0.0.1", people["seller"])
+    digital.set_kind(people["seller"], people["mug"], "licence_key", 0, seller)  # issue 17
+    digital.add_keys(people["seller"], people["mug"], "KEY-ROTATE-1", seller)
     assert key_ids() == {"bank_accounts": {key_a}, "saved_payment_methods": {key_a},
-                         "mfa_secrets": {key_a}}
+                         "mfa_secrets": {key_a}, "licence_keys": {key_a}}
     return cards
 
 
@@ -93,7 +97,7 @@ def test_the_full_rotation_procedure(app, people, keys, sealed_under_a):
     reports = rotate(ACTOR)  # step 2
     assert {r.table: (r.rewrapped, r.failed) for r in reports} == {
         "bank_accounts": (1, []), "saved_payment_methods": (2, []),
-        "mfa_secrets": (len(secrets_before), [])}
+        "mfa_secrets": (len(secrets_before), []), "licence_keys": (1, [])}
     assert key_ids() == {t: {key_b} for t in key_ids()}
     keys(B)  # step 3: the old key leaves the configuration
     destination, _ = bank_accounts.reveal_destination(people["seller"], ACTOR)
@@ -101,9 +105,11 @@ def test_the_full_rotation_procedure(app, people, keys, sealed_under_a):
     assert vault.open_token(sealed_under_a[0], people["buyer"], buyer(people), "t") == \
         "pm_rotation0001"
     assert all_mfa() == secrets_before and secrets_before[people["other_seller"]] == TOTP
+    key = db.session.execute(select(LicenceKey)).scalar_one()
+    assert crypto.decrypt(key.sealed, key.associated_data()) == b"KEY-ROTATE-1"
     # The fingerprints moved to the new key too: the same card is still recognised.
     assert save_card(people, 2, token="pm_rotationagain") == sealed_under_a[1]
-    assert [s for *_, s in key_status()] == ["current"] * 3
+    assert [s for *_, s in key_status()] == ["current"] * 4
 
 
 def test_a_record_left_under_a_dropped_key_raises_unknown_key_error(app, people, keys,

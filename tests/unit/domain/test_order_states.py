@@ -18,11 +18,14 @@ def test_table_is_wait_then_paid_or_cancelled_then_follows_the_money():
     assert order_states.TRANSITIONS == {
         O.AWAITING_PAYMENT: {O.PAID, O.CANCELLED},
         O.CANCELLED: {O.PAID},  # an authorization reported after our expiry ran
-        O.PAID: {O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED},
+        O.PAID: {O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED, O.SHIPPED, O.DELIVERED},
         O.PARTIALLY_REFUNDED: {O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED, O.PAID},
         O.REFUNDED: {O.PARTIALLY_REFUNDED, O.PAID},  # a refund the PSP failed late
         O.DISPUTED: {O.PAID, O.PARTIALLY_REFUNDED, O.CHARGED_BACK},
         O.CHARGED_BACK: set(),
+        # Fulfilment (issue 17): shipped, then delivered; money news still overrides.
+        O.SHIPPED: {O.DELIVERED, O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED},
+        O.DELIVERED: {O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED},
     }
 
 
