@@ -125,7 +125,7 @@ def soak(world: World, seeds, password_hash: str, on_failure=print,
 
 def table(summary: dict) -> str:
     """The soak's table: runs, violations by invariant, seconds."""
-    names = ["ledger", "psp_money", "psp_executions", "payouts", "stuck", "dead_letter", "crash"]
+    names = ["ledger", "psp_money", "psp_executions", "payouts", "chargebacks", "stuck", "dead_letter", "crash"]
     rows = [("runs", summary["runs"]), ("failed runs", len(summary["failed_seeds"])),
             ("failed seeds", " ".join(map(str, summary["failed_seeds"][:20])) or "-")]
     rows += [(f"violations: {name}", summary["violations"].get(name, 0)) for name in names]
