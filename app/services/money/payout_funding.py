@@ -106,7 +106,7 @@ def execute(payout_id: int, actor: Actor) -> None:
                                                row.currency, row.amount), f"funding:{row.id}")
             audit.record(actor, "treasury.funded", f"payout:{payout_id}", funding=row.id,
                          amount=row.amount, currency=row.currency, source=row.from_provider,
-                         target=row.to_provider, reference=reference)
+                         rail=row.to_provider, reference=reference)
 
 
 def transfers(limit: int = 200) -> list[FundingTransfer]:
