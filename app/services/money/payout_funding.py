@@ -63,10 +63,16 @@ def headroom(provider: str, currency: str, excluding: int | None = None) -> int:
 
 def plan(payout: Payout) -> list[FundingTransfer]:
     """Fund a payout just booked (caller's transaction, under the seller's payout lock) when
-    its rail cannot pay it from its own clearing; [] when it can or cannot take top-ups."""
+    its rail cannot pay it from its own clearing; [] when it can. Unfunded when no PSP has
+    the room, or the rail takes no top-ups."""
     short = payout.amount - max(0, headroom(payout.provider, payout.currency, payout.id))
-    if short <= 0 or not can_receive(payout.provider):
+    if short <= 0:
         return []
+    if not can_receive(payout.provider):
+        # The sandbox and Braintree pay out of what they collected: paying more would take
+        # their clearing below zero, so the payout waits until they hold it.
+        raise Unfunded(f"{payout.provider} holds too little {payout.currency} for payout "
+                       f"{payout.id} and takes no top-ups")
     sources = db.session.execute(select(LedgerEntry.owner).where(
         LedgerEntry.kind == AccountKind.PSP_CLEARING.value, LedgerEntry.currency ==
         payout.currency, LedgerEntry.owner != payout.provider).distinct()).scalars().all()
