@@ -33,6 +33,7 @@ from app.services.money import (
     clawback_reports,
     escrow,
     escrow_reports,
+    payout_rails,
     payouts,
     seller_reports,
 )
@@ -60,7 +61,8 @@ def _escrow() -> dict:
 def _payouts() -> dict:
     return {"payouts": payouts.history(current_user.id),
             "reversals": clawback_reports.reversals(current_user.id),
-            "account": bank_accounts.current_account(current_user.id)}
+            "account": bank_accounts.current_account(current_user.id),
+            "rail": payout_rails.describe(current_user.id), "rail_of": payout_rails.rail_of}
 
 
 def _payout_settings() -> dict:

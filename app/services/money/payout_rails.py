@@ -149,3 +149,36 @@ def rail_of(provider: str) -> str:
     """A payout's provider as the seller reads it."""
     return NAMES.get(provider, provider)
 
+
+
+@dataclass(frozen=True)
+class SellerRail:
+    """One seller's rail as the admin page lists it."""
+
+    seller_id: int
+    email: str
+    rail: str | None
+    account_ref: str | None
+    paid_by: str
+
+
+def sellers(limit: int = 500) -> list[SellerRail]:
+    """Every seller with the rail chosen for them and who pays them today, by email."""
+    rows = db.session.execute(select(User).where(User.role == Role.SELLER.value)
+                              .order_by(User.email).limit(limit)).scalars()
+    found = []
+    for user in rows:
+        rail = chosen(user.id)
+        account = provider_account(user.id, rail) if rail in (STRIPE, BRAINTREE) else None
+        found.append(SellerRail(user.id, user.email, rail,
+                                account.account_ref if account else None, describe(user.id)))
+    return found
+
+
+def seller_id_by_email(email: str) -> int:
+    """A seller's id from their email (NotFound for anyone else)."""
+    user = db.session.execute(select(User).where(
+        User.email == (email or "").strip().lower())).scalar_one_or_none()
+    if user is None or not user.has_role(Role.SELLER):
+        raise NotFound("No seller has this email.")
+    return user.id
