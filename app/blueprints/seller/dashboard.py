@@ -143,8 +143,10 @@ def dashboard():
 @bp.get("/balances")
 @role_required(Role.SELLER)
 def balances_partial():
-    """Balances per currency, and any payout failure the seller must act on."""
-    return _partial("balances")
+    """Balances per currency, and any payout failure the seller must act on; while one is
+    shown the payout table refreshes too (a paid payout the bank sent back has no watcher)."""
+    shown = request.htmx and seller_reports.unresolved_failures(current_user.id)
+    return _partial("balances", trigger="payouts-changed" if shown else None)
 
 
 @bp.get("/to-ship")
