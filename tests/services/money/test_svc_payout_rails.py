@@ -293,3 +293,20 @@ def test_without_the_sandbox_configured_nobody_is_paid_through_it(app, client, p
         for cache in caches:
             cache.pop("sandbox", None)
             cache.pop("sandbox_us", None)
+
+
+def test_the_ledger_check_names_a_funding_without_its_posting(client, people, stack, psp,
+                                                              stripe_fake):
+    from app.services.money.ledger_checks import fundings_posted
+
+    connected_seller_with_sale(client, people, stack, psp)
+    payout_id = payouts.book_payout(people["seller"], "EUR", SUPPORT, manual=True)
+    (funding,) = db.session.execute(select(FundingTransfer)).scalars().all()
+    assert fundings_posted() == []  # pending: nothing posted yet, as it should be
+    funding.status = "succeeded"  # as if the top-up went through and its posting was lost
+    db.session.commit()
+    assert fundings_posted() == [f"funding {funding.id} (succeeded, 4320): posting missing"]
+    funding.status = "pending"
+    db.session.commit()
+    payouts.submit(payout_id, SUPPORT)
+    assert fundings_posted() == []
