@@ -235,6 +235,9 @@ class Config:
         "webhook": (600, 60),     # per IP address: PSPs deliver in bursts
     }
 
+    # The sandbox PSP is a provider like the others: in production only when SANDBOX_API_URL
+    # is set (ProductionConfig.check); everywhere else it is the offline default.
+    SANDBOX_ENABLED = True
     SECRET_KEY: str | None = None
     SANDBOX_WEBHOOK_SECRET: str | None = None
     ENCRYPTION_KEY: str | None = None
@@ -304,15 +307,20 @@ class ProductionConfig(Config):
 
     @classmethod
     def check(cls, settings: dict) -> dict:
+        # No sandbox unless it is pointed at: then it needs its webhook secret and a real key.
+        settings["SANDBOX_ENABLED"] = bool(os.environ.get("SANDBOX_API_URL"))
+        required = [name for name in SECRET_NAMES
+                    if settings["SANDBOX_ENABLED"] or name != "SANDBOX_WEBHOOK_SECRET"]
         problems = [
             f"{name} is missing or a known default value"
-            for name in SECRET_NAMES
+            for name in required
             if (settings.get(name) or "").strip().lower() in KNOWN_DEFAULTS
             or len(settings.get(name) or "") < 16
         ]
         if not settings.get("SQLALCHEMY_DATABASE_URI"):
             problems.append("DATABASE_URL is missing")
-        if settings.get("SANDBOX_API_KEY") in KNOWN_DEFAULTS and os.environ.get(
+        if settings["SANDBOX_ENABLED"] and settings.get("SANDBOX_API_KEY") in KNOWN_DEFAULTS \
+                and os.environ.get(
             "HOLDFAST_PROVIDERS", "sandbox"
         ).startswith("sandbox"):
             problems.append("SANDBOX_API_KEY is the public default")

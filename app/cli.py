@@ -1,5 +1,5 @@
 """flask commands: seed-demo, audit verify, inbox replay, ledger check, keys status/rotate, pci inventory,
-staff create/enrolment-code, worker, dev."""
+staff create/enrolment-code, payouts rails/set-rail, worker, dev."""
 from __future__ import annotations
 
 import os
@@ -196,6 +196,38 @@ def register(app: Flask) -> None:
         click.echo(f"valid until {issued.expires_at:%Y-%m-%d %H:%M} UTC; it replaces older ones")
 
     app.cli.add_command(staff_cli)
+
+    payouts_cli = AppGroup("payouts", help="Sellers' payout rails (docs/money.md).")
+
+    @payouts_cli.command("rails")
+    def payouts_rails():
+        """List every seller's payout rail and who pays them today."""
+        from app.services.money import payout_rails
+
+        for row in payout_rails.sellers():
+            click.echo(f"{row.email}\t{row.rail or 'default'}\t{row.account_ref or '-'}\t"
+                       f"{row.paid_by}")
+
+    @payouts_cli.command("set-rail")
+    @click.argument("email")
+    @click.argument("rail", type=click.Choice(["default", "sandbox", "sandbox_us", "stripe",
+                                               "braintree"]))
+    @click.option("--account", "account_ref", default=None,
+                  help="Braintree: the seller's sub-merchant account id.")
+    def payouts_set_rail(email: str, rail: str, account_ref: str | None):
+        """Choose the rail that pays the seller EMAIL (audited)."""
+        from app.services.errors import ServiceError
+        from app.services.money import payout_rails
+
+        try:
+            seller_id = payout_rails.seller_id_by_email(email)
+            payout_rails.set_rail(seller_id, None if rail == "default" else rail, _operator(),
+                                  account_ref=account_ref)
+        except ServiceError as exc:
+            raise click.ClickException(exc.message) from None
+        click.echo(f"{email}: {payout_rails.describe(seller_id)}")
+
+    app.cli.add_command(payouts_cli)
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")

@@ -51,10 +51,13 @@ SECRET_KEY=$(gen 32)
 SANDBOX_WEBHOOK_SECRET=whsec_$(gen 24)
 ENCRYPTION_KEY=$(gen 32)
 SANDBOX_API_KEY=sk_prod_$(gen 16)
+AUDIT_KEY=$(gen 32)
 EOF
   umask 022
   echo "generated secrets in $SECRETS"
 fi
+# A file generated before AUDIT_KEY existed (the audit chain's HMAC key) gets one added.
+grep -q '^AUDIT_KEY=' "$SECRETS" || echo "AUDIT_KEY=$(gen 32)" >>"$SECRETS"
 # The environment wins over the file, as config.py reads it.
 while IFS='=' read -r name value; do
   case "$name" in ''|\#*) continue ;; esac

@@ -30,12 +30,15 @@ class AccountKind(str, Enum):
     # Money a PSP captured on a payment that must give it back (a second payment of a paid
     # order): owed to the buyer until the refund goes through; no seller, no fee.
     GIVE_BACK = "give_back"
+    # The platform's own bank account, through which money moves from the PSP that collected
+    # it to the PSP that pays it out (docs/money.md "Payout rails"); zero between transfers.
+    TREASURY = "treasury"
 
     def __str__(self) -> str:
         return self.value
 
 
-DEBIT_NORMAL = frozenset({AccountKind.PSP_CLEARING, AccountKind.PSP_FEES,
+DEBIT_NORMAL = frozenset({AccountKind.PSP_CLEARING, AccountKind.PSP_FEES, AccountKind.TREASURY,
                           AccountKind.DISPUTE_RESERVE, AccountKind.DISPUTE_LOSSES})
 SELLER_KINDS = frozenset({AccountKind.ESCROW, AccountKind.SELLER_AVAILABLE,
                           AccountKind.SELLER_IN_TRANSIT, AccountKind.SELLER_RESERVED})
@@ -153,6 +156,19 @@ def payout_returned(seller_id: int, provider: str, currency: str, amount: int) -
     return _posting("payout_returned", currency, [
         Leg(Account(AccountKind.PSP_CLEARING, provider), amount),
         Leg(seller(AccountKind.SELLER_AVAILABLE, seller_id), -amount),
+    ])
+
+
+def treasury_funding(from_provider: str, to_provider: str, currency: str,
+                     amount: int) -> Posting:
+    """Money collected at one PSP funds a payout at another: it leaves the first PSP's
+    clearing for the platform's treasury (bank) and goes on from there to the second's."""
+    if amount <= 0 or from_provider == to_provider:
+        raise UnbalancedPosting(f"funding {amount} from {from_provider} to {to_provider}")
+    treasury = Account(AccountKind.TREASURY)
+    return _posting("treasury_funding", currency, [
+        Leg(treasury, amount), Leg(Account(AccountKind.PSP_CLEARING, from_provider), -amount),
+        Leg(Account(AccountKind.PSP_CLEARING, to_provider), amount), Leg(treasury, -amount),
     ])
 
 

@@ -18,7 +18,7 @@ from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.notifications import Notification
 from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatusChange
-from app.models.payouts import Payout
+from app.models.payouts import FundingTransfer, Payout  # noqa: F401  (treasury)
 from app.models.provider_accounts import ProviderAccount
 from app.models.refunds import Refund, RefundLine
 from app.models.security import MfaSecret, RecoveryCode, SavedPaymentMethod

@@ -92,3 +92,7 @@ class PayoutSettings(db.Model):
     last_run_on: Mapped[date | None]  # a daily schedule pays at most once per calendar day
     # Locked by every payout run for this seller, so two runs can never both pay.
     version: Mapped[int] = mapped_column(default=0)
+    # The rail that pays this seller (docs/money.md "Payout rails"), set by an admin; None:
+    # the default (their Stripe connected account if they have one, else a bank transfer
+    # through the sandbox that holds the money).
+    provider: Mapped[str | None] = mapped_column(String(32))

@@ -34,6 +34,9 @@ class Payout(db.Model):
     # whatever the seller changed since (a bank account row, or a Stripe connected account).
     bank_account_id: Mapped[int | None]
     destination_ref: Mapped[str | None] = mapped_column(String(64))
+    # The rail's own payout to the bank when it is a second object: Stripe Connect's payout
+    # from the connected account (po_…) after our transfer (tr_… in psp_reference).
+    rail_reference: Mapped[str | None] = mapped_column(String(64))
     # A PSP answer no retry can cure (amount mismatch, idempotency error): support decides.
     needs_review: Mapped[bool] = mapped_column(default=False)
     review_reason: Mapped[str | None] = mapped_column(Text)
@@ -52,3 +55,25 @@ class Payout(db.Model):
     def total(self) -> Money:
         """The amount as Money."""
         return Money(self.amount, self.currency)
+
+
+class FundingTransfer(db.Model):
+    """Money moved between two PSPs through the platform's treasury so a payout's rail holds
+    what it pays (collected at one PSP, paid out through another). Booked with the payout;
+    posted ("treasury_funding") once the receiving PSP confirms the top-up, whose id is
+    `psp_reference` (what reconciliation matches)."""
+
+    __tablename__ = "funding_transfers"
+    __table_args__ = (CheckConstraint("amount > 0", name="funding_amount_positive"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payout_id: Mapped[int] = mapped_column(ForeignKey("payouts.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount: Mapped[int]
+    from_provider: Mapped[str] = mapped_column(String(32))
+    to_provider: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | succeeded
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    psp_reference: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    settled_at: Mapped[datetime | None]

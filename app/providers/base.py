@@ -117,6 +117,9 @@ class ProviderEvent:
     # the webhook beats the submit job to storing the PSP's id. Set by the adapter only.
     kind: EventKind = EventKind.OTHER
     our_reference: str | None = None
+    # Further PSP references the event is about (a Braintree disbursement names the
+    # transactions it paid out): a payout event settles every payout of ours among them.
+    related: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,9 @@ class ProviderPayout:
     currency: str
     failure_code: str | None = None
     failure_message: str | None = None
+    # The rail's own payout to the bank when it is a second object (Stripe Connect: the
+    # connected account's po_… after our transfer tr_…, which is `reference`).
+    rail_reference: str | None = None
 
 
 @dataclass(frozen=True)

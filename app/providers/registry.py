@@ -86,7 +86,11 @@ def configured() -> frozenset[str]:
     return frozenset(names)
 
 
-def _sandbox_from_config(cfg) -> PaymentProvider:
+def _sandbox_from_config(cfg) -> PaymentProvider | None:
+    """The sandbox PSP, unless this deployment leaves it out (production without
+    SANDBOX_API_URL): then nothing is routed, paid out or received through it."""
+    if not cfg.get("SANDBOX_ENABLED", True):
+        return None
     secrets = [s for s in (cfg["SANDBOX_WEBHOOK_SECRET"],
                            cfg.get("SANDBOX_WEBHOOK_SECRET_PREVIOUS")) if s]
     return SandboxProvider(cfg["SANDBOX_API_URL"], cfg["SANDBOX_API_KEY"], secrets,
@@ -98,11 +102,12 @@ def _sandbox_from_config(cfg) -> PaymentProvider:
 
 def _sandbox_us_from_config(cfg) -> PaymentProvider | None:
     """A second sandbox instance (the "US acquirer"), when SANDBOX_US_API_URL is set."""
-    if not cfg.get("SANDBOX_US_API_URL"):
+    if not cfg.get("SANDBOX_US_API_URL") or not cfg.get("SANDBOX_ENABLED", True):
         return None
     adapter = SandboxProvider(cfg["SANDBOX_US_API_URL"],
                               cfg.get("SANDBOX_US_API_KEY") or cfg["SANDBOX_API_KEY"],
-                              [cfg.get("SANDBOX_US_WEBHOOK_SECRET") or cfg["SANDBOX_WEBHOOK_SECRET"]],
+                              [cfg.get("SANDBOX_US_WEBHOOK_SECRET")
+                               or cfg.get("SANDBOX_WEBHOOK_SECRET")],
                               timeout=cfg["PSP_TIMEOUT_SECONDS"],
                               webhook_tolerance=cfg["WEBHOOK_TOLERANCE_SECONDS"],
                               public_url=cfg.get("SANDBOX_US_PUBLIC_URL"),

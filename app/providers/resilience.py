@@ -124,6 +124,9 @@ class GuardedProvider(PaymentProvider):
         return self._guarded("create_payout", True, amount, currency, destination, holder_name,
                           idempotency_key)
 
+    def fund(self, amount, currency, idempotency_key):
+        return self._guarded("fund", True, amount, currency, idempotency_key)
+
     def retrieve_payout(self, reference):
         return self._guarded("retrieve_payout", True, reference)
 

@@ -170,6 +170,8 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "admin.staff"): ADMIN,
     ("GET", "admin.categories"): ADMIN,
     ("POST", "admin.add_category"): ADMIN,
+    ("GET", "admin.payout_rails_page"): ADMIN,
+    ("POST", "admin.set_payout_rail"): ADMIN,
     ("POST", "admin.create_staff"): ADMIN,
     ("POST", "admin.issue_enrolment_code"): ADMIN,
     ("POST", "admin.reset_mfa"): ADMIN,

@@ -23,14 +23,15 @@ STRONG = {
     "AUDIT_KEY": "audit-key-0123456789abcdefghijklmnop",
 }
 PRODUCTION_ENV = STRONG | {"DATABASE_URL": "postgresql://holdfast@db/holdfast",
-                           "SANDBOX_API_KEY": "sk_live_platform_key_123456"}
+                           "SANDBOX_API_KEY": "sk_live_platform_key_123456",
+                           "SANDBOX_API_URL": "https://psp.example.test"}
 
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
     """No secrets, database or PSP key inherited from the suite's environment."""
     for name in (*SECRET_NAMES, "DATABASE_URL", "SANDBOX_API_KEY", "HOLDFAST_PROVIDERS",
-                 "SANDBOX_WEBHOOK_SECRET_PREVIOUS"):
+                 "SANDBOX_WEBHOOK_SECRET_PREVIOUS", "SANDBOX_API_URL", "SANDBOX_US_API_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOLDFAST_INSTANCE", str(tmp_path / "instance"))
     return monkeypatch
@@ -182,3 +183,15 @@ def test_seed_refuses_when_demo_accounts_are_not_allowed(app, monkeypatch):
     assert result.exit_code != 0
     assert "refused" in result.output
     assert db.session.execute(select(func.count()).select_from(User)).scalar() == 0
+
+
+def test_production_without_the_sandbox_needs_none_of_its_secrets(clean_env):
+    """The sandbox is a provider like the others: not pointed at, it is not in use, so its
+    webhook secret and API key are not asked for — and with it pointed at, they are."""
+    _production_env(clean_env, SANDBOX_API_URL=None, SANDBOX_WEBHOOK_SECRET=None,
+                    SANDBOX_API_KEY=None)
+    settings = load_config("production")
+    assert settings["SANDBOX_ENABLED"] is False
+    _production_env(clean_env, SANDBOX_WEBHOOK_SECRET=None)
+    with pytest.raises(ConfigError, match="SANDBOX_WEBHOOK_SECRET"):
+        load_config("production")

@@ -47,3 +47,15 @@ class CategoryForm(FlaskForm):
     """A new item category, by the name sellers will read."""
 
     name = StringField("Category name", validators=[DataRequired(), Length(max=80)])
+
+
+class PayoutRailForm(FlaskForm):
+    """The rail that pays one seller ("" = the default), and their account on it if needed."""
+
+    seller_id = IntegerField(validators=[DataRequired()])
+    rail = SelectField("Payout rail", choices=[
+        SelectChoice("", "Default (Stripe account, else bank)"),
+        SelectChoice("sandbox", "Bank transfer (sandbox)"),
+        SelectChoice("sandbox_us", "Bank transfer (sandbox US)"),
+        SelectChoice("stripe", "Stripe Connect"), SelectChoice("braintree", "Braintree")])
+    account_ref = StringField("Braintree merchant account id", validators=[Length(max=64)])

@@ -33,6 +33,7 @@ from app.services.money import (
     bank_accounts,
     clawback_reports,
     escrow_reports,
+    payout_rails,
     payouts,
     seller_reports,
 )
@@ -68,7 +69,8 @@ def _escrow() -> dict:
 def _payouts() -> dict:
     return {"payouts": payouts.history(current_user.id),
             "reversals": clawback_reports.reversals(current_user.id),
-            "account": bank_accounts.current_account(current_user.id)}
+            "account": bank_accounts.current_account(current_user.id),
+            "rail": payout_rails.describe(current_user.id), "rail_of": payout_rails.rail_of}
 
 
 def _payout_settings() -> dict:
@@ -149,8 +151,10 @@ def dashboard():
 @bp.get("/balances")
 @role_required(Role.SELLER)
 def balances_partial():
-    """Balances per currency, and any payout failure the seller must act on."""
-    return _partial("balances")
+    """Balances per currency, and any payout failure the seller must act on; while one is
+    shown the payout table refreshes too (a paid payout the bank sent back has no watcher)."""
+    shown = request.htmx and seller_reports.unresolved_failures(current_user.id)
+    return _partial("balances", trigger="payouts-changed" if shown else None)
 
 
 @bp.get("/to-ship")

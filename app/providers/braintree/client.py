@@ -50,8 +50,8 @@ E = braintree.ErrorCodes.Transaction
 # Braintree's refusals to take evidence because the dispute has left "open".
 DISPUTE_NOT_OPEN = frozenset({braintree.ErrorCodes.Dispute.CanOnlyAddEvidenceToOpenDispute,
                               braintree.ErrorCodes.Dispute.CanOnlyFinalizeOpenDispute})
-NOT_SUPPORTED = ("Braintree marketplace payouts are not supported by this adapter: seller payouts "
-                 "go through a provider that supports them (see docs/providers.md).")
+NOT_SUPPORTED = ("Braintree pays a seller only into their sub-merchant account "
+                 "(destination merchant_account_id; see docs/providers.md).")
 
 
 class BraintreeProvider(PaymentProvider):
@@ -151,10 +151,23 @@ class BraintreeProvider(PaymentProvider):
 
     def create_payout(self, amount: int, currency: str, destination: dict, holder_name: str,
                       idempotency_key: str) -> ProviderPayout:
-        raise ProviderError(NOT_SUPPORTED, code="unsupported", executed=False)
+        """A seller's payout: a credit on their sub-merchant account (destination
+        {"merchant_account_id"}), which Braintree disburses to the seller's bank; its
+        `disbursement` / `disbursement_exception` webhooks settle it. The key is the credit's
+        order_id, looked up first, so a credit whose answer was lost is found, not repeated."""
+        account = destination.get("merchant_account_id")
+        if not account:
+            raise ProviderError(NOT_SUPPORTED, code="destination_unsupported", executed=False)
+        done = [t for t in self._search(idempotency_key) if t.type == "credit"]
+        if done:
+            return mapping.to_provider_payout(done[-1])
+        result = self._call(self.gateway.transaction.credit, {
+            "amount": mapping.to_amount(amount, currency.upper()),
+            "merchant_account_id": account, "order_id": idempotency_key})
+        return mapping.to_provider_payout(self._transaction(result))
 
     def retrieve_payout(self, reference: str) -> ProviderPayout:
-        raise ProviderError(NOT_SUPPORTED, code="unsupported", executed=False)
+        return mapping.to_provider_payout(self._find(reference))
 
     def refund(self, reference: str, amount: int, idempotency_key: str,
                metadata: dict | None = None) -> ProviderRefund:
@@ -210,11 +223,16 @@ class BraintreeProvider(PaymentProvider):
     def event_kind(self, event_type: str) -> EventKind:
         return mapping.event_kind(event_type)
 
+    def stored_event(self, event_id: str, event_type: str, object_id: str | None,
+                     payload: dict) -> ProviderEvent:
+        return mapping.to_event(event_id, event_type, object_id, payload)
+
     def parse_webhook(self, raw_body: bytes, headers) -> ProviderEvent:
         event = webhooks.parse(self.gateway, raw_body)
         if event.type == "disbursement_exception":
-            log.error("Braintree disbursement exception %s: the platform's own payout from "
-                      "Braintree failed; check the funding details", event.object_id)
+            log.error("Braintree disbursement exception %s: a disbursement to a bank failed "
+                      "(a seller's payout among its transactions goes back to their balance)",
+                      event.object_id)
         return event
 
     # --- SDK calls ------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from app.providers.base import (
     ProviderDispute,
     ProviderEvent,
     ProviderPayment,
+    ProviderPayout,
     ProviderRefund,
 )
 
@@ -215,10 +216,11 @@ EVENT_KINDS = {
     "dispute_disputed": EventKind.DISPUTE, "dispute_won": EventKind.DISPUTE,
     "dispute_lost": EventKind.DISPUTE, "dispute_accepted": EventKind.DISPUTE,
     "dispute_auto_accepted": EventKind.DISPUTE, "dispute_expired": EventKind.DISPUTE,
-    # Braintree paying the platform's own bank account (not a seller payout): recorded only;
-    # an exception is logged loudly by the adapter for the operator.
-    "disbursement": EventKind.OTHER,
-    "disbursement_exception": EventKind.OTHER,
+    # Braintree paying a bank: its transaction ids may include a seller payout's credit (its
+    # payout handler settles those; the rest is the platform's own money, recorded only). An
+    # exception is also logged loudly by the adapter for the operator.
+    "disbursement": EventKind.PAYOUT,
+    "disbursement_exception": EventKind.PAYOUT,
     "check": EventKind.OTHER,
 }
 
@@ -230,6 +232,39 @@ def event_kind(kind: str) -> EventKind:
 
 def to_event(event_id: str, kind: str, subject_id: str | None, payload: dict) -> ProviderEvent:
     """A Braintree notification in common form. Its subject id is the PSP's reference we
-    stored (a transaction's, a dispute's): Braintree carries none of ours."""
+    stored (a transaction's, a dispute's): Braintree carries none of ours. A disbursement
+    names the transactions it paid out (`related`)."""
+    related = tuple(str(t) for t in payload.get("transaction_ids") or ())
     return ProviderEvent(provider="braintree", event_id=event_id, type=kind,
-                         object_id=subject_id, payload=payload, kind=event_kind(kind))
+                         object_id=subject_id, payload=payload, kind=event_kind(kind),
+                         related=related)
+
+
+# A seller's payout credit: its transaction status, then its disbursement, decide.
+PAYOUT_FAILED = frozenset({"failed", "gateway_rejected", "processor_declined", "voided",
+                           "settlement_declined"})
+PAYOUT_MOVING = frozenset({"authorized", "submitted_for_settlement", "settling",
+                           "settlement_pending", "settled", "settlement_confirmed"})
+
+
+def to_provider_payout(txn) -> ProviderPayout:
+    """A payout credit as a ProviderPayout: failed when Braintree refused it or its
+    disbursement failed (`success` false: a disbursement exception), paid once disbursed,
+    in transit while it settles; any other status needs review."""
+    currency = str(txn.currency_iso_code).upper()
+    status, code, message = "needs_review", None, None
+    details = getattr(txn, "disbursement_details", None)
+    if txn.status in PAYOUT_FAILED:
+        status, code = "failed", str(txn.status)
+        message = getattr(txn, "processor_response_text", None)
+    elif details is not None and getattr(details, "success", None) is False:
+        status, code = "failed", str(getattr(details, "exception_code", None)
+                                     or "disbursement_exception")
+        message = getattr(details, "exception_message", None)
+    elif details is not None and details.is_valid:
+        status = "paid"
+    elif txn.status in PAYOUT_MOVING:
+        status = "in_transit"
+    return ProviderPayout(reference=str(txn.id), status=status,
+                          amount=from_amount(txn.amount, currency), currency=currency,
+                          failure_code=code, failure_message=message)

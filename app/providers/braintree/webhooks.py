@@ -7,6 +7,8 @@ notification timestamp, and the inbox's unique (provider, event_id) drops a repl
 """
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from urllib.parse import parse_qs
 
 from braintree.exceptions.invalid_signature_error import InvalidSignatureError
@@ -52,5 +54,13 @@ def parse(gateway, raw_body: bytes) -> ProviderEvent:
     object_id = subject_id(notification)
     timestamp = notification.timestamp
     stamp = timestamp.strftime("%Y-%m-%dT%H:%M:%SZ") if timestamp else ""
-    return mapping.to_event(f"{kind}:{object_id or '-'}:{stamp}", kind, object_id,
-                            {"kind": kind, "subject_id": object_id, "timestamp": stamp})
+    payload = {"kind": kind, "subject_id": object_id, "timestamp": stamp}
+    disbursement = getattr(notification, "disbursement", None)
+    if disbursement is not None:
+        # The transactions it paid out find the seller payouts among them; stored as the
+        # inbox body (JSON), so the worker reads them without the signed form again.
+        payload["transaction_ids"] = [str(t) for t in disbursement.transaction_ids or []]
+    event = mapping.to_event(f"{kind}:{object_id or '-'}:{stamp}", kind, object_id, payload)
+    if disbursement is not None:
+        event = replace(event, inbox_body=json.dumps(payload))
+    return event

@@ -265,8 +265,11 @@ class StripeProvider(PaymentProvider):
         return connect.retrieve_account(self, account_id)
 
     def retrieve_payout(self, reference: str) -> ProviderPayout:
-        return mapping.transfer_to_payout(self._call(self._client.v1.transfers.retrieve,
-                                                     reference))
+        return connect.retrieve(self, reference)
+
+    def fund(self, amount: int, currency: str, idempotency_key: str) -> str:
+        """Top the platform's balance up from the treasury, once per key; the top-up's id."""
+        return connect.fund(self, amount, currency, idempotency_key)
 
     # --- webhooks -----------------------------------------------------------------------
     def stored_event(self, event_id: str, event_type: str, object_id: str | None,
@@ -300,9 +303,11 @@ class StripeProvider(PaymentProvider):
                           {"payment_intent": intent_id, "limit": 1})
         return page["data"][0]["id"] if page["data"] else intent_id
 
-    def _call(self, method, *args, key: str | None = None) -> dict:
-        """One SDK call as a plain dict; SDK errors become ProviderError."""
-        options = {"idempotency_key": key} if key else None
+    def _call(self, method, *args, key: str | None = None, account: str | None = None) -> dict:
+        """One SDK call as a plain dict; SDK errors become ProviderError. `account`: act as
+        that connected account (the Stripe-Account header), e.g. for its payouts."""
+        options = {name: value for name, value in (("idempotency_key", key),
+                                                   ("stripe_account", account)) if value}
         try:
             result = method(*args, options=options) if options else method(*args)
         except stripe.StripeError as exc:

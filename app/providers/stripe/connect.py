@@ -26,8 +26,10 @@ class TransferReversal:
 
 def transfer(provider, amount: int, currency: str, destination: dict,
              idempotency_key: str) -> ProviderPayout:
-    """Move a seller's money to their connected account: destination {"stripe_account",
-    optional "transfer_group"}; bank details are refused (Stripe pays the bank itself)."""
+    """Pay a seller through Connect: a Transfer to their connected account (destination
+    {"stripe_account", optional "transfer_group"}), then that account's payout to its bank,
+    each under its own key derived from ours so a retry repeats both exactly once. Bank details
+    are refused (Stripe pays the bank itself)."""
     account = destination.get("stripe_account")
     if not account:
         raise ProviderError("Stripe pays sellers through connected accounts only",
@@ -36,8 +38,44 @@ def transfer(provider, amount: int, currency: str, destination: dict,
               "destination": account, "metadata": {PAYOUT_KEY: idempotency_key}}
     if destination.get("transfer_group"):
         params["transfer_group"] = destination["transfer_group"]
-    result = provider._call(provider._client.v1.transfers.create, params, key=idempotency_key)
-    return mapping.transfer_to_payout(result)
+    moved = provider._call(provider._client.v1.transfers.create, params, key=idempotency_key)
+    try:
+        bank = provider._call(provider._client.v1.payouts.create, {
+            "amount": amount, "currency": params["currency"],
+            "metadata": {PAYOUT_KEY: idempotency_key}},
+            key=f"{idempotency_key}-bank", account=account)
+    except ProviderError as exc:
+        if exc.retryable or exc.executed is not False:
+            raise  # the job retries: the transfer replays, the payout is asked for again
+        # Stripe refused the bank payout for good: the money sits in the connected account;
+        # "failed" with the transfer's id, so the platform reverses the transfer.
+        return mapping.connect_payout(moved, None, failure=(exc.code, str(exc)))
+    return mapping.connect_payout(moved, bank)
+
+
+def retrieve(provider, transfer_reference: str) -> ProviderPayout:
+    """A Connect payout as it stands: the transfer, and its connected account's payout to the
+    bank found by our key in its metadata (Stripe lists them newest first)."""
+    moved = provider._call(provider._client.v1.transfers.retrieve, transfer_reference)
+    key = (moved.get("metadata") or {}).get(PAYOUT_KEY)
+    listed = provider._call(provider._client.v1.payouts.list, {"limit": 100},
+                            account=moved["destination"])
+    bank = next((p for p in listed.get("data") or []
+                 if (p.get("metadata") or {}).get(PAYOUT_KEY) == key), None)
+    return mapping.connect_payout(moved, bank)
+
+
+def fund(provider, amount: int, currency: str, idempotency_key: str) -> str:
+    """Top the platform's Stripe balance up from its bank (the treasury): the top-up's id."""
+    result = provider._call(provider._client.v1.topups.create, {
+        "amount": amount, "currency": mapping.to_psp_currency(currency),
+        "description": "Holdfast treasury funding", "metadata": {"holdfast_funding":
+                                                                 idempotency_key}},
+        key=idempotency_key)
+    if result.get("status") in ("failed", "canceled", "reversed"):
+        raise ProviderError(f"Stripe refused the top-up: {result.get('status')}",
+                            code="topup_failed", executed=False)
+    return result["id"]
 
 
 def reverse_transfer(provider, transfer_reference: str, amount: int,

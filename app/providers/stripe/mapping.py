@@ -190,12 +190,27 @@ def to_provider_dispute(dispute: dict, payment_reference: str,
         evidence_submitted=int(details.get("submission_count") or 0) > 0)
 
 
-def transfer_to_payout(transfer: dict) -> ProviderPayout:
-    """A Transfer to a connected account, as the seller's payout: once created the money is
-    in the seller's Stripe balance ("paid"); Stripe pays their bank on its own schedule."""
-    return ProviderPayout(reference=transfer["id"], status="paid",
+# A connected account's payout status → platform payout status; anything else: needs review.
+CONNECT_PAYOUT_STATUSES = {"pending": "in_transit", "in_transit": "in_transit", "paid": "paid",
+                           "failed": "failed", "canceled": "failed"}
+
+
+def connect_payout(transfer: dict, bank: dict | None,
+                   failure: tuple[str | None, str] | None = None) -> ProviderPayout:
+    """A seller's Connect payout: the Transfer to their connected account (`reference`) and
+    that account's payout to the bank (`rail_reference`), which decides the status. No bank
+    payout found yet: still in transit (the transfer moved the money into Stripe)."""
+    status, code, message = "in_transit", None, None
+    if failure is not None:
+        status, (code, message) = "failed", failure
+    elif bank is not None:
+        status = CONNECT_PAYOUT_STATUSES.get(str(bank.get("status")), "needs_review")
+        code, message = bank.get("failure_code"), bank.get("failure_message")
+    return ProviderPayout(reference=transfer["id"], status=status,
                           amount=int(transfer["amount"]),
-                          currency=str(transfer["currency"]).upper())
+                          currency=str(transfer["currency"]).upper(), failure_code=code,
+                          failure_message=message,
+                          rail_reference=bank["id"] if bank is not None else None)
 
 
 # Stripe event types → what they are about. Exact types first, then prefixes.
@@ -207,7 +222,7 @@ EVENT_PREFIXES = (("checkout.session.", EventKind.PAYMENT),
                   ("refund.", EventKind.REFUND),
                   ("charge.", EventKind.PAYMENT),
                   ("transfer.", EventKind.PAYOUT),
-                  ("payout.", EventKind.OTHER))  # the sellers' own bank payouts: Stripe's
+                  ("payout.", EventKind.OTHER))  # the platform's own bank payouts: Stripe's
 
 
 def event_kind(event_type: str) -> EventKind:
@@ -228,6 +243,9 @@ def to_event(event_id: str, event_type: str, object_id: str | None, payload: dic
              inbox_body: str | None = None) -> ProviderEvent:
     """A Stripe event in common form: its kind and our reference from its object's metadata."""
     kind = event_kind(event_type)
+    if event_type.startswith("payout.") and payload.get("account"):
+        # A Connect event (Stripe names the connected account): a seller's payout to the bank.
+        kind = EventKind.PAYOUT
     obj = (payload.get("data") or {}).get("object") or {}
     metadata = (obj.get("metadata") or {}) if isinstance(obj, dict) else {}
     ours = metadata.get(OUR_KEYS[kind]) if kind in OUR_KEYS else None

@@ -206,9 +206,34 @@ def transfer_reversals_posted() -> list[str]:
     return problems
 
 
+def fundings_posted() -> list[str]:
+    """5. Each treasury funding that succeeded has exactly one "treasury_funding" posting of its
+    amount between its two PSPs, none is posted before it succeeds, and the treasury, which
+    money only passes through, nets to zero (docs/money.md "Payout rails")."""
+    from app.models.payouts import FundingTransfer
+
+    problems = []
+    posted = {txn.intent: txn for txn in db.session.execute(select(LedgerTransaction).where(
+        LedgerTransaction.event == "treasury_funding")).scalars()}
+    for row in db.session.execute(select(FundingTransfer)).scalars():
+        txn = posted.pop(f"funding:{row.id}", None)
+        legs = {(e.account, e.amount) for e in txn.entries} if txn else set()
+        wanted = {(f"psp_clearing:{row.from_provider}", -row.amount),
+                  (f"psp_clearing:{row.to_provider}", row.amount)}
+        if (row.status == "succeeded") != (txn is not None) or (txn and not wanted <= legs):
+            problems.append(f"funding {row.id} ({row.status}, {row.amount}): posting "
+                            f"{txn.intent if txn else 'missing'}")
+    problems += [f"posting {txn.id} ({intent}): no funding transfer of ours"
+                 for intent, txn in posted.items()]
+    rows = db.session.execute(select(LedgerEntry.currency, func.sum(LedgerEntry.amount)).where(
+        LedgerEntry.kind == AccountKind.TREASURY.value).group_by(LedgerEntry.currency))
+    problems += [f"treasury {currency}: {total} left in it" for currency, total in rows if total]
+    return problems
+
+
 CHECKS = (postings_balance, payments_consistent, releases_consistent, escrow_matches_holds,
           refunds_posted, seller_balances_not_negative, payouts_posted, webhook_events_unique,
-          transfer_reversals_posted)
+          transfer_reversals_posted, fundings_posted)
 
 
 def check_all() -> list[str]:

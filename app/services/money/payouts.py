@@ -30,11 +30,11 @@ from app.providers.registry import get_provider
 from app.services import audit, inbox, notifications
 from app.services.audit import Actor
 from app.services.errors import Conflict, ServiceError
-from app.services.money import bank_accounts, connected_accounts, ledger
+from app.services.money import bank_accounts, connected_accounts, ledger, payout_funding
+from app.services.money import payout_rails as rails
 
 P = PayoutStatus
 SCHEDULES = ("daily", "weekly", "manual")
-PROVIDER = "sandbox"
 
 
 def settings_for(seller_id: int) -> PayoutSettings:
@@ -85,18 +85,13 @@ def sellers_with_available() -> list[tuple[int, str]]:
     return sorted((int(owner), currency) for owner, currency in rows)
 
 
-def destination_for(seller_id: int) -> tuple[str, str, int | None, str | None] | None:
-    """(provider, last 4, bank account id, connected account ref) for the seller's next
-    payout: their Stripe connected account when Stripe is in use and accepts transfers to it,
-    else their bank account through the sandbox; None when they have neither."""
-    connected = connected_accounts.stripe_account(seller_id)
-    if connected is not None and connected.payouts_enabled \
-            and connected_accounts.stripe_adapter() is not None:
-        return connected_accounts.STRIPE, connected.account_ref[-4:], None, connected.account_ref
-    account = bank_accounts.current_account(seller_id)
-    if account is None:
-        return None
-    return PROVIDER, account.last4, bank_accounts.current_account_id(seller_id), None
+def destination_for(seller_id: int, currency: str = "EUR") -> rails.Destination | None:
+    """Where the seller's next payout goes on their rail (payout_rails); None: nowhere yet."""
+    return rails.destination(seller_id, currency)
+
+
+class _NotFunded(Exception):
+    """A scheduled run's payout whose rail cannot be funded: nothing is booked."""
 
 
 def pending_clawbacks(seller_id: int, currency: str) -> int:
@@ -114,6 +109,14 @@ def pending_clawbacks(seller_id: int, currency: str) -> int:
 def book_payout(seller_id: int, currency: str, actor: Actor, *, manual: bool = False,
                 at: datetime | None = None) -> int | None:
     """Move the available balance to "in transit" as a new payout; None when nothing is due."""
+    try:
+        return _book(seller_id, currency, actor, manual, at)
+    except _NotFunded:
+        return None
+
+
+def _book(seller_id: int, currency: str, actor: Actor, manual: bool,
+          at: datetime | None) -> int | None:
     with unit_of_work():
         settings = settings_for(seller_id)  # the lock that serialises payout runs per seller
         settings.version += 1
@@ -127,23 +130,32 @@ def book_payout(seller_id: int, currency: str, actor: Actor, *, manual: bool = F
         # nothing: later releases credit the same account and net it out first.
         if available <= 0 or (not manual and available < settings.minimum_amount):
             return None
-        route = destination_for(seller_id)
+        route = destination_for(seller_id, currency)
         if route is None:
             if manual:
-                raise Conflict("Add a bank account before asking for a payout.")
+                raise Conflict("Add a bank account before asking for a payout."
+                               if settings.provider is None else
+                               f"{rails.rail_of(settings.provider)} cannot pay you yet.")
             return None
         if not manual:
             settings.last_run_on = (at or now()).date()
         # Destination, amount and currency are frozen here: every retry of the key must carry
         # the same parameters, whatever the seller changes meanwhile.
         payout = Payout(seller_id=seller_id, currency=currency, amount=available,
-                        provider=route[0], idempotency_key=f"po_{secrets.token_hex(16)}",
-                        destination_last4=route[1], bank_account_id=route[2],
-                        destination_ref=route[3])
+                        provider=route.provider, idempotency_key=f"po_{secrets.token_hex(16)}",
+                        destination_last4=route.last4, bank_account_id=route.bank_account_id,
+                        destination_ref=route.account_ref)
         db.session.add(payout)
         db.session.flush()
         ledger.post(rules.payout_sent(seller_id, currency, available),
                     f"payout:sent:{payout.id}", payout_id=payout.id)
+        try:
+            # Collected at another PSP: funded through the treasury before it is sent.
+            payout_funding.plan(payout)
+        except payout_funding.Unfunded:
+            if manual:
+                raise Conflict("Your payout cannot be sent yet; try again later.") from None
+            raise _NotFunded() from None
         audit.record(actor, "payout.booked", f"payout:{payout.id}", amount=available,
                      currency=currency, manual=manual, provider=payout.provider)
         return payout.id
@@ -163,11 +175,14 @@ def submit(payout_id: int, actor: Actor) -> Payout:
             ref = account.account_ref if account else ""
         destination, holder = {"stripe_account": ref,
                                "transfer_group": payout.idempotency_key}, ""
+    elif payout.provider == rails.BRAINTREE:
+        destination, holder = {"merchant_account_id": payout.destination_ref}, ""
     elif payout.bank_account_id is not None:
         destination, holder = bank_accounts.reveal_account(payout.bank_account_id,
                                                            payout.seller_id, actor)
     else:  # booked before destinations were frozen (migration 0019)
         destination, holder = bank_accounts.reveal_destination(payout.seller_id, actor)
+    payout_funding.execute(payout_id, actor)  # the rail holds the money before it pays
     try:
         result = get_provider(payout.provider).create_payout(
             payout.amount, payout.currency, destination, holder, payout.idempotency_key)
@@ -182,7 +197,7 @@ def submit(payout_id: int, actor: Actor) -> Payout:
         return apply_result(payout_id, ProviderPayout("", "failed", payout.amount,
                                                       payout.currency, exc.code, str(exc)),
                             actor)
-    return apply_result(payout_id, result, actor)
+    return take_back(apply_result(payout_id, result, actor), actor)
 
 
 def flag(payout_id: int, reason: str, actor: Actor) -> Payout:
@@ -201,6 +216,8 @@ def apply_result(payout_id: int, result: ProviderPayout, actor: Actor) -> Payout
         payout = locked(Payout, payout_id)
         if result.reference and not payout.psp_reference:
             payout.psp_reference = result.reference
+        if result.rail_reference and not payout.rail_reference:
+            payout.rail_reference = result.rail_reference
         if result.reference and (result.amount != payout.amount
                                  or result.currency.upper() != payout.currency.upper()):
             if not payout.needs_review:
@@ -258,24 +275,56 @@ FAILURE_WORDS = {
 }
 
 
+def take_back(payout: Payout, actor: Actor) -> Payout:
+    """A failed or returned Stripe Connect payout: the money sits in the seller's connected
+    account, so the transfer is reversed (once, under a key of the payout's) to bring it back
+    to the platform's Stripe balance, where the ledger already has it again."""
+    if payout.provider != rails.STRIPE or payout.state not in (P.FAILED, P.RETURNED) \
+            or not payout.psp_reference:
+        return payout
+    adapter = get_provider(rails.STRIPE)
+    key = f"{payout.idempotency_key}-back"
+    try:
+        if adapter.find_reversal(payout.psp_reference, key) is None:
+            adapter.reverse_transfer(payout.psp_reference, payout.amount, key)
+    except ProviderError as exc:
+        if exc.retryable:
+            raise  # the job (webhook, submit or sweep) retries with the same key
+        return flag(payout.id, f"the failed payout's transfer could not be reversed: {exc}",
+                    actor)
+    return payout
+
+
+def _payouts_of(provider_name: str, event: ProviderEvent) -> list[Payout]:
+    refs = [ref for ref in (event.object_id, *event.related) if ref]
+    found = list(db.session.execute(select(Payout).where(
+        Payout.provider == provider_name, or_(Payout.psp_reference.in_(refs),
+                                              Payout.rail_reference.in_(refs)))
+        .order_by(Payout.id)).scalars()) if refs else []
+    if not found and event.our_reference:
+        # The webhook can beat the submit job to storing the PSP's id: match on our own key.
+        found = list(db.session.execute(select(Payout).where(
+            Payout.provider == provider_name, Payout.idempotency_key == event.our_reference))
+            .scalars())
+    return found
+
+
 def apply_payout_event(inbox_id: int, provider_name: str, event: ProviderEvent,
                        actor: Actor) -> None:
-    """payout.paid / payout.failed: re-fetch the payout and settle it with its posting."""
-    payout = db.session.execute(select(Payout).where(
-        Payout.provider == provider_name, Payout.psp_reference == event.object_id)
-    ).scalar_one_or_none() if event.object_id else None
-    if payout is None and event.our_reference:
-        # The webhook can beat the submit job to storing the PSP's id: match on our own key.
-        payout = db.session.execute(select(Payout).where(
-            Payout.provider == provider_name, Payout.idempotency_key == event.our_reference)
-        ).scalar_one_or_none()
-    if payout is None:
+    """A payout event (sent, paid, failed, a Connect account's payout, a Braintree
+    disbursement or its exception): re-fetch each payout of ours it names from the PSP and
+    settle it with its posting."""
+    found = _payouts_of(provider_name, event)
+    if not found:
         inbox.ignore(inbox_id, f"no payout for {event.type} {event.object_id}")
         return
-    result = get_provider(provider_name).retrieve_payout(event.object_id)
-    settled = apply_result(payout.id, result, actor)
+    statuses = []
+    for payout in found:
+        result = get_provider(provider_name).retrieve_payout(
+            payout.psp_reference or event.object_id)
+        statuses.append(take_back(apply_result(payout.id, result, actor), actor).status)
     with unit_of_work():
-        inbox.mark(inbox_id, InboxStatus.PROCESSED, f"payout {settled.status}")
+        inbox.mark(inbox_id, InboxStatus.PROCESSED, f"payout {', '.join(statuses)}")
 
 
 def failure_words(code: str | None, fallback: str | None) -> str:
@@ -313,7 +362,7 @@ def refresh(payout_id: int, actor: Actor) -> Payout:
     """Re-fetch one payout from the PSP and apply what it says."""
     payout = db.session.get(Payout, payout_id)
     result = get_provider(payout.provider).retrieve_payout(payout.psp_reference)
-    payout = apply_result(payout_id, result, actor)
+    payout = take_back(apply_result(payout_id, result, actor), actor)
     with unit_of_work():
         locked(Payout, payout_id).checked_at = now()
     return payout

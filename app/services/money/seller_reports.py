@@ -94,14 +94,16 @@ def balances(seller_id: int) -> list[Balances]:
 
 
 def unresolved_failures(seller_id: int) -> list[Payout]:
-    """Failed payouts with no successful payout after them in the same currency, newest first."""
+    """Failed or returned payouts with no successful payout after them in the same currency,
+    newest first."""
     last_paid = dict(db.session.execute(
         select(Payout.currency, func.max(Payout.id))
         .where(Payout.seller_id == seller_id, Payout.status == PayoutStatus.PAID.value)
         .group_by(Payout.currency)).all())
     failed = db.session.execute(
         select(Payout).where(Payout.seller_id == seller_id,
-                             Payout.status == PayoutStatus.FAILED.value)
+                             Payout.status.in_([PayoutStatus.FAILED.value,
+                                                PayoutStatus.RETURNED.value]))
         .order_by(Payout.id.desc()).limit(20)).scalars()
     return [p for p in failed if p.id > (last_paid.get(p.currency) or 0)]
 

@@ -119,6 +119,8 @@ def create_transaction():
     amount = amount_of(params.get("amount"))
     if amount is None:
         return api_error("Amount is invalid.", E.AmountIsInvalid, "amount")
+    if params.get("type") == "credit":
+        return _credit(fake, params, amount)
     behaviour = fake.redeem(str(params.get("payment_method_nonce") or ""))
     if behaviour is None:
         return api_error("Unknown or expired payment_method_nonce.", E.PaymentMethodNonceUnknown,
@@ -146,6 +148,25 @@ def create_transaction():
     fake.count(txn["order_id"])
     if txn["status"] != "authorized":
         return api_error(txn["processor_response_text"], transaction=txn)
+    return xml({"transaction": transaction_view(txn)}, 201)
+
+
+def _credit(fake: Gateway, params: dict, amount: Decimal) -> Response:
+    """A credit to a sub-merchant account (a seller's payout), disbursed later by Braintree
+    (Gateway.disburse); settled at once like the fake's captures."""
+    account = str(params.get("merchant_account_id") or "")
+    if not account:
+        return api_error("Merchant account ID is required.",
+                         E.MerchantAccountIdIsInvalid, "merchant_account_id")
+    now = utc_now()
+    txn = {"id": fake.new_id(), "type": "credit",
+           "status": "settled" if fake.instant_settlement else "submitted_for_settlement",
+           "amount": f"{amount:.2f}", "currency_iso_code": fake.currency,
+           "order_id": params.get("order_id") or "", "merchant_account_id": account,
+           "created_at": now, "updated_at": now, "refund_ids": []}
+    with fake.lock:
+        fake.transactions[txn["id"]] = txn
+    fake.count(txn["order_id"])
     return xml({"transaction": transaction_view(txn)}, 201)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from base64 import encodebytes
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 import braintree
+from braintree.util.crypto import Crypto
 
 # Braintree's documented sandbox nonces, plus the cards our stand-in Drop-in accepts.
 VISA = {"bin": "411111", "last_4": "1111", "card_type": "Visa", "expiration_month": "12",
@@ -146,6 +148,49 @@ class Gateway:
         sample = gateway.webhook_testing.sample_notification(kind, subject_id)
         return urlencode({"bt_signature": sample["bt_signature"],
                           "bt_payload": sample["bt_payload"].decode()}).encode()
+
+    def disburse(self, transaction_ids: list[str], success: bool = True,
+                 exception_message: str = "bank_rejected") -> bytes:
+        """Braintree pays these settled transactions out to the bank (or fails to: a
+        disbursement exception); each transaction gets its disbursement details, and the
+        answer is the signed `disbursement` / `disbursement_exception` webhook form body."""
+        today = utc_now().date()
+        disbursement_id = self.new_id()
+        with self.lock:
+            txns = [self.transactions[t] for t in transaction_ids]
+            for txn in txns:
+                txn["disbursement_details"] = {
+                    "disbursement_date": today, "settlement_amount": txn["amount"],
+                    "settlement_currency_iso_code": txn["currency_iso_code"],
+                    "funds_held": not success, "success": success}
+                txn["updated_at"] = utc_now()
+        total = sum((Decimal(t["amount"]) for t in txns), Decimal(0))
+        items = "".join(f"<item>{t}</item>" for t in transaction_ids)
+        account = txns[0].get("merchant_account_id", self.merchant_id) if txns else ""
+        failure = "" if success else (f"<exception-message>{exception_message}"
+                                      "</exception-message><follow-up-action>"
+                                      "update_funding_information</follow-up-action>")
+        subject = (f"<disbursement><id>{disbursement_id}</id>"
+                   f"<transaction-ids type=\"array\">{items}</transaction-ids>"
+                   f"<success type=\"boolean\">{str(success).lower()}</success>"
+                   "<retry type=\"boolean\">false</retry><merchant-account>"
+                   f"<id>{account}</id><currency-iso-code>{self.currency}</currency-iso-code>"
+                   "<sub-merchant-account type=\"boolean\">true</sub-merchant-account>"
+                   "<status>active</status></merchant-account>"
+                   f"<amount>{total:.2f}</amount>"
+                   f"<disbursement-date type=\"date\">{today.isoformat()}</disbursement-date>"
+                   f"{failure}</disbursement>")
+        kind = "disbursement" if success else "disbursement_exception"
+        stamp = utc_now().strftime("%Y-%m-%dT%H:%M:%SZ")
+        return self.signed_notification(
+            f"<notification><timestamp type=\"datetime\">{stamp}</timestamp>"
+            f"<kind>{kind}</kind><subject>{subject}</subject></notification>")
+
+    def signed_notification(self, xml_text: str) -> bytes:
+        """A webhook form body for this XML, signed as Braintree signs (public|HMAC-SHA1)."""
+        payload = encodebytes(xml_text.encode())
+        signature = f"{self.public_key}|{Crypto.sha1_hmac_hash(self.private_key, payload)}"
+        return urlencode({"bt_signature": signature, "bt_payload": payload.decode()}).encode()
 
     def refunded_total(self, txn: dict) -> Decimal:
         """What has been refunded of a sale so far."""

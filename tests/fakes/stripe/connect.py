@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import time
 
+from flask import request
+
 from tests.fakes.stripe.forms import as_int
 from tests.fakes.stripe.payments import expand
 from tests.fakes.stripe.state import FakeStripe, invalid
@@ -78,9 +80,75 @@ def register(app, fake: FakeStripe) -> None:
         fake.emit("transfer.reversed", transfer, key)
         return reversal
 
+    @api_route(app, fake, "/v1/payouts", methods=("POST",))
+    def create_payout(params, key):
+        # Only a connected account's payout (the Stripe-Account header): the platform's own
+        # payouts are not modelled.
+        account_id = request.headers.get("Stripe-Account")
+        account = fake.get(account_id, "account")
+        amount = as_int(params.get("amount"), "amount")
+        currency = params.get("currency")
+        if amount > connected_balance(fake, account_id, currency):
+            raise invalid("You have insufficient funds in your Stripe account.",
+                          code="balance_insufficient", param="amount")
+        payout = fake.put({
+            "id": fake.new_id("po"), "object": "payout", "amount": amount, "currency": currency,
+            "status": "in_transit", "method": "standard", "type": "bank_account",
+            "destination": f"ba_{account['id'][-8:]}", "failure_code": None,
+            "failure_message": None, "metadata": params.get("metadata") or {},
+            "arrival_date": int(time.time()) + 86400, "created": int(time.time()),
+            "automatic": False, "livemode": False}, account=account_id)
+        fake.emit("payout.created", payout, key, account=account_id)
+        if fake.instant_payouts:
+            payout["status"] = "paid"
+            fake.emit("payout.paid", payout, account=account_id)
+        return payout
+
+    @api_route(app, fake, "/v1/payouts")
+    def list_payouts(params, key):
+        account_id = request.headers.get("Stripe-Account")
+        found = [p for p in fake.of_kind("payout")
+                 if fake.extras.get(p["id"], {}).get("account") == account_id]
+        limit = as_int(params.get("limit", 10), "limit")
+        return {"object": "list", "url": "/v1/payouts", "has_more": len(found) > limit,
+                "data": found[:limit]}
+
+    @api_route(app, fake, "/v1/payouts/<pid>")
+    def get_payout(params, key, pid):
+        payout = fake.get(pid, "payout")
+        if fake.extras.get(pid, {}).get("account") != request.headers.get("Stripe-Account"):
+            raise invalid(f"No such payout: '{pid}'", code="resource_missing")
+        return payout
+
+    @api_route(app, fake, "/v1/topups", methods=("POST",))
+    def create_topup(params, key):
+        # The platform's bank pays in at once (test mode); the top-up counts in its balance.
+        amount = as_int(params.get("amount"), "amount")
+        if amount <= 0:
+            raise invalid("Amount must be at least 1.", code="amount_too_small", param="amount")
+        topup = fake.put({
+            "id": fake.new_id("tu"), "object": "topup", "amount": amount,
+            "currency": params.get("currency"), "status": "succeeded",
+            "description": params.get("description"), "metadata": params.get("metadata") or {},
+            "created": int(time.time()), "expected_availability_date": int(time.time()),
+            "livemode": False})
+        fake.emit("topup.succeeded", topup, key)
+        return topup
+
     @api_route(app, fake, "/v1/transfers/<tid>/reversals/<rid>")
     def get_reversal(params, key, tid, rid):
         reversal = fake.get(rid, "transfer_reversal")
         if reversal["transfer"] != tid:
             raise invalid(f"No such transfer reversal: '{rid}'", code="resource_missing")
         return dict(reversal)
+
+
+def connected_balance(fake: FakeStripe, account_id: str, currency: str | None) -> int:
+    """What a connected account holds: transfers to it less reversals, less payouts not
+    failed (a failed payout's money is back in the account's balance)."""
+    held = sum(t["amount"] - t["amount_reversed"] for t in fake.of_kind("transfer")
+               if t["destination"] == account_id and t["currency"] == currency)
+    paid = sum(p["amount"] for p in fake.of_kind("payout")
+               if fake.extras.get(p["id"], {}).get("account") == account_id
+               and p["currency"] == currency and p["status"] not in ("failed", "canceled"))
+    return held - paid

@@ -52,6 +52,28 @@ def close(fake: FakeStripe, dispute_id: str, outcome: str) -> None:
         close_dispute(fake, fake.get(dispute_id, "dispute"), outcome)
 
 
+def settle_payout(fake: FakeStripe, payout_id: str, outcome: str = "paid",
+                  failure_code: str = "account_closed") -> dict:
+    """A connected account's bank answers its payout: "paid", or "failed" (also after paid:
+    the bank sent it back), with Stripe's Connect webhook naming the account."""
+    messages = {"account_closed": "The bank account has been closed.",
+                "no_account": "The bank account details on file are probably incorrect.",
+                "insufficient_funds": "Your Stripe account has insufficient funds."}
+    with fake.lock:
+        payout = fake.get(payout_id, "payout")
+        if outcome not in ("paid", "failed") or payout["status"] in ("failed", "canceled") \
+                or (outcome == "paid" and payout["status"] == "paid"):
+            raise ApiError(400, "invalid_request_error",
+                           f"Payout {payout_id} is {payout['status']}; it cannot be {outcome}.")
+        payout["status"] = outcome
+        if outcome == "failed":
+            payout.update(failure_code=failure_code,
+                          failure_message=messages.get(failure_code, "The payout failed."))
+        account = fake.extras[payout_id]["account"]
+    fake.emit(f"payout.{outcome}", payout, account=account)
+    return payout
+
+
 def register(app, fake: FakeStripe) -> None:
     """/_fake/disputes/<id>/close and /_fake/faults (not Stripe endpoints)."""
 
@@ -62,6 +84,15 @@ def register(app, fake: FakeStripe) -> None:
         except ApiError as exc:
             return jsonify(exc.body), exc.status
         return jsonify(fake.objects[did])
+
+    @app.post("/_fake/payouts/<pid>/settle")
+    def settle_route(pid):
+        body = request.get_json(silent=True) or {}
+        try:
+            return jsonify(settle_payout(fake, pid, body.get("outcome", "paid"),
+                                         body.get("failure_code", "account_closed")))
+        except ApiError as exc:
+            return jsonify(exc.body), exc.status
 
     @app.post("/_fake/faults")
     def fault_route():

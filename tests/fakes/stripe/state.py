@@ -66,6 +66,9 @@ class FakeStripe:
     webhook_url: str | None = None       # None: events are kept, not delivered
     webhook_secret: str = "whsec_fake"
     timeout_sleep: float = 6.0           # "timeout_after" sleeps this long before answering
+    # Connected accounts' payouts reach the bank at once ("paid"), as in test mode's fast path;
+    # False leaves them "in_transit" until a test settles them (controls.settle_payout).
+    instant_payouts: bool = True
     objects: dict[str, dict] = field(default_factory=dict)
     extras: dict[str, dict] = field(default_factory=dict)   # fake-only facts per object id
     idempotency: dict[str, IdempotencyRecord] = field(default_factory=dict)
@@ -137,12 +140,16 @@ class FakeStripe:
         return record.executions if record else 0
 
     # --- events -----------------------------------------------------------------------
-    def emit(self, type_: str, obj: dict, idempotency_key: str | None = None) -> dict:
-        """Record an event with a snapshot of the object, and deliver it when a URL is set."""
+    def emit(self, type_: str, obj: dict, idempotency_key: str | None = None,
+             account: str | None = None) -> dict:
+        """Record an event with a snapshot of the object, and deliver it when a URL is set.
+        `account`: a Connect event about a connected account's object (Stripe names it)."""
         event = {"id": self.new_id("evt"), "object": "event", "api_version": "2025-01-27",
                  "created": int(time.time()), "livemode": False, "pending_webhooks": 1,
                  "type": type_, "data": {"object": copy.deepcopy(obj)},
                  "request": {"id": None, "idempotency_key": idempotency_key}}
+        if account:
+            event["account"] = account
         self.put(event)
         with self.lock:
             self.events.append(event)

@@ -131,8 +131,8 @@ def test_every_sdk_transaction_status_maps_to_a_refund_status():
     ("transaction_settlement_declined", EventKind.PAYMENT),
     ("dispute_opened", EventKind.DISPUTE), ("dispute_won", EventKind.DISPUTE),
     ("dispute_lost", EventKind.DISPUTE), ("refund_failed", EventKind.REFUND),
-    # Braintree paying the platform's own bank: not a seller payout of ours.
-    ("disbursement", EventKind.OTHER), ("disbursement_exception", EventKind.OTHER),
+    # Braintree paying a bank: it may name a seller payout's credit (the handler looks).
+    ("disbursement", EventKind.PAYOUT), ("disbursement_exception", EventKind.PAYOUT),
     ("subscription_went_past_due", EventKind.OTHER), ("check", EventKind.OTHER)])
 def test_event_kinds(kind, expected):
     assert mapping.event_kind(kind) == expected

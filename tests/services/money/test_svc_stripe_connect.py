@@ -147,8 +147,12 @@ def test_a_connected_seller_is_paid_by_one_transfer_posted_once(client, people, 
     assert sorted(intents("payout:")) == [f"payout:paid:{payout_id}", f"payout:sent:{payout_id}"]
     assert available(people) == 0
     assert ledger.balance(AccountKind.SELLER_IN_TRANSIT, str(people["seller"]), "EUR") == 0
-    # The platform's Stripe balance paid it (the buyer paid through the sandbox here).
-    assert ledger.balance(AccountKind.PSP_CLEARING, "stripe", "EUR") == -4320
+    # The buyer paid through the sandbox: the treasury topped Stripe up first, so Stripe's
+    # clearing never went below zero and the sandbox's paid for it (tests for payout_funding).
+    assert ledger.balance(AccountKind.PSP_CLEARING, "stripe", "EUR") == 0
+    (topup,) = stripe_fake.of_kind("topup")
+    assert (topup["amount"], topup["currency"]) == (4320, "eur")
+    assert len(intents("funding:")) == 1
     assert run_payouts() == []
 
 
@@ -202,10 +206,11 @@ def test_a_seller_whose_account_takes_no_transfers_is_paid_to_the_bank(client, p
     row = connected_accounts.stripe_account(people["seller"])
     row.payouts_enabled = False
     db.session.commit()
-    assert payouts.destination_for(people["seller"]) is None  # no bank account either
+    assert payouts.destination_for(people["seller"], "EUR") is None  # no bank account either
     bank_accounts.register_or_change(people["seller"], PASSWORD, "Northwind", SUPPORT,
                                      iban="DE89370400440532013000")
-    assert payouts.destination_for(people["seller"])[:2] == ("sandbox", "3000")
+    route = payouts.destination_for(people["seller"], "EUR")
+    assert (route.provider, route.last4) == ("sandbox", "3000")
 
 
 # --- clawbacks by transfer reversal ---------------------------------------------------------
@@ -243,7 +248,8 @@ def test_a_refund_after_payout_reverses_the_shortfall_from_the_transfer_once(
         "succeeded", 2160, reversal["id"], txn_id)
     assert intents("transfer_reversed:") == [f"transfer_reversed:{row.id}"]
     assert available(people) == 0
-    assert ledger.balance(AccountKind.PSP_CLEARING, "stripe", "EUR") == -4320 + 2160
+    # The payout was funded (a top-up of 4320), paid (−4320), and half reversed back.
+    assert ledger.balance(AccountKind.PSP_CLEARING, "stripe", "EUR") == 2160
 
     # The job running again, or the sweep, reverses nothing more.
     assert reverse_clawback(txn_id, people["seller"]) == [row.id]
