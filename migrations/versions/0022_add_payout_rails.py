@@ -6,16 +6,16 @@
 - funding_transfers: money moved from the PSP that collected it to the PSP that pays it out,
   through the platform's treasury, with the receiving PSP's reference for reconciliation.
 
-Revision ID: 0035
-Revises: 0019
+Revision ID: 0022
+Revises: 0021
 Create Date: 2026-12-07 12:10:00.000000
 
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0035"
-down_revision = "0019"
+revision = "0022"
+down_revision = "0021"
 branch_labels = None
 depends_on = None
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
