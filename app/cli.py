@@ -190,6 +190,10 @@ def register(app: Flask) -> None:
 
     app.cli.add_command(staff_cli)
 
+    from app.fee_cli import fees_cli
+
+    app.cli.add_command(fees_cli)
+
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
     @click.option("--queue", "queue_names", multiple=True,

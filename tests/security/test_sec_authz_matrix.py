@@ -10,12 +10,14 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
 from app import crypto
+from app.domain.fees import FeeRule
 from app.extensions import db
 from app.models import AuditRecord, DisputeCase, EvidenceFile
 from app.models.security import SavedPaymentMethod
 from app.services.audit import Actor
 from app.services.disputes import claims
 from app.services.fraud import lists
+from app.services.money import fee_rules
 from tests.blueprints.money_steps import add_bank_account, holds, paid_order
 from tests.flows import add, buyer_pays, latest_payment, login, order_and_start, settle
 
@@ -156,6 +158,9 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "admin.staff"): ADMIN,
     ("GET", "admin.categories"): ADMIN,
     ("POST", "admin.add_category"): ADMIN,
+    ("GET", "admin.fees"): ADMIN,
+    ("POST", "admin.save_fee"): ADMIN,
+    ("POST", "admin.delete_fee"): ADMIN,
     ("POST", "admin.create_staff"): ADMIN,
     ("POST", "admin.issue_enrolment_code"): ADMIN,
     ("POST", "admin.reset_mfa"): ADMIN,
@@ -218,7 +223,9 @@ def world(app, people, stack, psp) -> dict:
             "chargeback_id": _chargeback(app, people, stack, psp), "provider": "sandbox",
             "entry_id": lists.add("watch", "email", "other_buyer@test.example", "matrix",
                                   Actor("support@test.example", "127.0.0.1")).id,
-            "job_id": "no-such-failed-job"}
+            "job_id": "no-such-failed-job",
+            "rule_id": fee_rules.set_rule(people["seller"], "ceramics", FeeRule(500),
+                                          Actor("admin@test.example", "127.0.0.1"))}
 
 
 def url_for_rule(rule: str, ids: dict) -> str:
