@@ -128,11 +128,23 @@ def environment() -> dict:
         # Owners of last resort: payments whose own job was lost; payouts the bank is slow on.
         "PAYMENT_SWEEP_SECONDS": _env_int("PAYMENT_SWEEP_SECONDS", 300),
         "PAYOUT_SWEEP_SECONDS": _env_int("PAYOUT_SWEEP_SECONDS", 3600),
-        # Notifications: SMTP when MAIL_SERVER is set, else recorded for the dev mailbox.
+        # Notifications (app/services/notifications.py, mail.py): SMTP when MAIL_SERVER is
+        # set; otherwise development records them for its mailbox and production keeps them
+        # pending. MAIL_TLS: starttls (default), ssl (implicit TLS, port 465) or none;
+        # MAIL_CA_FILE: a CA bundle for a private mail server's certificate.
         "NOTIFY_SECONDS": _env_int("NOTIFY_SECONDS", 15),
         "MAIL_SERVER": env.get("MAIL_SERVER", ""),
-        "MAIL_PORT": _env_int("MAIL_PORT", 25),
+        "MAIL_PORT": _env_int("MAIL_PORT", 587),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD", ""),
+        "MAIL_TLS": env.get("MAIL_TLS", "starttls").lower(),
+        "MAIL_CA_FILE": env.get("MAIL_CA_FILE", ""),
+        "MAIL_TIMEOUT": _env_int("MAIL_TIMEOUT", 10),
         "MAIL_FROM": env.get("MAIL_FROM", "Holdfast <no-reply@holdfast.invalid>"),
+        # Tries before a message is "failed", and the backoff between them (doubling).
+        "MAIL_MAX_ATTEMPTS": _env_int("MAIL_MAX_ATTEMPTS", 5),
+        "MAIL_RETRY_BASE_SECONDS": _env_int("MAIL_RETRY_BASE_SECONDS", 60),
+        "MAIL_RETRY_MAX_SECONDS": _env_int("MAIL_RETRY_MAX_SECONDS", 3600),
         # Buyer claims: open until N days after release; the seller answers within N days.
         "CLAIM_WINDOW_DAYS": _env_int("CLAIM_WINDOW_DAYS", 30),
         "CLAIM_RESPONSE_DAYS": _env_int("CLAIM_RESPONSE_DAYS", 3),
@@ -322,6 +334,10 @@ class ProductionConfig(Config):
                             "together")
         if (settings.get("BRAINTREE_BASE_URL") or "https://").split(":")[0] != "https":
             problems.append("BRAINTREE_BASE_URL must be https (it carries the private key)")
+        if settings.get("MAIL_TLS") not in ("starttls", "ssl", "none"):
+            problems.append("MAIL_TLS must be starttls, ssl or none")
+        elif settings.get("MAIL_PASSWORD") and settings.get("MAIL_TLS") == "none":
+            problems.append("MAIL_PASSWORD is set but MAIL_TLS=none would send it in clear")
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
         return settings

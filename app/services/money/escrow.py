@@ -18,7 +18,7 @@ from app.extensions import db, queues
 from app.models import Item, Order, Payment
 from app.models.disputes import DisputeCase
 from app.models.escrow import EscrowHold
-from app.services import audit
+from app.services import audit, order_emails
 from app.services.audit import Actor
 from app.services.errors import Conflict, NotFound
 from app.services.money import fee_rules, ledger
@@ -98,6 +98,7 @@ def mark_shipped(seller_id: int, hold_id: int, tracking_ref: str, actor: Actor) 
         hold.tracking_ref = (tracking_ref or "").strip()[:64] or None
         hold.release_due_at = hold.shipped_at + timedelta(days=auto_release_days())
         audit.record(actor, "escrow.shipped", f"escrow:{hold.id}", tracking=hold.tracking_ref)
+        order_emails.line_shipped(hold)
         due = hold.release_due_at
     queues.queue.enqueue_at(due, "app.jobs.escrow.release_if_due", hold_id,
                             job_id=f"escrow-release-{hold_id}")
@@ -208,6 +209,7 @@ def _mark_released(hold: EscrowHold, by: str, actor: Actor) -> ledger.Intent:
     hold.released_at, hold.released_by = now(), by
     audit.record(actor, "escrow.released", f"escrow:{hold.id}", by=by,
                  net=hold.remaining - hold.fee_remaining, fee=hold.fee_remaining)
+    order_emails.line_delivered(hold, by)
     return ledger.Intent(rules.release(hold.seller_id, hold.currency, hold.remaining,
                                        hold.fee_remaining),
                          f"release:escrow:{hold.id}", escrow_id=hold.id)
