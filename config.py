@@ -14,13 +14,17 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent
 
 # Secrets every deployment must provide.
-SECRET_NAMES = ("SECRET_KEY", "SANDBOX_WEBHOOK_SECRET", "ENCRYPTION_KEY", "AUDIT_KEY")
+# STATEMENT_SIGNING_KEY seeds the Ed25519 key that signs seller statements
+# (app/services/statement_keys.py).
+SECRET_NAMES = ("SECRET_KEY", "SANDBOX_WEBHOOK_SECRET", "ENCRYPTION_KEY", "AUDIT_KEY",
+                "STATEMENT_SIGNING_KEY")
 # Values that must never protect real money.
 KNOWN_DEFAULTS = {"", "dev", "change-me", "changeme", "secret", "whsec_sandbox",
                   "sk_test_sandbox", "test", "insecure",
                   # The test suite's fixed secrets are public in this repository.
                   "test-secret-key-not-for-production", "whsec_test_not_for_production",
-                  "test-encryption-key-not-for-production", "test-audit-key-not-for-production"}
+                  "test-encryption-key-not-for-production", "test-audit-key-not-for-production",
+                  "test-statement-key-not-for-production"}
 
 DEMO_PASSWORD = "holdfast-demo"
 # The demo staff accounts' TOTP secret, published so a person can try the MFA flow with any
@@ -111,6 +115,9 @@ def environment() -> dict:
         # The audit log (app/services/audit_keys.py): older AUDIT_KEY values, comma-separated,
         # still verify the records they signed; checkpoints of the chain go to this file.
         "AUDIT_RETIRED_KEYS": env.get("AUDIT_RETIRED_KEYS", ""),
+        # Seller statements: public keys (base64, raw Ed25519) of retired signing keys, still
+        # published so statements they signed keep verifying.
+        "STATEMENT_RETIRED_PUBLIC_KEYS": env.get("STATEMENT_RETIRED_PUBLIC_KEYS", ""),
         "AUDIT_ANCHOR_FILE": env.get("AUDIT_ANCHOR_FILE",
                                      str(instance_dir() / "audit-anchors.log")),
         "RQ_QUEUE": env.get("RQ_QUEUE", "holdfast"),
@@ -248,6 +255,7 @@ class Config:
     SANDBOX_WEBHOOK_SECRET: str | None = None
     ENCRYPTION_KEY: str | None = None
     AUDIT_KEY: str | None = None
+    STATEMENT_SIGNING_KEY: str | None = None
 
     @classmethod
     def load(cls) -> dict:
@@ -294,6 +302,7 @@ class TestConfig(Config):
     SANDBOX_WEBHOOK_SECRET = "whsec_test_not_for_production"
     ENCRYPTION_KEY = "test-encryption-key-not-for-production"
     AUDIT_KEY = "test-audit-key-not-for-production"
+    STATEMENT_SIGNING_KEY = "test-statement-key-not-for-production"
     # Tests check CSRF themselves where it matters (tests/security); forms elsewhere stay short.
     WTF_CSRF_ENABLED = os.environ.get("WTF_CSRF_ENABLED", "0") == "1"
     PSP_TIMEOUT_SECONDS = 5.0
@@ -334,7 +343,7 @@ class ProductionConfig(Config):
                             "together")
         if (settings.get("BRAINTREE_BASE_URL") or "https://").split(":")[0] != "https":
             problems.append("BRAINTREE_BASE_URL must be https (it carries the private key)")
-        if settings.get("MAIL_TLS") not in ("starttls", "ssl", "none"):
+        if settings.get("MAIL_TLS", "starttls") not in ("starttls", "ssl", "none"):
             problems.append("MAIL_TLS must be starttls, ssl or none")
         elif settings.get("MAIL_PASSWORD") and settings.get("MAIL_TLS") == "none":
             problems.append("MAIL_PASSWORD is set but MAIL_TLS=none would send it in clear")
