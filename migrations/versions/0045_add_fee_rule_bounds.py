@@ -29,7 +29,7 @@ def upgrade():
         batch_op.add_column(sa.Column("maximum_amount", BIG, nullable=True))
         batch_op.add_column(sa.Column("updated_at", sa.DateTime(), nullable=True))
         batch_op.create_check_constraint(
-            "fee_rule_sane",
+            op.f("ck_seller_fee_rules_fee_rule_sane"),
             "bps >= 0 AND bps <= 10000 AND fixed_amount >= 0 AND minimum_amount >= 0")
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
         for name in ("fee_bps", "fee_fixed", "fee_minimum", "fee_maximum"):
@@ -42,7 +42,7 @@ def downgrade():
         for name in ("fee_source", "fee_maximum", "fee_minimum", "fee_fixed", "fee_bps"):
             batch_op.drop_column(name)
     with op.batch_alter_table("seller_fee_rules", schema=None) as batch_op:
-        batch_op.drop_constraint("fee_rule_sane", type_="check")
+        batch_op.drop_constraint(op.f("ck_seller_fee_rules_fee_rule_sane"), type_="check")
         batch_op.drop_column("updated_at")
         batch_op.drop_column("maximum_amount")
         batch_op.drop_column("minimum_amount")

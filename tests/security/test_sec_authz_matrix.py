@@ -14,6 +14,7 @@ from app.domain.fees import FeeRule
 from app.extensions import db
 from app.models import AuditRecord, DisputeCase, EvidenceFile
 from app.models.security import SavedPaymentMethod
+from app.models.statements import SellerStatement, StatementDocument
 from app.services.audit import Actor
 from app.services.disputes import claims
 from app.services.fraud import lists
@@ -113,6 +114,12 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "seller.payouts_partial"): SELLER,
     ("POST", "seller.pay_out_now"): SELLER,
     ("GET", "seller.statement_csv"): SELLER,
+    ("GET", "seller.statements_page"): SELLER,
+    ("POST", "seller.issue_statement"): SELLER,
+    ("GET", "seller.statement_file"): SELLERS_OBJECT,
+    ("GET", "seller.statement_signature"): SELLERS_OBJECT,
+    ("GET", "shop.statement_keys_json"): PUBLIC,
+    ("GET", "shop.statement_public_key"): PUBLIC,
     ("GET", "seller.to_ship_partial"): SELLER,
     ("GET", "seller.edit_item"): SELLERS_OBJECT,
     ("POST", "seller.edit_item"): SELLERS_OBJECT,
@@ -194,6 +201,17 @@ def _chargeback(app, people, stack, psp) -> int:
         DisputeCase.payment_id == payment.id, DisputeCase.kind == "chargeback")).scalar_one()
 
 
+def _statement(seller_id: int) -> int:
+    """A statement of `seller`'s (its bytes do not matter to who may fetch them)."""
+    row = SellerStatement(seller_id=seller_id, period="month:2000-01", currency="EUR",
+                          opening=0, closing=0, paid_out=0, key_id="matrix")
+    row.documents.append(StatementDocument(format="html", filename="s.html", content=b"<p>",
+                                           sha256="0" * 64, signature="{}"))
+    db.session.add(row)
+    db.session.commit()
+    return row.id
+
+
 @pytest.fixture
 def world(app, people, stack, psp) -> dict:
     """Objects of each party: `buyer`'s paid order with a line of each seller (escrow holds),
@@ -223,7 +241,8 @@ def world(app, people, stack, psp) -> dict:
             "chargeback_id": _chargeback(app, people, stack, psp), "provider": "sandbox",
             "entry_id": lists.add("watch", "email", "other_buyer@test.example", "matrix",
                                   Actor("support@test.example", "127.0.0.1")).id,
-            "job_id": "no-such-failed-job",
+            "job_id": "no-such-failed-job", "fmt": "html",
+            "statement_id": _statement(people["seller"]),
             "rule_id": fee_rules.set_rule(people["seller"], "ceramics", FeeRule(500),
                                           Actor("admin@test.example", "127.0.0.1"))}
 

@@ -70,3 +70,4 @@ from app.blueprints.seller import bank, dashboard, statement  # noqa: F401
 from app.blueprints.seller import chargebacks as _chargebacks  # noqa: E402,F401
 from app.blueprints.seller import connect as _connect  # noqa: E402,F401  (/seller/stripe-account)
 from app.blueprints.seller import refunds as _refunds  # noqa: E402,F401  (/seller/refunds)
+from app.blueprints.seller import statements as _statements  # noqa: E402,F401  (/seller/statements)

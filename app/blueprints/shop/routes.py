@@ -114,3 +114,4 @@ def confirm_receipt(order_id: int, hold_id: int):
     else:
         flash("Thank you for confirming: the seller has been paid.", "success")
     return redirect(url_for("shop.order", order_id=order_id), code=303)
+from app.blueprints.shop import statement_keys as _statement_keys  # noqa: E402,F401  (public keys)
