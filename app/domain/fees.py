@@ -1,6 +1,7 @@
 """Platform fees and how a captured amount is split across order lines and sellers."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.domain.money import allocate, basis_points
@@ -24,15 +25,16 @@ class FeeRule:
         if self.maximum is not None and self.maximum < self.minimum:
             raise ValueError("a fee rule's maximum cannot be below its minimum")
 
-    def describe(self) -> str:
-        """Short words for people and the audit log, e.g. "8.00 % + 30, min 50, max 2000"."""
+    def describe(self, amount: Callable[[int], str] = str) -> str:
+        """Short words for people and the audit log, e.g. "8.00 % + 30, min 50, max 2000"
+        (`amount` formats the minor units, e.g. as "€0.30")."""
         text = f"{self.bps / 100:.2f} %"
         if self.fixed:
-            text += f" + {self.fixed}"
+            text += f" + {amount(self.fixed)}"
         if self.minimum:
-            text += f", min {self.minimum}"
+            text += f", min {amount(self.minimum)}"
         if self.maximum is not None:
-            text += f", max {self.maximum}"
+            text += f", max {amount(self.maximum)}"
         return text
 
 

@@ -16,6 +16,7 @@ from app.money_text import parse_amount
 from app.services.errors import ServiceError
 from app.services.money import fee_rules
 from app.services.shop import catalogue
+from app.templating import money_filter
 
 from .forms import FeeRuleForm
 from .routes import bp
@@ -31,7 +32,9 @@ def _choices(form: FeeRuleForm) -> None:
 
 
 def _page(form: FeeRuleForm, preview=None, in_force=None, status: int = 200):
+    currency = form.currency.data or "EUR"
     return render_template("admin/fees.html", form=form, rules=fee_rules.rules(),
+                           words=lambda rule: rule.describe(lambda m: money_filter(m, currency)),
                            default=fee_rules.default_rule(), preview=preview,
                            in_force=in_force, sellers={u.id: u for u in fee_rules.sellers()}
                            ), status
