@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from flask import current_app
 
 from app.domain.fees import platform_fee
+from app.domain.money import Money
 from app.extensions import db
 from app.models import EscrowHold, Order, OrderLine, User
+from app.money_text import format_amount
 from app.services import notifications
 
 
@@ -133,8 +135,9 @@ class Sale:
 def _sale_line(line: OrderLine) -> SaleLine:
     rule = line.fee_rule
     fee = platform_fee(line.line_total, rule) if rule is not None else 0
-    return SaleLine(line.title, line.quantity, line.line_total, fee,
-                    rule.describe() if rule is not None else "as at capture")
+    words = rule.describe(lambda m: format_amount(Money(m, line.currency))) \
+        if rule is not None else "as at capture"
+    return SaleLine(line.title, line.quantity, line.line_total, fee, words)
 
 
 def _name(user_id: int) -> str:
