@@ -41,6 +41,8 @@ def downgrade():
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
         for name in ("fee_source", "fee_maximum", "fee_minimum", "fee_fixed", "fee_bps"):
             batch_op.drop_column(name)
+    # Rules for every seller have no place in the older table (seller_id was required).
+    op.execute("DELETE FROM seller_fee_rules WHERE seller_id IS NULL")
     with op.batch_alter_table("seller_fee_rules", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_seller_fee_rules_fee_rule_sane"), type_="check")
         batch_op.drop_column("updated_at")
