@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import now
@@ -74,6 +74,10 @@ class SellerFeeRule(db.Model):
 
     __tablename__ = "seller_fee_rules"
     __table_args__ = (UniqueConstraint("seller_id", "category", name="one_rule_per_category"),
+                      # NULLs are distinct in a unique constraint: this one also keeps a
+                      # single rule per category for every seller, and one platform-wide rule.
+                      Index("uq_seller_fee_rules_scope", func.coalesce(text("seller_id"), 0),
+                            func.coalesce(text("category"), ""), unique=True),
                       CheckConstraint("bps >= 0 AND bps <= 10000 AND fixed_amount >= 0 "
                                       "AND minimum_amount >= 0", name="fee_rule_sane"))
 

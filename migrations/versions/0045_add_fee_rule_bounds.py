@@ -31,6 +31,11 @@ def upgrade():
         batch_op.create_check_constraint(
             op.f("ck_seller_fee_rules_fee_rule_sane"),
             "bps >= 0 AND bps <= 10000 AND fixed_amount >= 0 AND minimum_amount >= 0")
+    # NULLs are distinct in the (seller_id, category) constraint: one rule per scope, also for
+    # the rules of every seller.
+    op.create_index("uq_seller_fee_rules_scope", "seller_fee_rules",
+                    [sa.text("coalesce(seller_id, 0)"), sa.text("coalesce(category, '')")],
+                    unique=True)
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
         for name in ("fee_bps", "fee_fixed", "fee_minimum", "fee_maximum"):
             batch_op.add_column(sa.Column(name, BIG, nullable=True))
@@ -41,6 +46,7 @@ def downgrade():
     with op.batch_alter_table("order_lines", schema=None) as batch_op:
         for name in ("fee_source", "fee_maximum", "fee_minimum", "fee_fixed", "fee_bps"):
             batch_op.drop_column(name)
+    op.drop_index("uq_seller_fee_rules_scope", table_name="seller_fee_rules")
     # Rules for every seller have no place in the older table (seller_id was required).
     op.execute("DELETE FROM seller_fee_rules WHERE seller_id IS NULL")
     with op.batch_alter_table("seller_fee_rules", schema=None) as batch_op:
