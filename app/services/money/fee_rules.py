@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from app.database import unit_of_work
 from app.domain.fees import FeeRule, choose_rule, platform_fee
@@ -23,7 +24,7 @@ from app.models.escrow import SellerFeeRule
 from app.models.users import Role
 from app.services import audit
 from app.services.audit import Actor
-from app.services.errors import NotFound, ServiceError
+from app.services.errors import Conflict, NotFound, ServiceError
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,11 @@ def set_rule(seller_id: int | None, category: str | None, rule: FeeRule, actor: 
             db.session.add(row)
         row.bps, row.fixed_amount = rule.bps, rule.fixed
         row.minimum_amount, row.maximum_amount = rule.minimum, rule.maximum
-        db.session.flush()
+        try:
+            db.session.flush()
+        except IntegrityError:  # another admin created the same rule a moment ago
+            raise Conflict("This rule was just created by someone else; reload and try "
+                           "again.") from None
         audit.record(actor, "fee_rule.saved", f"fee_rule:{row.id}", seller_id=seller_id,
                      category=category, before=before, after=rule.describe())
         return row.id
