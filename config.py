@@ -14,13 +14,17 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent
 
 # Secrets every deployment must provide.
-SECRET_NAMES = ("SECRET_KEY", "SANDBOX_WEBHOOK_SECRET", "ENCRYPTION_KEY", "AUDIT_KEY")
+# STATEMENT_SIGNING_KEY seeds the Ed25519 key that signs seller statements
+# (app/services/statement_keys.py).
+SECRET_NAMES = ("SECRET_KEY", "SANDBOX_WEBHOOK_SECRET", "ENCRYPTION_KEY", "AUDIT_KEY",
+                "STATEMENT_SIGNING_KEY")
 # Values that must never protect real money.
 KNOWN_DEFAULTS = {"", "dev", "change-me", "changeme", "secret", "whsec_sandbox",
                   "sk_test_sandbox", "test", "insecure",
                   # The test suite's fixed secrets are public in this repository.
                   "test-secret-key-not-for-production", "whsec_test_not_for_production",
-                  "test-encryption-key-not-for-production", "test-audit-key-not-for-production"}
+                  "test-encryption-key-not-for-production", "test-audit-key-not-for-production",
+                  "test-statement-key-not-for-production"}
 
 DEMO_PASSWORD = "holdfast-demo"
 # The demo staff accounts' TOTP secret, published so a person can try the MFA flow with any
@@ -114,6 +118,9 @@ def environment() -> dict:
         # The audit log (app/services/audit_keys.py): older AUDIT_KEY values, comma-separated,
         # still verify the records they signed; checkpoints of the chain go to this file.
         "AUDIT_RETIRED_KEYS": env.get("AUDIT_RETIRED_KEYS", ""),
+        # Seller statements: public keys (base64, raw Ed25519) of retired signing keys, still
+        # published so statements they signed keep verifying.
+        "STATEMENT_RETIRED_PUBLIC_KEYS": env.get("STATEMENT_RETIRED_PUBLIC_KEYS", ""),
         "AUDIT_ANCHOR_FILE": env.get("AUDIT_ANCHOR_FILE",
                                      str(instance_dir() / "audit-anchors.log")),
         "RQ_QUEUE": env.get("RQ_QUEUE", "holdfast"),
@@ -131,11 +138,23 @@ def environment() -> dict:
         # Owners of last resort: payments whose own job was lost; payouts the bank is slow on.
         "PAYMENT_SWEEP_SECONDS": _env_int("PAYMENT_SWEEP_SECONDS", 300),
         "PAYOUT_SWEEP_SECONDS": _env_int("PAYOUT_SWEEP_SECONDS", 3600),
-        # Notifications: SMTP when MAIL_SERVER is set, else recorded for the dev mailbox.
+        # Notifications (app/services/notifications.py, mail.py): SMTP when MAIL_SERVER is
+        # set; otherwise development records them for its mailbox and production keeps them
+        # pending. MAIL_TLS: starttls (default), ssl (implicit TLS, port 465) or none;
+        # MAIL_CA_FILE: a CA bundle for a private mail server's certificate.
         "NOTIFY_SECONDS": _env_int("NOTIFY_SECONDS", 15),
         "MAIL_SERVER": env.get("MAIL_SERVER", ""),
-        "MAIL_PORT": _env_int("MAIL_PORT", 25),
+        "MAIL_PORT": _env_int("MAIL_PORT", 587),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD", ""),
+        "MAIL_TLS": env.get("MAIL_TLS", "starttls").lower(),
+        "MAIL_CA_FILE": env.get("MAIL_CA_FILE", ""),
+        "MAIL_TIMEOUT": _env_int("MAIL_TIMEOUT", 10),
         "MAIL_FROM": env.get("MAIL_FROM", "Holdfast <no-reply@holdfast.invalid>"),
+        # Tries before a message is "failed", and the backoff between them (doubling).
+        "MAIL_MAX_ATTEMPTS": _env_int("MAIL_MAX_ATTEMPTS", 5),
+        "MAIL_RETRY_BASE_SECONDS": _env_int("MAIL_RETRY_BASE_SECONDS", 60),
+        "MAIL_RETRY_MAX_SECONDS": _env_int("MAIL_RETRY_MAX_SECONDS", 3600),
         # Buyer claims: open until N days after release; the seller answers within N days.
         "CLAIM_WINDOW_DAYS": _env_int("CLAIM_WINDOW_DAYS", 30),
         "CLAIM_RESPONSE_DAYS": _env_int("CLAIM_RESPONSE_DAYS", 3),
@@ -242,6 +261,7 @@ class Config:
     SANDBOX_WEBHOOK_SECRET: str | None = None
     ENCRYPTION_KEY: str | None = None
     AUDIT_KEY: str | None = None
+    STATEMENT_SIGNING_KEY: str | None = None
 
     @classmethod
     def load(cls) -> dict:
@@ -288,6 +308,7 @@ class TestConfig(Config):
     SANDBOX_WEBHOOK_SECRET = "whsec_test_not_for_production"
     ENCRYPTION_KEY = "test-encryption-key-not-for-production"
     AUDIT_KEY = "test-audit-key-not-for-production"
+    STATEMENT_SIGNING_KEY = "test-statement-key-not-for-production"
     # Tests check CSRF themselves where it matters (tests/security); forms elsewhere stay short.
     WTF_CSRF_ENABLED = os.environ.get("WTF_CSRF_ENABLED", "0") == "1"
     PSP_TIMEOUT_SECONDS = 5.0
@@ -333,6 +354,10 @@ class ProductionConfig(Config):
                             "together")
         if (settings.get("BRAINTREE_BASE_URL") or "https://").split(":")[0] != "https":
             problems.append("BRAINTREE_BASE_URL must be https (it carries the private key)")
+        if settings.get("MAIL_TLS", "starttls") not in ("starttls", "ssl", "none"):
+            problems.append("MAIL_TLS must be starttls, ssl or none")
+        elif settings.get("MAIL_PASSWORD") and settings.get("MAIL_TLS") == "none":
+            problems.append("MAIL_PASSWORD is set but MAIL_TLS=none would send it in clear")
         if problems:
             raise ConfigError("refusing to start in production: " + "; ".join(problems))
         return settings

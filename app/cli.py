@@ -1,5 +1,6 @@
 """flask commands: seed-demo, audit verify, inbox replay, ledger check, keys status/rotate, pci inventory,
-staff create/enrolment-code, payouts rails/set-rail, worker, dev."""
+staff create/enrolment-code, payouts rails/set-rail, fees (fee_cli.py), statements
+(statement_cli.py), worker, dev."""
 from __future__ import annotations
 
 import os
@@ -228,6 +229,12 @@ def register(app: Flask) -> None:
         click.echo(f"{email}: {payout_rails.describe(seller_id)}")
 
     app.cli.add_command(payouts_cli)
+
+    from app.fee_cli import fees_cli
+    from app.statement_cli import statements_cli
+
+    app.cli.add_command(fees_cli)
+    app.cli.add_command(statements_cli)
 
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="Stop when the queue is empty.")

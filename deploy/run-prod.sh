@@ -56,8 +56,10 @@ EOF
   umask 022
   echo "generated secrets in $SECRETS"
 fi
-# A file generated before AUDIT_KEY existed (the audit chain's HMAC key) gets one added.
-grep -q '^AUDIT_KEY=' "$SECRETS" || echo "AUDIT_KEY=$(gen 32)" >>"$SECRETS"
+# Secrets added since the file was generated (the audit chain's key, the statement signing key).
+for name in AUDIT_KEY STATEMENT_SIGNING_KEY; do
+  grep -q "^$name=" "$SECRETS" || echo "$name=$(gen 32)" >>"$SECRETS"
+done
 # The environment wins over the file, as config.py reads it.
 while IFS='=' read -r name value; do
   case "$name" in ''|\#*) continue ;; esac

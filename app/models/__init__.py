@@ -22,6 +22,7 @@ from app.models.payouts import FundingTransfer, Payout  # noqa: F401  (treasury)
 from app.models.provider_accounts import ProviderAccount
 from app.models.refunds import Refund, RefundLine
 from app.models.security import MfaSecret, RecoveryCode, SavedPaymentMethod
+from app.models.statements import SellerStatement, StatementDocument  # noqa: F401
 from app.models.transfer_reversals import TransferReversal  # noqa: F401  (Stripe Connect)
 from app.models.users import Role, User
 from app.models.webhooks import InboxStatus, WebhookEvent

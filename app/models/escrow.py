@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import now
@@ -68,16 +68,27 @@ class EscrowHold(db.Model):
 
 
 class SellerFeeRule(db.Model):
-    """A seller's platform fee (per category, or for everything when category is NULL)."""
+    """A platform fee rule set by an admin: for one seller (seller_id) or every seller (NULL),
+    for one category or for everything (NULL). The most specific rule applies
+    (domain/fees.choose_rule); it is copied onto each order line when the order is placed."""
 
     __tablename__ = "seller_fee_rules"
-    __table_args__ = (UniqueConstraint("seller_id", "category", name="one_rule_per_category"),)
+    __table_args__ = (UniqueConstraint("seller_id", "category", name="one_rule_per_category"),
+                      # NULLs are distinct in a unique constraint: this one also keeps a
+                      # single rule per category for every seller, and one platform-wide rule.
+                      Index("uq_seller_fee_rules_scope", func.coalesce(text("seller_id"), 0),
+                            func.coalesce(text("category"), ""), unique=True),
+                      CheckConstraint("bps >= 0 AND bps <= 10000 AND fixed_amount >= 0 "
+                                      "AND minimum_amount >= 0", name="fee_rule_sane"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    seller_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    seller_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     category: Mapped[str | None] = mapped_column(String(40))
     bps: Mapped[int]
     fixed_amount: Mapped[int] = mapped_column(default=0)
+    minimum_amount: Mapped[int] = mapped_column(default=0, server_default="0")
+    maximum_amount: Mapped[int | None]
+    updated_at: Mapped[datetime | None] = mapped_column(default=now, onupdate=now)
 
 
 class PayoutSettings(db.Model):

@@ -7,6 +7,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import now
+from app.domain.fees import FeeRule
 from app.domain.money import Money
 from app.domain.order_states import (
     MONEY_TAKEN,
@@ -78,6 +79,14 @@ class OrderLine(db.Model):
     quantity: Mapped[int]
     line_total: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
+    # The platform fee rule in force when the order was placed (services/money/fee_rules):
+    # capture charges this, whatever an admin or the seller changed since. NULL on lines from
+    # before migration 0045, which are charged by the rules in force at capture, as then.
+    fee_bps: Mapped[int | None]
+    fee_fixed: Mapped[int | None]
+    fee_minimum: Mapped[int | None]
+    fee_maximum: Mapped[int | None]
+    fee_source: Mapped[str | None] = mapped_column(String(60))
 
     order = relationship("Order", back_populates="lines")
     seller = relationship("User")
@@ -86,3 +95,11 @@ class OrderLine(db.Model):
     def total(self) -> Money:
         """The line total as Money."""
         return Money(self.line_total, self.currency)
+
+    @property
+    def fee_rule(self) -> FeeRule | None:
+        """The fee rule fixed on this line when the order was placed (None: an older line)."""
+        if self.fee_bps is None:
+            return None
+        return FeeRule(self.fee_bps, self.fee_fixed or 0, self.fee_minimum or 0,
+                       self.fee_maximum)

@@ -1,63 +1,117 @@
 """Tell people what happened: an outbox row in the event's own transaction, delivered later.
 
 Writing the row in the same transaction as the event means a notification exists exactly when
-the event committed; a job sends pending rows (SMTP when MAIL_SERVER is set; otherwise they are
-only recorded, which is what development's mailbox page shows).
+the event committed. Each row carries a plain-text and an HTML part rendered from
+templates/email/. The periodic job (jobs/notifications.deliver_notifications) hands due rows
+to the SMTP server (services/mail.py): a row is "sent" only when the server accepted it; a
+refusal the server calls final (5xx) is "failed" at once with its reason; anything else (a
+dropped connection, 4xx, a timeout, refused credentials) is tried again with exponential
+backoff and "failed" with the last reason after MAIL_MAX_ATTEMPTS. With no MAIL_SERVER,
+development and tests only record the row for the development mailbox ("recorded"); in
+production nothing is marked sent: rows stay pending, saying why, until a server is configured.
 """
 from __future__ import annotations
 
-import smtplib
-from email.message import EmailMessage
+import logging
+from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.clock import now
 from app.database import locked, unit_of_work
 from app.extensions import db
 from app.models import User
 from app.models.notifications import Notification
+from app.services import mail
 
-MAX_ATTEMPTS = 5
+log = logging.getLogger(__name__)
+NO_SERVER = "no mail server configured (MAIL_SERVER): not sent"
+
+
+def render(template: str, **context) -> tuple[str, str]:
+    """(plain text, HTML) of templates/email/<template>.txt and .html.
+
+    Rendered through the app's Jinja environment directly: emails are made by jobs with no
+    request, so the page context processors (CSP nonce, CSRF) must not run."""
+    env = current_app.jinja_env
+    context.setdefault("public_url", current_app.config.get("PUBLIC_URL", "").rstrip("/"))
+    return (env.get_template(f"email/{template}.txt").render(**context),
+            env.get_template(f"email/{template}.html").render(**context))
 
 
 def notify(user_id: int, kind: str, subject: str, body: str) -> None:
-    """Queue a message to a user, in the caller's transaction."""
-    db.session.add(Notification(user_id=user_id, kind=kind, subject=subject[:200], body=body))
+    """Queue a message to a user, in the caller's transaction (HTML from the general layout)."""
+    user = db.session.get(User, user_id)
+    _, html = render("message", subject=subject, body=body, user=user)
+    db.session.add(Notification(user_id=user_id, kind=kind, subject=subject[:200], body=body,
+                                html=html))
 
 
-def _send(to: str, subject: str, body: str) -> None:
+def notify_template(user_id: int, kind: str, subject: str, template: str, **context) -> None:
+    """Queue a message rendered from its own templates, in the caller's transaction."""
+    user = db.session.get(User, user_id)
+    text, html = render(template, subject=subject, user=user, **context)
+    db.session.add(Notification(user_id=user_id, kind=kind, subject=subject[:200], body=text,
+                                html=html))
+
+
+def _backoff(attempts: int) -> timedelta:
     cfg = current_app.config
-    if not cfg.get("MAIL_SERVER"):
-        return  # recorded only: development and tests read the mailbox page
-    message = EmailMessage()
-    message["From"], message["To"], message["Subject"] = cfg["MAIL_FROM"], to, subject
-    message.set_content(body)
-    with smtplib.SMTP(cfg["MAIL_SERVER"], int(cfg.get("MAIL_PORT", 25)), timeout=10) as smtp:
-        smtp.send_message(message)
+    base, cap = float(cfg["MAIL_RETRY_BASE_SECONDS"]), float(cfg["MAIL_RETRY_MAX_SECONDS"])
+    return timedelta(seconds=min(cap, base * 2 ** (attempts - 1)))
+
+
+def _due() -> object:
+    return or_(Notification.next_attempt_at.is_(None), Notification.next_attempt_at <= now())
 
 
 def deliver_pending(limit: int = 100) -> int:
-    """Send pending notifications, one transaction each; returns how many were sent."""
+    """Send due pending notifications, one transaction each; returns how many were sent."""
+    cfg = current_app.config
+    settings = mail.SmtpSettings.from_config(cfg)
     ids = list(db.session.execute(select(Notification.id).where(
-        Notification.status == "pending").order_by(Notification.id).limit(limit)).scalars())
+        Notification.status == "pending", _due()).order_by(Notification.id).limit(limit))
+        .scalars())
+    if ids and not settings.host:
+        return _without_server(ids, production=cfg.get("ENV_NAME") == "production")
     sent = 0
+    max_attempts = int(cfg["MAIL_MAX_ATTEMPTS"])
     for notification_id in ids:
         with unit_of_work():
             note = locked(Notification, notification_id)
             if note.status != "pending":
                 continue
             note.attempts += 1
+            message = mail.compose(settings, db.session.get(User, note.user_id).email,
+                                   note.subject, note.body, note.html)
             try:
-                _send(db.session.get(User, note.user_id).email, note.subject, note.body)
-            except (OSError, smtplib.SMTPException) as exc:
-                note.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-                if note.attempts >= MAX_ATTEMPTS:
-                    note.status = "failed"
+                mail.send(settings, message)
+            except mail.MailError as exc:
+                note.last_error = exc.reason[:1000]
+                if exc.permanent or note.attempts >= max_attempts:
+                    note.status, note.next_attempt_at = "failed", None
+                    log.warning("notification %s failed: %s", note.id, note.last_error)
+                else:
+                    note.next_attempt_at = now() + _backoff(note.attempts)
                 continue
-            note.status, note.sent_at = "sent", now()
+            note.status, note.sent_at, note.last_error = "sent", now(), None
+            note.next_attempt_at = None
             sent += 1
     return sent
+
+
+def _without_server(ids: list[int], production: bool) -> int:
+    with unit_of_work():
+        for note in db.session.execute(select(Notification).where(
+                Notification.id.in_(ids))).scalars():
+            if production:
+                note.last_error = NO_SERVER  # stays pending: sent once a server is set
+            else:
+                note.status = "recorded"     # the development mailbox is where it goes
+    if production:
+        log.error("%d notifications waiting: %s", len(ids), NO_SERVER)
+    return 0
 
 
 def mailbox(limit: int = 200) -> list[Notification]:

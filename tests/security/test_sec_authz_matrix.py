@@ -10,13 +10,16 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
 from app import crypto
+from app.domain.fees import FeeRule
 from app.extensions import db
 from app.models import AuditRecord, DisputeCase, EvidenceFile
 from app.models.fulfilment import Address
 from app.models.security import SavedPaymentMethod
+from app.models.statements import SellerStatement, StatementDocument
 from app.services.audit import Actor
 from app.services.disputes import claims
 from app.services.fraud import lists
+from app.services.money import fee_rules
 from tests.blueprints.money_steps import add_bank_account, holds, paid_order
 from tests.flows import add, buyer_pays, latest_payment, login, order_and_start, settle
 
@@ -114,6 +117,12 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "seller.payouts_partial"): SELLER,
     ("POST", "seller.pay_out_now"): SELLER,
     ("GET", "seller.statement_csv"): SELLER,
+    ("GET", "seller.statements_page"): SELLER,
+    ("POST", "seller.issue_statement"): SELLER,
+    ("GET", "seller.statement_file"): SELLERS_OBJECT,
+    ("GET", "seller.statement_signature"): SELLERS_OBJECT,
+    ("GET", "shop.statement_keys_json"): PUBLIC,
+    ("GET", "shop.statement_public_key"): PUBLIC,
     ("GET", "seller.to_ship_partial"): SELLER,
     ("GET", "seller.edit_item"): SELLERS_OBJECT,
     ("POST", "seller.edit_item"): SELLERS_OBJECT,
@@ -172,6 +181,9 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "admin.add_category"): ADMIN,
     ("GET", "admin.payout_rails_page"): ADMIN,
     ("POST", "admin.set_payout_rail"): ADMIN,
+    ("GET", "admin.fees"): ADMIN,
+    ("POST", "admin.save_fee"): ADMIN,
+    ("POST", "admin.delete_fee"): ADMIN,
     ("POST", "admin.create_staff"): ADMIN,
     ("POST", "admin.issue_enrolment_code"): ADMIN,
     ("POST", "admin.reset_mfa"): ADMIN,
@@ -205,6 +217,17 @@ def _chargeback(app, people, stack, psp) -> int:
         DisputeCase.payment_id == payment.id, DisputeCase.kind == "chargeback")).scalar_one()
 
 
+def _statement(seller_id: int) -> int:
+    """A statement of `seller`'s (its bytes do not matter to who may fetch them)."""
+    row = SellerStatement(seller_id=seller_id, period="month:2000-01", currency="EUR",
+                          opening=0, closing=0, paid_out=0, key_id="matrix")
+    row.documents.append(StatementDocument(format="html", filename="s.html", content=b"<p>",
+                                           sha256="0" * 64, signature="{}"))
+    db.session.add(row)
+    db.session.commit()
+    return row.id
+
+
 @pytest.fixture
 def world(app, people, stack, psp) -> dict:
     """Objects of each party: `buyer`'s paid order with a line of each seller (escrow holds),
@@ -236,7 +259,10 @@ def world(app, people, stack, psp) -> dict:
                                   Actor("support@test.example", "127.0.0.1")).id,
             "job_id": "no-such-failed-job", "token": "not-a-signed-token",
             "address_id": db.session.execute(select(Address.id).where(
-                Address.user_id == people["buyer"])).scalar_one()}
+                Address.user_id == people["buyer"])).scalar_one(), "fmt": "html",
+            "statement_id": _statement(people["seller"]),
+            "rule_id": fee_rules.set_rule(people["seller"], "ceramics", FeeRule(500),
+                                          Actor("admin@test.example", "127.0.0.1"))}
 
 
 def url_for_rule(rule: str, ids: dict) -> str:

@@ -21,6 +21,7 @@ STRONG = {
     "SANDBOX_WEBHOOK_SECRET": "whsec_live_9f8e7d6c5b4a39281706",
     "ENCRYPTION_KEY": "enc-key-0123456789abcdefghijklmnop",
     "AUDIT_KEY": "audit-key-0123456789abcdefghijklmnop",
+    "STATEMENT_SIGNING_KEY": "statement-key-0123456789abcdefghij",
 }
 PRODUCTION_ENV = STRONG | {"DATABASE_URL": "postgresql://holdfast@db/holdfast",
                            "SANDBOX_API_KEY": "sk_live_platform_key_123456",

@@ -59,3 +59,25 @@ class PayoutRailForm(FlaskForm):
         SelectChoice("sandbox_us", "Bank transfer (sandbox US)"),
         SelectChoice("stripe", "Stripe Connect"), SelectChoice("braintree", "Braintree")])
     account_ref = StringField("Braintree merchant account id", validators=[Length(max=64)])
+
+
+class FeeRuleForm(FlaskForm):
+    """A platform fee rule and a sample order to preview it on; "Preview" only computes,
+    "Save" puts it in force for orders placed from then on."""
+
+    seller_id = SelectField("Seller", choices=[], validate_choice=False)
+    category = SelectField("Category", choices=[], validate_choice=False)
+    bps = IntegerField("Percentage, in basis points", description="100 basis points = 1 %.",
+                       validators=[DataRequired(message="Enter the basis points (0 to 10000).")])
+    currency = SelectField("Currency of the amounts below",
+                           choices=[SelectChoice(c, c) for c in ("EUR", "USD", "GBP")],
+                           description="Amounts are kept in minor units; this says how to read "
+                                       "what you type.")
+    fixed = StringField("Fixed part", default="0", validators=[Length(max=20)])
+    minimum = StringField("Minimum fee", default="0", validators=[Length(max=20)])
+    maximum = StringField("Maximum fee", description="Leave empty for no maximum.",
+                          validators=[Length(max=20)])
+    sample = StringField("Sample order line", default="100.00", validators=[Length(max=20)],
+                         description="The preview shows the fee and the seller's share on it.")
+    preview = SubmitField("Preview")
+    save = SubmitField("Save rule")

@@ -60,6 +60,7 @@ def update_routing():
 
 
 from app.blueprints.admin import categories as _category_views  # noqa: F401  (/admin/categories)
+from app.blueprints.admin import fees as _fee_views  # noqa: F401  (/admin/fees)
 from app.blueprints.admin import fraud as _fraud_views  # noqa: F401  (/admin/fraud)
 from app.blueprints.admin import payout_rails as _rail_views  # noqa: F401  (/admin/payout-rails)
 from app.blueprints.admin import staff as _staff_views  # noqa: F401  (routes on this blueprint)

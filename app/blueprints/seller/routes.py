@@ -71,3 +71,4 @@ from app.blueprints.seller import chargebacks as _chargebacks  # noqa: E402,F401
 from app.blueprints.seller import connect as _connect  # noqa: E402,F401  (/seller/stripe-account)
 from app.blueprints.seller import digital as _digital  # noqa: E402,F401  (issue 17)
 from app.blueprints.seller import refunds as _refunds  # noqa: E402,F401  (/seller/refunds)
+from app.blueprints.seller import statements as _statements  # noqa: E402,F401  (/seller/statements)

@@ -119,3 +119,4 @@ def confirm_receipt(order_id: int, hold_id: int):
 
 
 from app.blueprints.shop import account  # noqa: E402,F401  (account pages register on bp)
+from app.blueprints.shop import statement_keys as _statement_keys  # noqa: E402,F401  (public keys)

@@ -25,6 +25,7 @@ from app.services.audit import Actor
 from app.services.errors import Conflict, NotFound, PaymentUnavailable, ServiceError
 from app.services.fraud import screening
 from app.services.fraud.screening import BuyerOrigin
+from app.services.money import fee_rules
 from app.services.payments import actions, janitor, payments, vault
 
 S = PaymentStatus
@@ -66,10 +67,11 @@ def place_order(buyer_id: int, currency: str, actor: Actor) -> int:
             item.stock -= row.quantity
             line_total = item.price.times(row.quantity)
             total += line_total
-            order.lines.append(OrderLine(item_id=item.id, seller_id=item.seller_id,
-                                         title=item.title, unit_amount=item.price_amount,
-                                         quantity=row.quantity, line_total=line_total.amount,
-                                         currency=currency))
+            line = OrderLine(item_id=item.id, seller_id=item.seller_id, title=item.title,
+                             unit_amount=item.price_amount, quantity=row.quantity,
+                             line_total=line_total.amount, currency=currency)
+            fee_rules.fix_on_line(line, item.category)  # capture charges this copy
+            order.lines.append(line)
             db.session.delete(row)
         order.total_amount = total.amount
         db.session.add(order)

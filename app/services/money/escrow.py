@@ -13,15 +13,15 @@ from app.database import locked, retry_transient, unit_of_work
 from app.domain import ledger as rules
 from app.domain.dispute_states import CLAIM_OPEN, CaseKind
 from app.domain.escrow_states import TRANSITIONS, EscrowStatus, transition
-from app.domain.fees import FeeRule, choose_rule, platform_fee, split_capture
+from app.domain.fees import choose_rule, platform_fee, split_capture
 from app.extensions import db, queues
 from app.models import Item, Order, Payment
 from app.models.disputes import DisputeCase
-from app.models.escrow import EscrowHold, SellerFeeRule
-from app.services import audit
+from app.models.escrow import EscrowHold
+from app.services import audit, order_emails
 from app.services.audit import Actor
 from app.services.errors import Conflict, NotFound
-from app.services.money import ledger
+from app.services.money import fee_rules, ledger
 
 H = EscrowStatus
 
@@ -54,14 +54,6 @@ def explain(hold: EscrowHold, at: datetime, days: int) -> HoldExplanation:
     return HoldExplanation("held until the buyer confirms receipt", hold.release_due_at)
 
 
-def _fee_rules(seller_ids: set[int]) -> dict[int, dict[str | None, FeeRule]]:
-    rules_by_seller: dict[int, dict[str | None, FeeRule]] = defaultdict(dict)
-    rows = db.session.execute(select(SellerFeeRule).where(SellerFeeRule.seller_id.in_(seller_ids)))
-    for row in rows.scalars():
-        rules_by_seller[row.seller_id][row.category] = FeeRule(row.bps, row.fixed_amount)
-    return rules_by_seller
-
-
 def hold_captured(payment: Payment) -> bool:
     """Split a captured payment into escrow holds and post the capture (caller's transaction).
 
@@ -69,15 +61,17 @@ def hold_captured(payment: Payment) -> bool:
     """
     intent = f"capture:payment:{payment.id}"
     order = db.session.get(Order, payment.order_id)
-    cfg = current_app.config
-    default = FeeRule(cfg["PLATFORM_FEE_BPS"], cfg["PLATFORM_FEE_FIXED"])
-    seller_rules = _fee_rules(order.seller_ids)
+    default = fee_rules.default_rule()
+    seller_rules = fee_rules.rules_at_capture(order.seller_ids)
     shares = split_capture(payment.amount_captured, [line.line_total for line in order.lines])
     per_seller: dict[int, int] = defaultdict(int)
     holds = []
     for line, share in zip(order.lines, shares):
-        category = db.session.get(Item, line.item_id).category
-        fee = platform_fee(share, choose_rule(category, seller_rules[line.seller_id], default))
+        rule = line.fee_rule  # fixed when the order was placed
+        if rule is None:  # a line placed before fees were fixed on lines (migration 0045)
+            category = db.session.get(Item, line.item_id).category
+            rule, _ = choose_rule(category, seller_rules[line.seller_id], default)
+        fee = platform_fee(share, rule)
         per_seller[line.seller_id] += share
         holds.append(EscrowHold(order_line_id=line.id, order_id=order.id,
                                 seller_id=line.seller_id, currency=payment.currency,
@@ -99,6 +93,8 @@ def mark_shipped(seller_id: int, hold_id: int, tracking_ref: str, actor: Actor) 
         if hold is None or hold.seller_id != seller_id:
             raise NotFound("No such order line.")
         due = note_shipped(hold, tracking_ref, actor)
+        # The carrier-aware path (services/shop/fulfilment.mark_shipped) tells the buyer itself.
+        order_emails.line_shipped(hold)
     schedule_release(hold_id, due)
 
 
@@ -225,6 +221,7 @@ def _mark_released(hold: EscrowHold, by: str, actor: Actor) -> ledger.Intent:
     hold.released_at, hold.released_by = now(), by
     audit.record(actor, "escrow.released", f"escrow:{hold.id}", by=by,
                  net=hold.remaining - hold.fee_remaining, fee=hold.fee_remaining)
+    order_emails.line_delivered(hold, by)
     return ledger.Intent(rules.release(hold.seller_id, hold.currency, hold.remaining,
                                        hold.fee_remaining),
                          f"release:escrow:{hold.id}", escrow_id=hold.id)

@@ -240,6 +240,10 @@ def apply_result(payout_id: int, result: ProviderPayout, actor: Actor) -> Payout
             ledger.post(rules.payout_paid(payout.seller_id, payout.provider, payout.currency,
                                           payout.amount), f"payout:paid:{payout.id}",
                         payout_id=payout.id)
+            notifications.notify_template(
+                payout.seller_id, "payout_paid",
+                f"Your payout of {format_money(payout.total)} was paid", "payout_paid",
+                payout=payout)
         elif target == P.FAILED:
             payout.settled_at = now()
             payout.failure_code = result.failure_code

@@ -30,7 +30,7 @@ from app.models import Item, Order, OrderStatus, Payment, PaymentStatusChange
 from app.models.webhooks import InboxStatus
 from app.providers.base import ProviderError, ProviderEvent, ProviderPayment
 from app.providers.registry import get_provider
-from app.services import audit, inbox
+from app.services import audit, inbox, order_emails
 from app.services.audit import Actor
 from app.services.errors import ServiceError
 from app.services.fraud import screening
@@ -99,6 +99,7 @@ def _settle_order(payment: Payment, target: PaymentStatus) -> None:
         return  # held for review (or being voided): not paid until a person approves
     if target in PAID and order.state not in MONEY_TAKEN:
         order.status, order.paid_at = order_transition(order.state, OrderStatus.PAID).value, now()
+        order_emails.order_paid(order)  # receipt to the buyer, new sale to each seller
     elif (target in RELEASES_STOCK and order.state == OrderStatus.AWAITING_PAYMENT
           and order.current_payment.id == payment.id):
         # Only the latest attempt decides: a session replaced by a new one must not cancel.

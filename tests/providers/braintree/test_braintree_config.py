@@ -6,7 +6,7 @@ import pytest
 from config import ConfigError, ProductionConfig
 
 SAFE = {"SECRET_KEY": "s" * 32, "SANDBOX_WEBHOOK_SECRET": "w" * 32, "ENCRYPTION_KEY": "e" * 32,
-        "AUDIT_KEY": "a" * 32,
+        "AUDIT_KEY": "a" * 32, "STATEMENT_SIGNING_KEY": "t" * 32,
         "SQLALCHEMY_DATABASE_URI": "postgresql://db/holdfast", "SANDBOX_API_KEY": "sk_live_x" * 3}
 KEYS = {"BRAINTREE_MERCHANT_ID": "m", "BRAINTREE_PUBLIC_KEY": "p", "BRAINTREE_PRIVATE_KEY": "k"}
 

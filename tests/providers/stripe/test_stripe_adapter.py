@@ -194,7 +194,7 @@ def test_production_refuses_a_stripe_key_without_a_webhook_secret():
     from config import ConfigError, ProductionConfig
 
     settings = {"SECRET_KEY": "k" * 32, "SANDBOX_WEBHOOK_SECRET": "s" * 32,
-                "ENCRYPTION_KEY": "e" * 32, "AUDIT_KEY": "a" * 32,
+                "ENCRYPTION_KEY": "e" * 32, "AUDIT_KEY": "a" * 32, "STATEMENT_SIGNING_KEY": "t" * 32,
                 "SQLALCHEMY_DATABASE_URI": "postgresql://x/y",
                 "SANDBOX_API_KEY": "sk_live_real_enough", "STRIPE_SECRET_KEY": "sk_live_x",
                 "STRIPE_WEBHOOK_SECRET": ""}

@@ -38,9 +38,11 @@ def _case(case_id: int) -> DisputeCase:
 
 
 def _notes(user_id: int) -> list[Notification]:
+    """The claim's messages to a user (receipts and sale notices are not the claim's)."""
     db.session.expire_all()
     return list(db.session.execute(select(Notification).where(
-        Notification.user_id == user_id).order_by(Notification.id)).scalars())
+        Notification.user_id == user_id, Notification.kind.like("claim%"))
+        .order_by(Notification.id)).scalars())
 
 
 def _actions() -> list[str]:

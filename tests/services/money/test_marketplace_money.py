@@ -96,11 +96,13 @@ def test_failed_payout_returns_the_money_to_available(client, people, stack, psp
     assert payout.status == "failed" and payout.failure_code == "account_closed"
     assert "closed" in payout.failure_message
     # The seller is told, through the outbox, and the dev mailbox shows it once delivered.
-    (note,) = notifications.mailbox()
-    assert note.user_id == people["other_seller"] and note.kind == "payout_failed"
+    (note,) = [n for n in notifications.mailbox() if n.kind == "payout_failed"]
+    assert note.user_id == people["other_seller"]
     assert "€15.21" in note.subject and note.status == "pending"
-    assert notifications.deliver_pending() == 1
-    assert notifications.mailbox()[0].status == "sent"
+    # No mail server in the tests: recorded for the mailbox, never called "sent".
+    assert notifications.deliver_pending() == 0
+    db.session.refresh(note)
+    assert note.status == "recorded"
     login(client, "other_seller")
     assert "Your payout of €15.21 failed" in client.get("/dev/mailbox").get_data(as_text=True)
     assert ledger.balance(AccountKind.SELLER_AVAILABLE, str(people["other_seller"]), "EUR") \

@@ -85,7 +85,8 @@ def test_full_refund_of_held_lines_comes_out_of_escrow_once(client, people, stac
     assert ledger.balance(AccountKind.PSP_CLEARING, "sandbox", "EUR") == clearing - 6490
     assert ledger.balance(AccountKind.PLATFORM_FEES, "", "EUR") == 0
     assert len(postings("refund")) == 1
-    kinds = sorted((n.user_id, n.kind) for n in notifications.mailbox())
+    kinds = sorted((n.user_id, n.kind) for n in notifications.mailbox()
+                   if n.kind.startswith("refund"))  # the order's receipt and sale notices aside
     assert kinds == sorted([(people["buyer"], "refund_succeeded"),
                             (people["seller"], "refund_succeeded"),
                             (people["other_seller"], "refund_succeeded")])
