@@ -113,6 +113,10 @@ def environment() -> dict:
         "INBOX_SWEEP_SECONDS": _env_int("INBOX_SWEEP_SECONDS", 60),
         # An inbox event still unprocessed this long after it arrived is re-queued by the sweeper.
         "INBOX_STRANDED_SECONDS": _env_int("INBOX_STRANDED_SECONDS", 60),
+        # Events whose webhooks never arrived, read back from the PSP's event list this often
+        # (its newest EVENT_CATCH_UP_LIMIT; older ones are reconciliation's to find).
+        "EVENT_CATCH_UP_SECONDS": _env_int("EVENT_CATCH_UP_SECONDS", 900),
+        "EVENT_CATCH_UP_LIMIT": _env_int("EVENT_CATCH_UP_LIMIT", 500),
         # How often a worker checks that every periodic job still has a next run in Redis.
         "PERIODIC_CHECK_SECONDS": _env_int("PERIODIC_CHECK_SECONDS", 60),
         # The audit log (app/services/audit_keys.py): older AUDIT_KEY values, comma-separated,

@@ -33,6 +33,8 @@ PERIODIC = {
     # Owners of last resort for non-terminal payments and payouts (issue 11 §1.3).
     "payments": ("PAYMENT_SWEEP_SECONDS", "app.jobs.payments.sweep_payments"),
     "payouts_in_transit": ("PAYOUT_SWEEP_SECONDS", "app.jobs.payouts.sweep_in_transit"),
+    # Lost webhooks (the PSP believes it delivered them): read back from its event list.
+    "events": ("EVENT_CATCH_UP_SECONDS", "app.jobs.webhooks.catch_up_events"),
 }
 
 

@@ -324,6 +324,13 @@ class PaymentProvider(ABC):
     def retrieve_refund(self, reference: str) -> ProviderRefund:
         """Fetch a refund's authoritative state. Read-only."""
 
+    def recent_events(self, limit: int) -> list[tuple[ProviderEvent, bytes]] | None:
+        """The PSP's newest events (at most `limit`), each with the raw JSON to store, read
+        through the authenticated API (so no signature is needed): the catch-up for webhooks
+        the PSP believes it delivered. None: this PSP has no event list and its webhooks are
+        the only source (reconciliation is then the safety net)."""
+        return None
+
     @abstractmethod
     def retrieve_dispute(self, reference: str) -> ProviderDispute:
         """Fetch a chargeback's authoritative state. Read-only."""

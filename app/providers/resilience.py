@@ -139,6 +139,9 @@ class GuardedProvider(PaymentProvider):
     def retrieve_dispute(self, reference):
         return self._guarded("retrieve_dispute", True, reference)
 
+    def recent_events(self, limit):
+        return self._guarded("recent_events", True, limit)
+
     def submit_dispute_evidence(self, reference, evidence, submit=True):
         return self._guarded("submit_dispute_evidence", False, reference, evidence, submit)
 

@@ -48,6 +48,15 @@ def store(provider_name: str, event: ProviderEvent, raw_body: bytes) -> int | No
         return None
 
 
+def known_event_ids(provider_name: str, event_ids: list[str]) -> set[str]:
+    """Which of these PSP event ids the inbox already holds (one query)."""
+    if not event_ids:
+        return set()
+    return set(db.session.execute(select(WebhookEvent.event_id).where(
+        WebhookEvent.provider == provider_name,
+        WebhookEvent.event_id.in_(event_ids))).scalars())
+
+
 def enqueue(inbox_id: int) -> None:
     """Queue the job that processes one stored event."""
     queues.enqueue("app.jobs.webhooks.process_event", inbox_id, job_id=f"inbox-{inbox_id}")

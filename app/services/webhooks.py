@@ -53,6 +53,32 @@ def receive(provider_name: str, raw_body: bytes, headers) -> Receipt:
     return Receipt(200, {"received": True})
 
 
+def catch_up(provider_name: str, limit: int) -> int:
+    """Store the PSP's recent events our inbox lacks (webhooks it believes it delivered, but
+    that never reached us: a dropped dispute.created leaves no one else to open the case) and
+    queue them like received ones; how many were new. A PSP with no event list: 0."""
+    recent = get_provider(provider_name).recent_events(limit)
+    if not recent:
+        return 0
+    known = inbox.known_event_ids(provider_name, [event.event_id for event, _ in recent])
+    stored = 0
+    for event, raw in reversed(recent):  # oldest first, as they happened
+        if event.event_id in known:
+            continue
+        inbox_id = inbox.store(provider_name, event, raw)
+        if inbox_id is None:
+            continue  # its webhook arrived meanwhile
+        stored += 1
+        try:
+            inbox.enqueue(inbox_id)
+        except RedisError:  # committed: the sweeper enqueues it when Redis is back
+            current_app.logger.warning("queue unavailable; caught-up event %s waits", inbox_id)
+    if stored:
+        current_app.logger.warning("caught up %d %s events whose webhooks never arrived",
+                                   stored, provider_name)
+    return stored
+
+
 def ignore_other(inbox_id: int, provider_name: str, event: ProviderEvent,
                  actor: Actor) -> None:
     """An event about nothing the platform settles: recorded as ignored, answered 2xx."""

@@ -1,6 +1,8 @@
 """HTTP calls to the sandbox PSP's JSON API (docs/sandbox-psp.md)."""
 from __future__ import annotations
 
+import json
+
 import requests
 
 from app.providers.base import (
@@ -146,6 +148,22 @@ class SandboxProvider(PaymentProvider):
 
     def parse_webhook(self, raw_body: bytes, headers) -> ProviderEvent:
         return webhooks.parse(raw_body, headers, self.webhook_secrets, self.webhook_tolerance)
+
+    def recent_events(self, limit: int) -> list[tuple[ProviderEvent, bytes]]:
+        # GET /v1/events pages newest first (Stripe's list shape).
+        found: list[tuple[ProviderEvent, bytes]] = []
+        after = None
+        while len(found) < limit:
+            params = {"limit": min(100, limit - len(found)),
+                      **({"starting_after": after} if after else {})}
+            page = self._call("GET", "/v1/events", params=params)
+            found += [(mapping.to_event(self.name, event["id"], event["type"],
+                                        event["data"]["object"].get("id"), event),
+                       json.dumps(event).encode()) for event in page["data"]]
+            if not page.get("has_more") or not page["data"]:
+                break
+            after = page["data"][-1]["id"]
+        return found
 
     # --- HTTP ---------------------------------------------------------------------------
     def _session(self, method: str, path: str, body: dict | None = None,
