@@ -26,7 +26,8 @@ DAY = 86400
 
 
 def record(type_: str, source: str | None, amount: int, fee: int, currency: str, *,
-           payout: str | None = None, description: str = "") -> BalanceTransaction:
+           payout: str | None = None, charge: str | None = None,
+           description: str = "") -> BalanceTransaction:
     """Add one balance transaction: `amount` is gross and signed (+ in, − out), `fee` what the
     PSP kept on top (positive), so net = amount − fee."""
     if type_ not in CATEGORIES:
@@ -35,7 +36,7 @@ def record(type_: str, source: str | None, amount: int, fee: int, currency: str,
     txn = BalanceTransaction(
         id=new_id("txn"), created=created, type=type_, reporting_category=CATEGORIES[type_],
         source=source, amount=amount, fee=fee, net=amount - fee, currency=currency,
-        available_on=created + PENDING_SECONDS.get(type_, 0), payout=payout,
+        available_on=created + PENDING_SECONDS.get(type_, 0), payout=payout, charge=charge,
         description=description)
     db.session.add(txn)
     return txn
@@ -110,7 +111,7 @@ def find(args, limit: int) -> tuple[list, bool]:
 # Stripe's itemized payout reconciliation report, the columns a settlement needs.
 REPORT_COLUMNS = ("balance_transaction_id", "created_utc", "available_on_utc", "currency",
                   "gross", "fee", "net", "reporting_category", "balance_transaction_type",
-                  "source_id", "automatic_payout_id", "description")
+                  "source_id", "charge_id", "automatic_payout_id", "description")
 
 
 def _utc(ts: int) -> str:
@@ -130,7 +131,7 @@ def settlement_csv(day: str) -> str:
     for t in rows:
         writer.writerow([t.id, _utc(t.created), _utc(t.available_on), t.currency, t.amount,
                          t.fee, t.net, t.reporting_category, t.type, t.source or "",
-                         t.payout or "", t.description])
+                         t.charge or "", t.payout or "", t.description])
     return out.getvalue()
 
 

@@ -41,7 +41,8 @@ def open_for(session: PaymentSession) -> Dispute:
         submission_count=0, form_token=secrets.token_urlsafe(32))
     db.session.add(dispute)
     balance_transactions.record("dispute", dispute.id, -dispute.amount, dispute.fee_amount,
-                                dispute.currency, description=f"Chargeback of {session.id}")
+                                dispute.currency, charge=session.id,
+                                description=f"Chargeback of {session.id}")
     events.emit("dispute.created", dispute.to_dict())
     return dispute
 
@@ -89,7 +90,7 @@ def close(dispute: Dispute, outcome: str) -> Dispute:
     if outcome == "won":  # the amount and the fee come back (WITHDRAWN)
         balance_transactions.record("dispute_reversal", dispute.id, dispute.amount,
                                     -dispute.fee_amount, dispute.currency,
-                                    description=f"Chargeback {dispute.id} won")
+                                    charge=dispute.payment_session_id, description=f"Chargeback {dispute.id} won")
     events.emit("dispute.closed", dispute.to_dict())
     return dispute
 

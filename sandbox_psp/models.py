@@ -262,6 +262,8 @@ class BalanceTransaction(db.Model):
     currency = db.Column(db.String(3), nullable=False)
     available_on = db.Column(db.Integer, nullable=False)
     payout = db.Column(db.String(40), index=True)
+    # The payment session a card movement belongs to (Stripe's report: `charge_id`).
+    charge = db.Column(db.String(40))
     description = db.Column(db.String(500), nullable=False, default="")
 
     def to_dict(self) -> dict:
@@ -272,7 +274,7 @@ class BalanceTransaction(db.Model):
             "amount": self.amount, "fee": self.fee, "net": self.net, "currency": self.currency,
             "created": self.created, "available_on": self.available_on,
             "status": "available" if self.available_on <= now() else "pending",
-            "payout": self.payout, "description": self.description,
+            "payout": self.payout, "charge": self.charge, "description": self.description,
         }
 
 

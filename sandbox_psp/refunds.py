@@ -26,7 +26,7 @@ def create(session: PaymentSession, amount: int | None, reason: str | None, meta
     session.amount_refunded += amount
     db.session.add(refund)
     balance_transactions.record("refund", refund.id, -amount, 0, refund.currency,
-                                description=f"Refund of {session.id}")
+                                charge=session.id, description=f"Refund of {session.id}")
     events.emit("refund.succeeded", refund.to_dict())
     return refund
 
@@ -51,6 +51,7 @@ def fail_late(refund: Refund) -> Refund:
     session.amount_refunded -= refund.amount
     refund.status = "failed"
     balance_transactions.record("refund_failure", refund.id, refund.amount, 0, refund.currency,
+                                charge=refund.payment_session_id,
                                 description=f"Refund {refund.id} failed")
     events.emit("refund.failed", refund.to_dict())
     return refund

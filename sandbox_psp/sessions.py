@@ -184,7 +184,8 @@ def capture(session: PaymentSession, amount: int | None) -> PaymentSession:
     session.amount_captured = amount
     session.fee = fees.fee_for(amount, session.currency, session.mode)
     balance_transactions.record("charge", session.id, amount, session.fee["amount"],
-                                session.currency, description=f"Capture of {session.id}")
+                                session.currency, charge=session.id,
+                                description=f"Capture of {session.id}")
     _record(session, "captured")
     if session.dispute_card:  # the test issuer charges it back at once, as Stripe's card does
         disputes.open_for(session)
