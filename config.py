@@ -128,6 +128,8 @@ def environment() -> dict:
         # Owners of last resort: payments whose own job was lost; payouts the bank is slow on.
         "PAYMENT_SWEEP_SECONDS": _env_int("PAYMENT_SWEEP_SECONDS", 300),
         "PAYOUT_SWEEP_SECONDS": _env_int("PAYOUT_SWEEP_SECONDS", 3600),
+        # Settlement import and matching of every PSP (yesterday and today), once a day.
+        "RECONCILE_SECONDS": _env_int("RECONCILE_SECONDS", 86400),
         # Notifications: SMTP when MAIL_SERVER is set, else recorded for the dev mailbox.
         "NOTIFY_SECONDS": _env_int("NOTIFY_SECONDS", 15),
         "MAIL_SERVER": env.get("MAIL_SERVER", ""),

@@ -33,6 +33,8 @@ PERIODIC = {
     # Owners of last resort for non-terminal payments and payouts (issue 11 §1.3).
     "payments": ("PAYMENT_SWEEP_SECONDS", "app.jobs.payments.sweep_payments"),
     "payouts_in_transit": ("PAYOUT_SWEEP_SECONDS", "app.jobs.payouts.sweep_in_transit"),
+    # Each PSP's settlement data imported and matched with the ledger (issue 13).
+    "reconciliation": ("RECONCILE_SECONDS", "app.jobs.reconciliation.reconcile_daily"),
 }
 
 
