@@ -149,6 +149,12 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "support.dead_letter_preview"): STAFF,
     ("POST", "support.dead_letter_replay"): STAFF,
     ("POST", "support.dead_letter_job_replay"): STAFF,
+    ("GET", "support.reconciliation"): STAFF,
+    ("POST", "support.reconciliation_import"): STAFF,
+    ("GET", "support.reconciliation_progress"): STAFF,
+    ("GET", "support.reconciliation_export"): STAFF,
+    ("GET", "support.reconciliation_difference"): STAFF,
+    ("POST", "support.reconciliation_act"): STAFF,
     ("GET", "admin.routing"): ADMIN,
     ("POST", "admin.update_routing"): ADMIN,
     ("GET", "admin.fraud"): ADMIN,
@@ -218,7 +224,19 @@ def world(app, people, stack, psp) -> dict:
             "chargeback_id": _chargeback(app, people, stack, psp), "provider": "sandbox",
             "entry_id": lists.add("watch", "email", "other_buyer@test.example", "matrix",
                                   Actor("support@test.example", "127.0.0.1")).id,
-            "job_id": "no-such-failed-job"}
+            "job_id": "no-such-failed-job", **_reconciliation_rows()}
+
+
+def _reconciliation_rows() -> dict:
+    """A settlement import and a difference for the reconciliation pages' routes."""
+    from app.models.reconciliation import Difference, SettlementImport
+
+    run = SettlementImport(provider="sandbox", day="2026-01-02", status="done")
+    diff = Difference(provider="sandbox", day="2026-01-02", kind="unknown_object",
+                      type="adjustment", source="txn_matrix", currency="EUR", psp_net=-1)
+    db.session.add_all([run, diff])
+    db.session.commit()
+    return {"import_id": run.id, "difference_id": diff.id, "action": "note"}
 
 
 def url_for_rule(rule: str, ids: dict) -> str:

@@ -68,7 +68,8 @@ def assign(difference_id: int, user_id: int | None, actor: Actor) -> None:
     """Give a difference to a staff member (or nobody)."""
     with unit_of_work():
         row = _open(difference_id)
-        if user_id is not None and db.session.get(User, user_id) is None:
+        user = db.session.get(User, user_id) if user_id is not None else None
+        if user_id is not None and (user is None or user.role not in ("support", "admin")):
             raise ServiceError("No such staff member.", field="assignee")
         row.assigned_to = user_id
         audit.record(actor, "reconciliation.assigned", f"difference:{row.id}", to=user_id)
