@@ -50,17 +50,21 @@ def of_source(source: str, type_: str) -> BalanceTransaction | None:
 
 def reprice_charge(session, fee: int) -> BalanceTransaction:
     """Test helper: the PSP charges a captured session another fee than the one it reported at
-    capture (a re-rated card, a changed schedule); the session's `fee` follows, so the balance
-    does too."""
-    txn = of_source(session.id, "charge")
-    if txn is None:
+    capture (a re-rated card, a changed schedule). Balance transactions are never edited, as at
+    Stripe: the difference is a new `fee` transaction of that charge."""
+    charge = of_source(session.id, "charge")
+    if charge is None:
         raise invalid("payment_session", f"Payment session {session.id} has no charge.",
                       "charge_missing")
-    if fee > txn.amount:
-        raise invalid("fee", f"The fee must be from 0 to {txn.amount}.")
-    txn.fee, txn.net = fee, txn.amount - fee
-    session.fee = {**(session.fee or {}), "amount": fee}
-    return txn
+    if fee > charge.amount:
+        raise invalid("fee", f"The fee must be from 0 to {charge.amount}.")
+    charged = db.session.scalar(db.select(db.func.coalesce(db.func.sum(BalanceTransaction.fee), 0))
+                                .where(BalanceTransaction.charge == session.id,
+                                       BalanceTransaction.type.in_(("charge", "fee"))))
+    if fee == charged:
+        raise invalid("fee", f"The fee of {session.id} is {fee} already.")
+    return record("fee", session.id, 0, fee - charged, session.currency, charge=session.id,
+                  description=f"Fee of {session.id} re-rated to {fee}")
 
 
 def adjust(args: dict) -> BalanceTransaction:

@@ -107,8 +107,16 @@ def test_the_daily_settlement_report_lists_that_days_transactions_as_csv(api, cl
 def test_a_repriced_fee_changes_the_charge_and_the_balance(api):
     paid = capture(api, 10_000)
     answer = api.post(f"/test_helpers/payment_sessions/{paid['id']}/fee", {"fee": 400})
-    assert answer.status_code == 200 and (answer.json["fee"], answer.json["net"]) == (400, 9_600)
+    assert answer.status_code == 200
+    assert (answer.json["type"], answer.json["source"], answer.json["charge"]) == (
+        "fee", paid["id"], paid["id"])
+    assert (answer.json["fee"], answer.json["net"]) == (80, -80)  # the charge is not edited
+    assert [t["fee"] for t in listing(api, type="charge")] == [320]
     assert balance(api)["eur"] == 9_600
+    again = api.post(f"/test_helpers/payment_sessions/{paid['id']}/fee", {"fee": 300})
+    assert (again.json["fee"], balance(api)["eur"]) == (-100, 9_700)  # back below the first
+    assert api.post(f"/test_helpers/payment_sessions/{paid['id']}/fee",
+                    {"fee": 300}).status_code == 400  # no change
     assert api.post(f"/test_helpers/payment_sessions/{paid['id']}/fee",
                     {"fee": 20_000}).status_code == 400
 
@@ -131,8 +139,9 @@ def test_the_dashboard_refunds_changes_a_fee_and_adjusts_out_of_band(api, client
     client.post("/adjustments", data={"amount": "-99", "currency": "eur", "type": "fee",
                                       "form_token": _token(page, "/adjustments")})
     kinds = {t["type"]: t for t in listing(api)}
-    assert kinds["refund"]["amount"] == -1_000 and kinds["charge"]["fee"] == 350
-    assert kinds["fee"]["net"] == -99
+    assert kinds["refund"]["amount"] == -1_000
+    fees = sorted(t["net"] for t in listing(api, type="fee"))
+    assert fees == [-99, -30]  # the standalone fee, and the charge's re-rating 320 -> 350
     assert balance(api)["eur"] == 10_000 - 350 - 1_000 - 99
     shown = client.get("/").get_data(as_text=True)
     assert kinds["fee"]["id"] in shown and "Balance transactions" in shown

@@ -155,10 +155,11 @@ def settle_lines(provider: str, keys: list[tuple[str, str]]) -> int:
         return 0
     wanted = set(keys)
     lines = [row for row in db.session.execute(
-        select(SettlementLine.id, SettlementLine.type, SettlementLine.source, SettlementLine.day,
-               SettlementLine.currency, SettlementLine.net).where(
+        select(SettlementLine.id, SettlementLine.type, SettlementLine.payment,
+               SettlementLine.source, SettlementLine.day, SettlementLine.currency,
+               SettlementLine.net).where(
             SettlementLine.provider == provider, SettlementLine.settlement_txn_id.is_(None)))
-        if (sides.FEE_AS_ADJUSTMENT.get(row.type, row.type), row.source) in wanted]
+        if (sides.object_type(row.type, row.payment), row.source) in wanted]
     groups: dict[tuple[str, str], list] = defaultdict(list)
     for row in lines:
         groups[(row.day, row.currency)].append(row)

@@ -38,12 +38,19 @@ sl, dif = SettlementLine.__table__, Difference.__table__
 pay, ref, po = Payment.__table__, Refund.__table__, Payout.__table__
 
 
-FEE_AS_ADJUSTMENT = {"fee": "adjustment"}
+def object_type(type_: str, payment: str | None) -> str:
+    """The object a line speaks about, for matching: a PSP fee on a charge (a re-rated fee) is
+    part of that charge; a standalone fee is an adjustment (money moved on nothing of ours)."""
+    if type_ == "fee":
+        return "charge" if payment else "adjustment"
+    return type_
 
 
-def line_type(column):
-    """A standalone PSP fee is an adjustment for matching: money moved on nothing of ours."""
-    return case((column == "fee", "adjustment"), else_=column)
+def line_type(table=None):
+    """object_type in SQL, over settlement_lines."""
+    t = sl if table is None else table
+    return case((and_(t.c.type == "fee", t.c.payment.is_not(None)), "charge"),
+                (t.c.type == "fee", "adjustment"), else_=t.c.type)
 
 
 def ledger_objects(provider: str, since: datetime):
@@ -83,7 +90,7 @@ def touched(provider: str, day: str, start: datetime, end: datetime, ours):
     """The objects a day's match looks at: those the day's lines report, those our ledger
     moved that day, and those still open from earlier matches."""
     return union(
-        select(line_type(sl.c.type).label("type"), sl.c.source.label("ref"))
+        select(line_type().label("type"), sl.c.source.label("ref"))
         .where(sl.c.provider == provider, sl.c.day == day),
         select(ours.c.type, ours.c.ref).where(ours.c.created_at >= start,
                                               ours.c.created_at < end, ours.c.ref.is_not(None)),
@@ -93,9 +100,11 @@ def touched(provider: str, day: str, start: datetime, end: datetime, ours):
 
 
 def psp_aggregate(provider: str, keys):
-    """Per touched object: the PSP's line count, sums, currencies, payment and first day."""
-    obj_type = line_type(sl.c.type)
-    return (select(obj_type.label("type"), sl.c.source, func.count().label("n"),
+    """Per touched object: how many lines of its own type (a second is a duplicate), sums of
+    all its lines (a re-rated fee adds to its charge's), currencies, payment and first day."""
+    obj_type = line_type()
+    return (select(obj_type.label("type"), sl.c.source,
+                   func.sum(case((sl.c.type == obj_type, 1), else_=0)).label("n"),
                    func.sum(sl.c.gross), func.sum(sl.c.fee), func.sum(sl.c.net),
                    func.min(sl.c.currency), func.max(sl.c.currency), func.max(sl.c.payment),
                    func.min(sl.c.day))
