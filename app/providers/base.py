@@ -169,7 +169,8 @@ class SettlementLine:
     `type` is one of LINE_TYPES; amounts are signed minor units as the PSP's balance saw them
     (`gross` in, `fee` kept by the PSP, `net` = gross − fee); `source` is the PSP's object (a
     payment, refund, dispute or payout id; None for an adjustment), `payment` the PSP payment it
-    belongs to, `payout` the payout involved; `created` is Unix seconds (UTC).
+    belongs to, `payout` the payout involved; `created` is Unix seconds (UTC). For a charge,
+    `source` is the payment's reference as the platform keeps it (`Payment.psp_reference`).
     """
 
     reference: str

@@ -49,9 +49,11 @@ def to_line(txn: dict, payment: str | None) -> SettlementLine:
     """A Stripe balance transaction (source expanded) in the common shape."""
     source = _source(txn)
     type_ = line_type(txn)
+    # A charge is matched by the payment it belongs to (the reference the platform keeps),
+    # not by Stripe's ch_… id; the other objects are known to the platform by their own ids.
+    object_id = (payment or source.get("id")) if type_ == "charge" else source.get("id")
     return SettlementLine(
-        reference=txn["id"], type=type_,
-        source=None if type_ in ("adjustment",) and not source.get("id") else source.get("id"),
+        reference=txn["id"], type=type_, source=object_id,
         payment=payment, gross=int(txn["amount"]), fee=int(txn.get("fee") or 0),
         net=int(txn["net"]), currency=str(txn["currency"]).upper(), created=int(txn["created"]),
         available_on=txn.get("available_on"),
