@@ -27,3 +27,10 @@ def reconcile_daily() -> list[int]:
         days = [(today - dt.timedelta(days=1)).isoformat(), today.isoformat()]
         return [imports.request_import(name, day, DAILY)
                 for name in imports.reporting_providers() for day in days]
+
+
+def complete_payments() -> list[int]:
+    """Move to COMPLETED every payment whose last condition was met since the import (a payout
+    the bank confirmed, a line released): the payout side's owner of the payment's end."""
+    with app_context():
+        return completion.complete_ready(DAILY)

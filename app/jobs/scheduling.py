@@ -35,6 +35,8 @@ PERIODIC = {
     "payouts_in_transit": ("PAYOUT_SWEEP_SECONDS", "app.jobs.payouts.sweep_in_transit"),
     # Each PSP's settlement data imported and matched with the ledger (issue 13).
     "reconciliation": ("RECONCILE_SECONDS", "app.jobs.reconciliation.reconcile_daily"),
+    # Payments whose sellers were paid since their settlement reach COMPLETED.
+    "completion": ("PAYOUT_SWEEP_SECONDS", "app.jobs.reconciliation.complete_payments"),
 }
 
 

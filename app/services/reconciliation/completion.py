@@ -15,6 +15,7 @@ from sqlalchemy import String, and_, cast, exists, func, not_, or_, select
 
 from app.database import locked, unit_of_work
 from app.domain.payment_states import PaymentStatus as S
+from app.domain.reconciliation import PaymentEnd, is_complete
 from app.extensions import db
 from app.models import EscrowHold, LedgerEntry, Payment, Payout
 from app.models.reconciliation import Difference, SettlementLine
@@ -25,8 +26,8 @@ FROM = (S.CAPTURED.value, S.PARTIALLY_REFUNDED.value)
 CAUSE = "completed: settled by the PSP, every line released or refunded, sellers paid"
 
 
-def _ready():
-    """Payments that meet every condition of COMPLETED and are not there yet (a query)."""
+def _conditions():
+    """COMPLETED's conditions as SQL over Payment (domain.reconciliation.is_complete)."""
     settled = exists().where(SettlementLine.provider == Payment.provider,
                              SettlementLine.type == "charge",
                              SettlementLine.source == Payment.psp_reference,
@@ -50,9 +51,25 @@ def _ready():
                                      or_(Difference.payment == Payment.psp_reference,
                                          and_(Difference.type == "charge",
                                               Difference.source == Payment.psp_reference)))
+    return settled, open_line, unpaid_seller, open_difference
+
+
+def _ready():
+    """Payments that meet every condition of COMPLETED and are not there yet (a query)."""
+    settled, open_line, unpaid_seller, open_difference = _conditions()
     return select(Payment.id).where(Payment.status.in_(FROM), Payment.give_back.is_(None),
                                     settled, not_(open_line), not_(unpaid_seller),
                                     not_(open_difference))
+
+
+def facts(payment_id: int) -> PaymentEnd:
+    """The facts COMPLETED is decided on, for one payment (one query)."""
+    settled, open_line, unpaid_seller, open_difference = _conditions()
+    row = db.session.execute(select(
+        Payment.amount_captured > 0, settled, open_line, unpaid_seller, open_difference)
+        .where(Payment.id == payment_id)).one()
+    return PaymentEnd(captured=bool(row[0]), settled=bool(row[1]), lines_open=int(row[2]),
+                      sellers_unpaid=int(row[3]), open_differences=int(row[4]))
 
 
 def ready_ids(limit: int = 1000) -> list[int]:
@@ -66,8 +83,9 @@ def complete_ready(actor: Actor) -> list[int]:
     for payment_id in ready_ids():
         with unit_of_work():
             payment = locked(Payment, payment_id)
-            # Asked again under the lock: a refund or a claim may have come in meanwhile.
-            if db.session.execute(_ready().where(Payment.id == payment_id)).first():
+            # Decided again under the lock, by the domain's rule: a refund or a claim may
+            # have come in since the query found it.
+            if payment.status in FROM and is_complete(facts(payment_id)):
                 record_change(payment, S.COMPLETED, CAUSE, actor)
                 done.append(payment_id)
     return done
