@@ -17,7 +17,7 @@ from app.domain.transitions import check
 class DifferenceKind(str, Enum):
     """Why a PSP object and our ledger disagree."""
 
-    MISSING_OURS = "missing_ours"          # the PSP moved money on an object we know; we did not book it
+    MISSING_OURS = "missing_ours"          # the PSP moved money on our object; we did not book it
     MISSING_PSP = "missing_psp"            # we booked a movement the PSP does not report
     DUPLICATED = "duplicated"              # the PSP reports one object's movement more than once
     AMOUNT_MISMATCH = "amount_mismatch"

@@ -16,9 +16,8 @@ from app.providers.base import ProviderError
 from app.services import audit
 from app.services.disputes import centre
 from app.services.errors import ServiceError
-from app.services.reconciliation import overview
 from app.services.reconciliation import differences as diffs
-from app.services.reconciliation import imports
+from app.services.reconciliation import imports, overview
 
 STAFF = (Role.SUPPORT, Role.ADMIN)
 

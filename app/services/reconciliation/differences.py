@@ -32,7 +32,8 @@ WAITING = frozenset({K.IN_TRANSIT.value})
 
 
 def find(*, status: str | None = "open", kind: str | None = None, provider: str | None = None,
-         day: str | None = None, assigned_to: int | None = None, limit: int = 500) -> list[Difference]:
+         day: str | None = None, assigned_to: int | None = None,
+         limit: int = 500) -> list[Difference]:
     """Differences by the page's filters, oldest day first."""
     query = select(Difference).order_by(Difference.day, Difference.id).limit(limit)
     for column, value in ((Difference.status, status), (Difference.kind, kind),

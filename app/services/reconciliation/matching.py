@@ -116,7 +116,8 @@ def match_day(provider: str, day: str) -> MatchResult:
 
 
 def _values(kind, side, mine, pay_ref) -> dict:
-    currencies = (side.currencies if side else frozenset()) | (mine.currencies if mine else frozenset())
+    currencies = ((side.currencies if side else frozenset())
+                  | (mine.currencies if mine else frozenset()))
     return {"kind": kind.value, "payment": pay_ref, "currency": min(currencies),
             "psp_net": side.net if side else None, "psp_fee": side.fee if side else None,
             "ledger_net": mine.net if mine else None, "ledger_fee": mine.fee if mine else None}

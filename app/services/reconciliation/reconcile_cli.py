@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from app.domain.reconciliation import LABELS, DifferenceKind
 from app.domain.money import Money, format_money
+from app.domain.reconciliation import LABELS, DifferenceKind
 from app.services.audit import Actor
 from app.services.errors import ServiceError
 from app.services.reconciliation import completion, differences, imports

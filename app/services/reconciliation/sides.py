@@ -67,8 +67,9 @@ def ledger_objects(provider: str, since: datetime):
                      lt.c.currency, lt.c.created_at)
            .having(func.sum(case((le.c.account == clearing, 1), else_=0)) > 0)
            .subquery("txn"))
-    refund_intent = or_(txn.c.intent == literal("refund:", String) + cast(ref.c.id, String),
-                        txn.c.intent == literal("refund_reversed:", String) + cast(ref.c.id, String))
+    refund_id = cast(ref.c.id, String)
+    refund_intent = or_(txn.c.intent == literal("refund:", String) + refund_id,
+                        txn.c.intent == literal("refund_reversed:", String) + refund_id)
     reference = case(
         (txn.c.event.in_(BY_PAYMENT), pay.c.psp_reference),
         (txn.c.event.in_(BY_REFUND), ref.c.psp_reference),

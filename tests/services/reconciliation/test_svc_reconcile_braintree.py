@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from app.services.audit import Actor
 from app.services.refunds import refunds
-from tests.services.money.test_svc_money_on_braintree import fake, paid  # noqa: F401  (fixture)
+from tests.services.money import test_svc_money_on_braintree as on_braintree
+from tests.services.money.test_svc_money_on_braintree import paid
 from tests.services.reconciliation.recon_steps import (
     clearing_today,
     open_differences,
@@ -13,9 +14,10 @@ from tests.services.reconciliation.recon_steps import (
 )
 
 SUPPORT = Actor("support@test.example", "127.0.0.1")
+fake = on_braintree.fake  # the money suite's fixture: every payment on the fake gateway
 
 
-def test_a_braintree_day_reconciles_to_zero(app, people, fake):  # noqa: F811
+def test_a_braintree_day_reconciles_to_zero(app, people, fake):
     payment = paid(people, fake)
     refunds.request_refund(payment.id, amount=1000, reason="Chipped mug", actor=SUPPORT,
                            by="support")
@@ -26,7 +28,7 @@ def test_a_braintree_day_reconciles_to_zero(app, people, fake):  # noqa: F811
     assert clearing_today("braintree") == 0
 
 
-def test_a_credit_made_in_the_control_panel_is_missing_on_our_side(app, people, fake):  # noqa: F811
+def test_a_credit_made_in_the_control_panel_is_missing_on_our_side(app, people, fake):
     from app.providers.registry import get_provider
 
     payment = paid(people, fake)

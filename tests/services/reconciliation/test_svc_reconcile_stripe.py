@@ -8,12 +8,8 @@ import requests
 from app.services.audit import Actor
 from app.services.refunds import refunds
 from tests.fakes.stripe.controls import close, dispute
-from tests.services.money.test_svc_money_on_stripe import (  # noqa: F401  (fixture)
-    deliver,
-    intent_of,
-    paid,
-    stripe_fake,
-)
+from tests.services.money import test_svc_money_on_stripe as on_stripe
+from tests.services.money.test_svc_money_on_stripe import deliver, intent_of, paid
 from tests.services.reconciliation.recon_steps import (
     clearing_today,
     open_differences,
@@ -21,6 +17,7 @@ from tests.services.reconciliation.recon_steps import (
 )
 
 SUPPORT = Actor("support@test.example", "127.0.0.1")
+stripe_fake = on_stripe.stripe_fake  # the money suite's fixture: every payment on the fake
 
 
 def test_a_stripe_day_reconciles_to_zero(app, people, stripe_fake):
