@@ -63,9 +63,10 @@ def match_day(provider: str, day: str) -> MatchResult:
     keys = sides.touched(provider, day, start, end, ours)
     psp = {(t, s): (PspSide(n, int(g), int(f), int(net), frozenset({c1, c2})), pay_ref, first)
            for t, s, n, g, f, net, c1, c2, pay_ref, first
-           in db.session.execute(sides.psp_aggregate(provider, keys))}
+           in db.session.execute(sides.psp_aggregate(provider, keys)).all()}
     mine = {(t, r): LedgerSide(int(net), int(fee), frozenset({c1, c2}))
-            for t, r, net, fee, c1, c2 in db.session.execute(sides.ours_aggregate(ours, keys))}
+            for t, r, net, fee, c1, c2
+            in db.session.execute(sides.ours_aggregate(ours, keys)).all()}
     report_after = db.session.execute(select(SettlementImport.id).where(
         SettlementImport.provider == provider, SettlementImport.day > day,
         SettlementImport.status == "done").limit(1)).first() is not None
@@ -155,12 +156,16 @@ def settle_lines(provider: str, keys: list[tuple[str, str]]) -> int:
     if not keys:
         return 0
     wanted = set(keys)
-    lines = [row for row in db.session.execute(
-        select(SettlementLine.id, SettlementLine.type, SettlementLine.payment,
-               SettlementLine.source, SettlementLine.day, SettlementLine.currency,
-               SettlementLine.net).where(
-            SettlementLine.provider == provider, SettlementLine.settlement_txn_id.is_(None)))
-        if (sides.object_type(row.type, row.payment), row.source) in wanted]
+    sources = sorted({source for _, source in wanted})
+    lines = []
+    for i in range(0, len(sources), 500):  # chunked lookups, never one per line
+        lines += [row for row in db.session.execute(
+            select(SettlementLine.id, SettlementLine.type, SettlementLine.payment,
+                   SettlementLine.source, SettlementLine.day, SettlementLine.currency,
+                   SettlementLine.net).where(
+                SettlementLine.provider == provider, SettlementLine.settlement_txn_id.is_(None),
+                SettlementLine.source.in_(sources[i:i + 500]))).all()
+            if (sides.object_type(row.type, row.payment), row.source) in wanted]
     groups: dict[tuple[str, str], list] = defaultdict(list)
     for row in lines:
         groups[(row.day, row.currency)].append(row)
