@@ -22,6 +22,9 @@ from app.services.errors import ServiceError
 from app.services.reconciliation import matching
 
 FINISHED = ("done", "failed")
+# A running import younger than this is left to its job; an older one is taken to be a job
+# that died (a killed worker), and a new job resumes it from its cursor.
+STALE_AFTER = dt.timedelta(minutes=15)
 
 
 def parse_day(text: str | None) -> str:
@@ -70,6 +73,10 @@ def request_import(provider: str, day: str, actor: Actor, *, enqueue: bool = Tru
         elif row.status in FINISHED:
             row.status, row.cursor, row.pages, row.error = "queued", None, 0, None
             row.lines_imported, row.started_at, row.finished_at = 0, now(), None
+        elif row.started_at > now() - STALE_AFTER:
+            enqueue = False  # its job is on it: a second one would only race it
+        else:
+            row.started_at = now()  # resumed from its cursor by the new job
         db.session.flush()
         audit.record(actor, "reconciliation.import_requested", f"settlement:{provider}:{day}")
         import_id = row.id

@@ -149,3 +149,24 @@ def test_a_capture_the_psp_does_not_report_waits_in_transit_then_is_missing(
     differences.resolve(diff.id, FINANCE, correct=False, reason="PSP confirmed by e-mail")
     reconcile()
     assert open_differences() == []  # a person's decision is not raised again
+
+
+def test_a_running_import_is_not_queued_twice_but_a_stale_one_is_resumed(app, monkeypatch):
+    from datetime import timedelta
+
+    from app.clock import now
+    from app.services.reconciliation import imports
+
+    queued = []
+    monkeypatch.setattr(imports.queues, "enqueue", lambda *a, **k: queued.append(a))
+    first = imports.request_import("sandbox", "2026-01-05", FINANCE)
+    assert imports.request_import("sandbox", "2026-01-05", FINANCE) == first
+    assert len(queued) == 1  # the first job is on it
+    row = db.session.get(SettlementImport, first)
+    row.status, row.cursor = "importing", "txn_page2"
+    row.started_at = now() - timedelta(hours=1)  # its worker died mid-import
+    db.session.commit()
+    imports.request_import("sandbox", "2026-01-05", FINANCE)
+    assert len(queued) == 2
+    db.session.expire_all()
+    assert db.session.get(SettlementImport, first).cursor == "txn_page2"  # resumes there
