@@ -142,6 +142,8 @@ def environment() -> dict:
         # Owners of last resort: payments whose own job was lost; payouts the bank is slow on.
         "PAYMENT_SWEEP_SECONDS": _env_int("PAYMENT_SWEEP_SECONDS", 300),
         "PAYOUT_SWEEP_SECONDS": _env_int("PAYOUT_SWEEP_SECONDS", 3600),
+        # Settlement import and matching of every PSP (yesterday and today), once a day.
+        "RECONCILE_SECONDS": _env_int("RECONCILE_SECONDS", 86400),
         # Notifications (app/services/notifications.py, mail.py): SMTP when MAIL_SERVER is
         # set; otherwise development records them for its mailbox and production keeps them
         # pending. MAIL_TLS: starttls (default), ssl (implicit TLS, port 465) or none;

@@ -1,6 +1,6 @@
 """flask commands: seed-demo, audit verify, inbox replay, ledger check, keys status/rotate, pci inventory,
 staff create/enrolment-code, payouts rails/set-rail, fees (fee_cli.py), statements
-(statement_cli.py), worker, dev."""
+(statement_cli.py), reconcile, worker, dev."""
 from __future__ import annotations
 
 import os
@@ -258,6 +258,16 @@ def register(app: Flask) -> None:
         PeriodicWorker(listen, connection=queues.connection,
                        maintenance_interval=app.config["PERIODIC_CHECK_SECONDS"]).work(
             with_scheduler=True, burst=burst, logging_level="INFO")
+
+    @app.cli.command("reconcile")
+    @click.option("--provider", "providers", multiple=True,
+                  help="A PSP with settlement data (default: every one configured).")
+    @click.option("--date", "day", default=None, help="The UTC day, YYYY-MM-DD (default: yesterday).")
+    def reconcile(providers: tuple[str, ...], day: str | None):
+        """Import and match a day of settlement data; exit 1 while any difference is unresolved."""
+        from app.services.reconciliation import reconcile_cli
+
+        sys.exit(reconcile_cli.run(providers, day, _operator(), click.echo))
 
     @app.cli.command("dev")
     def dev():

@@ -5,6 +5,7 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from . import (
     balance,
+    balance_transactions,
     bank_accounts,
     cards,
     disputes,
@@ -160,6 +161,46 @@ def get_fee_schedule():
 def get_balance():
     """The balance per currency: captured − refunded − fees − payouts not failed − disputes not won."""
     return jsonify(balance.to_dict())
+
+
+@bp.get("/balance_transactions")
+def list_balance_transactions():
+    """Balance transactions, newest first: `payout`, `type`, `source`, `created[gte|gt|lt|lte]`
+    filter and `starting_after` pages, as Stripe's list does."""
+    found, has_more = balance_transactions.find(request.args, params.list_limit(request.args))
+    return _list(found, has_more)
+
+
+@bp.get("/balance_transactions/<txn_id>")
+def get_balance_transaction(txn_id):
+    """Retrieve a balance transaction."""
+    txn = balance_transactions.get(txn_id)
+    return jsonify(txn.to_dict())
+
+
+@bp.get("/reports/settlement")
+def settlement_report():
+    """A day's settlement report (`date=YYYY-MM-DD`, UTC) as CSV: every balance transaction
+    created that day, in the columns of Stripe's itemized payout reconciliation report."""
+    body = balance_transactions.settlement_csv(request.args.get("date", ""))
+    day = request.args["date"]
+    return current_app.response_class(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="settlement-{day}.csv"'})
+
+
+@bp.post("/test_helpers/balance_adjustments")
+def create_adjustment():
+    """Test helper: an out-of-band movement at the PSP (an adjustment, or a standalone fee)."""
+    return _post(params.adjustment_create,
+                 lambda args: (200, balance_transactions.adjust(args).to_dict()))
+
+
+@bp.post("/test_helpers/payment_sessions/<session_id>/fee")
+def reprice_fee(session_id):
+    """Test helper: the PSP charges a captured session another fee (its charge's fee and net
+    change; the balance follows)."""
+    return _post(params.fee_reprice, lambda fee: (
+        200, balance_transactions.reprice_charge(sessions.get(session_id), fee).to_dict()))
 
 
 @bp.post("/payouts")

@@ -3,7 +3,7 @@ from collections import defaultdict
 
 from sqlalchemy import func
 
-from . import disputes
+from . import balance_transactions, disputes
 from .models import PaymentSession, Payout, db
 
 
@@ -25,6 +25,8 @@ def available() -> dict[str, int]:
         totals[currency] -= amount
     for currency, amount in disputes.withdrawn().items():
         totals[currency] -= amount
+    for currency, amount in balance_transactions.adjustments_total().items():
+        totals[currency] += amount
     return dict(sorted(totals.items()))
 
 

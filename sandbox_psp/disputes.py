@@ -6,7 +6,7 @@ runner for API calls, models.atomic for the dashboard).
 """
 import secrets
 
-from . import events
+from . import balance_transactions, events
 from .errors import ApiError, missing, unexpected_state
 from .models import Dispute, PaymentSession, db, new_id, now
 from .paging import page
@@ -40,6 +40,9 @@ def open_for(session: PaymentSession) -> Dispute:
         reason="fraudulent", status="needs_response", evidence={}, due_by=created + RESPONSE_WINDOW,
         submission_count=0, form_token=secrets.token_urlsafe(32))
     db.session.add(dispute)
+    balance_transactions.record("dispute", dispute.id, -dispute.amount, dispute.fee_amount,
+                                dispute.currency, charge=session.id,
+                                description=f"Chargeback of {session.id}")
     events.emit("dispute.created", dispute.to_dict())
     return dispute
 
@@ -84,6 +87,10 @@ def update(dispute: Dispute, evidence: dict, submit: bool) -> Dispute:
 def close(dispute: Dispute, outcome: str) -> Dispute:
     """The issuer's decision: an open dispute -> won (money and fee back) or lost (kept withdrawn)."""
     _move(dispute, outcome, f"closed as {outcome}")
+    if outcome == "won":  # the amount and the fee come back (WITHDRAWN)
+        balance_transactions.record("dispute_reversal", dispute.id, dispute.amount,
+                                    -dispute.fee_amount, dispute.currency,
+                                    charge=dispute.payment_session_id, description=f"Chargeback {dispute.id} won")
     events.emit("dispute.closed", dispute.to_dict())
     return dispute
 

@@ -273,6 +273,39 @@ class Dispute(db.Model):
         }
 
 
+class BalanceTransaction(db.Model):
+    """One movement of the platform's balance (Stripe's `balance_transaction`): gross `amount`
+    (signed), the PSP's `fee`, `net`, when it is available, and the payout it belongs to."""
+
+    __tablename__ = "balance_transactions"
+    seq = db.Column(db.Integer, primary_key=True, autoincrement=True)  # total order for listing
+    id = db.Column(db.String(40), unique=True, nullable=False)
+    created = db.Column(db.Integer, nullable=False, index=True)
+    type = db.Column(db.String(20), nullable=False)
+    reporting_category = db.Column(db.String(24), nullable=False)
+    source = db.Column(db.String(40), index=True)   # ps_…, re_…, dp_…, po_…; none for adjustments
+    amount = db.Column(db.Integer, nullable=False)
+    fee = db.Column(db.Integer, nullable=False, default=0)
+    net = db.Column(db.Integer, nullable=False)
+    currency = db.Column(db.String(3), nullable=False)
+    available_on = db.Column(db.Integer, nullable=False)
+    payout = db.Column(db.String(40), index=True)
+    # The payment session a card movement belongs to (Stripe's report: `charge_id`).
+    charge = db.Column(db.String(40))
+    description = db.Column(db.String(500), nullable=False, default="")
+
+    def to_dict(self) -> dict:
+        """The API's `balance_transaction` object."""
+        return {
+            "id": self.id, "object": "balance_transaction", "type": self.type,
+            "reporting_category": self.reporting_category, "source": self.source,
+            "amount": self.amount, "fee": self.fee, "net": self.net, "currency": self.currency,
+            "created": self.created, "available_on": self.available_on,
+            "status": "available" if self.available_on <= now() else "pending",
+            "payout": self.payout, "charge": self.charge, "description": self.description,
+        }
+
+
 class Event(db.Model):
     """A state change, with a snapshot of the object as it was then."""
 

@@ -198,3 +198,24 @@ def list_limit(args) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
         raise invalid("limit", "Invalid limit: must be an integer from 1 to 100.")
     return int(raw)
+
+
+ADJUSTMENT_TYPES = ("adjustment", "fee")
+
+
+def adjustment_create(body: dict) -> dict:
+    """Checked arguments for a test adjustment: amount (signed, not 0), currency, type?,
+    description?."""
+    _only(body, {"amount", "currency", "type", "description"})
+    amount = _integer(body, "amount", -MAX_AMOUNT, MAX_AMOUNT, required=True)
+    if amount == 0:
+        raise invalid("amount", "Invalid amount: an adjustment moves money, so not 0.")
+    return {"amount": amount, "currency": _currency(body),
+            "type": _choice(body, "type", ADJUSTMENT_TYPES) or "adjustment",
+            "description": _string(body, "description", 500, required=False) or ""}
+
+
+def fee_reprice(body: dict) -> int:
+    """The new fee of a charge (minor units, 0 or more)."""
+    _only(body, {"fee"})
+    return _integer(body, "fee", 0, MAX_AMOUNT, required=True)

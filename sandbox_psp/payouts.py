@@ -8,7 +8,7 @@ import time
 
 from flask import current_app
 
-from . import balance, events
+from . import balance, balance_transactions, events
 from .bank_accounts import FAILURES, PAID
 from .errors import ApiError, missing
 from .models import Payout, db, new_id, now
@@ -23,6 +23,10 @@ def _move(payout: Payout, status: str) -> None:
     if status not in TRANSITIONS.get(payout.status, ()):
         raise ValueError(f"Payout {payout.id} is {payout.status}; it cannot become {status}.")
     payout.status = status
+    if status == "failed":  # refused or sent back: the money is in the balance again
+        balance_transactions.record("payout_failure", payout.id, payout.amount, 0,
+                                    payout.currency, payout=payout.id,
+                                    description=f"Payout {payout.id} returned")
 
 
 def create(args: dict) -> Payout:
@@ -43,6 +47,8 @@ def create(args: dict) -> Payout:
         # Decided now: once this request ends, the account number is gone.
         settles_as=account.outcome(), settle_at=settle_at, arrival_date=math.ceil(settle_at))
     db.session.add(payout)
+    balance_transactions.record("payout", payout.id, -payout.amount, 0, payout.currency,
+                                payout=payout.id, description=f"Payout to {payout.holder_name}")
     return payout
 
 

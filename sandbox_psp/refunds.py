@@ -1,5 +1,5 @@
 """Refunds of captured sessions: never more than captured minus already refunded."""
-from . import disputes, events
+from . import balance_transactions, disputes, events
 from .errors import invalid, missing, unexpected_state
 from .models import PaymentSession, Refund, db, new_id, now
 
@@ -25,6 +25,8 @@ def create(session: PaymentSession, amount: int | None, reason: str | None, meta
                     currency=session.currency, status="succeeded", reason=reason, metadata_=metadata)
     session.amount_refunded += amount
     db.session.add(refund)
+    balance_transactions.record("refund", refund.id, -amount, 0, refund.currency,
+                                charge=session.id, description=f"Refund of {session.id}")
     events.emit("refund.succeeded", refund.to_dict())
     return refund
 
@@ -48,5 +50,8 @@ def fail_late(refund: Refund) -> Refund:
     session = db.session.get(PaymentSession, refund.payment_session_id)
     session.amount_refunded -= refund.amount
     refund.status = "failed"
+    balance_transactions.record("refund_failure", refund.id, refund.amount, 0, refund.currency,
+                                charge=refund.payment_session_id,
+                                description=f"Refund {refund.id} failed")
     events.emit("refund.failed", refund.to_dict())
     return refund

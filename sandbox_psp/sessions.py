@@ -8,7 +8,7 @@ import time
 
 from flask import current_app
 
-from . import cards, disputes, events, fees, payment_methods
+from . import balance_transactions, cards, disputes, events, fees, payment_methods
 from .errors import invalid, missing, unexpected_state
 from .models import PaymentSession, SessionRisk, db, new_id, now
 from .paging import page
@@ -183,6 +183,9 @@ def capture(session: PaymentSession, amount: int | None) -> PaymentSession:
     _move(session, "captured", "captured")
     session.amount_captured = amount
     session.fee = fees.fee_for(amount, session.currency, session.mode)
+    balance_transactions.record("charge", session.id, amount, session.fee["amount"],
+                                session.currency, charge=session.id,
+                                description=f"Capture of {session.id}")
     _record(session, "captured")
     if session.dispute_card:  # the test issuer charges it back at once, as Stripe's card does
         disputes.open_for(session)

@@ -33,12 +33,17 @@ class AccountKind(str, Enum):
     # The platform's own bank account, through which money moves from the PSP that collected
     # it to the PSP that pays it out (docs/money.md "Payout rails"); zero between transfers.
     TREASURY = "treasury"
+    # What the PSP's own settlement report confirms it holds for us (per provider): matched
+    # report lines move their net here from PSP clearing, so clearing is only what the PSP has
+    # not yet confirmed, and returns to zero for every fully reconciled day.
+    PSP_BALANCE = "psp_balance"
 
     def __str__(self) -> str:
         return self.value
 
 
 DEBIT_NORMAL = frozenset({AccountKind.PSP_CLEARING, AccountKind.PSP_FEES, AccountKind.TREASURY,
+                          AccountKind.PSP_BALANCE,
                           AccountKind.DISPUTE_RESERVE, AccountKind.DISPUTE_LOSSES})
 SELLER_KINDS = frozenset({AccountKind.ESCROW, AccountKind.SELLER_AVAILABLE,
                           AccountKind.SELLER_IN_TRANSIT, AccountKind.SELLER_RESERVED})
@@ -299,4 +304,32 @@ def transfer_reversed(seller_id: int, provider: str, currency: str, amount: int)
     return _posting("transfer_reversed", currency, [
         Leg(Account(AccountKind.PSP_CLEARING, provider), amount),
         Leg(seller(AccountKind.SELLER_AVAILABLE, seller_id), -amount),
+    ])
+
+
+# --- reconciliation with the PSPs' settlement data (docs/reconciliation.md) -------------------
+
+def settled(provider: str, currency: str, net: int) -> Posting:
+    """Report lines the ledger agrees with: their net (signed) leaves PSP clearing for the
+    balance the PSP confirms. Zero for lines that cancel out (no legs, refused)."""
+    return _posting("settlement", currency, [
+        Leg(Account(AccountKind.PSP_BALANCE, provider), net),
+        Leg(Account(AccountKind.PSP_CLEARING, provider), -net),
+    ])
+
+
+def psp_fee_corrected(provider: str, currency: str, difference: int) -> Posting:
+    """The PSP charged `difference` more fee (negative: less) than we booked at capture."""
+    return _posting("psp_fee_corrected", currency, [
+        Leg(Account(AccountKind.PSP_FEES), difference),
+        Leg(Account(AccountKind.PSP_CLEARING, provider), -difference),
+    ])
+
+
+def psp_adjustment(provider: str, currency: str, net: int) -> Posting:
+    """Money the PSP moved on nothing of ours (an adjustment, a standalone fee): in or out of
+    clearing, against PSP fees (a cost when negative, a credit when positive)."""
+    return _posting("psp_adjustment", currency, [
+        Leg(Account(AccountKind.PSP_CLEARING, provider), net),
+        Leg(Account(AccountKind.PSP_FEES), -net),
     ])

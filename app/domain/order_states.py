@@ -8,6 +8,11 @@ Once paid, the order follows what happened to its money, so the buyer's list and
 what the ledger says: partly or fully refunded, disputed by the buyer's bank (a chargeback is
 open), or charged back (the bank decided for the buyer). A won chargeback or a refund the PSP
 failed late takes it back to where the money is. Charged back is final.
+
+Completed is the end of a paid order's life: its payment reached COMPLETED (settled by the PSP
+per the reconciliation, every line released or refunded, the sellers paid). A partly refunded
+order keeps saying so (the refund is what the buyer needs to see); a refund or chargeback after
+completion still moves a completed order.
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ class OrderStatus(str, Enum):
     # Fulfilment (issue 17, see the block after TRANSITIONS).
     SHIPPED = "shipped"       # paid, and every physical line is on its way
     DELIVERED = "delivered"   # paid, and every line reached the buyer (digital ones at capture)
+    COMPLETED = "completed"   # the money's journey is over: settled, released, paid out
 
     def __str__(self) -> str:
         return self.value
@@ -37,16 +43,18 @@ class OrderStatus(str, Enum):
 
 O = OrderStatus
 # Statuses of an order whose money was taken (the return page says "payment received").
-MONEY_TAKEN = frozenset({O.PAID, O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED, O.CHARGED_BACK})
+MONEY_TAKEN = frozenset({O.PAID, O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED, O.CHARGED_BACK,
+                         O.COMPLETED})
 
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     O.AWAITING_PAYMENT: frozenset({O.PAID, O.CANCELLED}),
     O.CANCELLED: frozenset({O.PAID}),
-    O.PAID: frozenset({O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED}),
+    O.PAID: frozenset({O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED, O.COMPLETED}),
     O.PARTIALLY_REFUNDED: frozenset({O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED, O.PAID}),
     O.REFUNDED: frozenset({O.PARTIALLY_REFUNDED, O.PAID}),  # a late refund failure only
-    O.DISPUTED: frozenset({O.PAID, O.PARTIALLY_REFUNDED, O.CHARGED_BACK}),
+    O.DISPUTED: frozenset({O.PAID, O.PARTIALLY_REFUNDED, O.CHARGED_BACK, O.COMPLETED}),
     O.CHARGED_BACK: frozenset(),
+    O.COMPLETED: frozenset({O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED}),
 }
 
 # Fulfilment (issue 17): a paid order moves on as its lines are shipped and delivered
@@ -57,8 +65,8 @@ _MONEY_NEWS = frozenset({O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED})
 TRANSITIONS = {
     **TRANSITIONS,
     O.PAID: TRANSITIONS[O.PAID] | FULFILLED,
-    O.SHIPPED: _MONEY_NEWS | {O.DELIVERED},
-    O.DELIVERED: _MONEY_NEWS,
+    O.SHIPPED: _MONEY_NEWS | {O.DELIVERED, O.COMPLETED},
+    O.DELIVERED: _MONEY_NEWS | {O.COMPLETED},
 }
 
 
@@ -78,6 +86,6 @@ def following_payment(before: P, after: P) -> OrderStatus | None:
         return O.DISPUTED
     if after == P.CAPTURED and before in {P.DISPUTED, P.REFUNDED, P.PARTIALLY_REFUNDED}:
         return O.PAID
-    if after == P.COMPLETED and before == P.DISPUTED:
-        return O.PAID
+    if after == P.COMPLETED and before in {P.CAPTURED, P.DISPUTED}:
+        return O.COMPLETED
     return None

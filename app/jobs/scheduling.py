@@ -35,6 +35,10 @@ PERIODIC = {
     "payouts_in_transit": ("PAYOUT_SWEEP_SECONDS", "app.jobs.payouts.sweep_in_transit"),
     # Lost webhooks (the PSP believes it delivered them): read back from its event list.
     "events": ("EVENT_CATCH_UP_SECONDS", "app.jobs.webhooks.catch_up_events"),
+    # Each PSP's settlement data imported and matched with the ledger (issue 13).
+    "reconciliation": ("RECONCILE_SECONDS", "app.jobs.reconciliation.reconcile_daily"),
+    # Payments whose sellers were paid since their settlement reach COMPLETED.
+    "completion": ("PAYOUT_SWEEP_SECONDS", "app.jobs.reconciliation.complete_payments"),
 }
 
 

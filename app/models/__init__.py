@@ -20,6 +20,12 @@ from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatusChange
 from app.models.payouts import FundingTransfer, Payout  # noqa: F401  (treasury)
 from app.models.provider_accounts import ProviderAccount
+from app.models.reconciliation import (  # noqa: F401  (settlement and reconciliation)
+    Difference,
+    ReconciliationPosting,
+    SettlementImport,
+    SettlementLine,
+)
 from app.models.refunds import Refund, RefundLine
 from app.models.security import MfaSecret, RecoveryCode, SavedPaymentMethod
 from app.models.statements import SellerStatement, StatementDocument  # noqa: F401

@@ -168,6 +168,44 @@ class ProviderPayout:
 
 
 @dataclass(frozen=True)
+class SettlementLine:
+    """One money movement as a PSP's settlement data reports it, in one shape for every PSP
+    (Stripe's balance transaction, a Braintree settled transaction, a sandbox record).
+
+    `type` is one of LINE_TYPES; amounts are signed minor units as the PSP's balance saw them
+    (`gross` in, `fee` kept by the PSP, `net` = gross − fee); `source` is the PSP's object (a
+    payment, refund, dispute or payout id; None for an adjustment), `payment` the PSP payment it
+    belongs to, `payout` the payout involved; `created` is Unix seconds (UTC). For a charge,
+    `source` is the payment's reference as the platform keeps it (`Payment.psp_reference`).
+    """
+
+    reference: str
+    type: str
+    source: str | None
+    payment: str | None
+    gross: int
+    fee: int
+    net: int
+    currency: str
+    created: int
+    available_on: int | None = None
+    payout: str | None = None
+    description: str = ""
+
+
+LINE_TYPES = ("charge", "refund", "refund_failure", "dispute", "dispute_reversal", "fee",
+              "payout", "payout_failure", "adjustment")
+
+
+@dataclass(frozen=True)
+class SettlementPage:
+    """Part of a day's settlement lines; `cursor` fetches the next part (None: the last)."""
+
+    lines: tuple[SettlementLine, ...]
+    cursor: str | None
+
+
+@dataclass(frozen=True)
 class BrowserOrigins:
     """Where a PSP's pages and scripts live as the buyer's browser sees them (scheme://host[:port]):
     what a checkout page routed to this PSP must let through its Content-Security-Policy."""
@@ -340,6 +378,12 @@ class PaymentProvider(ABC):
                                 submit: bool = True) -> ProviderDispute:
         """Send evidence text fields for a chargeback before its due date; `submit` closes
         the response (Stripe semantics). Never accepts or concedes the dispute by itself."""
+
+    def settlement_page(self, day: str, cursor: str | None) -> SettlementPage:
+        """One page of the money movements the PSP reports for a UTC day (YYYY-MM-DD), from
+        `cursor` (None: the first page). Read-only and repeatable: the same day and cursor give
+        the same lines, so an import can stop and resume. Must not move money."""
+        raise NotImplementedError(f"{self.name} does not report settlement data")
 
     def event_kind(self, event_type: str) -> EventKind:
         """What an event type of this PSP is about (the webhook service dispatches on it)."""

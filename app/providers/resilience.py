@@ -145,6 +145,9 @@ class GuardedProvider(PaymentProvider):
     def submit_dispute_evidence(self, reference, evidence, submit=True):
         return self._guarded("submit_dispute_evidence", False, reference, evidence, submit)
 
+    def settlement_page(self, day, cursor):
+        return self._guarded("settlement_page", True, day, cursor)  # a read
+
     # --- Braintree's Drop-in calls, outside the contract but network calls all the same ---
     def authorize_nonce(self, our_reference, nonce, amount, currency):
         # Keyed: our_reference (the payment's idempotency key) is the sale's order_id, and the

@@ -172,6 +172,12 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "support.dead_letter_preview"): STAFF,
     ("POST", "support.dead_letter_replay"): STAFF,
     ("POST", "support.dead_letter_job_replay"): STAFF,
+    ("GET", "support.reconciliation"): STAFF,
+    ("POST", "support.reconciliation_import"): STAFF,
+    ("GET", "support.reconciliation_progress"): STAFF,
+    ("GET", "support.reconciliation_export"): STAFF,
+    ("GET", "support.reconciliation_difference"): STAFF,
+    ("POST", "support.reconciliation_act"): STAFF,
     ("GET", "admin.routing"): ADMIN,
     ("POST", "admin.update_routing"): ADMIN,
     ("GET", "admin.fraud"): ADMIN,
@@ -262,7 +268,20 @@ def world(app, people, stack, psp) -> dict:
                 Address.user_id == people["buyer"])).scalar_one(), "fmt": "html",
             "statement_id": _statement(people["seller"]),
             "rule_id": fee_rules.set_rule(people["seller"], "ceramics", FeeRule(500),
-                                          Actor("admin@test.example", "127.0.0.1"))}
+                                          Actor("admin@test.example", "127.0.0.1")),
+            **_reconciliation_rows()}
+
+
+def _reconciliation_rows() -> dict:
+    """A settlement import and a difference for the reconciliation pages' routes."""
+    from app.models.reconciliation import Difference, SettlementImport
+
+    run = SettlementImport(provider="sandbox", day="2026-01-02", status="done")
+    diff = Difference(provider="sandbox", day="2026-01-02", kind="unknown_object",
+                      type="adjustment", source="txn_matrix", currency="EUR", psp_net=-1)
+    db.session.add_all([run, diff])
+    db.session.commit()
+    return {"import_id": run.id, "difference_id": diff.id, "action": "note"}
 
 
 def url_for_rule(rule: str, ids: dict) -> str:

@@ -93,3 +93,18 @@ class ConfirmDecisionForm(FlaskForm):
 
     action = HiddenField(validators=[DataRequired()])
     amount = HiddenField(validators=[Optional(), AMOUNT])
+
+
+class ReconcileForm(FlaskForm):
+    """Import and match one provider's day now. Choices are set by the view."""
+
+    provider = SelectField("Provider")
+    day = StringField("Day (UTC)", validators=[DataRequired(), Length(max=10)])
+
+
+class ResolveForm(FlaskForm):
+    """Resolve a difference: with the correcting posting, or with a reason alone."""
+
+    reason = TextAreaField("Reason", validators=[DataRequired("Say why this is resolved."),
+                                                 Length(max=2000)])
+    correct = HiddenField(default="0")

@@ -90,5 +90,6 @@ from app.blueprints.support import dead_letters as _dead_letters  # noqa: F401  
 from app.blueprints.support import disputes as _disputes  # noqa: F401  (/support/disputes)
 from app.blueprints.support import fraud as _fraud_views  # noqa: F401  (/support/fraud/reviews)
 from app.blueprints.support import fraud_lists as _fraud_lists  # noqa: F401  (/support/fraud/lists)
+from app.blueprints.support import reconciliation as _reconciliation  # noqa: F401  (/support/reconciliation)
 from app.blueprints.support import refunds as _refunds  # noqa: F401  (payment refunds)
 from app.blueprints.support import unknown as _unknown_views  # noqa: F401  (/support/payments/unknown)

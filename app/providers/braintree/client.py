@@ -41,8 +41,9 @@ from app.providers.base import (
     ProviderRefund,
     ProviderTimeout,
     SessionRequest,
+    SettlementPage,
 )
-from app.providers.braintree import mapping, webhooks
+from app.providers.braintree import mapping, settlement, webhooks
 
 log = logging.getLogger(__name__)
 S = PaymentStatus
@@ -190,6 +191,14 @@ class BraintreeProvider(PaymentProvider):
 
     def retrieve_refund(self, reference: str) -> ProviderRefund:
         return mapping.to_provider_refund(self._find(reference))
+
+    def settlement_page(self, day: str, cursor: str | None) -> SettlementPage:
+        return settlement.fetch_page(self, day, cursor)
+
+    def settlement_summary(self, day: str, currency: str) -> list[dict]:
+        """The day's settlement batch summary (outside the contract): Braintree's own totals
+        per kind, to hold the imported lines against."""
+        return settlement.batch_summary(self, day, currency)
 
     def retrieve_dispute(self, reference: str) -> ProviderDispute:
         dispute = self._call(self.gateway.dispute.find, reference, write=False)

@@ -18,8 +18,9 @@ from app.providers.base import (
     ProviderRefund,
     ProviderTimeout,
     SessionRequest,
+    SettlementPage,
 )
-from app.providers.sandbox import mapping, webhooks
+from app.providers.sandbox import mapping, settlement, webhooks
 
 
 class SandboxProvider(PaymentProvider):
@@ -78,6 +79,9 @@ class SandboxProvider(PaymentProvider):
 
     def retrieve(self, reference: str) -> ProviderPayment:
         return self._session("GET", f"/v1/payment_sessions/{reference}")
+
+    def settlement_page(self, day: str, cursor: str | None) -> SettlementPage:
+        return settlement.fetch_page(self._call, day, cursor)
 
     def find_by_reference(self, our_reference: str) -> ProviderPayment | None:
         listing = self._call("GET", "/v1/payment_sessions",

@@ -27,8 +27,9 @@ from app.providers.base import (
     ProviderPayout,
     ProviderRefund,
     SessionRequest,
+    SettlementPage,
 )
-from app.providers.stripe import connect, errors, mapping, webhooks
+from app.providers.stripe import connect, errors, mapping, settlement, webhooks
 from app.providers.stripe.mapping import REFERENCE_KEY
 
 PAYMENT_KEY = "holdfast_payment"     # on refunds: the payment's psp_reference (the session id)
@@ -263,6 +264,13 @@ class StripeProvider(PaymentProvider):
     def retrieve_account(self, account_id: str) -> connect.ConnectedAccount:
         """A seller's connected account (ProviderError 404 when Stripe has none). Read-only."""
         return connect.retrieve_account(self, account_id)
+
+    def settlement_page(self, day: str, cursor: str | None) -> SettlementPage:
+        return settlement.fetch_page(self, day, cursor)
+
+    def payout_settlement_page(self, payout: str, cursor: str | None) -> SettlementPage:
+        """The balance transactions one Stripe payout swept (outside the contract)."""
+        return settlement.fetch_payout(self, payout, cursor)
 
     def retrieve_payout(self, reference: str) -> ProviderPayout:
         return connect.retrieve(self, reference)

@@ -275,6 +275,20 @@ def settle(refund_id: int, report: ProviderRefund, actor: Actor, cause: str,
     return refund
 
 
+def book_made_at_psp(payment_id: int, report: ProviderRefund, actor: Actor,
+                     reason: str) -> Refund:
+    """Book a refund the PSP already made outside Holdfast (its dashboard), found by
+    reconciliation: split over the lines by the written refund policy (plans), as support's
+    refund of that amount would be, and settled from the PSP's own report — no PSP call.
+    Repeating it finds the refund booked the first time."""
+    existing = db.session.execute(select(Refund.id).where(
+        Refund.payment_id == payment_id, Refund.psp_reference == report.reference)
+    ).scalar_one_or_none()
+    if existing is None:
+        existing = _reserve(payment_id, None, report.amount, reason, actor, "support", None)
+    return settle(existing, report, actor, f"made at the PSP ({report.reference})")
+
+
 # --- for chargebacks: book a lost dispute on the lines the way a refund is booked ----------
 
 def allocate_lines(payment_id: int, amount: int) -> list[LineAllocation]:

@@ -197,8 +197,10 @@ def submit_for_settlement(transaction_id: str):
             return api_error("Settlement amount is too large.", E.SettlementAmountIsTooLarge,
                              "amount")
         # The sandbox settles at once here so refunds can follow a capture in one test.
-        txn.update(amount=f"{amount:.2f}", status="settled" if fake.instant_settlement
-                   else "submitted_for_settlement", updated_at=utc_now())
+        txn.update(amount=f"{amount:.2f}", status="submitted_for_settlement",
+                   updated_at=utc_now())
+        if fake.instant_settlement:
+            fake.settle_facts(txn)
     fake.count(f"capture:{txn['id']}")
     if txn.get("_dispute_on_settle") and txn["status"] == "settled":
         fake.open_dispute(txn["id"])
@@ -257,10 +259,41 @@ def refund(transaction_id: str):
     return xml({"transaction": transaction_view(credit)}, 201)
 
 
+def _settled_at(txn: dict):
+    return next((e["timestamp"] for e in reversed(txn.get("status_history") or [])
+                 if e["status"] == "settled"), None)
+
+
 def _matches(txn: dict, criteria: dict) -> bool:
     order = (criteria.get("order_id") or {}).get("is")
     ids = criteria.get("ids")
+    settled = criteria.get("settled_at")
+    if settled is not None:
+        at = _settled_at(txn)
+        if at is None or (settled.get("min") and at < settled["min"].replace(tzinfo=None)) \
+                or (settled.get("max") and at > settled["max"].replace(tzinfo=None)):
+            return False
     return (order is None or txn.get("order_id") == order) and (ids is None or txn["id"] in ids)
+
+
+@api.post("/settlement_batch_summary")
+@gateway_call(write=False)
+def settlement_batch_summary():
+    """Settled sales and credits of one day, per kind, card type and merchant account."""
+    day = str((body().get("settlement_batch_summary") or {}).get("settlement_date") or "")
+    groups: dict[tuple, list] = {}
+    with gw().lock:
+        for txn in gw().transactions.values():
+            at = _settled_at(txn)
+            if at is None or at.date().isoformat() != day:
+                continue
+            key = (txn["type"], txn["merchant_account_id"],
+                   (txn.get("credit_card") or {}).get("card_type") or "Visa")
+            groups.setdefault(key, []).append(Decimal(txn["amount"]))
+    records = [{"kind": kind, "merchant_account_id": account, "card_type": card,
+                "count": str(len(amounts)), "amount_settled": f"{sum(amounts):.2f}"}
+               for (kind, account, card), amounts in sorted(groups.items())]
+    return xml({"settlement_batch_summary": {"records": records}})
 
 
 @api.post("/transactions/advanced_search_ids")

@@ -192,6 +192,27 @@ class Gateway:
         signature = f"{self.public_key}|{Crypto.sha1_hmac_hash(self.private_key, payload)}"
         return urlencode({"bt_signature": signature, "bt_payload": payload.decode()}).encode()
 
+    def settle_facts(self, txn: dict) -> None:
+        """What a settled transaction shows: its history and disbursement details (the
+        merchant's funding of that day). Called under the lock."""
+        now = utc_now()
+        txn["status"] = "settled"
+        txn.setdefault("status_history", []).append(
+            {"status": "settled", "timestamp": now, "amount": txn["amount"]})
+        txn["disbursement_details"] = {
+            "disbursement_date": now.date().isoformat(), "settlement_amount": txn["amount"],
+            "settlement_currency_iso_code": txn["currency_iso_code"],
+            "settlement_currency_exchange_rate": "1", "funds_held": False, "success": True}
+
+    def settle_batch(self) -> int:
+        """Braintree's nightly batch: every sale or credit submitted for settlement settles."""
+        with self.lock:
+            due = [t for t in self.transactions.values()
+                   if t["status"] == "submitted_for_settlement"]
+            for txn in due:
+                self.settle_facts(txn)
+        return len(due)
+
     def refunded_total(self, txn: dict) -> Decimal:
         """What has been refunded of a sale so far."""
         return sum((Decimal(self.transactions[r]["amount"]) for r in txn.get("refund_ids", [])),

@@ -53,6 +53,8 @@ def register(app, fake: FakeStripe) -> None:
             "balance_transaction": None, "livemode": False,
             "reversals": {"object": "list", "data": [], "has_more": False, "url": ""}})
         transfer["reversals"]["url"] = f"/v1/transfers/{transfer['id']}/reversals"
+        transfer["balance_transaction"] = fake.balance_transaction(
+            -amount, transfer["currency"], transfer["id"], "transfer", 0)["id"]
         fake.emit("transfer.created", transfer, key)
         return transfer
 

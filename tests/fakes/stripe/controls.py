@@ -4,6 +4,8 @@ Python helpers (tests run the fake in-process) plus the same under /_fake/ over 
 """
 from __future__ import annotations
 
+import time
+
 from flask import jsonify, request
 
 from tests.fakes.stripe.checkout import CHALLENGE, authenticate, pay
@@ -99,3 +101,20 @@ def register(app, fake: FakeStripe) -> None:
         body = request.get_json(silent=True) or {}
         fake.fail_next(body.get("fault", ""), body.get("method", "POST"))
         return jsonify({"queued": [f for f, _ in fake.faults]})
+
+
+def automatic_payout(fake: FakeStripe, currency: str = "eur") -> str:
+    """Stripe's automatic payout of the platform's balance to its bank: every balance
+    transaction not swept yet is marked with the payout, which has its own transaction."""
+    with fake.lock:
+        unswept = [t for t in fake.of_kind("balance_transaction")
+                   if t["currency"] == currency and not t.get("payout")]
+        total = sum(t["net"] for t in unswept)
+        payout = fake.put({"id": fake.new_id("po"), "object": "payout", "amount": total,
+                           "currency": currency, "status": "paid", "automatic": True,
+                           "created": int(time.time()), "arrival_date": int(time.time())})
+        for txn in unswept:
+            txn["payout"] = payout["id"]
+        fake.balance_transaction(-total, currency, payout["id"], "payout", 0)["payout"] = \
+            payout["id"]
+    return payout["id"]

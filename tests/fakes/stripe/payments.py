@@ -135,6 +135,23 @@ def register(app, fake: FakeStripe) -> None:
     def get_charge(params, key, cid):
         return expand(fake, fake.get(cid, "charge"), params.get("expand"))
 
+    @api_route(app, fake, "/v1/balance_transactions")
+    def list_balance_transactions(params, key):
+        """Newest first; `created[gte|lt]`, `type`, `payout`, `source` filter; `expand[]`
+        data.source inlines each source object, as Stripe does."""
+        found = fake.of_kind("balance_transaction")
+        created = params.get("created") if isinstance(params.get("created"), dict) else {}
+        if created.get("lt") is not None:
+            found = [t for t in found if t["created"] < int(created["lt"])]
+        for field in ("type", "payout", "source"):
+            if params.get(field):
+                found = [t for t in found if t.get(field) == params[field]]
+        page = listing(found, params, "/v1/balance_transactions")
+        paths = [p.removeprefix("data.") for p in params.get("expand") or []
+                 if p.startswith("data.")]
+        page["data"] = [expand(fake, t, paths) for t in page["data"]]
+        return page
+
     @api_route(app, fake, "/v1/balance_transactions/<tid>")
     def get_balance_transaction(params, key, tid):
         return copy.deepcopy(fake.get(tid, "balance_transaction"))

@@ -18,14 +18,17 @@ def test_table_is_wait_then_paid_or_cancelled_then_follows_the_money():
     assert order_states.TRANSITIONS == {
         O.AWAITING_PAYMENT: {O.PAID, O.CANCELLED},
         O.CANCELLED: {O.PAID},  # an authorization reported after our expiry ran
-        O.PAID: {O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED, O.SHIPPED, O.DELIVERED},
+        O.PAID: {O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED, O.SHIPPED, O.DELIVERED,
+                 O.COMPLETED},
         O.PARTIALLY_REFUNDED: {O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED, O.PAID},
         O.REFUNDED: {O.PARTIALLY_REFUNDED, O.PAID},  # a refund the PSP failed late
-        O.DISPUTED: {O.PAID, O.PARTIALLY_REFUNDED, O.CHARGED_BACK},
+        O.DISPUTED: {O.PAID, O.PARTIALLY_REFUNDED, O.CHARGED_BACK, O.COMPLETED},
         O.CHARGED_BACK: set(),
         # Fulfilment (issue 17): shipped, then delivered; money news still overrides.
-        O.SHIPPED: {O.DELIVERED, O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED},
-        O.DELIVERED: {O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED},
+        O.SHIPPED: {O.DELIVERED, O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED, O.COMPLETED},
+        O.DELIVERED: {O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED, O.COMPLETED},
+        # The payment's end; money can still go back to the buyer afterwards.
+        O.COMPLETED: {O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED},
     }
 
 
@@ -39,7 +42,8 @@ P = PaymentStatus
     (P.CAPTURED, P.DISPUTED, O.DISPUTED),
     (P.DISPUTED, P.REFUNDED, O.CHARGED_BACK),       # the bank decided for the buyer
     (P.DISPUTED, P.CAPTURED, O.PAID),               # won
-    (P.DISPUTED, P.COMPLETED, O.PAID),
+    (P.DISPUTED, P.COMPLETED, O.COMPLETED),         # won, after the payment's end
+    (P.CAPTURED, P.COMPLETED, O.COMPLETED),         # settled, released, paid out
     (P.DISPUTED, P.PARTIALLY_REFUNDED, O.PARTIALLY_REFUNDED),
     (P.REFUNDED, P.CAPTURED, O.PAID),               # a late refund failure
     (P.AUTHORIZED, P.CAPTURED, None),               # checkout's own moves say nothing new

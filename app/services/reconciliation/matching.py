@@ -1,0 +1,187 @@
+"""Match one provider's day of settlement lines with the ledger, set-based: two grouped queries
+(the PSP's side and ours, one row per PSP object), then `domain.reconciliation.classify` on each
+pair, then the differences and settlement postings written in bulk — no query per line.
+
+Runs inside the caller's unit of work; repeating it changes nothing (differences are updated
+in place, settlement postings are once per intent).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, insert, select, update
+
+from app.clock import now
+from app.domain import ledger as rules
+from app.domain.reconciliation import (
+    DifferenceKind,
+    DifferenceStatus,
+    LedgerSide,
+    PspSide,
+    classify,
+    transition,
+)
+from app.extensions import db
+from app.models.ledger import LedgerTransaction
+from app.models.payments import Payment
+from app.models.payouts import Payout
+from app.models.reconciliation import (
+    Difference,
+    ReconciliationPosting,
+    SettlementImport,
+    SettlementLine,
+)
+from app.services.money import ledger
+from app.services.reconciliation import sides
+
+PAYOUT_TYPES = ("payout", "payout_failure")
+PAYOUT_NOT_SETTLED = ("pending", "in_transit")  # the PSP took it; our payout waits for the bank
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """What one match did: objects compared, differences open after it, lines settled."""
+
+    objects: int
+    open_differences: int
+    settled_lines: int
+
+
+def day_range(day: str) -> tuple[datetime, datetime]:
+    """[start, end) of a UTC day, as the ledger's naive UTC datetimes."""
+    start = datetime.strptime(day, "%Y-%m-%d")
+    return start, start + timedelta(days=1)
+
+
+def match_day(provider: str, day: str) -> MatchResult:
+    """Compare the provider's objects touched by `day` and record what differs (caller's
+    transaction)."""
+    start, end = day_range(day)
+    ours = sides.ledger_objects(provider, start - sides.WINDOW)
+    keys = sides.touched(provider, day, start, end, ours)
+    psp = {(t, s): (PspSide(n, int(g), int(f), int(net), frozenset({c1, c2})), pay_ref, first)
+           for t, s, n, g, f, net, c1, c2, pay_ref, first
+           in db.session.execute(sides.psp_aggregate(provider, keys)).all()}
+    mine = {(t, r): LedgerSide(int(net), int(fee), frozenset({c1, c2}))
+            for t, r, net, fee, c1, c2
+            in db.session.execute(sides.ours_aggregate(ours, keys)).all()}
+    report_after = db.session.execute(select(SettlementImport.id).where(
+        SettlementImport.provider == provider, SettlementImport.day > day,
+        SettlementImport.status == "done").limit(1)).first() is not None
+    known, pending = _known(provider, {k: v[1] for k, v in psp.items() if k not in mine})
+    open_rows = {(d.type, d.source): d for d in db.session.execute(select(Difference).where(
+        Difference.provider == provider, Difference.status == DifferenceStatus.OPEN.value))
+        .scalars()}
+    # A person's reasoned decision stands: the same difference is not raised again.
+    decided = {(t, s, k) for t, s, k in db.session.execute(
+        select(Difference.type, Difference.source, Difference.kind)
+        .join(keys, (keys.c.type == Difference.type) & (keys.c.ref == Difference.source))
+        .where(Difference.provider == provider,
+               Difference.status == DifferenceStatus.RESOLVED.value))}
+    matched, fresh = [], []
+    for key in psp.keys() | mine.keys():
+        type_, source = key
+        side, pay_ref, first = psp.get(key, (None, None, None))
+        kind = classify(type_, side, mine.get(key), known=key in known,
+                        report_after_seen=report_after)
+        if kind == DifferenceKind.MISSING_OURS and key in pending:
+            kind = DifferenceKind.IN_TRANSIT
+        existing = open_rows.get(key)
+        if kind is None:
+            matched.append(key)
+            if existing is not None:
+                existing.status = transition(DifferenceStatus(existing.status),
+                                             DifferenceStatus.MATCHED).value
+                existing.resolved_at = now()
+                existing.resolution = existing.resolution or "Both sides agree now."
+            continue
+        values = _values(kind, side, mine.get(key), pay_ref)
+        if existing is None and (type_, source, kind.value) in decided:
+            continue
+        if existing is not None:
+            for name, value in values.items():
+                setattr(existing, name, value)
+        else:
+            fresh.append({"provider": provider, "day": first or day, "type": type_,
+                          "source": source, "status": DifferenceStatus.OPEN.value, "note": "",
+                          "created_at": now(), **values})
+    if fresh:
+        db.session.execute(insert(Difference), fresh)
+    settled = settle_lines(provider, matched)
+    db.session.flush()
+    still_open = db.session.execute(select(func.count()).select_from(Difference).where(
+        Difference.provider == provider, Difference.status == "open")).scalar_one()
+    return MatchResult(len(psp.keys() | mine.keys()), still_open, settled)
+
+
+def _values(kind, side, mine, pay_ref) -> dict:
+    currencies = ((side.currencies if side else frozenset())
+                  | (mine.currencies if mine else frozenset()))
+    return {"kind": kind.value, "payment": pay_ref, "currency": min(currencies),
+            "psp_net": side.net if side else None, "psp_fee": side.fee if side else None,
+            "ledger_net": mine.net if mine else None, "ledger_fee": mine.fee if mine else None}
+
+
+def _known(provider: str, keys: dict) -> tuple[set, set]:
+    """Of PSP-only objects ({(type, source): PSP payment}): which are ours (their payment or
+    payout is), and which of those are payouts our side has not settled yet (timing, not a
+    miss). Chunked IN lookups, never one per object."""
+    payments = {k: p for k, p in keys.items() if k[0] not in PAYOUT_TYPES and p}
+    payouts = {k for k in keys if k[0] in PAYOUT_TYPES}
+    wanted, ours = list(set(payments.values())), set()
+    for i in range(0, len(wanted), 500):
+        ours.update(db.session.execute(select(Payment.psp_reference).where(
+            Payment.provider == provider, Payment.psp_reference.in_(wanted[i:i + 500])))
+            .scalars())
+    known = {k for k, p in payments.items() if p in ours}
+    pending = set()
+    sources = list({k[1] for k in payouts})
+    for i in range(0, len(sources), 500):
+        rows = db.session.execute(select(Payout.psp_reference, Payout.status).where(
+            Payout.provider == provider, Payout.psp_reference.in_(sources[i:i + 500])))
+        for reference, status in rows:
+            for key in ((t, reference) for t in PAYOUT_TYPES):
+                if key in payouts:
+                    known.add(key)
+                    if status in PAYOUT_NOT_SETTLED:
+                        pending.add(key)
+    return known, pending
+
+
+def settle_lines(provider: str, keys: list[tuple[str, str]]) -> int:
+    """Post the net of matched lines not yet settled out of PSP clearing, one posting per
+    (report day, currency), each recorded against its report day."""
+    if not keys:
+        return 0
+    wanted = set(keys)
+    sources = sorted({source for _, source in wanted})
+    lines = []
+    for i in range(0, len(sources), 500):  # chunked lookups, never one per line
+        lines += [row for row in db.session.execute(
+            select(SettlementLine.id, SettlementLine.type, SettlementLine.payment,
+                   SettlementLine.source, SettlementLine.day, SettlementLine.currency,
+                   SettlementLine.net).where(
+                SettlementLine.provider == provider, SettlementLine.settlement_txn_id.is_(None),
+                SettlementLine.source.in_(sources[i:i + 500]))).all()
+            if (sides.object_type(row.type, row.payment), row.source) in wanted]
+    groups: dict[tuple[str, str], list] = defaultdict(list)
+    for row in lines:
+        groups[(row.day, row.currency)].append(row)
+    settled = 0
+    for (day, currency), rows in sorted(groups.items()):
+        net = sum(r.net for r in rows)
+        if net == 0:
+            continue  # nothing to move; the lines stay unsettled and cost nothing
+        intent = f"settlement:{provider}:{day}:{currency}:{min(r.id for r in rows)}"
+        ledger.post(rules.settled(provider, currency, net), intent)
+        txn_id = db.session.execute(select(LedgerTransaction.id).where(
+            LedgerTransaction.intent == intent)).scalar_one()
+        db.session.merge(ReconciliationPosting(transaction_id=txn_id, provider=provider, day=day))
+        ids = [r.id for r in rows]
+        for i in range(0, len(ids), 500):
+            db.session.execute(update(SettlementLine).where(SettlementLine.id.in_(ids[i:i + 500]))
+                               .values(settlement_txn_id=txn_id))
+        settled += len(rows)
+    return settled

@@ -1,0 +1,41 @@
+"""Braintree's settled transactions reconcile against its fake: a captured and refunded
+payment matches the ledger once the nightly batch settled both, clearing returns to zero; a
+credit issued in Braintree's control panel is missing on our side."""
+from __future__ import annotations
+
+from app.services.audit import Actor
+from app.services.refunds import refunds
+from tests.services.money import test_svc_money_on_braintree as on_braintree
+from tests.services.money.test_svc_money_on_braintree import paid
+from tests.services.reconciliation.recon_steps import (
+    clearing_today,
+    open_differences,
+    reconcile,
+)
+
+SUPPORT = Actor("support@test.example", "127.0.0.1")
+fake = on_braintree.fake  # the money suite's fixture: every payment on the fake gateway
+
+
+def test_a_braintree_day_reconciles_to_zero(app, people, fake):
+    payment = paid(people, fake)
+    refunds.request_refund(payment.id, amount=1000, reason="Chipped mug", actor=SUPPORT,
+                           by="support")
+    fake.settle_batch()
+    row = reconcile("braintree")
+    assert row.status == "done" and row.lines_imported == 2
+    assert open_differences() == []
+    assert clearing_today("braintree") == 0
+
+
+def test_a_credit_made_in_the_control_panel_is_missing_on_our_side(app, people, fake):
+    from app.providers.registry import get_provider
+
+    payment = paid(people, fake)
+    credit = get_provider("braintree").inner.gateway.transaction.refund(
+        payment.psp_reference, "7.00").transaction
+    fake.settle_batch()
+    reconcile("braintree")
+    [diff] = open_differences()
+    assert (diff.kind, diff.type, diff.source, diff.psp_net, diff.payment) == (
+        "missing_ours", "refund", credit.id, -700, payment.psp_reference)
