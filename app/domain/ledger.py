@@ -30,6 +30,13 @@ class AccountKind(str, Enum):
     # Money a PSP captured on a payment that must give it back (a second payment of a paid
     # order): owed to the buyer until the refund goes through; no seller, no fee.
     GIVE_BACK = "give_back"
+    # Cross-currency orders (app/domain/cross_currency.py): one conversion account per
+    # currency carries the platform's currency position (credited in the currency the buyer
+    # paid, debited in the currency a seller is credited), so each currency balances on its
+    # own; the FX margin is platform revenue; tax collected is owed per country.
+    FX_CONVERSION = "fx_conversion"
+    FX_MARGIN = "fx_margin"
+    TAX_PAYABLE = "tax_payable"            # per country (owner: ISO code)
 
     def __str__(self) -> str:
         return self.value

@@ -33,6 +33,8 @@ PERIODIC = {
     # Owners of last resort for non-terminal payments and payouts (issue 11 §1.3).
     "payments": ("PAYMENT_SWEEP_SECONDS", "app.jobs.payments.sweep_payments"),
     "payouts_in_transit": ("PAYOUT_SWEEP_SECONDS", "app.jobs.payouts.sweep_in_transit"),
+    # Reference exchange rates from FX_RATES_SOURCE (issue 17, currency conversion).
+    "fx_rates": ("FX_REFRESH_SECONDS", "app.jobs.fx.refresh_rates"),
 }
 
 

@@ -21,7 +21,7 @@ from app.models.escrow import EscrowHold, SellerFeeRule
 from app.services import audit
 from app.services.audit import Actor
 from app.services.errors import Conflict, NotFound
-from app.services.money import ledger
+from app.services.money import cross_currency, ledger
 
 H = EscrowStatus
 
@@ -72,6 +72,10 @@ def hold_captured(payment: Payment) -> bool:
     cfg = current_app.config
     default = FeeRule(cfg["PLATFORM_FEE_BPS"], cfg["PLATFORM_FEE_FIXED"])
     seller_rules = _fee_rules(order.seller_ids)
+    if not order.plain:
+        # Converted or taxed: holds in each seller's currency, the capture posted per currency.
+        return cross_currency.hold_captured(
+            payment, order, lambda sid, cat: choose_rule(cat, seller_rules[sid], default))
     shares = split_capture(payment.amount_captured, [line.line_total for line in order.lines])
     per_seller: dict[int, int] = defaultdict(int)
     holds = []
