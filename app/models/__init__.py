@@ -4,8 +4,8 @@ from app.models.bank_accounts import BankAccount
 from app.models.catalogue import CartItem, Item, ItemCategory  # noqa: F401  (admin categories)
 from app.models.disputes import CaseEvent, DisputeCase, EvidenceFile
 from app.models.escrow import EscrowHold, PayoutSettings, SellerFeeRule
-from app.models.fx_tax import FxRate, TaxRateRow  # noqa: F401  (rates tables)
 from app.models.fraud import FraudListEntry  # noqa: F401  (fraud lists)
+from app.models.fx_tax import FxRate, TaxRateRow  # noqa: F401  (rates tables)
 from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.notifications import Notification
 from app.models.orders import Order, OrderLine, OrderStatus

@@ -21,11 +21,11 @@ from app.providers.registry import choose_route, get_provider
 from app.security_headers import origin_of
 from app.services import audit
 from app.services.audit import Actor
-from app.services.checkout import quotes
 from app.services.errors import Conflict, NotFound, PaymentUnavailable, ServiceError
 from app.services.fraud import screening
 from app.services.fraud.screening import BuyerOrigin
 from app.services.payments import actions, janitor, payments, vault
+from app.services.shop import quotes
 
 S = PaymentStatus
 MODES = ("hosted", "embedded")

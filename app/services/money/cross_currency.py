@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.domain import cross_currency as rules
-from app.domain.fees import FeeRule, choose_rule, platform_fee, split_capture
+from app.domain.fees import FeeRule, platform_fee, split_capture
 from app.extensions import db
 from app.models import Item, Order, Payment
 from app.models.escrow import EscrowHold

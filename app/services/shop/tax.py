@@ -7,7 +7,7 @@ import io
 from dataclasses import dataclass
 from datetime import date, datetime, time
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 
 from app.database import unit_of_work
 from app.domain import tax as rules

@@ -110,3 +110,42 @@ def quote(buyer: User, rows: list[tuple[Item, int]], currency: str,
 def cart_rows(rows: list[CartItem]) -> list[tuple[Item, int]]:
     """Cart rows as (item, quantity)."""
     return [(row.item, row.quantity) for row in rows]
+
+
+@dataclass(frozen=True)
+class GroupPrice:
+    """A cart group in its own currency, priced for the buyer (tax per their country)."""
+
+    currency: str
+    quote: Quote | None
+    error: str | None
+
+
+def priced_groups(buyer: User, groups) -> dict[str, GroupPrice]:
+    """Each cart group (currency → its rows) priced in its own currency for the cart page."""
+    result = {}
+    for group in groups:
+        try:
+            result[group.currency] = GroupPrice(
+                group.currency, quote(buyer, cart_rows(group.rows), group.currency), None)
+        except ServiceError as exc:
+            result[group.currency] = GroupPrice(group.currency, None, str(exc))
+    return result
+
+
+def converted(buyer: User, groups, currency: str) -> Quote | None:
+    """The whole cart priced in `currency`, or None when it cannot be (no rates)."""
+    rows = [pair for group in groups for pair in cart_rows(group.rows)]
+    try:
+        return quote(buyer, rows, currency) if rows else None
+    except ServiceError:
+        return None
+
+
+def pay_in_choices(groups) -> list[str]:
+    """Currencies a mixed cart can be paid in: the cart's own, when rates cover them all."""
+    own = sorted({group.currency for group in groups})
+    if len(own) < 2:
+        return []
+    known = set(fx.currencies())
+    return own if set(own) <= known else []
