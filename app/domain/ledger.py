@@ -37,6 +37,9 @@ class AccountKind(str, Enum):
     FX_CONVERSION = "fx_conversion"
     FX_MARGIN = "fx_margin"
     TAX_PAYABLE = "tax_payable"            # per country (owner: ISO code)
+    # What converting back at an order's frozen rate cost (debit) or earned (credit) the
+    # platform against the reference rate of the day of the refund.
+    FX_RESULT = "fx_result"
 
     def __str__(self) -> str:
         return self.value

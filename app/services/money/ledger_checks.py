@@ -149,7 +149,7 @@ def refunds_posted() -> list[str]:
         txns = db.session.execute(select(LedgerTransaction).where(LedgerTransaction.intent.in_(
             [f"refund:{refund.id}", f"refund_reversed:{refund.id}"]))).scalars().all()
         if {t.event for t in txns} != expected[refund.status] or \
-                sum(line.amount for line in refund.lines) != refund.amount:
+                sum(line.paid for line in refund.lines) != refund.amount:
             problems.append(f"refund {refund.id} ({refund.status}): postings "
                             f"{sorted(t.intent for t in txns)}")
         for txn in txns:

@@ -98,6 +98,9 @@ def quote(buyer: User, rows: list[tuple[Item, int]], currency: str,
                 raise ServiceError(f"“{item.title}” cannot be paid in {currency}: we have no "
                                    f"exchange rate for {item.currency}.") from None
             conversion = fx_rules.convert(settlement, item.currency, currency, mid_rate, margin)
+            if conversion.presentment == 0:
+                raise ServiceError(f"“{item.title}” is too cheap to pay in {currency}; "
+                                   f"please pay it in {item.currency}.")
             mid = str(mid_rate)
         category = item.tax_category or "standard"
         bps = tax_rules.rate_bps(rates, country, category)
