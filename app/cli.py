@@ -213,6 +213,9 @@ def register(app: Flask) -> None:
                        maintenance_interval=app.config["PERIODIC_CHECK_SECONDS"]).work(
             with_scheduler=True, burst=burst, logging_level="INFO")
 
+    from app.fx_tax_cli import register as register_fx_tax
+    register_fx_tax(app, _operator)  # flask fx …, flask tax …
+
     @app.cli.command("dev")
     def dev():
         """Start the platform, the sandbox PSP and a worker; Ctrl-C stops them all."""

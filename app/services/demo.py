@@ -5,6 +5,8 @@ config.DEMO_TOTP_SECRET, so a person can add it to any authenticator app and try
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask import current_app
 from sqlalchemy import select
 
@@ -15,9 +17,9 @@ from app.models.users import STAFF_ROLES
 from app.services import audit
 from app.services.audit import Actor
 from app.services.errors import ServiceError
-from app.services.money import bank_accounts
+from app.services.money import bank_accounts, fx
 from app.services.security import mfa
-from app.services.shop import catalogue
+from app.services.shop import catalogue, tax
 from config import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_TOTP_SECRET
 
 SEED = Actor("system:seed-demo", "cli")
@@ -95,4 +97,19 @@ def seed() -> list[str]:
                                               fixed_amount=0)])
             audit.record(SEED, "fee_rules.created", f"seller:{seller.id}", rules=2, demo=True)
             created.append("fee rules for seller@demo.test")
+    created += _seed_rates()
+    return created
+
+
+def _seed_rates() -> list[str]:
+    """The shipped reference rates and tax table, so a mixed cart and VAT work offline."""
+    created = []
+    if fx.current() is None:
+        table = fx.refresh(SEED)
+        created.append(f"exchange rates of {table.as_of} ({len(table.per_eur)} currencies)")
+    if not tax.listing():
+        path = Path(current_app.config["TAX_RATES_FILE"])
+        if path.is_file():
+            count = tax.import_csv(path.read_text(encoding="utf-8"), SEED)
+            created.append(f"tax rates from {path.name} ({count})")
     return created

@@ -62,3 +62,4 @@ def update_routing():
 from app.blueprints.admin import categories as _category_views  # noqa: F401  (/admin/categories)
 from app.blueprints.admin import fraud as _fraud_views  # noqa: F401  (/admin/fraud)
 from app.blueprints.admin import staff as _staff_views  # noqa: F401  (routes on this blueprint)
+from app.blueprints.admin import tax as _tax_views  # noqa: F401  (/admin/tax)

@@ -29,8 +29,8 @@ TOTAL = 2400 + 456 + 5519 + 1049
 
 
 @pytest.fixture
-def rates(app):
-    app.config["FX_MARGIN_BPS"] = 150
+def rates(app, monkeypatch):
+    monkeypatch.setitem(app.config, "FX_MARGIN_BPS", 150)
     fx.refresh(ADMIN)
     tax.import_csv("DE,standard,19\nUS,standard,7.25\n", ADMIN)
 
@@ -156,7 +156,7 @@ def test_a_vat_number_is_checked_and_a_foreign_business_pays_no_vat(
     assert order.tax_amount == 0 and order.total_amount == 2400
 
 
-def test_no_rates_no_conversion_and_stale_rates_refused(client, people, app):
+def test_no_rates_no_conversion_and_stale_rates_refused(client, people, app, monkeypatch):
     login(client, "buyer")
     add(client, people["mug"])
     add(client, people["board"])
@@ -164,7 +164,7 @@ def test_no_rates_no_conversion_and_stale_rates_refused(client, people, app):
     assert response.status_code == 303
     assert "not available right now" in client.get("/cart").get_data(as_text=True)
     fx.refresh(ADMIN)
-    app.config["FX_MAX_AGE_DAYS"] = 1
+    monkeypatch.setitem(app.config, "FX_MAX_AGE_DAYS", 1)
     client.post("/checkout", data={"currency": "EUR", "convert": "y"})
     assert "out of date" in client.get("/cart").get_data(as_text=True)
     assert db.session.execute(select(Order)).first() is None
