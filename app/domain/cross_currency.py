@@ -75,7 +75,8 @@ def capture(provider: str, currency: str, captured: int, psp_fee: int,
                     -sum(line.at_mid for group in foreign.values() for line in group)))
     postings = [_posting("capture", currency, legs)]
     for other, group in sorted(foreign.items()):
-        postings.append(settle(other, group))
+        if sum(line.settlement for line in group):  # a tiny partial capture may settle none
+            postings.append(settle(other, group))
     return postings
 
 

@@ -30,7 +30,9 @@ def line_money(order: Order, captured: int) -> list[rules.LineMoney]:
             result.append(rules.LineMoney(line.seller_id, line.currency, share - tax,
                                           share - tax, 0, tax, order.buyer_country))
             continue
-        margin = line.fx_margin if full else _part(line.fx_margin, share, line.paid)
+        # Rounded apart, tax and margin could overshoot the share by a unit: the margin yields.
+        margin = line.fx_margin if full else min(_part(line.fx_margin, share, line.paid),
+                                                 share - tax)
         settlement = line.line_total if full else _part(line.line_total, share, line.paid)
         result.append(rules.LineMoney(line.seller_id, line.currency, settlement,
                                       share - tax - margin, margin, tax, order.buyer_country))
