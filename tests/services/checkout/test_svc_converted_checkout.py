@@ -168,3 +168,28 @@ def test_no_rates_no_conversion_and_stale_rates_refused(client, people, app, mon
     client.post("/checkout", data={"currency": "EUR", "convert": "y"})
     assert "out of date" in client.get("/cart").get_data(as_text=True)
     assert db.session.execute(select(Order)).first() is None
+
+
+def test_support_refunds_a_converted_line_in_its_currency_from_the_form(
+        app, client, people, stack, psp, rates):
+    from tests.blueprints.test_bp_refunds import _confirm, _html
+
+    set_country(people["buyer"], "DE")
+    login(client, "buyer")
+    add(client, people["mug"])
+    add(client, people["board"])
+    payment = pay(client, stack, psp, place(client))
+    board = next(line for line in db.session.get(Order, payment.order_id).lines
+                 if line.currency == "USD")
+    support = app.test_client()
+    login(support, "support")
+    url = f"/support/payments/{payment.id}/refunds"
+    data = {f"line_{board.id}": "59.00", "amount": "", "reason": "never arrived"}
+    preview = _html(support.post(url, data={**data, "step": "preview"}))
+    # The buyer gets the board's 55.19 + 10.49 VAT back in EUR; the seller gives 59.00 USD.
+    assert "Confirm refund of €65.68" in preview and "$59.00" in preview
+    assert _confirm(support, url, data).status_code == 303
+    assert ledger.balance(AccountKind.ESCROW, str(people["seller"]), "USD") == 0
+    assert ledger.balance(AccountKind.TAX_PAYABLE, "DE", "EUR") == 456
+    assert set(per_currency_sums().values()) == {0}
+    assert check_all() == []
