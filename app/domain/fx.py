@@ -11,7 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from xml.etree import ElementTree
+from xml.etree.ElementTree import ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
 
 from app.domain.money import CURRENCY_EXPONENTS, exponent
 
@@ -44,11 +47,12 @@ def parse_ecb(xml_text: str | bytes) -> RateTable:
     """Read an eurofxref-daily.xml document (only the currencies Holdfast accepts are kept)."""
     if isinstance(xml_text, str):
         xml_text = xml_text.encode()
-    if b"<!DOCTYPE" in xml_text or b"<!ENTITY" in xml_text:
-        raise FxError("a rates file must not declare a DOCTYPE or entities")
     try:
-        root = ElementTree.fromstring(xml_text)
-    except ElementTree.ParseError as exc:
+        # defusedxml: a rates file from a URL is untrusted (no DTDs, entities or bombs).
+        root = fromstring(xml_text, forbid_dtd=True)
+    except DefusedXmlException:
+        raise FxError("a rates file must not declare a DOCTYPE or entities") from None
+    except ParseError as exc:
         raise FxError(f"the rates file is not XML: {exc}") from None
     day = root.find(".//e:Cube/e:Cube[@time]", ECB_NS)
     if day is None:
