@@ -31,7 +31,7 @@ class ItemForm(FlaskForm):
     # Choices are the admin's categories (set by the view): the category decides the fee.
     category = SelectField("Category", default="general")
     # What tax a sale takes in the buyer's country (the admin's rates table, /admin/tax).
-    tax_category = SelectField("Tax category", default="standard",
+    tax_category = SelectField("Tax class", default="standard",
                                choices=[SelectChoice(c, TAX_CATEGORY_NAMES[c])
                                         for c in TAX_CATEGORIES])
     stock = IntegerField("Stock", default=1, validators=[NumberRange(min=0, max=100_000)])
