@@ -11,6 +11,8 @@ import os
 import secrets
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent
+
 BASE_DIR = Path(__file__).resolve().parent
 
 # Secrets every deployment must provide.
@@ -133,6 +135,16 @@ def environment() -> dict:
         "RQ_QUEUE_ROUTES": env.get("RQ_QUEUE_ROUTES", ""),
         # Older ENCRYPTION_KEY values, comma-separated: decrypt only (see app/crypto/envelope.py).
         "ENCRYPTION_RETIRED_KEYS": env.get("ENCRYPTION_RETIRED_KEYS", ""),
+        # Currency conversion (docs/fx-and-tax.md): where the ECB-format reference rates come
+        # from (an http(s) URL or a file; empty: the shipped demo file), how often the job
+        # refreshes them, how old they may be before conversion stops, the platform's margin.
+        "FX_RATES_SOURCE": env.get("FX_RATES_SOURCE", str(ROOT / "data/fx/eurofxref-daily.xml")),
+        "FX_REFRESH_SECONDS": _env_int("FX_REFRESH_SECONDS", 6 * 3600),
+        "FX_MARGIN_BPS": _env_int("FX_MARGIN_BPS", 150),
+        # Taxes: the platform's own VAT country (reverse charge applies to EU businesses
+        # elsewhere) and the rates file `flask tax import` reads by default.
+        "TAX_HOME_COUNTRY": env.get("TAX_HOME_COUNTRY", "NL"),
+        "TAX_RATES_FILE": env.get("TAX_RATES_FILE", str(ROOT / "data/tax/rates.csv")),
         # Marketplace money: the default platform fee, escrow timer, and job cadences.
         "PLATFORM_FEE_BPS": _env_int("PLATFORM_FEE_BPS", 1000),
         "PLATFORM_FEE_FIXED": _env_int("PLATFORM_FEE_FIXED", 0),
@@ -263,6 +275,8 @@ class Config:
     # The sandbox PSP is a provider like the others: in production only when SANDBOX_API_URL
     # is set (ProductionConfig.check); everywhere else it is the offline default.
     SANDBOX_ENABLED = True
+    # Reference rates older than this (days) stop conversion; 0: no limit.
+    FX_MAX_AGE_DAYS = 4
     SECRET_KEY: str | None = None
     SANDBOX_WEBHOOK_SECRET: str | None = None
     ENCRYPTION_KEY: str | None = None
@@ -277,6 +291,7 @@ class Config:
         for name in SECRET_NAMES:
             settings[name] = os.environ.get(name) or settings.get(name)
         settings["RATE_LIMITS"] = rate_limits_from_env(cls.RATE_LIMITS)
+        settings["FX_MAX_AGE_DAYS"] = _env_int("FX_MAX_AGE_DAYS", cls.FX_MAX_AGE_DAYS)
         return cls.check(settings)
 
     @classmethod
@@ -290,6 +305,7 @@ class DevelopmentConfig(Config):
 
     ENV_NAME = "development"
     DEMO_ACCOUNTS_ALLOWED = True
+    FX_MAX_AGE_DAYS = 0  # the shipped demo rates file never gets newer
 
     @classmethod
     def load(cls) -> dict:
@@ -308,6 +324,7 @@ class TestConfig(Config):
 
     ENV_NAME = "test"
     TESTING = True
+    FX_MAX_AGE_DAYS = 0  # tests that check staleness set it
     DEMO_ACCOUNTS_ALLOWED = True
     # Fixed so a worker subprocess and the test process agree; they guard nothing real.
     SECRET_KEY = "test-secret-key-not-for-production"

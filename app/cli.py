@@ -269,6 +269,9 @@ def register(app: Flask) -> None:
 
         sys.exit(reconcile_cli.run(providers, day, _operator(), click.echo))
 
+    from app.fx_tax_cli import register as register_fx_tax
+    register_fx_tax(app, _operator)  # flask fx …, flask tax …
+
     @app.cli.command("dev")
     def dev():
         """Start the platform, the sandbox PSP and a worker; Ctrl-C stops them all."""

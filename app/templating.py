@@ -8,10 +8,12 @@ from flask_login import current_user
 
 from app.clock import now
 from app.domain.money import Money
+from app.domain.tax import EU_COUNTRIES, tax_on
 from app.money_text import format_amount
 from app.pci_inventory import script_hashes
 from app.security_headers import csp_nonce
 from app.services import form_intents
+from app.services.shop.order_money import breakdown
 
 
 def money_filter(amount: int | Money | None, currency: str | None = None) -> str:
@@ -71,6 +73,10 @@ def register(app: Flask) -> None:
     app.jinja_env.globals["form_intent"] = form_intents.mint
     app.jinja_env.globals["home_url"] = home_url
     app.jinja_env.globals["home_label"] = home_label
+    # An order's lines, tax and conversion, listed the same on every page and the receipt.
+    app.jinja_env.globals["order_money"] = breakdown
+    app.jinja_env.globals["tax_on"] = tax_on
+    app.jinja_env.globals["eu_countries"] = EU_COUNTRIES
     # Hashed once at startup: a script changed on disk later no longer matches and won't run.
     hashes = script_hashes(app.static_folder)
     app.jinja_env.globals["sri"] = hashes.__getitem__

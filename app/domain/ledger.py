@@ -37,6 +37,16 @@ class AccountKind(str, Enum):
     # report lines move their net here from PSP clearing, so clearing is only what the PSP has
     # not yet confirmed, and returns to zero for every fully reconciled day.
     PSP_BALANCE = "psp_balance"
+    # Cross-currency orders (app/domain/cross_currency.py): one conversion account per
+    # currency carries the platform's currency position (credited in the currency the buyer
+    # paid, debited in the currency a seller is credited), so each currency balances on its
+    # own; the FX margin is platform revenue; tax collected is owed per country.
+    FX_CONVERSION = "fx_conversion"
+    FX_MARGIN = "fx_margin"
+    TAX_PAYABLE = "tax_payable"            # per country (owner: ISO code)
+    # What converting back at an order's frozen rate cost (debit) or earned (credit) the
+    # platform against the reference rate of the day of the refund.
+    FX_RESULT = "fx_result"
 
     def __str__(self) -> str:
         return self.value

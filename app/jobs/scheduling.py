@@ -39,6 +39,8 @@ PERIODIC = {
     "reconciliation": ("RECONCILE_SECONDS", "app.jobs.reconciliation.reconcile_daily"),
     # Payments whose sellers were paid since their settlement reach COMPLETED.
     "completion": ("PAYOUT_SWEEP_SECONDS", "app.jobs.reconciliation.complete_payments"),
+    # Reference exchange rates from FX_RATES_SOURCE (issue 17, currency conversion).
+    "fx_rates": ("FX_REFRESH_SECONDS", "app.jobs.fx.refresh_rates"),
 }
 
 

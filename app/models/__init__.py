@@ -14,6 +14,7 @@ from app.models.fulfilment import (  # noqa: F401  (issue 17)
     OrderAddress,
     Shipment,
 )
+from app.models.fx_tax import FxRate, TaxRateRow  # noqa: F401  (rates tables)
 from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.notifications import Notification
 from app.models.orders import Order, OrderLine, OrderStatus

@@ -29,6 +29,9 @@ class Item(db.Model):
     stock: Mapped[int] = mapped_column(default=0)
     # Platform fees may differ per category (seller_fee_rules).
     category: Mapped[str] = mapped_column(String(40), default="general")
+    # What tax the sale takes in the buyer's country (app/domain/tax.CATEGORIES).
+    tax_category: Mapped[str] = mapped_column(String(16), default="standard",
+                                              server_default="standard")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
     # How it reaches the buyer (issue 17): "physical" ships; the digital kinds are delivered

@@ -84,6 +84,18 @@ class RefundLine(db.Model):
     # Set when the refund settles: taken from escrow (False) or clawed back (True). The
     # reversal of a late failure needs to know which accounts the refund touched.
     released: Mapped[bool | None]
+    # A converted or taxed order (services/refunds/converted.py): `amount` and `fee_returned`
+    # are in the line's settlement currency; what goes back to the buyer for it, in the
+    # refund's currency, is paid_amount = the part at the order's mid rate + margin + tax.
+    paid_amount: Mapped[int | None]
+    paid_margin: Mapped[int] = mapped_column(default=0, server_default="0")
+    paid_tax: Mapped[int] = mapped_column(default=0, server_default="0")
+    fx_difference: Mapped[int] = mapped_column(default=0, server_default="0")
 
     refund = relationship("Refund", back_populates="lines")
     line = relationship("OrderLine")
+
+    @property
+    def paid(self) -> int:
+        """What the buyer gets back for this line, in the refund's currency."""
+        return self.amount if self.paid_amount is None else self.paid_amount

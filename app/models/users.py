@@ -46,6 +46,8 @@ class User(UserMixin, db.Model):
     # Set while the password is a temporary one an admin handed out: until it is changed the
     # account reaches only the change-password page (auth_session._enforce_first_password).
     must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # A buyer's billing country (ISO 3166 alpha-2): the tax their orders take.
+    country: Mapped[str | None] = mapped_column(String(2))
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     def set_password(self, password: str) -> None:

@@ -6,6 +6,7 @@ config.DEMO_TOTP_SECRET, so a person can add it to any authenticator app and try
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
@@ -17,9 +18,9 @@ from app.models.users import STAFF_ROLES
 from app.services import audit
 from app.services.audit import Actor
 from app.services.errors import ServiceError
-from app.services.money import bank_accounts
+from app.services.money import bank_accounts, fx
 from app.services.security import mfa
-from app.services.shop import addresses, catalogue, digital
+from app.services.shop import addresses, catalogue, digital, tax
 from config import DEMO_ACCOUNTS, DEMO_PASSWORD, DEMO_TOTP_SECRET
 
 SEED = Actor("system:seed-demo", "cli")
@@ -99,6 +100,7 @@ def seed() -> list[str]:
             audit.record(SEED, "fee_rules.created", f"seller:{seller.id}", rules=2, demo=True)
             created.append("fee rules for seller@demo.test")
     created += _seed_fulfilment()
+    created += _seed_rates()
     return created
 
 
@@ -126,4 +128,18 @@ def _seed_fulfilment() -> list[str]:
     if not addresses.saved(buyer.id):
         addresses.add(buyer.id, DEMO_ADDRESS, SEED)
         created.append(f"shipping address for {DEMO_ACCOUNTS[0][0]}")
+    return created
+
+
+def _seed_rates() -> list[str]:
+    """The shipped reference rates and tax table, so a mixed cart and VAT work offline."""
+    created = []
+    if fx.current() is None:
+        table = fx.refresh(SEED)
+        created.append(f"exchange rates of {table.as_of} ({len(table.per_eur)} currencies)")
+    if not tax.listing():
+        path = Path(current_app.config["TAX_RATES_FILE"])
+        if path.is_file():
+            count = tax.import_csv(path.read_text(encoding="utf-8"), SEED)
+            created.append(f"tax rates from {path.name} ({count})")
     return created

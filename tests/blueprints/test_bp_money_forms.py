@@ -146,3 +146,17 @@ def test_an_iban_with_a_wrong_checksum_is_refused_next_to_the_iban(app, people):
         "password": "correct-horse-battery"})
     assert answer.status_code == 400
     assert "check digits" in _described_error(_html(answer), "iban")
+
+
+def test_sellers_choose_a_tax_category(app, people):
+    seller = _client(app, "seller")
+    form = _html(seller.get("/seller/items/new"))
+    assert '<option value="digital">Digital services</option>' in form
+    data = {"title": "E-book", "description": "", "price": "9.90", "currency": "EUR",
+            "stock": "5", "active": "y", "category": "general"}
+    refused = seller.post("/seller/items/new", data=data | {"tax_category": "luxury"})
+    assert refused.status_code == 400 and "Not a valid choice" in _html(refused)
+    assert seller.post("/seller/items/new",
+                       data=data | {"tax_category": "digital"}).status_code == 303
+    book = db.session.execute(select(Item).where(Item.title == "E-book")).scalar_one()
+    assert book.tax_category == "digital"

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, SelectField
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Optional, Regexp
+from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 SAVED_PREFIX = "saved-"
 BILLING_COUNTRIES = [SelectChoice("", "Not given"), SelectChoice("AT", "Austria"),
@@ -19,9 +19,12 @@ BILLING_COUNTRIES = [SelectChoice("", "Not given"), SelectChoice("AT", "Austria"
 
 
 class PlaceOrderForm(FlaskForm):
-    """Check out the cart's lines in one currency."""
+    """Check out the cart's lines in one currency; with `convert`, the whole cart paid in the
+    chosen currency. A business buyer in the EU may give a VAT number (reverse charge)."""
 
-    currency = HiddenField(validators=[DataRequired(), Regexp(r"^[A-Z]{3}$")])
+    currency = StringField(validators=[DataRequired(), Regexp(r"^[A-Z]{3}$")])
+    convert = BooleanField()
+    vat_number = StringField("VAT number (businesses)", validators=[Optional(), Length(max=20)])
 
 
 class PayForm(FlaskForm):

@@ -85,7 +85,9 @@ def place_order():
     if not form.validate_on_submit():
         abort(400)
     try:
-        order_id = checkout.place_order(current_user.id, form.currency.data, current_actor())
+        order_id = checkout.place_order(current_user.id, form.currency.data, current_actor(),
+                                        convert=form.convert.data,
+                                        vat_number=form.vat_number.data)
     except ServiceError as exc:
         flash_error(exc)
         return redirect(url_for("shop.view_cart"), code=303)

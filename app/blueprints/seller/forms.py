@@ -16,6 +16,8 @@ from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
 from app.domain.fulfilment_states import CARRIERS
 from app.domain.money import MoneyError, to_decimal_string
+from app.domain.tax import CATEGORIES as TAX_CATEGORIES
+from app.domain.tax import CATEGORY_NAMES as TAX_CATEGORY_NAMES
 from app.money_text import parse_amount
 
 CURRENCIES = ["EUR", "USD", "GBP", "JPY"]
@@ -30,6 +32,10 @@ class ItemForm(FlaskForm):
     currency = SelectField("Currency", choices=CURRENCIES)
     # Choices are the admin's categories (set by the view): the category decides the fee.
     category = SelectField("Category", default="general")
+    # What tax a sale takes in the buyer's country (the admin's rates table, /admin/tax).
+    tax_category = SelectField("Tax class", default="standard",
+                               choices=[SelectChoice(c, TAX_CATEGORY_NAMES[c])
+                                        for c in TAX_CATEGORIES])
     stock = IntegerField("Stock", default=1, validators=[NumberRange(min=0, max=100_000)])
     active = BooleanField("For sale", default=True)
 

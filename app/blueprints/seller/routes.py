@@ -27,7 +27,8 @@ def new_item():
         try:
             catalogue.create_item(current_user.id, form.title.data, form.description.data,
                                   price, form.currency.data, form.stock.data,
-                                  current_actor(), category=form.category.data)
+                                  current_actor(), category=form.category.data,
+                                  tax_category=form.tax_category.data)
         except ServiceError as exc:
             flash_error(exc)
             return render_template("seller/item_form.html", form=form, item=None), 400
@@ -54,7 +55,8 @@ def edit_item(item_id: int):
             catalogue.update_item(current_user.id, item_id, form.title.data,
                                   form.description.data, price, form.currency.data,
                                   form.stock.data, form.active.data, current_actor(),
-                                  category=form.category.data)
+                                  category=form.category.data,
+                                  tax_category=form.tax_category.data)
         except NotFound:
             deny_object(f"item:{item_id}")
         except ServiceError as exc:

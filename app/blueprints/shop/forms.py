@@ -6,6 +6,7 @@ from wtforms import HiddenField, IntegerField, SelectField, StringField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange
 
+from app.blueprints.checkout.forms import BILLING_COUNTRIES
 from app.domain.addresses import SHIPPING_COUNTRIES
 
 
@@ -38,3 +39,10 @@ class AddressForm(FlaskForm):
                                                           key=lambda pair: pair[1])])
     phone = StringField("Phone (for the carrier)", validators=[Length(max=40)])
     next = HiddenField()
+
+
+class CountryForm(FlaskForm):
+    """The buyer's billing country: the tax their orders take and how prices are shown."""
+
+    country = SelectField("Your country", choices=BILLING_COUNTRIES, default="",
+                          validate_choice=True)

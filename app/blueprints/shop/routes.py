@@ -7,14 +7,14 @@ from sqlalchemy import select
 
 from app.blueprints.access import current_actor, deny_object, flash_error, role_required
 from app.blueprints.shop import delivery_view
-from app.blueprints.shop.forms import AddToCartForm, UpdateCartForm
+from app.blueprints.shop.forms import AddToCartForm, CountryForm, UpdateCartForm
 from app.extensions import db
 from app.models import EscrowHold, Item, Order
 from app.models.users import Role
 from app.services.checkout import checkout
 from app.services.errors import NotFound, ServiceError
 from app.services.money import escrow, escrow_reports
-from app.services.shop import cart
+from app.services.shop import accounts, cart, quotes
 
 bp = Blueprint("shop", __name__)
 
@@ -57,9 +57,28 @@ def add_to_cart():
 @bp.get("/cart")
 @role_required(Role.BUYER)
 def view_cart():
-    """The cart, one checkout per currency."""
-    return render_template("shop/cart.html", groups=cart.groups(current_user.id),
-                           form=UpdateCartForm())
+    """The cart: one checkout per currency, or all of it paid in one currency; prices with
+    or without tax per the buyer's country."""
+    groups = cart.groups(current_user.id)
+    pay_in = quotes.pay_in_choices(groups)
+    return render_template("shop/cart.html", groups=groups, form=UpdateCartForm(),
+                           priced=quotes.priced_groups(current_user, groups), pay_in=pay_in,
+                           whole={cur: quotes.converted(current_user, groups, cur)
+                                  for cur in pay_in},
+                           country_form=CountryForm(country=current_user.country or ""))
+
+
+@bp.post("/account/country")
+@role_required(Role.BUYER)
+def set_country():
+    """Save the buyer's billing country (their orders' tax)."""
+    form = CountryForm()
+    if not form.validate_on_submit():
+        flash("Choose a country from the list.", "error")
+    else:
+        accounts.set_country(current_user.id, form.country.data or None, current_actor())
+        flash("Your country is saved; prices and tax follow it.", "success")
+    return redirect(url_for("shop.view_cart"), code=303)
 
 
 @bp.post("/cart/update")

@@ -27,7 +27,8 @@ def _request_of(payment: Payment) -> tuple[dict[int, int] | None, int | None, st
     for line in payment.order.lines:
         text = request.form.get(f"line_{line.id}", "").strip()
         if text:
-            lines[line.id] = _amount(text, payment.currency, f"line_{line.id}")
+            # In the line's own currency: a converted order's line is refunded in it.
+            lines[line.id] = _amount(text, line.currency, f"line_{line.id}")
     text = request.form.get("amount", "").strip()
     amount = _amount(text, payment.currency, "amount") if text and not lines else None
     return lines or None, amount, request.form.get("reason", "")

@@ -12,11 +12,10 @@ from sqlalchemy import select
 
 from app.clock import now
 from app.database import locked, unit_of_work
-from app.domain.money import Money
 from app.domain.payment_states import PAID, PaymentStatus
 from app.domain.routing import RouteContext, RoutingError
 from app.extensions import db
-from app.models import CartItem, Item, Order, OrderLine, OrderStatus, Payment
+from app.models import CartItem, Item, Order, OrderLine, OrderStatus, Payment, User
 from app.providers.base import ProviderError, SessionRequest
 from app.providers.registry import choose_route, get_provider
 from app.security_headers import origin_of
@@ -27,6 +26,7 @@ from app.services.fraud import screening
 from app.services.fraud.screening import BuyerOrigin
 from app.services.money import fee_rules
 from app.services.payments import actions, janitor, payments, vault
+from app.services.shop import quotes
 
 S = PaymentStatus
 MODES = ("hosted", "embedded", "fields")  # fields: the PSP's card fields on our page
@@ -47,17 +47,22 @@ class PaymentStart:
     redirect_url: str | None
 
 
-def place_order(buyer_id: int, currency: str, actor: Actor) -> int:
-    """Turn the cart's lines in one currency into an order, reserving their stock."""
+def place_order(buyer_id: int, currency: str, actor: Actor, *, convert: bool = False,
+                vat_number: str | None = None) -> int:
+    """Turn the cart's lines in one currency into an order, reserving their stock; with
+    `convert`, the whole cart, paid in `currency` (each seller still credited in the item's
+    own). Conversion rates and the buyer's country's tax are frozen on the order's lines."""
     with unit_of_work():
-        rows = db.session.execute(
-            select(CartItem).join(Item).where(CartItem.buyer_id == buyer_id,
-                                              Item.currency == currency).order_by(CartItem.id)
-        ).scalars().all()
+        query = select(CartItem).join(Item).where(CartItem.buyer_id == buyer_id)
+        if not convert:
+            query = query.where(Item.currency == currency)
+        rows = db.session.execute(query.order_by(CartItem.id)).scalars().all()
         if not rows:
-            raise ServiceError(f"Your cart has no items in {currency}.")
-        order = Order(buyer_id=buyer_id, currency=currency, total_amount=0)
-        total = Money.zero(currency)
+            raise ServiceError("Your cart is empty." if convert
+                               else f"Your cart has no items in {currency}.")
+        buyer = db.session.get(User, buyer_id)
+        vat = quotes.vat_number_for(buyer, vat_number)
+        bought = []
         for row in rows:
             item = locked(Item, row.item_id)  # prices and stock come from the catalogue
             if not item.active:
@@ -65,19 +70,34 @@ def place_order(buyer_id: int, currency: str, actor: Actor) -> int:
             if item.stock < row.quantity:
                 raise ServiceError(f"Only {item.stock} of “{item.title}” left in stock.")
             item.stock -= row.quantity
-            line_total = item.price.times(row.quantity)
-            total += line_total
-            line = OrderLine(item_id=item.id, seller_id=item.seller_id, title=item.title,
-                             unit_amount=item.price_amount, quantity=row.quantity,
-                             line_total=line_total.amount, currency=currency)
-            fee_rules.fix_on_line(line, item.category)  # capture charges this copy
-            order.lines.append(line)
+            bought.append((item, row.quantity))
             db.session.delete(row)
-        order.total_amount = total.amount
+        priced = quotes.quote(buyer, bought, currency, vat)
+        order = Order(buyer_id=buyer_id, currency=currency, total_amount=priced.total.amount,
+                      buyer_country=priced.country, vat_number=vat,
+                      reverse_charge=priced.reverse_charge, tax_amount=priced.tax.amount,
+                      fx_rates_date=priced.rates_date, fx_margin_bps=priced.margin_bps)
+        for line in priced.lines:
+            item, conversion = line.item, line.conversion
+            foreign = item.currency != currency
+            order_line = OrderLine(
+                item_id=item.id, seller_id=item.seller_id, title=item.title,
+                unit_amount=item.price_amount, quantity=line.quantity,
+                line_total=conversion.settlement, currency=item.currency,
+                presentment_amount=conversion.presentment if foreign else None,
+                fx_margin=conversion.margin, fx_mid_rate=line.mid_rate,
+                fx_rate=str(conversion.rate) if foreign else None,
+                tax_category=line.tax_category, tax_bps=line.tax_bps,
+                tax_amount=line.tax_amount)
+            fee_rules.fix_on_line(order_line, item.category)  # capture charges this copy
+            order.lines.append(order_line)
         db.session.add(order)
         db.session.flush()
-        audit.record(actor, "order.created", f"order:{order.id}", total=total.amount,
-                     currency=currency, sellers=sorted(order.seller_ids))
+        audit.record(actor, "order.created", f"order:{order.id}", total=order.total_amount,
+                     currency=currency, sellers=sorted(order.seller_ids),
+                     tax=order.tax_amount, country=order.buyer_country,
+                     reverse_charge=order.reverse_charge,
+                     converted=sorted({line.currency for line in order.lines} - {currency}))
         return order.id
 
 

@@ -13,7 +13,7 @@ from app.database import locked, retry_transient, unit_of_work
 from app.domain import ledger as rules
 from app.domain.dispute_states import CLAIM_OPEN, CaseKind
 from app.domain.escrow_states import TRANSITIONS, EscrowStatus, transition
-from app.domain.fees import choose_rule, platform_fee, split_capture
+from app.domain.fees import FeeRule, choose_rule, platform_fee, split_capture
 from app.extensions import db, queues
 from app.models import Item, Order, Payment
 from app.models.disputes import DisputeCase
@@ -21,7 +21,7 @@ from app.models.escrow import EscrowHold
 from app.services import audit, order_emails
 from app.services.audit import Actor
 from app.services.errors import Conflict, NotFound
-from app.services.money import fee_rules, ledger
+from app.services.money import cross_currency, fee_rules, ledger
 
 H = EscrowStatus
 
@@ -63,15 +63,22 @@ def hold_captured(payment: Payment) -> bool:
     order = db.session.get(Order, payment.order_id)
     default = fee_rules.default_rule()
     seller_rules = fee_rules.rules_at_capture(order.seller_ids)
+
+    def rule_of(line) -> FeeRule:
+        if line.fee_rule is not None:  # fixed when the order was placed
+            return line.fee_rule
+        # A line placed before fees were fixed on lines (migration 0023): today's rules.
+        category = db.session.get(Item, line.item_id).category
+        return choose_rule(category, seller_rules[line.seller_id], default)[0]
+
+    if not order.plain:
+        # Converted or taxed: holds in each seller's currency, the capture posted per currency.
+        return cross_currency.hold_captured(payment, order, rule_of)
     shares = split_capture(payment.amount_captured, [line.line_total for line in order.lines])
     per_seller: dict[int, int] = defaultdict(int)
     holds = []
     for line, share in zip(order.lines, shares):
-        rule = line.fee_rule  # fixed when the order was placed
-        if rule is None:  # a line placed before fees were fixed on lines (migration 0045)
-            category = db.session.get(Item, line.item_id).category
-            rule, _ = choose_rule(category, seller_rules[line.seller_id], default)
-        fee = platform_fee(share, rule)
+        fee = platform_fee(share, rule_of(line))
         per_seller[line.seller_id] += share
         holds.append(EscrowHold(order_line_id=line.id, order_id=order.id,
                                 seller_id=line.seller_id, currency=payment.currency,

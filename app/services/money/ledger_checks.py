@@ -19,7 +19,7 @@ from app.domain.payment_states import PaymentStatus
 from app.domain.payout_states import PayoutStatus
 from app.domain.refund_states import RefundStatus
 from app.extensions import db
-from app.models import DisputeCase, Payment, WebhookEvent
+from app.models import DisputeCase, Order, Payment, WebhookEvent
 from app.models.escrow import EscrowHold
 from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.payouts import Payout
@@ -62,6 +62,10 @@ def payments_consistent() -> list[str]:
             LedgerTransaction.intent == f"capture:payment:{p.id}")).scalars().all()
         if p.status in CAPTURED_OR_LATER and len(captures) != 1:
             problems.append(f"payment {p.id}: {p.status} with {len(captures)} capture postings")
+        order = db.session.get(Order, p.order_id)
+        if captures and not order.plain:
+            problems += _converted_capture(p, captures[0])
+            continue
         for txn in captures:
             escrow = -sum(e.amount for e in txn.entries if e.kind == AccountKind.ESCROW.value)
             holds = sum(h.gross_amount for h in db.session.execute(
@@ -69,6 +73,30 @@ def payments_consistent() -> list[str]:
             if escrow != p.amount_captured or holds != p.amount_captured:
                 problems.append(f"payment {p.id}: captured {p.amount_captured} but posting "
                                 f"{txn.id} puts {escrow} in escrow and holds total {holds}")
+    return problems
+
+
+def _converted_capture(p: Payment, txn: LedgerTransaction) -> list[str]:
+    """A converted or taxed order's capture: what the buyer paid is fully credited in their
+    currency (escrow, tax, margin, conversion), and each currency's escrow credits equal the
+    holds in it (the fx_settle postings fund the other currencies' holds)."""
+    problems = []
+    credited = -sum(e.amount for e in txn.entries if e.kind not in (
+        AccountKind.PSP_CLEARING.value, AccountKind.PSP_FEES.value))
+    if credited != p.amount_captured:
+        problems.append(f"payment {p.id}: captured {p.amount_captured}, credited {credited}")
+    escrow: dict[str, int] = {}
+    for t in db.session.execute(select(LedgerTransaction).where(
+            LedgerTransaction.payment_id == p.id,
+            LedgerTransaction.intent.like(f"capture:payment:{p.id}%"))).scalars():
+        escrow[t.currency] = escrow.get(t.currency, 0) - sum(
+            e.amount for e in t.entries if e.kind == AccountKind.ESCROW.value)
+    holds: dict[str, int] = {}
+    for h in db.session.execute(select(EscrowHold).where(
+            EscrowHold.order_id == p.order_id)).scalars():
+        holds[h.currency] = holds.get(h.currency, 0) + h.gross_amount
+    if {k: v for k, v in escrow.items() if v} != holds:
+        problems.append(f"payment {p.id}: escrow posted {escrow}, holds {holds}")
     return problems
 
 
@@ -121,7 +149,7 @@ def refunds_posted() -> list[str]:
         txns = db.session.execute(select(LedgerTransaction).where(LedgerTransaction.intent.in_(
             [f"refund:{refund.id}", f"refund_reversed:{refund.id}"]))).scalars().all()
         if {t.event for t in txns} != expected[refund.status] or \
-                sum(line.amount for line in refund.lines) != refund.amount:
+                sum(line.paid for line in refund.lines) != refund.amount:
             problems.append(f"refund {refund.id} ({refund.status}): postings "
                             f"{sorted(t.intent for t in txns)}")
         for txn in txns:

@@ -23,6 +23,7 @@ from app.models.escrow import EscrowHold
 from app.models.refunds import Refund, RefundLine
 from app.services.errors import Conflict, NotFound, ServiceError
 from app.services.money import ledger
+from app.services.refunds import converted
 
 S = PaymentStatus
 REFUNDABLE = frozenset({S.CAPTURED, S.COMPLETED, S.PARTIALLY_REFUNDED})
@@ -41,6 +42,11 @@ class LinePlan:
     from_seller_balance: int    # released: the seller's share (amount − fee_returned) is clawed back
     fee_returned: int
     seller_available_after: int  # may be < 0: netted against the seller's future sales
+    # A converted or taxed order: `amount` above is in the line's own currency; the buyer gets
+    # `paid` (in the payment's), of which margin and tax (services/refunds/converted.py).
+    paid: int | None = None
+    paid_margin: int = 0
+    paid_tax: int = 0
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,10 @@ def choose(payment: Payment, *, lines: dict[int, int] | None, amount: object,
     """(hold, amount) per line for a request by lines, by amount, or in full (neither)."""
     if lines and amount is not None:
         raise ServiceError("Refund either chosen lines or an amount, not both.")
+    plain = converted.order_of(payment).plain
+    if not plain and amount is not None:
+        raise Conflict("This order was paid in another currency or with tax: refund it in "
+                       "full or by whole lines.")
     holds = [h for h in holds_of(payment) if seller_id is None or h.seller_id == seller_id]
     if not holds:
         raise NotFound("No such order line.")  # a seller with no line on this payment
@@ -167,9 +177,11 @@ def choose(payment: Payment, *, lines: dict[int, int] | None, amount: object,
             if line_id not in by_line:
                 raise NotFound("No such order line.")  # never says whose it is
             hold, line_room = by_line[line_id]
-            line_amount = amount_of(line_amount, payment.currency)
+            # A converted line is refunded in its own (settlement) currency.
+            line_currency = payment.currency if plain else hold.currency
+            line_amount = amount_of(line_amount, line_currency)
             if line_amount > line_room:
-                raise Conflict(f"At most {format_money(Money(line_room, payment.currency))} of "
+                raise Conflict(f"At most {format_money(Money(line_room, line_currency))} of "
                                f"“{hold.line.title}” can still be refunded.")
             chosen.append((hold, line_amount))
         return chosen
@@ -187,6 +199,8 @@ def choose(payment: Payment, *, lines: dict[int, int] | None, amount: object,
 def build(payment: Payment, chosen: list[tuple[EscrowHold, int]]) -> RefundPlan:
     """The plan for the chosen (hold, amount) parts, with fees and balances."""
     pending = pending_by_hold(payment.id)
+    if not converted.order_of(payment).plain:
+        return _build_converted(payment, chosen, pending)
     before = sum(room(hold, pending) for hold in holds_of(payment))
     available: dict[int, int] = {}
     plans = []
@@ -202,6 +216,32 @@ def build(payment: Payment, chosen: list[tuple[EscrowHold, int]]) -> RefundPlan:
                               0 if released else amount, clawback, fee,
                               available[hold.seller_id]))
     total = sum(p.amount for p in plans)
+    captured = payment.amount_captured
+    psp_fee = payment.psp_fee_amount or 0
+    fee_lost = (psp_fee * total * 2 + captured) // (2 * captured) if captured else 0
+    return RefundPlan(payment.id, payment.currency, total, tuple(plans), fee_lost,
+                      before, before - total)
+
+
+def _build_converted(payment: Payment, chosen: list[tuple[EscrowHold, int]],
+                     pending: dict[int, tuple[int, int]]) -> RefundPlan:
+    # Rooms and totals in the payment's currency: what each line's remainder pays back.
+    back = converted.paid_back(payment, chosen, pending)
+    rooms = converted.paid_back(payment, [(h, room(h, pending)) for h in holds_of(payment)
+                                          if room(h, pending) > 0], pending)
+    before = sum(b.paid for b in rooms.values())
+    plans = []
+    for hold, amount in chosen:
+        fee = fee_share(hold, pending, amount)
+        released = hold.released_at is not None
+        clawback = amount - fee if released else 0
+        available = ledger.balance(AccountKind.SELLER_AVAILABLE, str(hold.seller_id),
+                                   hold.currency) - clawback
+        paid = back[hold.id]
+        plans.append(LinePlan(hold.order_line_id, hold.id, hold.seller_id, amount,
+                              0 if released else amount, clawback, fee, available,
+                              paid.paid, paid.margin, paid.tax))
+    total = sum(p.paid for p in plans)
     captured = payment.amount_captured
     psp_fee = payment.psp_fee_amount or 0
     fee_lost = (psp_fee * total * 2 + captured) // (2 * captured) if captured else 0

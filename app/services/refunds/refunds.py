@@ -137,7 +137,9 @@ def _reserve(payment_id: int, lines, amount, reason: str, actor: Actor, by: str,
         db.session.flush()
         db.session.add_all(RefundLine(refund_id=refund.id, order_line_id=line.order_line_id,
                                       hold_id=line.hold_id, seller_id=line.seller_id,
-                                      amount=line.amount, fee_returned=line.fee_returned)
+                                      amount=line.amount, fee_returned=line.fee_returned,
+                                      paid_amount=line.paid, paid_margin=line.paid_margin,
+                                      paid_tax=line.paid_tax)
                            for line in result.lines)
         audit.record(actor, "refund.requested", f"refund:{refund.id}", payment=payment.id,
                      amount=result.total, currency=payment.currency, by=by, case=case_id,

@@ -22,6 +22,7 @@ from app.services.audit import Actor
 from app.services.disputes import case_log
 from app.services.money import escrow, ledger
 from app.services.payments import payments
+from app.services.refunds import converted
 from app.services.shop import digital
 
 R = RefundStatus
@@ -82,8 +83,11 @@ def _succeed(payment: Payment, refund: Refund, actor: Actor, cause: str) -> None
         escrow.take_back(hold, line.amount, line.fee_returned)
         shares.append(rules.LineShare(line.seller_id, line.amount, line.fee_returned,
                                       line.released))
-    ledger.post(rules.refund(refund.provider, refund.currency, shares), f"refund:{refund.id}",
-                payment_id=payment.id)
+    if db.session.get(Order, payment.order_id).plain:
+        ledger.post(rules.refund(refund.provider, refund.currency, shares),
+                    f"refund:{refund.id}", payment_id=payment.id)
+    else:  # converted back at the order's rate, per currency
+        converted.post_succeeded(payment, refund)
     payment.amount_refunded += refund.amount
     digital.revoke_refunded([line.hold_id for line in refund.lines], actor)  # issue 17
     full = payment.amount_refunded == payment.amount_captured
@@ -126,8 +130,11 @@ def _reverse(payment: Payment, refund: Refund, why: str, actor: Actor) -> None:
         shares.append(rules.LineShare(line.seller_id, line.amount, line.fee_returned,
                                       hold.released_at is not None))
         escrow.give_back(hold, line.amount, line.fee_returned, actor, note)
-    ledger.post(rules.refund_reversed(refund.provider, refund.currency, shares),
-                f"refund_reversed:{refund.id}", payment_id=payment.id)
+    if db.session.get(Order, payment.order_id).plain:
+        ledger.post(rules.refund_reversed(refund.provider, refund.currency, shares),
+                    f"refund_reversed:{refund.id}", payment_id=payment.id)
+    else:
+        converted.post_reversed(payment, refund)
     payment.amount_refunded -= refund.amount
     _move(payment, S.PARTIALLY_REFUNDED if payment.amount_refunded else S.CAPTURED,
           f"refund {refund.id} reversed", actor)

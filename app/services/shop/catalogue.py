@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from app.database import locked, unit_of_work
 from app.domain.money import MoneyError, parse
+from app.domain.tax import CATEGORIES as TAX_CATEGORIES
 from app.extensions import db
 from app.models import Item
 from app.models.catalogue import ItemCategory
@@ -67,15 +68,22 @@ def add_category(name: str, actor: Actor) -> str:
     return slug
 
 
+def _tax_category(value: str) -> None:
+    if value not in TAX_CATEGORIES:
+        raise ServiceError("Choose a tax category from the list.")
+
+
 def create_item(seller_id: int, title: str, description: str, price_text: str, currency: str,
-                stock: int, actor: Actor, category: str = "general") -> int:
+                stock: int, actor: Actor, category: str = "general",
+                tax_category: str = "standard") -> int:
     """List a new item; the price is parsed exactly from its decimal text."""
     title, amount = _validated(title, price_text, currency, stock)
     category = _category(category)
+    _tax_category(tax_category)
     with unit_of_work():
         item = Item(seller_id=seller_id, title=title, description=description or "",
                     price_amount=amount, currency=currency, stock=stock,
-                    category=category)
+                    category=category, tax_category=tax_category)
         db.session.add(item)
         db.session.flush()
         audit.record(actor, "item.created", f"item:{item.id}", price=amount, currency=currency)
@@ -84,16 +92,17 @@ def create_item(seller_id: int, title: str, description: str, price_text: str, c
 
 def update_item(seller_id: int, item_id: int, title: str, description: str, price_text: str,
                 currency: str, stock: int, active: bool, actor: Actor,
-                category: str = "general") -> None:
+                category: str = "general", tax_category: str = "standard") -> None:
     """Change a listing the seller owns; open orders keep the price they were made at."""
     title, amount = _validated(title, price_text, currency, stock)
     category = _category(category)
+    _tax_category(tax_category)
     with unit_of_work():
         item = locked(Item, item_id)
         if item is None or item.seller_id != seller_id:
             raise NotFound("No such item.")
         item.title, item.description = title, description or ""
         item.price_amount, item.currency, item.stock, item.active = amount, currency, stock, active
-        item.category = category
+        item.category, item.tax_category = category, tax_category
         audit.record(actor, "item.updated", f"item:{item.id}", price=amount, currency=currency,
                      stock=stock, active=active)
