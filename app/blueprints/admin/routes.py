@@ -61,4 +61,5 @@ def update_routing():
 
 from app.blueprints.admin import categories as _category_views  # noqa: F401  (/admin/categories)
 from app.blueprints.admin import fraud as _fraud_views  # noqa: F401  (/admin/fraud)
+from app.blueprints.admin import reports as _report_views  # noqa: F401  (/admin/reports)
 from app.blueprints.admin import staff as _staff_views  # noqa: F401  (routes on this blueprint)
