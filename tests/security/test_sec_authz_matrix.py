@@ -145,6 +145,11 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "support.add_fraud_list_entry"): STAFF,
     ("POST", "support.remove_fraud_list_entry"): STAFF,
     ("GET", "support.audit_log"): ADMIN,
+    ("GET", "support.search"): STAFF,
+    ("GET", "admin.reports"): ADMIN,
+    ("GET", "admin.report_csv"): ADMIN,
+    ("GET", "admin.compliance_report"): ADMIN,
+    ("GET", "admin.compliance_csv"): ADMIN,
     ("GET", "support.dead_letter_list"): STAFF,
     ("GET", "support.dead_letter_preview"): STAFF,
     ("POST", "support.dead_letter_replay"): STAFF,
@@ -218,7 +223,7 @@ def world(app, people, stack, psp) -> dict:
             "chargeback_id": _chargeback(app, people, stack, psp), "provider": "sandbox",
             "entry_id": lists.add("watch", "email", "other_buyer@test.example", "matrix",
                                   Actor("support@test.example", "127.0.0.1")).id,
-            "job_id": "no-such-failed-job"}
+            "job_id": "no-such-failed-job", "name": "totals"}
 
 
 def url_for_rule(rule: str, ids: dict) -> str:
