@@ -138,7 +138,8 @@ def hbar_chart(bars: Sequence[Bar], title: str, *, peak: float | None = None,
         w = plot_w * bar.value / peak if bar.value > 0 else 0
         parts.append(f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end" font-size="13" '
                      f'fill="#1d2330">{escape(bar.label[:34])}</text>')
-        parts.append(f'<rect class="bar" x="{label_w}" y="{y + 4}" width="{_num(max(w, 1.5) if w else 0)}" '
+        shown = max(w, 1.5) if w else 0  # a tiny rate stays visible
+        parts.append(f'<rect class="bar" x="{label_w}" y="{y + 4}" width="{_num(shown)}" '
                      f'height="{row_h - 8}" fill="#0b5cad" rx="1">'
                      f'<title>{escape(f"{bar.label}: {bar.text}")}</title></rect>')
         parts.append(f'<text x="{_num(label_w + w + 6)}" y="{y + 17}" font-size="12" '

@@ -30,11 +30,12 @@ class Page:
 
     rows: list
     next_cursor: str | None
+    arg: str = CURSOR_ARG   # the query argument that carries the cursor (two lists, two args)
 
     def next_args(self, **filters) -> dict:
         """The query arguments of the next page: the filters plus the cursor."""
-        return {**{k: v for k, v in filters.items() if v not in ("", None)},
-                CURSOR_ARG: self.next_cursor}
+        return {**{k: v for k, v in filters.items() if v not in ("", None) and k != self.arg},
+                self.arg: self.next_cursor}
 
 
 def _encode_value(value: Any):
@@ -55,23 +56,30 @@ def encode(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode(cursor: str, width: int) -> list:
-    """The sort keys in a cursor; ServiceError (400) for anything else."""
+def decode(cursor: str, types: Sequence[type]) -> list:
+    """The sort keys in a cursor, each of its key's type; ServiceError (400) for anything else
+    (a hand-edited link, or another list's cursor)."""
     try:
         if len(cursor) > 512:
             raise ValueError("too long")
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         values = json.loads(raw)
-        if not isinstance(values, list) or len(values) != width:
+        if not isinstance(values, list) or len(values) != len(types):
             raise ValueError("wrong width")
-        return [_decode_value(v) for v in values]
+        values = [_decode_value(v) for v in values]
+        if not all(isinstance(v, t) and not isinstance(v, bool)
+                   for v, t in zip(values, types, strict=True)):
+            raise ValueError("wrong type")
+        if any(isinstance(v, int) and not -2**63 <= v < 2**63 for v in values):
+            raise ValueError("out of range")
+        return values
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ServiceError("That page link is not valid; start from the first page.") from None
 
 
-def cursor_arg(args) -> str | None:
+def cursor_arg(args, name: str = CURSOR_ARG) -> str | None:
     """The cursor in the query arguments, if any (checked when the page is read)."""
-    return (args.get(CURSOR_ARG) or "").strip() or None
+    return (args.get(name) or "").strip() or None
 
 
 def _after(keys: Sequence, values: Sequence, descending: bool):
@@ -84,22 +92,33 @@ def _after(keys: Sequence, values: Sequence, descending: bool):
     return or_(*branches)
 
 
+def key_types(keys: Sequence) -> list[type]:
+    """The Python type of each sort key's values (what a cursor may carry)."""
+    found = []
+    for key in keys:
+        try:
+            found.append(key.type.python_type)
+        except NotImplementedError:
+            found.append(object)
+    return found
+
+
 def paginate(query, keys: Sequence, cursor: str | None, size: int, *,
              descending: bool = True, key_of: Callable[[Any], Sequence] | None = None,
-             scalars: bool = True) -> Page:
+             scalars: bool = True, arg: str = CURSOR_ARG) -> Page:
     """Run `query` (a select without ORDER BY / LIMIT) one page at a time.
 
     `keys` are the sort expressions, the last one unique; `key_of(row)` reads them back from a
     row (default: the attributes named like the keys). Every key sorts the same way.
     """
     if cursor:
-        query = query.where(_after(keys, decode(cursor, len(keys)), descending))
+        query = query.where(_after(keys, decode(cursor, key_types(keys)), descending))
     query = query.order_by(*[k.desc() if descending else k.asc() for k in keys]).limit(size + 1)
     result = db.session.execute(query)
     rows = list(result.scalars() if scalars else result.all())
     more = len(rows) > size
     rows = rows[:size]
     if not more or not rows:
-        return Page(rows, None)
+        return Page(rows, None, arg)
     read = key_of or (lambda row: [getattr(row, k.key) for k in keys])
-    return Page(rows, encode(list(read(rows[-1]))))
+    return Page(rows, encode(list(read(rows[-1]))), arg)

@@ -7,10 +7,16 @@ import io
 
 from flask import Response, abort, render_template, request
 
-from app.blueprints.access import current_actor, recent_mfa_required, role_required
+from app.blueprints.access import (
+    current_actor,
+    recent_mfa_required,
+    role_required,
+    service_abort,
+)
 from app.blueprints.seller.statement import csv_cell
 from app.charts import Bar, Series, bar_chart, hbar_chart
 from app.domain.money import Money, format_money
+from app.keyset import cursor_arg
 from app.models.users import Role
 from app.services import audit
 from app.services.errors import ServiceError
@@ -81,7 +87,7 @@ def reports():
         period = dashboard.parse_period(request.args)
     except ServiceError as exc:
         return render_template("admin/reports.html", error=exc.message, report=None,
-                               args=request.args), 400
+                               period=None, args=request.args), 400
     report = dashboard.build(period)
     audit.record_access(current_actor(), "reports.viewed", "reports", **period.as_args())
     return render_template("admin/reports.html", report=report, tables=tables(report),
@@ -97,7 +103,7 @@ def report_csv(name: str):
     try:
         period = dashboard.parse_period(request.args)
     except ServiceError as exc:
-        abort(400, exc.message)
+        service_abort(exc)
     table = tables(dashboard.build(period)).get(name)
     if table is None:
         abort(404)
@@ -114,11 +120,10 @@ def compliance_report():
     """Who read payment data and bank details, admin actions and key rotations in a period."""
     try:
         period = dashboard.parse_period(request.args)
-        cursor = compliance.parse_cursor(request.args)
+        page = compliance.records(period.start, period.end, cursor_arg(request.args))
     except ServiceError as exc:
         return render_template("admin/compliance.html", error=exc.message, page=None,
-                               args=request.args), 400
-    page = compliance.records(period.start, period.end, cursor)
+                               period=None, args=request.args), 400
     audit.record_access(current_actor(), "compliance.viewed", "audit_log",
                         **period.as_args())
     return render_template("admin/compliance.html", page=page, period=period, error=None,
@@ -133,7 +138,7 @@ def compliance_csv():
     try:
         period = dashboard.parse_period(request.args)
     except ServiceError as exc:
-        abort(400, exc.message)
+        service_abort(exc)
     audit.record_access(current_actor(), "compliance.exported", "audit_log",
                         **period.as_args())
     return csv_response(compliance.HEADERS, compliance.rows(period.start, period.end),

@@ -9,6 +9,7 @@ from app.blueprints.access import (
     flash_error,
     recent_mfa_required,
     role_required,
+    service_abort,
 )
 from app.domain.payment_states import PaymentStatus
 from app.extensions import db
@@ -41,7 +42,7 @@ def payments():
     try:
         page = paginate(query, [Payment.id], cursor_arg(request.args), PAGE)
     except ServiceError as exc:
-        abort(400, exc.message)
+        service_abort(exc)
     return render_template("support/payments.html", payments=page.rows, page=page,
                            status=status, statuses=list(PaymentStatus),
                            review="1" if request.args.get("review") == "1" else "")

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import case, or_, select
 
 from app.extensions import db
-from app.keyset import Page, cursor_arg, paginate
+from app.keyset import Page, paginate
 from app.models import AuditRecord
 from app.models.users import Role, User
 
@@ -40,11 +40,6 @@ def _query(start: datetime, end: datetime):
             .outerjoin(User, User.id == AuditRecord.actor_id)
             .where(AuditRecord.occurred_at >= start, AuditRecord.occurred_at < end,
                    or_(AuditRecord.action.in_(watched), User.role == Role.ADMIN.value)))
-
-
-def parse_cursor(args) -> str | None:
-    """The page cursor in the query arguments (validated when the page is read)."""
-    return cursor_arg(args)
 
 
 def records(start: datetime, end: datetime, cursor: str | None,
