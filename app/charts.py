@@ -136,8 +136,9 @@ def hbar_chart(bars: Sequence[Bar], title: str, *, peak: float | None = None,
     for i, bar in enumerate(bars):
         y = TOP + i * row_h
         w = plot_w * bar.value / peak if bar.value > 0 else 0
+        label = bar.label if len(bar.label) <= 28 else bar.label[:27] + "…"  # whole in the table
         parts.append(f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end" font-size="13" '
-                     f'fill="#1d2330">{escape(bar.label[:34])}</text>')
+                     f'fill="#1d2330">{escape(label)}</text>')
         shown = max(w, 1.5) if w else 0  # a tiny rate stays visible
         parts.append(f'<rect class="bar" x="{label_w}" y="{y + 4}" width="{_num(shown)}" '
                      f'height="{row_h - 8}" fill="#0b5cad" rx="1">'
