@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import now
@@ -22,6 +22,7 @@ class EscrowHold(db.Model):
                         name="refunded_within_gross"),
         CheckConstraint("fee_returned >= 0 AND fee_returned <= fee_amount",
                         name="fee_returned_within_fee"),
+        Index("ix_escrow_holds_created_at", "created_at"),  # the dashboard's date ranges
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

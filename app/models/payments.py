@@ -35,6 +35,7 @@ class Payment(db.Model):
         # Support's search by card and by the PSP's reference (migration 0040).
         Index("ix_payments_card_last4", "card_last4", "id"),
         Index("ix_payments_psp_reference", "psp_reference"),
+        Index("ix_payments_created_at", "created_at"),  # the dashboard's date ranges
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -5,7 +5,9 @@
 - ix_payments_card_last4, ix_payments_psp_reference: support's look-ups by card and by the
   PSP's reference (the unique constraint leads with the provider, so it cannot serve the
   reference alone);
-- ix_audit_log_target: a payment's timeline reads its audit records by target.
+- ix_audit_log_target: a payment's timeline reads its audit records by target;
+- ix_payments_created_at, ix_escrow_holds_created_at: the admin dashboard's rates read the
+  payments and sales of a date range (a range scan, not the whole history).
 
 Revision ID: 0040
 Revises: 0019
@@ -28,9 +30,13 @@ def upgrade():
     op.create_index("ix_payments_card_last4", "payments", ["card_last4", "id"])
     op.create_index("ix_payments_psp_reference", "payments", ["psp_reference"])
     op.create_index("ix_audit_log_target", "audit_log", ["target", "id"])
+    op.create_index("ix_payments_created_at", "payments", ["created_at"])
+    op.create_index("ix_escrow_holds_created_at", "escrow_holds", ["created_at"])
 
 
 def downgrade():
+    op.drop_index("ix_escrow_holds_created_at", table_name="escrow_holds")
+    op.drop_index("ix_payments_created_at", table_name="payments")
     op.drop_index("ix_audit_log_target", table_name="audit_log")
     op.drop_index("ix_payments_psp_reference", table_name="payments")
     op.drop_index("ix_payments_card_last4", table_name="payments")
