@@ -71,6 +71,7 @@ def test_timeline_shows_status_webhooks_ledger_and_audit_on_one_page(app, people
     payment = _payment(order_id)
     html = _support(app).get(f"/support/payments/{payment.id}").get_data(as_text=True)
     timeline = html.split('id="payment-timeline"', 1)[1].split("</table>", 1)[0]
-    for kind in ("status", "webhook", "ledger", "audit"):
+    for kind in ("status", "psp-call", "webhook", "ledger", "audit"):
         assert f'data-kind="{kind}"' in timeline, kind
+    assert f"Idempotency-Key {payment.idempotency_key}" in timeline
     assert "capture (EUR)" in timeline and "payment.viewed by support@test.example" in timeline

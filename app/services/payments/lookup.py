@@ -142,7 +142,7 @@ class Event:
     """One line of a payment's timeline."""
 
     at: datetime
-    kind: str       # status | webhook | ledger | refund | dispute | audit
+    kind: str       # status | psp call | webhook | ledger | refund | dispute | audit
     summary: str
     detail: str = ""
     link: str | None = None
@@ -153,6 +153,12 @@ def timeline(payment: Payment, limit: int = 500) -> list[Event]:
     ledger postings, refunds, disputes and audit records (of the payment and its order)."""
     events = [Event(c.created_at, "status", f"{c.from_status} → {c.to_status}", c.cause)
               for c in payment.changes]
+    # Calls to the PSP as far as they are recorded: each money intent's key is committed before
+    # its call, and the PSP's answer is the reference it gave (no per-call log is kept).
+    events.append(Event(payment.created_at, "psp call",
+                        f"{payment.provider}: open a {payment.integration_mode} session",
+                        f"Idempotency-Key {payment.idempotency_key} → "
+                        f"{payment.psp_reference or 'no answer recorded'}"))
     references = [payment.psp_reference] if payment.psp_reference else []
     refunds = db.session.execute(select(Refund).where(Refund.payment_id == payment.id)
                                  .order_by(Refund.id)).scalars().all()
@@ -177,6 +183,10 @@ def timeline(payment: Payment, limit: int = 500) -> list[Event]:
         events.append(Event(r.created_at, "refund",
                             f"refund #{r.id} of {r.amount} {r.currency} requested by "
                             f"{r.requested_by}", r.reason))
+        if r.sent_at:
+            events.append(Event(r.sent_at, "psp call", f"{r.provider}: refund #{r.id}",
+                                f"Idempotency-Key {r.idempotency_key} → "
+                                f"{r.psp_reference or 'no answer recorded'}"))
         if r.settled_at:
             events.append(Event(r.settled_at, "refund", f"refund #{r.id} {r.status}",
                                 r.failure_reason or (r.psp_reference or "")))
