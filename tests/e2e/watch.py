@@ -109,11 +109,32 @@ AXE_OPTIONS = {"resultTypes": ["violations"], "iframes": False,
                                                      "wcag21aa", "wcag22aa"]}}
 # /support/payments/12 and /support/payments/13 are one page kind: checked once per test.
 _NUMBER_SEGMENT = re.compile(r"/[0-9]+(?=/|$)")
+# The page's structure without its words: each element's tag, id, classes, role, type, ARIA
+# attributes and whether it has text of its own. Two visits with the same structure give axe
+# the same answer (contrast follows classes, names follow attributes and text), so one check
+# serves every test that sees that page in that shape.
+STRUCTURE = """() => {
+  let h = 5381;
+  const add = (s) => { for (let i = 0; i < s.length; i++) h = ((h * 33) ^ s.charCodeAt(i)) >>> 0; };
+  for (const el of document.querySelectorAll('*')) {
+    add(el.tagName + '#' + el.id + '.' + el.className + '|' + (el.getAttribute('role') || '')
+        + '|' + (el.getAttribute('type') || '') + '|' + (el.hasAttribute('alt') ? 'alt' : ''));
+    for (const a of el.attributes) if (a.name.startsWith('aria-') || a.name === 'for'
+                                       || a.name === 'tabindex') add(a.name + '=' + a.value);
+    for (const n of el.childNodes) {
+      if (n.nodeType === 3 && n.textContent.trim()) { add('t'); break; }
+    }
+  }
+  return h.toString(16);
+}"""
+# Structures checked in this session: (page kind, structure).
+_SEEN_STRUCTURES: set[tuple[str, str]] = set()
 
 
 class AxeCheck:
     """Runs axe-core (axe-playwright-python, pinned) once per distinct URL path per test (numbers
-    in the path count as one), when
+    in the path count as one) — and not again for a page whose structure an earlier check in
+    the session already saw — when
     a page of one of our origins has loaded, and reports serious or critical violations as
     findings of the test's PageErrors (so `allow_console` can excuse one, and they fail alike).
 
@@ -142,9 +163,14 @@ class AxeCheck:
             return
         started = time.perf_counter()
         try:
+            shape = (path, page.evaluate(STRUCTURE))
+            if shape in _SEEN_STRUCTURES:
+                self.checked.add(path)
+                return
             results = self.axe.run(page, options=AXE_OPTIONS)
         except Exception:  # the test navigated on meanwhile: check the path on its next visit
             return
+        _SEEN_STRUCTURES.add(shape)
         self.checked.add(path)
         self.timings.append((path, time.perf_counter() - started))
         for violation in results.response.get("violations", []):
