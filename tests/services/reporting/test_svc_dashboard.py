@@ -80,3 +80,42 @@ def test_the_period_refuses_reversed_long_or_unknown_input():
                         ({"to": "31/01/2026"}, "must look like")):
         with pytest.raises(ServiceError, match=words):
             dashboard.parse_period(args)
+
+
+def test_dispute_rates_by_psp_and_seller_and_declines(app, people, stack, psp):
+    """One clean order and one paid with the dispute card: 1 chargeback of 2 captures on the
+    sandbox; the mug seller has both, the candle seller only the clean one. A declined card
+    counts as an attempt and a decline reason."""
+    from tests.flows import add, buyer_pays, login, order_and_start, settle
+
+    paid_order(app, people, stack, psp)
+    client = app.test_client()
+    login(client, "buyer")
+    add(client, people["mug"])
+    _, payment = order_and_start(client, "EUR", "hosted")
+    buyer_pays(stack["psp_url"], payment.psp_reference, "pm_card_createDispute")
+    settle(psp)
+    client = app.test_client()
+    login(client, "other_buyer")
+    add(client, people["candle"])
+    _, declined = order_and_start(client, "EUR", "hosted")
+    buyer_pays(stack["psp_url"], declined.psp_reference, "pm_card_chargeDeclined")
+    settle(psp)
+    report = dashboard.build(_today())
+    [by_psp] = report.disputes_by_provider
+    assert (by_psp.label, by_psp.hits, by_psp.total) == ("sandbox", 1, 2)
+    sellers = {r.label.split(" <")[0]: (r.hits, r.total) for r in report.disputes_by_seller}
+    mug_seller = next(k for k, v in sellers.items() if v == (1, 2))
+    assert report.disputes_by_seller[0].label.startswith(mug_seller)  # the highest rate first
+    assert sorted(sellers.values()) == [(0, 1), (1, 2)]
+    [auth] = report.auth_by_provider
+    assert (auth.hits, auth.total) == (2, 3)
+    assert [(r.label, r.hits) for r in report.declines] == [(declined_code(declined), 1)]
+    assert {r.label for r in report.fraud} <= {"allow", "review", "require_3ds", "block"}
+    assert sum(r.hits for r in report.fraud) == 3
+
+
+def declined_code(payment) -> str:
+    db.session.expire_all()
+    found = db.session.get(type(payment), payment.id)
+    return found.decline_code or found.status
