@@ -18,81 +18,27 @@ over payments captured in the range, the count the card networks' programmes wat
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import Integer, and_, case, cast, distinct, func, or_, select
 
 from app.clock import now
 from app.domain.dispute_states import CaseKind
 from app.domain.ledger import AccountKind
-from app.domain.money import CURRENCY_EXPONENTS
 from app.extensions import db
 from app.models import DisputeCase, EscrowHold, LedgerEntry, LedgerTransaction, Payment
 from app.models.payouts import Payout
 from app.models.refunds import Refund
 from app.models.users import User
-from app.services.errors import ServiceError
 
-MAX_DAYS = 366
-DEFAULT_DAYS = 30
+from .period import Period, parse_period  # noqa: F401  (the dashboard's period, re-exported)
+
 # The card networks' dispute monitoring thresholds (count of disputes / count of sales in a
 # month): Visa's early warning at 0.9 %, Mastercard's Excessive Chargeback Merchant at 1.5 %.
 THRESHOLDS = ((0.009, "0.9 % Visa monitoring"), (0.015, "1.5 % Mastercard ECM"))
 ESCROW_AGES = ((0, 7, "0–7 days"), (8, 14, "8–14 days"), (15, 30, "15–30 days"),
                (31, None, "over 30 days"))
 OPEN_ESCROW = ("held", "on_hold")
-
-
-@dataclass(frozen=True)
-class Period:
-    """A range of whole UTC days, both ends included, in one currency."""
-
-    first: date
-    last: date
-    currency: str
-
-    @property
-    def start(self) -> datetime:
-        return datetime.combine(self.first, time.min)
-
-    @property
-    def end(self) -> datetime:
-        """The instant after the last day."""
-        return datetime.combine(self.last + timedelta(days=1), time.min)
-
-    @property
-    def days(self) -> list[date]:
-        return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
-
-    def as_args(self) -> dict:
-        return {"from": self.first.isoformat(), "to": self.last.isoformat(),
-                "currency": self.currency}
-
-
-def parse_period(args, today: date | None = None) -> Period:
-    """?from=&to=&currency= → Period; ServiceError naming the bad field. Defaults: the last
-    30 days, EUR."""
-    today = today or now().date()
-    last = _day(args, "to") or today
-    first = _day(args, "from") or last - timedelta(days=DEFAULT_DAYS - 1)
-    if first > last:
-        raise ServiceError("The “from” date is after the “to” date.")
-    if (last - first).days >= MAX_DAYS:
-        raise ServiceError(f"Choose a range of at most {MAX_DAYS} days.")
-    currency = (args.get("currency") or "EUR").strip().upper()
-    if currency not in CURRENCY_EXPONENTS:
-        raise ServiceError(f"Unknown currency “{currency[:8]}”.")
-    return Period(first, last, currency)
-
-
-def _day(args, name: str) -> date | None:
-    text = (args.get(name) or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise ServiceError(f"The “{name}” date must look like 2026-01-31.") from None
 
 
 @dataclass(frozen=True)
