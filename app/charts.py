@@ -54,7 +54,8 @@ def _num(value: float) -> str:
 
 
 def bar_chart(days: Sequence[date], series: Sequence[Series], fmt: Callable[[int], str],
-              title: str, empty_text: str = "Nothing happened in this period.") -> Markup:
+              title: str, empty_text: str = "Nothing happened in this period.",
+              chart_id: str = "chart") -> Markup:
     """Grouped bars: one bar per day for each series, a value axis, a legend; SVG markup."""
     if any(len(s.values) != len(days) for s in series):
         raise ValueError("every series needs one value per day")
@@ -65,9 +66,10 @@ def bar_chart(days: Sequence[date], series: Sequence[Series], fmt: Callable[[int
     bar_w = slot * 0.8 / max(len(series), 1)
     totals = "; ".join(f"{s.name} {fmt(sum(s.values))}" for s in series)
     parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" role="img" '
-             f'viewBox="0 0 {WIDTH} {HEIGHT}" aria-labelledby="chart-title chart-desc">',
-             f'<title id="chart-title">{escape(title)}</title>',
-             f'<desc id="chart-desc">{escape(f"Totals: {totals}.")}</desc>']
+             f'viewBox="0 0 {WIDTH} {HEIGHT}" '
+             f'aria-labelledby="{_attr(chart_id)}-title {_attr(chart_id)}-desc">',
+             f'<title id="{_attr(chart_id)}-title">{escape(title)}</title>',
+             f'<desc id="{_attr(chart_id)}-desc">{escape(f"Totals: {totals}.")}</desc>']
     for i in range(GRIDLINES + 1 if top else 1):
         value = peak * i // GRIDLINES
         y = TOP + plot_h - plot_h * i / GRIDLINES
@@ -104,4 +106,56 @@ def bar_chart(days: Sequence[date], series: Sequence[Series], fmt: Callable[[int
     parts.append("</svg>")
     # Safe to mark: every interpolated value above went through escape() or _num()/_attr(),
     # and tests/unit/test_unit_charts.py checks hostile labels come out inert.
+    return Markup("".join(parts))  # nosec B704
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One labelled horizontal bar: its value and the text shown at its end."""
+
+    label: str
+    value: float
+    text: str
+
+
+def hbar_chart(bars: Sequence[Bar], title: str, *, peak: float | None = None,
+               marks: Sequence[tuple[float, str]] = (), chart_id: str = "hbar",
+               empty_text: str = "Nothing happened in this period.") -> Markup:
+    """Horizontal bars, one per row (rates, counts by reason), with optional dashed vertical
+    marks such as the card networks' dispute thresholds; SVG markup."""
+    row_h, label_w, text_w = 26, 220, 110
+    height = TOP + row_h * max(len(bars), 1) + 10
+    plot_w = WIDTH - label_w - text_w - RIGHT
+    peak = max([peak or 0, *(b.value for b in bars), *(v * 1.25 for v, _ in marks)]) or 1
+    summary = "; ".join(f"{b.label}: {b.text}" for b in bars) or empty_text
+    parts = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" role="img" '
+             f'viewBox="0 0 {WIDTH} {height}" aria-labelledby="{_attr(chart_id)}-title '
+             f'{_attr(chart_id)}-desc">',
+             f'<title id="{_attr(chart_id)}-title">{escape(title)}</title>',
+             f'<desc id="{_attr(chart_id)}-desc">{escape(summary)}</desc>']
+    for i, bar in enumerate(bars):
+        y = TOP + i * row_h
+        w = plot_w * bar.value / peak if bar.value > 0 else 0
+        label = bar.label if len(bar.label) <= 28 else bar.label[:27] + "…"  # whole in the table
+        parts.append(f'<text x="{label_w - 8}" y="{y + 17}" text-anchor="end" font-size="13" '
+                     f'fill="#1d2330">{escape(label)}</text>')
+        shown = max(w, 1.5) if w else 0  # a tiny rate stays visible
+        parts.append(f'<rect class="bar" x="{label_w}" y="{y + 4}" width="{_num(shown)}" '
+                     f'height="{row_h - 8}" fill="#0b5cad" rx="1">'
+                     f'<title>{escape(f"{bar.label}: {bar.text}")}</title></rect>')
+        parts.append(f'<text x="{_num(label_w + w + 6)}" y="{y + 17}" font-size="12" '
+                     f'fill="#475467">{escape(bar.text)}</text>')
+    for k, (value, label) in enumerate(marks):
+        x = label_w + plot_w * value / peak
+        parts.append(f'<line class="threshold" x1="{_num(x)}" x2="{_num(x)}" y1="{TOP - 4}" '
+                     f'y2="{height - 6}" stroke="#b42318" stroke-width="1.5" '
+                     f'stroke-dasharray="5 4"/>')
+        parts.append(f'<text class="threshold" x="{_num(x + 4)}" y="{12 + 12 * k}" '
+                     f'font-size="12" fill="#b42318">{escape(label)}</text>')
+    if not bars:
+        parts.append(f'<text class="empty" x="{WIDTH / 2:.0f}" y="{TOP + 14}" '
+                     f'text-anchor="middle" font-size="14" fill="#667085">'
+                     f'{escape(empty_text)}</text>')
+    parts.append("</svg>")
+    # Safe to mark, as bar_chart: every interpolated value went through escape/_num/_attr.
     return Markup("".join(parts))  # nosec B704

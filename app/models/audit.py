@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
+from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.clock import now
@@ -14,6 +14,8 @@ class AuditRecord(db.Model):
     """Who did what, when, from where, to what, and how it ended."""
 
     __tablename__ = "audit_log"
+    # A payment's timeline reads its records by target (migration 0040).
+    __table_args__ = (Index("ix_audit_log_target", "target", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     occurred_at: Mapped[datetime] = mapped_column(default=now)

@@ -22,6 +22,7 @@ class EscrowHold(db.Model):
                         name="refunded_within_gross"),
         CheckConstraint("fee_returned >= 0 AND fee_returned <= fee_amount",
                         name="fee_returned_within_fee"),
+        Index("ix_escrow_holds_created_at", "created_at"),  # the dashboard's date ranges
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

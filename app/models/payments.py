@@ -32,6 +32,10 @@ class Payment(db.Model):
         # Support's lists by status and "needs review", newest first (migration 0018).
         Index("ix_payments_status_id", "status", "id"),
         Index("ix_payments_needs_review_id", "needs_review", "id"),
+        # Support's search by card and by the PSP's reference (migration 0040).
+        Index("ix_payments_card_last4", "card_last4", "id"),
+        Index("ix_payments_psp_reference", "psp_reference"),
+        Index("ix_payments_created_at", "created_at"),  # the dashboard's date ranges
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -68,6 +72,8 @@ class Payment(db.Model):
     psp_fee_amount: Mapped[int | None]
     card_brand: Mapped[str | None] = mapped_column(String(24))
     card_last4: Mapped[str | None] = mapped_column(String(4))
+    card_exp_month: Mapped[int | None]
+    card_exp_year: Mapped[int | None]
     # The buyer ticked "Save my card": the PSP's reusable method goes to the vault once paid.
     save_payment_method: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=now)

@@ -43,6 +43,8 @@ class CardDisplay:
     last4: str | None = None
     fingerprint: str | None = None   # the PSP's keyed fingerprint: equal cards match
     country: str | None = None       # the issuing country, ISO 3166-1 alpha-2
+    exp_month: int | None = None
+    exp_year: int | None = None
 
 
 @dataclass(frozen=True)

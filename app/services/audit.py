@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
+from app import keyset
 from app.clock import now
 from app.database import is_postgresql, retry_transient, unit_of_work
 from app.extensions import db
@@ -187,7 +188,7 @@ class LogFilter:
     outcome: str = ""                # success | failure
     since: date | None = None        # inclusive, UTC day
     until: date | None = None        # inclusive, UTC day
-    before: int | None = None        # cursor: only records with a smaller id (older)
+    after: str | None = None         # keyset cursor (app/keyset.py): older than this page
 
     def as_details(self) -> dict:
         """The non-empty fields, for the audit.viewed record and for links."""
@@ -212,11 +213,10 @@ def parse_filter(args) -> LogFilter:
     since, until = _day(args, "from"), _day(args, "to")
     if since and until and since > until:
         raise ServiceError("The “from” date is after the “to” date.")
-    before = (args.get("before") or "").strip()
-    if before and not (before.isdigit() and 0 < int(before) < 2**63):
-        raise ServiceError("The page cursor must be a record number.")
-    return LogFilter(outcome=outcome, since=since, until=until,
-                     before=int(before) if before else None, **text_fields)
+    after = keyset.cursor_arg(args)
+    if after:
+        keyset.decode(after, (int,))  # a bad link is refused here, with the other filters
+    return LogFilter(outcome=outcome, since=since, until=until, after=after, **text_fields)
 
 
 def _day(args, name: str) -> date | None:
@@ -229,9 +229,9 @@ def _day(args, name: str) -> date | None:
         raise ServiceError(f"The “{name}” date must look like 2026-01-31.") from None
 
 
-def search(wanted: LogFilter, limit: int = PAGE_SIZE) -> tuple[list[AuditRecord], bool]:
-    """Matching records, newest first, at most limit; and whether older ones remain."""
-    query = select(AuditRecord).order_by(AuditRecord.id.desc()).limit(limit + 1)
+def search(wanted: LogFilter, limit: int = PAGE_SIZE) -> keyset.Page:
+    """Matching records, newest first, one keyset page of at most limit."""
+    query = select(AuditRecord)
     if wanted.action:
         query = query.where(AuditRecord.action.startswith(wanted.action, autoescape=True))
         if not is_postgresql():
@@ -252,10 +252,7 @@ def search(wanted: LogFilter, limit: int = PAGE_SIZE) -> tuple[list[AuditRecord]
     if wanted.until:
         query = query.where(AuditRecord.occurred_at
                             < datetime.combine(wanted.until + timedelta(days=1), time.min))
-    if wanted.before:
-        query = query.where(AuditRecord.id < wanted.before)
-    rows = list(db.session.execute(query).scalars())
-    return rows[:limit], len(rows) > limit
+    return keyset.paginate(query, [AuditRecord.id], wanted.after, limit)
 
 
 def verify_records(rows: list[AuditRecord]) -> list[str]:

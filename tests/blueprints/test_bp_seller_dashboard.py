@@ -50,7 +50,7 @@ def _html(response) -> str:
 
 def _stat(html: str, currency: str, kind: str) -> str:
     block = html.split(f'data-currency="{currency}"', 1)[1]
-    return re.search(rf'data-kind="{kind}"><dt>[^<]+</dt><dd>([^<]+)</dd>', block).group(1)
+    return re.search(rf'data-kind="{kind}"><dl><dt>[^<]+</dt><dd>([^<]+)</dd>', block).group(1)
 
 
 def test_dashboard_shows_own_escrow_with_reason_and_not_the_other_sellers(

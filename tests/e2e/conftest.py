@@ -29,6 +29,16 @@ SCAN_MODULE = "test_e2e_card_data_scan.py"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 VIEWPORT = {"width": 1200, "height": 800}
+AXE_TIMINGS: list[tuple[str, float]] = []  # (path, seconds) of every axe-core check
+
+
+def pytest_terminal_summary(terminalreporter):
+    """What the accessibility checks cost, so a slower suite can be traced to them."""
+    if AXE_TIMINGS:
+        total = sum(seconds for _, seconds in AXE_TIMINGS)
+        terminalreporter.write_line(
+            f"axe-core: {len(AXE_TIMINGS)} page checks, {total:.1f} s in all "
+            f"({total / len(AXE_TIMINGS):.2f} s each on average)")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -176,13 +186,17 @@ def page_errors(request, stack, topology):
 
 @pytest.fixture
 def page(request, browser, stack, topology, e2e_record, page_errors):
-    """A fresh context and page; every request to the platform is recorded for the scan, and
-    the test fails on any finding of the watcher it did not declare."""
+    """A fresh context and page; every request to the platform is recorded for the scan, every
+    page of ours is checked with axe-core, and the test fails on any finding of the watcher it
+    did not declare."""
+    from tests.e2e.watch import AxeCheck
+
     context = browser.new_context(viewport=VIEWPORT, base_url=stack["url"])
     # Upper bounds, not waits: each action returns as soon as its condition holds; the bound
     # only needs to outlast a busy 2-core machine.
     context.set_default_timeout(30_000)
     page_errors.watch(context)
+    context.on("page", AxeCheck(page_errors, AXE_TIMINGS).watch)  # every tab of the test
     page = context.new_page()
 
     def record(req):

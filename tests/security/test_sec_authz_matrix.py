@@ -169,6 +169,11 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "support.add_fraud_list_entry"): STAFF,
     ("POST", "support.remove_fraud_list_entry"): STAFF,
     ("GET", "support.audit_log"): ADMIN,
+    ("GET", "support.search"): STAFF,
+    ("GET", "admin.reports"): ADMIN,
+    ("GET", "admin.report_csv"): ADMIN,
+    ("GET", "admin.compliance_report"): ADMIN,
+    ("GET", "admin.compliance_csv"): ADMIN,
     ("GET", "support.dead_letter_list"): STAFF,
     ("GET", "support.dead_letter_preview"): STAFF,
     ("POST", "support.dead_letter_replay"): STAFF,
@@ -276,7 +281,7 @@ def world(app, people, stack, psp) -> dict:
             "statement_id": _statement(people["seller"]),
             "rule_id": fee_rules.set_rule(people["seller"], "ceramics", FeeRule(500),
                                           Actor("admin@test.example", "127.0.0.1")),
-            **_reconciliation_rows()}
+            "name": "totals", **_reconciliation_rows()}
 
 
 def _reconciliation_rows() -> dict:

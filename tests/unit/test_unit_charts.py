@@ -1,6 +1,7 @@
 """The server-side SVG bar chart: one bar per day and series, honest scale, escaped text."""
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from datetime import date, timedelta
 
@@ -90,3 +91,27 @@ def test_mismatched_series_are_refused():
 
 def test_day_labels_have_no_leading_zero():
     assert day_label(date(2025, 12, 8)) == "8 Dec"
+
+
+def test_hbar_chart_draws_thresholds_and_keeps_hostile_labels_inert():
+    from app.charts import Bar, hbar_chart
+
+    svg = str(hbar_chart([Bar('<script>alert(1)</script>', 0.02, "2.00 %"),
+                          Bar("sandbox", 0.0, "0.00 %")], "Dispute rate",
+                         marks=[(0.009, "0.9 %"), (0.015, "1.5 %")], chart_id="c1"))
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    assert svg.count('class="threshold"') == 4  # a line and a label per mark
+    assert 'aria-labelledby="c1-title c1-desc"' in svg and 'id="c1-title"' in svg
+    # The 2 % bar reaches past both marks: the scale is the largest of bars and marks.
+    widths = [float(w) for w in re.findall(r'class="bar" x="\d+" y="[\d.]+" width="([\d.]+)"',
+                                           svg)]
+    assert widths[0] > 0 and widths[1] == 0
+
+
+def test_two_charts_on_one_page_have_distinct_ids():
+    from app.charts import Series, bar_chart
+
+    days = [date(2026, 12, 1)]
+    a = str(bar_chart(days, [Series("A", "a", "#000", [1])], str, "A", chart_id="a"))
+    b = str(bar_chart(days, [Series("B", "b", "#000", [1])], str, "B", chart_id="b"))
+    assert 'id="a-title"' in a and 'id="b-title"' in b and 'id="chart-title"' not in a + b

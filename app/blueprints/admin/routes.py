@@ -63,5 +63,6 @@ from app.blueprints.admin import categories as _category_views  # noqa: F401  (/
 from app.blueprints.admin import fees as _fee_views  # noqa: F401  (/admin/fees)
 from app.blueprints.admin import fraud as _fraud_views  # noqa: F401  (/admin/fraud)
 from app.blueprints.admin import payout_rails as _rail_views  # noqa: F401  (/admin/payout-rails)
+from app.blueprints.admin import reports as _report_views  # noqa: F401  (/admin/reports)
 from app.blueprints.admin import staff as _staff_views  # noqa: F401  (routes on this blueprint)
 from app.blueprints.admin import tax as _tax_views  # noqa: F401  (/admin/tax)

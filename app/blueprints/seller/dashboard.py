@@ -11,7 +11,7 @@ from flask_login import current_user
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from app.blueprints.access import current_actor, deny_object, role_required
+from app.blueprints.access import current_actor, deny_object, role_required, service_abort
 from app.blueprints.seller.forms import DeliveredForm, PayOutForm, PayoutSettingsForm, ShipForm
 from app.blueprints.seller.routes import bp
 from app.charts import Series, bar_chart
@@ -23,6 +23,7 @@ from app.domain.money import (
 )
 from app.extensions import db, queues
 from app.htmx_pages import page_or_partial
+from app.keyset import cursor_arg
 from app.models import Item
 from app.models.payouts import Payout
 from app.models.users import Role
@@ -67,7 +68,12 @@ def _escrow() -> dict:
 
 
 def _payouts() -> dict:
-    return {"payouts": payouts.history(current_user.id),
+    try:
+        page = payouts.history_page(current_user.id,
+                                    cursor_arg(request.args, "payouts_after"))
+    except ServiceError as exc:
+        service_abort(exc)
+    return {"payouts": page.rows, "payouts_page": page,
             "reversals": clawback_reports.reversals(current_user.id),
             "account": bank_accounts.current_account(current_user.id),
             "rail": payout_rails.describe(current_user.id), "rail_of": payout_rails.rail_of}

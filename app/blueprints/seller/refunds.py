@@ -2,17 +2,18 @@
 available balance covers it. Preview first (who pays what), then confirm."""
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from app.blueprints.access import current_actor, deny_object, role_required
+from app.blueprints.access import current_actor, deny_object, role_required, service_abort
 from app.blueprints.seller.routes import bp
 from app.domain.money import Money, MoneyError, format_money
 from app.extensions import db
+from app.keyset import cursor_arg
 from app.models.escrow import EscrowHold
 from app.models.users import Role
 from app.money_text import input_text, parse_amount
@@ -42,9 +43,15 @@ def _own_hold(order_line_id: int) -> EscrowHold:
 @role_required(Role.SELLER)
 def refunds_page():
     """The seller's sold lines with a Refund action each, and the refunds on them."""
-    lines = [(hold, refunds.line_room(hold)) for hold in refunds.sold_lines(current_user.id)]
-    return render_template("seller/refunds.html", lines=lines,
-                           parts=refunds.for_seller(current_user.id))
+    try:
+        sold = refunds.sold_lines(current_user.id, cursor=cursor_arg(request.args, "lines_after"))
+        parts = refunds.for_seller(current_user.id,
+                                   cursor=cursor_arg(request.args, "refunds_after"))
+    except ServiceError as exc:
+        service_abort(exc)
+    lines = [(hold, refunds.line_room(hold)) for hold in sold.rows]
+    return render_template("seller/refunds.html", lines=lines, parts=parts.rows,
+                           lines_page=sold, parts_page=parts)
 
 
 @bp.route("/lines/<int:order_line_id>/refund", methods=["GET", "POST"])

@@ -5,10 +5,17 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 from sqlalchemy import select
 
-from app.blueprints.access import current_actor, deny_object, flash_error, role_required
+from app.blueprints.access import (
+    current_actor,
+    deny_object,
+    flash_error,
+    role_required,
+    service_abort,
+)
 from app.blueprints.shop import delivery_view
 from app.blueprints.shop.forms import AddToCartForm, CountryForm, UpdateCartForm
 from app.extensions import db
+from app.keyset import cursor_arg, paginate
 from app.models import EscrowHold, Item, Order
 from app.models.users import Role
 from app.services.checkout import checkout
@@ -17,6 +24,8 @@ from app.services.money import escrow, escrow_reports
 from app.services.shop import accounts, cart, quotes
 
 bp = Blueprint("shop", __name__)
+
+ORDERS_PAGE = 50
 
 
 @bp.get("/")
@@ -99,11 +108,13 @@ def update_cart():
 @bp.get("/orders")
 @role_required(Role.BUYER)
 def orders():
-    """The buyer's own orders only."""
-    mine = db.session.execute(
-        select(Order).where(Order.buyer_id == current_user.id).order_by(Order.id.desc())
-    ).scalars().all()
-    return render_template("shop/orders.html", orders=mine)
+    """The buyer's own orders only, newest first, a keyset page at a time."""
+    try:
+        page = paginate(select(Order).where(Order.buyer_id == current_user.id), [Order.id],
+                        cursor_arg(request.args), ORDERS_PAGE)
+    except ServiceError as exc:
+        service_abort(exc)
+    return render_template("shop/orders.html", orders=page.rows, page=page)
 
 
 @bp.get("/orders/<int:order_id>")

@@ -27,8 +27,8 @@ def audit_log():
         service_abort(exc)
     audit.record_access(current_actor(), "audit.viewed", "audit_log",
                         filter=wanted.as_details())
-    rows, more = audit.search(wanted)
-    filters = {k: v for k, v in wanted.as_details().items() if k != "before"}
-    return render_template("support/audit.html", records=rows, more=more, wanted=wanted,
-                           filters=filters, problems=audit.verify_records(rows),
+    page = audit.search(wanted)
+    filters = {k: v for k, v in wanted.as_details().items() if k != "after"}
+    return render_template("support/audit.html", records=page.rows, page=page, wanted=wanted,
+                           filters=filters, problems=audit.verify_records(page.rows),
                            outcomes=audit.OUTCOMES)

@@ -19,6 +19,7 @@ from app.blueprints.access import (
     flash_error,
     recent_mfa_required,
     role_required,
+    service_abort,
 )
 from app.blueprints.support.forms import (
     DECISIONS,
@@ -32,6 +33,7 @@ from app.blueprints.support.forms import (
 from app.blueprints.support.routes import bp
 from app.domain.money import Money, MoneyError, to_decimal_string
 from app.htmx_pages import page_or_partial
+from app.keyset import CURSOR_ARG, cursor_arg
 from app.models.users import Role
 from app.money_text import parse_amount
 from app.services import audit, form_intents
@@ -52,9 +54,13 @@ def disputes():
                             **wanted.as_details())
     # After the access record's commit, not before: a commit expires what was loaded, and the
     # template would then reload each case with a query of its own (bench/scale.py).
-    cases = centre.queue(wanted)
+    try:
+        page = centre.queue_page(wanted, cursor_arg(request.args))
+    except ServiceError as exc:
+        service_abort(exc)
     return page_or_partial("support/disputes.html", "support/_queue.html", dict(
-        cases=cases, wanted=wanted, statuses=centre.STATUSES,
+        cases=page.rows, page=page, wanted=wanted, statuses=centre.STATUSES,
+        filters={k: v for k, v in request.args.items() if k != CURSOR_ARG},
         names={u.id: u.display_name for u in centre.staff()},
         countdown=centre.countdown, urgency=centre.urgency))
 

@@ -11,8 +11,10 @@ from app.blueprints.access import (
     flash_error,
     recent_mfa_required,
     role_required,
+    service_abort,
 )
 from app.blueprints.support.routes import bp
+from app.keyset import cursor_arg
 from app.models.users import Role
 from app.services import audit, form_intents
 from app.services.errors import NotFound, ServiceError
@@ -32,8 +34,12 @@ class ReviewForm(FlaskForm):
 def fraud_reviews():
     """Payments held for review, the soonest to lapse first."""
     audit.record_access(current_actor(), "fraud.reviews_listed", "payments")
-    rows = review.queue()
-    return render_template("support/fraud_reviews.html", rows=rows,
+    try:
+        page = review.queue_page(cursor_arg(request.args))
+    except ServiceError as exc:
+        service_abort(exc)
+    rows = page.rows
+    return render_template("support/fraud_reviews.html", rows=rows, page=page,
                            lapses={p.id: review.lapses_at(p) for p in rows},
                            reasons={p.id: screening.reasons(p) for p in rows})
 

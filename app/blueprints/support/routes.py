@@ -9,14 +9,17 @@ from app.blueprints.access import (
     flash_error,
     recent_mfa_required,
     role_required,
+    service_abort,
 )
 from app.domain.payment_states import PaymentStatus
 from app.extensions import db
+from app.keyset import cursor_arg, paginate
 from app.models import EscrowHold, Payment
 from app.models.users import Role
 from app.services import audit, form_intents
 from app.services.errors import NotFound, ServiceError
 from app.services.money import escrow, escrow_reports
+from app.services.payments import lookup
 
 bp = Blueprint("support", __name__, url_prefix="/support")
 PAGE = 100
@@ -25,8 +28,8 @@ PAGE = 100
 @bp.get("/payments")
 @role_required(Role.SUPPORT, Role.ADMIN)
 def payments():
-    """Payments, newest first; filter by status or by "needs review"."""
-    query = select(Payment).order_by(Payment.id.desc()).limit(PAGE)
+    """Payments, newest first, a keyset page at a time; filter by status or "needs review"."""
+    query = select(Payment)
     status = request.args.get("status", "")
     if status in {s.value for s in PaymentStatus}:
         query = query.where(Payment.status == status)
@@ -36,9 +39,13 @@ def payments():
         query = query.where(Payment.needs_review.is_(True))
     audit.record_access(current_actor(), "payments.listed", "payments", status=status or None,
                         review=request.args.get("review") == "1")
-    rows = db.session.execute(query).scalars().all()
-    return render_template("support/payments.html", payments=rows, status=status,
-                           statuses=list(PaymentStatus))
+    try:
+        page = paginate(query, [Payment.id], cursor_arg(request.args), PAGE)
+    except ServiceError as exc:
+        service_abort(exc)
+    return render_template("support/payments.html", payments=page.rows, page=page,
+                           status=status, statuses=list(PaymentStatus),
+                           review="1" if request.args.get("review") == "1" else "")
 
 
 @bp.get("/payments/<int:payment_id>")
@@ -51,7 +58,8 @@ def payment(payment_id: int):
         abort(404)
     audit.record_access(current_actor(), "payment.viewed", f"payment:{payment_id}")
     return render_template("support/payment.html", payment=found,
-                           holds=escrow_reports.for_order(found.order_id))
+                           holds=escrow_reports.for_order(found.order_id),
+                           timeline=lookup.timeline(found))
 
 
 DECISIONS = {"release": "Released to the seller.", "hold": "Put on hold: nothing is released "
@@ -92,4 +100,5 @@ from app.blueprints.support import fraud as _fraud_views  # noqa: F401  (/suppor
 from app.blueprints.support import fraud_lists as _fraud_lists  # noqa: F401  (/support/fraud/lists)
 from app.blueprints.support import reconciliation as _reconciliation  # noqa: F401  (/support/reconciliation)
 from app.blueprints.support import refunds as _refunds  # noqa: F401  (payment refunds)
+from app.blueprints.support import search as _search  # noqa: F401  (/support/search)
 from app.blueprints.support import unknown as _unknown_views  # noqa: F401  (/support/payments/unknown)

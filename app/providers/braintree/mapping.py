@@ -25,6 +25,11 @@ from app.providers.base import (
 S = PaymentStatus
 
 
+def _number(value) -> int | None:
+    """Braintree's "04" / "2030" as an int; anything else None."""
+    return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
+
+
 def to_amount(amount: int, currency: str) -> str:
     """1234 EUR → "12.34" (what Braintree's amount fields take)."""
     return to_decimal_string(Money(amount, currency))
@@ -116,7 +121,9 @@ def to_provider_payment(txn, refunded: int = 0) -> ProviderPayment:
         card=CardDisplay(brand=getattr(card, "card_type", None),
                          last4=getattr(card, "last_4", None),
                          fingerprint=getattr(card, "unique_number_identifier", None),
-                         country=issuing_country(getattr(card, "country_of_issuance", None)))
+                         country=issuing_country(getattr(card, "country_of_issuance", None)),
+                         exp_month=_number(getattr(card, "expiration_month", None)),
+                         exp_year=_number(getattr(card, "expiration_year", None)))
         if card else CardDisplay(),
         risk_level=RISK_DECISIONS.get(getattr(getattr(txn, "risk_data", None), "decision", None)),
     )

@@ -84,7 +84,9 @@ def to_provider_payment(session: dict) -> ProviderPayment:
         failure_message=decline_message(code) if error else None,
         fee_amount=fee.get("amount"),
         card=CardDisplay(brand=method.get("brand"), last4=method.get("last4"),
-                         fingerprint=method.get("fingerprint"), country=method.get("country")),
+                         fingerprint=method.get("fingerprint"), country=method.get("country"),
+                         exp_month=_int(method.get("exp_month")),
+                         exp_year=_int(method.get("exp_year"))),
         reusable_method=to_reusable_method(method),
         risk_level=risk_level((session.get("outcome") or {}).get("risk_level")),
     )
@@ -92,6 +94,10 @@ def to_provider_payment(session: dict) -> ProviderPayment:
 
 # The sandbox's risk levels, as Stripe's outcome.risk_level; anything else is not a verdict.
 RISK_LEVELS = {"normal": "normal", "elevated": "elevated", "highest": "highest"}
+
+
+def _int(value) -> int | None:
+    return int(value) if isinstance(value, (int, str)) and str(value).isdigit() else None
 
 
 def risk_level(raw) -> str | None:

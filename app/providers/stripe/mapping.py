@@ -136,7 +136,8 @@ def to_provider_payment(session: dict | None, intent: dict | None) -> ProviderPa
         failure_message=decline_message(code) if error else None,
         fee_amount=int(balance["fee"]) if isinstance(balance, dict) else None,
         card=CardDisplay(brand=card.get("brand"), last4=card.get("last4"),
-                         fingerprint=card.get("fingerprint"), country=card.get("country")),
+                         fingerprint=card.get("fingerprint"), country=card.get("country"),
+                         exp_month=card.get("exp_month"), exp_year=card.get("exp_year")),
         risk_level=RISK_LEVELS.get((charge.get("outcome") or {}).get("risk_level")),
         # Only an embedded payment's own PaymentIntent: stripe.js confirms it on our page.
         client_secret=(intent or {}).get("client_secret") if session is None else None,

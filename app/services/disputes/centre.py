@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, case, func, or_, select
 
 from app.clock import now
 from app.database import locked, unit_of_work
@@ -17,6 +17,7 @@ from app.domain.dispute_states import (
     ClaimStatus,
 )
 from app.extensions import db
+from app.keyset import Page, paginate
 from app.models import CaseEvent, DisputeCase
 from app.models.users import STAFF_ROLES, User
 from app.services import audit
@@ -68,8 +69,25 @@ def _open_clause():
                     DisputeCase.status.in_([s.value for s in CHARGEBACK_OPEN])))
 
 
+# Keyset order of the queue: cases with a deadline first, the nearest first, then by number.
+_NO_DEADLINE = case((DisputeCase.due_by.is_(None), 1), else_=0)
+_DEADLINE = func.coalesce(DisputeCase.due_by, datetime(9999, 12, 31))
+QUEUE_KEYS = (_NO_DEADLINE, _DEADLINE, DisputeCase.id)
+
+
+def _queue_key(c: DisputeCase) -> list:
+    return [1 if c.due_by is None else 0, c.due_by or datetime(9999, 12, 31), c.id]
+
+
 def queue(filters: QueueFilter, at: datetime | None = None) -> list[DisputeCase]:
-    """Cases matching the filter, the nearest deadline first (no deadline last)."""
+    """The first page of cases matching the filter, the nearest deadline first."""
+    return queue_page(filters, None, at).rows
+
+
+def queue_page(filters: QueueFilter, cursor: str | None, at: datetime | None = None,
+               size: int = LIMIT) -> Page:
+    """Cases matching the filter, the nearest deadline first (no deadline last), one keyset
+    page after `cursor`."""
     at = at or now()
     query = select(DisputeCase)
     if filters.kind:
@@ -84,9 +102,7 @@ def queue(filters: QueueFilter, at: datetime | None = None) -> list[DisputeCase]
         query = query.where(DisputeCase.due_by.is_not(None), DisputeCase.due_by <= at + DUE_SOON)
     if filters.assigned_to is not None:
         query = query.where(DisputeCase.assigned_to == filters.assigned_to)
-    query = query.order_by(DisputeCase.due_by.is_(None), DisputeCase.due_by,
-                           DisputeCase.id).limit(LIMIT)
-    return list(db.session.execute(query).scalars())
+    return paginate(query, QUEUE_KEYS, cursor, size, descending=False, key_of=_queue_key)
 
 
 def is_open(case: DisputeCase) -> bool:

@@ -6,15 +6,16 @@ voids them before the card's authorization expires.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from app.clock import now
 from app.database import locked, unit_of_work
 from app.domain.payment_states import PaymentStatus
 from app.extensions import db
+from app.keyset import Page, paginate
 from app.models import Order, Payment, User
 from app.providers.base import ProviderError
 from app.providers.registry import get_provider
@@ -48,10 +49,22 @@ class Case:
     lapses_at: object
 
 
+QUEUE_PAGE = 100
+# Keyset order: the soonest to lapse first (an authorization not yet timed sorts first).
+_AUTHORIZED = func.coalesce(Payment.authorized_at, datetime(1970, 1, 1))
+
+
 def queue() -> list[Payment]:
-    """Payments waiting for a decision, oldest first (the soonest to lapse on top)."""
-    return db.session.execute(select(Payment).where(Payment.review_status == "pending")
-                              .order_by(Payment.authorized_at, Payment.id)).scalars().all()
+    """The first page of payments waiting for a decision, oldest first."""
+    return queue_page(None).rows
+
+
+def queue_page(cursor: str | None, size: int = QUEUE_PAGE) -> Page:
+    """Payments waiting for a decision, oldest first (the soonest to lapse on top), one
+    keyset page after `cursor`."""
+    return paginate(select(Payment).where(Payment.review_status == "pending"),
+                    [_AUTHORIZED, Payment.id], cursor, size, descending=False,
+                    key_of=lambda p: [p.authorized_at or datetime(1970, 1, 1), p.id])
 
 
 def lapses_at(payment: Payment):

@@ -20,6 +20,7 @@ from app.domain.money import Money, format_money
 from app.domain.payout_states import PayoutStatus, transition
 from app.domain.refund_states import RefundStatus
 from app.extensions import db
+from app.keyset import Page, paginate
 from app.models.escrow import EscrowHold, PayoutSettings
 from app.models.ledger import LedgerEntry
 from app.models.payouts import Payout
@@ -373,6 +374,11 @@ def refresh(payout_id: int, actor: Actor) -> Payout:
 
 
 def history(seller_id: int, limit: int = 50) -> list[Payout]:
-    """The seller's payouts, newest first."""
-    return list(db.session.execute(select(Payout).where(Payout.seller_id == seller_id)
-                                   .order_by(Payout.id.desc()).limit(limit)).scalars())
+    """The seller's newest payouts."""
+    return history_page(seller_id, None, limit).rows
+
+
+def history_page(seller_id: int, cursor: str | None, limit: int = 50) -> Page:
+    """The seller's payouts, newest first, one keyset page after `cursor`."""
+    return paginate(select(Payout).where(Payout.seller_id == seller_id), [Payout.id], cursor,
+                    limit, arg="payouts_after")

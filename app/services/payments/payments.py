@@ -89,6 +89,7 @@ def _copy_facts(payment: Payment, report: ProviderPayment) -> None:
         payment.psp_fee_amount = report.fee_amount
     if report.card.last4:
         payment.card_brand, payment.card_last4 = report.card.brand, report.card.last4
+        payment.card_exp_month, payment.card_exp_year = report.card.exp_month, report.card.exp_year
 
 
 def _settle_order(payment: Payment, target: PaymentStatus) -> None:

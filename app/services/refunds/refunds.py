@@ -23,6 +23,7 @@ from app.domain.money import Money, format_money
 from app.domain.payment_states import PaymentStatus
 from app.domain.refund_states import REQUESTERS, RefundStatus
 from app.extensions import db, queues
+from app.keyset import Page, paginate
 from app.models import Payment
 from app.models.escrow import EscrowHold
 from app.models.refunds import Refund, RefundLine
@@ -362,16 +363,16 @@ def _unknown_refund(inbox_id: int, payment: Payment | None, report: ProviderRefu
                             f"{'flagged' if report.status == 'succeeded' else 'unchanged'}")
 
 
-def sold_lines(seller_id: int, limit: int = 50) -> list[EscrowHold]:
-    """The seller's captured lines, newest first (what they may refund)."""
-    return list(db.session.execute(select(EscrowHold).where(EscrowHold.seller_id == seller_id)
-                                   .order_by(EscrowHold.id.desc()).limit(limit)).scalars())
+def sold_lines(seller_id: int, limit: int = 50, cursor: str | None = None) -> Page:
+    """The seller's captured lines, newest first (what they may refund), one keyset page."""
+    return paginate(select(EscrowHold).where(EscrowHold.seller_id == seller_id),
+                    [EscrowHold.id], cursor, limit, arg="lines_after")
 
 
-def for_seller(seller_id: int, limit: int = 50) -> list[RefundLine]:
-    """Parts of refunds on the seller's lines, newest first."""
-    return list(db.session.execute(select(RefundLine).where(RefundLine.seller_id == seller_id)
-                                   .order_by(RefundLine.id.desc()).limit(limit)).scalars())
+def for_seller(seller_id: int, limit: int = 50, cursor: str | None = None) -> Page:
+    """Parts of refunds on the seller's lines, newest first, one keyset page."""
+    return paginate(select(RefundLine).where(RefundLine.seller_id == seller_id),
+                    [RefundLine.id], cursor, limit, arg="refunds_after")
 
 
 def line_room(hold: EscrowHold) -> int:

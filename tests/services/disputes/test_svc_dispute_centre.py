@@ -71,6 +71,21 @@ def test_open_cases_sorted_by_deadline_with_none_last(cases):
                                    "claim_later", "claim_no_deadline"]
 
 
+def test_keyset_pages_walk_the_same_order_with_deadlines_and_none(cases):
+    """Two cases a page: the cursor carries (no deadline?, deadline, id), so the case without
+    a deadline and equal deadlines page correctly, and the pages join into the full queue."""
+    walked, cursor = [], None
+    while True:
+        page = centre.queue_page(QueueFilter(state="all"), cursor, at=AT, size=2)
+        walked += page.rows
+        if not page.next_cursor:
+            break
+        cursor = page.next_cursor
+    assert [c.id for c in walked] == [c.id for c in centre.queue(QueueFilter(state="all"),
+                                                                  at=AT)]
+    assert len(walked) == len(cases) and names(cases, walked)[-1] == "claim_no_deadline"
+
+
 def test_closed_and_all(cases):
     assert names(cases, centre.queue(QueueFilter(state="closed"), at=AT)) == [
         "claim_resolved", "cb_lost"]
