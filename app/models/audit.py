@@ -14,7 +14,7 @@ class AuditRecord(db.Model):
     """Who did what, when, from where, to what, and how it ended."""
 
     __tablename__ = "audit_log"
-    # A payment's timeline reads its records by target (migration 0040).
+    # A payment's timeline reads its records by target (migration 0029).
     __table_args__ = (Index("ix_audit_log_target", "target", "id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -32,7 +32,7 @@ class Payment(db.Model):
         # Support's lists by status and "needs review", newest first (migration 0018).
         Index("ix_payments_status_id", "status", "id"),
         Index("ix_payments_needs_review_id", "needs_review", "id"),
-        # Support's search by card and by the PSP's reference (migration 0040).
+        # Support's search by card and by the PSP's reference (migration 0029).
         Index("ix_payments_card_last4", "card_last4", "id"),
         Index("ix_payments_psp_reference", "psp_reference"),
         Index("ix_payments_created_at", "created_at"),  # the dashboard's date ranges
