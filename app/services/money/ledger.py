@@ -85,6 +85,13 @@ def balance(kind: AccountKind, owner: str, currency: str) -> int:
     return normal_balance(kind, int(signed))
 
 
+def held_at_psp(provider: str, currency: str) -> int:
+    """What a PSP holds for us in a currency: its clearing (not yet confirmed by its settlement
+    report) plus what reconciliation confirmed (`psp_balance`, where matched lines move)."""
+    return (balance(AccountKind.PSP_CLEARING, provider, currency)
+            + balance(AccountKind.PSP_BALANCE, provider, currency))
+
+
 def seller_balances(seller_id: int) -> dict[str, dict[str, int]]:
     """{currency: {escrow, seller_available, seller_in_transit}} for one seller."""
     rows = db.session.execute(

@@ -48,7 +48,7 @@ def can_receive(provider: str) -> bool:
 def headroom(provider: str, currency: str, excluding: int | None = None) -> int:
     """What the PSP holds for us in the currency, less what open payouts through it and
     pending fundings out of it have already promised, plus pending fundings into it."""
-    held = ledger.balance(AccountKind.PSP_CLEARING, provider, currency)
+    held = ledger.held_at_psp(provider, currency)
     promised = db.session.execute(select(func.coalesce(func.sum(Payout.amount), 0)).where(
         Payout.provider == provider, Payout.currency == currency, Payout.status.in_(OPEN),
         Payout.id != (excluding or 0))).scalar_one()
@@ -74,7 +74,8 @@ def plan(payout: Payout) -> list[FundingTransfer]:
         raise Unfunded(f"{payout.provider} holds too little {payout.currency} for payout "
                        f"{payout.id} and takes no top-ups")
     sources = db.session.execute(select(LedgerEntry.owner).where(
-        LedgerEntry.kind == AccountKind.PSP_CLEARING.value, LedgerEntry.currency ==
+        LedgerEntry.kind.in_([AccountKind.PSP_CLEARING.value, AccountKind.PSP_BALANCE.value]),
+        LedgerEntry.currency ==
         payout.currency, LedgerEntry.owner != payout.provider).distinct()).scalars().all()
     room = sorted(((headroom(name, payout.currency), name) for name in sources), reverse=True)
     if sum(max(0, amount) for amount, _ in room) < short:

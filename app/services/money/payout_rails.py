@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from app.database import locked, unit_of_work
-from app.domain.ledger import AccountKind
 from app.extensions import db
 from app.models.escrow import PayoutSettings
 from app.models.provider_accounts import ProviderAccount
@@ -70,8 +69,8 @@ def destination(seller_id: int, currency: str) -> Destination | None:
         if not sandboxes:
             return None
         # The sandbox already holding the money pays it: no funding transfer needed.
-        rail = max(sandboxes, key=lambda name: (ledger.balance(
-            AccountKind.PSP_CLEARING, name, currency), name == "sandbox"))
+        rail = max(sandboxes, key=lambda name: (ledger.held_at_psp(name, currency),
+                                                name == "sandbox"))
     if rail not in available:
         return None
     if rail in SANDBOXES:
