@@ -88,10 +88,12 @@ def test_chargeback_with_evidence_won_on_the_dashboard(page, shop, stack, journe
 
     # The issuer decides on the sandbox's own dashboard.
     page.goto(stack["psp_url"] + "/")
-    row = page.locator("tr").filter(has=page.locator("code", has_text=case.psp_reference))
+    # The disputes table: the dispute's id also shows among the balance transactions.
+    row = page.locator("#disputes tr").filter(
+        has=page.locator("code", has_text=case.psp_reference))
     expect(row).to_contain_text("under_review")
     row.get_by_role("button", name="Mark won").click()
-    expect(page.locator("tr").filter(
+    expect(page.locator("#disputes tr").filter(
         has=page.locator("code", has_text=case.psp_reference))).to_contain_text("won")
     assert case_for(order_id, "chargeback", lambda c: c.status == "won").status == "won"
 
