@@ -29,8 +29,21 @@ class Adjustment:
     seller_id: int | None = None  # None: for the whole order
 
 
-# Extended by the tax, shipping and FX modules as they arrive (see the module docstring).
-ADJUSTMENT_SOURCES: list[Callable[[Order], list[Adjustment]]] = []
+def tax_lines(order: Order) -> list[Adjustment]:
+    """Each seller's tax at each rate, as the order froze it (issue 17)."""
+    from app.services.shop.order_money import tax_label
+
+    per: dict[tuple[int, int], int] = {}
+    for line in order.lines:
+        if line.tax_amount:
+            key = (line.seller_id, line.tax_bps)
+            per[key] = per.get(key, 0) + line.tax_amount
+    return [Adjustment(tax_label(order.buyer_country, bps), amount, seller_id)
+            for (seller_id, bps), amount in sorted(per.items())]
+
+
+# Extended by the shipping and other modules as they arrive (see the module docstring).
+ADJUSTMENT_SOURCES: list[Callable[[Order], list[Adjustment]]] = [tax_lines]
 
 
 @dataclass(frozen=True)
@@ -84,8 +97,7 @@ def receipt(order: Order) -> Receipt:
     groups: dict[int, SellerGroup] = {}
     for line in order.lines:
         group = groups.setdefault(line.seller_id, SellerGroup(_name(line.seller_id)))
-        group.lines.append(ReceiptLine(line.title, line.quantity, line.unit_amount,
-                                       line.line_total))
+        group.lines.append(_receipt_line(order, line))
     for adj in adjustments:
         if adj.seller_id in groups:
             groups[adj.seller_id].adjustments.append(adj)
@@ -96,6 +108,19 @@ def receipt(order: Order) -> Receipt:
                    bool(payment and payment.amount_captured), card,
                    int(current_app.config["ESCROW_AUTO_RELEASE_DAYS"]), list(groups.values()),
                    [a for a in adjustments if a.seller_id not in groups])
+
+
+def _receipt_line(order: Order, line: OrderLine) -> ReceiptLine:
+    """A line in the order's currency: a converted line says its own price and the rate."""
+    if line.currency == order.currency:
+        return ReceiptLine(line.title, line.quantity, line.unit_amount, line.line_total)
+    from app.services.shop.order_money import rate_text
+
+    own = format_amount(Money(line.line_total, line.currency))
+    title = f"{line.title} ({own} at {rate_text(line.currency, order.currency, line.fx_rate)})"
+    if line.paid_net % line.quantity:  # no whole unit price in this currency: one row
+        return ReceiptLine(f"{title} × {line.quantity}", 1, line.paid_net, line.paid_net)
+    return ReceiptLine(title, line.quantity, line.paid_net // line.quantity, line.paid_net)
 
 
 @dataclass(frozen=True)

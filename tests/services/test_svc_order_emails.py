@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import select
 
 from app.extensions import db
@@ -14,7 +15,14 @@ from app.services import order_emails
 from app.services.audit import Actor
 from app.services.money import bank_accounts, escrow
 from tests import flows
-from tests.flows import PASSWORD, settle
+from tests.flows import PASSWORD, add, login, settle
+from tests.services.checkout.test_svc_converted_checkout import (  # noqa: F401  (rates)
+    TOTAL,
+    pay,
+    place,
+    rates,
+    set_country,
+)
 
 SELLER = Actor("seller@test.example", "127.0.0.1")
 
@@ -76,3 +84,25 @@ def test_the_receipt_shows_adjustment_lines_from_other_modules(client, people, s
     db.session.commit()
     text = _notes("order_receipt")[-1].body
     assert "VAT 19 % (included): €3.83" in text and "Currency conversion: -€0.05" in text
+
+
+@pytest.mark.usefixtures("rates")
+def test_a_converted_and_taxed_receipt_adds_up_in_the_buyers_currency(
+        client, people, stack, psp):
+    """Each line in the currency paid, a converted one with its own price and rate, the tax
+    per seller: the receipt's rows add up to what the PSP captured."""
+    set_country(people["buyer"], "DE")
+    login(client, "buyer")
+    add(client, people["mug"])
+    add(client, people["board"])
+    order_id = place(client)
+    payment = pay(client, stack, psp, order_id)
+
+    receipt = order_emails.receipt(db.session.get(Order, order_id))
+
+    rows = [row for group in receipt.sellers for row in group.rows()]
+    assert sum(amount for _, amount in rows) + sum(a for _, a in receipt.adjustment_rows()) \
+        == receipt.total == payment.amount_captured == TOTAL
+    labels = " | ".join(label for label, _ in rows)
+    assert "($59.00 at 1 USD = " in labels and "VAT DE 19 %" in labels
+    assert ("1 × Mug", 2400) in rows  # same currency: as placed

@@ -66,11 +66,11 @@ class OrderMoney:
     country: str | None
 
 
-def _rate_text(source: str, target: str, rate: str) -> str:
+def rate_text(source: str, target: str, rate: str) -> str:
     return f"1 {source} = {Decimal(rate).quantize(Decimal('0.000001')).normalize():f} {target}"
 
 
-def _tax_label(country: str | None, bps: int) -> str:
+def tax_label(country: str | None, bps: int) -> str:
     kind = "VAT" if country in tax_rules.EU_COUNTRIES or country == "GB" else "Sales tax"
     return f"{kind} {country} {tax_rules.TaxRate(country, 'standard', bps).percent} %"
 
@@ -85,7 +85,7 @@ def breakdown(order: Order) -> OrderMoney:
         lines.append(LineView(
             line.title, line.seller.display_name, line.quantity,
             Money(line.unit_amount, line.currency), line.total, Money(line.paid_net, cur),
-            _rate_text(line.currency, cur, line.fx_rate) if converted else None,
+            rate_text(line.currency, cur, line.fx_rate) if converted else None,
             tax_rules.TaxRate("XX", "standard", line.tax_bps).percent if line.tax_bps else None,
             Money(line.tax_amount, cur)))
         if line.tax_bps:
@@ -96,11 +96,11 @@ def breakdown(order: Order) -> OrderMoney:
             pair = fx_groups[(line.currency, line.fx_rate, line.fx_mid_rate)]
             pair[0] += line.line_total
             pair[1] += line.paid_net
-    tax_lines = [TaxLine(_tax_label(order.buyer_country, bps), Money(base, cur), Money(amt, cur))
+    tax_lines = [TaxLine(tax_label(order.buyer_country, bps), Money(base, cur), Money(amt, cur))
                  for bps, (base, amt) in sorted(tax_groups.items())]
     margin = tax_rules.TaxRate("XX", "standard", order.fx_margin_bps).percent
-    fx_lines = [FxLine(Money(src, source), Money(dst, cur), _rate_text(source, cur, rate),
-                       _rate_text(source, cur, mid), margin, order.fx_rates_date)
+    fx_lines = [FxLine(Money(src, source), Money(dst, cur), rate_text(source, cur, rate),
+                       rate_text(source, cur, mid), margin, order.fx_rates_date)
                 for (source, rate, mid), (src, dst) in sorted(fx_groups.items())]
     net = sum(line.paid_net for line in order.lines)
     return OrderMoney(order.plain, lines, tax_lines, fx_lines, Money(net, cur),
