@@ -127,6 +127,8 @@ def _measure(app, psp_url: str, count: int) -> Overhead:
 
     from app.extensions import db
     from app.models import Item
+    from app.services.audit import Actor
+    from app.services.shop import addresses
     from bench.scale import log_in
     from bench.stack import make_users
 
@@ -137,6 +139,10 @@ def _measure(app, psp_url: str, count: int) -> Overhead:
     db.session.execute(text("CREATE TABLE bench_bare (id INTEGER PRIMARY KEY, "
                             "user_id INTEGER, at VARCHAR(32))"))
     db.session.commit()
+    # A physical order ships: the buyer needs an address the checkout copies onto the order.
+    addresses.add(people["cbuyer"], {"name": "Bench Buyer", "street_address": "Unter den Linden 1",
+                                     "postal_code": "10117", "city": "Berlin",
+                                     "country_code": "DE"}, Actor("bench", "127.0.0.1"))
 
     @app.post("/_bench/bare", endpoint="bench_bare")
     def bare():
