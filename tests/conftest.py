@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -138,13 +139,25 @@ def assert_ledger_sound() -> None:
 
 
 def _empty_tables(db) -> None:
-    with db.engine.begin() as conn:
-        if db.engine.dialect.name == "postgresql":
-            names = ", ".join(t.name for t in db.metadata.sorted_tables)
-            conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
-        else:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(5):
+        try:
+            with db.engine.begin() as conn:
+                if db.engine.dialect.name == "postgresql":
+                    names = ", ".join(t.name for t in db.metadata.sorted_tables)
+                    conn.exec_driver_sql(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+                else:
+                    for table in reversed(db.metadata.sorted_tables):
+                        conn.execute(table.delete())
+            return
+        except OperationalError as exc:
+            # A process of the previous test (a worker's job finishing as it was stopped) may
+            # still read a table the TRUNCATE locks: PostgreSQL picks one of the two as the
+            # deadlock's victim; let the other end and try again.
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
+            time.sleep(0.5)
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ def _ledger(kind: str, event: str | None = None) -> int:
              .where(LedgerEntry.kind == kind, LedgerEntry.currency == "EUR"))
     if event:
         query = query.where(LedgerTransaction.event == event)
-    return truth.fresh().execute(query).scalar_one()
+    return int(truth.fresh().execute(query).scalar_one())  # PostgreSQL sums are Decimal
 
 
 def _psp_session(topology, order_id: int):
