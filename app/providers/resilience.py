@@ -111,6 +111,9 @@ class GuardedProvider(PaymentProvider):
     def saves_cards(self):
         return self.inner.saves_cards()
 
+    def saved_card_mode(self):
+        return self.inner.saved_card_mode()
+
     def cancel(self, reference, idempotency_key):
         return self._guarded("cancel", True, reference, idempotency_key)
 

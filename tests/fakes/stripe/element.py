@@ -132,7 +132,7 @@ def register(app, fake: FakeStripe) -> None:
             "amount_capturable": 0, "amount_received": 0, "latest_charge": None,
             "last_payment_error": None, "metadata": params.get("metadata") or {},
             "transfer_group": params.get("transfer_group"), "payment_method": None,
-            "next_action": None,
+            "next_action": None, "customer": params.get("customer"),
             "client_secret": f"{intent_id}_secret_{fake.new_id('x')[2:]}",
             "canceled_at": None, "cancellation_reason": None, "created": int(time.time()),
             "livemode": False})
