@@ -36,11 +36,14 @@ def _payment_or_redirect(order_id: int):
 def _origins(provider: str, fields) -> BrowserOrigins:
     """Exactly this PSP's origins: its script, its field frames, and (form-action) the 3-D
     Secure page our answer may redirect the buyer to. The sandbox's script fetches nothing
-    from our page; Stripe's and Braintree's declare their own origins (real stripe.js also
-    talks to its API and frames its 3-D Secure pages)."""
+    from our page; Braintree's Hosted Fields come back to our server only (its 3-D Secure
+    would run in its own script); Stripe declares its own (real stripe.js also talks to its
+    API and frames and redirects to its 3-D Secure pages)."""
     url = fields.script_url
     if fields.library == "holdfast":
         return BrowserOrigins.of(hosted=[url], frames=[url], scripts=[url])
+    if fields.library == "braintree":
+        return BrowserOrigins.of(frames=[url], scripts=[url])
     declared = get_provider(provider).browser_origins()
     return BrowserOrigins(hosted=tuple(dict.fromkeys(declared.hosted + declared.frames)),
                           frames=declared.frames, scripts=declared.scripts,

@@ -81,10 +81,10 @@ class BraintreeProvider(PaymentProvider):
 
     # --- the buyer pays on our Drop-in page ----------------------------------------------
     def browser_origins(self) -> BrowserOrigins:
-        # No hosted page: the card form is the framed Drop-in, or Hosted Fields (their script
-        # and its frames), each of which yields a nonce to our page.
-        return BrowserOrigins.of(frames=[self.dropin_url, self.hosted_fields_url],
-                                 scripts=[self.hosted_fields_url])
+        # No hosted page: the card form is the framed Drop-in, which yields a nonce to our
+        # page. (Hosted Fields declare their origin through card_fields(): only the card
+        # fields page runs their script.)
+        return BrowserOrigins.of(frames=[self.dropin_url])
 
     def supported_modes(self) -> tuple[str, ...]:
         # Braintree has no hosted page: its card form is the Drop-in in a frame on our page,
