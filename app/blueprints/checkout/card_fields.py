@@ -44,10 +44,11 @@ def _origins(provider: str, fields) -> BrowserOrigins:
         return BrowserOrigins.of(hosted=[url], frames=[url], scripts=[url])
     if fields.library == "braintree":
         return BrowserOrigins.of(frames=[url], scripts=[url])
+    # Stripe's 3-D Secure pages are among its frame origins; its hosted Checkout is not
+    # reached from this page, so it stays out of form-action.
     declared = get_provider(provider).browser_origins()
-    return BrowserOrigins(hosted=tuple(dict.fromkeys(declared.hosted + declared.frames)),
-                          frames=declared.frames, scripts=declared.scripts,
-                          connects=declared.connects)
+    return BrowserOrigins(hosted=declared.frames, frames=declared.frames,
+                          scripts=declared.scripts, connects=declared.connects)
 
 
 def _render(payment, form, status: int = 200):
