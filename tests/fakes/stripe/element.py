@@ -64,7 +64,8 @@ FRAME = """<!doctype html>
 </script></body></html>"""
 
 CHALLENGE_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>3-D Secure – Fake Stripe</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>3-D Secure – Fake Stripe</title>
+<link rel="icon" href="data:,"></head>
 <body><main><h1>Confirm it is you</h1>
 <p>Your bank asks you to authenticate this payment (3-D Secure test page).</p>
 <form method="post">
