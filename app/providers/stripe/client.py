@@ -34,10 +34,16 @@ from app.providers.base import (
     SessionRequest,
     SettlementPage,
 )
-from app.providers.stripe import connect, errors, mapping, settlement, webhooks
+from app.providers.stripe import (
+    confirmation,
+    connect,
+    errors,
+    mapping,
+    settlement,
+    webhooks,
+)
 from app.providers.stripe.mapping import REFERENCE_KEY
 
-RETURN_KEY = "holdfast_return_url"  # on fields PaymentIntents: where 3-D Secure sends the buyer
 PAYMENT_KEY = "holdfast_payment"     # on refunds: the payment's psp_reference (the session id)
 REFUND_KEY = "holdfast_refund_key"   # on refunds: the idempotency key that created it
 SESSION_EXPAND = ["payment_intent", "payment_intent.latest_charge",
@@ -48,10 +54,6 @@ FIND_PAGE_SIZE = 100  # Stripe's largest page
 # PaymentIntent statuses in which no money is held yet: cancel() may end these, nothing else.
 UNPAID_INTENT_STATUSES = frozenset({"requires_payment_method", "requires_confirmation",
                                     "requires_action"})
-# PaymentIntent statuses in which a card may be confirmed on it (again, after a decline).
-CONFIRMABLE_INTENT_STATUSES = frozenset({"requires_payment_method", "requires_confirmation"})
-# A saved card's token: "<Customer id>/<PaymentMethod id>" (both are needed off-session).
-SAVED_SEPARATOR = "/"
 # Stripe's own browser origins. Beyond stripe.js's origin, its documented CSP needs its API
 # (connect-src) and the 3-D Secure pages (frame-src); the offline stand-in needs neither.
 CHECKOUT_URL = "https://checkout.stripe.com"
@@ -147,7 +149,7 @@ class StripeProvider(PaymentProvider):
         to the return_url kept in its metadata)."""
         metadata = {REFERENCE_KEY: request.reference}
         if request.mode == "fields":
-            metadata[RETURN_KEY] = request.return_url
+            metadata[confirmation.RETURN_KEY] = request.return_url
         params = {"amount": request.amount,
                   "currency": mapping.to_psp_currency(request.currency),
                   "capture_method": request.capture_method,
@@ -201,57 +203,13 @@ class StripeProvider(PaymentProvider):
     def authorize_token(self, reference: str, token: str,
                         idempotency_key: str) -> ProviderPayment:
         """Confirm the fields payment's PaymentIntent with the PaymentMethod (pm_…) stripe.js
-        made on our page: AUTHORIZED, REQUIRES_ACTION (redirect_url: Stripe's 3-D Secure
-        page, which returns the buyer to our return page), or a 402 decline."""
-        if not token.startswith("pm_"):
-            raise ProviderError("not a Stripe PaymentMethod", code="resource_missing",
-                                status=400, executed=False)
-        intent = self._confirmable(reference)
-        if intent["status"] not in CONFIRMABLE_INTENT_STATUSES:
-            return mapping.to_provider_payment(None, intent)
-        return self._confirm(intent, {"payment_method": token}, idempotency_key)
+        made on our page (confirmation.py)."""
+        return confirmation.with_payment_method(self, reference, token, idempotency_key)
 
     def authorize_saved(self, reference: str, token: str, idempotency_key: str) -> ProviderPayment:
-        """Pay the PaymentIntent `reference` with a card saved on its Customer, off-session;
-        when the bank wants the buyer (authentication_required), confirm again on-session so
-        the buyer, who is at our checkout, goes through 3-D Secure (REQUIRES_ACTION)."""
-        customer, _, method = token.partition(SAVED_SEPARATOR)
-        if not (customer.startswith("cus_") and method.startswith("pm_")):
-            raise ProviderError("not a saved Stripe card", code="resource_missing", status=400,
-                                executed=False)
-        intent = self._confirmable(reference)
-        if intent["status"] not in CONFIRMABLE_INTENT_STATUSES:
-            return mapping.to_provider_payment(None, intent)
-        if intent.get("customer") != customer:
-            # The same change each time: a retry with the same key repeats it harmlessly.
-            self._call(self._client.v1.payment_intents.update, reference,
-                       {"customer": customer}, key=f"{idempotency_key}-customer")
-        try:
-            return self._confirm(intent, {"payment_method": method, "off_session": True},
-                                 idempotency_key)
-        except ProviderError as exc:
-            if exc.code != "authentication_required":
-                raise
-        # Back on-session: its own key, since the off-session request's answer is kept.
-        return self._confirm(intent, {"payment_method": method},
-                             f"{idempotency_key}-on-session")
-
-    def _confirmable(self, reference: str) -> dict:
-        if not reference.startswith("pi_"):
-            raise ProviderError("only a PaymentIntent is confirmed from our server",
-                                code="mode_unsupported", executed=False)
-        return self._call(self._client.v1.payment_intents.retrieve, reference,
-                          {"expand": INTENT_EXPAND})
-
-    def _confirm(self, intent: dict, params: dict, idempotency_key: str) -> ProviderPayment:
-        params = {**params, "expand": INTENT_EXPAND}
-        if not params.get("off_session"):
-            return_url = (intent.get("metadata") or {}).get(RETURN_KEY)
-            if return_url:
-                params["return_url"] = return_url
-        confirmed = self._call(self._client.v1.payment_intents.confirm, intent["id"], params,
-                               key=idempotency_key)
-        return mapping.to_provider_payment(None, confirmed)
+        """Pay the PaymentIntent with a card saved on its Customer, off-session, or on-session
+        when the bank wants the buyer (confirmation.py)."""
+        return confirmation.with_saved_card(self, reference, token, idempotency_key)
 
     def cancel(self, reference: str, idempotency_key: str) -> ProviderPayment:
         if reference.startswith("pi_"):
