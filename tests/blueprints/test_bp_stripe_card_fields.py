@@ -202,3 +202,16 @@ def test_a_saved_card_the_bank_wants_authenticated_brings_the_buyer_back(
     assert f"/checkout/{second}/return" in back.headers["Location"]
     deliver(buyer, stripe_fake)
     assert latest_payment(second).status == "captured"
+
+
+def test_without_a_publishable_key_stripe_offers_no_card_fields_and_refuses_them(
+        app, buyer, people, tmp_path, monkeypatch):
+    monkeypatch.setitem(app.config, "STRIPE_PUBLISHABLE_KEY", "")
+    with stripe_on(app, API_KEY, WEBHOOK_SECRET, routing_dir=tmp_path):
+        order_id = order(buyer, people)
+        html = buyer.get(f"/checkout/{order_id}").get_data(as_text=True)
+        assert 'value="hosted"' in html and 'value="fields"' not in html
+        refused = buyer.post(f"/checkout/{order_id}/pay", data={"mode": "fields"})
+        assert refused.status_code == 400
+        assert "The card form on this page is not available" in refused.get_data(as_text=True)
+        assert latest_payment(order_id) is None
