@@ -163,3 +163,30 @@ def test_a_token_that_is_not_a_saved_stripe_card_is_refused(fake, provider):
     with pytest.raises(ProviderError) as refused:
         provider.authorize_saved(session.reference, "pm_only", key())
     assert refused.value.executed is False
+
+
+@pytest.mark.parametrize("mode", ["hosted", "embedded"])
+def test_save_my_card_on_the_hosted_page_and_the_payment_element_saves_it_too(
+        fake, provider, mode):
+    """saves_cards() is True for every mode, so each must really save the card."""
+    from dataclasses import replace
+
+    from tests.fakes.stripe.checkout import pay
+    from tests.fakes.stripe.controls import confirm_element
+
+    request = replace(session_request(mode=mode), save_payment_method=True)
+    session = provider.create_session(request)
+    if mode == "hosted":
+        assert fake.extras[session.reference]["customer_creation"] == "always"
+        with fake.lock:
+            assert pay(fake, fake.objects[session.reference], VISA) is None
+    else:
+        confirm_element(fake, session.reference, VISA)
+    method = provider.retrieve(session.reference).reusable_method
+    assert method is not None and method.last4 == "4242"
+    customer, _, pm = method.token.partition("/")
+    assert fake.objects[pm]["customer"] == customer
+
+    _, second = fields_session(provider)
+    assert provider.authorize_saved(second.reference, method.token, key()).status \
+        == S.AUTHORIZED
