@@ -76,6 +76,9 @@ def test_the_page_mounts_hosted_fields_pinned_and_allows_braintree_only(app, buy
     payment = latest_payment(order_id)
     assert (payment.provider, payment.integration_mode, payment.psp_reference) == (
         "braintree", "fields", None)  # no session: the nonce's sale gives the reference
+    # The card page sends a fields payment to the fields, not to the Drop-in.
+    assert buyer.get(f"/checkout/{order_id}/card").headers["Location"].endswith(
+        f"/checkout/{order_id}/fields")
     response = buyer.get(f"/checkout/{order_id}/fields")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
