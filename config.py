@@ -213,10 +213,11 @@ def environment() -> dict:
     settings["STRIPE_JS_URL"] = env.get("STRIPE_JS_URL", "https://js.stripe.com/v3/")  # tests: fake
     # Braintree (docs/providers.md): unused unless the merchant id and both keys are set.
     # BRAINTREE_BASE_URL overrides the gateway (tests: the fake); BRAINTREE_DROPIN_URL is the
-    # page that stands in for the Drop-in in an iframe (the fake's /dropin offline).
+    # page that stands in for the Drop-in in an iframe (the fake's /dropin offline);
+    # BRAINTREE_HOSTED_FIELDS_URL the versioned Hosted Fields script of the card fields mode.
     settings.update({name: env.get(name, "") for name in (
         "BRAINTREE_MERCHANT_ID", "BRAINTREE_PUBLIC_KEY", "BRAINTREE_PRIVATE_KEY",
-        "BRAINTREE_BASE_URL", "BRAINTREE_DROPIN_URL")})
+        "BRAINTREE_BASE_URL", "BRAINTREE_DROPIN_URL", "BRAINTREE_HOSTED_FIELDS_URL")})
     settings["BRAINTREE_ENVIRONMENT"] = env.get("BRAINTREE_ENVIRONMENT", "sandbox")
     settings["BRAINTREE_DISPUTE_FEE"] = _env_int("BRAINTREE_DISPUTE_FEE", 1500)
     if "PSP_TIMEOUT_SECONDS" in env:

@@ -101,6 +101,12 @@ class PaymentProvider(ABC):
         is not shown for a payment routed here, and asking for it is refused before paying."""
         return False
 
+    def saved_card_mode(self) -> str:
+        """The integration mode a payment with a saved card is opened in (no network call):
+        the session authorize_saved can pay server-side — the sandbox's hosted session, a
+        Stripe PaymentIntent. The buyer sees that mode's page only if the bank wants them."""
+        return "hosted"
+
     def card_fields(self) -> CardFields | None:
         """This PSP's card fields for our own page (from configuration, no network call), or
         None when it offers none here: the checkout then never offers "Card form on this

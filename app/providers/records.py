@@ -233,3 +233,7 @@ class CardFields:
 
     script_url: str
     publishable_key: str
+    # Which JavaScript API the script speaks, so our page runs the matching glue: "holdfast"
+    # (the sandbox's HoldfastFields), "stripe" (Stripe.js, the split Card Element) or
+    # "braintree" (Hosted Fields, authorized by a client token made for each page).
+    library: str = "holdfast"

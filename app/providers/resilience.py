@@ -111,6 +111,9 @@ class GuardedProvider(PaymentProvider):
     def saves_cards(self):
         return self.inner.saves_cards()
 
+    def saved_card_mode(self):
+        return self.inner.saved_card_mode()
+
     def cancel(self, reference, idempotency_key):
         return self._guarded("cancel", True, reference, idempotency_key)
 
@@ -149,10 +152,15 @@ class GuardedProvider(PaymentProvider):
         return self._guarded("settlement_page", True, day, cursor)  # a read
 
     # --- Braintree's Drop-in calls, outside the contract but network calls all the same ---
-    def authorize_nonce(self, our_reference, nonce, amount, currency):
+    def authorize_nonce(self, our_reference, nonce, amount, currency, save=False):
         # Keyed: our_reference (the payment's idempotency key) is the sale's order_id, and the
         # adapter looks it up before selling, so a repeat finds the sale instead of a second one.
-        return self._guarded("authorize_nonce", True, our_reference, nonce, amount, currency)
+        return self._guarded("authorize_nonce", True, our_reference, nonce, amount, currency,
+                             save)
+
+    def authorize_vaulted(self, our_reference, token, amount, currency):
+        # Keyed like authorize_nonce (the vaulted card's sale carries our order_id).
+        return self._guarded("authorize_vaulted", True, our_reference, token, amount, currency)
 
     def client_token(self):
         return self._guarded("client_token", True)  # a read

@@ -93,12 +93,30 @@ def test_hosted_is_refused_before_paying_never_turned_into_the_drop_in(
     monkeypatch.setattr(mode_costs, "choose_route", checkout.choose_route)
     html = buyer.get(f"/checkout/{order_id}").get_data(as_text=True)
     assert 'value="embedded"' in html and 'value="hosted"' not in html
-    assert 'value="fields"' not in html  # no Hosted Fields here yet: not offered either
-    # This adapter saves no card: no "Save my card" box, and asking for it is refused.
-    assert 'name="save_card"' not in html
-    saving = buyer.post(f"/checkout/{order_id}/pay", data={"mode": "embedded", "save_card": "y"})
-    assert saving.status_code == 400 and "cannot be saved" in saving.get_data(as_text=True)
+    assert 'value="fields"' in html  # Hosted Fields are configured: the card fields mode
+    # Braintree vaults the card: "Save my card" is offered (test_bp_braintree_card_fields.py).
+    assert 'name="save_card"' in html
+
+
+def test_without_hosted_fields_braintree_offers_no_card_fields_and_refuses_them(
+        app, buyer, people, braintree, monkeypatch):
+    from app.providers import registry
+    from app.services.checkout import mode_costs
+
+    monkeypatch.setitem(app.config, "BRAINTREE_HOSTED_FIELDS_URL", "")
+    registry_cache = app.extensions.get("holdfast_providers", {})
+    registry_cache.pop("braintree", None)
+    add(buyer, people["mug"])
+    order_id = int(buyer.post("/checkout", data={"currency": "EUR"})
+                   .headers["Location"].rsplit("/", 1)[1])
+    monkeypatch.setattr(mode_costs, "choose_route", checkout.choose_route)
+    html = buyer.get(f"/checkout/{order_id}").get_data(as_text=True)
+    assert 'value="embedded"' in html and 'value="fields"' not in html
+    refused = buyer.post(f"/checkout/{order_id}/pay", data={"mode": "fields"})
+    assert refused.status_code == 400
+    assert "The card form on this page is not available" in refused.get_data(as_text=True)
     assert latest_payment(order_id) is None
+    assert registry.get_provider("braintree").card_fields() is None
 
 
 def test_the_drop_in_page_frames_braintree_and_holds_no_card_field(app, buyer, people,

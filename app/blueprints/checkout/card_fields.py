@@ -14,6 +14,7 @@ from app.blueprints.checkout.routes import bp
 from app.blueprints.rate_limits import rate_limited
 from app.models.users import Role
 from app.providers.base import BrowserOrigins
+from app.providers.registry import get_provider
 from app.security_headers import allow_psp
 from app.services.checkout import card_fields
 from app.services.errors import NotFound, ServiceError
@@ -32,6 +33,24 @@ def _payment_or_redirect(order_id: int):
     return payment, None
 
 
+def _origins(provider: str, fields) -> BrowserOrigins:
+    """Exactly this PSP's origins: its script, its field frames, and (form-action) the 3-D
+    Secure page our answer may redirect the buyer to. The sandbox's script fetches nothing
+    from our page; Braintree's Hosted Fields come back to our server only (its 3-D Secure
+    would run in its own script); Stripe declares its own (real stripe.js also talks to its
+    API and frames and redirects to its 3-D Secure pages)."""
+    url = fields.script_url
+    if fields.library == "holdfast":
+        return BrowserOrigins.of(hosted=[url], frames=[url], scripts=[url])
+    if fields.library == "braintree":
+        return BrowserOrigins.of(frames=[url], scripts=[url])
+    # Stripe's 3-D Secure pages are among its frame origins; its hosted Checkout is not
+    # reached from this page, so it stays out of form-action.
+    declared = get_provider(provider).browser_origins()
+    return BrowserOrigins(hosted=declared.frames, frames=declared.frames,
+                          scripts=declared.scripts, connects=declared.connects)
+
+
 def _render(payment, form, status: int = 200):
     page = None
     try:
@@ -40,11 +59,7 @@ def _render(payment, form, status: int = 200):
         flash_error(exc)
         status = exc.status
     else:
-        url = page.fields.script_url
-        # Exactly this PSP's origin: its script, its field frames, and (form-action) the
-        # 3-D Secure page our answer may redirect the buyer to. It fetches nothing from here.
-        allow_psp(BrowserOrigins.of(hosted=[url], frames=[url], scripts=[url]),
-                  navigate=True, embed=True)
+        allow_psp(_origins(payment.provider, page.fields), navigate=True, embed=True)
     response = current_app.make_response((render_template(
         "checkout/card_fields.html", order=payment.order, payment=payment, page=page,
         form=form), status))

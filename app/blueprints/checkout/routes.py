@@ -157,13 +157,13 @@ def card(order_id: int):
     """The embedded card form: the PSP's page in an iframe from the PSP's origin."""
     order = _order_or_404(order_id)
     payment = order.current_payment
+    if payment is not None and payment.integration_mode == "fields":  # the fields on our page
+        return redirect(url_for("checkout.card_fields_page", order_id=order_id), code=303)
     if payment is not None and payment.provider == "braintree":  # its card form: the Drop-in
         return redirect(url_for("checkout.braintree", order_id=order_id), code=303)
     if payment is not None and payment.provider == "stripe" \
             and payment.integration_mode == "embedded":  # its card form: the Payment Element
         return redirect(url_for("checkout.stripe_element", order_id=order_id), code=303)
-    if payment is not None and payment.integration_mode == "fields":  # the fields on our page
-        return redirect(url_for("checkout.card_fields_page", order_id=order_id), code=303)
     if payment is None or payment.integration_mode != "embedded" or not payment.embed_url:
         return redirect(url_for("checkout.pay", order_id=order_id), code=303)
     if payment.state not in PENDING | {PaymentStatus.DECLINED}:

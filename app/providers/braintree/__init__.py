@@ -39,4 +39,5 @@ def from_config(cfg) -> BraintreeProvider | None:
         public_key=cfg["BRAINTREE_PUBLIC_KEY"], private_key=cfg["BRAINTREE_PRIVATE_KEY"],
         timeout=cfg.get("PSP_TIMEOUT_SECONDS", 10.0), wrap_http_exceptions=True))
     return BraintreeProvider(gateway, dispute_fee=int(cfg.get("BRAINTREE_DISPUTE_FEE", 1500)),
-                             dropin_url=cfg.get("BRAINTREE_DROPIN_URL") or None)
+                             dropin_url=cfg.get("BRAINTREE_DROPIN_URL") or None,
+                             hosted_fields_url=cfg.get("BRAINTREE_HOSTED_FIELDS_URL") or None)

@@ -1,10 +1,11 @@
 """The Braintree adapter, on the official `braintree` SDK.
 
-Braintree has no payment session and no idempotency keys. The buyer pays on our Drop-in page,
-which yields a nonce; `authorize_nonce` turns it into a sale (authorize only) whose `order_id`
+Braintree has no payment session and no idempotency keys. The buyer pays on our Drop-in page
+or in Hosted Fields on our own card form (mode "fields"), either of which yields a nonce; `authorize_nonce` turns it into a sale (authorize only) whose `order_id`
 is our payment's idempotency key, and looks that order_id up before every sale, so a sale whose
 answer was lost is found instead of charged twice. Refunds carry their key as order_id the same
-way. Captures and voids are naturally idempotent: a repeat is refused by status, and the adapter
+way. A card the buyer asked to save is vaulted by the sale (store_in_vault_on_success) and
+pays again with its payment method token (`authorize_vaulted`). Captures and voids are naturally idempotent: a repeat is refused by status, and the adapter
 answers with the transaction as it stands when that state is the one asked for.
 """
 from __future__ import annotations
@@ -31,6 +32,7 @@ from braintree.exceptions.http.timeout_error import (
 from app.domain.payment_states import PAID, PaymentStatus
 from app.providers.base import (
     BrowserOrigins,
+    CardFields,
     EventKind,
     PaymentProvider,
     ProviderDispute,
@@ -61,10 +63,12 @@ class BraintreeProvider(PaymentProvider):
     name = "braintree"
 
     def __init__(self, gateway: braintree.BraintreeGateway, dispute_fee: int = 1500,
-                 dropin_url: str | None = None):
+                 dropin_url: str | None = None, hosted_fields_url: str | None = None):
         self.gateway = gateway
         self.dispute_fee = dispute_fee
         self.dropin_url = dropin_url  # the page our Drop-in page frames (BRAINTREE_DROPIN_URL)
+        # braintree-web's Hosted Fields script, versioned (BRAINTREE_HOSTED_FIELDS_URL)
+        self.hosted_fields_url = hosted_fields_url
 
     @property
     def timeout(self) -> float:
@@ -77,12 +81,29 @@ class BraintreeProvider(PaymentProvider):
 
     # --- the buyer pays on our Drop-in page ----------------------------------------------
     def browser_origins(self) -> BrowserOrigins:
-        # No hosted page: the card form is the framed Drop-in, which yields a nonce to our page.
+        # No hosted page: the card form is the framed Drop-in, which yields a nonce to our
+        # page. (Hosted Fields declare their origin through card_fields(): only the card
+        # fields page runs their script.)
         return BrowserOrigins.of(frames=[self.dropin_url])
 
     def supported_modes(self) -> tuple[str, ...]:
-        # Braintree has no hosted page: its card form is the Drop-in in a frame on our page.
-        return ("embedded",)
+        # Braintree has no hosted page: its card form is the Drop-in in a frame on our page,
+        # or Hosted Fields in our own form when configured.
+        return ("embedded",) + (("fields",) if self.card_fields() else ())
+
+    def card_fields(self) -> CardFields | None:
+        # Authorized by a client token made for each page, not a publishable key.
+        if not self.hosted_fields_url:
+            return None
+        return CardFields(self.hosted_fields_url, "", library="braintree")
+
+    def saves_cards(self) -> bool:
+        # The sale vaults the card; authorize_vaulted pays with its token.
+        return True
+
+    def saved_card_mode(self) -> str:
+        # No session to open: the payment waits, like the Drop-in's, for the vaulted sale.
+        return "embedded"
 
     def create_session(self, request: SessionRequest) -> ProviderPayment:
         """No PSP call: Braintree has no session. The payment waits (PROCESSING) for the nonce;
@@ -95,18 +116,32 @@ class BraintreeProvider(PaymentProvider):
         return self._call(self.gateway.client_token.generate, write=False)
 
     def authorize_nonce(self, our_reference: str, nonce: str, amount: int,
-                        currency: str) -> ProviderPayment:
-        """Authorize (never settle) `amount` with the Drop-in's nonce, once per our_reference.
-        A decline raises ProviderError(executed=True, decline_code)."""
+                        currency: str, save: bool = False) -> ProviderPayment:
+        """Authorize (never settle) `amount` with a Drop-in or Hosted Fields nonce, once per
+        our_reference; `save` vaults the card (the answer's reusable_method). A decline raises
+        ProviderError(executed=True, decline_code)."""
+        options = {"submit_for_settlement": False}
+        if save:
+            options["store_in_vault_on_success"] = True
+        return self._sale(our_reference, amount, currency,
+                          {"payment_method_nonce": nonce, "options": options})
+
+    def authorize_vaulted(self, our_reference: str, token: str, amount: int,
+                          currency: str) -> ProviderPayment:
+        """Authorize `amount` with a vaulted card's payment method token, once per
+        our_reference. Never logs the token; a decline raises as authorize_nonce's does."""
+        return self._sale(our_reference, amount, currency,
+                          {"payment_method_token": token,
+                           "options": {"submit_for_settlement": False}})
+
+    def _sale(self, our_reference: str, amount: int, currency: str,
+              paid_with: dict) -> ProviderPayment:
         existing = self.find_by_reference(our_reference)
         if existing is not None and existing.status in PAID:
             return existing  # a sale of ours whose answer was lost: never charge twice
         result = self._call(self.gateway.transaction.sale, {
-            "amount": mapping.to_amount(amount, currency),
-            "payment_method_nonce": nonce,
-            "order_id": our_reference,
-            "options": {"submit_for_settlement": False},
-        })
+            "amount": mapping.to_amount(amount, currency), "order_id": our_reference,
+            **paid_with})
         return self._payment(self._transaction(result))
 
     # --- the contract ---------------------------------------------------------------------
@@ -122,7 +157,9 @@ class BraintreeProvider(PaymentProvider):
         return self._payment((paid or sales)[-1])
 
     def authorize_saved(self, reference: str, token: str, idempotency_key: str) -> ProviderPayment:
-        raise ProviderError("saved cards are not supported on Braintree by this adapter",
+        # No session holds the amount: services.checkout.nonces pays a vaulted card through
+        # authorize_vaulted, with the payment's amount and key.
+        raise ProviderError("Braintree pays a saved card through authorize_vaulted",
                             code="unsupported", executed=False)
 
     def cancel(self, reference: str, idempotency_key: str) -> ProviderPayment:

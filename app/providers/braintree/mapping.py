@@ -20,6 +20,7 @@ from app.providers.base import (
     ProviderPayment,
     ProviderPayout,
     ProviderRefund,
+    ReusableMethod,
 )
 
 S = PaymentStatus
@@ -126,7 +127,24 @@ def to_provider_payment(txn, refunded: int = 0) -> ProviderPayment:
                          exp_year=_number(getattr(card, "expiration_year", None)))
         if card else CardDisplay(),
         risk_level=RISK_DECISIONS.get(getattr(getattr(txn, "risk_data", None), "decision", None)),
+        reusable_method=reusable_method(card) if authorized else None,
     )
+
+
+def reusable_method(card) -> ReusableMethod | None:
+    """The vaulted card of a sale (its payment method token: store_in_vault_on_success, or
+    the token it was paid with); None when the card is not in the vault."""
+    token = getattr(card, "token", None)
+    month = _number(getattr(card, "expiration_month", None))
+    year = _number(getattr(card, "expiration_year", None))
+    last4 = getattr(card, "last_4", None)
+    if not token or not month or not year or not last4:
+        return None
+    return ReusableMethod(token=str(token),
+                          brand=str(getattr(card, "card_type", None) or "card").lower(),
+                          last4=str(last4), exp_month=month, exp_year=year,
+                          fingerprint=str(getattr(card, "unique_number_identifier", None)
+                                          or token))
 
 
 # Braintree's risk_data.decision → the platform's risk level; anything else: no verdict.

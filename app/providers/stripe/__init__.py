@@ -15,7 +15,8 @@ def from_config(cfg) -> StripeProvider | None:
                           timeout=cfg["PSP_TIMEOUT_SECONDS"],
                           webhook_tolerance=cfg["WEBHOOK_TOLERANCE_SECONDS"],
                           checkout_url=cfg.get("STRIPE_CHECKOUT_URL") or None,
-                          js_url=cfg.get("STRIPE_JS_URL") or None)
+                          js_url=cfg.get("STRIPE_JS_URL") or None,
+                          publishable_key=cfg.get("STRIPE_PUBLISHABLE_KEY") or "")
 
 
 __all__ = ["StripeProvider", "from_config"]

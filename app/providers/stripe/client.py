@@ -6,7 +6,11 @@ soon as the session exists and stable for the payment's life. Stripe creates tha
 PaymentIntent only when the buyer confirms, so every call that needs it (capture, void, refund)
 first reads the session to find it; retrieve() expands the PaymentIntent and its charge in one
 GET. An embedded payment's reference is its PaymentIntent id (pi_…), created up front because
-the Payment Element confirms it in the buyer's browser with its client_secret.
+the Payment Element confirms it in the buyer's browser with its client_secret. So is a card
+fields payment's ("fields": the split Card Element on our own page makes a PaymentMethod, and
+authorize_token confirms the PaymentIntent with it from our server) and a saved card's
+(authorize_saved: off-session with the card attached to its Customer; when the bank wants the
+buyer, on-session, and the buyer goes through 3-D Secure).
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import stripe
 
 from app.providers.base import (
     BrowserOrigins,
+    CardFields,
     EventKind,
     PaymentProvider,
     ProviderDispute,
@@ -29,7 +34,14 @@ from app.providers.base import (
     SessionRequest,
     SettlementPage,
 )
-from app.providers.stripe import connect, errors, mapping, settlement, webhooks
+from app.providers.stripe import (
+    confirmation,
+    connect,
+    errors,
+    mapping,
+    settlement,
+    webhooks,
+)
 from app.providers.stripe.mapping import REFERENCE_KEY
 
 PAYMENT_KEY = "holdfast_payment"     # on refunds: the payment's psp_reference (the session id)
@@ -59,10 +71,11 @@ class StripeProvider(PaymentProvider):
     def __init__(self, secret_key: str, webhook_secrets: list[str], api_base: str | None = None,
                  timeout: float = 10.0, webhook_tolerance: int = 300,
                  dispute_fee_returned_if_won: bool = True, checkout_url: str | None = None,
-                 js_url: str | None = None):
+                 js_url: str | None = None, publishable_key: str = ""):
         # Where the buyer's browser goes: hosted Checkout, and stripe.js for the Payment Element.
         self.checkout_url = checkout_url or CHECKOUT_URL
         self.js_url = js_url or JS_URL
+        self.publishable_key = publishable_key  # what stripe.js tokenizes with on our page
         self.webhook_secrets = webhook_secrets
         self.webhook_tolerance = webhook_tolerance
         self.dispute_fee_returned_if_won = dispute_fee_returned_if_won
@@ -81,8 +94,24 @@ class StripeProvider(PaymentProvider):
             frames=[self.js_url, *(FRAME_ORIGINS if real else ())],
             connects=API_ORIGINS if real else ())
 
+    def saves_cards(self) -> bool:
+        # setup_future_usage with a Customer attaches the card (every mode); authorize_saved
+        # pays with it off-session.
+        return True
+
+    def saved_card_mode(self) -> str:
+        # A PaymentIntent our server confirms, like the card fields'.
+        return "fields"
+
+    def card_fields(self) -> CardFields | None:
+        # Stripe.js is not versioned per file: it cannot carry an SRI pin (the inventory says
+        # how its integrity is assured instead). Without a publishable key: no card fields.
+        if not self.publishable_key.startswith("pk_"):
+            return None
+        return CardFields(self.js_url, self.publishable_key, library="stripe")
+
     def create_session(self, request: SessionRequest) -> ProviderPayment:
-        if request.mode == "embedded":
+        if request.mode in ("embedded", "fields"):
             return self._create_intent(request)
         if request.mode != "hosted":
             raise ProviderError(f"Stripe has no {request.mode!r} mode",
@@ -105,6 +134,8 @@ class StripeProvider(PaymentProvider):
             "success_url": request.return_url,
             "cancel_url": request.cancel_url,
         }
+        if request.save_payment_method:  # the Customer the saved card is attached to
+            params["customer_creation"] = "always"
         if request.request_three_d_secure:  # fraud screening asked for it whatever the card
             params["payment_method_options"] = {"card": {"request_three_d_secure": "any"}}
         session = self._call(self._client.v1.checkout.sessions.create, params,
@@ -112,15 +143,25 @@ class StripeProvider(PaymentProvider):
         return mapping.to_provider_payment(session, None)
 
     def _create_intent(self, request: SessionRequest) -> ProviderPayment:
-        """A PaymentIntent for the Payment Element: the buyer confirms it in stripe.js with its
-        client_secret (in the returned ProviderPayment only, never stored by the platform)."""
+        """A PaymentIntent for the Payment Element (the buyer confirms it in stripe.js with its
+        client_secret, in the returned ProviderPayment only, never stored by the platform) or
+        for card fields and saved cards (our server confirms it; 3-D Secure returns the buyer
+        to the return_url kept in its metadata)."""
+        metadata = {REFERENCE_KEY: request.reference}
+        if request.mode == "fields":
+            metadata[confirmation.RETURN_KEY] = request.return_url
         params = {"amount": request.amount,
                   "currency": mapping.to_psp_currency(request.currency),
                   "capture_method": request.capture_method,
                   "payment_method_types": ["card"],
-                  "metadata": {REFERENCE_KEY: request.reference}}
+                  "metadata": metadata}
         if request.save_payment_method:
+            # The card is attached to this Customer once the payment succeeds.
+            customer = self._call(self._client.v1.customers.create,
+                                  {"metadata": {REFERENCE_KEY: request.reference}},
+                                  key=f"{request.idempotency_key}-customer")
             params["setup_future_usage"] = "off_session"
+            params["customer"] = customer["id"]
         if request.request_three_d_secure:
             params["payment_method_options"] = {"card": {"request_three_d_secure": "any"}}
         intent = self._call(self._client.v1.payment_intents.create, params,
@@ -159,9 +200,16 @@ class StripeProvider(PaymentProvider):
                 return None
             params = {**params, "starting_after": page["data"][-1]["id"]}
 
+    def authorize_token(self, reference: str, token: str,
+                        idempotency_key: str) -> ProviderPayment:
+        """Confirm the fields payment's PaymentIntent with the PaymentMethod (pm_…) stripe.js
+        made on our page (confirmation.py)."""
+        return confirmation.with_payment_method(self, reference, token, idempotency_key)
+
     def authorize_saved(self, reference: str, token: str, idempotency_key: str) -> ProviderPayment:
-        raise ProviderError("saved cards are not offered through Stripe yet",
-                            code="unsupported", executed=False)
+        """Pay the PaymentIntent with a card saved on its Customer, off-session, or on-session
+        when the bank wants the buyer (confirmation.py)."""
+        return confirmation.with_saved_card(self, reference, token, idempotency_key)
 
     def cancel(self, reference: str, idempotency_key: str) -> ProviderPayment:
         if reference.startswith("pi_"):

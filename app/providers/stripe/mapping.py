@@ -17,6 +17,7 @@ from app.providers.base import (
     ProviderPayment,
     ProviderPayout,
     ProviderRefund,
+    ReusableMethod,
 )
 
 S = PaymentStatus
@@ -131,7 +132,7 @@ def to_provider_payment(session: dict | None, intent: dict | None) -> ProviderPa
         else 0,
         amount_refunded=refunded_amount(charge),
         redirect_url=(session or {}).get("url") if (session or {}).get("status") == "open"
-        else None,
+        else _action_url(intent),
         decline_code=code,
         failure_message=decline_message(code) if error else None,
         fee_amount=int(balance["fee"]) if isinstance(balance, dict) else None,
@@ -139,9 +140,36 @@ def to_provider_payment(session: dict | None, intent: dict | None) -> ProviderPa
                          fingerprint=card.get("fingerprint"), country=card.get("country"),
                          exp_month=card.get("exp_month"), exp_year=card.get("exp_year")),
         risk_level=RISK_LEVELS.get((charge.get("outcome") or {}).get("risk_level")),
+        reusable_method=_reusable(intent, card) if authorized else None,
         # Only an embedded payment's own PaymentIntent: stripe.js confirms it on our page.
         client_secret=(intent or {}).get("client_secret") if session is None else None,
     )
+
+
+def _action_url(intent: dict | None) -> str | None:
+    """Where 3-D Secure takes the buyer when our server confirmed (next_action redirect)."""
+    if not intent or intent.get("status") != "requires_action":
+        return None
+    action = intent.get("next_action") or {}
+    if action.get("type") != "redirect_to_url":
+        return None
+    return (action.get("redirect_to_url") or {}).get("url")
+
+
+def _reusable(intent: dict, card: dict) -> ReusableMethod | None:
+    """The card a payment saved (setup_future_usage with a Customer): its token is the
+    Customer and PaymentMethod ids, both needed to pay with it off-session."""
+    customer, method = intent.get("customer"), intent.get("payment_method")
+    customer = customer.get("id") if isinstance(customer, dict) else customer
+    method = method.get("id") if isinstance(method, dict) else method
+    if intent.get("setup_future_usage") != "off_session" or not customer or not method:
+        return None
+    if not (card.get("last4") and card.get("exp_month") and card.get("exp_year")):
+        return None
+    return ReusableMethod(token=f"{customer}/{method}", brand=str(card.get("brand") or "card"),
+                          last4=str(card["last4"]), exp_month=int(card["exp_month"]),
+                          exp_year=int(card["exp_year"]),
+                          fingerprint=str(card.get("fingerprint") or method))
 
 
 # Stripe refund status → platform refund status.

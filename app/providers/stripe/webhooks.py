@@ -60,17 +60,24 @@ def parse(raw_body: bytes, headers, secrets: list[str], tolerance: int,
 # Fields Stripe puts in event objects that the platform must never store: a PaymentIntent's
 # client_secret lets whoever holds it (with the publishable key) confirm that payment.
 SECRET_FIELDS = ("client_secret",)
+# And on an object of a Customer's (a saved card's payment): its PaymentMethod id, with which
+# the card pays again (with our key); only the vault keeps it, sealed. A PaymentMethod that
+# belongs to no Customer cannot be used again, so other events are stored as signed. The
+# service re-fetches the object from Stripe, so nothing is lost.
+CUSTOMER_SECRET_FIELDS = ("payment_method",)
 
 
 def without_secrets(payload: dict) -> tuple[dict, bool]:
-    """The event without SECRET_FIELDS in its object (and previous_attributes); whether any
-    was there. The signature was verified on the raw bytes first."""
+    """The event without SECRET_FIELDS in its object (and previous_attributes), nor
+    CUSTOMER_SECRET_FIELDS in a Customer's object; whether any was there. The signature was
+    verified on the raw bytes first."""
     data = payload.get("data") or {}
     found = False
+    customers = isinstance(data.get("object"), dict) and bool(data["object"].get("customer"))
     for part in ("object", "previous_attributes"):
         holder = data.get(part)
         if isinstance(holder, dict):
-            for name in SECRET_FIELDS:
+            for name in SECRET_FIELDS + (CUSTOMER_SECRET_FIELDS if customers else ()):
                 if name in holder:
                     holder.pop(name)
                     found = True

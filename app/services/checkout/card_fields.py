@@ -5,19 +5,26 @@ form and gives the page a single-use token; the page posts only that token to us
 the payment's session with it, server to server. The card never reaches us. A decline comes
 back here and is shown next to the fields; 3-D Secure sends the buyer to the PSP's challenge
 and back to our return page, which settles the outcome through the webhook or a re-fetch.
+
+Each PSP's script speaks its own API (CardFields.library): the sandbox's HoldfastFields, Stripe's
+split Card Element (the token is a PaymentMethod; authorize_token confirms the PaymentIntent) and
+Braintree's Hosted Fields (the token is a nonce; Braintree has no session, so the nonce makes the
+sale through services.checkout.nonces, as the Drop-in's does).
 """
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.domain.declines import DEFAULT_DECLINE_MESSAGE, decline_message
 from app.domain.payment_states import PaymentStatus
+from app.extensions import db
 from app.models import Payment
 from app.pci_inventory import pinned_integrity
 from app.providers.base import CardFields, ProviderError
 from app.providers.registry import get_provider
 from app.services.audit import Actor
+from app.services.checkout import nonces
 from app.services.checkout.checkout import buyer_order
 from app.services.errors import Conflict, NotFound, PaymentUnavailable, ServiceError
 from app.services.payments import actions, payments
@@ -26,18 +33,22 @@ S = PaymentStatus
 MODE = "fields"
 # A card may be tried while the session waits for one, including after a decline.
 PAYABLE = frozenset({S.PROCESSING, S.DECLINED})
+FORM_UNAVAILABLE = "The card form cannot be loaded right now. Nothing has been charged; " \
+                   "please choose another way to pay."
 UNAVAILABLE = "The payment provider is unavailable right now. Nothing has been charged; " \
               "please try again in a moment."
 
 
 @dataclass(frozen=True)
 class FieldsPage:
-    """What the page needs: the payment, the PSP's script with its pinned SRI hash and the
-    publishable key."""
+    """What the page needs: the payment, the PSP's script with its pinned SRI hash (None for
+    stripe.js, which Stripe does not version per file: the inventory says why) and what the
+    script is authorized with (a publishable key, or Braintree's client token for this page)."""
 
     payment: Payment
     fields: CardFields
-    integrity: str
+    integrity: str | None
+    authorization: str = field(repr=False, default="")
 
 
 @dataclass(frozen=True)
@@ -63,8 +74,9 @@ def is_fields_payment(payment: Payment | None) -> bool:
 
 def payable(payment: Payment) -> bool:
     """Whether the buyer may (still) try a card for this payment."""
+    # Braintree has no session: its payment gets a reference from the nonce's sale.
     return is_fields_payment(payment) and payment.state in PAYABLE \
-        and bool(payment.psp_reference)
+        and (bool(payment.psp_reference) or payment.provider == nonces.PROVIDER)
 
 
 def page(payment: Payment) -> FieldsPage:
@@ -75,10 +87,12 @@ def page(payment: Payment) -> FieldsPage:
     except KeyError:
         fields = None
     integrity = pinned_integrity(fields.script_url) if fields else None
-    if fields is None or integrity is None:
-        raise PaymentUnavailable("The card form cannot be loaded right now. Nothing has been "
-                                 "charged; please choose another way to pay.")
-    return FieldsPage(payment, fields, integrity)
+    if fields is None or (integrity is None and fields.library != "stripe"):
+        raise PaymentUnavailable(FORM_UNAVAILABLE)
+    if fields.library == "braintree":
+        # A client token per page: it can tokenize a card into a nonce, nothing more.
+        return FieldsPage(payment, fields, integrity, nonces.client_token())
+    return FieldsPage(payment, fields, integrity, fields.publishable_key)
 
 
 def token_key(payment: Payment, token: str) -> str:
@@ -94,6 +108,8 @@ def pay(order_id: int, buyer_id: int, token: str, actor: Actor) -> Outcome:
         raise NotFound("No card form payment for this order.")
     if not payable(payment):
         raise Conflict("This payment is no longer waiting for a card.")
+    if payment.provider == nonces.PROVIDER:
+        return _pay_with_nonce(order_id, buyer_id, token, actor)
     try:
         report = get_provider(payment.provider).authorize_token(
             payment.psp_reference, token, token_key(payment, token))
@@ -104,6 +120,17 @@ def pay(order_id: int, buyer_id: int, token: str, actor: Actor) -> Outcome:
         return Outcome("action", redirect_url=report.redirect_url)
     if report.status == S.DECLINED:
         return Outcome("declined", message=report.failure_message or DEFAULT_DECLINE_MESSAGE)
+    return Outcome("paid")
+
+
+def _pay_with_nonce(order_id: int, buyer_id: int, nonce: str, actor: Actor) -> Outcome:
+    """Hosted Fields' nonce makes the sale (the Drop-in's path: AUTHORIZING under the row
+    lock, our key as order_id); a decline comes back to the fields with its reason."""
+    payment_id = nonces.pay_with_nonce(order_id, buyer_id, nonce, actor)
+    payment = db.session.get(Payment, payment_id)
+    db.session.refresh(payment)
+    if payment.state == S.DECLINED:
+        return Outcome("declined", message=payment.failure_message or DEFAULT_DECLINE_MESSAGE)
     return Outcome("paid")
 
 

@@ -21,6 +21,7 @@ from app.providers.registry import choose_route, get_provider
 from app.security_headers import origin_of
 from app.services import audit
 from app.services.audit import Actor
+from app.services.checkout import nonces
 from app.services.errors import Conflict, NotFound, PaymentUnavailable, ServiceError
 from app.services.fraud import screening
 from app.services.fraud.screening import BuyerOrigin
@@ -32,8 +33,8 @@ S = PaymentStatus
 MODES = ("hosted", "embedded", "fields")  # fields: the PSP's card fields on our page
 MODE_LABELS = {"hosted": "The hosted payment page", "embedded": "The embedded card form",
                "fields": "The card form on this page"}
-# A saved card pays on a hosted session: if the bank wants 3-D Secure, the buyer goes to its page.
-SAVED_CARD_MODE = "hosted"
+# A saved card pays on the session its PSP names (PaymentProvider.saved_card_mode: the sandbox's
+# hosted session, a Stripe PaymentIntent): if the bank wants 3-D Secure, the buyer goes to its page.
 # An open session in one of these can be reused when the buyer comes back.
 RESUMABLE = frozenset({S.PROCESSING, S.DECLINED, S.REQUIRES_ACTION})
 
@@ -162,11 +163,20 @@ def pay_with_saved(order_id: int, buyer_id: int, method_id: int, actor: Actor,
         raise ServiceError("That saved card cannot pay this order. Please choose another way "
                            "to pay.")
     previous = order.current_payment
-    start = _open_session(_replace(order_id, previous, SAVED_CARD_MODE, False, actor,
+    try:
+        mode = get_provider(method.provider).saved_card_mode()
+    except KeyError:  # its PSP is not configured here any more
+        raise ServiceError("That saved card cannot pay this order. Please choose another way "
+                           "to pay.") from None
+    start = _open_session(_replace(order_id, previous, mode, False, actor,
                                    only=method.provider, origin=origin), actor)
     payment = db.session.get(Payment, start.payment_id)
     token = vault.open_token(method_id, buyer_id, actor,
                              reason=f"pay order {order_id} (payment {payment.id})")
+    if payment.provider == nonces.PROVIDER:
+        # Braintree has no session: the vaulted card's sale is the authorization.
+        nonces.pay_with_vaulted(payment.id, token, actor)
+        return PaymentStart(payment.id, "saved", None)
     try:
         # Outside any transaction; a retry of this payment's request reuses the same key.
         report = get_provider(payment.provider).authorize_saved(

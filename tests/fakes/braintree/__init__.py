@@ -1,4 +1,5 @@
-"""An in-repo fake of the Braintree gateway (XML API + a stand-in Drop-in), for tests.
+"""An in-repo fake of the Braintree gateway (XML API, the vault, a stand-in Drop-in and stand-in
+Hosted Fields), for tests.
 
     fake = create_app(Gateway("merchant", "public", "private"))
     # serve it, then: braintree.Environment("fake", "127.0.0.1", str(port), url, False, None)
@@ -12,6 +13,7 @@ from flask import Flask
 
 from tests.fakes.braintree.dropin import MESSAGE_SOURCE, dropin
 from tests.fakes.braintree.gateway import api
+from tests.fakes.braintree.hosted_fields import hosted_fields
 from tests.fakes.braintree.state import CARDS, FAULTS, KNOWN_NONCES, Gateway
 
 __all__ = ["CARDS", "FAULTS", "KNOWN_NONCES", "MESSAGE_SOURCE", "Gateway", "create_app"]
@@ -23,4 +25,5 @@ def create_app(gateway: Gateway) -> Flask:
     app.config["BRAINTREE_GATEWAY"] = gateway
     app.register_blueprint(api)
     app.register_blueprint(dropin)
+    app.register_blueprint(hosted_fields)
     return app

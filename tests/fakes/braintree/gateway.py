@@ -121,10 +121,17 @@ def create_transaction():
         return api_error("Amount is invalid.", E.AmountIsInvalid, "amount")
     if params.get("type") == "credit":
         return _credit(fake, params, amount)
-    behaviour = fake.redeem(str(params.get("payment_method_nonce") or ""))
-    if behaviour is None:
-        return api_error("Unknown or expired payment_method_nonce.", E.PaymentMethodNonceUnknown,
-                         "payment_method_nonce")
+    if params.get("payment_method_token"):
+        # A vaulted card pays again (the vault keeps what its nonce stood for).
+        behaviour = fake.vault.get(str(params["payment_method_token"]))
+        if behaviour is None:
+            return api_error("Payment method token is invalid.",
+                             E.PaymentMethodTokenIsInvalid, "payment_method_token")
+    else:
+        behaviour = fake.redeem(str(params.get("payment_method_nonce") or ""))
+        if behaviour is None:
+            return api_error("Unknown or expired payment_method_nonce.",
+                             E.PaymentMethodNonceUnknown, "payment_method_nonce")
     now = utc_now()
     txn = {"id": fake.new_id(), "type": "sale", "status": "authorized",
            "amount": f"{amount:.2f}", "currency_iso_code": fake.currency,
@@ -143,6 +150,16 @@ def create_transaction():
     elif behaviour.get("failed"):
         txn.update(status="failed", processor_response_code="3000",
                    processor_response_text="Processor Network Unavailable - Try Again")
+    if params.get("payment_method_token"):
+        txn["credit_card"]["token"] = str(params["payment_method_token"])
+    elif txn["status"] == "authorized" and str(
+            (params.get("options") or {}).get("store_in_vault_on_success")).lower() == "true":
+        # Braintree vaults the card under a new customer and answers its token on the card.
+        token = fake.new_id() + fake.new_id()[:2]
+        with fake.lock:
+            fake.vault[token] = {k: v for k, v in behaviour.items() if k != "decline"}
+        txn["credit_card"]["token"] = token
+        txn["customer_details"] = {"id": fake.new_id()}
     with fake.lock:
         fake.transactions[txn["id"]] = txn
     fake.count(txn["order_id"])

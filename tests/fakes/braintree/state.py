@@ -61,6 +61,7 @@ class Gateway:
     used_nonces: set[str] = field(default_factory=set)
     disputes: dict[str, dict] = field(default_factory=dict)
     fingerprints: set[str] = field(default_factory=set)          # issued client tokens
+    vault: dict[str, dict] = field(default_factory=dict)         # payment method token → card
     executions: Counter = field(default_factory=Counter)         # order_id → executed writes
     faults: list[str] = field(default_factory=list)
     timeout_seconds: float = 6.0    # longer than the adapter's timeout in tests

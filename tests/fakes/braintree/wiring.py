@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from tests.fakes.braintree import Gateway, create_app
+from tests.fakes.braintree.hosted_fields import SCRIPT_PATH
 
 MERCHANT_ID, PUBLIC_KEY, PRIVATE_KEY = "holdfast_merchant", "holdfast_public", "holdfast_private"
 
@@ -13,7 +14,8 @@ def settings(url: str) -> dict:
     """The BRAINTREE_* settings that point the app at a fake served at `url`."""
     return {"BRAINTREE_MERCHANT_ID": MERCHANT_ID, "BRAINTREE_PUBLIC_KEY": PUBLIC_KEY,
             "BRAINTREE_PRIVATE_KEY": PRIVATE_KEY, "BRAINTREE_BASE_URL": url,
-            "BRAINTREE_DROPIN_URL": f"{url}/dropin", "BRAINTREE_ENVIRONMENT": "sandbox"}
+            "BRAINTREE_DROPIN_URL": f"{url}/dropin", "BRAINTREE_ENVIRONMENT": "sandbox",
+            "BRAINTREE_HOSTED_FIELDS_URL": f"{url}{SCRIPT_PATH}"}
 
 
 def forget(app) -> None:

@@ -12,9 +12,10 @@ from tests.fakes.stripe.state import ApiError, FakeStripe, IdempotencyRecord
 
 
 def create_app(fake: FakeStripe | None = None) -> Flask:
-    """A fake Stripe serving /v1 (API), /c/pay (hosted page), /v3/ and /elements (stripe.js
-    and the Payment Element) and /_fake (test controls)."""
+    """A fake Stripe serving /v1 (API), /c/pay (hosted page), /v3/ and /elements (stripe.js,
+    the Payment Element and the split Card Element) and /_fake (test controls)."""
     from tests.fakes.stripe import (
+        card_fields,
         connect,
         controls,
         disputes,
@@ -25,7 +26,7 @@ def create_app(fake: FakeStripe | None = None) -> Flask:
 
     app = Flask(__name__)
     app.config["FAKE"] = fake or FakeStripe()
-    for module in (payments, disputes, connect, element):
+    for module in (payments, disputes, connect, element, card_fields):
         module.register(app, app.config["FAKE"])
     hosted.register(app, app.config["FAKE"])
     controls.register(app, app.config["FAKE"])

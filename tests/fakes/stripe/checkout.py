@@ -78,6 +78,11 @@ def authenticate(fake: FakeStripe, session: dict, passed: bool) -> str | None:
 def _authorized(fake: FakeStripe, session: dict | None, intent: dict, charge: dict) -> None:
     intent.update(status="requires_capture", amount_capturable=intent["amount"],
                   last_payment_error=None, payment_method=charge["payment_method"])
+    method = fake.objects.get(charge["payment_method"])
+    if method is not None and intent.get("customer") and intent.get("setup_future_usage"):
+        # setup_future_usage with a Customer: Stripe attaches the card to the Customer once
+        # the payment succeeds, so it can pay again off-session.
+        method["customer"] = intent["customer"]
     fake.emit("charge.succeeded", charge)
     fake.emit("payment_intent.amount_capturable_updated", intent)
     if session is not None:  # a Payment Element's PaymentIntent has no Checkout Session
@@ -106,23 +111,49 @@ def _intent_for(fake: FakeStripe, session: dict) -> dict:
         "amount_capturable": 0, "amount_received": 0, "latest_charge": None,
         "last_payment_error": None, "metadata": pi_data.get("metadata") or {},
         "transfer_group": pi_data.get("transfer_group"), "payment_method": None,
+        "setup_future_usage": pi_data.get("setup_future_usage"), "customer": None,
         "client_secret": f"{intent_id}_secret_{fake.new_id('x')[2:]}",
         "canceled_at": None, "cancellation_reason": None, "created": int(time.time()),
         "livemode": False})
+    if fake.extras[session["id"]].get("customer_creation") == "always":
+        # Checkout creates the Customer the saved card is attached to.
+        customer = new_customer(fake, {"metadata": session.get("metadata") or {}})
+        intent["customer"] = session["customer"] = customer["id"]
     session["payment_intent"] = intent_id
     fake.emit("payment_intent.created", intent)
     return intent
 
 
-def _charge(fake: FakeStripe, intent: dict, number: str, failed) -> dict:
-    brand = {"4": "visa", "5": "mastercard", "3": "amex"}.get(number[0], "unknown")
-    method_id = fake.new_id("pm")
+def new_customer(fake: FakeStripe, params: dict) -> dict:
+    """A Customer (what saved cards are attached to)."""
+    return fake.put({"id": fake.new_id("cus"), "object": "customer",
+                     "email": params.get("email"), "metadata": params.get("metadata") or {},
+                     "created": int(time.time()), "livemode": False})
+
+
+def new_payment_method(fake: FakeStripe, number: str, exp_month: int = 12,
+                       exp_year: int = 2030) -> dict:
+    """A card PaymentMethod; the number stays a fake-only fact (Stripe never shows it)."""
+    brand = {"4": "visa", "5": "mastercard", "3": "amex"}.get(number[:1], "unknown")
+    return fake.put({"id": fake.new_id("pm"), "object": "payment_method", "type": "card",
+                     "card": {"brand": brand, "last4": number[-4:], "exp_month": exp_month,
+                              "exp_year": exp_year, "fingerprint": f"fp{number[-8:]}",
+                              "country": "US"},
+                     "customer": None, "metadata": {}, "created": int(time.time()),
+                     "livemode": False}, number=number)
+
+
+def _charge(fake: FakeStripe, intent: dict, number: str, failed,
+            method: dict | None = None) -> dict:
+    method = method or new_payment_method(fake, number)
+    method_id = method["id"]
     return fake.put({
         "id": fake.new_id("ch"), "object": "charge", "amount": intent["amount"],
         "currency": intent["currency"], "amount_captured": 0, "amount_refunded": 0,
         "captured": False, "paid": not failed, "refunded": False, "disputed": False,
         "status": "failed" if failed else "succeeded", "payment_intent": intent["id"],
         "payment_method": method_id, "balance_transaction": None,
+        "customer": intent.get("customer"),
         "failure_code": failed[0] if failed else None,
         "failure_message": failed[2] if failed else None,
         "outcome": {"type": "issuer_declined" if failed else "authorized",
@@ -130,9 +161,7 @@ def _charge(fake: FakeStripe, intent: dict, number: str, failed) -> dict:
                     else "approved_by_network", "reason": failed[1] if failed else None,
                     "risk_level": RISK.get(number, ("normal", 20))[0],
                     "risk_score": RISK.get(number, ("normal", 20))[1]},
-        "payment_method_details": {"type": "card", "card": {
-            "brand": brand, "last4": number[-4:], "exp_month": 12, "exp_year": 2030,
-            "fingerprint": f"fp{number[-8:]}", "country": "US"}},
+        "payment_method_details": {"type": "card", "card": dict(method["card"])},
         "transfer_group": intent["transfer_group"], "created": int(time.time()),
         "metadata": {}, "livemode": False}, refunded=0, card=number)
 

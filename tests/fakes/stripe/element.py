@@ -64,7 +64,8 @@ FRAME = """<!doctype html>
 </script></body></html>"""
 
 CHALLENGE_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>3-D Secure – Fake Stripe</title></head>
+<html lang="en"><head><meta charset="utf-8"><title>3-D Secure – Fake Stripe</title>
+<link rel="icon" href="data:,"></head>
 <body><main><h1>Confirm it is you</h1>
 <p>Your bank asks you to authenticate this payment (3-D Secure test page).</p>
 <form method="post">
@@ -132,7 +133,7 @@ def register(app, fake: FakeStripe) -> None:
             "amount_capturable": 0, "amount_received": 0, "latest_charge": None,
             "last_payment_error": None, "metadata": params.get("metadata") or {},
             "transfer_group": params.get("transfer_group"), "payment_method": None,
-            "next_action": None,
+            "next_action": None, "customer": params.get("customer"),
             "client_secret": f"{intent_id}_secret_{fake.new_id('x')[2:]}",
             "canceled_at": None, "cancellation_reason": None, "created": int(time.time()),
             "livemode": False})

@@ -77,7 +77,8 @@ def register(app, fake: FakeStripe) -> None:
                    "expires_at": as_int(params.get("expires_at", now + 86400), "expires_at")}
         card_options = (params.get("payment_method_options") or {}).get("card") or {}
         fake.put(session, pi_data=pi_data,
-                 three_d_secure=card_options.get("request_three_d_secure", "automatic"))
+                 three_d_secure=card_options.get("request_three_d_secure", "automatic"),
+                 customer_creation=params.get("customer_creation"))
         return session
 
     @api_route(app, fake, "/v1/checkout/sessions")
