@@ -85,7 +85,9 @@ def server_error(status=502):
 
 
 def test_each_attempt_is_a_row_failed_ones_included(app):
-    answer = guarded(Scripted(server_error(), ProviderError(
+    failed = server_error()
+    failed.request_id = "req_abc"  # as the Stripe adapter keeps it
+    answer = guarded(Scripted(failed, ProviderError(
         "slow down", code="rate_limited", status=429, retryable=True), "ok")).capture(
         "ps_1", 2500, "hf_abc:capture")
 
@@ -98,6 +100,7 @@ def test_each_attempt_is_a_row_failed_ones_included(app):
     # What the call was about when it failed; what the PSP answered with once it answered.
     assert [r.psp_object_id for r in rows] == ["ps_1", "ps_1", "ok"]
     assert rows[0].error_code == "api_error" and all(r.duration_ms >= 0 for r in rows)
+    assert [r.psp_request_id for r in rows] == ["req_abc", None, None]
     assert rows[0].at <= rows[1].at <= rows[2].at
 
 
