@@ -39,6 +39,7 @@ class PspCall(db.Model):
     attempt: Mapped[int] = mapped_column(SmallInteger)     # 1, 2, … within one guarded call
     # ok | http_error | rate_limited (the PSP's 429) | throttled (our own rate limit) | timeout
     # | connection_refused | connection_lost | circuit_open | refused (no HTTP status)
+    # | unexpected_error (the adapter raised something it should have translated)
     outcome: Mapped[str] = mapped_column(String(24))
     http_status: Mapped[int | None] = mapped_column(SmallInteger)
     error_code: Mapped[str | None] = mapped_column(String(64))

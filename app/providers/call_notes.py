@@ -78,8 +78,8 @@ def outcome_of(error: ProviderError) -> tuple[str, int | None, str | None]:
     """(outcome, HTTP status, error code) of a failed attempt. Read before the guard rewrites
     the error's `executed` for the key's history."""
     code, status = error.code, error.status
-    if code == "circuit_open":
-        outcome = "circuit_open"
+    if code in ("circuit_open", "unexpected_error"):
+        outcome = code
     elif code == "rate_limited" and status is None:
         outcome = "throttled"           # our own token bucket: nothing was sent
     elif status == 429:

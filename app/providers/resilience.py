@@ -196,6 +196,7 @@ class GuardedProvider(PaymentProvider):
                 # On a retry the previous error is raised instead: it alone knows whether the
                 # PSP executed the call (its history already applied).
                 raise last or refusal
+            at, tick = clock.timestamp(), time.perf_counter()  # the call alone, not the wait
             try:
                 result = getattr(self.inner, method)(*args)
             except ProviderError as error:
@@ -218,6 +219,10 @@ class GuardedProvider(PaymentProvider):
                          self.name, method, error.code, attempt, delay)
                 policy.sleep(delay)
                 continue
+            except Exception as crash:  # an adapter's bug: logged as an attempt, then raised
+                self._note(method, args, attempt, at, tick, error=ProviderError(
+                    type(crash).__name__, code="unexpected_error", executed=None))
+                raise
             self._note(method, args, attempt, at, tick, result=result)
             if self.breaker is not None:
                 self.breaker.record_success()
@@ -240,22 +245,26 @@ class GuardedProvider(PaymentProvider):
 
     def _note(self, method: str, args: tuple, attempt: int, at: float, tick: float, *,
               error: ProviderError | None = None, result=None) -> None:
-        """Hand one attempt to the journal (which never raises)."""
+        """Hand one attempt to the journal; nothing here may fail the call it describes."""
         if self.journal is None:
             return
-        key, reference = call_notes.subject(method, args)
-        if error is None:
-            outcome, status, code, request_id = "ok", None, None, None
-            answered = call_notes.answered_id(result)
-        else:
-            outcome, status, code = call_notes.outcome_of(error)
-            request_id, answered = call_notes.request_id_of(error), None
-        self.journal(call_notes.Attempt(
-            provider=self.psp, instance=self.name, operation=method, attempt=attempt,
-            started_at=at, duration_ms=round((time.perf_counter() - tick) * 1000),
-            outcome=outcome, http_status=status, error_code=code, idempotency_key=key,
-            reference=reference, psp_request_id=request_id,
-            psp_object_id=answered or reference))
+        try:
+            key, reference = call_notes.subject(method, args)
+            if error is None:
+                outcome, status, code, request_id = "ok", None, None, None
+                answered = call_notes.answered_id(result)
+            else:
+                outcome, status, code = call_notes.outcome_of(error)
+                request_id, answered = call_notes.request_id_of(error), None
+            self.journal(call_notes.Attempt(
+                provider=self.psp, instance=self.name, operation=method, attempt=attempt,
+                started_at=at, duration_ms=round((time.perf_counter() - tick) * 1000),
+                outcome=outcome, http_status=status, error_code=code, idempotency_key=key,
+                reference=reference, psp_request_id=request_id,
+                psp_object_id=answered or reference))
+        except Exception:  # noqa: BLE001
+            log.warning("%s.%s: the PSP call log was not told of attempt %d", self.name,
+                        method, attempt, exc_info=True)
 
     def _record(self, error: ProviderError) -> None:
         if self.breaker is None:

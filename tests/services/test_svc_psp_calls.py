@@ -227,3 +227,17 @@ def test_retention_runs_as_a_periodic_job(app):
 
     assert PERIODIC["psp_calls"] == ("PSP_CALL_PRUNE_SECONDS", "app.jobs.psp_calls.prune_call_log")
     assert prune_call_log() == 0
+
+
+def test_an_adapter_crash_is_logged_as_an_attempt_and_a_broken_journal_fails_nothing(app):
+    with pytest.raises(KeyError):
+        guarded(Scripted(KeyError("id"))).capture("ps_9", 100, "hf_x:capture")
+    [row] = calls()
+    assert (row.outcome, row.error_code) == ("unexpected_error", "unexpected_error")
+
+    def broken(_attempt):
+        raise RuntimeError("journal down")
+
+    provider = guarded(Scripted("captured"))
+    provider.journal = broken
+    assert provider.capture("ps_9", 100, "hf_x:capture") == "captured"
