@@ -191,6 +191,9 @@ def environment() -> dict:
         # Files left by a crash between write and commit: removed after this long (the sweep).
         "EVIDENCE_ORPHAN_GRACE_SECONDS": _env_int("EVIDENCE_ORPHAN_GRACE_SECONDS", 3600),
         "EVIDENCE_SWEEP_SECONDS": _env_int("EVIDENCE_SWEEP_SECONDS", 3600),
+        # The PSP call log (services/psp_calls.py) keeps this many days; pruned hourly.
+        "PSP_CALL_LOG_DAYS": _env_int("PSP_CALL_LOG_DAYS", 90),
+        "PSP_CALL_PRUNE_SECONDS": _env_int("PSP_CALL_PRUNE_SECONDS", 3600),
         # Reverse proxies (load balancer, TLS terminator) in front of the platform: how many
         # X-Forwarded-For/-Proto/-Host hops to believe. 0 (default): the headers are ignored,
         # so a client cannot choose the address that rate limits, lockouts and the audit see.

@@ -29,6 +29,8 @@ PAGES = {
     "admin report (needs review)": ("/support/payments?review=1", "admin"),
     "audit-log page (newest 50)": ("/support/audit", "admin"),
     "audit-log search (action)": ("/support/audit?action=auth.", "admin"),
+    # The admin and finance dashboard (issue 15), its default range: the last 30 days in EUR.
+    "admin dashboard (/admin/reports)": ("/admin/reports", "admin"),
 }
 
 

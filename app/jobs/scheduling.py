@@ -41,6 +41,8 @@ PERIODIC = {
     "completion": ("PAYOUT_SWEEP_SECONDS", "app.jobs.reconciliation.complete_payments"),
     # Reference exchange rates from FX_RATES_SOURCE (issue 17, currency conversion).
     "fx_rates": ("FX_REFRESH_SECONDS", "app.jobs.fx.refresh_rates"),
+    # The PSP call log's retention (PSP_CALL_LOG_DAYS).
+    "psp_calls": ("PSP_CALL_PRUNE_SECONDS", "app.jobs.psp_calls.prune_call_log"),
 }
 
 

@@ -15,6 +15,9 @@ What may be retried, and how:
 The breaker counts failures that say the PSP is unwell (5xx, timeouts, unreachable), not its
 answers (declines, validation, 409, 429). An open breaker refuses at once with CircuitOpen
 (executed=False), which lets checkout fail over to the next provider in the route.
+
+Every attempt, refused ones included, is handed to the `journal` (the PSP call log,
+services/psp_calls.record, which never raises): see call_notes.py for what it is told.
 """
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from app import pause_points
+from app import clock, pause_points
+from app.providers import call_notes
 from app.providers.base import PaymentProvider, ProviderError, ProviderTimeout
 from app.providers.breaker import OPEN, CircuitBreaker, TokenBucket
 
@@ -76,9 +80,12 @@ class GuardedProvider(PaymentProvider):
     """A PaymentProvider that wraps another one's network calls in the guard."""
 
     def __init__(self, inner: PaymentProvider, name: str, policy: RetryPolicy,
-                 breaker: CircuitBreaker | None, bucket: TokenBucket | None):
+                 breaker: CircuitBreaker | None, bucket: TokenBucket | None, journal=None):
         self.inner, self.name, self.policy = inner, name, policy
         self.breaker, self.bucket = breaker, bucket
+        self.journal = journal  # called with a call_notes.Attempt after every attempt
+        module = type(inner).__module__
+        self.psp = module.split(".")[2] if module.startswith("app.providers.") else name
 
     def __getattr__(self, attribute):
         # Anything not in the contract (adapter-specific helpers) goes straight to the adapter.
@@ -190,10 +197,18 @@ class GuardedProvider(PaymentProvider):
         attempt, last, maybe = 0, None, False
         while True:
             attempt += 1
-            self._admit(started, last)  # raises `last` itself (its history already applied)
+            at, tick = clock.timestamp(), time.perf_counter()
+            refusal = self._admit(started)
+            if refusal is not None:
+                self._note(method, args, attempt, at, tick, error=refusal)
+                # On a retry the previous error is raised instead: it alone knows whether the
+                # PSP executed the call (its history already applied).
+                raise last or refusal
+            at, tick = clock.timestamp(), time.perf_counter()  # the call alone, not the wait
             try:
                 result = getattr(self.inner, method)(*args)
             except ProviderError as error:
+                self._note(method, args, attempt, at, tick, error=error)
                 self._record(error)
                 last = error
                 # `executed` describes the key's whole history, not this attempt: once one
@@ -212,24 +227,52 @@ class GuardedProvider(PaymentProvider):
                          self.name, method, error.code, attempt, delay)
                 policy.sleep(delay)
                 continue
+            except Exception as crash:  # an adapter's bug: logged as an attempt, then raised
+                self._note(method, args, attempt, at, tick, error=ProviderError(
+                    type(crash).__name__, code="unexpected_error", executed=None))
+                raise
+            self._note(method, args, attempt, at, tick, result=result)
             if self.breaker is not None:
                 self.breaker.record_success()
             pause_points.reached(f"psp:{method}:answered")  # a fault test may kill us here
             return result
 
-    def _admit(self, started: float, last: ProviderError | None) -> None:
-        """Pass the breaker and the rate limit, or raise. On a retry the previous error is
-        raised instead of CircuitOpen: it alone knows whether the PSP executed the call."""
+    def _admit(self, started: float) -> ProviderError | None:
+        """Pass the breaker and the rate limit, or return why the call may not be sent."""
         if self.breaker is not None and self.breaker.allow() == OPEN:
-            raise last or CircuitOpen(self.name)
+            return CircuitOpen(self.name)
         if self.bucket is None:
-            return
+            return None
         while (wait := self.bucket.take()) > 0:
             remaining = self.policy.budget - (self.policy.clock() - started)
             if wait > remaining:
-                raise last or ProviderError(f"{self.name}: client-side rate limit reached",
-                                            code="rate_limited", retryable=True, executed=False)
+                return ProviderError(f"{self.name}: client-side rate limit reached",
+                                     code="rate_limited", retryable=True, executed=False)
             self.policy.sleep(wait)
+        return None
+
+    def _note(self, method: str, args: tuple, attempt: int, at: float, tick: float, *,
+              error: ProviderError | None = None, result=None) -> None:
+        """Hand one attempt to the journal; nothing here may fail the call it describes."""
+        if self.journal is None:
+            return
+        try:
+            key, reference = call_notes.subject(method, args)
+            if error is None:
+                outcome, status, code, request_id = "ok", None, None, None
+                answered = call_notes.answered_id(result)
+            else:
+                outcome, status, code = call_notes.outcome_of(error)
+                request_id, answered = call_notes.request_id_of(error), None
+            self.journal(call_notes.Attempt(
+                provider=self.psp, instance=self.name, operation=method, attempt=attempt,
+                started_at=at, duration_ms=round((time.perf_counter() - tick) * 1000),
+                outcome=outcome, http_status=status, error_code=code, idempotency_key=key,
+                reference=reference, psp_request_id=request_id,
+                psp_object_id=answered or reference))
+        except Exception:  # noqa: BLE001
+            log.warning("%s.%s: the PSP call log was not told of attempt %d", self.name,
+                        method, attempt, exc_info=True)
 
     def _record(self, error: ProviderError) -> None:
         if self.breaker is None:
@@ -266,4 +309,8 @@ def guard(adapter: PaymentProvider, name: str, config) -> GuardedProvider:
                              cooldown=config.get("PSP_BREAKER_COOLDOWN_SECONDS", 30.0))
     bucket = TokenBucket(connection, name, rate=config.get("PSP_RATE_PER_SECOND", 25.0),
                          burst=config.get("PSP_RATE_BURST", 25.0))
-    return GuardedProvider(adapter, name, policy, breaker, bucket)
+    # The call log is the one thing the guard hands upwards: a sink that never raises and
+    # imports nothing from the providers.
+    from app.services.psp_calls import record
+
+    return GuardedProvider(adapter, name, policy, breaker, bucket, journal=record)

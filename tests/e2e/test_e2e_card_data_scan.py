@@ -163,6 +163,8 @@ def test_no_card_data_kept_by_the_platform(stack, topology, e2e_record):
     blobs = _database_blobs(stack["app"])
     assert any(name.startswith("table payments") and b"4242" in blob
                for name, blob in blobs.items()), "the scan did not reach the journeys' payments"
+    # The PSP call log (services/psp_calls.py) holds every call the journeys made: scanned too.
+    assert b"create_session" in blobs.get("table psp_calls", b""), "no PSP call log scanned"
     for psp in topology.values():  # both instances' files (a sandbox keeps only display data)
         blobs |= {f"{psp.name} {name}": blob for name, blob in _sandbox_blobs(psp.app).items()}
     redis = _redis_blobs(stack["app"])

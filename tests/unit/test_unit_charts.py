@@ -115,3 +115,12 @@ def test_two_charts_on_one_page_have_distinct_ids():
     a = str(bar_chart(days, [Series("A", "a", "#000", [1])], str, "A", chart_id="a"))
     b = str(bar_chart(days, [Series("B", "b", "#000", [1])], str, "B", chart_id="b"))
     assert 'id="a-title"' in a and 'id="b-title"' in b and 'id="chart-title"' not in a + b
+
+
+def test_a_long_bar_label_is_cut_to_fit_left_of_the_bars():
+    from app.charts import LABEL_CHARS, Bar, hbar_chart
+
+    svg = str(hbar_chart([Bar("Northwind Goods <seller@demo.test>", 0.0, "0.00 %")], "t"))
+    assert LABEL_CHARS == 25
+    assert ">Northwind Goods &lt;seller@…</text>" in svg
+    assert "Northwind Goods &lt;seller@demo.test&gt;" in svg  # whole in the description

@@ -8,7 +8,14 @@ from app.providers.base import ProviderError, ProviderTimeout
 
 
 def translate(exc: stripe.StripeError) -> ProviderError:
-    """The ProviderError for one SDK exception (never includes request bodies or keys)."""
+    """The ProviderError for one SDK exception (never includes request bodies or keys), with
+    Stripe's request id (req_…) for the PSP call log, when Stripe sent one."""
+    translated = _translate(exc)
+    translated.request_id = getattr(exc, "request_id", None)
+    return translated
+
+
+def _translate(exc: stripe.StripeError) -> ProviderError:
     error = getattr(exc, "error", None)
     code = getattr(error, "code", None) or getattr(exc, "code", None)
     status = getattr(exc, "http_status", None)

@@ -26,6 +26,7 @@ from app.models import (
 from app.models.orders import Order, OrderLine
 from app.models.refunds import Refund
 from app.models.users import User
+from app.services import psp_calls
 from app.services.errors import ServiceError
 
 PAGE_SIZE = 50
@@ -146,6 +147,7 @@ class Event:
     summary: str
     detail: str = ""
     link: str | None = None
+    outcome: str | None = None   # a PSP call's: ok, timeout, http_error, circuit_open, …
 
 
 def timeline(payment: Payment, limit: int = 500) -> list[Event]:
@@ -153,12 +155,15 @@ def timeline(payment: Payment, limit: int = 500) -> list[Event]:
     ledger postings, refunds, disputes and audit records (of the payment and its order)."""
     events = [Event(c.created_at, "status", f"{c.from_status} → {c.to_status}", c.cause)
               for c in payment.changes]
-    # Calls to the PSP as far as they are recorded: each money intent's key is committed before
-    # its call, and the PSP's answer is the reference it gave (no per-call log is kept).
-    events.append(Event(payment.created_at, "psp call",
-                        f"{payment.provider}: open a {payment.integration_mode} session",
-                        f"Idempotency-Key {payment.idempotency_key} → "
-                        f"{payment.psp_reference or 'no answer recorded'}"))
+    logged = psp_calls.for_payment(payment.id, limit)
+    events += call_events(logged)
+    if not logged:
+        # Older than the call log (or pruned from it): what the payment itself remembers.
+        events.append(Event(payment.created_at, "psp call",
+                            f"{payment.provider}: open a {payment.integration_mode} session",
+                            f"Idempotency-Key {payment.idempotency_key} → "
+                            f"{payment.psp_reference or 'no answer recorded'} "
+                            "(from the payment; no call log)"))
     references = [payment.psp_reference] if payment.psp_reference else []
     refunds = db.session.execute(select(Refund).where(Refund.payment_id == payment.id)
                                  .order_by(Refund.id)).scalars().all()
@@ -183,7 +188,7 @@ def timeline(payment: Payment, limit: int = 500) -> list[Event]:
         events.append(Event(r.created_at, "refund",
                             f"refund #{r.id} of {r.amount} {r.currency} requested by "
                             f"{r.requested_by}", r.reason))
-        if r.sent_at:
+        if r.sent_at and not logged:
             events.append(Event(r.sent_at, "psp call", f"{r.provider}: refund #{r.id}",
                                 f"Idempotency-Key {r.idempotency_key} → "
                                 f"{r.psp_reference or 'no answer recorded'}"))
@@ -203,4 +208,41 @@ def timeline(payment: Payment, limit: int = 500) -> list[Event]:
         events.append(Event(a.occurred_at, "audit", f"{a.action} by {a.actor}",
                             f"{a.outcome} from {a.origin}"))
     events.sort(key=lambda e: e.at)
+    return events
+
+
+OUTCOME_WORDS = {"ok": "ok", "timeout": "timed out (no answer)",
+                 "connection_refused": "connection refused", "connection_lost": "connection lost",
+                 "circuit_open": "refused here: circuit breaker open",
+                 "throttled": "held back here: our rate limit",
+                 "rate_limited": "HTTP 429 rate limited",
+                 "refused": "refused by the adapter"}
+
+
+def call_events(calls) -> list[Event]:
+    """One timeline line per attempt of a PSP call, numbered per idempotency key, so a
+    retry (the guard's or a job's) shows as the same call tried again."""
+    tries: dict[tuple, int] = {}
+    events = []
+    for c in calls:
+        said = OUTCOME_WORDS.get(c.outcome, c.outcome)
+        if c.outcome == "http_error":
+            said = f"HTTP {c.http_status}"
+        if c.error_code and c.outcome not in ("ok", "timeout", c.error_code):
+            said += f" {c.error_code}"
+        if c.idempotency_key:
+            mark = (c.instance, c.operation, c.idempotency_key)
+            tries[mark] = tries.get(mark, 0) + 1
+            detail = [f"try {tries[mark]} with this key" + (
+                f", attempt {c.attempt} of its run" if c.attempt != tries[mark] else ""),
+                f"Idempotency-Key {c.idempotency_key}"]
+        else:  # a read: no key to retry under
+            detail = [f"attempt {c.attempt}"]
+        if c.psp_object_id:
+            detail.append(f"{'→ ' if c.outcome == 'ok' else 'about '}{c.psp_object_id}")
+        if c.psp_request_id:
+            detail.append(f"request {c.psp_request_id}")
+        where = c.instance if c.instance == c.provider else f"{c.instance} ({c.provider})"
+        events.append(Event(c.at, "psp call", f"{where}: {c.operation} — {said}, "
+                            f"{c.duration_ms} ms", " · ".join(detail), outcome=c.outcome))
     return events

@@ -157,3 +157,9 @@ def test_card_error_is_executed_with_its_decline_code():
     error = translate(exc)
     assert (error.executed, error.retryable, error.decline_code, error.status) == (
         True, False, "insufficient_funds", 402)
+
+
+def test_stripes_request_id_is_kept_for_the_call_log():
+    failed = translate(stripe.APIError("boom", http_status=502, headers={"request-id": "req_9"}))
+    assert (failed.request_id, failed.status, failed.retryable) == ("req_9", 502, True)
+    assert translate(stripe.APIConnectionError("Connection refused")).request_id is None

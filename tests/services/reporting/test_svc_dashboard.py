@@ -119,3 +119,15 @@ def declined_code(payment) -> str:
     db.session.expire_all()
     found = db.session.get(type(payment), payment.id)
     return found.decline_code or found.status
+
+
+def test_escrow_held_at_a_past_end_counts_lines_released_since(app, people, stack, psp,
+                                                               platform_clock):
+    order_id = paid_order(app, people, stack, psp)
+    captured_on = now().date()
+    platform_clock.advance(2 * 86400)
+    release(holds(order_id)["Mug"].id)  # two days later
+    then = dashboard.build(dashboard.parse_period({"from": captured_on.isoformat(),
+                                                   "to": captured_on.isoformat()}))
+    assert then.escrow_held == 6490  # both lines were still held at the end of that day
+    assert dashboard.build(_today()).escrow_held == -_ledger("escrow", "EUR") == 1690
