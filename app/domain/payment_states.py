@@ -72,7 +72,8 @@ TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED,
                                      S.COMPLETED, S.CAPTURED}),
     # A won dispute returns to where the money was; a lost one ends as refunded.
-    S.DISPUTED: frozenset({S.CAPTURED, S.COMPLETED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.DISPUTED: frozenset({S.CAPTURED, S.PARTIALLY_CAPTURED, S.COMPLETED, S.PARTIALLY_REFUNDED,
+                           S.REFUNDED}),
     S.UNKNOWN: frozenset({S.PROCESSING, S.REQUIRES_ACTION, S.AUTHORIZED, S.CAPTURED,
                           S.DECLINED, S.FAILED, S.CANCELLED, S.EXPIRED}),
     S.FAILED: frozenset(),
@@ -89,8 +90,8 @@ FINAL = frozenset(s for s, targets in TRANSITIONS.items()
                   if not targets - {t for c, t in REVERSALS if c == s})
 
 # The buyer has paid: the money is authorized or beyond.
-PAID = frozenset({S.AUTHORIZED, S.PARTIALLY_CAPTURED, S.CAPTURED, S.COMPLETED, S.PARTIALLY_REFUNDED, S.REFUNDED,
-                  S.DISPUTED})
+PAID = frozenset({S.AUTHORIZED, S.PARTIALLY_CAPTURED, S.CAPTURED, S.COMPLETED,
+                  S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED})
 
 # The buyer's checkout is still open: the status page keeps polling.
 PENDING = frozenset({S.INITIATED, S.PROCESSING, S.AUTHORIZING, S.REQUIRES_ACTION, S.UNKNOWN})
