@@ -106,7 +106,7 @@ def test_two_sellers_captured_per_shipment_and_the_rest_voided(page, shop, stack
     log_in(page, "buyer")
     page.goto(f"/orders/{order_id}")
     expect(page.locator("#fulfilment [data-line-voided]")).to_contain_text(
-        "Cancelled: the seller did not ship it in time. Your card was not charged for it")
+        "Cancelled (it was not shipped in time). Your card was not charged for it")
     expect(page.locator("#fulfilment [data-line-charged]")).to_have_count(1)
     result = stack["app"].test_cli_runner().invoke(args=["ledger", "check"])
     assert result.exit_code == 0, result.output

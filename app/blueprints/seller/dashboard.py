@@ -38,7 +38,7 @@ from app.services.money import (
     payouts,
     seller_reports,
 )
-from app.services.payments import captures
+from app.services.payments import capture_reports
 from app.services.shop import addresses, digital, fulfilment
 
 CHART_DAYS = 30
@@ -56,7 +56,7 @@ def _to_ship() -> dict:
     # out and says which paid ones wait for keys; each physical line shows its address.
     holds = [h for h in seller_reports.to_ship(current_user.id)
              if not db.session.get(Item, h.line.item_id).digital]
-    authorized = captures.for_seller(current_user.id)
+    authorized = capture_reports.for_seller(current_user.id)
     orders = {h.order_id for h in holds} | {r.line.order_id for r in authorized["awaiting"]}
     return {"to_ship": holds,
             "chargebacks": seller_reports.open_chargebacks({h.order_id for h in holds}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.services.payments import captures
+from app.services.payments import capture_reports
 from app.services.shop import addresses, digital, downloads, fulfilment
 
 
@@ -31,5 +31,5 @@ def for_buyer(order) -> dict:
     return {"ship_address": addresses.for_order(order.id),
             "shipments": fulfilment.shipments_for(order.id), "digital_lines": lines,
             # Per-shipment capture: which lines are charged, still only authorized, cancelled.
-            "line_captures": captures.of_order(order.id),
+            "line_captures": capture_reports.of_order(order.id),
             "link_minutes": downloads.link_ttl() // 60}

@@ -33,7 +33,7 @@ from app.extensions import db, queues
 from app.models import EscrowHold, Item, Order, Payment
 from app.models.captures import LineCapture
 from app.models.fulfilment import Shipment
-from app.providers.base import ProviderPayment
+from app.providers.base import ProviderError, ProviderPayment
 from app.providers.registry import get_provider
 from app.services import audit, notifications
 from app.services.audit import Actor
@@ -148,11 +148,32 @@ def capture_due(payment_id: int, actor: Actor, at_deadline: bool = False) -> Res
     payment = db.session.get(Payment, payment_id)
     amount = sum(db.session.get(LineCapture, i).amount for i in ids)
     provider = get_provider(payment.provider)
-    if provider.multicapture():
-        report = provider.capture_part(payment.psp_reference, amount, key, final)
-    else:
-        report = provider.capture(payment.psp_reference, amount, idempotency_key=key)
+    try:
+        if provider.multicapture():
+            report = provider.capture_part(payment.psp_reference, amount, key, final)
+        else:
+            report = provider.capture(payment.psp_reference, amount, idempotency_key=key)
+    except ProviderError as exc:
+        if exc.retryable or exc.executed is not False:
+            raise  # the job retries with the same key; the PSP captures once
+        return _refused(payment_id, ids, exc, actor)
     return _apply(payment_id, ids, report, final, actor)
+
+
+def _refused(payment_id: int, ids: list[int], exc: ProviderError, actor: Actor) -> Result:
+    """The PSP refused a capture no retry will cure. Where its authorization has nothing left
+    to capture (expired, voided), the shipped lines are voided — never charged, never left
+    waiting — and support is asked to look, since goods left unpaid."""
+    payment = db.session.get(Payment, payment_id)
+    report = get_provider(payment.provider).retrieve(payment.psp_reference)
+    reason = f"the PSP refused the capture of shipped lines: {exc.code}"
+    payments.flag_for_review(payment_id, reason, actor)
+    if report.status in (S.AUTHORIZED, S.PARTIALLY_CAPTURED) and \
+            report.amount_authorized > report.amount_captured:
+        return Result("needs_review")
+    # Shipped goods left: their stock is not back on the shelf.
+    return _record_voids(payment_id, ids, report, actor, restock=False,
+                         why="the payment provider could no longer charge for it")
 
 
 @retry_transient
@@ -219,8 +240,9 @@ def void_rest(payment_id: int, actor: Actor) -> Result:
     report = None
     provider = get_provider(payment.provider)
     nothing_taken = not any(r.state == L.CAPTURED for r in rows)
-    if nothing_taken or provider.multicapture():
-        # Without multicapture the one final capture already released the rest.
+    if payment.state in CAPTURING and (nothing_taken or provider.multicapture()):
+        # Without multicapture the one final capture already released the rest; a payment
+        # the PSP already ended (voided, expired) has nothing left to release.
         report = provider.void(payment.psp_reference,
                                idempotency_key=f"{payment.idempotency_key}:void-rest")
     return _record_voids(payment_id, [r.id for r in awaiting], report, actor)
@@ -228,21 +250,22 @@ def void_rest(payment_id: int, actor: Actor) -> Result:
 
 @retry_transient
 def _record_voids(payment_id: int, ids: list[int], report: ProviderPayment | None,
-                  actor: Actor) -> Result:
+                  actor: Actor, why: str = "it was not shipped in time",
+                  restock: bool = True) -> Result:
     with unit_of_work():
         payment = locked(Payment, payment_id)
         order = locked(Order, payment.order_id)
         rows = [r for r in (locked(LineCapture, i) for i in ids) if r.state in OPEN]
         for r in rows:
             r.status = transition(r.state, L.VOIDED).value
-            r.voided_at, r.void_reason = now(), "not shipped before the authorization's deadline"
-            item = locked(Item, r.line.item_id)
-            item.stock += r.line.quantity
-            _tell(order, r)
+            r.voided_at, r.void_reason = now(), why
+            if restock:
+                locked(Item, r.line.item_id).stock += r.line.quantity
+            _tell(order, r, why)
         if report is not None and report.status is not None and \
                 report.status != payment.state and can_transition(payment.state, report.status):
             payments.record_change(payment, report.status, "uncaptured rest voided", actor)
-        if payment.state == S.CANCELLED and order.state == OrderStatus.PAID:
+        if payment.state in (S.CANCELLED, S.EXPIRED) and order.state == OrderStatus.PAID:
             # Nobody shipped anything: the order ends here (each line's stock went back above).
             order.status = order_transition(order.state, OrderStatus.CANCELLED).value
             order.stock_released = True
@@ -251,35 +274,14 @@ def _record_voids(payment_id: int, ids: list[int], report: ProviderPayment | Non
         return Result("voided", voided=len(rows))
 
 
-def for_seller(seller_id: int, limit: int = 100) -> dict[str, list[LineCapture]]:
-    """A seller's authorized lines: to ship (charged when shipped), shipped and being charged,
-    and cancelled unshipped (the newest)."""
-    def of(status: LineCaptureStatus, newest_first: bool = False) -> list[LineCapture]:
-        order_by = LineCapture.id.desc() if newest_first else LineCapture.id
-        return list(db.session.execute(select(LineCapture).where(
-            LineCapture.seller_id == seller_id, LineCapture.status == status.value)
-            .order_by(order_by).limit(limit)).scalars())
-    return {"awaiting": of(L.AWAITING_SHIPMENT), "capturing": of(L.DUE),
-            "voided": of(L.VOIDED, newest_first=True)[:10]}
-
-
-def of_order(order_id: int) -> dict[int, LineCapture]:
-    """Order line id → its line capture, for an order captured per shipment (else empty)."""
-    order = db.session.get(Order, order_id)
-    return {r.order_line_id: r for r in db.session.execute(select(LineCapture).where(
-        LineCapture.order_line_id.in_([line.id for line in order.lines]))).scalars()}
-
-
-def _tell(order: Order, row: LineCapture) -> None:
+def _tell(order: Order, row: LineCapture, why: str) -> None:
     title = row.line.title
     notifications.notify(order.buyer_id, "line_voided",
                          f"Order #{order.id}: {title} was cancelled",
-                         f"The seller did not ship {title} in time, so it was cancelled and "
-                         f"your card was not charged for it.")
+                         f"{title} was cancelled ({why}); your card was not charged for it.")
     notifications.notify(row.seller_id, "line_voided",
                          f"Order #{order.id}: {title} was cancelled",
-                         f"{title} was not marked shipped in time: the order line was "
-                         f"cancelled, the buyer was not charged and the stock is back on sale.")
+                         f"{title} was cancelled ({why}): the buyer was not charged for it.")
 
 
 def overdue() -> tuple[list[int], list[int]]:

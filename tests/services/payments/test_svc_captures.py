@@ -206,3 +206,26 @@ def test_at_checkout_policy_captures_the_whole_payment(client, people, stack, ps
     order_id = flows.paid_order(client, people, stack, psp, {"mug": 1, "candle": 1})
     payment = flows.latest_payment(order_id)
     assert payment.amount_captured == 4090 and captures.lines_of(payment.id) == []
+
+
+def test_a_capture_the_psp_can_no_longer_make_voids_the_line_and_asks_support(
+        per_shipment, client, people, stack, psp, platform_clock):
+    order_id, payment = _authorized_two_seller_order(client, people, stack, psp)
+    rows = _rows(payment.id)
+    mug_stock = db.session.get(Item, people["mug"]).stock
+    fulfilment.mark_authorized_shipped(people["seller"], rows[people["seller"]].id, "DHL", "",
+                                       SELLER)
+    # The authorization is gone at the PSP before the capture job runs (voided elsewhere).
+    flows.psp_call(stack["psp_url"], "POST", f"/v1/payment_sessions/{payment.psp_reference}/void")
+    assert payment_jobs.capture_shipped(payment.id) == "voided"
+    payment = flows.latest_payment(order_id)
+    assert payment.status == "cancelled" and payment.needs_review
+    assert "refused the capture" in payment.review_reason
+    mug = _rows(payment.id)[people["seller"]]
+    assert mug.status == "voided" and "could no longer charge" in mug.void_reason
+    assert db.session.get(Item, people["mug"]).stock == mug_stock  # it left with the carrier
+    assert db.session.execute(select(EscrowHold)).first() is None
+    # At the deadline the other line is cancelled too, without asking the PSP again.
+    platform_clock.advance(6 * DAY)
+    assert payment_jobs.void_uncaptured() == {"voided": 1, "captured": 0}
+    assert db.session.get(Order, order_id).status == "cancelled"
