@@ -245,7 +245,8 @@ def void_rest(payment_id: int, actor: Actor) -> Result:
         # the PSP already ended (voided, expired) has nothing left to release.
         report = provider.void(payment.psp_reference,
                                idempotency_key=f"{payment.idempotency_key}:void-rest")
-    return _record_voids(payment_id, [r.id for r in awaiting], report, actor)
+    voided = _record_voids(payment_id, [r.id for r in awaiting], report, actor)
+    return Result(voided.result, captured=captured.captured, voided=voided.voided)
 
 
 @retry_transient

@@ -229,3 +229,27 @@ def test_a_capture_the_psp_can_no_longer_make_voids_the_line_and_asks_support(
     platform_clock.advance(6 * DAY)
     assert payment_jobs.void_uncaptured() == {"voided": 1, "captured": 0}
     assert db.session.get(Order, order_id).status == "cancelled"
+
+
+def test_without_multicapture_one_capture_waits_for_every_seller_or_the_deadline(
+        per_shipment, client, people, stack, psp, platform_clock, monkeypatch):
+    """Stripe and Braintree here: one final capture of what shipped; the rest is released."""
+    from app.providers.sandbox import SandboxProvider
+
+    monkeypatch.setattr(SandboxProvider, "multicapture", lambda self: False)
+    order_id, payment = _authorized_two_seller_order(client, people, stack, psp)
+    rows = _rows(payment.id)
+    fulfilment.mark_authorized_shipped(people["seller"], rows[people["seller"]].id, "DHL", "",
+                                       SELLER)
+    flows.settle(psp)
+    assert _session(stack, payment.psp_reference)["captures"] == []  # B may still ship
+    assert _rows(payment.id)[people["seller"]].status == "due"
+    platform_clock.advance(6 * DAY)
+    assert payment_jobs.void_uncaptured() == {"voided": 1, "captured": 1}
+    at_psp = _session(stack, payment.psp_reference)
+    assert [(c["amount"], c["final_capture"]) for c in at_psp["captures"]] == [(2400, True)]
+    assert at_psp["status"] == "captured" and at_psp["amount_capturable"] == 0
+    assert f"{payment.idempotency_key}:void-rest" not in _executions(stack)  # nothing to void
+    payment = flows.latest_payment(order_id)
+    assert payment.status == "captured" and payment.amount_captured == 2400
+    assert _rows(payment.id)[people["other_seller"]].status == "voided"
