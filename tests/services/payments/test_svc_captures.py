@@ -17,6 +17,7 @@ from app.services.payments import captures
 from app.services.refunds import refunds
 from app.services.shop import fulfilment
 from tests import flows
+from tests.services.checkout.test_svc_converted_checkout import rates  # noqa: F401  (fixture)
 
 SELLER = Actor("seller@test.example", "127.0.0.1")
 SUPPORT = Actor("support@test.example", "127.0.0.1")
@@ -253,3 +254,35 @@ def test_without_multicapture_one_capture_waits_for_every_seller_or_the_deadline
     payment = flows.latest_payment(order_id)
     assert payment.status == "captured" and payment.amount_captured == 2400
     assert _rows(payment.id)[people["other_seller"]].status == "voided"
+
+
+def test_a_converted_and_taxed_order_is_captured_line_by_line_in_each_sellers_currency(
+        per_shipment, client, people, stack, psp, rates):
+    from tests.services.checkout.test_svc_converted_checkout import place, set_country
+
+    set_country(people["buyer"], "DE")
+    flows.login(client, "buyer")
+    flows.add(client, people["mug"])     # seller, EUR 24.00 + 19 % VAT
+    flows.add(client, people["kettle"])  # other_seller, USD 42.00, converted + VAT
+    order_id = place(client)
+    order = db.session.get(Order, order_id)
+    mug, kettle = sorted(order.lines, key=lambda line: line.currency)
+    client.post(f"/checkout/{order_id}/pay", data={"mode": "hosted"})
+    payment = flows.latest_payment(order_id)
+    flows.buyer_pays(stack["psp_url"], payment.psp_reference)
+    flows.settle(psp)
+    rows = _rows(payment.id)
+    assert rows[people["seller"]].amount == mug.paid == 2400 + 456
+    assert rows[people["other_seller"]].amount == kettle.paid
+    for seller in ("seller", "other_seller"):
+        fulfilment.mark_authorized_shipped(people[seller], rows[people[seller]].id, "DHL", "",
+                                           SELLER)
+        flows.settle(psp)
+    holds = {h.seller_id: h for h in db.session.execute(select(EscrowHold)).scalars()}
+    assert (holds[people["seller"]].currency, holds[people["seller"]].gross_amount) == ("EUR",
+                                                                                       2400)
+    assert (holds[people["other_seller"]].currency,
+            holds[people["other_seller"]].gross_amount) == ("USD", 4200)
+    at_psp = _session(stack, payment.psp_reference)
+    assert [c["amount"] for c in at_psp["captures"]] == [mug.paid, kettle.paid]
+    assert flows.latest_payment(order_id).amount_captured == order.total_amount
