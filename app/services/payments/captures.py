@@ -121,12 +121,12 @@ def _fix_group(payment_id: int, at_deadline: bool) -> tuple[list[int], str, bool
         payment = locked(Payment, payment_id)
         rows = lines_of(payment_id)
         due = [r for r in rows if r.state == L.DUE]
-        if not due or payment.state not in CAPTURING:
-            return None
         fixed = [r for r in due if r.capture_key is not None]
-        if fixed:
+        if fixed:  # whatever the payment's status says since (a webhook may be ahead of us)
             group = [r for r in due if r.capture_key == fixed[0].capture_key]
             return [r.id for r in group], group[0].capture_key, bool(group[0].final)
+        if not due or payment.state not in CAPTURING:
+            return None
         multi = get_provider(payment.provider).multicapture()
         awaiting = sum(1 for r in rows if r.state == L.AWAITING_SHIPMENT)
         if not multi and awaiting and not at_deadline:

@@ -17,11 +17,23 @@ from app.services.payments import captures
 from app.services.refunds import refunds
 from app.services.shop import fulfilment
 from tests import flows
-from tests.services.checkout.test_svc_converted_checkout import rates  # noqa: F401  (fixture)
 
 SELLER = Actor("seller@test.example", "127.0.0.1")
 SUPPORT = Actor("support@test.example", "127.0.0.1")
+ADMIN = Actor("admin@test.example", "127.0.0.1")
 DAY = 24 * 3600
+
+
+@pytest.fixture
+def rates(app, monkeypatch):
+    """The demo's reference rates, a 1.5 % margin and German VAT (as the converted checkout's
+    tests set them)."""
+    from app.services.money import fx
+    from app.services.shop import tax
+
+    monkeypatch.setitem(app.config, "FX_MARGIN_BPS", 150)
+    fx.refresh(ADMIN)
+    tax.import_csv("DE,standard,19\n", ADMIN)
 
 
 @pytest.fixture
@@ -286,3 +298,32 @@ def test_a_converted_and_taxed_order_is_captured_line_by_line_in_each_sellers_cu
     at_psp = _session(stack, payment.psp_reference)
     assert [c["amount"] for c in at_psp["captures"]] == [mug.paid, kettle.paid]
     assert flows.latest_payment(order_id).amount_captured == order.total_amount
+
+
+def test_a_webhook_ahead_of_a_lost_final_capture_still_leaves_it_booked_once(
+        per_shipment, client, people, stack, psp, monkeypatch):
+    from app.providers.registry import get_provider
+    from app.services.payments import payments
+
+    flows.login(client, "buyer")
+    flows.add(client, people["mug"])
+    order_id, payment = flows.order_and_start(client, "EUR", "hosted")
+    flows.buyer_pays(stack["psp_url"], payment.psp_reference)
+    flows.settle(psp)
+    row = captures.lines_of(payment.id)[0]
+    fulfilment.mark_authorized_shipped(people["seller"], row.id, "DHL", "", SELLER)
+    real_apply = captures._apply
+    monkeypatch.setattr(captures, "_apply", lambda *a, **k: (_ for _ in ()).throw(
+        RuntimeError("worker killed")))
+    with pytest.raises(RuntimeError):
+        payment_jobs.capture_shipped(payment.id)
+    monkeypatch.setattr(captures, "_apply", real_apply)
+    # The PSP's "captured" webhook lands first: the payment is CAPTURED, nothing booked yet.
+    report = get_provider("sandbox").retrieve(payment.psp_reference)
+    payments.apply_report(payment.id, report, "webhook", SUPPORT)
+    assert flows.latest_payment(order_id).status == "captured"
+    assert db.session.execute(select(EscrowHold)).first() is None
+    assert payment_jobs.capture_shipped(payment.id) == "captured"
+    hold = db.session.execute(select(EscrowHold)).scalar_one()
+    assert hold.gross_amount == 2400 and hold.shipped_at is not None
+    assert _executions(stack)[row.idempotency_key] == 1
