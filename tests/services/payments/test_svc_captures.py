@@ -327,3 +327,21 @@ def test_a_webhook_ahead_of_a_lost_final_capture_still_leaves_it_booked_once(
     hold = db.session.execute(select(EscrowHold)).scalar_one()
     assert hold.gross_amount == 2400 and hold.shipped_at is not None
     assert _executions(stack)[row.idempotency_key] == 1
+
+
+def test_a_claim_is_opened_on_a_captured_line_never_on_an_authorized_one(
+        per_shipment, client, people, stack, psp):
+    from app.services.disputes import claims
+
+    buyer = Actor("buyer@test.example", "127.0.0.1")
+    _, payment = _authorized_two_seller_order(client, people, stack, psp)
+    rows = _rows(payment.id)
+    fulfilment.mark_authorized_shipped(people["seller"], rows[people["seller"]].id, "DHL", "",
+                                       SELLER)
+    flows.settle(psp)
+    case = claims.open_claim(people["buyer"], rows[people["seller"]].order_line_id,
+                             "not_received", "It never came.", [], buyer)
+    assert case.amount == 2400  # while the other seller's line is still only authorized
+    with pytest.raises(Conflict, match="not been paid for yet"):
+        claims.open_claim(people["buyer"], rows[people["other_seller"]].order_line_id,
+                          "not_received", "Nothing here either.", [], buyer)
