@@ -124,6 +124,7 @@ def test_seller_a_ships_and_only_a_is_captured_then_b_is_voided_at_the_deadline(
     assert _executions(stack)[f"{payment.idempotency_key}:void-rest"] == 1
     page = client.get(f"/orders/{order_id}").get_data(as_text=True)
     assert "data-line-voided" in page and "not charged" in page
+    assert 'data-charged="2400"' in page and "charged €24.00 of €40.90 authorized" in page
 
 
 def test_the_capture_job_run_twice_captures_once_at_the_psp(
