@@ -281,6 +281,18 @@ class Config:
     SANDBOX_ENABLED = True
     # Reference rates older than this (days) stop conversion; 0: no limit.
     FX_MAX_AGE_DAYS = 4
+    # When a buyer's card is charged (services/payments/captures.py). A marketplace charges
+    # each seller's lines when that seller ships ("per_shipment", the card networks' rule for
+    # goods not yet sent): a seller who never ships costs the buyer nothing to undo, where
+    # "at_checkout" would charge at once and then refund. Digital goods are captured at once.
+    CAPTURE_POLICY = "per_shipment"
+    # Days a seller has to ship before their lines' authorization is voided (capped by the
+    # PSP's authorization lifetime less a day: AUTHORIZATION_LIFETIME_DAYS).
+    UNCAPTURED_VOID_DAYS = 5
+    # How long a card authorization holds at each PSP (Stripe: 7 days for online card
+    # payments; Braintree: 7 days for most; the sandbox models the same). Keyed by the
+    # provider's name before any "_" (sandbox_us is a sandbox).
+    AUTHORIZATION_LIFETIME_DAYS = {"sandbox": 7, "stripe": 7, "braintree": 7}
     SECRET_KEY: str | None = None
     SANDBOX_WEBHOOK_SECRET: str | None = None
     ENCRYPTION_KEY: str | None = None
@@ -296,6 +308,11 @@ class Config:
             settings[name] = os.environ.get(name) or settings.get(name)
         settings["RATE_LIMITS"] = rate_limits_from_env(cls.RATE_LIMITS)
         settings["FX_MAX_AGE_DAYS"] = _env_int("FX_MAX_AGE_DAYS", cls.FX_MAX_AGE_DAYS)
+        settings["CAPTURE_POLICY"] = os.environ.get("CAPTURE_POLICY") or cls.CAPTURE_POLICY
+        if settings["CAPTURE_POLICY"] not in ("at_checkout", "per_shipment"):
+            raise ConfigError("CAPTURE_POLICY must be at_checkout or per_shipment")
+        settings["UNCAPTURED_VOID_DAYS"] = _env_int("UNCAPTURED_VOID_DAYS",
+                                                    cls.UNCAPTURED_VOID_DAYS)
         return cls.check(settings)
 
     @classmethod
@@ -329,6 +346,9 @@ class TestConfig(Config):
     ENV_NAME = "test"
     TESTING = True
     FX_MAX_AGE_DAYS = 0  # tests that check staleness set it
+    # The suite's paid orders are captured whole (tests/flows.paid_order and most journeys
+    # predate per-shipment capture); tests of per-shipment capture set it themselves.
+    CAPTURE_POLICY = "at_checkout"
     DEMO_ACCOUNTS_ALLOWED = True
     # Fixed so a worker subprocess and the test process agree; they guard nothing real.
     SECRET_KEY = "test-secret-key-not-for-production"

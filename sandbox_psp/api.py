@@ -116,9 +116,10 @@ def authorize_session(session_id):
 
 @bp.post("/payment_sessions/<session_id>/capture")
 def capture_session(session_id):
-    """Capture all or part of an authorized session."""
+    """Capture all or part of an authorized session; `final_capture=false` keeps the rest
+    capturable for further captures (multicapture)."""
     return _post(params.capture,
-                 lambda amount: (200, sessions.capture(sessions.get(session_id), amount).to_dict()))
+                 lambda args: (200, sessions.capture(sessions.get(session_id), *args).to_dict()))
 
 
 @bp.post("/payment_sessions/<session_id>/void")

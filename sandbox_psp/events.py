@@ -9,7 +9,8 @@ from .paging import page
 
 TYPES = (
     "payment_session.requires_action", "payment_session.payment_failed",
-    "payment_session.authorized", "payment_session.captured", "payment_session.canceled",
+    "payment_session.authorized", "payment_session.partially_captured",
+    "payment_session.captured", "payment_session.canceled",
     "payment_session.expired", "refund.succeeded", "refund.failed",
     "payout.paid", "payout.failed", "dispute.created", "dispute.updated", "dispute.closed",
 )

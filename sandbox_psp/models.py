@@ -85,6 +85,9 @@ class PaymentSession(db.Model):
     setup = db.relationship("SessionSetup", uselist=False, lazy="joined")
     # The same for fraud: 3-D Secure asked for by the platform, the issuer's risk verdict.
     risk = db.relationship("SessionRisk", uselist=False, lazy="joined")
+    # Multicapture (Stripe's capture_method=manual + request_multicapture): each partial
+    # capture against the one authorization, in order.
+    captures = db.relationship("SessionCapture", order_by="SessionCapture.seq", lazy="selectin")
 
     def to_dict(self) -> dict:
         """The API's `payment_session` object."""
@@ -106,7 +109,31 @@ class PaymentSession(db.Model):
             "setup_future_usage": self.setup.usage if self.setup else None,
             "request_three_d_secure": self.risk.three_d_secure if self.risk else "automatic",
             "outcome": self.risk.outcome() if self.risk and self.risk.risk_level else None,
+            # What may still be captured: nothing once a final capture or a void released it.
+            "amount_capturable": (self.amount_authorized - self.amount_captured
+                                  if self.status in ("authorized", "partially_captured") else 0),
+            "captures": [c.to_dict() for c in self.captures],
         }
+
+
+class SessionCapture(db.Model):
+    """One capture of a session (`cap_…`): its amount, whether it was the final one, its fee.
+    A whole-session capture is one of these too, with final set."""
+
+    __tablename__ = "session_captures"
+    id = db.Column(db.String(40), primary_key=True)
+    seq = db.Column(db.Integer, primary_key=False, nullable=False)
+    session_id = db.Column(db.String(40), db.ForeignKey("payment_sessions.id"), nullable=False,
+                           index=True)
+    created = db.Column(db.Integer, nullable=False)
+    amount = db.Column(db.Integer, nullable=False)
+    final = db.Column(db.Boolean, nullable=False)
+    fee = db.Column(db.Integer, nullable=False)
+
+    def to_dict(self) -> dict:
+        """The `capture` object inside a session."""
+        return {"id": self.id, "object": "capture", "created": self.created,
+                "amount": self.amount, "final_capture": self.final, "fee": self.fee}
 
 
 class SessionRisk(db.Model):

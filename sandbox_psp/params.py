@@ -131,10 +131,16 @@ def authorize(body: dict) -> str:
     return _string(body, "payment_method", 100, required=True)
 
 
-def capture(body: dict) -> int | None:
-    """The optional amount of a capture call."""
-    _only(body, {"amount"})
-    return _integer(body, "amount", 1, MAX_AMOUNT, required=False)
+def capture(body: dict) -> tuple[int | None, bool]:
+    """The optional amount of a capture call and whether it is final (default: it is).
+    `final_capture=false` is a multicapture: the rest stays capturable."""
+    _only(body, {"amount", "final_capture"})
+    final = body.get("final_capture", True)
+    if final in ("true", "false"):
+        final = final == "true"
+    if not isinstance(final, bool):
+        raise invalid("final_capture", "final_capture must be true or false.", "parameter_invalid")
+    return _integer(body, "amount", 1, MAX_AMOUNT, required=False), final
 
 
 def no_params(body: dict) -> None:

@@ -8,7 +8,7 @@ REASONS = ("duplicate", "fraudulent", "requested_by_customer")
 
 def create(session: PaymentSession, amount: int | None, reason: str | None, metadata: dict) -> Refund:
     """Refund `amount` (default: all that is left) of a captured session."""
-    if session.status != "captured":
+    if session.status not in ("captured", "partially_captured"):
         raise unexpected_state(session.status, "refunded")
     if disputes.is_disputed(session):  # the money is already back with the buyer, or held
         raise invalid("payment_session", f"Payment session {session.id} has been disputed.",

@@ -10,15 +10,18 @@ from flask import current_app
 
 from . import balance_transactions, cards, disputes, events, fees, payment_methods
 from .errors import invalid, missing, unexpected_state
-from .models import PaymentSession, SessionRisk, db, new_id, now
+from .models import PaymentSession, SessionCapture, SessionRisk, db, new_id, now
 from .paging import page
 
 # Every allowed move; anything else is refused with the current status named.
 TRANSITIONS = {
     "open": {"requires_action", "authorized", "canceled", "expired"},
     "requires_action": {"open", "authorized", "canceled", "expired"},
-    "authorized": {"captured", "canceled"},
+    "authorized": {"captured", "partially_captured", "canceled"},
+    # Multicapture: more partial captures, then a final one (or a void of the rest) ends it.
+    "partially_captured": {"partially_captured", "captured"},
 }
+CAPTURABLE = ("authorized", "partially_captured")
 UNPAID = ("open", "requires_action")
 AUTHENTICATION_FAILED = {
     "code": "authentication_failed", "decline_code": None,
@@ -172,28 +175,46 @@ def _authorized(session: PaymentSession) -> str:
     return "authorized"
 
 
-def capture(session: PaymentSession, amount: int | None) -> PaymentSession:
-    """authorized -> captured for `amount` (default all); the rest of the authorization is released."""
-    if session.status != "authorized":
+def capture(session: PaymentSession, amount: int | None, final: bool = True) -> PaymentSession:
+    """Capture `amount` (default: all that is left) of an authorization.
+
+    A final capture (the default, as Stripe's) releases the rest of the authorization; a
+    non-final one (`final_capture=false`, multicapture) leaves it capturable, so several
+    partial captures can follow against the one authorization.
+    """
+    if session.status not in CAPTURABLE:
         raise unexpected_state(session.status, "captured")
-    amount = session.amount_authorized if amount is None else amount
-    if amount > session.amount_authorized:
-        raise invalid("amount", f"Amount {amount} is more than the {session.amount_authorized} authorized.",
+    capturable = session.amount_authorized - session.amount_captured
+    amount = capturable if amount is None else amount
+    if amount > capturable:
+        raise invalid("amount", f"Amount {amount} is more than the {capturable} capturable.",
                       "amount_too_large")
-    _move(session, "captured", "captured")
-    session.amount_captured = amount
-    session.fee = fees.fee_for(amount, session.currency, session.mode)
-    balance_transactions.record("charge", session.id, amount, session.fee["amount"],
-                                session.currency, charge=session.id,
-                                description=f"Capture of {session.id}")
-    _record(session, "captured")
-    if session.dispute_card:  # the test issuer charges it back at once, as Stripe's card does
-        disputes.open_for(session)
+    before = session.fee["amount"] if session.fee else 0
+    _move(session, "captured" if final else "partially_captured",
+          "captured" if final else "partially captured")
+    session.amount_captured += amount
+    # The fee is the schedule's on everything captured: its fixed part is charged once.
+    session.fee = fees.fee_for(session.amount_captured, session.currency, session.mode)
+    part = SessionCapture(id=new_id("cap"), seq=len(session.captures) + 1, session_id=session.id,
+                          created=now(), amount=amount, final=final,
+                          fee=session.fee["amount"] - before)
+    db.session.add(part)
+    session.captures.append(part)
+    balance_transactions.record("charge", session.id, amount, part.fee, session.currency,
+                                charge=session.id, description=f"Capture {part.id} of {session.id}")
+    _record(session, "captured" if final else "partially_captured")
+    if session.dispute_card and len(session.captures) == 1:
+        disputes.open_for(session)  # the test issuer charges it back at once, as Stripe's card does
     return session
 
 
 def void(session: PaymentSession) -> PaymentSession:
-    """authorized -> canceled, releasing the whole authorization."""
+    """Release what is left of an authorization: authorized -> canceled; a partially captured
+    session keeps its captures and ends captured (nothing more can be captured)."""
+    if session.status == "partially_captured":
+        _move(session, "captured", "voided")
+        _record(session, "captured")
+        return session
     if session.status != "authorized":
         raise unexpected_state(session.status, "voided")
     _move(session, "canceled", "voided")

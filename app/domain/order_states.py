@@ -64,7 +64,9 @@ MONEY_TAKEN = MONEY_TAKEN | FULFILLED
 _MONEY_NEWS = frozenset({O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED})
 TRANSITIONS = {
     **TRANSITIONS,
-    O.PAID: TRANSITIONS[O.PAID] | FULFILLED,
+    # Per-shipment capture: an order authorized but never captured, every line voided
+    # because no seller shipped in time (services/payments/captures), is cancelled.
+    O.PAID: TRANSITIONS[O.PAID] | FULFILLED | {O.CANCELLED},
     O.SHIPPED: _MONEY_NEWS | {O.DELIVERED, O.COMPLETED},
     O.DELIVERED: _MONEY_NEWS | {O.COMPLETED},
 }

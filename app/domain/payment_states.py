@@ -28,6 +28,9 @@ class PaymentStatus(str, Enum):
     AUTHORIZING = "authorizing"          # a card was submitted; the PSP has not answered
     REQUIRES_ACTION = "requires_action"  # 3-D Secure challenge pending
     AUTHORIZED = "authorized"
+    # Captured per shipment (multicapture): part is captured, the rest is still authorized
+    # and is captured as its lines ship, or voided (the payment then ends CAPTURED).
+    PARTIALLY_CAPTURED = "partially_captured"
     CAPTURED = "captured"
     COMPLETED = "completed"              # captured and settled with the sellers
     DECLINED = "declined"                # last attempt declined; another card may be tried
@@ -58,13 +61,19 @@ TRANSITIONS: dict[PaymentStatus, frozenset[PaymentStatus]] = {
                                   S.FAILED, S.CANCELLED, S.EXPIRED}),
     # Another card may be declined too, so DECLINED → DECLINED records the new reason.
     S.DECLINED: _ATTEMPTING | {S.CANCELLED, S.EXPIRED},
-    S.AUTHORIZED: frozenset({S.CAPTURED, S.CANCELLED, S.EXPIRED, S.UNKNOWN}),
+    S.AUTHORIZED: frozenset({S.PARTIALLY_CAPTURED, S.CAPTURED, S.CANCELLED, S.EXPIRED,
+                             S.UNKNOWN}),
+    # Another partial capture records itself (→ itself); the final one, or a void of the
+    # rest, ends at CAPTURED. A refund of a captured line or a chargeback may come first.
+    S.PARTIALLY_CAPTURED: frozenset({S.PARTIALLY_CAPTURED, S.CAPTURED, S.PARTIALLY_REFUNDED,
+                                     S.REFUNDED, S.DISPUTED}),
     S.CAPTURED: frozenset({S.COMPLETED, S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
     S.COMPLETED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED}),
     S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED,
                                      S.COMPLETED, S.CAPTURED}),
     # A won dispute returns to where the money was; a lost one ends as refunded.
-    S.DISPUTED: frozenset({S.CAPTURED, S.COMPLETED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.DISPUTED: frozenset({S.CAPTURED, S.PARTIALLY_CAPTURED, S.COMPLETED, S.PARTIALLY_REFUNDED,
+                           S.REFUNDED}),
     S.UNKNOWN: frozenset({S.PROCESSING, S.REQUIRES_ACTION, S.AUTHORIZED, S.CAPTURED,
                           S.DECLINED, S.FAILED, S.CANCELLED, S.EXPIRED}),
     S.FAILED: frozenset(),
@@ -81,8 +90,8 @@ FINAL = frozenset(s for s, targets in TRANSITIONS.items()
                   if not targets - {t for c, t in REVERSALS if c == s})
 
 # The buyer has paid: the money is authorized or beyond.
-PAID = frozenset({S.AUTHORIZED, S.CAPTURED, S.COMPLETED, S.PARTIALLY_REFUNDED, S.REFUNDED,
-                  S.DISPUTED})
+PAID = frozenset({S.AUTHORIZED, S.PARTIALLY_CAPTURED, S.CAPTURED, S.COMPLETED,
+                  S.PARTIALLY_REFUNDED, S.REFUNDED, S.DISPUTED})
 
 # The buyer's checkout is still open: the status page keeps polling.
 PENDING = frozenset({S.INITIATED, S.PROCESSING, S.AUTHORIZING, S.REQUIRES_ACTION, S.UNKNOWN})

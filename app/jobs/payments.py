@@ -4,7 +4,7 @@ from __future__ import annotations
 from app.jobs.context import app_context
 from app.providers.base import ProviderError
 from app.services.audit import Actor
-from app.services.payments import actions, give_back, janitor, owners
+from app.services.payments import actions, captures, give_back, janitor, owners
 from app.services.payments.janitor import schedule_janitor
 
 SWEEPER = Actor("system:payment-sweep", "worker")
@@ -14,6 +14,36 @@ def capture_payment(payment_id: int) -> str:
     """Capture an authorized payment (auto-capture); safe to run twice."""
     with app_context():
         return actions.capture(payment_id, Actor("system:capture", "worker")).result
+
+
+def capture_shipped(payment_id: int) -> str:
+    """Capture the lines of a payment that just shipped (per-shipment capture); safe to run
+    twice: the lines and key of a capture are fixed before the PSP is asked."""
+    with app_context():
+        return captures.capture_due(payment_id, Actor("system:capture", "worker")).result
+
+
+def void_uncaptured() -> dict[str, int]:
+    """Periodic owner of per-shipment captures: past the deadline, capture what shipped and
+    void the rest; lines due whose capture job was lost are captured."""
+    with app_context():
+        void, stuck = captures.overdue()
+        failures: list[ProviderError] = []
+        done = {"voided": 0, "captured": 0}
+        for payment_id, act in ([(p, captures.void_rest) for p in void]
+                                + [(p, captures.capture_due) for p in stuck]):
+            try:
+                result = act(payment_id, SWEEPER)
+            except ProviderError as exc:
+                if not exc.retryable:
+                    raise
+                failures.append(exc)  # one PSP hiccup must not starve the others
+                continue
+            done["voided"] += result.voided
+            done["captured"] += result.captured
+        if failures:
+            raise failures[0]  # fail loudly; the next run tries again
+        return done
 
 
 def expire_payment(payment_id: int) -> str:

@@ -32,6 +32,8 @@ PERIODIC = {
     "fraud_reviews": ("FRAUD_REVIEW_SWEEP_SECONDS", "app.jobs.fraud.sweep_reviews"),
     # Owners of last resort for non-terminal payments and payouts (issue 11 §1.3).
     "payments": ("PAYMENT_SWEEP_SECONDS", "app.jobs.payments.sweep_payments"),
+    # Per-shipment capture: the rest of an authorization voided at its deadline.
+    "uncaptured": ("PAYMENT_SWEEP_SECONDS", "app.jobs.payments.void_uncaptured"),
     "payouts_in_transit": ("PAYOUT_SWEEP_SECONDS", "app.jobs.payouts.sweep_in_transit"),
     # Lost webhooks (the PSP believes it delivered them): read back from its event list.
     "events": ("EVENT_CATCH_UP_SECONDS", "app.jobs.webhooks.catch_up_events"),

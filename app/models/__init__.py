@@ -1,6 +1,7 @@
 """SQLAlchemy tables, one module per aggregate; importing this registers them all."""
 from app.models.audit import AuditRecord
 from app.models.bank_accounts import BankAccount
+from app.models.captures import LineCapture  # noqa: F401  (per-shipment capture)
 from app.models.catalogue import CartItem, Item, ItemCategory  # noqa: F401  (admin categories)
 from app.models.disputes import CaseEvent, DisputeCase, EvidenceFile
 from app.models.escrow import EscrowHold, PayoutSettings, SellerFeeRule

@@ -134,7 +134,20 @@ class PaymentProvider(ABC):
 
     @abstractmethod
     def void(self, reference: str, idempotency_key: str) -> ProviderPayment:
-        """Release an authorization that was not captured."""
+        """Release an authorization that was not captured (or, after partial captures, the
+        rest of it)."""
+
+    def multicapture(self) -> bool:
+        """Whether several partial captures may be made against one authorization here
+        (capture_part with final=False). False: one capture only, which releases the rest."""
+        return False
+
+    def capture_part(self, reference: str, amount: int, idempotency_key: str,
+                     final: bool) -> ProviderPayment:
+        """Capture `amount` of an authorization, exactly once per idempotency key, leaving the
+        rest capturable unless `final`. Only where multicapture() is True; never moves more
+        than the authorization has left (the PSP refuses: ProviderError, executed=False)."""
+        raise NotImplementedError(f"{type(self).__name__} has no multicapture")
 
     @abstractmethod
     def create_payout(self, amount: int, currency: str, destination: dict, holder_name: str,

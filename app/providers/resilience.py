@@ -130,6 +130,12 @@ class GuardedProvider(PaymentProvider):
     def void(self, reference, idempotency_key):
         return self._guarded("void", True, reference, idempotency_key)
 
+    def multicapture(self):
+        return self.inner.multicapture()
+
+    def capture_part(self, reference, amount, idempotency_key, final):
+        return self._guarded("capture_part", True, reference, amount, idempotency_key, final)
+
     def create_payout(self, amount, currency, destination, holder_name, idempotency_key):
         return self._guarded("create_payout", True, amount, currency, destination, holder_name,
                           idempotency_key)

@@ -128,6 +128,7 @@ EXPECTED: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "seller.edit_item"): SELLERS_OBJECT,
     ("POST", "seller.edit_item"): SELLERS_OBJECT,
     ("POST", "seller.ship"): SELLERS_OBJECT,
+    ("POST", "seller.ship_authorized"): SELLERS_OBJECT,  # per-shipment capture
     # Issue 17: fulfilment. A bad download token answers 410 to any buyer (the token, not the
     # session, names the delivery; open_download checks it is the buyer's own).
     ("POST", "seller.delivered"): SELLERS_OBJECT,
@@ -281,7 +282,26 @@ def world(app, people, stack, psp) -> dict:
             "statement_id": _statement(people["seller"]),
             "rule_id": fee_rules.set_rule(people["seller"], "ceramics", FeeRule(500),
                                           Actor("admin@test.example", "127.0.0.1")),
-            "name": "totals", **_reconciliation_rows()}
+            "name": "totals", "line_capture_id": _authorized_line(app, people, stack, psp),
+            **_reconciliation_rows()}
+
+
+def _authorized_line(app, people, stack, psp) -> int:
+    """`buyer`'s order of a Mug paid under per-shipment capture: `seller`'s authorized line."""
+    from app.services.payments import captures
+
+    policy = app.config["CAPTURE_POLICY"]
+    app.config["CAPTURE_POLICY"] = "per_shipment"
+    try:
+        client = app.test_client()
+        login(client, "buyer")
+        add(client, people["mug"])
+        order_id, payment = order_and_start(client, "EUR", "hosted")
+        buyer_pays(stack["psp_url"], payment.psp_reference)
+        settle(psp)
+    finally:
+        app.config["CAPTURE_POLICY"] = policy
+    return captures.lines_of(latest_payment(order_id).id)[0].id
 
 
 def _reconciliation_rows() -> dict:

@@ -36,7 +36,7 @@ from app.security_headers import origin_of
 from app.services.checkout import checkout, mode_costs
 from app.services.errors import NotFound, ServiceError
 from app.services.fraud.screening import FraudBlocked
-from app.services.payments import payments, vault
+from app.services.payments import captures, payments, vault
 from app.services.shop import addresses
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
@@ -72,7 +72,9 @@ def _still_pending(order) -> bool:
     # here before that webhook lands (the session's expiry ends it).
     if payment.state in PENDING or payment.state == PaymentStatus.DECLINED:
         return True
-    return payment.state == PaymentStatus.AUTHORIZED and current_app.config["AUTO_CAPTURE"]
+    # Per-shipment capture: authorized is where checkout ends; each line is charged as it ships.
+    return (payment.state == PaymentStatus.AUTHORIZED and current_app.config["AUTO_CAPTURE"]
+            and not captures.awaits_shipment(order))
 
 
 @bp.post("")

@@ -38,6 +38,7 @@ from app.services.money import (
     payouts,
     seller_reports,
 )
+from app.services.payments import capture_reports
 from app.services.shop import addresses, digital, fulfilment
 
 CHART_DAYS = 30
@@ -55,11 +56,15 @@ def _to_ship() -> dict:
     # out and says which paid ones wait for keys; each physical line shows its address.
     holds = [h for h in seller_reports.to_ship(current_user.id)
              if not db.session.get(Item, h.line.item_id).digital]
+    authorized = capture_reports.for_seller(current_user.id)
+    orders = {h.order_id for h in holds} | {r.line.order_id for r in authorized["awaiting"]}
     return {"to_ship": holds,
             "chargebacks": seller_reports.open_chargebacks({h.order_id for h in holds}),
-            "ship_to": {h.order_id: addresses.for_order(h.order_id) for h in holds},
+            "ship_to": {order_id: addresses.for_order(order_id) for order_id in orders},
             "in_transit": fulfilment.in_transit(current_user.id),
             "waiting_digital": digital.waiting_for_seller(current_user.id),
+            # Per-shipment capture: authorized lines, charged to the buyer when shipped.
+            "authorized": authorized,
             "ship_form": ShipForm(formdata=None)}
 
 
@@ -228,6 +233,29 @@ def ship(hold_id: int):
         current_app.logger.warning("no release timer queued for escrow %s", hold_id)
     return _answer("to_ship", "success", "Marked as shipped. The buyer can now confirm receipt.",
                    trigger="escrow-changed")
+
+
+@bp.post("/lines/<int:line_capture_id>/ship")
+@role_required(Role.SELLER)
+def ship_authorized(line_capture_id: int):
+    """Mark shipped a line whose payment is only authorized: the buyer's card is charged for
+    it now (per-shipment capture); another seller's line answers 404."""
+    form = ShipForm()
+    if not form.validate_on_submit():
+        return _answer("to_ship", "error", "A tracking reference has at most 64 characters.",
+                       400)
+    try:
+        fulfilment.mark_authorized_shipped(current_user.id, line_capture_id, form.carrier.data,
+                                           form.tracking_ref.data or "", current_actor())
+    except NotFound:
+        deny_object(f"line_capture:{line_capture_id}")
+    except ServiceError as exc:
+        return _answer("to_ship", "error", exc.message, exc.status)
+    except RedisError:
+        # Committed already; the periodic capture owner charges it without the job.
+        current_app.logger.warning("no capture job queued for line capture %s", line_capture_id)
+    return _answer("to_ship", "success", "Marked as shipped. The buyer's card is being charged "
+                   "for this line.", trigger="escrow-changed")
 
 
 @bp.post("/escrow/<int:hold_id>/delivered")

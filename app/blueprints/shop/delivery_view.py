@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from app.services.payments import capture_reports
 from app.services.shop import addresses, digital, downloads, fulfilment
 
 
@@ -29,4 +30,6 @@ def for_buyer(order) -> dict:
         lines[line_id] = shown
     return {"ship_address": addresses.for_order(order.id),
             "shipments": fulfilment.shipments_for(order.id), "digital_lines": lines,
+            # Per-shipment capture: which lines are charged, still only authorized, cancelled.
+            "line_captures": capture_reports.of_order(order.id),
             "link_minutes": downloads.link_ttl() // 60}

@@ -106,6 +106,14 @@ class SandboxProvider(PaymentProvider):
         return self._session("POST", f"/v1/payment_sessions/{reference}/capture",
                              {"amount": amount}, idempotency_key)
 
+    def multicapture(self) -> bool:
+        return True
+
+    def capture_part(self, reference: str, amount: int, idempotency_key: str,
+                     final: bool) -> ProviderPayment:
+        return self._session("POST", f"/v1/payment_sessions/{reference}/capture",
+                             {"amount": amount, "final_capture": final}, idempotency_key)
+
     def void(self, reference: str, idempotency_key: str) -> ProviderPayment:
         return self._session("POST", f"/v1/payment_sessions/{reference}/void", {},
                              idempotency_key)

@@ -47,6 +47,10 @@ def map_status(session: dict) -> PaymentStatus | None:
         return S.REQUIRES_ACTION
     if raw == "authorized":
         return S.AUTHORIZED
+    if raw == "partially_captured":
+        # Multicapture under way: more of the authorization may still be captured. Refunds of
+        # the captured part belong to services.refunds, as for a captured session.
+        return S.PARTIALLY_CAPTURED
     if raw == "captured":
         captured = session.get("amount_captured", 0)
         refunded = session.get("amount_refunded", 0)

@@ -23,8 +23,9 @@ from app.services.refunds import plans
 
 S = ClaimStatus
 # A payment in these states has money a claim can still ask back.
-CLAIMABLE_PAYMENTS = frozenset({PaymentStatus.CAPTURED, PaymentStatus.COMPLETED,
-                                PaymentStatus.PARTIALLY_REFUNDED})
+# A partially captured one (per shipment) has its captured lines' money.
+CLAIMABLE_PAYMENTS = frozenset({PaymentStatus.CAPTURED, PaymentStatus.PARTIALLY_CAPTURED,
+                                PaymentStatus.COMPLETED, PaymentStatus.PARTIALLY_REFUNDED})
 
 def window_days() -> int:
     """Days after release during which a buyer may still open a claim."""

@@ -47,7 +47,7 @@ class Metrics:
         return self.decisions.get(decision, 0) / self.screened if self.screened else 0.0
 
 
-TAKEN = frozenset({"captured", "completed", "partially_refunded", "refunded", "disputed"})
+TAKEN = frozenset({"partially_captured", "captured", "completed", "partially_refunded", "refunded", "disputed"})
 
 
 def metrics(days: int = 30) -> Metrics:

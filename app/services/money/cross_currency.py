@@ -19,11 +19,14 @@ def _part(whole: int, share: int, paid: int) -> int:
     return (whole * share * 2 + paid) // (2 * paid) if paid else 0
 
 
-def line_money(order: Order, captured: int) -> list[rules.LineMoney]:
-    """What each line's captured share is made of (mid, margin, tax; settlement amount)."""
-    shares = split_capture(captured, [line.paid for line in order.lines])
+def line_money(order: Order, captured: int,
+               lines: list[OrderLine] | None = None) -> list[rules.LineMoney]:
+    """What each line's captured share is made of (mid, margin, tax; settlement amount); of
+    `lines` only when a per-shipment capture took just those."""
+    lines = list(order.lines) if lines is None else lines
+    shares = split_capture(captured, [line.paid for line in lines])
     result = []
-    for line, share in zip(order.lines, shares):
+    for line, share in zip(lines, shares):
         full = share == line.paid
         tax = line.tax_amount if full else _part(line.tax_amount, share, line.paid)
         if line.currency == order.currency:
@@ -40,19 +43,18 @@ def line_money(order: Order, captured: int) -> list[rules.LineMoney]:
 
 
 def hold_captured(payment: Payment, order: Order,
-                  fee_rule_for: Callable[[OrderLine], FeeRule]) -> bool:
+                  fee_rule_for: Callable[[OrderLine], FeeRule], *, lines: list[OrderLine],
+                  amount: int, psp_fee: int, intent: str) -> bool:
     """Escrow holds per line in its settlement currency and the per-currency capture
-    postings; once per payment (the presentment posting's intent is unique)."""
-    money = line_money(order, payment.amount_captured)
-    postings = rules.capture(payment.provider, payment.currency, payment.amount_captured,
-                             payment.psp_fee_amount or 0, money)
-    intent = f"capture:payment:{payment.id}"
+    postings; once per intent (the presentment posting's intent is unique)."""
+    money = line_money(order, amount, lines)
+    postings = rules.capture(payment.provider, payment.currency, amount, psp_fee, money)
     if not ledger.post(postings[0], intent, payment_id=payment.id):
         return False
     for posting in postings[1:]:
         ledger.post(posting, f"{intent}:fx:{posting.currency}", payment_id=payment.id)
     holds = []
-    for line, part in zip(order.lines, money):
+    for line, part in zip(lines, money):
         fee = platform_fee(part.settlement, fee_rule_for(line))
         holds.append(EscrowHold(order_line_id=line.id, order_id=order.id,
                                 seller_id=line.seller_id, currency=line.currency,

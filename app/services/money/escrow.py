@@ -54,13 +54,19 @@ def explain(hold: EscrowHold, at: datetime, days: int) -> HoldExplanation:
     return HoldExplanation("held until the buyer confirms receipt", hold.release_due_at)
 
 
-def hold_captured(payment: Payment) -> bool:
+def hold_captured(payment: Payment, lines: list | None = None, amount: int | None = None,
+                  psp_fee: int | None = None, intent: str | None = None) -> bool:
     """Split a captured payment into escrow holds and post the capture (caller's transaction).
 
-    Runs once per payment: the capture posting's intent is unique.
+    Runs once per payment: the capture posting's intent is unique. A per-shipment capture
+    (services/payments/captures) passes the lines it captured, their amount, the PSP's fee for
+    that capture and its own intent: those lines alone are held and posted.
     """
-    intent = f"capture:payment:{payment.id}"
+    intent = intent or f"capture:payment:{payment.id}"
     order = db.session.get(Order, payment.order_id)
+    lines = list(order.lines) if lines is None else lines
+    amount = payment.amount_captured if amount is None else amount
+    psp_fee = (payment.psp_fee_amount or 0) if psp_fee is None else psp_fee
     default = fee_rules.default_rule()
     seller_rules = fee_rules.rules_at_capture(order.seller_ids)
 
@@ -73,18 +79,19 @@ def hold_captured(payment: Payment) -> bool:
 
     if not order.plain:
         # Converted or taxed: holds in each seller's currency, the capture posted per currency.
-        return cross_currency.hold_captured(payment, order, rule_of)
-    shares = split_capture(payment.amount_captured, [line.line_total for line in order.lines])
+        return cross_currency.hold_captured(payment, order, rule_of, lines=lines, amount=amount,
+                                            psp_fee=psp_fee, intent=intent)
+    shares = split_capture(amount, [line.line_total for line in lines])
     per_seller: dict[int, int] = defaultdict(int)
     holds = []
-    for line, share in zip(order.lines, shares):
+    for line, share in zip(lines, shares):
         fee = platform_fee(share, rule_of(line))
         per_seller[line.seller_id] += share
         holds.append(EscrowHold(order_line_id=line.id, order_id=order.id,
                                 seller_id=line.seller_id, currency=payment.currency,
                                 gross_amount=share, fee_amount=fee))
-    posting = rules.capture(payment.provider, payment.currency, payment.amount_captured,
-                            payment.psp_fee_amount or 0, dict(per_seller))
+    posting = rules.capture(payment.provider, payment.currency, amount, psp_fee,
+                            dict(per_seller))
     if not ledger.post(posting, intent, payment_id=payment.id):
         return False
     db.session.add_all(holds)

@@ -20,6 +20,7 @@ from app.domain.payout_states import PayoutStatus
 from app.domain.refund_states import RefundStatus
 from app.extensions import db
 from app.models import DisputeCase, Order, Payment, WebhookEvent
+from app.models.captures import LineCapture
 from app.models.escrow import EscrowHold
 from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.payouts import Payout
@@ -60,6 +61,12 @@ def payments_consistent() -> list[str]:
             continue
         captures = db.session.execute(select(LedgerTransaction).where(
             LedgerTransaction.intent == f"capture:payment:{p.id}")).scalars().all()
+        parts = db.session.execute(select(LedgerTransaction).where(
+            LedgerTransaction.intent.like(f"capture:payment:{p.id}:part:%"))).scalars().all()
+        if parts:
+            # Captured per shipment (services/payments/captures): one posting per capture.
+            problems += _captured_in_parts(p, captures, parts)
+            continue
         if p.status in CAPTURED_OR_LATER and len(captures) != 1:
             problems.append(f"payment {p.id}: {p.status} with {len(captures)} capture postings")
         order = db.session.get(Order, p.order_id)
@@ -73,6 +80,24 @@ def payments_consistent() -> list[str]:
             if escrow != p.amount_captured or holds != p.amount_captured:
                 problems.append(f"payment {p.id}: captured {p.amount_captured} but posting "
                                 f"{txn.id} puts {escrow} in escrow and holds total {holds}")
+    return problems
+
+
+def _captured_in_parts(p: Payment, whole: list, parts: list) -> list[str]:
+    """A payment captured line by line: no whole-payment capture posting, and what its parts
+    put in escrow (in the payment's currency; converted lines are funded per currency) is what
+    was captured, which is what its captured lines cost the buyer."""
+    problems = [f"payment {p.id}: captured in parts and whole"] if whole else []
+    escrow = -sum(e.amount for txn in parts for e in txn.entries
+                  if e.kind == AccountKind.ESCROW.value and e.currency == p.currency)
+    lines = sum(db.session.execute(select(LineCapture.amount).where(
+        LineCapture.payment_id == p.id, LineCapture.status == "captured")).scalars())
+    order = db.session.get(Order, p.order_id)
+    if order.plain and escrow != p.amount_captured:
+        problems.append(f"payment {p.id}: captured {p.amount_captured}, its parts put {escrow} "
+                        f"in escrow")
+    if lines != p.amount_captured:
+        problems.append(f"payment {p.id}: captured {p.amount_captured}, captured lines {lines}")
     return problems
 
 

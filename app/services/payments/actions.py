@@ -12,7 +12,7 @@ from app.models import Payment
 from app.providers.base import ProviderError, ProviderPayment
 from app.providers.registry import get_provider
 from app.services.audit import Actor
-from app.services.payments import payments
+from app.services.payments import captures, payments
 from app.services.payments.payments import Outcome
 
 S = PaymentStatus
@@ -54,10 +54,15 @@ def refresh(payment_id: int, actor: Actor, cause: str = "re-fetched from the PSP
 
 
 def capture(payment_id: int, actor: Actor) -> Outcome:
-    """Capture an authorized payment in full; a no-op once it is captured."""
+    """Capture an authorized payment: in full, or under the per-shipment policy its lines
+    as they ship (digital ones at once); a no-op once it is captured."""
     payment = _load(payment_id)
     if payment.state != S.AUTHORIZED or payment.give_back:
         return Outcome("unchanged", payment.state, "not awaiting capture")
+    if captures.plan(payment_id, actor):
+        result = captures.capture_due(payment_id, actor)
+        return Outcome(result.result, db.session.get(Payment, payment_id).state,
+                       "captured per shipment")
     provider = get_provider(payment.provider)
     try:
         report = provider.capture(payment.psp_reference, payment.amount_authorized,

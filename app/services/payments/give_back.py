@@ -25,7 +25,7 @@ from app.services.audit import Actor
 from app.services.money import ledger
 
 S = PaymentStatus
-TAKES_MONEY = frozenset({S.AUTHORIZED, S.CAPTURED})
+TAKES_MONEY = frozenset({S.AUTHORIZED, S.PARTIALLY_CAPTURED, S.CAPTURED})
 GAVE_UP = frozenset({S.CANCELLED, S.EXPIRED, S.FAILED})
 
 

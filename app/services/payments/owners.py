@@ -26,6 +26,7 @@ from app.clock import now
 from app.domain.payment_states import PaymentStatus
 from app.extensions import db
 from app.models import Payment
+from app.models.captures import LineCapture
 from app.services.fraud import screening
 from app.services.payments import janitor
 
@@ -58,6 +59,9 @@ def overdue(grace: timedelta = GRACE) -> Overdue:
                             # Held by fraud screening: only a person's approval captures it.
                             or_(Payment.review_status.is_(None),
                                 Payment.review_status.not_in(screening.HOLDS_ORDER)),
+                            # Captured per shipment: captures.overdue owns those.
+                            ~select(LineCapture.id).where(
+                                LineCapture.payment_id == Payment.id).exists(),
                             Payment.updated_at < cutoff)
     found.refresh = ids(Payment.status == S.AUTHORIZING.value, Payment.updated_at < cutoff)
     # A session the janitor adopted (its create call timed out after the PSP made it) has no

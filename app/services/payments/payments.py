@@ -27,6 +27,7 @@ from app.domain.payment_states import (
 )
 from app.extensions import db, queues
 from app.models import Item, Order, OrderStatus, Payment, PaymentStatusChange
+from app.models.captures import LineCapture
 from app.models.webhooks import InboxStatus
 from app.providers.base import ProviderError, ProviderEvent, ProviderPayment
 from app.providers.registry import get_provider
@@ -92,8 +93,15 @@ def _copy_facts(payment: Payment, report: ProviderPayment) -> None:
         payment.card_exp_month, payment.card_exp_year = report.card.exp_month, report.card.exp_year
 
 
+def captured_by_line(payment: Payment) -> bool:
+    """Whether the payment is captured line by line (services/payments/captures), which then
+    holds and posts each capture itself."""
+    return db.session.execute(select(LineCapture.id).where(
+        LineCapture.payment_id == payment.id).limit(1)).first() is not None
+
+
 def _settle_order(payment: Payment, target: PaymentStatus) -> None:
-    if target == S.CAPTURED:
+    if target == S.CAPTURED and not captured_by_line(payment):
         hold_captured(payment)  # escrow per line + the capture posting, in this transaction
     order = locked(Order, payment.order_id)
     if target == S.AUTHORIZED and screening.holds_order(payment):
@@ -185,7 +193,7 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
             if target != current:
                 record_change(payment, target, cause, actor)
                 _settle_order(payment, target)
-                if target == S.CAPTURED:
+                if target == S.CAPTURED and not captured_by_line(payment):
                     digital.deliver_paid(payment, actor)  # digital lines: at once (issue 17)
                 _keep_card_if_asked(payment, report, current, target, actor)
             capture_after_commit = (target == S.AUTHORIZED and held is None

@@ -26,7 +26,9 @@ from app.services.money import ledger
 from app.services.refunds import converted
 
 S = PaymentStatus
-REFUNDABLE = frozenset({S.CAPTURED, S.COMPLETED, S.PARTIALLY_REFUNDED})
+# A partially captured payment (per shipment) refunds its captured lines; a line never
+# captured has no escrow hold, so it cannot be refunded: it is voided instead.
+REFUNDABLE = frozenset({S.CAPTURED, S.PARTIALLY_CAPTURED, S.COMPLETED, S.PARTIALLY_REFUNDED})
 OPEN_CHARGEBACK = (ChargebackStatus.NEEDS_RESPONSE.value, ChargebackStatus.UNDER_REVIEW.value)
 
 

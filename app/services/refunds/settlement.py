@@ -90,7 +90,9 @@ def _succeed(payment: Payment, refund: Refund, actor: Actor, cause: str) -> None
         converted.post_succeeded(payment, refund)
     payment.amount_refunded += refund.amount
     digital.revoke_refunded([line.hold_id for line in refund.lines], actor)  # issue 17
-    full = payment.amount_refunded == payment.amount_captured
+    # Lines still authorized (per-shipment capture) may yet be charged: not refunded in full.
+    full = (payment.amount_refunded == payment.amount_captured
+            and payment.state != S.PARTIALLY_CAPTURED)
     _move(payment, S.REFUNDED if full else S.PARTIALLY_REFUNDED, f"refund {refund.id}", actor)
     audit.record(actor, "refund.succeeded", f"refund:{refund.id}", payment=payment.id,
                  amount=refund.amount, cause=cause,

@@ -14,12 +14,15 @@ from sqlalchemy.orm import selectinload
 
 from app.clock import now
 from app.database import locked, retry_transient, unit_of_work
+from app.domain.capture_states import LineCaptureStatus
+from app.domain.capture_states import transition as capture_transition
 from app.domain.escrow_states import EscrowStatus
 from app.domain.fulfilment_states import CARRIERS, DeliveryStatus, ShipmentStatus, ship_transition
 from app.domain.order_states import FULFILLED, OrderStatus
 from app.domain.order_states import transition as order_transition
-from app.extensions import db
+from app.extensions import db, queues
 from app.models import EscrowHold, Item, Order
+from app.models.captures import LineCapture
 from app.models.fulfilment import DigitalDelivery, Shipment
 from app.services import audit, notifications
 from app.services.audit import Actor
@@ -84,6 +87,50 @@ def mark_shipped(seller_id: int, hold_id: int, carrier: str, tracking_ref: str,
     return result
 
 
+def _checked(carrier: str, tracking_ref: str) -> tuple[str, str]:
+    carrier, tracking_ref = (carrier or "").strip(), (tracking_ref or "").strip()
+    if carrier not in CARRIERS:
+        raise ServiceError("Choose the carrier.", field="carrier")
+    if len(tracking_ref) > 64:
+        raise ServiceError("A tracking reference has at most 64 characters.",
+                           field="tracking_ref")
+    return carrier, tracking_ref
+
+
+@retry_transient
+def mark_authorized_shipped(seller_id: int, line_capture_id: int, carrier: str,
+                            tracking_ref: str, actor: Actor) -> int:
+    """The seller shipped a line whose payment is only authorized (per-shipment capture):
+    record the shipment and make the line due, so the capture job charges the buyer for it
+    (enqueued after this commit); its escrow timer starts when the capture is booked. Another
+    seller's line is NotFound; the payment id is returned."""
+    carrier, tracking_ref = _checked(carrier, tracking_ref)
+    with unit_of_work():
+        row = locked(LineCapture, line_capture_id)
+        if row is None or row.seller_id != seller_id:
+            raise NotFound("No such order line.")
+        if row.state == LineCaptureStatus.VOIDED:
+            raise Conflict("This line was cancelled: it was not shipped in time and the buyer "
+                           "was not charged for it.")
+        if row.state != LineCaptureStatus.AWAITING_SHIPMENT:
+            raise Conflict("This line is already marked as shipped.")
+        row.status = capture_transition(row.state, LineCaptureStatus.DUE).value
+        row.due_at = now()
+        line = row.line
+        shipment = Shipment(order_line_id=line.id, order_id=line.order_id, seller_id=seller_id,
+                            carrier=carrier, tracking_ref=tracking_ref,
+                            status=S.SHIPPED.value, shipped_at=row.due_at)
+        db.session.add(shipment)
+        db.session.flush()
+        audit.record(actor, "shipment.shipped", f"order_line:{line.id}", carrier=carrier,
+                     tracking=tracking_ref, capture="per_shipment")
+        line_shipped(shipment, actor)
+        progress(line.order_id, actor)
+        payment_id = row.payment_id
+    queues.enqueue("app.jobs.payments.capture_shipped", payment_id)
+    return payment_id
+
+
 @retry_transient
 def mark_delivered(seller_id: int, hold_id: int, actor: Actor) -> None:
     """The carrier delivered the line (the seller says so). Money is not released by this:
@@ -119,8 +166,14 @@ def progress(order_id: int, actor: Actor) -> None:
         select(Shipment).where(Shipment.order_id == order_id)).scalars()}
     deliveries = {d.order_line_id: d for d in db.session.execute(
         select(DigitalDelivery).where(DigitalDelivery.order_id == order_id)).scalars()}
+    voided = set(db.session.execute(select(LineCapture.order_line_id).where(
+        LineCapture.order_line_id.in_([line.id for line in order.lines]),
+        LineCapture.status == LineCaptureStatus.VOIDED.value))
+        .scalars())
     arrived = on_way = True
     for line in order.lines:
+        if line.id in voided:
+            continue  # cancelled unshipped (per-shipment capture): nothing is coming
         if line.id in deliveries:
             ok = deliveries[line.id].status == DeliveryStatus.DELIVERED.value
             arrived, on_way = arrived and ok, on_way and ok

@@ -39,3 +39,25 @@ def test_any_capture_of_a_converted_order_balances_per_currency(specs, data):
     postings = rules.capture("sandbox", "EUR", captured, 0, money)
     for posting in postings:
         assert sum(leg.amount for leg in posting.legs) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(lines, st.data())
+def test_a_per_shipment_capture_takes_its_lines_frozen_amounts_exactly(specs, data):
+    """Per-shipment capture (services/payments/captures): a capture of some lines, for what
+    those lines cost the buyer, holds each at its frozen amounts and balances per currency."""
+    order_lines = []
+    for i, (cur, settlement, margin, tax, at_mid) in enumerate(specs):
+        same = cur == "EUR"
+        paid_net = settlement if same else at_mid + margin
+        order_lines.append(SimpleNamespace(
+            seller_id=i + 1, currency=cur, line_total=settlement, tax_amount=tax,
+            fx_margin=0 if same else margin, paid=paid_net + tax))
+    order = SimpleNamespace(currency="EUR", buyer_country="DE", lines=order_lines)
+    shipped = data.draw(st.lists(st.sampled_from(order_lines), min_size=1, unique_by=id))
+    captured = sum(line.paid for line in shipped)
+    money = line_money(order, captured, shipped)
+    assert [(p.settlement, p.tax, p.margin) for p in money] == [
+        (line.line_total, line.tax_amount, line.fx_margin) for line in shipped]
+    for posting in rules.capture("sandbox", "EUR", captured, 0, money):
+        assert sum(leg.amount for leg in posting.legs) == 0

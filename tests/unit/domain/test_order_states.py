@@ -18,8 +18,9 @@ def test_table_is_wait_then_paid_or_cancelled_then_follows_the_money():
     assert order_states.TRANSITIONS == {
         O.AWAITING_PAYMENT: {O.PAID, O.CANCELLED},
         O.CANCELLED: {O.PAID},  # an authorization reported after our expiry ran
+        # Cancelled from paid: authorized, then every line voided unshipped (per shipment).
         O.PAID: {O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED, O.SHIPPED, O.DELIVERED,
-                 O.COMPLETED},
+                 O.COMPLETED, O.CANCELLED},
         O.PARTIALLY_REFUNDED: {O.PARTIALLY_REFUNDED, O.REFUNDED, O.DISPUTED, O.PAID},
         O.REFUNDED: {O.PARTIALLY_REFUNDED, O.PAID},  # a refund the PSP failed late
         O.DISPUTED: {O.PAID, O.PARTIALLY_REFUNDED, O.CHARGED_BACK, O.COMPLETED},
