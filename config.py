@@ -281,11 +281,14 @@ class Config:
     SANDBOX_ENABLED = True
     # Reference rates older than this (days) stop conversion; 0: no limit.
     FX_MAX_AGE_DAYS = 4
-    # When a buyer's card is charged (services/payments/captures.py). A marketplace charges
-    # each seller's lines when that seller ships ("per_shipment", the card networks' rule for
-    # goods not yet sent): a seller who never ships costs the buyer nothing to undo, where
-    # "at_checkout" would charge at once and then refund. Digital goods are captured at once.
-    CAPTURE_POLICY = "per_shipment"
+    # When a buyer's card is charged (services/payments/captures.py). "per_shipment" charges
+    # each seller's lines when that seller ships (the card networks' rule for goods not yet
+    # sent; a seller who never ships costs the buyer nothing to undo). The default stays
+    # "at_checkout", what `make run` and the browser suite run: before a line ships there is
+    # no way yet for a buyer to cancel it or a seller to refuse it other than the void
+    # deadline, and the demo's dispute card needs a capture to be disputed. Digital goods are
+    # captured at once under either policy.
+    CAPTURE_POLICY = "at_checkout"
     # Days a seller has to ship before their lines' authorization is voided (capped by the
     # PSP's authorization lifetime less a day: AUTHORIZATION_LIFETIME_DAYS).
     UNCAPTURED_VOID_DAYS = 5

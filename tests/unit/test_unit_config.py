@@ -198,18 +198,18 @@ def test_production_without_the_sandbox_needs_none_of_its_secrets(clean_env):
         load_config("production")
 
 
-def test_a_marketplace_captures_per_shipment_unless_told_otherwise(clean_env):
+def test_capture_policy_defaults_to_checkout_and_is_chosen_by_environment(clean_env):
     clean_env.delenv("CAPTURE_POLICY", raising=False)
     development = load_config("development")
-    assert development["CAPTURE_POLICY"] == "per_shipment"  # what `make run` does
+    assert development["CAPTURE_POLICY"] == "at_checkout"  # what `make run` does
     assert development["UNCAPTURED_VOID_DAYS"] == 5
     assert development["AUTHORIZATION_LIFETIME_DAYS"] == {"sandbox": 7, "stripe": 7,
                                                           "braintree": 7}
     assert load_config("test")["CAPTURE_POLICY"] == "at_checkout"
-    clean_env.setenv("CAPTURE_POLICY", "at_checkout")
+    clean_env.setenv("CAPTURE_POLICY", "per_shipment")
     clean_env.setenv("UNCAPTURED_VOID_DAYS", "3")
     chosen = load_config("development")
-    assert (chosen["CAPTURE_POLICY"], chosen["UNCAPTURED_VOID_DAYS"]) == ("at_checkout", 3)
+    assert (chosen["CAPTURE_POLICY"], chosen["UNCAPTURED_VOID_DAYS"]) == ("per_shipment", 3)
 
 
 def test_an_unknown_capture_policy_is_refused(clean_env):
