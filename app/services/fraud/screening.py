@@ -81,11 +81,9 @@ def gate(buyer_id: int, email: str, origin: BuyerOrigin, actor: Actor) -> None:
     policy = rules_file.current().card_testing
     who = {k: v for k, v in _identities(buyer_id, email, origin).items()
            if k != "email_domain"}  # one bot must not lock out a whole mail provider
-    ends = [until for kind, value in who.items() if value
-            for until in [velocity.throttle_until(kind, value)] if until]
-    if ends:
-        raise Throttled(max(1, math.ceil(max(ends) - clock.timestamp())))
-    worst = velocity.burst(who, policy.window_seconds)
+    ends, worst = velocity.gate_state(who, policy.window_seconds)  # one Redis round trip
+    if ends is not None:
+        raise Throttled(max(1, math.ceil(ends - clock.timestamp())))
     if worst < policy.throttle_at:
         return
     first = False

@@ -64,21 +64,22 @@ def counts(windows, identities: dict[str, str | None]) -> dict[str, int]:
     return {w.signal: int(n) for w, n in zip(wanted, found, strict=True)}
 
 
-def burst(identities: dict[str, str | None], seconds: int) -> int:
-    """The worst burst: the most declines or distinct cards any one identity had lately."""
+def gate_state(identities: dict[str, str | None], seconds: int) -> tuple[float | None, int]:
+    """(when the latest throttle on any identity ends or None, the worst burst of declines or
+    distinct cards in the last `seconds`), read in one Redis round trip: the card-testing gate
+    runs before every checkout request, so its reads must not cost one round trip each."""
     at = clock.timestamp()
-    pipe = queues.connection.pipeline()
-    for kind, value in identities.items():
-        if value:
+    known = [(kind, value) for kind, value in identities.items() if value]
+    pipe = queues.connection.pipeline(transaction=False)
+    for kind, value in known:
+        pipe.get(f"fraud:throttle:{_key('t', kind, value)}")
+    if seconds:
+        for kind, value in known:
             for count in ("declines", "cards"):
                 pipe.zcount(_key(count, kind, value), at - seconds, "+inf")
-    return max((int(n) for n in pipe.execute()), default=0)
-
-
-def throttle_until(identity_kind: str, value: str) -> float | None:
-    """When a throttle on this identity ends (None: not throttled)."""
-    until = queues.connection.get(f"fraud:throttle:{_key('t', identity_kind, value)}")
-    return float(until) if until and float(until) > clock.timestamp() else None
+    answers = pipe.execute()
+    ends = [float(until) for until in answers[:len(known)] if until and float(until) > at]
+    return max(ends, default=None), max((int(n) for n in answers[len(known):]), default=0)
 
 
 def throttle(identity_kind: str, value: str, seconds: int) -> bool:
