@@ -182,7 +182,8 @@ class GuardedProvider(PaymentProvider):
         attempt, last, maybe = 0, None, False
         while True:
             attempt += 1
-            self._admit(started, last)  # raises `last` itself (its history already applied)
+            # raises `last` itself (its history already applied)
+            clean = self._admit(started, last)
             try:
                 result = getattr(self.inner, method)(*args)
             except ProviderError as error:
@@ -204,24 +205,30 @@ class GuardedProvider(PaymentProvider):
                          self.name, method, error.code, attempt, delay)
                 policy.sleep(delay)
                 continue
-            if self.breaker is not None:
+            if self.breaker is not None and not clean:
                 self.breaker.record_success()
             pause_points.reached(f"psp:{method}:answered")  # a fault test may kill us here
             return result
 
-    def _admit(self, started: float, last: ProviderError | None) -> None:
-        """Pass the breaker and the rate limit, or raise. On a retry the previous error is
-        raised instead of CircuitOpen: it alone knows whether the PSP executed the call."""
-        if self.breaker is not None and self.breaker.allow() == OPEN:
-            raise last or CircuitOpen(self.name)
-        if self.bucket is None:
-            return
-        while (wait := self.bucket.take()) > 0:
+    def _admit(self, started: float, last: ProviderError | None) -> bool:
+        """Pass the breaker and the rate limit (one Redis script), or raise; True when the
+        breaker had nothing to reset. On a retry the previous error is raised instead of
+        CircuitOpen: it alone knows whether the PSP executed the call."""
+        clean, wait = False, 0.0
+        if self.breaker is not None:
+            state, clean, wait = self.breaker.admit(self.bucket)
+            if state == OPEN:
+                raise last or CircuitOpen(self.name)
+        elif self.bucket is not None:
+            wait = self.bucket.take()
+        while wait > 0:
             remaining = self.policy.budget - (self.policy.clock() - started)
             if wait > remaining:
                 raise last or ProviderError(f"{self.name}: client-side rate limit reached",
                                             code="rate_limited", retryable=True, executed=False)
             self.policy.sleep(wait)
+            wait = self.bucket.take()
+        return clean
 
     def _record(self, error: ProviderError) -> None:
         if self.breaker is None:
