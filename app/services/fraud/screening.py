@@ -124,11 +124,11 @@ def screen(payment: Payment, actor: Actor) -> Decision:
     so that the payment row, its idempotency key and its decision commit together (one write
     transaction fewer per checkout). The caller runs `refuse_if_blocked` after its commit."""
     rules = rules_file.current()
-    decision = rules.evaluate(signals.gather(payment, rules, Stage.BEFORE_PSP),
-                              payment.currency, Stage.BEFORE_PSP)
+    # The attempt joins its windows after they are read, in the same Redis round trip.
+    found = signals.gather(payment, rules, Stage.BEFORE_PSP,
+                           then_record=("attempts", f"p{payment.id}"))
+    decision = rules.evaluate(found, payment.currency, Stage.BEFORE_PSP)
     _store(payment, decision, Stage.BEFORE_PSP, actor)
-    buyer = db.session.get(User, db.session.get(Order, payment.order_id).buyer_id)
-    velocity.record("attempts", signals.velocity_identities(payment, buyer), f"p{payment.id}")
     return decision
 
 

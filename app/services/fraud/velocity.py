@@ -31,15 +31,8 @@ def _key(count: str, kind: str, value: str) -> str:
 
 def record(count: str, identities: dict[str, str | None], member: str) -> None:
     """Note one event (`count` attempts|declines|cards) for every known identity."""
-    at = clock.timestamp()
     pipe = queues.connection.pipeline()
-    for kind, value in identities.items():
-        if not value:
-            continue
-        key = _key(count, kind, value)
-        pipe.zadd(key, {member: at})
-        pipe.zremrangebyscore(key, "-inf", at - KEEP_SECONDS)
-        pipe.expire(key, KEEP_SECONDS)
+    _add(pipe, count, identities, member, clock.timestamp())
     try:
         pipe.execute()
     except RedisError:
@@ -48,16 +41,31 @@ def record(count: str, identities: dict[str, str | None], member: str) -> None:
         log.warning("fraud velocity not recorded: Redis unavailable")
 
 
-def counts(windows, identities: dict[str, str | None]) -> dict[str, int]:
-    """Signal name → count in its window, for every window whose identity is known."""
+def _add(pipe, count: str, identities: dict[str, str | None], member: str, at: float) -> None:
+    for kind, value in identities.items():
+        if not value:
+            continue
+        key = _key(count, kind, value)
+        pipe.zadd(key, {member: at})
+        pipe.zremrangebyscore(key, "-inf", at - KEEP_SECONDS)
+        pipe.expire(key, KEEP_SECONDS)
+
+
+def counts(windows, identities: dict[str, str | None],
+           then_record: tuple[str, str] | None = None) -> dict[str, int]:
+    """Signal name → count in its window, for every window whose identity is known.
+    `then_record` (count, member): note that event after counting, in the same round trip
+    (screening counts an attempt's windows, then adds the attempt)."""
     at = clock.timestamp()
     wanted: list[Window] = [w for w in windows if identities.get(w.key)]
     pipe = queues.connection.pipeline()
     for window in wanted:
         pipe.zcount(_key(window.count, window.key, identities[window.key]),
                     at - window.seconds, "+inf")
+    if then_record is not None:
+        _add(pipe, then_record[0], identities, then_record[1], at)
     try:
-        found = pipe.execute()
+        found = pipe.execute()[:len(wanted)]
     except RedisError:
         log.warning("fraud velocity unknown: Redis unavailable")
         return {}  # unknown signals never match: screening goes on without them
