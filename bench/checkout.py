@@ -9,7 +9,9 @@ Baseline: the same number of bare Flask requests with the same session (the user
 the session cookie, the same security headers) that each INSERT one row and commit.
 
 Target: overhead (subject − baseline) under 2 ms at the median, with p95 beside it. Fraud
-screening is not in checkout yet (issue 14); when it lands it is inside the subject.
+screening (the card-testing gate on both requests, screening before the PSP) is inside the
+subject. The serving thread's CPU time is printed beside the wall time: on a shared machine
+most of the wall time is waiting for a core, and the CPU time is the work itself.
 """
 from __future__ import annotations
 
