@@ -78,3 +78,30 @@ def test_a_failed_job_leaves_no_open_transaction_behind(app, people):
 
 def test_flask_worker_offers_both_classes():
     assert WORKER_CLASSES == {"fork": ForkingWorker, "simple": SimpleJobWorker}
+
+
+@pytest.mark.parametrize("env, chosen", [({}, "fork"), ({"WORKER_CLASS": "simple"}, "simple")])
+def test_flask_worker_runs_the_class_asked_for(app, monkeypatch, env, chosen):
+    import os
+
+    from app.jobs import scheduling, workers
+
+    ran = []
+
+    class Recorder:
+        def __init__(self, queues_, **kwargs):
+            self.queues = queues_
+
+        def work(self, **kwargs):
+            ran.append((type(self).kind, kwargs["burst"], kwargs["with_scheduler"]))
+
+    monkeypatch.setattr(os, "register_at_fork", lambda **kwargs: None)
+    monkeypatch.setattr(scheduling, "seed_when_reachable", lambda: None)
+    for kind in ("fork", "simple"):
+        monkeypatch.setitem(workers.WORKER_CLASSES, kind,
+                            type(f"Recorder_{kind}", (Recorder,), {"kind": kind}))
+    result = app.test_cli_runner().invoke(args=["worker", "--burst"], env=env)
+    assert result.exit_code == 0, result.output
+    assert ran == [(chosen, True, True)]
+    refused = app.test_cli_runner().invoke(args=["worker", "--class", "thread"])
+    assert refused.exit_code == 2 and "thread" in refused.output
