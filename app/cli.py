@@ -241,11 +241,16 @@ def register(app: Flask) -> None:
     @click.option("--queue", "queue_names", multiple=True,
                   help="Listen to these queues, first first (default: every routed queue, "
                        "then the default one).")
-    def worker(burst: bool, queue_names: tuple[str, ...]):
+    @click.option("--class", "worker_class", type=click.Choice(["fork", "simple"]),
+                  default="fork", envvar="WORKER_CLASS", show_default=True,
+                  help="fork: a work horse per job; simple: every job in this process "
+                       "(faster, less isolated; docs/operations.md).")
+    def worker(burst: bool, queue_names: tuple[str, ...], worker_class: str):
         """Run an RQ worker with the scheduler (delayed and periodic jobs)."""
         from app import pause_points
         from app.extensions import queues
-        from app.jobs.scheduling import PeriodicWorker, seed_when_reachable
+        from app.jobs.scheduling import seed_when_reachable
+        from app.jobs.workers import WORKER_CLASSES
 
         def _after_fork():
             # A forked job must not share the parent's database connections.
@@ -255,8 +260,9 @@ def register(app: Flask) -> None:
         os.register_at_fork(after_in_child=_after_fork)
         seed_when_reachable()
         listen = [queues.named(n) for n in queue_names] if queue_names else queues.all_queues()
-        PeriodicWorker(listen, connection=queues.connection,
-                       maintenance_interval=app.config["PERIODIC_CHECK_SECONDS"]).work(
+        chosen = WORKER_CLASSES[worker_class]
+        chosen(listen, connection=queues.connection,
+               maintenance_interval=app.config["PERIODIC_CHECK_SECONDS"]).work(
             with_scheduler=True, burst=burst, logging_level="INFO")
 
     @app.cli.command("reconcile")

@@ -3,8 +3,14 @@ transaction of its own per posting, for the jobs that move money in bulk.
 
 Shapes: the escrow sweep's release postings (seller escrow → available + platform fee; the
 sweep, app/jobs/escrow.release_due, now writes them in batches of 200) and the payout run's
-payout_sent postings (available → in transit). The settlement import (issue 13) has no posting
-rule yet, so it is reported as not measurable rather than guessed.
+payout_sent postings (available → in transit).
+
+The settlement import (services/reconciliation/imports.py) posts nothing per line: it stores
+each page of the PSP's settlement lines, and matching then moves the day's money with one
+`settled` posting per currency (N lines, one posting: more than batching could give). What it
+writes per line is the line itself, so its ratio is a page of lines stored as `run_import`
+stores them (one transaction, one lookup of the references, one multi-row INSERT) against the
+same lines stored one transaction each.
 
 Target ≥ 10×: one posting alone pays for BEGIN IMMEDIATE, the exactly-once lookup, two INSERT
 round trips and a commit; in a batch those become one transaction and three statements for
@@ -57,7 +63,7 @@ def one_by_one(build, count: int) -> int:
 
 
 def run(app, count: int, rounds: int) -> list[Result]:
-    """One Result per job shape, and a line for the shape that cannot be measured yet."""
+    """One Result per job shape: escrow sweep, payout run, settlement import."""
     results = []
     for name, build in shapes().items():
         def subject(n, build=build):
@@ -73,11 +79,58 @@ def run(app, count: int, rounds: int) -> list[Result]:
                               "postings/s", fast, slow, TARGET,
                               note=f"{count} postings per round × best of {rounds} rounds"))
     _check_balanced()
+    results.append(run_import_shape(count, rounds))
     return results
 
 
-NOT_MEASURABLE = ["batched ledger: settlement import",
-                  "  not measurable yet (issue 13): no settlement import or posting rule exists"]
+def settlement_lines(count: int) -> list:
+    """A page of `count` fresh charge lines, as a PSP's settlement report gives them."""
+    from app.providers.records import SettlementLine
+
+    run = next(_serial)
+    return [SettlementLine(reference=f"txn_bench_{run}_{i}", type="charge",
+                           source=f"ps_bench_{run}_{i}", payment=f"ps_bench_{run}_{i}",
+                           gross=2400, fee=95, net=2305, currency="EUR",
+                           created=1_765_000_000 + i) for i in range(count)]
+
+
+def import_page(count: int) -> int:
+    """The subject: one page stored as run_import stores it (one unit_of_work)."""
+    from app.database import unit_of_work
+    from app.services.reconciliation import imports
+
+    lines = settlement_lines(count)
+    with unit_of_work():
+        return imports.store_lines("sandbox", lines)
+
+
+def import_line_by_line(count: int) -> int:
+    """The baseline: the same lines, a unit_of_work each."""
+    from app.database import unit_of_work
+    from app.services.reconciliation import imports
+
+    stored = 0
+    for line in settlement_lines(count):
+        with unit_of_work():
+            stored += imports.store_lines("sandbox", [line])
+    return stored
+
+
+def run_import_shape(count: int, rounds: int) -> Result:
+    """The settlement import's ratio: a page in one transaction against a line per one."""
+    def subject(n):
+        _expect(import_page(n), n)
+
+    def baseline(n):
+        _expect(import_line_by_line(n), n)
+
+    subject(count)  # warm-up
+    baseline(count)
+    fast, slow = best_rates(subject, baseline, count, rounds)
+    return Result("batched writes: settlement import, a page per transaction vs a line per "
+                  "transaction", "lines/s", fast, slow, TARGET,
+                  note=f"{count} lines per round × best of {rounds} rounds; the day's money is "
+                       "one settled posting per currency (matching), not one per line")
 
 
 def _expect(new: int, count: int) -> None:

@@ -75,8 +75,6 @@ def run_one(name: str, quick: bool, options: argparse.Namespace | None = None,
     if not isinstance(results, list):
         results = [results]
     lines = [line for result in results for line in result.lines()]
-    if name == "batch":
-        lines += module.NOT_MEASURABLE
     return lines + [f"  took      {time.perf_counter() - started:.1f} s", ""]
 
 

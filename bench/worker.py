@@ -129,12 +129,15 @@ def drain(worker_class: str, jobs: list[tuple[str, tuple]]) -> float:
     import rq
 
     from app.extensions import queues
+    from app.jobs.workers import JobScoped
 
     queue = queues.queue
     queue.empty()
     for func, args in jobs:
         queue.enqueue(func, *args)
-    worker = getattr(rq, worker_class)([queue], connection=queues.connection)
+    # With the per-job app context `flask worker` gives every job (app/jobs/workers.py).
+    worker = type(worker_class, (JobScoped, getattr(rq, worker_class)), {})(
+        [queue], connection=queues.connection)
     start = time.perf_counter()
     worker.work(burst=True, logging_level="WARNING")
     elapsed = time.perf_counter() - start

@@ -110,8 +110,9 @@ def ensure_periodic() -> list[str]:
     return list(names)
 
 
-class PeriodicWorker(Worker):
-    """An RQ worker that also keeps the periodic schedule alive at every maintenance round."""
+class Periodic:
+    """Mixed into an RQ worker class: it also keeps the periodic schedule alive at every
+    maintenance round."""
 
     @property
     def dequeue_timeout(self) -> int:
@@ -129,3 +130,7 @@ class PeriodicWorker(Worker):
             ensure_periodic()
         except Exception:  # Redis gone again: the worker's own loop waits for it to return
             self.log.exception("could not check the periodic schedule")
+
+
+class PeriodicWorker(Periodic, Worker):
+    """The forking RQ worker (a work horse per job) keeping the periodic schedule alive."""

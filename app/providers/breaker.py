@@ -21,22 +21,26 @@ log = logging.getLogger(__name__)
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
-_ALLOW = """
-local state = redis.call('HGET', KEYS[1], 'state') or 'closed'
-if state == 'closed' then return 'closed' end
-local now, cooldown = tonumber(ARGV[1]), tonumber(ARGV[2])
-if state == 'open' then
-  local opened = tonumber(redis.call('HGET', KEYS[1], 'opened_at') or '0')
-  if now - opened < cooldown then return 'open' end
-  redis.call('HSET', KEYS[1], 'state', 'half_open', 'probe_at', ARGV[1])
+# The scripts are Lua functions so that the guard's admission (breaker, then bucket) runs as
+# one script: one Redis round trip before every PSP call instead of two (and a third after).
+_ALLOW_FN = """
+local function allow(key, now, cooldown)
+  local state = redis.call('HGET', key, 'state') or 'closed'
+  if state == 'closed' then return 'closed' end
+  if state == 'open' then
+    local opened = tonumber(redis.call('HGET', key, 'opened_at') or '0')
+    if now - opened < cooldown then return 'open' end
+    redis.call('HSET', key, 'state', 'half_open', 'probe_at', tostring(now))
+    return 'probe'
+  end
+  -- half open: one probe at a time; a probe that never reported (its process died) expires
+  local probe = tonumber(redis.call('HGET', key, 'probe_at') or '0')
+  if now - probe < cooldown then return 'open' end
+  redis.call('HSET', key, 'probe_at', tostring(now))
   return 'probe'
 end
--- half open: one probe at a time; a probe that never reported (its process died) expires
-local probe = tonumber(redis.call('HGET', KEYS[1], 'probe_at') or '0')
-if now - probe < cooldown then return 'open' end
-redis.call('HSET', KEYS[1], 'probe_at', ARGV[1])
-return 'probe'
 """
+_ALLOW = _ALLOW_FN + "return allow(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))"
 
 _FAILURE = """
 local failures = redis.call('HINCRBY', KEYS[1], 'failures', 1)
@@ -55,15 +59,34 @@ redis.call('HSET', KEYS[1], 'state', 'closed', 'failures', 0)
 return 'closed'
 """
 
-_TAKE = """
-local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens') or ARGV[2])
-local stamp = tonumber(redis.call('HGET', KEYS[1], 'stamp') or ARGV[3])
-tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
+_TAKE_FN = """
+local function take(key, rate, burst, now)
+  local tokens = tonumber(redis.call('HGET', key, 'tokens') or burst)
+  local stamp = tonumber(redis.call('HGET', key, 'stamp') or now)
+  tokens = math.min(burst, tokens + math.max(0, now - stamp) * rate)
+  local wait = 0
+  if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'stamp', tostring(now))
+  return wait
+end
+"""
+_TAKE = _TAKE_FN + ("return tostring(take(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), "
+                    "tonumber(ARGV[3])))")
+
+# Breaker, then (unless it is open) a token; "clean": closed with no failure counted, so a
+# success after it has nothing to reset and the guard skips record_success.
+_ADMIT = _ALLOW_FN + _TAKE_FN + """
+local state = allow(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]))
+if state == 'open' then return {state, 0, '0'} end
+local clean = 0
+if state == 'closed' and tonumber(redis.call('HGET', KEYS[1], 'failures') or '0') == 0 then
+  clean = 1
+end
 local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'stamp', ARGV[3])
-return tostring(wait)
+if #KEYS > 1 then
+  wait = take(KEYS[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
+end
+return {state, clean, tostring(wait)}
 """
 
 
@@ -84,6 +107,21 @@ class CircuitBreaker:
     def allow(self) -> str:
         """"closed" (go), "probe" (go: the one half-open trial) or "open" (refused)."""
         return self._run(_ALLOW, self.clock(), self.cooldown, fallback=CLOSED)
+
+    def admit(self, bucket: TokenBucket | None = None) -> tuple[str, bool, float]:
+        """allow(), then bucket.take() unless open, in one script: (state, clean, wait), where
+        clean means closed with no failure counted (a success has nothing to reset)."""
+        keys = [self.key] + ([bucket.key] if bucket is not None else [])
+        now = self.clock()
+        args = [now, self.cooldown] + ([bucket.rate, bucket.burst, bucket.clock()]
+                                       if bucket is not None else [])
+        try:
+            state, clean, wait = self.connection.eval(_ADMIT, len(keys), *keys, *args)
+        except redis.RedisError:
+            log.warning("circuit breaker of %s unavailable (Redis); letting calls through",
+                        self.provider)
+            return CLOSED, False, 0.0
+        return _text(state), bool(int(clean)), float(_text(wait))
 
     def record_success(self) -> str:
         """The PSP answered sensibly: a probe closes the breaker, failures reset."""

@@ -204,7 +204,7 @@ class GuardedProvider(PaymentProvider):
         while True:
             attempt += 1
             at, tick = clock.timestamp(), time.perf_counter()
-            refusal = self._admit(started)
+            refusal, clean = self._admit(started)
             if refusal is not None:
                 self._note(method, args, attempt, at, tick, error=refusal)
                 # On a retry the previous error is raised instead: it alone knows whether the
@@ -238,24 +238,30 @@ class GuardedProvider(PaymentProvider):
                     type(crash).__name__, code="unexpected_error", executed=None))
                 raise
             self._note(method, args, attempt, at, tick, result=result)
-            if self.breaker is not None:
+            if self.breaker is not None and not clean:
                 self.breaker.record_success()
             pause_points.reached(f"psp:{method}:answered")  # a fault test may kill us here
             return result
 
-    def _admit(self, started: float) -> ProviderError | None:
-        """Pass the breaker and the rate limit, or return why the call may not be sent."""
-        if self.breaker is not None and self.breaker.allow() == OPEN:
-            return CircuitOpen(self.name)
-        if self.bucket is None:
-            return None
-        while (wait := self.bucket.take()) > 0:
+    def _admit(self, started: float) -> tuple[ProviderError | None, bool]:
+        """Pass the breaker and the rate limit (one Redis script), or say why the call may not
+        be sent; and whether the breaker had nothing to reset (True: its reset is skipped)."""
+        clean, wait = False, 0.0
+        if self.breaker is not None:
+            state, clean, wait = self.breaker.admit(self.bucket)
+            if state == OPEN:
+                return CircuitOpen(self.name), clean
+        elif self.bucket is not None:
+            wait = self.bucket.take()
+        while wait > 0:
             remaining = self.policy.budget - (self.policy.clock() - started)
             if wait > remaining:
                 return ProviderError(f"{self.name}: client-side rate limit reached",
-                                     code="rate_limited", retryable=True, executed=False)
+                                     code="rate_limited", retryable=True,
+                                     executed=False), clean
             self.policy.sleep(wait)
-        return None
+            wait = self.bucket.take()
+        return None, clean
 
     def _note(self, method: str, args: tuple, attempt: int, at: float, tick: float, *,
               error: ProviderError | None = None, result=None) -> None:

@@ -65,18 +65,15 @@ def _digest(prev_hash: str, record: AuditRecord, keys: KeyRing | None = None) ->
 def record(actor: Actor, action: str, target: str, outcome: str = "success",
            **details) -> AuditRecord:
     """Append one record in the current transaction (the caller commits)."""
-    if is_postgresql():
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
-    head = db.session.execute(
-        select(AuditRecord.hash, AuditRecord.position).order_by(AuditRecord.id.desc()).limit(1)
-    ).first()
-    prev = head.hash if head else GENESIS
-    if head is None:
-        position = 1
-    elif head.position is None:  # the first keyed record after the legacy ones: count once
-        position = db.session.execute(select(func.count(AuditRecord.id))).scalar_one() + 1
+    session = db.session()  # the request's Session (the scoped proxy lacks get_transaction)
+    transaction, nested = session.get_transaction(), session.in_nested_transaction()
+    known = session.info.get(_TX_HEAD)
+    if known is not None and known[0] is transaction and not nested:
+        # This transaction appended the head itself, and holds the chain's lock (the advisory
+        # lock on PostgreSQL, BEGIN IMMEDIATE on SQLite) until it ends: nobody appended since.
+        prev, position = known[2], known[1] + 1
     else:
-        position = head.position + 1
+        prev, position = _read_head()
     keys = audit_keys.ring()
     entry = AuditRecord(occurred_at=now(), actor_id=actor.user_id, actor=actor.label[:254],
                         action=action, outcome=outcome, origin=actor.origin[:64],
@@ -88,10 +85,29 @@ def record(actor: Actor, action: str, target: str, outcome: str = "success",
     db.session.add(entry)
     db.session.flush()
     db.session.info[_HEAD] = (position, entry.id, entry.hash)
+    # Not remembered inside a savepoint: its rollback would leave a head that is not there.
+    session.info[_TX_HEAD] = None if nested else (transaction, position, entry.hash)
     return entry
 
 
+def _read_head() -> tuple[str, int]:
+    """Lock the chain for this transaction; (previous hash, position of the next record)."""
+    if is_postgresql():
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+    head = db.session.execute(
+        select(AuditRecord.hash, AuditRecord.position).order_by(AuditRecord.id.desc()).limit(1)
+    ).first()
+    if head is None:
+        return GENESIS, 1
+    if head.position is None:  # the first keyed record after the legacy ones: count once
+        return head.hash, db.session.execute(select(func.count(AuditRecord.id))).scalar_one() + 1
+    return head.hash, head.position + 1
+
+
 _HEAD = "holdfast_audit_head"
+# The head this transaction appended (transaction, position, hash): a second record in the same
+# transaction (a payment and its screening, a transition and its ledger) skips the read.
+_TX_HEAD = "holdfast_audit_tx_head"
 
 
 @event.listens_for(Session, "after_commit")

@@ -55,3 +55,44 @@ def test_a_routed_periodic_chain_counts_as_present(app, monkeypatch):
     assert missing_periodic() == ["sweeper"]
     assert ensure_periodic() == ["sweeper"] and len(PERIODIC) > 1
     assert "periodic-sweeper" in queues.named("hf-webhooks").scheduled_job_registry
+
+
+def test_a_delayed_job_is_scheduled_in_one_round_trip_and_runs_when_due(app, monkeypatch):
+    """enqueue_in sends the job hash, its status and the scheduled registry entry in one
+    MULTI/EXEC (checkout schedules its expiry job on the buyer's request path), and the
+    scheduler then queues it as it would one RQ scheduled itself."""
+    import time
+    from datetime import timedelta
+
+    from redis.client import Pipeline, Redis
+    from rq.job import Job, JobStatus
+
+    from app.extensions import queues
+
+    sent = []
+    real_command, real_pipeline = Redis.execute_command, Pipeline.execute
+    monkeypatch.setattr(Redis, "execute_command",
+                        lambda self, *a, **k: sent.append(a[0]) or real_command(self, *a, **k))
+    monkeypatch.setattr(Pipeline, "execute",
+                        lambda self, *a, **k: sent.append("PIPELINE") or
+                        real_pipeline(self, *a, **k))
+    job = queues.enqueue_in(timedelta(seconds=60), "app.jobs.payments.expire_payment", 7,
+                            job_id="expire-7")
+    assert sent == ["PIPELINE"]
+    monkeypatch.undo()
+    registry = queues.queue.scheduled_job_registry
+    assert "expire-7" in registry
+    assert abs(registry.get_scheduled_time(job).timestamp() - (time.time() + 60)) < 5
+    stored = Job.fetch("expire-7", connection=queues.connection)
+    assert stored.get_status() == JobStatus.SCHEDULED and stored.args == (7,)
+    assert stored.func_name == "app.jobs.payments.expire_payment"
+    registry.schedule(job, registry.get_scheduled_time(job) - timedelta(seconds=120))  # due
+    from rq.scheduler import RQScheduler
+
+    scheduler = RQScheduler([queues.queue], connection=queues.connection)
+    scheduler.acquire_locks()
+    try:
+        scheduler.enqueue_scheduled_jobs()
+    finally:
+        scheduler.release_locks()
+    assert "expire-7" in queues.queue.job_ids

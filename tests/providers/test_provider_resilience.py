@@ -247,6 +247,39 @@ def test_a_success_resets_the_count(guarded):
     assert provider.breaker.state()["state"] == "closed"
 
 
+def test_a_call_on_a_healthy_provider_costs_one_redis_round_trip(guarded, monkeypatch):
+    """Breaker and token bucket are asked in one script; a success on a breaker with no
+    failure counted has nothing to reset, so nothing more is sent (checkout's hot path)."""
+    provider = guarded(Scripted("ok", unavailable(), "ok", "ok"), attempts=1, threshold=3)
+    sent = []
+    real_eval = queues.connection.eval
+    monkeypatch.setattr(queues.connection, "eval",
+                        lambda script, *args: sent.append(args[0]) or real_eval(script, *args))
+    assert provider.capture("ps_1", 100, "k") == "ok"
+    assert sent == [2]  # one script over both keys: breaker and bucket
+    with pytest.raises(ProviderError):
+        provider.capture("ps_1", 100, "k")
+    assert provider.breaker.state()["failures"] == 1
+    sent.clear()
+    assert provider.capture("ps_1", 100, "k") == "ok"
+    assert len(sent) == 2  # admission, then the reset a counted failure needs
+    assert provider.breaker.state()["failures"] == 0
+    sent.clear()
+    assert provider.capture("ps_1", 100, "k") == "ok"
+    assert sent == [2]
+
+
+def test_admission_takes_no_token_while_the_breaker_is_open(guarded, clock):
+    provider = guarded(Scripted(unavailable()), attempts=1, threshold=1, rate=1.0, burst=1.0)
+    with pytest.raises(ProviderError):
+        provider.capture("ps_1", 100, "k")  # takes the only token, opens the breaker
+    clock.now += 1.0  # a token again
+    for _ in range(3):
+        with pytest.raises(CircuitOpen):
+            provider.capture("ps_1", 100, "k")
+    assert provider.bucket.take() == 0.0  # the refused calls left it in the bucket
+
+
 def test_answers_do_not_trip_the_breaker(guarded):
     declined = ProviderError("declined", code="card_declined", status=402, executed=True)
     in_progress = ProviderError("busy", code="idempotency_key_in_use", status=409,

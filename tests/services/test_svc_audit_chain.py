@@ -192,3 +192,42 @@ def test_legacy_records_stay_verifiable_and_the_first_keyed_one_seals_them(app):
     result = _verify(app)
     assert result.exit_code == 1
     assert f"record {late.id}: unsigned record after signed ones" in result.stderr
+
+
+def test_records_of_one_transaction_chain_without_rereading_the_head(app):
+    """A transaction that appended the head knows it (it holds the chain's lock): the next
+    record in it skips the head read; a savepoint's record is never trusted as the head."""
+    from sqlalchemy import event
+
+    with unit_of_work():
+        audit.record(ACTOR, "test.first", "x:1")
+    reads = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT") and "audit_log" in statement:
+            reads.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with unit_of_work():
+            audit.record(ACTOR, "test.second", "x:2")
+            audit.record(ACTOR, "test.third", "x:3")
+            audit.record(ACTOR, "test.fourth", "x:4")
+        assert len(reads) == 1
+        reads.clear()
+        with unit_of_work():
+            audit.record(ACTOR, "test.fifth", "x:5")
+            try:
+                with db.session.begin_nested():
+                    audit.record(ACTOR, "test.undone", "x:6")
+                    raise RuntimeError("savepoint rolled back")
+            except RuntimeError:
+                pass
+            audit.record(ACTOR, "test.sixth", "x:7")
+        assert len(reads) == 3  # the first, the savepoint's, and the one after it
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert audit.verify_chain() == []
+    actions = db.session.scalars(select(AuditRecord.action).order_by(AuditRecord.id)).all()
+    assert actions[-6:] == ["test.first", "test.second", "test.third", "test.fourth",
+                            "test.fifth", "test.sixth"]

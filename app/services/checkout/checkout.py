@@ -254,6 +254,9 @@ def _new_payment(order_id: int, mode: str, actor: Actor, save_card: bool = False
         audit.record(actor, "payment.created", f"payment:{payment.id}", order=order.id,
                      provider=providers[0], mode=mode, amount=order.total_amount,
                      save_card=save_card, rule=route.rule, fallbacks=list(providers[1:]))
+        # Screened in this transaction: the row, its key and its decision commit together,
+        # still before any PSP call; a block is enforced in _open_session, after the commit.
+        screening.screen(payment, actor)
         return payment.id
 
 
@@ -322,8 +325,12 @@ def _open_session(payment_id: int, actor: Actor) -> PaymentStart:
     payment = db.session.get(Payment, payment_id)
     # Screened once, before the PSP sees it (a retry reuses the decision, so its request, sent
     # with the same idempotency key, is the same); a block raises FraudBlocked.
-    action = payment.fraud_decision or screening.before_psp(payment_id, actor).action.value
+    if payment.fraud_decision is None:  # a row from before payments were screened at birth
+        screening.before_psp(payment_id, actor)
+    else:
+        screening.refuse_if_blocked(payment_id, actor)
     payment = db.session.get(Payment, payment_id)
+    action = payment.fraud_decision
     config = current_app.config
     request = SessionRequest(
         # Our random key, not the row id: ids repeat across databases, the PSP's memory doesn't.

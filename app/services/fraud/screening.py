@@ -81,11 +81,9 @@ def gate(buyer_id: int, email: str, origin: BuyerOrigin, actor: Actor) -> None:
     policy = rules_file.current().card_testing
     who = {k: v for k, v in _identities(buyer_id, email, origin).items()
            if k != "email_domain"}  # one bot must not lock out a whole mail provider
-    ends = [until for kind, value in who.items() if value
-            for until in [velocity.throttle_until(kind, value)] if until]
-    if ends:
-        raise Throttled(max(1, math.ceil(max(ends) - clock.timestamp())))
-    worst = velocity.burst(who, policy.window_seconds)
+    ends, worst = velocity.gate_state(who, policy.window_seconds)  # one Redis round trip
+    if ends is not None:
+        raise Throttled(max(1, math.ceil(ends - clock.timestamp())))
     if worst < policy.throttle_at:
         return
     first = False
@@ -112,27 +110,44 @@ def _alert_support(buyer_id: int, origin: BuyerOrigin, worst: int, actor: Actor)
 
 
 def before_psp(payment_id: int, actor: Actor) -> Decision:
-    """Screen a payment about to go to the PSP; a block fails it (FraudBlocked)."""
-    rules = rules_file.current()
+    """Screen a payment about to go to the PSP in a transaction of its own; a block fails it
+    (FraudBlocked). Checkout screens a new payment in the transaction that creates it
+    (`screen`); this is for a payment that has no decision yet."""
     with unit_of_work():
-        payment = locked(Payment, payment_id)
-        decision = rules.evaluate(signals.gather(payment, rules, Stage.BEFORE_PSP),
-                                  payment.currency, Stage.BEFORE_PSP)
-        _store(payment, decision, Stage.BEFORE_PSP, actor)
-        buyer = db.session.get(User, db.session.get(Order, payment.order_id).buyer_id)
-        velocity.record("attempts", signals.velocity_identities(payment, buyer),
-                        f"p{payment.id}")
-    if decision.action == Action.BLOCK:
-        from app.services.payments import payments  # payments imports this module
-
-        # A refused attempt counts like a decline: a bot that keeps going meets the 429.
-        velocity.record("declines", signals.velocity_identities(payment, buyer),
-                        f"p{payment_id}:blocked")
-        payments.apply_report_without_psp(payment_id, S.FAILED, actor, "blocked by screening")
-        with unit_of_work():
-            locked(Payment, payment_id).failure_message = BLOCKED_MESSAGE
-        raise FraudBlocked(payment_id)
+        decision = screen(locked(Payment, payment_id), actor)
+    refuse_if_blocked(payment_id, actor)
     return decision
+
+
+def screen(payment: Payment, actor: Actor) -> Decision:
+    """Screen a payment about to go to the PSP inside the caller's transaction: checkout's,
+    so that the payment row, its idempotency key and its decision commit together (one write
+    transaction fewer per checkout). The caller runs `refuse_if_blocked` after its commit."""
+    rules = rules_file.current()
+    # The attempt joins its windows after they are read, in the same Redis round trip.
+    found = signals.gather(payment, rules, Stage.BEFORE_PSP,
+                           then_record=("attempts", f"p{payment.id}"))
+    decision = rules.evaluate(found, payment.currency, Stage.BEFORE_PSP)
+    _store(payment, decision, Stage.BEFORE_PSP, actor)
+    return decision
+
+
+def refuse_if_blocked(payment_id: int, actor: Actor) -> None:
+    """A payment whose committed decision before the PSP is a block fails (FraudBlocked)
+    before any PSP call; any other decision lets it go on."""
+    payment = db.session.get(Payment, payment_id)
+    if payment.fraud_decision != Action.BLOCK.value:
+        return
+    from app.services.payments import payments  # payments imports this module
+
+    buyer = db.session.get(User, db.session.get(Order, payment.order_id).buyer_id)
+    # A refused attempt counts like a decline: a bot that keeps going meets the 429.
+    velocity.record("declines", signals.velocity_identities(payment, buyer),
+                    f"p{payment_id}:blocked")
+    payments.apply_report_without_psp(payment_id, S.FAILED, actor, "blocked by screening")
+    with unit_of_work():
+        locked(Payment, payment_id).failure_message = BLOCKED_MESSAGE
+    raise FraudBlocked(payment_id)
 
 
 def on_report(payment: Payment, report: ProviderPayment, current: PaymentStatus,

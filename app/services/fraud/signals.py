@@ -43,8 +43,10 @@ def velocity_identities(payment: Payment, buyer: User) -> dict[str, str | None]:
             "device": who.device, "email_domain": who.email_domain}
 
 
-def gather(payment: Payment, rules: RuleSet, stage: Stage) -> dict:
-    """Every signal of the attempt, by name."""
+def gather(payment: Payment, rules: RuleSet, stage: Stage,
+           then_record: tuple[str, str] | None = None) -> dict:
+    """Every signal of the attempt, by name; `then_record` (count, member) notes an event in
+    the velocity windows after reading them (velocity.counts)."""
     order = db.session.get(Order, payment.order_id)
     buyer = db.session.get(User, order.buyer_id)
     who = identity(payment, buyer)
@@ -67,7 +69,8 @@ def gather(payment: Payment, rules: RuleSet, stage: Stage) -> dict:
         "email_domain": who.email_domain,
         **_seller(order),
     }
-    signals.update(velocity.counts(rules.windows(), velocity_identities(payment, buyer)))
+    signals.update(velocity.counts(rules.windows(), velocity_identities(payment, buyer),
+                                   then_record))
     return signals
 
 

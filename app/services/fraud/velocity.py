@@ -31,15 +31,8 @@ def _key(count: str, kind: str, value: str) -> str:
 
 def record(count: str, identities: dict[str, str | None], member: str) -> None:
     """Note one event (`count` attempts|declines|cards) for every known identity."""
-    at = clock.timestamp()
     pipe = queues.connection.pipeline()
-    for kind, value in identities.items():
-        if not value:
-            continue
-        key = _key(count, kind, value)
-        pipe.zadd(key, {member: at})
-        pipe.zremrangebyscore(key, "-inf", at - KEEP_SECONDS)
-        pipe.expire(key, KEEP_SECONDS)
+    _add(pipe, count, identities, member, clock.timestamp())
     try:
         pipe.execute()
     except RedisError:
@@ -48,37 +41,53 @@ def record(count: str, identities: dict[str, str | None], member: str) -> None:
         log.warning("fraud velocity not recorded: Redis unavailable")
 
 
-def counts(windows, identities: dict[str, str | None]) -> dict[str, int]:
-    """Signal name → count in its window, for every window whose identity is known."""
+def _add(pipe, count: str, identities: dict[str, str | None], member: str, at: float) -> None:
+    for kind, value in identities.items():
+        if not value:
+            continue
+        key = _key(count, kind, value)
+        pipe.zadd(key, {member: at})
+        pipe.zremrangebyscore(key, "-inf", at - KEEP_SECONDS)
+        pipe.expire(key, KEEP_SECONDS)
+
+
+def counts(windows, identities: dict[str, str | None],
+           then_record: tuple[str, str] | None = None) -> dict[str, int]:
+    """Signal name → count in its window, for every window whose identity is known.
+    `then_record` (count, member): note that event after counting, in the same round trip
+    (screening counts an attempt's windows, then adds the attempt)."""
     at = clock.timestamp()
     wanted: list[Window] = [w for w in windows if identities.get(w.key)]
     pipe = queues.connection.pipeline()
     for window in wanted:
         pipe.zcount(_key(window.count, window.key, identities[window.key]),
                     at - window.seconds, "+inf")
+    if then_record is not None:
+        _add(pipe, then_record[0], identities, then_record[1], at)
     try:
-        found = pipe.execute()
+        found = pipe.execute()[:len(wanted)]
     except RedisError:
         log.warning("fraud velocity unknown: Redis unavailable")
         return {}  # unknown signals never match: screening goes on without them
     return {w.signal: int(n) for w, n in zip(wanted, found, strict=True)}
 
 
-def burst(identities: dict[str, str | None], seconds: int) -> int:
-    """The worst burst: the most declines or distinct cards any one identity had lately."""
+def gate_state(identities: dict[str, str | None], seconds: int) -> tuple[float | None, int]:
+    """(when the latest throttle on any identity ends or None, the worst burst of declines or
+    distinct cards in the last `seconds`), read in one Redis round trip: the card-testing gate
+    runs before every checkout request, so its reads must not cost one round trip each."""
     at = clock.timestamp()
-    pipe = queues.connection.pipeline()
-    for kind, value in identities.items():
-        if value:
+    known = [(kind, value) for kind, value in identities.items() if value]
+    pipe = queues.connection.pipeline(transaction=False)
+    for kind, value in known:
+        pipe.get(f"fraud:throttle:{_key('t', kind, value)}")
+    if seconds:
+        for kind, value in known:
             for count in ("declines", "cards"):
                 pipe.zcount(_key(count, kind, value), at - seconds, "+inf")
-    return max((int(n) for n in pipe.execute()), default=0)
-
-
-def throttle_until(identity_kind: str, value: str) -> float | None:
-    """When a throttle on this identity ends (None: not throttled)."""
-    until = queues.connection.get(f"fraud:throttle:{_key('t', identity_kind, value)}")
-    return float(until) if until and float(until) > clock.timestamp() else None
+    answers = pipe.execute()
+    ends = [float(until) for until in answers[:len(known)] if until and float(until) > at]
+    return max(ends, default=None), max((int(n) for n in answers[len(known):]), default=0)
 
 
 def throttle(identity_kind: str, value: str, seconds: int) -> bool:
