@@ -32,13 +32,25 @@ def test_payment_row_key_and_decision_are_committed_before_the_psp_call(people, 
 
 def test_starting_a_payment_is_two_write_transactions(people):
     """The payment with its screening in one, the PSP's answer in the other; before issue 18
-    screening had a third of its own."""
+    screening had a third of its own. The PSP call log writes on a connection of its own
+    (services/psp_calls), one transaction per call, counted apart."""
     order_id = place(people, ("mug", 1))
     commits = []
-    listener = lambda conn: commits.append(1)  # noqa: E731
+    call_log = []
+
+    def listener(conn):
+        commits.append(1)
+
+    def logged(conn, cursor, statement, *_):
+        if statement.lstrip().upper().startswith("INSERT INTO PSP_CALLS"):
+            call_log.append(1)
+
     event.listen(db.engine, "commit", listener)
+    event.listen(db.engine, "before_cursor_execute", logged)
     try:
         start_payment(people, order_id)
     finally:
         event.remove(db.engine, "commit", listener)
-    assert len(commits) == 2
+        event.remove(db.engine, "before_cursor_execute", logged)
+    assert len(call_log) == 1  # create_session, one attempt
+    assert len(commits) - len(call_log) == 2
