@@ -36,7 +36,11 @@ class SettlementLine(db.Model):
     __tablename__ = "settlement_lines"
     __table_args__ = (UniqueConstraint("provider", "reference"),
                       Index("ix_settlement_lines_object", "provider", "type", "source"),
-                      Index("ix_settlement_lines_day", "provider", "day"))
+                      Index("ix_settlement_lines_day", "provider", "day"),
+                      # Matching reads a touched object's lines of other days by source, and
+                      # a give-back refund's line by its payment (migration 0030).
+                      Index("ix_settlement_lines_source", "provider", "source"),
+                      Index("ix_settlement_lines_payment", "provider", "payment"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     provider: Mapped[str] = mapped_column(String(32))

@@ -1,0 +1,25 @@
+"""index_settlement_lines_by_source: set-based matching finds a touched object's lines of
+other days by their source, and a give-back refund's line by its payment, through an index
+instead of scanning every line the provider ever reported.
+
+Revision ID: 0030
+Revises: 0029
+Create Date: 2026-12-07 15:40:00.000000
+
+"""
+from alembic import op
+
+revision = "0030"
+down_revision = "0029"
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_index("ix_settlement_lines_source", "settlement_lines", ["provider", "source"])
+    op.create_index("ix_settlement_lines_payment", "settlement_lines", ["provider", "payment"])
+
+
+def downgrade():
+    op.drop_index("ix_settlement_lines_payment", table_name="settlement_lines")
+    op.drop_index("ix_settlement_lines_source", table_name="settlement_lines")
