@@ -68,7 +68,7 @@ def transition(current: DifferenceStatus, target: DifferenceStatus) -> Differenc
 
 # Types the PSP reports at most once per object; a second line is a duplicate.
 ONCE_PER_OBJECT = frozenset({"charge", "refund", "refund_failure", "dispute", "dispute_reversal",
-                             "payout", "payout_failure"})
+                             "payout", "payout_failure", "transfer_reversal"})
 # Types whose object can be ours (a payment, refund, dispute or payout we know).
 OURS_POSSIBLE = ONCE_PER_OBJECT
 

@@ -195,7 +195,7 @@ class SettlementLine:
 
 
 LINE_TYPES = ("charge", "refund", "refund_failure", "dispute", "dispute_reversal", "fee",
-              "payout", "payout_failure", "adjustment")
+              "payout", "payout_failure", "transfer_reversal", "adjustment")
 
 
 @dataclass(frozen=True)
