@@ -296,6 +296,21 @@ def settlement_batch_summary():
     return xml({"settlement_batch_summary": {"records": records}})
 
 
+@api.post("/disputes/advanced_search")
+@gateway_call(write=False)
+def search_disputes():
+    """dispute.search by effective_date (a status that moved money on those days), one page."""
+    criteria = body().get("search") or {}
+    effective = criteria.get("effective_date") or {}
+    low, high = str(effective.get("min") or "")[:10], str(effective.get("max") or "9999")[:10]
+    with gw().lock:
+        found = [dispute_view(d) for d in gw().disputes.values()
+                 if any(low <= str(h["effective_date"])[:10] <= high
+                        for h in d.get("status_history") or [])]
+    return xml({"disputes": {"page_size": 50, "total_items": len(found),
+                             "current_page_number": 1, "dispute": found}})
+
+
 @api.post("/transactions/advanced_search_ids")
 @gateway_call(write=False)
 def search_ids():

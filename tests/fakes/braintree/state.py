@@ -123,6 +123,10 @@ class Gateway:
                 "transaction": {"id": txn["id"], "amount": txn["amount"],
                                 "order_id": txn.get("order_id") or ""},
                 "evidence": [],
+                # When each status moved money (Braintree's effective date): opening debits
+                # the disputed amount, a win credits it back.
+                "status_history": [{"status": "open", "timestamp": utc_now(),
+                                    "effective_date": utc_now().date()}],
             }
             self.disputes[dispute["id"]] = dispute
             txn.setdefault("disputes", []).append(dispute["id"])
@@ -137,6 +141,8 @@ class Gateway:
             dispute["status"] = outcome
             dispute["amount_won"] = dispute["amount_disputed"] if outcome == "won" else "0.00"
             dispute["updated_at"] = utc_now()
+            dispute.setdefault("status_history", []).append(
+                {"status": outcome, "timestamp": utc_now(), "effective_date": utc_now().date()})
             return dispute
 
     def notification(self, kind: str, subject_id: str) -> bytes:

@@ -39,3 +39,45 @@ def test_a_credit_made_in_the_control_panel_is_missing_on_our_side(app, people, 
     [diff] = open_differences()
     assert (diff.kind, diff.type, diff.source, diff.psp_net, diff.payment) == (
         "missing_ours", "refund", credit.id, -700, payment.psp_reference)
+
+
+def test_braintree_chargebacks_won_and_lost_match_their_dispute_postings(app, people, fake):
+    from tests.services.money.test_svc_money_on_braintree import disputed, notify
+
+    _, won = disputed(people, fake)  # the sale settles, the bank disputes it
+    fake.close_dispute(won.psp_reference, "won")
+    notify(fake, "dispute_won", won.psp_reference)
+    _, lost = disputed(people, fake)
+    fake.close_dispute(lost.psp_reference, "lost")
+    notify(fake, "dispute_lost", lost.psp_reference)
+
+    row = reconcile("braintree")
+    # Two settled sales, two chargebacks opened, one won back (the lost one moves no money).
+    assert row.status == "done" and row.lines_imported == 5
+    lines = {(line.type, line.source): line.net for line in braintree_lines()}
+    assert lines[("dispute", won.psp_reference)] == -(won.amount + on_braintree.DISPUTE_FEE)
+    assert lines[("dispute_reversal", won.psp_reference)] == won.amount
+    assert lines[("dispute", lost.psp_reference)] == -(lost.amount + on_braintree.DISPUTE_FEE)
+    assert [(d.kind, d.type, d.source) for d in open_differences()] == []
+    assert clearing_today("braintree") == 0
+
+
+def test_a_chargeback_braintree_took_that_we_never_heard_of_is_missing_on_our_side(
+        app, people, fake):
+    payment = paid(people, fake, "fake-disputed-visa-nonce")  # dispute_opened never arrives
+    [dispute_id] = fake.transactions[payment.psp_reference]["disputes"]
+    reconcile("braintree")
+    [diff] = open_differences()
+    assert (diff.kind, diff.type, diff.source, diff.payment) == (
+        "missing_ours", "dispute", dispute_id, payment.psp_reference)
+    assert diff.psp_net == -(payment.amount + on_braintree.DISPUTE_FEE)
+
+
+def braintree_lines():
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models.reconciliation import SettlementLine
+
+    return db.session.execute(select(SettlementLine).where(
+        SettlementLine.provider == "braintree")).scalars().all()
