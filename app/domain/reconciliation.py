@@ -25,6 +25,9 @@ class DifferenceKind(str, Enum):
     CURRENCY_MISMATCH = "currency_mismatch"
     UNKNOWN_OBJECT = "unknown_object"      # money moved on nothing of ours (an adjustment, a fee)
     IN_TRANSIT = "in_transit"              # booked by us, not yet in a report: timing, not error
+    # The PSP's own control totals (Braintree's settlement batch summary) disagree with the
+    # lines it reported: the report itself is incomplete or wrong.
+    SUMMARY_MISMATCH = "summary_mismatch"
 
     def __str__(self) -> str:
         return self.value
@@ -39,6 +42,7 @@ LABELS = {
     DifferenceKind.CURRENCY_MISMATCH: "Currency mismatch",
     DifferenceKind.UNKNOWN_OBJECT: "Unknown object",
     DifferenceKind.IN_TRANSIT: "In transit",
+    DifferenceKind.SUMMARY_MISMATCH: "PSP totals disagree with its lines",
 }
 
 

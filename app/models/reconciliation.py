@@ -56,6 +56,8 @@ class SettlementLine(db.Model):
     created: Mapped[int] = mapped_column(BigInteger)  # Unix seconds at the PSP
     payout: Mapped[str | None] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(String(500), default="")
+    # The PSP account it was booked to (Braintree's merchant account; migration 0030).
+    account: Mapped[str | None] = mapped_column(String(64))
     # The settlement posting that moved this line's net out of PSP clearing (once matched).
     settlement_txn_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
 

@@ -52,7 +52,8 @@ def to_line(txn) -> SettlementLine:
         gross=gross, fee=0, net=gross, currency=currency,
         created=calendar.timegm(at.timetuple()),
         payout=f"disbursement:{disbursed}" if disbursed else None,
-        description=f"Braintree {txn.type} {txn.id}")
+        description=f"Braintree {txn.type} {txn.id}",
+        account=str(getattr(txn, "merchant_account_id", "") or "") or None)
 
 
 def dispute_lines(dispute, day: str, fee: int) -> list[SettlementLine]:

@@ -57,6 +57,9 @@ BY_PAYMENT = ("capture", "give_back_captured", "give_back_refunded")
 BY_REFUND = ("refund", "refund_reversed")
 BY_PAYOUT = ("payout_paid", "payout_returned")
 REVERSAL_INTENT = "transfer_reversed:"
+# Differences between a PSP's control totals and its lines (services/reconciliation/controls):
+# about the report, not about an object, so never a matching key.
+SUMMARY_TYPE = "batch_summary"
 # How far back a day's match looks for our side of its objects (a capture a few days before
 # its charge line is timing); corrections posted later are always newer than the window start.
 WINDOW = timedelta(days=7)
@@ -147,7 +150,8 @@ def fill_keys(provider: str, day: str, start: datetime, end: datetime, ours) -> 
         select(ours.c.type, ours.c.ref).where(ours.c.created_at >= start,
                                               ours.c.created_at < end, ours.c.ref.is_not(None)),
         select(dif.c.type, dif.c.source).where(dif.c.provider == provider,
-                                               dif.c.status == "open"))
+                                               dif.c.status == "open",
+                                               dif.c.type != SUMMARY_TYPE))
     return session.execute(insert(KEYS).from_select(["type", "ref"], touched, include_defaults=False)).rowcount
 
 

@@ -268,6 +268,8 @@ def _matches(txn: dict, criteria: dict) -> bool:
     order = (criteria.get("order_id") or {}).get("is")
     ids = criteria.get("ids")
     settled = criteria.get("settled_at")
+    if settled is not None and txn["id"] in gw().missing_from_search:
+        return False
     if settled is not None:
         at = _settled_at(txn)
         if at is None or (settled.get("min") and at < settled["min"].replace(tzinfo=None)) \
