@@ -61,7 +61,7 @@ def match_day(provider: str, day: str) -> MatchResult:
     ours = sides.ledger_objects(provider, start - sides.WINDOW)
     objects = sides.fill_keys(provider, day, start, end, ours)
     try:
-        _differing(provider, day, ours)
+        _differing(provider, day)
         settled = settle_lines(provider, day)
     finally:
         sides.clear_keys()
@@ -71,11 +71,11 @@ def match_day(provider: str, day: str) -> MatchResult:
     return MatchResult(objects, still_open, settled)
 
 
-def _differing(provider: str, day: str, ours) -> int:
+def _differing(provider: str, day: str) -> int:
     """Classify the objects SQL did not find agreeing (and those with an open difference),
     write their differences, flag them so their lines stay in clearing; how many differ."""
     psp, mine, open_ids = {}, {}, {}
-    for row in db.session.execute(sides.disagreeing(provider, day, ours)):
+    for row in db.session.execute(sides.disagreeing(provider, day)):
         (type_, source, psp_present, n, gross, fee, net, c1, c2, pay_ref, first,
          ours_present, our_net, our_fee, o1, o2, open_id) = tuple(row)
         key = (type_, source)

@@ -14,7 +14,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import (
+    BigInteger,
     Column,
+    DateTime,
     Integer,
     MetaData,
     String,
@@ -31,7 +33,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    union,
     union_all,
 )
 
@@ -71,10 +72,25 @@ trr = TransferReversal.__table__
 
 # The objects one match looks at, written once and read by every query of that match (a
 # temporary table: private to the connection, gone with it; emptied before and after use).
-KEYS = Table("recon_keys", MetaData(), Column("type", String(20), primary_key=True),
+_scratch = MetaData()
+KEYS = Table("recon_keys", _scratch, Column("type", String(20), primary_key=True),
              Column("ref", String(64), primary_key=True),
              Column("bad", Integer, nullable=False, default=0),
+             Column("open_id", Integer),  # the open difference about it, if any
              prefixes=["TEMPORARY"])
+# Our side, computed once per match (the ledger's grouping is the costly read) and read twice:
+# for the day's keys and for both sides' comparison.
+OURS = Table("recon_ours", _scratch, Column("type", String(20)), Column("ref", String(64)),
+             Column("currency", String(3)), Column("created_at", DateTime),
+             Column("net", BigInteger), Column("fee", BigInteger), prefixes=["TEMPORARY"])
+SCRATCH_DDL = (
+    "CREATE TEMPORARY TABLE IF NOT EXISTS recon_keys (type VARCHAR(20) NOT NULL, "
+    "ref VARCHAR(64) NOT NULL, bad INTEGER NOT NULL DEFAULT 0, open_id INTEGER, "
+    "PRIMARY KEY (type, ref))",
+    "CREATE TEMPORARY TABLE IF NOT EXISTS recon_ours (type VARCHAR(20), ref VARCHAR(64), "
+    "currency VARCHAR(3), created_at TIMESTAMP, net BIGINT, fee BIGINT)",
+    "CREATE INDEX IF NOT EXISTS ix_recon_ours_key ON recon_ours (type, ref)",
+)
 
 
 def object_type(type_: str, payment: str | None) -> str:
@@ -101,7 +117,10 @@ def ledger_objects(provider: str, since: datetime):
                   func.sum(case((le.c.account == clearing, le.c.amount), else_=0)).label("net"),
                   func.sum(case((le.c.kind == "psp_fees", le.c.amount), else_=0)).label("fee"))
            .join(le, le.c.transaction_id == lt.c.id)
-           .where(lt.c.created_at >= since, lt.c.event.in_(list(EVENT_TYPES)))
+           # Only the two accounts it sums (read through the account index): a posting's
+           # other legs (escrow, sellers, reserves) never enter the grouping.
+           .where(le.c.account.in_([clearing, "psp_fees"]), lt.c.created_at >= since,
+                  lt.c.event.in_(list(EVENT_TYPES)))
            .group_by(lt.c.id, lt.c.event, lt.c.intent, lt.c.payment_id, lt.c.payout_id,
                      lt.c.currency, lt.c.created_at)
            .having(func.sum(case((le.c.account == clearing, 1), else_=0)) > 0)
@@ -137,27 +156,36 @@ def ledger_objects(provider: str, since: datetime):
 
 
 def fill_keys(provider: str, day: str, start: datetime, end: datetime, ours) -> int:
-    """Write the objects a day's match looks at into KEYS: those the day's lines report, those
-    our ledger moved that day, and those still open from earlier matches; how many."""
+    """Write our side (`ours`, once) into OURS and the objects a day's match looks at into
+    KEYS: those the day's lines report, those our ledger moved that day, and those still open
+    from earlier matches (with that difference's id); how many objects."""
     session = db.session
-    session.execute(text("CREATE TEMPORARY TABLE IF NOT EXISTS recon_keys ("
-                         "type VARCHAR(20) NOT NULL, ref VARCHAR(64) NOT NULL, "
-                         "bad INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (type, ref))"))
-    session.execute(KEYS.delete())
-    touched = union(
-        select(line_type().label("type"), sl.c.source.label("ref"))
+    for statement in SCRATCH_DDL:
+        session.execute(text(statement))
+    clear_keys()
+    session.execute(insert(OURS).from_select(
+        ["type", "ref", "currency", "created_at", "net", "fee"],
+        select(ours.c.type, ours.c.ref, ours.c.currency, ours.c.created_at, ours.c.net,
+               ours.c.fee)))
+    none = literal(None, Integer)
+    touched = union_all(
+        select(line_type().label("type"), sl.c.source.label("ref"), none.label("open_id"))
         .where(sl.c.provider == provider, sl.c.day == day),
-        select(ours.c.type, ours.c.ref).where(ours.c.created_at >= start,
-                                              ours.c.created_at < end, ours.c.ref.is_not(None)),
-        select(dif.c.type, dif.c.source).where(dif.c.provider == provider,
-                                               dif.c.status == "open",
-                                               dif.c.type != SUMMARY_TYPE))
-    return session.execute(insert(KEYS).from_select(["type", "ref"], touched, include_defaults=False)).rowcount
+        select(OURS.c.type, OURS.c.ref, none).where(
+            OURS.c.created_at >= start, OURS.c.created_at < end, OURS.c.ref.is_not(None)),
+        select(dif.c.type, dif.c.source, dif.c.id).where(
+            dif.c.provider == provider, dif.c.status == "open",
+            dif.c.type != SUMMARY_TYPE)).subquery("touched")
+    grouped = select(touched.c.type, touched.c.ref, func.max(touched.c.open_id)).group_by(
+        touched.c.type, touched.c.ref)
+    return session.execute(insert(KEYS).from_select(["type", "ref", "open_id"], grouped,
+                                                    include_defaults=False)).rowcount
 
 
 def clear_keys() -> None:
-    """Empty the scratch table (the connection may serve another match next)."""
+    """Empty the scratch tables (the connection may serve another match next)."""
     db.session.execute(KEYS.delete())
+    db.session.execute(OURS.delete())
 
 
 def _psp_rows(provider: str, day: str):
@@ -175,16 +203,16 @@ def _psp_rows(provider: str, day: str):
                    case((lines.c.type == obj_type, 1), else_=0).label("n"),
                    lines.c.gross, lines.c.fee, lines.c.net, lines.c.currency.label("pc"),
                    lines.c.payment, lines.c.day, none.label("o"), none.label("onet"),
-                   none.label("ofee"), none.label("oc"))
+                   none.label("ofee"), none.label("oc"), none.label("k"))
             .join(KEYS, and_(KEYS.c.type == obj_type, KEYS.c.ref == lines.c.source)))
 
 
-def _our_rows(ours):
+def _our_rows():
     """Our ledger's transactions about the keys, in the same shape."""
     none = literal(None)
-    return (select(ours.c.type, ours.c.ref, none, none, none, none, none, none, none, none,
-                   literal(1), ours.c.net, ours.c.fee, ours.c.currency)
-            .join(KEYS, and_(KEYS.c.type == ours.c.type, KEYS.c.ref == ours.c.ref)))
+    return (select(OURS.c.type, OURS.c.ref, none, none, none, none, none, none, none, none,
+                   literal(1), OURS.c.net, OURS.c.fee, OURS.c.currency, none)
+            .join(KEYS, and_(KEYS.c.type == OURS.c.type, KEYS.c.ref == OURS.c.ref)))
 
 
 def agrees(type_, psp_present, n, gross, fee, net, c1, c2,
@@ -201,7 +229,7 @@ def agrees(type_, psp_present, n, gross, fee, net, c1, c2,
                  and_(type_ != "charge", net == our_net))))
 
 
-def disagreeing(provider: str, day: str, ours):
+def disagreeing(provider: str, day: str):
     """The keys whose sides do not agree, or that an open difference is about (it may be
     matched now): type, ref, the PSP's presence, own-type count, sums, currencies, payment and
     first day, then ours (presence, net, fee, currencies), then the open difference's id.
@@ -209,17 +237,15 @@ def disagreeing(provider: str, day: str, ours):
     Both sides and the keys are one UNION ALL grouped once by key (no join of two grouped
     sets, which the planner may run as a nested scan)."""
     none = literal(None)
-    keys = select(KEYS.c.type, KEYS.c.ref, *([none] * 12))
-    rows = union_all(_psp_rows(provider, day), _our_rows(ours), keys).subquery("rows")
+    keys = select(KEYS.c.type, KEYS.c.ref, *([none] * 12), KEYS.c.open_id)
+    rows = union_all(_psp_rows(provider, day), _our_rows(), keys).subquery("rows")
     c = rows.c
     side = (func.max(c.p), func.sum(c.n), func.sum(c.gross), func.sum(c.fee), func.sum(c.net),
             func.min(c.pc), func.max(c.pc), func.max(c.payment), func.min(c.day),
             func.max(c.o), func.sum(c.onet), func.sum(c.ofee), func.min(c.oc), func.max(c.oc))
     ok = agrees(c.type, side[0], side[1], side[2], side[3], side[4], side[5], side[6],
                 side[9], side[10], side[11], side[12], side[13])
-    opened = (select(func.min(dif.c.id)).where(
-        dif.c.provider == provider, dif.c.status == "open", dif.c.type == c.type,
-        dif.c.source == c.ref).scalar_subquery())
+    opened = func.max(c.k)
     return (select(c.type, c.ref, *side, opened.label("open_id"))
             .group_by(c.type, c.ref)
             .having(or_(not_(ok), opened.is_not(None))))
