@@ -29,7 +29,9 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     not_,
+    null,
     or_,
     select,
     text,
@@ -140,7 +142,9 @@ def ledger_objects(provider: str, since: datetime):
         (txn.c.event.in_(BY_PAYOUT), po.c.psp_reference),
         (txn.c.event == "transfer_reversed", trr.c.psp_reference),
         else_=func.substr(txn.c.intent, func.length(txn.c.event) + len(provider) + 3))
-    reversal_id = cast(func.substr(txn.c.intent, len(REVERSAL_INTENT) + 1), Integer)
+    # Compared as text, as refunds are: casting every intent's tail to a number would fail on
+    # PostgreSQL for the intents that are not a reversal's.
+    reversal_intent = literal(REVERSAL_INTENT, String) + cast(trr.c.id, String)
     return (select(case(EVENT_TYPES, value=txn.c.event).label("type"), reference.label("ref"),
                    txn.c.currency, txn.c.created_at, txn.c.net, txn.c.fee)
             .select_from(txn
@@ -151,7 +155,7 @@ def ledger_objects(provider: str, since: datetime):
                          .outerjoin(po, and_(po.c.id == txn.c.payout_id,
                                              txn.c.event.in_(BY_PAYOUT)))
                          .outerjoin(trr, and_(txn.c.event == "transfer_reversed",
-                                              trr.c.id == reversal_id)))
+                                              txn.c.intent == reversal_intent)))
             .cte("ours"))
 
 
@@ -167,7 +171,7 @@ def fill_keys(provider: str, day: str, start: datetime, end: datetime, ours) -> 
         ["type", "ref", "currency", "created_at", "net", "fee"],
         select(ours.c.type, ours.c.ref, ours.c.currency, ours.c.created_at, ours.c.net,
                ours.c.fee)))
-    none = literal(None, Integer)
+    none = typed_null(Integer)
     touched = union_all(
         select(line_type().label("type"), sl.c.source.label("ref"), none.label("open_id"))
         .where(sl.c.provider == provider, sl.c.day == day),
@@ -198,20 +202,32 @@ def _psp_rows(provider: str, day: str):
         select(*cols).where(sl.c.provider == provider, sl.c.day != day,
                             sl.c.source.in_(select(KEYS.c.ref)))).subquery("lines")
     obj_type = line_type(lines)
-    none = literal(None)
-    return (select(obj_type.label("type"), lines.c.source.label("ref"), literal(1).label("p"),
+    return (select(obj_type.label("type"), lines.c.source.label("ref"),
+                   literal_column("1").label("p"),
                    case((lines.c.type == obj_type, 1), else_=0).label("n"),
                    lines.c.gross, lines.c.fee, lines.c.net, lines.c.currency.label("pc"),
-                   lines.c.payment, lines.c.day, none.label("o"), none.label("onet"),
-                   none.label("ofee"), none.label("oc"), none.label("k"))
+                   lines.c.payment, lines.c.day, typed_null(Integer).label("o"),
+                   typed_null(BigInteger).label("onet"), typed_null(BigInteger).label("ofee"),
+                   typed_null(String).label("oc"), typed_null(Integer).label("k"))
             .join(KEYS, and_(KEYS.c.type == obj_type, KEYS.c.ref == lines.c.source)))
+
+
+def typed_null(type_):
+    """NULL of a type: a UNION's branches agree on their columns' types on PostgreSQL too."""
+    return cast(null(), type_)
+
+
+def _no_psp():
+    """The PSP columns of a row that is not a PSP line, all NULL."""
+    return (typed_null(Integer), typed_null(Integer), typed_null(BigInteger),
+            typed_null(BigInteger), typed_null(BigInteger), typed_null(String),
+            typed_null(String), typed_null(String))
 
 
 def _our_rows():
     """Our ledger's transactions about the keys, in the same shape."""
-    none = literal(None)
-    return (select(OURS.c.type, OURS.c.ref, none, none, none, none, none, none, none, none,
-                   literal(1), OURS.c.net, OURS.c.fee, OURS.c.currency, none)
+    return (select(OURS.c.type, OURS.c.ref, *_no_psp(), literal_column("1"), OURS.c.net,
+                   OURS.c.fee, OURS.c.currency, typed_null(Integer))
             .join(KEYS, and_(KEYS.c.type == OURS.c.type, KEYS.c.ref == OURS.c.ref)))
 
 
@@ -236,8 +252,9 @@ def disagreeing(provider: str, day: str):
 
     Both sides and the keys are one UNION ALL grouped once by key (no join of two grouped
     sets, which the planner may run as a nested scan)."""
-    none = literal(None)
-    keys = select(KEYS.c.type, KEYS.c.ref, *([none] * 12), KEYS.c.open_id)
+    keys = select(KEYS.c.type, KEYS.c.ref, *_no_psp(), typed_null(Integer),
+                  typed_null(BigInteger), typed_null(BigInteger), typed_null(String),
+                  KEYS.c.open_id)
     rows = union_all(_psp_rows(provider, day), _our_rows(), keys).subquery("rows")
     c = rows.c
     side = (func.max(c.p), func.sum(c.n), func.sum(c.gross), func.sum(c.fee), func.sum(c.net),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 
-from sqlalchemy import literal, select
+from sqlalchemy import Integer, String, literal, select
 
 from app.domain.reconciliation import LedgerSide, PspSide, classify
 from app.extensions import db
@@ -22,14 +22,18 @@ OURS = [None] + [LedgerSide(net, fee, frozenset(cur))
 
 
 def sql_agrees(type_, psp, ours) -> bool:
-    def v(x):
-        return literal(x)
+    def v(x, type_=Integer):  # typed, so PostgreSQL knows a NULL's type
+        return literal(x, type_)
+
+    def cur(x):
+        return literal(x, String)
     p = psp or PspSide(0, 0, 0, 0, frozenset({None}))
     o = ours or LedgerSide(0, 0, frozenset({None}))
     condition = agrees(
-        v(type_), v(1 if psp else None), v(p.count), v(p.gross), v(p.fee), v(p.net),
-        v(min(p.currencies, key=str)), v(max(p.currencies, key=str)), v(1 if ours else None),
-        v(o.net), v(o.fee), v(min(o.currencies, key=str)), v(max(o.currencies, key=str)))
+        cur(type_), v(1 if psp else None), v(p.count), v(p.gross), v(p.fee), v(p.net),
+        cur(min(p.currencies, key=str)), cur(max(p.currencies, key=str)),
+        v(1 if ours else None), v(o.net), v(o.fee), cur(min(o.currencies, key=str)),
+        cur(max(o.currencies, key=str)))
     return bool(db.session.execute(select(condition)).scalar())
 
 
