@@ -187,10 +187,14 @@ def treasury_funding(from_provider: str, to_provider: str, currency: str,
     ])
 
 
-def give_back_captured(provider: str, currency: str, amount: int) -> Posting:
-    """The PSP captured money a payment must not keep: the PSP holds it, we owe it back."""
+def give_back_captured(provider: str, currency: str, amount: int, psp_fee: int = 0) -> Posting:
+    """The PSP captured money a payment must not keep: the PSP holds it less its processing
+    fee (a cost of ours: the PSP keeps it when the money goes back), we owe it all back."""
+    if not 0 <= psp_fee <= amount:
+        raise UnbalancedPosting(f"PSP fee {psp_fee} outside 0..{amount}")
     return _posting("give_back_captured", currency, [
-        Leg(Account(AccountKind.PSP_CLEARING, provider), amount),
+        Leg(Account(AccountKind.PSP_CLEARING, provider), amount - psp_fee),
+        Leg(Account(AccountKind.PSP_FEES), psp_fee),
         Leg(Account(AccountKind.GIVE_BACK), -amount),
     ])
 

@@ -25,6 +25,9 @@ class DifferenceKind(str, Enum):
     CURRENCY_MISMATCH = "currency_mismatch"
     UNKNOWN_OBJECT = "unknown_object"      # money moved on nothing of ours (an adjustment, a fee)
     IN_TRANSIT = "in_transit"              # booked by us, not yet in a report: timing, not error
+    # The PSP's own control totals (Braintree's settlement batch summary) disagree with the
+    # lines it reported: the report itself is incomplete or wrong.
+    SUMMARY_MISMATCH = "summary_mismatch"
 
     def __str__(self) -> str:
         return self.value
@@ -39,6 +42,7 @@ LABELS = {
     DifferenceKind.CURRENCY_MISMATCH: "Currency mismatch",
     DifferenceKind.UNKNOWN_OBJECT: "Unknown object",
     DifferenceKind.IN_TRANSIT: "In transit",
+    DifferenceKind.SUMMARY_MISMATCH: "PSP totals disagree with its lines",
 }
 
 
@@ -68,7 +72,7 @@ def transition(current: DifferenceStatus, target: DifferenceStatus) -> Differenc
 
 # Types the PSP reports at most once per object; a second line is a duplicate.
 ONCE_PER_OBJECT = frozenset({"charge", "refund", "refund_failure", "dispute", "dispute_reversal",
-                             "payout", "payout_failure"})
+                             "payout", "payout_failure", "transfer_reversal"})
 # Types whose object can be ours (a payment, refund, dispute or payout we know).
 OURS_POSSIBLE = ONCE_PER_OBJECT
 

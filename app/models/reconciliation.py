@@ -36,7 +36,11 @@ class SettlementLine(db.Model):
     __tablename__ = "settlement_lines"
     __table_args__ = (UniqueConstraint("provider", "reference"),
                       Index("ix_settlement_lines_object", "provider", "type", "source"),
-                      Index("ix_settlement_lines_day", "provider", "day"))
+                      Index("ix_settlement_lines_day", "provider", "day"),
+                      # Matching reads a touched object's lines of other days by source, and
+                      # a give-back refund's line by its payment (migration 0030).
+                      Index("ix_settlement_lines_source", "provider", "source"),
+                      Index("ix_settlement_lines_payment", "provider", "payment"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     provider: Mapped[str] = mapped_column(String(32))
@@ -52,6 +56,8 @@ class SettlementLine(db.Model):
     created: Mapped[int] = mapped_column(BigInteger)  # Unix seconds at the PSP
     payout: Mapped[str | None] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(String(500), default="")
+    # The PSP account it was booked to (Braintree's merchant account; migration 0030).
+    account: Mapped[str | None] = mapped_column(String(64))
     # The settlement posting that moved this line's net out of PSP clearing (once matched).
     settlement_txn_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_transactions.id"))
 

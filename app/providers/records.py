@@ -192,10 +192,11 @@ class SettlementLine:
     available_on: int | None = None
     payout: str | None = None
     description: str = ""
+    account: str | None = None  # the PSP account it was booked to (Braintree merchant account)
 
 
 LINE_TYPES = ("charge", "refund", "refund_failure", "dispute", "dispute_reversal", "fee",
-              "payout", "payout_failure", "adjustment")
+              "payout", "payout_failure", "transfer_reversal", "adjustment")
 
 
 @dataclass(frozen=True)

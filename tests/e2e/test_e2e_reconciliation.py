@@ -113,6 +113,9 @@ def test_settlement_reconciles_and_each_difference_is_found_and_resolved(
     expect(page.locator("#unresolved-count")).to_have_text("0")
     expect(clearing_row(page)).to_have_attribute("data-amount", "0")
     expect(page.locator("#differences")).to_contain_text("No differences to resolve.")
+    # Clearing is charted per currency, written as money in that currency.
+    expect(page.locator("svg.chart #clearing-eur-title")).to_have_count(1)
+    expect(page.locator("svg.chart #clearing-eur-desc")).to_contain_text("sandbox EUR €")
     movements = sandbox.api("GET", "/v1/balance_transactions?limit=100").json()["data"]
     assert sorted(t["type"] for t in movements) == ["charge", "payout"]
     charge = next(t for t in movements if t["type"] == "charge")

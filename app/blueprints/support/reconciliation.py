@@ -5,12 +5,15 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Response, abort, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 
 from app.blueprints.access import current_actor, recent_mfa_required, role_required
 from app.blueprints.support.forms import AssignForm, NoteForm, ReconcileForm, ResolveForm
 from app.blueprints.support.routes import bp
 from app.charts import Series, bar_chart
+from app.domain.money import Money
 from app.htmx_pages import page_or_partial
+from app.money_text import format_amount
 from app.models.users import Role
 from app.providers.base import ProviderError
 from app.services import audit
@@ -39,23 +42,34 @@ def reconciliation():
     data = overview.page(_filters(), centre.staff())
     return render_template("support/reconciliation.html", form=form, filters=_filters(),
                            watch=request.args.get("watch", type=int),
-                           chart=_clearing_chart(data["days"], data["clearing"]), **data)
+                           chart=clearing_chart(data["days"], data["clearing"]), **data)
 
 
 COLOURS = ("#3b5bdb", "#e8590c", "#2f9e44", "#ae3ec9", "#1098ad")
 
 
-def _clearing_chart(days, rows):
-    # Bars are sizes, so each shows how far from zero a day's clearing is, either way.
-    series = {}
+def clearing_chart(days, rows) -> Markup:
+    """PSP clearing per day, one chart per currency: amounts of different currencies share no
+    axis, and each is written with its own minor-unit exponent (JPY 0, KWD 3) in the viewer's
+    locale, through the one money formatting (app/money_text.py)."""
+    by_currency: dict[str, dict] = {}
     for row in rows:
-        series.setdefault((row.provider, row.currency), {})[row.day] = abs(row.amount)
-    return bar_chart(days, [
-        Series(f"{provider} {currency}", f"{provider}-{currency}".lower(),
-               COLOURS[i % len(COLOURS)], [by_day.get(d, 0) for d in days])
-        for i, ((provider, currency), by_day) in enumerate(sorted(series.items()))],
-        lambda v: f"{v / 100:,.2f}", "PSP clearing per day (distance from zero)",
-        "Clearing is at zero every day.")
+        # Bars are sizes, so each shows how far from zero a day's clearing is, either way.
+        series = by_currency.setdefault(row.currency, {})
+        series.setdefault(row.provider, {})[row.day] = abs(row.amount)
+    if not by_currency:
+        return bar_chart(days, [], str, "PSP clearing per day (distance from zero)",
+                         "Clearing is at zero every day.")
+    charts = []
+    for currency, series in sorted(by_currency.items()):
+        charts.append(bar_chart(days, [
+            Series(f"{provider} {currency}", f"{provider}-{currency}".lower(),
+                   COLOURS[i % len(COLOURS)], [by_day.get(d, 0) for d in days])
+            for i, (provider, by_day) in enumerate(sorted(series.items()))],
+            lambda v, c=currency: format_amount(Money(v, c)),
+            f"PSP clearing per day in {currency} (distance from zero)",
+            "Clearing is at zero every day.", chart_id=f"clearing-{currency.lower()}"))
+    return Markup("").join(charts)
 
 
 @bp.post("/reconciliation/imports")

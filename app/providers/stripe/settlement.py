@@ -22,6 +22,8 @@ TYPES = {
     "payout": "payout", "transfer": "payout",     # Holdfast pays sellers by Connect transfer
     "payout_failure": "payout_failure", "payout_cancel": "payout_failure",
     "transfer_cancel": "payout_failure", "transfer_failure": "payout_failure",
+    # A Connect transfer reversed (a clawback from the seller's account): its own object.
+    "transfer_refund": "transfer_reversal",
     "adjustment": "adjustment",
 }
 

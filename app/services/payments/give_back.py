@@ -76,7 +76,8 @@ def record(payment: Payment, why: str, current: PaymentStatus, target: PaymentSt
     booked = False
     if payment.amount_captured > 0:
         booked = ledger.post(rules.give_back_captured(payment.provider, payment.currency,
-                                                      payment.amount_captured),
+                                                      payment.amount_captured,
+                                                      payment.psp_fee_amount or 0),
                              f"give_back:captured:{payment.id}", payment_id=payment.id)
     return first or booked
 

@@ -19,7 +19,7 @@ from app.providers.registry import configured, get_provider
 from app.services import audit
 from app.services.audit import Actor
 from app.services.errors import ServiceError
-from app.services.reconciliation import matching
+from app.services.reconciliation import controls, matching
 
 FINISHED = ("done", "failed")
 # A running import younger than this is left to its job; an older one is taken to be a job
@@ -115,10 +115,19 @@ def run_import(import_id: int, progress=None) -> SettlementImport:
             current.cursor = cursor = page.cursor
         if progress:
             progress(db.session.get(SettlementImport, import_id))
+    try:
+        checks = controls.fetch(provider, day)  # the PSP's own totals; outside any transaction
+    except Exception as exc:
+        with unit_of_work():
+            failed = locked(SettlementImport, import_id)
+            failed.status, failed.error = "failed", f"control totals: {exc}"[:500]
+        raise
     with unit_of_work():
         current = locked(SettlementImport, import_id)
         current.status = "matching"
     with unit_of_work():
+        if checks is not None:
+            controls.record(provider, day, checks)
         result = matching.match_day(provider, day)
         current = locked(SettlementImport, import_id)
         current.status, current.finished_at = "done", now()
@@ -149,7 +158,8 @@ def store_lines(provider: str, lines) -> int:
                       "source": line.source or line.reference, "payment": line.payment,
                       "gross": line.gross, "fee": line.fee, "net": line.net,
                       "currency": line.currency, "created": line.created, "payout": line.payout,
-                      "description": (line.description or "")[:500]})
+                      "description": (line.description or "")[:500],
+                      "account": line.account})
     if fresh:
         db.session.execute(insert(SettlementLine), fresh)
     return len(fresh)

@@ -7,7 +7,6 @@ in place, settlement postings are once per intent).
 """
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -60,28 +59,43 @@ def match_day(provider: str, day: str) -> MatchResult:
     transaction)."""
     start, end = day_range(day)
     ours = sides.ledger_objects(provider, start - sides.WINDOW)
-    keys = sides.touched(provider, day, start, end, ours)
-    psp = {(t, s): (PspSide(n, int(g), int(f), int(net), frozenset({c1, c2})), pay_ref, first)
-           for t, s, n, g, f, net, c1, c2, pay_ref, first
-           in db.session.execute(sides.psp_aggregate(provider, keys)).all()}
-    mine = {(t, r): LedgerSide(int(net), int(fee), frozenset({c1, c2}))
-            for t, r, net, fee, c1, c2
-            in db.session.execute(sides.ours_aggregate(ours, keys)).all()}
+    objects = sides.fill_keys(provider, day, start, end, ours)
+    try:
+        _differing(provider, day)
+        settled = settle_lines(provider, day)
+    finally:
+        sides.clear_keys()
+    db.session.flush()
+    still_open = db.session.execute(select(func.count()).select_from(Difference).where(
+        Difference.provider == provider, Difference.status == "open")).scalar_one()
+    return MatchResult(objects, still_open, settled)
+
+
+def _differing(provider: str, day: str) -> int:
+    """Classify the objects SQL did not find agreeing (and those with an open difference),
+    write their differences, flag them so their lines stay in clearing; how many differ."""
+    psp, mine, open_ids = {}, {}, {}
+    for row in db.session.execute(sides.disagreeing(provider, day)):
+        (type_, source, psp_present, n, gross, fee, net, c1, c2, pay_ref, first,
+         ours_present, our_net, our_fee, o1, o2, open_id) = tuple(row)
+        key = (type_, source)
+        if psp_present is not None:
+            psp[key] = (PspSide(int(n), int(gross), int(fee), int(net), frozenset({c1, c2})),
+                        pay_ref, first)
+        if ours_present is not None:
+            mine[key] = LedgerSide(int(our_net), int(our_fee), frozenset({o1, o2}))
+        if open_id is not None:
+            open_ids[key] = open_id
     report_after = db.session.execute(select(SettlementImport.id).where(
         SettlementImport.provider == provider, SettlementImport.day > day,
         SettlementImport.status == "done").limit(1)).first() is not None
     known, pending = _known(provider, {k: v[1] for k, v in psp.items() if k not in mine})
     open_rows = {(d.type, d.source): d for d in db.session.execute(select(Difference).where(
-        Difference.provider == provider, Difference.status == DifferenceStatus.OPEN.value))
-        .scalars()}
+        Difference.id.in_(list(open_ids.values())))).scalars()} if open_ids else {}
     # A person's reasoned decision stands: the same difference is not raised again.
-    decided = {(t, s, k) for t, s, k in db.session.execute(
-        select(Difference.type, Difference.source, Difference.kind)
-        .join(keys, (keys.c.type == Difference.type) & (keys.c.ref == Difference.source))
-        .where(Difference.provider == provider,
-               Difference.status == DifferenceStatus.RESOLVED.value))}
-    matched, fresh = [], []
-    for key in psp.keys() | mine.keys():
+    decided = _decided(provider, psp.keys() | mine.keys() | open_ids.keys())
+    bad, fresh = [], []
+    for key in psp.keys() | mine.keys() | open_ids.keys():
         type_, source = key
         side, pay_ref, first = psp.get(key, (None, None, None))
         kind = classify(type_, side, mine.get(key), known=key in known,
@@ -90,13 +104,13 @@ def match_day(provider: str, day: str) -> MatchResult:
             kind = DifferenceKind.IN_TRANSIT
         existing = open_rows.get(key)
         if kind is None:
-            matched.append(key)
             if existing is not None:
                 existing.status = transition(DifferenceStatus(existing.status),
                                              DifferenceStatus.MATCHED).value
                 existing.resolved_at = now()
                 existing.resolution = existing.resolution or "Both sides agree now."
             continue
+        bad.append(key)
         values = _values(kind, side, mine.get(key), pay_ref)
         if existing is None and (type_, source, kind.value) in decided:
             continue
@@ -109,11 +123,20 @@ def match_day(provider: str, day: str) -> MatchResult:
                           "created_at": now(), **values})
     if fresh:
         db.session.execute(insert(Difference), fresh)
-    settled = settle_lines(provider, matched)
-    db.session.flush()
-    still_open = db.session.execute(select(func.count()).select_from(Difference).where(
-        Difference.provider == provider, Difference.status == "open")).scalar_one()
-    return MatchResult(len(psp.keys() | mine.keys()), still_open, settled)
+    sides.mark_bad(bad)
+    return len(bad)
+
+
+def _decided(provider: str, keys) -> set[tuple[str, str, str]]:
+    """(type, source, kind) of resolved differences about these keys (chunked lookups)."""
+    sources = sorted({source for _, source in keys})
+    found = set()
+    for i in range(0, len(sources), 500):
+        found.update((t, s, k) for t, s, k in db.session.execute(
+            select(Difference.type, Difference.source, Difference.kind).where(
+                Difference.provider == provider, Difference.source.in_(sources[i:i + 500]),
+                Difference.status == DifferenceStatus.RESOLVED.value)))
+    return {entry for entry in found if entry[:2] in keys}
 
 
 def _values(kind, side, mine, pay_ref) -> dict:
@@ -150,38 +173,23 @@ def _known(provider: str, keys: dict) -> tuple[set, set]:
     return known, pending
 
 
-def settle_lines(provider: str, keys: list[tuple[str, str]]) -> int:
-    """Post the net of matched lines not yet settled out of PSP clearing, one posting per
-    (report day, currency), each recorded against its report day."""
-    if not keys:
-        return 0
-    wanted = set(keys)
-    sources = sorted({source for _, source in wanted})
-    lines = []
-    for i in range(0, len(sources), 500):  # chunked lookups, never one per line
-        lines += [row for row in db.session.execute(
-            select(SettlementLine.id, SettlementLine.type, SettlementLine.payment,
-                   SettlementLine.source, SettlementLine.day, SettlementLine.currency,
-                   SettlementLine.net).where(
-                SettlementLine.provider == provider, SettlementLine.settlement_txn_id.is_(None),
-                SettlementLine.source.in_(sources[i:i + 500]))).all()
-            if (sides.object_type(row.type, row.payment), row.source) in wanted]
-    groups: dict[tuple[str, str], list] = defaultdict(list)
-    for row in lines:
-        groups[(row.day, row.currency)].append(row)
+def settle_lines(provider: str, day: str) -> int:
+    """Post the net of the agreeing objects' lines not yet settled out of PSP clearing, one
+    posting per (report day, currency), each recorded against its report day: grouped and
+    marked in SQL, never line by line (the match's keys must be filled)."""
     settled = 0
-    for (day, currency), rows in sorted(groups.items()):
-        net = sum(r.net for r in rows)
-        if net == 0:
+    for line_day, currency, net, first_id, count in sorted(sides.settle_groups(provider, day)):
+        if not net:
             continue  # nothing to move; the lines stay unsettled and cost nothing
-        intent = f"settlement:{provider}:{day}:{currency}:{min(r.id for r in rows)}"
-        ledger.post(rules.settled(provider, currency, net), intent)
+        intent = f"settlement:{provider}:{line_day}:{currency}:{first_id}"
+        ledger.post(rules.settled(provider, currency, int(net)), intent)
         txn_id = db.session.execute(select(LedgerTransaction.id).where(
             LedgerTransaction.intent == intent)).scalar_one()
-        db.session.merge(ReconciliationPosting(transaction_id=txn_id, provider=provider, day=day))
-        ids = [r.id for r in rows]
-        for i in range(0, len(ids), 500):
-            db.session.execute(update(SettlementLine).where(SettlementLine.id.in_(ids[i:i + 500]))
-                               .values(settlement_txn_id=txn_id))
-        settled += len(rows)
+        db.session.merge(ReconciliationPosting(transaction_id=txn_id, provider=provider,
+                                               day=line_day))
+        marked = db.session.execute(
+            update(SettlementLine).where(sides.settleable(provider, day, line_day),
+                                         SettlementLine.currency == currency)
+            .values(settlement_txn_id=txn_id).execution_options(synchronize_session=False))
+        settled += marked.rowcount
     return settled

@@ -285,6 +285,8 @@ def _matches(txn: dict, criteria: dict) -> bool:
     order = (criteria.get("order_id") or {}).get("is")
     ids = criteria.get("ids")
     settled = criteria.get("settled_at")
+    if settled is not None and txn["id"] in gw().missing_from_search:
+        return False
     if settled is not None:
         at = _settled_at(txn)
         if at is None or (settled.get("min") and at < settled["min"].replace(tzinfo=None)) \
@@ -311,6 +313,21 @@ def settlement_batch_summary():
                 "count": str(len(amounts)), "amount_settled": f"{sum(amounts):.2f}"}
                for (kind, account, card), amounts in sorted(groups.items())]
     return xml({"settlement_batch_summary": {"records": records}})
+
+
+@api.post("/disputes/advanced_search")
+@gateway_call(write=False)
+def search_disputes():
+    """dispute.search by effective_date (a status that moved money on those days), one page."""
+    criteria = body().get("search") or {}
+    effective = criteria.get("effective_date") or {}
+    low, high = str(effective.get("min") or "")[:10], str(effective.get("max") or "9999")[:10]
+    with gw().lock:
+        found = [dispute_view(d) for d in gw().disputes.values()
+                 if any(low <= str(h["effective_date"])[:10] <= high
+                        for h in d.get("status_history") or [])]
+    return xml({"disputes": {"page_size": 50, "total_items": len(found),
+                             "current_page_number": 1, "dispute": found}})
 
 
 @api.post("/transactions/advanced_search_ids")

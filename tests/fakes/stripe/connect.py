@@ -76,6 +76,9 @@ def register(app, fake: FakeStripe) -> None:
             "metadata": params.get("metadata") or {}, "created": int(time.time()),
             "balance_transaction": None, "destination_payment_refund": None,
             "source_refund": None})
+        # Stripe books the money back in the platform's balance as a `transfer_refund`.
+        reversal["balance_transaction"] = fake.balance_transaction(
+            amount, reversal["currency"], reversal["id"], "transfer_refund", 0)["id"]
         transfer["amount_reversed"] += amount
         transfer["reversed"] = transfer["amount_reversed"] >= transfer["amount"]
         transfer["reversals"]["data"].append(dict(reversal))

@@ -58,9 +58,13 @@ def test_pages_resume_from_the_cursor(bt, monkeypatch):
     for amount in (1000, 2000, 3000):
         settled_sale(bt, amount)
     lines, pages = all_lines(bt.provider(), today())
-    assert sorted(line.gross for line in lines) == [1000, 2000, 3000] and pages == 2
+    # Two pages of settled transactions, then the page of the day's disputes (none).
+    assert sorted(line.gross for line in lines) == [1000, 2000, 3000] and pages == 3
     second = bt.provider().settlement_page(today(), "2")
-    assert [line.gross for line in second.lines] == [3000] and second.cursor is None
+    assert [line.gross for line in second.lines] == [3000]
+    assert second.cursor == settlement.DISPUTES
+    disputes = bt.provider().settlement_page(today(), second.cursor)
+    assert disputes.lines == () and disputes.cursor is None
 
 
 def test_the_batch_summary_totals_the_days_lines(bt):

@@ -47,3 +47,46 @@ def test_a_refund_made_in_stripes_dashboard_is_missing_on_our_side(app, people, 
     [diff] = open_differences()
     assert (diff.kind, diff.type, diff.psp_net, diff.payment) == (
         "missing_ours", "refund", -700, payment.psp_reference)
+
+
+def test_a_connect_transfer_reversal_matches_the_clawback_it_booked(
+        client, people, stack, psp, app):
+    """Sales on the sandbox, the seller paid by Connect transfer (funded by a top-up) and part
+    of it reversed after a refund: Stripe's transfer_refund line is the reversal we booked."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models.transfer_reversals import TransferReversal
+    from app.services.money import clawbacks
+    from tests.flows import run_jobs
+    from tests.services.money import test_svc_stripe_connect as connect_suite
+    from tests.services.reconciliation.recon_steps import forget_psp_movements
+
+    forget_psp_movements(psp)
+    with connect_suite.stripe_on(app, connect_suite.API_KEY, connect_suite.WEBHOOK_SECRET):
+        connect_suite.paid_out_then_refunded(client, people, stack, psp, 2400)
+        assert connect_suite.sweep_clawbacks() == 1
+        run_jobs()
+        reversal = db.session.execute(select(TransferReversal)).scalar_one()
+        assert reversal.status == "succeeded" and clawbacks.due() == []
+
+        reconcile("stripe")
+        lines = {(line.type, line.source) for line in stripe_lines()}
+        assert ("transfer_reversal", reversal.psp_reference) in lines
+        assert [(d.kind, d.type, d.source) for d in open_differences()] == []
+        [line] = [line for line in stripe_lines() if line.type == "transfer_reversal"]
+        assert (line.net, line.settlement_txn_id is not None) == (reversal.amount, True)
+        # What stays in Stripe clearing is the treasury top-up that funded the transfer: the
+        # fake books no balance transaction for top-ups (funding reconciliation, not matched
+        # here).
+        assert clearing_today("stripe") == 4320
+
+
+def stripe_lines():
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models.reconciliation import SettlementLine
+
+    return db.session.execute(select(SettlementLine).where(
+        SettlementLine.provider == "stripe")).scalars().all()
