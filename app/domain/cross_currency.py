@@ -264,3 +264,23 @@ def by_presentment(line: LineBalance, amount: int) -> LineRefund:
         target = min(_half_up(line.settlement * upto, line.paid.paid), line.settlement - 1)
         settlement = max(0, target - line.settlement_back)
     return LineRefund(settlement, parts)
+
+
+# --- a lost chargeback on a taxed order -----------------------------------------------------
+
+def tax_charged_back(tax_left: int, paid_left: int, amount: int) -> int:
+    """The tax in a chargeback of `amount`, when `paid_left` of the payment (of which
+    `tax_left` tax) was not refunded: all of it for the whole rest, else in proportion."""
+    if tax_left <= 0 or paid_left <= 0 or amount <= 0:
+        return 0
+    if amount >= paid_left:
+        return tax_left
+    return min(tax_left, _half_up(tax_left * amount, paid_left))
+
+
+def dispute_tax(currency: str, country: str, tax: int) -> Posting:
+    """The buyer's bank took the sale back: the tax in it is no longer owed to `country`, so
+    the platform's dispute loss is that much smaller."""
+    return _posting("dispute_tax", currency, [
+        Leg(Account(AccountKind.TAX_PAYABLE, country), tax),
+        Leg(Account(AccountKind.DISPUTE_LOSSES), -tax)])

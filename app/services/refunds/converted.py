@@ -155,3 +155,15 @@ def _post(postings: list[Posting], intent: str, payment_id: int) -> None:
     ledger.post(postings[0], intent, payment_id=payment_id)
     for posting in postings[1:]:
         ledger.post(posting, f"{intent}:fx:{posting.currency}", payment_id=payment_id)
+
+
+def tax_left(payment: Payment) -> tuple[str | None, int]:
+    """(country, tax) the payment collected and no settled refund gave back yet."""
+    order = order_of(payment)
+    collected = sum(line.tax for line in cross_currency.line_money(order,
+                                                                    payment.amount_captured))
+    given_back = db.session.execute(
+        select(func.coalesce(func.sum(RefundLine.paid_tax), 0)).join(Refund)
+        .where(Refund.payment_id == payment.id,
+               Refund.status == RefundStatus.SUCCEEDED.value)).scalar_one()
+    return order.buyer_country, collected - int(given_back)

@@ -114,3 +114,13 @@ def test_a_taxed_line_in_the_buyers_currency_splits_net_and_tax():
                           converted=False)
     part = cc.by_presentment(line, 5_950)
     assert (part.settlement, part.back.at_mid, part.back.tax) == (5_000, 5_000, 950)
+
+
+def test_the_tax_in_a_chargeback_is_all_that_is_left_or_its_share():
+    assert cc.tax_charged_back(1233, 7723, 7723) == 1233
+    assert cc.tax_charged_back(1233, 7723, 9999) == 1233  # never more than is left
+    assert cc.tax_charged_back(1233, 7723, 3862) == 617    # half, rounded half up
+    assert cc.tax_charged_back(0, 7723, 7723) == 0
+    posting = cc.dispute_tax("EUR", "DE", 617)
+    assert {(leg.account.kind, leg.account.owner): leg.amount for leg in posting.legs} == {
+        (AccountKind.TAX_PAYABLE, "DE"): 617, (AccountKind.DISPUTE_LOSSES, ""): -617}
