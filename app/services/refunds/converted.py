@@ -4,8 +4,9 @@ they paid, that part of what they paid for the line — at the order's frozen ra
 tax returned in proportion, cumulatively rounded so a line refunded in steps returns exactly
 what was paid for it. A refund is asked by lines (each in its own currency), by one amount in
 the buyer's currency (spread over the lines; the buyer gets exactly that amount), or in full
-(domain/cross_currency.by_settlement / by_presentment). What converting back cost against the day's reference rate is the
-platform's, recorded on the refund line and in the ledger (FX_RESULT)."""
+(domain/cross_currency.by_settlement / by_presentment). What converting back cost against the
+day's reference rate is the platform's, recorded on the refund line and in the ledger
+(FX_RESULT)."""
 from __future__ import annotations
 
 from sqlalchemy import func, select

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from app.domain.dispute_states import CaseKind, ChargebackStatus
 from app.domain.cross_currency import LineRefund
+from app.domain.dispute_states import CaseKind, ChargebackStatus
 from app.domain.ledger import AccountKind, LineShare
 from app.domain.money import Money, allocate, format_money
 from app.domain.payment_states import PaymentStatus

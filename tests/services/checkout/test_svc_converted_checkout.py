@@ -256,7 +256,8 @@ def test_support_previews_an_amount_in_both_currencies_from_the_form(
     preview = _html(support.post(url, data={**data, "step": "preview"}))
     assert "Confirm refund of €20.00" in preview
     # The board's part shows the seller's dollars at the order's rate and the VAT in it.
-    assert "from the seller at the order" in preview and "$" in preview and "of which tax" in preview
+    assert "from the seller at the order" in preview and "$" in preview
+    assert "of which tax" in preview
     assert _confirm(support, url, data).status_code == 303
     assert payment.amount_refunded == 2000
     assert set(per_currency_sums().values()) == {0}

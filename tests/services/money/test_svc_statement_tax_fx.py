@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+
 from app import clock
 from app.clock import now
 from app.extensions import db
@@ -27,8 +29,9 @@ SELLER = Actor("seller@test.example", "127.0.0.1")
 SUPPORT = Actor("support@test.example", "127.0.0.1")
 
 
+@pytest.mark.usefixtures("rates")
 def test_a_converted_taxed_sale_and_its_refund_on_the_usd_statement(
-        app, client, people, stack, psp, rates, tmp_path, capsys):
+        app, client, people, stack, psp, tmp_path, capsys):
     set_country(people["buyer"], "DE")
     login(client, "buyer")
     add(client, people["mug"])
