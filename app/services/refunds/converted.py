@@ -85,9 +85,9 @@ def choose(payment: Payment, holds: list[EscrowHold], pending: dict[int, tuple[i
     if not open_lines:
         raise Conflict("Nothing is left to refund on this payment.")
     if amount is None:
-        return [(hold, rules.by_presentment(line, line.room) if line.room
-                 else rules.by_settlement(line, line.settlement_room))
-                for hold, line in open_lines]
+        return _worth_something([(hold, rules.by_presentment(line, line.room) if line.room
+                                  else rules.by_settlement(line, line.settlement_room))
+                                 for hold, line in open_lines], payment.currency)
     if amount > left:
         raise Conflict(f"At most {format_money(Money(left, payment.currency))} can still be "
                        f"refunded; {format_money(Money(amount, payment.currency))} was asked.")

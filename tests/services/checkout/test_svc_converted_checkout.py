@@ -262,3 +262,30 @@ def test_support_previews_an_amount_in_both_currencies_from_the_form(
     assert payment.amount_refunded == 2000
     assert set(per_currency_sums().values()) == {0}
     assert check_all() == []
+
+
+def test_the_seller_previews_a_converted_line_in_both_currencies(
+        app, client, people, stack, psp, rates):
+    from tests.blueprints.test_bp_refunds import _confirm, _html
+
+    set_country(people["buyer"], "DE")
+    login(client, "buyer")
+    add(client, people["mug"])
+    add(client, people["board"])
+    payment = pay(client, stack, psp, place(client))
+    board = next(line for line in db.session.get(Order, payment.order_id).lines
+                 if line.currency == "USD")
+    seller = app.test_client()
+    login(seller, "seller")
+    url = f"/seller/lines/{board.id}/refund"
+    data = {"amount": "10.00", "reason": "scratched"}
+    html = _html(seller.post(url, data={**data, "step": "preview"}))
+    # 10.00 USD of the board's 59.00: the buyer gets 10/59 of 55.19 + 10.49 EUR back.
+    back = round(6568 * 1000 / 5900)
+    assert f"Confirm refund of €{back / 100:.2f}" in html
+    assert "$10.00 from you at the order" in html and 'data-kind="from_escrow">$10.00' in html
+    assert "of which tax €1.78" in html
+    assert _confirm(seller, url, data).status_code == 303
+    assert ledger.balance(AccountKind.ESCROW, str(people["seller"]), "USD") == 4900
+    assert set(per_currency_sums().values()) == {0}
+    assert check_all() == []
