@@ -5,10 +5,14 @@ seller's balance, so the statement's equation does not change (docs/statements.m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
+from sqlalchemy import func, select
+
+from app.domain.refund_states import RefundStatus
 from app.extensions import db
 from app.models import Order, OrderLine
-from app.models.refunds import Refund
+from app.models.refunds import Refund, RefundLine
 from app.services.shop.order_money import rate_text, tax_label
 
 
@@ -36,16 +40,24 @@ CONVERSION = ("Buyers who paid in another currency are shown with their amount a
               "refund takes back your price, whatever the rate is on the day.")
 
 
-def of_sale(order_line_id: int) -> BuyerSide | None:
-    """The buyer's side of a released line, or None for an order in one currency without tax."""
+def of_sale(order_line_id: int, hold_id: int, released_at: datetime) -> BuyerSide | None:
+    """The buyer's side of a released line, or None for an order in one currency without tax:
+    what they paid for it less what refunds settled before the release gave back (those left
+    escrow, never the seller's balance), so it matches the gross released beside it."""
     line = db.session.get(OrderLine, order_line_id)
     order = db.session.get(Order, line.order_id)
     if order.plain:
         return None
+    paid, tax = db.session.execute(
+        select(func.coalesce(func.sum(RefundLine.paid_amount), 0),
+               func.coalesce(func.sum(RefundLine.paid_tax), 0))
+        .join(Refund).where(RefundLine.hold_id == hold_id,
+                            Refund.status == RefundStatus.SUCCEEDED.value,
+                            Refund.settled_at <= released_at)).one()
     converted = line.currency != order.currency
-    return BuyerSide(order.currency, line.paid_net,
+    return BuyerSide(order.currency, line.paid_net - (int(paid) - int(tax)),
                      rate_text(line.currency, order.currency, line.fx_rate) if converted
-                     else None, line.tax_amount,
+                     else None, line.tax_amount - int(tax),
                      tax_label(order.buyer_country, line.tax_bps) if line.tax_bps else None,
                      order.buyer_country)
 

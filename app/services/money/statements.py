@@ -193,7 +193,7 @@ def _line(tx: LedgerTransaction, amount: int, seller_id: int, reversals: dict) -
         line = db.session.get(OrderLine, hold.order_line_id)
         reference, words = f"order {hold.order_id}", f"{words}: {line.quantity} × {line.title}"
         if group == "sales":
-            buyer = statement_buyer.of_sale(line.id)
+            buyer = statement_buyer.of_sale(line.id, hold.id, tx.created_at)
     elif tx.payout_id:
         reference = f"payout {tx.payout_id}"
     elif tx.payment_id:

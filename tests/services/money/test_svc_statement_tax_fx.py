@@ -39,6 +39,13 @@ def test_a_converted_taxed_sale_and_its_refund_on_the_usd_statement(
     payment = pay(client, stack, psp, place(client))
     order = db.session.get(Order, payment.order_id)
     board = next(line for line in order.lines if line.currency == "USD")
+    # 9.00 USD go back from escrow before the release: never on the seller's balance, so the
+    # sale is shown for what was released, on both sides.
+    early = refunds.request_refund(payment.id, lines={board.id: 900}, reason="dent",
+                                   actor=SUPPORT, by="support")
+    settle(psp)
+    early_tax = early.lines[0].paid_tax
+    early_net = early.lines[0].paid - early_tax
     release(holds(order.id)[board.title].id)
     # After release, the seller refunds 20.00 USD of the board: it leaves their USD balance.
     made = refunds.request_refund(payment.id, lines={board.id: 2000}, reason="scratched",
@@ -50,20 +57,22 @@ def test_a_converted_taxed_sale_and_its_refund_on_the_usd_statement(
 
     statement = statements.build(people["seller"], month, "USD")
     assert [(x.group, x.gross, x.amount) for x in statement.lines] == [
-        ("sales", 5900, 5900 - statement.lines[0].fee), ("refunds", 0, statement.lines[1].amount)]
+        ("sales", 5000, 5000 - statement.lines[0].fee), ("refunds", 0, statement.lines[1].amount)]
     sale, refund = statement.lines
     assert refund.amount == -(2000 - fee_returned) and refund.description.startswith("Refund")
-    # The buyer's side: 55.19 EUR at the order's rate + 10.49 EUR VAT; the refund gave back
-    # its share of both.
-    assert (sale.buyer.currency, sale.buyer.net, sale.buyer.tax) == ("EUR", 5519, 1049)
+    # The buyer's side: 55.19 EUR at the order's rate + 10.49 EUR VAT, less what the early
+    # refund gave back; the later refund gave back its share of both.
+    assert (sale.buyer.currency, sale.buyer.net, sale.buyer.tax) == (
+        "EUR", 5519 - early_net, 1049 - early_tax)
     assert sale.buyer.rate.startswith("1 USD = 0.935") and sale.buyer.tax_label == "VAT DE 19 %"
     assert refund.buyer.currency == "EUR" and refund.buyer.tax > 0
     back = refund.buyer.net + refund.buyer.tax
-    assert back == round(6568 * 2000 / 5900)
+    assert early.amount + back == round(6568 * 2900 / 5900)  # cumulatively, half up
     # Still the seller's equation, in USD, to the cent; the tax is listed apart.
     statement.check()
-    assert statement.total("sales") == 5900 and statement.total("refunds") == -refund.amount
-    assert statement.tax_summary() == [("VAT DE 19 %", "EUR", 1049, refund.buyer.tax)]
+    assert statement.total("sales") == 5000 and statement.total("refunds") == -refund.amount
+    assert statement.tax_summary() == [("VAT DE 19 %", "EUR", 1049 - early_tax,
+                                        refund.buyer.tax)]
     assert any("owes them to that country" in note for note in statement.notes)
     assert any("rate frozen on the order" in note for note in statement.notes)
 
@@ -71,10 +80,12 @@ def test_a_converted_taxed_sale_and_its_refund_on_the_usd_statement(
     html = statement_issue.document(people["seller"], statement_id, "html").content
     csv_doc = statement_issue.document(people["seller"], statement_id, "csv")
     pdf = statement_issue.document(people["seller"], statement_id, "pdf").content
-    assert b"Buyer paid 55.19 EUR at 1 USD = 0.935" in html and b"VAT DE 19 % 10.49 EUR" in html
+    sold = f"{(5519 - early_net) / 100:.2f} EUR at 1 USD = 0.935".encode()
+    assert b"Buyer paid " + sold in html and b"+ VAT DE 19 % " in html
     assert b"Tax collected by Holdfast" in html
-    assert b",EUR,55.19,1 USD = 0.935" in csv_doc.content
-    assert b"tax_collected_for_the_country,VAT DE 19 %,EUR,10.49," in csv_doc.content
+    assert f",EUR,{(5519 - early_net) / 100:.2f},1 USD = 0.935".encode() in csv_doc.content
+    assert f"tax_collected_for_the_country,VAT DE 19 %,EUR,{(1049 - early_tax) / 100:.2f},"\
+        .encode() in csv_doc.content
     assert b"total,Closing balance" in csv_doc.content and pdf.startswith(b"%PDF-")
     # The signed CSV verifies offline, as every statement does.
     (tmp_path / "s.csv").write_bytes(csv_doc.content)
