@@ -157,6 +157,22 @@ def fx_difference(currency: str, amount: int) -> Posting:
         Leg(Account(AccountKind.FX_CONVERSION), -amount)])
 
 
+def treasury_conversion(provider: str, sold_currency: str, sold: int, bought_currency: str,
+                        bought: int) -> list[Posting]:
+    """The treasury converts at a PSP what buyers paid into what sellers are owed: the sold
+    currency leaves the PSP's holding and closes the platform's position in it; the bought
+    one arrives there and covers the position in it. One posting per currency."""
+    if sold <= 0 or bought <= 0 or sold_currency == bought_currency:
+        raise UnbalancedPosting(f"converting {sold} {sold_currency} into {bought} "
+                                f"{bought_currency}")
+    clearing, position = Account(AccountKind.PSP_CLEARING, provider), \
+        Account(AccountKind.FX_CONVERSION)
+    return [_posting("treasury_conversion", sold_currency,
+                     [Leg(position, sold), Leg(clearing, -sold)]),
+            _posting("treasury_conversion", bought_currency,
+                     [Leg(clearing, bought), Leg(position, -bought)])]
+
+
 def _merged(event: str, currency: str, legs: list[Leg]) -> Posting:
     # One leg per account, so a statement lists "tax payable DE" once per refund.
     totals: dict[Account, int] = defaultdict(int)

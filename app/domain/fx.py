@@ -133,3 +133,23 @@ def back_share(part: int, done: int, whole: int, paid: int) -> int:
         return (paid * amount * 2 + whole) // (2 * whole)  # half up, exact integers
 
     return upto(done + part) - upto(done)
+
+
+def at_frozen(amount: int, paid: int, settled: int) -> int:
+    """What `amount` of a settlement currency cost in the presentment currency at the rate
+    frozen on the orders that created the position: `paid` presentment units (at mid) bought
+    `settled` settlement units. Half up, exact integers."""
+    if amount < 0 or paid <= 0 or settled <= 0:
+        raise FxError("a frozen rate needs positive amounts")
+    return (amount * paid * 2 + settled) // (2 * settled)
+
+
+def settled_for(sold: int, paid: int, settled: int) -> int:
+    """The most settlement units `sold` presentment units buy at that frozen rate (rounded
+    down, so at_frozen(settled_for(x)) never exceeds x)."""
+    if sold < 0 or paid <= 0 or settled <= 0:
+        raise FxError("a frozen rate needs positive amounts")
+    best = sold * settled // paid
+    while best > 0 and at_frozen(best, paid, settled) > sold:
+        best -= 1
+    return best
