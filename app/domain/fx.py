@@ -145,11 +145,9 @@ def at_frozen(amount: int, paid: int, settled: int) -> int:
 
 
 def settled_for(sold: int, paid: int, settled: int) -> int:
-    """The most settlement units `sold` presentment units buy at that frozen rate (rounded
-    down, so at_frozen(settled_for(x)) never exceeds x)."""
+    """The most settlement units `sold` presentment units buy at that frozen rate: the largest
+    amount whose at_frozen cost does not exceed `sold`."""
     if sold < 0 or paid <= 0 or settled <= 0:
         raise FxError("a frozen rate needs positive amounts")
-    best = sold * settled // paid
-    while best > 0 and at_frozen(best, paid, settled) > sold:
-        best -= 1
-    return best
+    # at_frozen(a) <= sold  ⇔  2·a·paid + settled < 2·settled·(sold + 1)  (floor of half up)
+    return (2 * settled * sold + settled - 1) // (2 * paid)
