@@ -110,7 +110,8 @@ def plan(payout: Payout, short: int) -> list[TreasuryConversion]:
         conversion = TreasuryConversion(
             payout_id=payout.id, provider=payout.provider, sold_currency=sold_currency,
             sold_amount=sell, bought_currency=payout.currency, bought_amount=buy,
-            rate=str(Decimal(buy) / Decimal(sell)), idempotency_key=f"cv_{secrets.token_hex(16)}")
+            rate=f"{Decimal(buy) / Decimal(sell):.12g}",  # for people: the amounts are exact
+            idempotency_key=f"cv_{secrets.token_hex(16)}")
         db.session.add(conversion)
         db.session.flush()  # the next currency's room sees this one
         booked.append(conversion)
