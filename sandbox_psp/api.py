@@ -8,6 +8,7 @@ from . import (
     balance_transactions,
     bank_accounts,
     cards,
+    conversions,
     disputes,
     events,
     fees,
@@ -210,6 +211,18 @@ def create_payout():
     key = current_app.config["SANDBOX_FINGERPRINT_KEY"]
     return _post(params.payout_create, lambda args: (200, payouts.create(args).to_dict()),
                  redact=lambda body: bank_accounts.redact_destination(body, key))
+
+
+@bp.post("/conversions")
+def create_conversion():
+    """Convert part of the balance from one currency into another (the platform's treasury)."""
+    return _post(params.conversion_create, lambda args: (200, conversions.create(args)))
+
+
+@bp.get("/conversions/<conversion_id>")
+def get_conversion(conversion_id):
+    """Retrieve a conversion."""
+    return jsonify(conversions.get(conversion_id))
 
 
 @bp.post("/test_helpers/payouts/<payout_id>/return")

@@ -3,7 +3,7 @@ from collections import defaultdict
 
 from sqlalchemy import func
 
-from . import balance_transactions, disputes
+from . import balance_transactions, conversions, disputes
 from .models import PaymentSession, Payout, db
 
 
@@ -26,6 +26,8 @@ def available() -> dict[str, int]:
     for currency, amount in disputes.withdrawn().items():
         totals[currency] -= amount
     for currency, amount in balance_transactions.adjustments_total().items():
+        totals[currency] += amount
+    for currency, amount in conversions.totals().items():
         totals[currency] += amount
     return dict(sorted(totals.items()))
 

@@ -18,6 +18,7 @@ CATEGORIES = {
     "charge": "charge", "refund": "refund", "refund_failure": "refund_failure",
     "dispute": "dispute", "dispute_reversal": "dispute_reversal", "fee": "fee",
     "payout": "payout", "payout_failure": "payout_reversal", "adjustment": "other_adjustment",
+    "conversion": "currency_conversion",
 }
 # Funds from card activity become available two days later, like Stripe's standard schedule;
 # payouts and adjustments move the available balance at once.

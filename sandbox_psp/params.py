@@ -170,6 +170,22 @@ def payout_create(body: dict) -> dict:
             "metadata": _metadata(body)}
 
 
+def conversion_create(body: dict) -> dict:
+    """Checked arguments for conversions.create: both amounts and two different currencies."""
+    _only(body, {"sell_amount", "sell_currency", "buy_amount", "buy_currency", "description"})
+    args = {"sell_amount": _integer(body, "sell_amount", 1, MAX_AMOUNT, required=True),
+            "buy_amount": _integer(body, "buy_amount", 1, MAX_AMOUNT, required=True),
+            "description": _string(body, "description", 500)}
+    for side in ("sell_currency", "buy_currency"):
+        code = _string(body, side, 3, required=True)
+        if not re.fullmatch(r"[A-Za-z]{3}", code):
+            raise invalid(side, f"Invalid {side}: must be a three-letter ISO 4217 code.")
+        args[side] = code.lower()
+    if args["sell_currency"] == args["buy_currency"]:
+        raise invalid("buy_currency", "Invalid buy_currency: must differ from sell_currency.")
+    return args
+
+
 def dispute_update(body: dict) -> dict:
     """Checked arguments for disputes.update: evidence? (text fields), submit? (default true, as Stripe)."""
     _only(body, {"evidence", "submit"})

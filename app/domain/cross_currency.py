@@ -25,14 +25,10 @@ from app.domain.ledger import (
 
 
 @dataclass(frozen=True)
-class LineMoney:
-    """One order line's captured money: what the buyer paid for it (presentment currency,
-    split into the amount at the mid rate, the FX margin and the tax) and what its seller is
-    credited (settlement currency)."""
+class BuyerParts:
+    """What the buyer paid (or gets back) for one line, in the presentment currency: the part
+    at the mid rate, the FX margin and the tax, with the country the tax is owed to."""
 
-    seller_id: int
-    settlement_currency: str
-    settlement: int
     at_mid: int
     margin: int
     tax: int
@@ -40,8 +36,18 @@ class LineMoney:
 
     @property
     def paid(self) -> int:
-        """What the buyer paid for this line, in the presentment currency."""
+        """The buyer's amount for this line, in the presentment currency."""
         return self.at_mid + self.margin + self.tax
+
+
+@dataclass(frozen=True)
+class LineMoney(BuyerParts):
+    """One order line's captured money: the buyer's parts and what its seller is credited
+    (`settlement`, in `settlement_currency`)."""
+
+    seller_id: int = 0
+    settlement_currency: str = ""
+    settlement: int = 0
 
 
 def capture(provider: str, currency: str, captured: int, psp_fee: int,
@@ -95,21 +101,13 @@ def settle(currency: str, lines: list[LineMoney]) -> Posting:
 # --- refunds at the order's frozen rate ----------------------------------------------------
 
 @dataclass(frozen=True)
-class RefundPart:
+class RefundPart(BuyerParts):
     """One line's part of a refund of a converted or taxed order: the seller's side as a
-    LineShare (settlement currency) and what goes back to the buyer (presentment currency)."""
+    LineShare in the settlement currency (None when the part gives back no settlement unit:
+    the platform carries it) and the buyer's parts (presentment currency)."""
 
-    share: LineShare
-    settlement_currency: str
-    at_mid: int
-    margin: int
-    tax: int
-    tax_country: str | None
-
-    @property
-    def paid(self) -> int:
-        """What the buyer gets back for this line, in the presentment currency."""
-        return self.at_mid + self.margin + self.tax
+    share: LineShare | None = None
+    settlement_currency: str = ""
 
 
 def refund(provider: str, currency: str, parts: list[RefundPart]) -> list[Posting]:
@@ -122,7 +120,10 @@ def refund(provider: str, currency: str, parts: list[RefundPart]) -> list[Postin
         if part.tax:
             legs.append(Leg(Account(AccountKind.TAX_PAYABLE, part.tax_country or ""), part.tax))
         if part.settlement_currency == currency:
-            legs += _line_debits([part.share], AccountKind.SELLER_AVAILABLE)
+            if (part.share.amount if part.share else 0) != part.at_mid:
+                raise UnbalancedPosting("a line in the buyer's currency is not converted")
+            legs += _line_debits([part.share] if part.share else [],
+                                 AccountKind.SELLER_AVAILABLE)
         else:
             foreign[part.settlement_currency].append(part)
             legs.append(Leg(Account(AccountKind.FX_CONVERSION), part.at_mid))
@@ -130,9 +131,12 @@ def refund(provider: str, currency: str, parts: list[RefundPart]) -> list[Postin
             legs.append(Leg(Account(AccountKind.FX_MARGIN), part.margin))
     postings = [_merged("refund", currency, legs)]
     for other, group in sorted(foreign.items()):
-        other_legs = _line_debits([p.share for p in group], AccountKind.SELLER_AVAILABLE)
+        shares = [p.share for p in group if p.share is not None]
+        if not shares:  # the platform carries these parts: no settlement unit moves
+            continue
+        other_legs = _line_debits(shares, AccountKind.SELLER_AVAILABLE)
         other_legs.append(Leg(Account(AccountKind.FX_CONVERSION),
-                              -sum(p.share.amount for p in group)))
+                              -sum(share.amount for share in shares)))
         postings.append(_merged("fx_refund", other, other_legs))
     return postings
 
@@ -153,9 +157,146 @@ def fx_difference(currency: str, amount: int) -> Posting:
         Leg(Account(AccountKind.FX_CONVERSION), -amount)])
 
 
+def treasury_conversion(provider: str, sold_currency: str, sold: int, bought_currency: str,
+                        bought: int) -> list[Posting]:
+    """The treasury converts at a PSP what buyers paid into what sellers are owed: the sold
+    currency leaves the PSP's holding and closes the platform's position in it; the bought
+    one arrives there and covers the position in it. One posting per currency."""
+    if sold <= 0 or bought <= 0 or sold_currency == bought_currency:
+        raise UnbalancedPosting(f"converting {sold} {sold_currency} into {bought} "
+                                f"{bought_currency}")
+    clearing, position = Account(AccountKind.PSP_CLEARING, provider), \
+        Account(AccountKind.FX_CONVERSION)
+    return [_posting("treasury_conversion", sold_currency,
+                     [Leg(position, sold), Leg(clearing, -sold)]),
+            _posting("treasury_conversion", bought_currency,
+                     [Leg(clearing, bought), Leg(position, -bought)])]
+
+
 def _merged(event: str, currency: str, legs: list[Leg]) -> Posting:
     # One leg per account, so a statement lists "tax payable DE" once per refund.
     totals: dict[Account, int] = defaultdict(int)
     for leg in legs:
         totals[leg.account] += leg.amount
     return _posting(event, currency, [Leg(a, amount) for a, amount in totals.items()])
+
+
+# --- how much of a line a refund takes, in both currencies ---------------------------------
+
+@dataclass(frozen=True)
+class LineBalance:
+    """One line of a converted or taxed order: what was captured for it (`paid`: the buyer's
+    parts; `settlement`: the seller's side) and what went back already (`back`, settled and
+    pending refunds). `converted` is False for a line in the buyer's own currency (taxed
+    only), whose part at the mid rate *is* its settlement amount."""
+
+    paid: BuyerParts
+    settlement: int
+    back: BuyerParts
+    settlement_back: int
+    converted: bool = True
+
+    @property
+    def room(self) -> int:
+        """What the line can still return to the buyer (presentment currency)."""
+        return self.paid.paid - self.back.paid
+
+    @property
+    def settlement_room(self) -> int:
+        """What the line's seller can still give back (settlement currency)."""
+        return self.settlement - self.settlement_back
+
+
+@dataclass(frozen=True)
+class LineRefund:
+    """A refund's part of one line: the seller's side and the buyer's parts."""
+
+    settlement: int
+    back: BuyerParts
+
+
+def _half_up(numerator: int, denominator: int) -> int:
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def _cumulative(total: int, done: int, progress: int, whole: int) -> int:
+    # What `progress` of `whole` owes of `total`, less what was taken already, never negative.
+    return max(0, _half_up(total * progress, whole) - done) if whole else 0
+
+
+def _buyer_parts(line: LineBalance, upto: int, amount: int) -> BuyerParts:
+    """`amount` of the buyer's money split into mid, margin and tax, bringing the line's
+    presentment total to `upto`: each part cumulatively in proportion, so the parts of all
+    refunds of a line add up to exactly what was paid once it is all back."""
+    paid, back = line.paid, line.back
+    if upto == paid.paid:
+        return BuyerParts(paid.at_mid - back.at_mid, paid.margin - back.margin,
+                          paid.tax - back.tax, paid.tax_country)
+    tax = min(_cumulative(paid.tax, back.tax, upto, paid.paid), amount, paid.tax - back.tax)
+    margin = min(_cumulative(paid.margin, back.margin, upto, paid.paid), amount - tax,
+                 paid.margin - back.margin)
+    at_mid = amount - tax - margin
+    over = at_mid - (paid.at_mid - back.at_mid)
+    if over > 0:  # rounding pushed too much onto the mid part: margin, then tax, take it
+        extra = min(over, paid.margin - back.margin - margin)
+        margin, tax, at_mid = margin + extra, tax + over - extra, at_mid - over
+    return BuyerParts(at_mid, margin, tax, paid.tax_country)
+
+
+def by_settlement(line: LineBalance, amount: int) -> LineRefund:
+    """A part of the line given in its own (settlement) currency; the buyer gets its share of
+    what they paid. The buyer's side completes exactly when the seller's does."""
+    if not 0 < amount <= line.settlement_room:
+        raise UnbalancedPosting(f"{amount} is not within the line's {line.settlement_room}")
+    progress = line.settlement_back + amount
+    whole = line.paid.paid
+    if progress == line.settlement:
+        upto = whole
+    else:
+        # Short of the whole line, the buyer's side stays short too (at least one unit).
+        upto = max(line.back.paid, min(_half_up(whole * progress, line.settlement), whole - 1))
+    if not line.converted:  # the mid part is the settlement amount; only the tax is split
+        tax = line.paid.tax - line.back.tax if progress == line.settlement else min(
+            _cumulative(line.paid.tax, line.back.tax, progress, line.settlement),
+            line.paid.tax - line.back.tax)
+        return LineRefund(amount, BuyerParts(amount, 0, tax, line.paid.tax_country))
+    return LineRefund(amount, _buyer_parts(line, upto, upto - line.back.paid))
+
+
+def by_presentment(line: LineBalance, amount: int) -> LineRefund:
+    """A part of the line given in the buyer's currency: the buyer gets exactly `amount`; the
+    seller gives back its share at the order's rate (possibly nothing, when the buyer's
+    currency has finer units: the platform carries that part). Settlement completes exactly
+    when the buyer's side does."""
+    if not 0 < amount <= line.room:
+        raise UnbalancedPosting(f"{amount} is not within the line's {line.room}")
+    upto = line.back.paid + amount
+    parts = _buyer_parts(line, upto, amount)
+    if not line.converted:
+        return LineRefund(parts.at_mid, parts)
+    if upto == line.paid.paid:
+        settlement = line.settlement_room
+    else:
+        target = min(_half_up(line.settlement * upto, line.paid.paid), line.settlement - 1)
+        settlement = max(0, target - line.settlement_back)
+    return LineRefund(settlement, parts)
+
+
+# --- a lost chargeback on a taxed order -----------------------------------------------------
+
+def tax_charged_back(tax_left: int, paid_left: int, amount: int) -> int:
+    """The tax in a chargeback of `amount`, when `paid_left` of the payment (of which
+    `tax_left` tax) was not refunded: all of it for the whole rest, else in proportion."""
+    if tax_left <= 0 or paid_left <= 0 or amount <= 0:
+        return 0
+    if amount >= paid_left:
+        return tax_left
+    return min(tax_left, _half_up(tax_left * amount, paid_left))
+
+
+def dispute_tax(currency: str, country: str, tax: int) -> Posting:
+    """The buyer's bank took the sale back: the tax in it is no longer owed to `country`, so
+    the platform's dispute loss is that much smaller."""
+    return _posting("dispute_tax", currency, [
+        Leg(Account(AccountKind.TAX_PAYABLE, country), tax),
+        Leg(Account(AccountKind.DISPUTE_LOSSES), -tax)])

@@ -133,3 +133,21 @@ def back_share(part: int, done: int, whole: int, paid: int) -> int:
         return (paid * amount * 2 + whole) // (2 * whole)  # half up, exact integers
 
     return upto(done + part) - upto(done)
+
+
+def at_frozen(amount: int, paid: int, settled: int) -> int:
+    """What `amount` of a settlement currency cost in the presentment currency at the rate
+    frozen on the orders that created the position: `paid` presentment units (at mid) bought
+    `settled` settlement units. Half up, exact integers."""
+    if amount < 0 or paid <= 0 or settled <= 0:
+        raise FxError("a frozen rate needs positive amounts")
+    return (amount * paid * 2 + settled) // (2 * settled)
+
+
+def settled_for(sold: int, paid: int, settled: int) -> int:
+    """The most settlement units `sold` presentment units buy at that frozen rate: the largest
+    amount whose at_frozen cost does not exceed `sold`."""
+    if sold < 0 or paid <= 0 or settled <= 0:
+        raise FxError("a frozen rate needs positive amounts")
+    # at_frozen(a) <= sold  ⇔  2·a·paid + settled < 2·settled·(sold + 1)  (floor of half up)
+    return (2 * settled * sold + settled - 1) // (2 * paid)

@@ -20,7 +20,7 @@ from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.notifications import Notification
 from app.models.orders import Order, OrderLine, OrderStatus
 from app.models.payments import Payment, PaymentStatusChange
-from app.models.payouts import FundingTransfer, Payout  # noqa: F401  (treasury)
+from app.models.payouts import FundingTransfer, Payout, TreasuryConversion  # noqa: F401
 from app.models.provider_accounts import ProviderAccount
 from app.models.psp_calls import PspCall  # noqa: F401  (the PSP call log)
 from app.models.reconciliation import (  # noqa: F401  (settlement and reconciliation)

@@ -77,3 +77,31 @@ class FundingTransfer(db.Model):
     psp_reference: Mapped[str | None] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=now)
     settled_at: Mapped[datetime | None]
+
+
+class TreasuryConversion(db.Model):
+    """Currency the platform holds at a PSP, converted there into the currency a payout owes
+    (a sale paid in EUR whose seller is paid in USD). Booked with the payout, executed at the
+    PSP under its own key before the payout is sent, then posted once per currency
+    ("treasury_conversion", intent `conversion:<id>:<currency>`); `psp_reference` is the
+    PSP's conversion id, whose two balance lines reconciliation sees."""
+
+    __tablename__ = "treasury_conversions"
+    __table_args__ = (
+        CheckConstraint("sold_amount > 0 AND bought_amount > 0", name="conversion_positive"),
+        CheckConstraint("sold_currency <> bought_currency", name="conversion_two_currencies"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payout_id: Mapped[int] = mapped_column(ForeignKey("payouts.id"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    sold_currency: Mapped[str] = mapped_column(String(3))
+    sold_amount: Mapped[int]
+    bought_currency: Mapped[str] = mapped_column(String(3))
+    bought_amount: Mapped[int]
+    rate: Mapped[str] = mapped_column(String(32))  # bought per sold, as booked (Decimal text)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | succeeded
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    psp_reference: Mapped[str | None] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=now)
+    settled_at: Mapped[datetime | None]

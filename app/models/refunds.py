@@ -70,8 +70,10 @@ class RefundLine(db.Model):
     __tablename__ = "refund_lines"
     __table_args__ = (
         UniqueConstraint("refund_id", "order_line_id", name="one_part_per_line"),
-        CheckConstraint("amount > 0 AND fee_returned >= 0 AND fee_returned <= amount",
-                        name="fee_within_amount"),
+        # amount 0: a part of a converted line smaller than the line currency's unit (the
+        # buyer still gets paid_amount; the platform carries it).
+        CheckConstraint("amount >= 0 AND fee_returned >= 0 AND fee_returned <= amount "
+                        "AND (amount > 0 OR paid_amount > 0)", name="fee_within_amount"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,7 +1,9 @@
 """A German buyer pays a mixed EUR + USD cart in EUR in Chromium, with the rates file and tax
 table `make run` ships: the sandbox records one EUR payment of the whole amount, each seller is
 credited in their item's currency, the ledger balances in each currency, the order shows both
-amounts, the rate and the VAT, and the admin's per-country report lists the VAT collected."""
+amounts, the rate and the VAT, and the admin's per-country report lists the VAT collected.
+The USD seller then pays out: the platform converts the buyer's EUR into USD at the sandbox
+(once), and the sandbox pays the seller in USD."""
 from __future__ import annotations
 
 import re
@@ -11,6 +13,12 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.steps import VISA, continue_to_payment, expect_paid, log_in, pay_with
+from tests.e2e.test_e2e_marketplace_money import (
+    GOOD_IBAN,
+    SETTLE_MS,
+    add_bank_account,
+    ledger_check_passes,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -109,3 +117,41 @@ def test_mixed_cart_paid_in_eur_with_vat(page, shop, stack, topology, journey):
     page.goto("/admin/tax/report")
     row = page.locator('#tax-report tr[data-country="DE"]')
     expect(row).to_contain_text("12.03")
+
+    # The USD seller is paid in USD out of the EUR the buyer paid (released by support here;
+    # the release itself is walked in test_e2e_marketplace_money).
+    from app.models import EscrowHold, Payout, TreasuryConversion
+    from app.services.audit import Actor
+    from app.services.money import escrow
+
+    db.session.rollback()
+    hold = db.session.execute(select(EscrowHold).where(
+        EscrowHold.order_id == order_id, EscrowHold.currency == "USD")).scalar_one()
+    escrow.support_decide(hold.id, "release", Actor("support@test.example", "127.0.0.1"))
+    due = ledger.balance(AccountKind.SELLER_AVAILABLE, str(shop["other_seller"]), "USD")
+    assert 0 < due < 4200 and ledger.held_at_psp("sandbox", "USD") == 0
+    log_in(page, "other_seller")
+    add_bank_account(page, GOOD_IBAN)
+    page.goto("/seller")
+    page.locator('#balances [data-currency="USD"]').get_by_role(
+        "button", name="Pay out now").click()
+    payouts = page.locator("#payouts")
+    expect(payouts.locator("tbody tr").first).to_contain_text(f"${due / 100:.2f}")
+    expect(payouts.locator("tbody tr").first.locator(".badge")).to_have_text(
+        "paid", timeout=SETTLE_MS)
+    db.session.rollback()
+    payout = db.session.execute(select(Payout).where(Payout.currency == "USD")).scalar_one()
+    conversion = db.session.execute(select(TreasuryConversion)).scalar_one()
+    assert (conversion.payout_id, conversion.status) == (payout.id, "succeeded")
+    assert (conversion.sold_currency, conversion.bought_amount) == ("EUR", due)
+    # The sandbox's own records: the conversion EUR → USD, then the payout in USD, each once.
+    sandbox = topology["sandbox"]
+    converted = sandbox.api("GET", f"/v1/conversions/{conversion.psp_reference}").json()
+    assert (converted["sell_currency"], converted["sell_amount"],
+            converted["buy_currency"], converted["buy_amount"]) == (
+        "eur", conversion.sold_amount, "usd", due)
+    paid = sandbox.api("GET", f"/v1/payouts/{payout.psp_reference}").json()
+    assert (paid["currency"], paid["amount"], paid["status"]) == ("usd", due, "paid")
+    executions = sandbox.executions()
+    assert executions[conversion.idempotency_key] == executions[payout.idempotency_key] == 1
+    ledger_check_passes(stack)

@@ -130,6 +130,15 @@ class SandboxProvider(PaymentProvider):
     def retrieve_payout(self, reference: str) -> ProviderPayout:
         return mapping.to_provider_payout(self._call("GET", f"/v1/payouts/{reference}"))
 
+    def convert(self, sell_amount: int, sell_currency: str, buy_amount: int, buy_currency: str,
+                idempotency_key: str) -> str:
+        """Convert part of the platform's balance at the PSP into another currency at the
+        treasury's booked amounts, once per key; the conversion's id. Moves no seller's money."""
+        body = {"sell_amount": sell_amount, "sell_currency": mapping.to_psp_currency(sell_currency),
+                "buy_amount": buy_amount, "buy_currency": mapping.to_psp_currency(buy_currency),
+                "description": "Holdfast treasury conversion"}
+        return self._call("POST", "/v1/conversions", body, idempotency_key)["id"]
+
     def refund(self, reference: str, amount: int, idempotency_key: str,
                metadata: dict | None = None) -> ProviderRefund:
         body = {"payment_session": reference, "amount": amount, "metadata": metadata or {}}

@@ -12,9 +12,11 @@ from collections import defaultdict
 from sqlalchemy import select
 
 from app.database import locked
+from app.domain import cross_currency as cc_rules
 from app.domain import ledger as rules
 from app.domain.dispute_states import CLAIM_OPEN, CaseKind
 from app.domain.ledger import AccountKind, LineShare
+from app.domain.money import Money, format_money
 from app.extensions import db
 from app.models import DisputeCase, EscrowHold, LedgerTransaction, Payment
 from app.providers.base import ProviderDispute
@@ -22,7 +24,7 @@ from app.services.audit import Actor
 from app.services.disputes import case_log
 from app.services.errors import Conflict, ServiceError
 from app.services.money import escrow, ledger
-from app.services.refunds import refunds
+from app.services.refunds import converted, refunds
 from app.services.shop import digital
 
 
@@ -139,12 +141,33 @@ def book_loss(case: DisputeCase, actor: Actor) -> str:
                 refunds.record_line_loss(data["hold_id"], share.amount, share.fee_returned)
         else:
             _unfreeze(case, opening["frozen_holds"], actor)
+        _give_up_tax(case)
     # The buyer's bank took the money back, whoever bears it: what was delivered is revoked.
     digital.revoke_order(case.order_id, "charged back by your bank", actor)
     case_log.log(case, "ledger", "system", f"Chargeback lost: booked to the {liable}; the PSP's "
                  "dispute fee is the platform's.", posting="dispute_lost", liable=liable,
                  amount=case.amount, fee=case.fee_amount)
     return liable
+
+
+def _give_up_tax(case: DisputeCase) -> None:
+    """A taxed order charged back: the tax in the amount the bank took is no longer owed to
+    the buyer's country (posted when the chargeback is lost, so the per-country report shows
+    the reduction in that period). Such an order's loss is the platform's (plans.allocations),
+    so the platform's dispute loss shrinks by the same amount."""
+    payment = db.session.get(Payment, case.payment_id)
+    if converted.order_of(payment).plain or case.currency != payment.currency:
+        return
+    country, tax = converted.tax_left(payment)
+    share = cc_rules.tax_charged_back(tax, payment.amount_captured - payment.amount_refunded,
+                                      case.amount)
+    if share and country:
+        ledger.post(cc_rules.dispute_tax(case.currency, country, share), intent(case, "tax"),
+                    payment_id=case.payment_id)
+        case_log.log(case, "ledger", "system", f"The tax in the charged-back amount "
+                     f"({format_money(Money(share, case.currency))}) is no longer owed to "
+                     f"{country}.", posting="dispute_tax",
+                     country=country, tax=share)
 
 
 def _catch_up_releases(case: DisputeCase, data: list[dict],

@@ -21,7 +21,7 @@ import secrets
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from app.clock import now
 from app.database import locked, unit_of_work
@@ -41,8 +41,10 @@ from app.services.audit import Actor
 from app.services.money import connected_accounts, ledger, payouts
 
 STRIPE = connected_accounts.STRIPE
-# Ledger events that take money back from a seller after release.
-CLAWBACK_EVENTS = ("refund", "dispute_lost")
+# Ledger events that take money back from a seller after release. A refund of a converted
+# order takes the seller's share in their own currency in its "fx_refund" posting (intent
+# "refund:<id>:fx:<currency>"), not in the buyer's-currency "refund" one.
+CLAWBACK_EVENTS = ("refund", "fx_refund", "dispute_lost")
 CLAWED_FROM = (AccountKind.SELLER_AVAILABLE.value, AccountKind.SELLER_RESERVED.value)
 
 
@@ -222,15 +224,19 @@ def enqueue_reversal(transaction_id: int, seller_id: int) -> None:
 def enqueue_for_posting(intent: str) -> int:
     """Queue a reversal for each connected seller a clawback posting (by its ledger intent,
     e.g. "refund:12") took money from; call after it committed. Returns how many."""
-    transaction_id = db.session.execute(select(LedgerTransaction.id).where(
-        LedgerTransaction.intent == intent)).scalar_one_or_none()
-    if transaction_id is None:
-        return 0
-    sellers = [seller_id for seller_id in clawed_back(transaction_id)
-               if connected_accounts.stripe_account(seller_id) is not None]
-    for seller_id in sellers:
-        enqueue_reversal(transaction_id, seller_id)
-    return len(sellers)
+    # With the postings of the same intent in other currencies (a converted order's refund).
+    transaction_ids = db.session.execute(select(LedgerTransaction.id).where(or_(
+        LedgerTransaction.intent == intent,
+        LedgerTransaction.intent.startswith(f"{intent}:fx:", autoescape=True)))
+        .order_by(LedgerTransaction.id)).scalars().all()
+    queued = 0
+    for transaction_id in transaction_ids:
+        sellers = [seller_id for seller_id in clawed_back(transaction_id)
+                   if connected_accounts.stripe_account(seller_id) is not None]
+        for seller_id in sellers:
+            enqueue_reversal(transaction_id, seller_id)
+        queued += len(sellers)
+    return queued
 
 
 def after_commit(intent: str) -> None:

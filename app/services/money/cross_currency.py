@@ -30,15 +30,15 @@ def line_money(order: Order, captured: int,
         full = share == line.paid
         tax = line.tax_amount if full else _part(line.tax_amount, share, line.paid)
         if line.currency == order.currency:
-            result.append(rules.LineMoney(line.seller_id, line.currency, share - tax,
-                                          share - tax, 0, tax, order.buyer_country))
+            result.append(rules.LineMoney(share - tax, 0, tax, order.buyer_country,
+                                          line.seller_id, line.currency, share - tax))
             continue
         # Rounded apart, tax and margin could overshoot the share by a unit: the margin yields.
         margin = line.fx_margin if full else min(_part(line.fx_margin, share, line.paid),
                                                  share - tax)
         settlement = line.line_total if full else _part(line.line_total, share, line.paid)
-        result.append(rules.LineMoney(line.seller_id, line.currency, settlement,
-                                      share - tax - margin, margin, tax, order.buyer_country))
+        result.append(rules.LineMoney(share - tax - margin, margin, tax, order.buyer_country,
+                                      line.seller_id, line.currency, settlement))
     return result
 
 

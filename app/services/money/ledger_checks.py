@@ -284,9 +284,33 @@ def fundings_posted() -> list[str]:
     return problems
 
 
+def conversions_posted() -> list[str]:
+    """5. Each treasury conversion that succeeded has exactly its two "treasury_conversion"
+    postings (the sold currency out of its PSP's clearing, the bought one in), none is posted
+    before it succeeds (app/services/money/treasury_fx.py)."""
+    from app.models.payouts import TreasuryConversion
+
+    problems = []
+    posted = {txn.intent: txn for txn in db.session.execute(select(LedgerTransaction).where(
+        LedgerTransaction.event == "treasury_conversion")).scalars()}
+    for row in db.session.execute(select(TreasuryConversion)).scalars():
+        clearing = f"psp_clearing:{row.provider}"
+        for currency, amount in ((row.sold_currency, -row.sold_amount),
+                                 (row.bought_currency, row.bought_amount)):
+            txn = posted.pop(f"conversion:{row.id}:{currency}", None)
+            legs = {(e.account, e.amount) for e in txn.entries} if txn else set()
+            if (row.status == "succeeded") != (txn is not None) or \
+                    (txn and (clearing, amount) not in legs):
+                problems.append(f"conversion {row.id} ({row.status}) {currency}: posting "
+                                f"{txn.intent if txn else 'missing'}")
+    problems += [f"posting {txn.id} ({intent}): no conversion of ours"
+                 for intent, txn in posted.items()]
+    return problems
+
+
 CHECKS = (postings_balance, payments_consistent, releases_consistent, escrow_matches_holds,
           refunds_posted, seller_balances_not_negative, payouts_posted, webhook_events_unique,
-          transfer_reversals_posted, fundings_posted)
+          transfer_reversals_posted, fundings_posted, conversions_posted)
 
 
 def check_all() -> list[str]:

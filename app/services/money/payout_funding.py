@@ -25,7 +25,7 @@ from app.models.payouts import FundingTransfer, Payout
 from app.providers.registry import get_provider
 from app.services import audit
 from app.services.audit import Actor
-from app.services.money import ledger
+from app.services.money import ledger, treasury_fx
 
 PENDING, SUCCEEDED = "pending", "succeeded"
 OPEN = (PayoutStatus.PENDING.value, PayoutStatus.IN_TRANSIT.value)
@@ -58,14 +58,17 @@ def headroom(provider: str, currency: str, excluding: int | None = None) -> int:
                                         FundingTransfer.currency == currency))
     moving = sum(-amount if source == provider else amount if target == provider else 0
                  for source, target, amount in pending)
-    return held - int(promised) + moving
+    return held - int(promised) + moving + treasury_fx.pending(provider, currency)
 
 
 def plan(payout: Payout) -> list[FundingTransfer]:
     """Fund a payout just booked (caller's transaction, under the seller's payout lock) when
-    its rail cannot pay it from its own clearing; [] when it can. Unfunded when no PSP has
-    the room, or the rail takes no top-ups."""
+    its rail cannot pay it from its own clearing; [] when it can. What converted sales owe in
+    its currency is first converted at the rail (treasury_fx); the rest is funded from other
+    PSPs. Unfunded when no PSP has the room, or the rail takes no top-ups."""
     short = payout.amount - max(0, headroom(payout.provider, payout.currency, payout.id))
+    if short > 0 and treasury_fx.plan(payout, short):
+        short = payout.amount - max(0, headroom(payout.provider, payout.currency, payout.id))
     if short <= 0:
         return []
     if not can_receive(payout.provider):
@@ -98,6 +101,7 @@ def execute(payout_id: int, actor: Actor) -> None:
     """Top the payout's rail up for each pending funding, then post it; safe to repeat (the
     key makes the top-up happen once, the intent the posting). Errors propagate: the payout
     is not sent until its rail is funded."""
+    treasury_fx.execute(payout_id, actor)  # converted at the rail before anything is topped up
     pending = db.session.execute(select(FundingTransfer).where(
         FundingTransfer.payout_id == payout_id, FundingTransfer.status == PENDING)
         .order_by(FundingTransfer.id)).scalars().all()

@@ -21,16 +21,18 @@ from app.extensions import db
 from app.models import EscrowHold, OrderLine, Payment, Payout, User
 from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.services.errors import NotFound, ServiceError
-from app.services.money import clawback_reports
+from app.services.money import clawback_reports, statement_buyer
 
 AVAILABLE = AccountKind.SELLER_AVAILABLE.value
 # Which total each ledger event's movement belongs to (docs/statements.md).
-GROUPS = {"escrow_release": "sales", "refund": "refunds", "dispute_opened": "disputes",
+GROUPS = {"escrow_release": "sales", "refund": "refunds", "fx_refund": "refunds",
+          "fx_refund_reversed": "reversals", "dispute_opened": "disputes",
           "dispute_won": "reversals", "dispute_lost": "reversals",
           "refund_reversed": "reversals", "transfer_reversed": "reversals",
           "payout_failed": "adjustments", "payout_returned": "adjustments",
           "payout_sent": "paid_out"}
 WORDS = {"escrow_release": "Sale released", "refund": "Refund to the buyer",
+         "fx_refund": "Refund to the buyer", "fx_refund_reversed": "Refund reversed",
          "dispute_opened": "Chargeback: amount held", "dispute_won": "Chargeback won: released",
          "dispute_lost": "Chargeback closed: released", "refund_reversed": "Refund reversed",
          "transfer_reversed": "Negative balance recovered", "payout_failed": "Payout failed",
@@ -50,6 +52,9 @@ class Line:
     amount: int
     gross: int = 0
     fee: int = 0
+    # A converted or taxed order: what the buyer paid or got back, their currency (for
+    # information; the tax is not the seller's money).
+    buyer: statement_buyer.BuyerSide | None = None
 
 
 @dataclass
@@ -88,6 +93,29 @@ class Statement:
                 ("Reversals", self.total("reversals")),
                 ("Adjustments", self.total("adjustments")),
                 ("Paid out", -self.total("paid_out")), ("Closing balance", self.closing)]
+
+    def tax_summary(self) -> list[tuple[str, str, int, int]]:
+        """(label, currency, tax collected on these sales, tax given back by these refunds)
+        per tax rate and country, in the buyers' currencies."""
+        rows: dict[tuple[str, str], list[int]] = {}
+        for x in self.lines:
+            if x.buyer is None or not x.buyer.tax or x.group not in ("sales", "refunds"):
+                continue
+            label = x.buyer.tax_label or f"Tax {x.buyer.tax_country}"
+            pair = rows.setdefault((label, x.buyer.currency), [0, 0])
+            pair[0 if x.group == "sales" else 1] += x.buyer.tax
+        return [(label, cur, collected, back)
+                for (label, cur), (collected, back) in sorted(rows.items())]
+
+    @property
+    def notes(self) -> list[str]:
+        """How the tax and the conversions on this statement are treated, when there are any."""
+        notes = []
+        if any(x.buyer is not None and x.buyer.tax for x in self.lines):
+            notes.append(statement_buyer.TREATMENT)
+        if any(x.buyer is not None and x.buyer.rate for x in self.lines):
+            notes.append(statement_buyer.CONVERSION)
+        return notes
 
     def check(self) -> None:
         """The equation holds (it cannot fail unless a line was misfiled: refuse to issue)."""
@@ -159,20 +187,24 @@ def build(seller_id: int, period: str, currency: str) -> Statement:
 def _line(tx: LedgerTransaction, amount: int, seller_id: int, reversals: dict) -> Line:
     group = GROUPS.get(tx.event, "adjustments")
     words = WORDS.get(tx.event, tx.event.replace("_", " ").capitalize())
-    reference, gross, fee = reversals.get(tx.intent, ""), 0, 0
+    reference, gross, fee, buyer = reversals.get(tx.intent, ""), 0, 0, None
     if tx.escrow_id:
         hold = db.session.get(EscrowHold, tx.escrow_id)
         line = db.session.get(OrderLine, hold.order_line_id)
         reference, words = f"order {hold.order_id}", f"{words}: {line.quantity} × {line.title}"
+        if group == "sales":
+            buyer = statement_buyer.of_sale(line.id, hold.id, tx.created_at)
     elif tx.payout_id:
         reference = f"payout {tx.payout_id}"
     elif tx.payment_id:
         reference = f"order {db.session.get(Payment, tx.payment_id).order_id}"
+        if group == "refunds":
+            buyer = statement_buyer.of_refund(tx.intent, seller_id)
     if group == "sales":
         gross = next(e.amount for e in tx.entries if e.kind == AccountKind.ESCROW.value
                      and e.owner == str(seller_id))
         fee = gross - amount
-    return Line(tx.created_at, tx.event, group, words, reference, amount, gross, fee)
+    return Line(tx.created_at, tx.event, group, words, reference, amount, gross, fee, buyer)
 
 
 @dataclass(frozen=True)

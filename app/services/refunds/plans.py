@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from app.domain.cross_currency import LineRefund
 from app.domain.dispute_states import CaseKind, ChargebackStatus
 from app.domain.ledger import AccountKind, LineShare
 from app.domain.money import Money, allocate, format_money
@@ -158,48 +159,52 @@ def _spread(amount: int, rooms: list[tuple[EscrowHold, int]]) -> list[tuple[Escr
 
 
 def choose(payment: Payment, *, lines: dict[int, int] | None, amount: object,
-           seller_id: int | None = None) -> list[tuple[EscrowHold, int]]:
-    """(hold, amount) per line for a request by lines, by amount, or in full (neither)."""
+           seller_id: int | None = None) -> list[tuple[EscrowHold, object]]:
+    """(hold, part) per line for a request by lines, by amount, or in full (neither). The part
+    is an amount of the payment's currency, or for a converted or taxed order a
+    cross_currency.LineRefund (both currencies)."""
     if lines and amount is not None:
         raise ServiceError("Refund either chosen lines or an amount, not both.")
     plain = converted.order_of(payment).plain
-    if not plain and amount is not None:
-        raise Conflict("This order was paid in another currency or with tax: refund it in "
-                       "full or by whole lines.")
     holds = [h for h in holds_of(payment) if seller_id is None or h.seller_id == seller_id]
     if not holds:
         raise NotFound("No such order line.")  # a seller with no line on this payment
     pending = pending_by_hold(payment.id)
+    by_line = {hold.order_line_id: hold for hold in holds}
+    asked = {}
+    for line_id, line_amount in sorted((lines or {}).items()):
+        if line_id not in by_line:
+            raise NotFound("No such order line.")  # never says whose it is
+        # A converted line is refunded in its own (settlement) currency.
+        hold = by_line[line_id]
+        asked[line_id] = amount_of(line_amount, payment.currency if plain else hold.currency)
+    wanted = None if amount is None else amount_of(amount, payment.currency)
+    if not plain:
+        return converted.choose(payment, holds, pending, lines=asked or None, amount=wanted)
     rooms = [(hold, room(hold, pending)) for hold in holds]
     left = sum(r for _, r in rooms)
-    if lines:
-        by_line = {hold.order_line_id: (hold, r) for hold, r in rooms}
+    if asked:
         chosen = []
-        for line_id, line_amount in sorted(lines.items()):
-            if line_id not in by_line:
-                raise NotFound("No such order line.")  # never says whose it is
-            hold, line_room = by_line[line_id]
-            # A converted line is refunded in its own (settlement) currency.
-            line_currency = payment.currency if plain else hold.currency
-            line_amount = amount_of(line_amount, line_currency)
+        for line_id, line_amount in asked.items():
+            hold = by_line[line_id]
+            line_room = room(hold, pending)
             if line_amount > line_room:
-                raise Conflict(f"At most {format_money(Money(line_room, line_currency))} of "
+                raise Conflict(f"At most {format_money(Money(line_room, payment.currency))} of "
                                f"“{hold.line.title}” can still be refunded.")
             chosen.append((hold, line_amount))
         return chosen
     if left <= 0:
         raise Conflict("Nothing is left to refund on this payment.")
-    if amount is None:
+    if wanted is None:
         return [(hold, r) for hold, r in rooms if r > 0]
-    wanted = amount_of(amount, payment.currency)
     if wanted > left:
         raise Conflict(f"At most {format_money(Money(left, payment.currency))} can still be "
                        f"refunded; {format_money(Money(wanted, payment.currency))} was asked.")
     return _spread(wanted, rooms)
 
 
-def build(payment: Payment, chosen: list[tuple[EscrowHold, int]]) -> RefundPlan:
-    """The plan for the chosen (hold, amount) parts, with fees and balances."""
+def build(payment: Payment, chosen: list[tuple[EscrowHold, object]]) -> RefundPlan:
+    """The plan for the chosen (hold, part) parts, with fees and balances."""
     pending = pending_by_hold(payment.id)
     if not converted.order_of(payment).plain:
         return _build_converted(payment, chosen, pending)
@@ -225,24 +230,26 @@ def build(payment: Payment, chosen: list[tuple[EscrowHold, int]]) -> RefundPlan:
                       before, before - total)
 
 
-def _build_converted(payment: Payment, chosen: list[tuple[EscrowHold, int]],
+def _build_converted(payment: Payment, chosen: list[tuple[EscrowHold, LineRefund]],
                      pending: dict[int, tuple[int, int]]) -> RefundPlan:
-    # Rooms and totals in the payment's currency: what each line's remainder pays back.
-    back = converted.paid_back(payment, chosen, pending)
-    rooms = converted.paid_back(payment, [(h, room(h, pending)) for h in holds_of(payment)
-                                          if room(h, pending) > 0], pending)
-    before = sum(b.paid for b in rooms.values())
+    # Rooms and totals in the payment's currency: what the lines can still return.
+    holds = holds_of(payment)
+    before = sum(line.room for line in converted.balances(payment, holds, pending).values())
+    available: dict[tuple[int, str], int] = {}
     plans = []
-    for hold, amount in chosen:
+    for hold, part in chosen:
+        amount = part.settlement
         fee = fee_share(hold, pending, amount)
         released = hold.released_at is not None
         clawback = amount - fee if released else 0
-        available = ledger.balance(AccountKind.SELLER_AVAILABLE, str(hold.seller_id),
-                                   hold.currency) - clawback
-        paid = back[hold.id]
+        key = (hold.seller_id, hold.currency)
+        if key not in available:
+            available[key] = ledger.balance(AccountKind.SELLER_AVAILABLE, str(hold.seller_id),
+                                            hold.currency)
+        available[key] -= clawback
         plans.append(LinePlan(hold.order_line_id, hold.id, hold.seller_id, amount,
-                              0 if released else amount, clawback, fee, available,
-                              paid.paid, paid.margin, paid.tax))
+                              0 if released else amount, clawback, fee, available[key],
+                              part.back.paid, part.back.margin, part.back.tax))
     total = sum(p.paid for p in plans)
     captured = payment.amount_captured
     psp_fee = payment.psp_fee_amount or 0
@@ -284,6 +291,10 @@ def check_seller_covers(result: RefundPlan, seller_id: int) -> None:
 
 def allocations(payment: Payment, amount: int) -> list[LineAllocation]:
     """`amount` spread over the payment's lines as LineShares naming line and hold."""
+    if not converted.order_of(payment).plain:
+        # Its lines' money is in other currencies or owed as tax: a chargeback there is the
+        # platform's (disputes/chargeback_money), with the tax it no longer owes given back.
+        raise Conflict("A converted or taxed order's lines do not take a chargeback.")
     chosen = choose(payment, lines=None, amount=amount)
     pending = pending_by_hold(payment.id)
     return [LineAllocation(hold.seller_id, part, fee_share(hold, pending, part),

@@ -80,6 +80,8 @@ def _succeed(payment: Payment, refund: Refund, actor: Actor, cause: str) -> None
         hold = locked(EscrowHold, line.hold_id)
         # Where the money is now decides the accounts, not where it was when asked.
         line.released = hold.released_at is not None
+        if not line.amount:
+            continue  # a converted part smaller than the line's unit: the platform carries it
         escrow.take_back(hold, line.amount, line.fee_returned)
         shares.append(rules.LineShare(line.seller_id, line.amount, line.fee_returned,
                                       line.released))
@@ -128,6 +130,8 @@ def _reverse(payment: Payment, refund: Refund, why: str, actor: Actor) -> None:
     shares = []
     for line in refund.lines:
         hold = locked(EscrowHold, line.hold_id)
+        if not line.amount:
+            continue  # the platform carried this part; no seller money moved
         # The money comes back to where the line's money is now (escrow or the seller).
         shares.append(rules.LineShare(line.seller_id, line.amount, line.fee_returned,
                                       hold.released_at is not None))

@@ -96,48 +96,51 @@ def export_csv() -> str:
 
 @dataclass(frozen=True)
 class ReportRow:
-    """Tax for one country in one currency over a period: collected, refunded, net owed."""
+    """Tax for one country in one currency over a period: collected, given back by refunds,
+    taken back by the buyer's bank (lost chargebacks), net owed."""
 
     country: str
     currency: str
     collected: int
     refunded: int
+    charged_back: int = 0
 
     @property
     def net(self) -> int:
         """What is owed to that country's tax authority for the period."""
-        return self.collected - self.refunded
+        return self.collected - self.refunded - self.charged_back
 
 
 def report(start: date, end: date) -> list[ReportRow]:
     """Tax collected per country and currency in [start, end] (dates inclusive), from the
-    ledger's tax-payable accounts: credits were collected, debits were given back."""
+    ledger's tax-payable accounts: credits were collected, debits were given back (by a lost
+    chargeback when the posting is `dispute_tax`), each in the period it was posted."""
     if end < start:
         raise ServiceError("The period ends before it starts.")
     since, until = datetime.combine(start, time.min), datetime.combine(end, time.max)
     rows = db.session.execute(
-        select(LedgerEntry.owner, LedgerEntry.currency, LedgerEntry.amount)
+        select(LedgerEntry.owner, LedgerEntry.currency, LedgerEntry.amount,
+               LedgerTransaction.event)
         .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
         .where(LedgerEntry.kind == AccountKind.TAX_PAYABLE.value,
                LedgerTransaction.created_at >= since, LedgerTransaction.created_at <= until))
     totals: dict[tuple[str, str], list[int]] = {}
-    for country, currency, amount in rows:
-        pair = totals.setdefault((country, currency), [0, 0])
+    for country, currency, amount, event in rows:
+        sums = totals.setdefault((country, currency), [0, 0, 0])
         if amount < 0:
-            pair[0] += -amount
+            sums[0] += -amount
         else:
-            pair[1] += amount
-    return [ReportRow(c, cur, collected, refunded)
-            for (c, cur), (collected, refunded) in sorted(totals.items())]
+            sums[2 if event == "dispute_tax" else 1] += amount
+    return [ReportRow(c, cur, *sums) for (c, cur), sums in sorted(totals.items())]
 
 
 def report_csv(start: date, end: date) -> str:
     """The report as CSV, amounts in minor units with their currency (what a filing needs)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["country", "currency", "collected_minor", "refunded_minor", "net_minor",
-                     "period_start", "period_end"])
+    writer.writerow(["country", "currency", "collected_minor", "refunded_minor",
+                     "charged_back_minor", "net_minor", "period_start", "period_end"])
     for row in report(start, end):
-        writer.writerow([row.country, row.currency, row.collected, row.refunded, row.net,
-                         start.isoformat(), end.isoformat()])
+        writer.writerow([row.country, row.currency, row.collected, row.refunded,
+                         row.charged_back, row.net, start.isoformat(), end.isoformat()])
     return out.getvalue()

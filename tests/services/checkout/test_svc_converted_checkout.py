@@ -120,7 +120,7 @@ def test_mixed_cart_paid_in_eur_credits_each_seller_in_their_currency(
     assert (report[("DE", "EUR")].collected, report[("DE", "EUR")].refunded) == (1505, 1505)
 
 
-def test_whole_line_refund_of_a_converted_line_in_its_own_currency(
+def test_a_line_refunded_in_parts_in_its_own_currency(
         client, people, stack, psp, rates):
     login(client, "buyer")
     add(client, people["mug"])
@@ -128,8 +128,6 @@ def test_whole_line_refund_of_a_converted_line_in_its_own_currency(
     payment = pay(client, stack, psp, place(client))
     order = db.session.get(Order, payment.order_id)
     board = next(line for line in order.lines if line.currency == "USD")
-    with pytest.raises(ServiceError, match="whole lines"):
-        refunds.request_refund(payment.id, amount=1000, reason="x", actor=SUPPORT, by="support")
     first = refunds.request_refund(payment.id, lines={board.id: 2000}, reason="scratched",
                                    actor=SUPPORT, by="support")
     second = refunds.request_refund(payment.id, lines={board.id: 3900}, reason="returned",
@@ -191,5 +189,103 @@ def test_support_refunds_a_converted_line_in_its_currency_from_the_form(
     assert _confirm(support, url, data).status_code == 303
     assert ledger.balance(AccountKind.ESCROW, str(people["seller"]), "USD") == 0
     assert ledger.balance(AccountKind.TAX_PAYABLE, "DE", "EUR") == 456
+    assert set(per_currency_sums().values()) == {0}
+    assert check_all() == []
+
+
+def test_any_amount_in_the_buyers_currency_splits_over_lines_currencies_and_tax(
+        client, people, stack, psp, rates):
+    set_country(people["buyer"], "DE")
+    login(client, "buyer")
+    add(client, people["mug"])
+    add(client, people["board"])
+    payment = pay(client, stack, psp, place(client))
+    order = db.session.get(Order, payment.order_id)
+    mug, board = sorted(order.lines, key=lambda line: line.currency)  # EUR, USD
+    with pytest.raises(ServiceError, match="At most €94.24"):
+        refunds.plan(payment.id, amount=TOTAL + 1)
+
+    preview = refunds.plan(payment.id, amount=3333)
+    assert preview.total == 3333  # exactly what support typed, in the buyer's currency
+    parts = {p.order_line_id: p for p in preview.lines}
+    # Spread in proportion to what each line can still return (28.56 and 65.68 EUR).
+    assert parts[mug.id].paid + parts[board.id].paid == 3333
+    # The mug is in EUR: its part is net + VAT; the board's in USD at the order's rate.
+    assert parts[mug.id].amount + parts[mug.id].paid_tax == parts[mug.id].paid
+    assert parts[board.id].amount == round(5900 * parts[board.id].paid / 6568)
+
+    first = refunds.request_refund(payment.id, amount=3333, reason="late", actor=SUPPORT,
+                                   by="support")
+    settle(psp)
+    assert first.status == "succeeded" and first.amount == 3333
+    tax_back = sum(line.paid_tax for line in first.lines)
+    assert ledger.balance(AccountKind.TAX_PAYABLE, "DE", "EUR") == 1505 - tax_back
+    assert set(per_currency_sums().values()) == {0}
+    assert check_all() == []
+
+    # An odd amount, then the rest: the buyer gets back exactly what they paid, each seller
+    # gives back exactly their line, the tax owed for the order is zero again.
+    refunds.request_refund(payment.id, amount=1, reason="goodwill", actor=SUPPORT, by="support")
+    rest = refunds.request_refund(payment.id, reason="returned", actor=SUPPORT, by="support")
+    settle(psp)
+    assert first.amount + 1 + rest.amount == TOTAL
+    session = psp_call(stack["psp_url"], "GET",
+                       f"/v1/payment_sessions/{payment.psp_reference}").json()
+    assert session["amount_refunded"] == TOTAL
+    assert ledger.balance(AccountKind.ESCROW, str(people["seller"]), "USD") == 0
+    assert ledger.balance(AccountKind.ESCROW, str(people["seller"]), "EUR") == 0
+    assert ledger.balance(AccountKind.TAX_PAYABLE, "DE", "EUR") == 0
+    assert ledger.balance(AccountKind.FX_MARGIN, "", "EUR") == 0
+    assert set(per_currency_sums().values()) == {0}
+    assert check_all() == []
+
+
+def test_support_previews_an_amount_in_both_currencies_from_the_form(
+        app, client, people, stack, psp, rates):
+    from tests.blueprints.test_bp_refunds import _confirm, _html
+
+    set_country(people["buyer"], "DE")
+    login(client, "buyer")
+    add(client, people["mug"])
+    add(client, people["board"])
+    payment = pay(client, stack, psp, place(client))
+    support = app.test_client()
+    login(support, "support")
+    url = f"/support/payments/{payment.id}/refunds"
+    data = {"amount": "20.00", "reason": "partly damaged"}
+    preview = _html(support.post(url, data={**data, "step": "preview"}))
+    assert "Confirm refund of €20.00" in preview
+    # The board's part shows the seller's dollars at the order's rate and the VAT in it.
+    assert "from the seller at the order" in preview and "$" in preview
+    assert "of which tax" in preview
+    assert _confirm(support, url, data).status_code == 303
+    assert payment.amount_refunded == 2000
+    assert set(per_currency_sums().values()) == {0}
+    assert check_all() == []
+
+
+def test_the_seller_previews_a_converted_line_in_both_currencies(
+        app, client, people, stack, psp, rates):
+    from tests.blueprints.test_bp_refunds import _confirm, _html
+
+    set_country(people["buyer"], "DE")
+    login(client, "buyer")
+    add(client, people["mug"])
+    add(client, people["board"])
+    payment = pay(client, stack, psp, place(client))
+    board = next(line for line in db.session.get(Order, payment.order_id).lines
+                 if line.currency == "USD")
+    seller = app.test_client()
+    login(seller, "seller")
+    url = f"/seller/lines/{board.id}/refund"
+    data = {"amount": "10.00", "reason": "scratched"}
+    html = _html(seller.post(url, data={**data, "step": "preview"}))
+    # 10.00 USD of the board's 59.00: the buyer gets 10/59 of 55.19 + 10.49 EUR back.
+    back = round(6568 * 1000 / 5900)
+    assert f"Confirm refund of €{back / 100:.2f}" in html
+    assert "$10.00 from you at the order" in html and 'data-kind="from_escrow">$10.00' in html
+    assert "of which tax €1.78" in html
+    assert _confirm(seller, url, data).status_code == 303
+    assert ledger.balance(AccountKind.ESCROW, str(people["seller"]), "USD") == 4900
     assert set(per_currency_sums().values()) == {0}
     assert check_all() == []

@@ -139,7 +139,7 @@ def test_a_captured_mixed_cart_balances_in_every_currency(presentment, specs, bp
     for seller_id, cur, settlement, tax_bps in specs:
         c = convert(settlement, cur, presentment, RATES.rate(cur, presentment), bps)
         tax = (c.presentment * tax_bps * 2 + 10_000) // 20_000
-        lines.append(cc.LineMoney(seller_id, cur, settlement, c.at_mid, c.margin, tax, "DE"))
+        lines.append(cc.LineMoney(c.at_mid, c.margin, tax, "DE", seller_id, cur, settlement))
     captured = sum(line.paid for line in lines)
     assume(captured > 0)  # an order's total is positive (orders.total_positive)
     fee = captured // 40
@@ -153,8 +153,9 @@ def test_a_captured_mixed_cart_balances_in_every_currency(presentment, specs, bp
                              if line.settlement_currency == cur)
     # Refunding every line in full at the order's rate returns exactly what was captured and
     # leaves the conversion, margin and tax accounts where they started.
-    parts = [cc.RefundPart(LineShare(line.seller_id, line.settlement, 0, False),
-                           line.settlement_currency, line.at_mid, line.margin, line.tax, "DE")
+    parts = [cc.RefundPart(line.at_mid, line.margin, line.tax, "DE",
+                           LineShare(line.seller_id, line.settlement, 0, False),
+                           line.settlement_currency)
              for line in lines]
     back = cc.refund("sandbox", presentment, parts)
     both = postings + back
@@ -169,7 +170,7 @@ def test_a_captured_mixed_cart_balances_in_every_currency(presentment, specs, bp
 
 
 def test_a_capture_that_does_not_add_up_is_refused():
-    line = cc.LineMoney(1, "USD", 5900, 5438, 81, 0, None)
+    line = cc.LineMoney(5438, 81, 0, None, 1, "USD", 5900)
     with pytest.raises(ValueError):
         cc.capture("sandbox", "EUR", 5000, 0, [line])
 
