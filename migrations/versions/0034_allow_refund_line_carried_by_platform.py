@@ -13,7 +13,7 @@ Create Date: 2026-12-07 15:30:00.000000
 from alembic import op
 
 revision = "0034"
-down_revision = "0029"
+down_revision = "0032"
 branch_labels = None
 depends_on = None
 
