@@ -20,11 +20,11 @@ SUPPORT = Actor("support@sim.example", "127.0.0.1")
 IBANS = ("DE89370400440532013000", "GB82WEST12345698765432", "FR1420041010050500013M02606")
 # pm_card_createDispute: captured, then disputed by the issuer (a chargeback).
 CARDS = ["pm_card_visa"] * 6 + ["pm_card_chargeDeclined", "pm_card_threeDSecure2Required",
-                                "pm_card_createDispute"]
+                                "pm_card_threeDSecure2Required", "pm_card_createDispute"]
 DECISIONS = ("refund_full", "refund_partial", "release", "split")
 
 # step → weight; the seed draws steps in these proportions.
-STEPS = {"checkout": 4, "pay": 8, "pay_twice": 1, "pay_saved": 2, "answer_3ds": 1,
+STEPS = {"checkout": 4, "pay": 8, "pay_twice": 1, "pay_saved": 2, "answer_3ds": 2,
          "refund": 5, "refund_twice": 1, "seller_refund": 2, "release": 4, "payout": 3,
          "bank_change": 1, "fail_refund": 1, "return_payout": 1, "claim": 2, "decide": 2,
          "close_dispute": 1, "redis_down": 1, "advance": 4, "work": 12, "deliver": 7}
@@ -66,7 +66,7 @@ def checkout(world, rng, people):
         cart.set_quantity(people[buyer], people[item], rng.randint(1, 2), add=True)
     actor = Actor(f"{buyer}@sim.example", "127.0.0.1", user_id=people[buyer])
     order_id = service.place_order(people[buyer], "EUR", actor)
-    save = rng.random() < 0.3  # "Save my card": the vault keeps it once it has paid
+    save = rng.random() < 0.4  # "Save my card": the vault keeps it once it has paid
     with world.platform.test_request_context():
         start = service.start_payment(order_id, people[buyer], "hosted", actor, save_card=save)
     return f"order {order_id} payment {start.payment_id}" + (" (save card)" if save else "")
@@ -111,9 +111,15 @@ def pay_saved(world, rng, people):
                                     .where(SavedPaymentMethod.revoked_at.is_(None))
                                     .order_by(SavedPaymentMethod.id)))
     method_id, buyer_id = _pick(rng, cards)
-    order_id = _pick(rng, _ids(Order.buyer_id == buyer_id,
-                               Order.status == "awaiting_payment", model=Order))
     actor = Actor("buyer@sim.example", "127.0.0.1", user_id=buyer_id)
+    waiting = _ids(Order.buyer_id == buyer_id, Order.status == "awaiting_payment", model=Order)
+    if waiting and rng.random() < 0.5:
+        order_id = rng.choice(waiting)   # an order whose hosted session is still live
+    else:                                # a new order, paid with the card straight away
+        from app.services.shop import cart
+
+        cart.set_quantity(buyer_id, people[rng.choice(["mug", "candle", "lamp"])], 1, add=True)
+        order_id = service.place_order(buyer_id, "EUR", actor)
     with world.platform.test_request_context():
         start = service.pay_with_saved(order_id, buyer_id, method_id, actor)
     return (f"order {order_id} paid with saved card {method_id}: payment {start.payment_id}"
@@ -125,15 +131,17 @@ def answer_3ds(world, rng, people):
     from sandbox_psp.models import PaymentSession
     from sandbox_psp.models import db as psp_db
 
-    payment_id = _pick(rng, _ids(Payment.status == S.REQUIRES_ACTION.value,
-                                 Payment.psp_reference.is_not(None)))
-    reference = db.session.get(Payment, payment_id).psp_reference
+    # The PSP's own record says who is being challenged (our status may lag its webhook).
     with world.psp.app_context():
-        session = psp_db.session.get(PaymentSession, reference)
-        kind = {"hosted": "pay", "embedded": "embed", "fields": "auth"}.get(session.mode)
-        token, status = session.form_token, session.status
-    if status != "requires_action" or kind is None:
-        raise Expected(f"the PSP's session is {status}")
+        waiting = {row.id: (row.mode, row.form_token) for row in psp_db.session.execute(
+            psp_db.select(PaymentSession).where(PaymentSession.status == "requires_action")
+            .order_by(PaymentSession.id)).scalars()}
+    payment_id = _pick(rng, _ids(Payment.psp_reference.in_(sorted(waiting))))
+    reference = db.session.get(Payment, payment_id).psp_reference
+    mode, token = waiting[reference]
+    kind = {"hosted": "pay", "embedded": "embed", "fields": "auth"}.get(mode)
+    if kind is None:
+        raise Expected(f"no challenge page for a {mode} session")
     outcome = rng.choice(["complete", "complete", "fail"])
     answer = world.psp.test_client().post(f"/{kind}/{reference}/3ds",
                                           data={"form_token": token, "outcome": outcome})
