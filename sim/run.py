@@ -162,8 +162,11 @@ def _settle(world: World, rng) -> str | None:
 
 
 def soak(world: World, seeds, password_hash: str, on_failure=print,
-         budget: float | None = None) -> dict:
-    """Run every seed (or as many as `budget` seconds allow); the summary table's numbers."""
+         budget: float | None = None, shrink: bool = True) -> dict:
+    """Run every seed (or as many as `budget` seconds allow); the summary table's numbers.
+    A failing seed is shrunk to its minimal run (unless `shrink` is off) before its report."""
+    from sim.shrink import shrink as shrink_run
+
     started = time.perf_counter()
     by_invariant: Counter = Counter()
     failed = []
@@ -178,9 +181,21 @@ def soak(world: World, seeds, password_hash: str, on_failure=print,
                 failed.append(seed)
                 for name, problems in result.violations.items():
                     by_invariant[name] += len(problems)
+                if shrink:
+                    shrink_run(world, result, password_hash)
                 on_failure(result.report())
     return {"runs": runs, "failed_seeds": failed, "violations": dict(by_invariant),
             "seconds": time.perf_counter() - started}
+
+
+def merge(summaries: list[dict], seconds: float) -> dict:
+    """One table's numbers from the soaks of several processes."""
+    by_invariant: Counter = Counter()
+    for summary in summaries:
+        by_invariant.update(summary["violations"])
+    return {"runs": sum(s["runs"] for s in summaries),
+            "failed_seeds": sorted(seed for s in summaries for seed in s["failed_seeds"]),
+            "violations": dict(by_invariant), "seconds": seconds}
 
 
 def table(summary: dict) -> str:
