@@ -68,20 +68,10 @@ def _quiet() -> None:
     warnings.simplefilter("ignore")
 
 
-def _worker(job: tuple) -> dict:
-    """One process's share of the seeds, in a world of its own."""
-    seeds, budget, shrink = job
-    _quiet()
-    from sim.run import soak
-    from sim.world import fast_hash, standalone
-
-    return soak(standalone(), seeds, fast_hash(), budget=budget, shrink=shrink,
-                on_failure=lambda report: print(report, flush=True))
-
-
 def _parallel(args) -> int:
     import multiprocessing
 
+    from sim.parallel import share
     from sim.run import merge, table
 
     if os.environ.get("DATABASE_URL"):
@@ -92,7 +82,7 @@ def _parallel(args) -> int:
     shares = [(seeds[n::args.jobs], args.budget, not args.no_shrink) for n in range(args.jobs)]
     # spawn: each process imports the app afresh and builds its own world (temp files, Redis).
     with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
-        summaries = pool.map(_worker, shares)
+        summaries = pool.map(share, shares)
     summary = merge(summaries, time.perf_counter() - started)
     print(table(summary))
     return 0 if not summary["failed_seeds"] else 1
