@@ -46,6 +46,26 @@ class SimClock:
         self.t += seconds
 
 
+class _SimTime:
+    """The `time` module as the sandbox PSP's modules see it in a run: `time()` is the run's
+    clock. Without it the PSP stamped sessions, payouts and deliveries with the wall clock
+    while its deliverer ran on the run's (years later): every session expired at the first
+    delivery, a session paid hours after its expiry was authorized, payouts settled at once."""
+
+    def __init__(self, clock: SimClock):
+        self.clock = clock
+
+    def time(self) -> float:
+        return self.clock()
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+# The sandbox PSP's modules that read the time (each `import time`).
+PSP_TIMED = ("models", "sessions", "payouts", "events", "tokens", "webhooks")
+
+
 @dataclass
 class Job:
     func: str
@@ -153,6 +173,9 @@ class World:
         from app.providers.registry import get_provider
 
         self.jobs = Jobs(self.clock)
+        psp_modules = [importlib.import_module(f"sandbox_psp.{name}") for name in PSP_TIMED]
+        for module in psp_modules:
+            module.time = _SimTime(self.clock)
         with self.platform.app_context():
             real_timestamp, real_class = app_clock.timestamp, queues.__class__
             app_clock.timestamp = self.clock
@@ -177,6 +200,8 @@ class World:
                 inner._http.adapters.pop(prefix, None)
                 queues.__class__ = real_class
                 app_clock.timestamp = real_timestamp
+                for module in psp_modules:
+                    module.time = time
 
     def outage_start(self, until: int, flush: bool) -> None:
         """Redis goes away until step `until`: enqueues fail, the breaker, rate limits and
