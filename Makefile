@@ -53,12 +53,14 @@ $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt
 	@touch $@
 
-# The seeded simulation (docs/simulation.md): SEEDS=N runs (from FIRST), SEED=S replays one,
-# BUDGET=seconds stops starting new seeds after that long.
+# The seeded simulation (docs/simulation.md): SEEDS=N runs (from FIRST) in SOAK_JOBS processes,
+# SEED=S replays one (KEEP=steps FAULTS=ids: a shrunk trace's replay line), BUDGET=seconds stops
+# starting new seeds after that long, SHRINK=0 reports failing seeds unshrunk.
 SEEDS ?= 100
 FIRST ?= 0
+SOAK_JOBS ?= 1
 soak: setup
-	$(PY) -m sim $(if $(SEED),--seed $(SEED),--seeds $(SEEDS) --first $(FIRST) $(if $(BUDGET),--budget $(BUDGET)))
+	$(PY) -m sim $(if $(SEED),--seed $(SEED) $(if $(KEEP),--keep $(KEEP)) $(if $(FAULTS),--faults $(FAULTS)),--seeds $(SEEDS) --first $(FIRST) --jobs $(SOAK_JOBS) $(if $(BUDGET),--budget $(BUDGET))) $(if $(filter 0,$(SHRINK)),--no-shrink)
 
 clean:
 	rm -rf instance .pytest_cache

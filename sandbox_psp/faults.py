@@ -90,17 +90,36 @@ def clear():
 @dataclass
 class FaultPlan:
     """Faults drawn from one seed: `api_rate` of keyed POSTs fail one of FAULTS' ways;
-    `webhook_rates` gives the odds of a delivery being dropped, failed or duplicated."""
+    `webhook_rates` gives the odds of a delivery being dropped, failed or duplicated.
+
+    The draws of each step of a run come from their own stream (`at(step)`), and each fault
+    drawn has an id "<step>.<n>": leaving steps out or muting faults (a shrinker's
+    doing: `only` keeps those ids and mutes every other) changes no other draw, so a shrunk run
+    replays the rest of the original exactly."""
 
     seed: int
     api_rate: float = 0.15
     webhook_rates: dict = field(default_factory=lambda: {"drop": 0.08, "fail": 0.15,
                                                          "duplicate": 0.12})
     enabled: bool = True
-    drawn: list = field(default_factory=list)   # (what, where, fault): the run's fault trace
+    only: frozenset | None = None               # the fault ids that may fire (None: all)
+    drawn: list = field(default_factory=list)   # (id, what, where, fault): the fault trace
 
     def __post_init__(self):
-        self.rng = random.Random(f"faults:{self.seed}")
+        self.at("start")
+
+    def at(self, step) -> None:
+        """Draw from `step`'s own stream from now on."""
+        self.rng = random.Random(f"faults:{self.seed}:{step}")
+        self.step, self.count = step, 0
+
+    def _keep(self, what: str, where: str, fault: str) -> bool:
+        self.count += 1
+        fault_id = f"{self.step}.{self.count}"
+        if self.only is not None and fault_id not in self.only:
+            return False
+        self.drawn.append((fault_id, what, where, fault))
+        return True
 
     def api(self, method: str, path: str) -> dict | None:
         """The fault for this API call, or None."""
@@ -109,7 +128,8 @@ class FaultPlan:
         if self.rng.random() >= self.api_rate:
             return None
         fault = self.rng.choice(FAULTS)
-        self.drawn.append(("api", f"{method} {path}", fault))
+        if not self._keep("api", f"{method} {path}", fault):
+            return None
         return {"fault": fault, "count": 1, "path": "", "method": "", "retry_after": 1.0,
                 "delay": 0.0}
 
@@ -122,8 +142,7 @@ class FaultPlan:
         for fate, rate in self.webhook_rates.items():
             edge += rate
             if draw < edge:
-                self.drawn.append(("webhook", event_type, fate))
-                return fate
+                return fate if self._keep("webhook", event_type, fate) else "deliver"
         return "deliver"
 
     def order(self, batch: list) -> list:

@@ -48,6 +48,33 @@ def check(world: World, dead_letters: list) -> dict[str, list[str]]:
     return found
 
 
+def quiet(world: World) -> bool:
+    """Nothing left for any owner: no job but the periodic chains, no webhook waiting at the
+    PSP, nothing non-terminal on either side (the settling may stop early)."""
+    from sandbox_psp import models as psp
+
+    if world.jobs.ready or any(not job_id.startswith("periodic-")
+                               for job_id in world.jobs.scheduled):
+        return False
+    db.session.expire_all()
+    if db.session.execute(select(Payment.id).where(
+            Payment.status.in_([s.value for s in STUCK_PAYMENTS])).limit(1)).first() \
+            or db.session.execute(select(Refund.id).where(Refund.status == "pending")
+                                  .limit(1)).first() \
+            or db.session.execute(select(Payout.id).where(Payout.status.in_(
+                ("pending", "in_transit"))).limit(1)).first():
+        return False
+    with world.psp.app_context():
+        busy = (psp.db.session.execute(select(psp.Delivery.id).where(
+                    psp.Delivery.status == "pending").limit(1)).first()
+                or psp.db.session.execute(select(psp.Refund.id).where(
+                    psp.Refund.status == "pending").limit(1)).first()
+                or psp.db.session.execute(select(psp.Payout.id).where(
+                    psp.Payout.status == "pending").limit(1)).first())
+        psp.db.session.remove()
+    return not busy
+
+
 def _chargebacks_match(world: World, problems: list) -> None:
     """Every dispute the PSP has is a chargeback case of ours in the same status (the webhooks
     had days to arrive; a lost one is re-fetched by the owner of its case)."""

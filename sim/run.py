@@ -15,58 +15,111 @@ SETTLE_DAYS = 9          # longer than the janitor's whole cadence (5 min, 1 h, 
 WORK_LIMIT = 400         # jobs per settling round: a loop that never ends is a violation too
 
 
+INVARIANTS = ("ledger", "psp_money", "psp_executions", "payouts", "chargebacks", "stuck",
+              "dead_letter", "crash", "injected")
+
+
 @dataclass
 class Result:
     seed: int
     violations: dict[str, list[str]]
     trace: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    steps: tuple[int, ...] = ()          # the workload steps this run made (by index)
+    faults: tuple[str, ...] = ()         # the ids of the faults that fired
+    shrunk: Result | None = None         # the minimal run that breaks the same invariant
 
     @property
     def ok(self) -> bool:
         return not any(self.violations.values())
 
+    @property
+    def broken(self) -> str | None:
+        """The first invariant this run broke (the one a shrinker keeps broken)."""
+        return next((name for name in INVARIANTS if self.violations.get(name)), None)
+
+    def replay(self, full: bool = True) -> str:
+        """The command that replays exactly this run."""
+        if full:
+            return f"make soak SEED={self.seed}"
+        return (f"make soak SEED={self.seed} KEEP={','.join(map(str, self.steps)) or 'none'} "
+                f"FAULTS={','.join(self.faults) or 'none'}")
+
     def report(self) -> str:
-        """The seed, what broke, and the run's trace (workload steps and the faults drawn)."""
-        lines = [f"seed {self.seed} FAILED — replay: make soak SEED={self.seed}"]
-        for name, problems in self.violations.items():
-            lines += [f"  [{name}] {p}" for p in problems[:10]]
-        lines.append("  trace:")
-        lines += [f"    {line}" for line in self.trace]
+        """The seed, what broke, and the trace: the minimal one when the run was shrunk."""
+        lines = [f"seed {self.seed} FAILED — replay: {self.replay()}"]
+        lines += self._violations()
+        if self.shrunk is None:
+            lines.append("  trace:")
+            lines += [f"    {line}" for line in self.trace]
+            return "\n".join(lines)
+        small = self.shrunk
+        lines.append(f"  minimal trace ({len(small.steps)} of {len(self.steps)} steps, "
+                     f"{len(small.faults)} of {len(self.faults)} faults, still breaks "
+                     f"[{small.broken}]) — replay: {small.replay(full=False)}")
+        lines += ["  " + line for line in small._violations()]
+        lines += [f"    {line}" for line in small.trace]
         return "\n".join(lines)
 
+    def _violations(self) -> list[str]:
+        lines = []
+        for name, problems in self.violations.items():
+            lines += [f"  [{name}] {p}" for p in problems[:10]]
+        return lines
 
-def run_seed(world: World, seed: int, password_hash: str, steps: int = STEPS_PER_RUN) -> Result:
-    """Drive one seeded run in an attached world; returns its violations and trace."""
+
+def step_name(seed: int, number: int) -> str:
+    """What step `number` of a seed's run does: its own draw, so any subset of a run's steps
+    replays each of them as it was in the whole run."""
+    rng = seeded(seed, f"step:{number}")
+    return rng.choices(list(workload.STEPS), weights=list(workload.STEPS.values()))[0]
+
+
+def run_seed(world: World, seed: int, password_hash: str, steps: int = STEPS_PER_RUN,
+             keep=None, faults=None, extra_check=None) -> Result:
+    """Drive one seeded run in an attached world; returns its violations and trace.
+    `keep`: only these step numbers; `faults`: only these fault ids fire (both None: the whole
+    run). `extra_check(world)` → problems is a test's own invariant ("injected")."""
     from app.jobs.scheduling import schedule_periodic
 
     started = time.perf_counter()
     people = world.reset(password_hash)
-    rng, job_rng = seeded(seed, "workload"), seeded(seed, "jobs")
-    plan = FaultPlan(seed)
+    plan = FaultPlan(seed, only=None if faults is None else frozenset(faults))
     install_plan(world.psp, plan)
+    numbers = tuple(range(steps) if keep is None else sorted(keep))
     trace: list[str] = []
-    _setup(world, people)
-    schedule_periodic()
     try:
-        for number in range(steps):
-            step = rng.choices(list(workload.STEPS), weights=list(workload.STEPS.values()))[0]
-            what = workload.do(world, step, job_rng if step == "work" else rng, people)
+        plan.at("setup")
+        _setup(world, people)
+        schedule_periodic()
+        for number in numbers:
+            step = step_name(seed, number)
+            plan.at(number)
+            world.step = number
+            world.outage_check()
+            rng = seeded(seed, f"{'jobs' if step == 'work' else 'workload'}:{number}")
+            what = workload.do(world, step, rng, people)
             trace.append(f"{number:02d} {step}: {what}")
+        world.outage_end()
         plan.enabled = False  # the weather clears: every owner gets to finish its work
-        stalled = _settle(world, job_rng)
+        stalled = _settle(world, seeded(seed, "settle"))
         violations = invariants.check(world, world.jobs.dead)
         if stalled:
             violations.setdefault("stuck", []).append(stalled)
+        if extra_check is not None:
+            violations["injected"] = extra_check(world)
     except Exception as exc:  # a crash of the platform's own code is a finding, not a stop
         from app.extensions import db
 
+        world.outage_end()
         db.session.rollback()
         violations = {"crash": [f"{type(exc).__name__}: {exc}"[:300]]}
     finally:
         install_plan(world.psp, None)
-    trace += [f"fault {kind} {where}: {fault}" for kind, where, fault in plan.drawn]
-    return Result(seed, violations, trace, time.perf_counter() - started)
+    trace += [f"fault {fault_id} {kind} {where}: {fault}"
+              for fault_id, kind, where, fault in plan.drawn]
+    return Result(seed, violations, trace, time.perf_counter() - started, numbers,
+                  tuple(fault_id for fault_id, *_ in plan.drawn))
 
 
 def _setup(world: World, people: dict) -> None:
@@ -82,12 +135,19 @@ def _setup(world: World, people: dict) -> None:
 
 
 SETTLE_STEPS = [600, 3600, 6 * 3600] + [24 * 3600] * SETTLE_DAYS
+# From this round on (2 days in: every lost webhook caught up, every timer fired) a quiet run
+# stops settling: the remaining days would only run periodic owners with nothing to do, and
+# they were 2/3 of a seed's time (profiled). A run with anything left to do gets all 9 days.
+QUIET_AFTER = 5
 
 
 def _settle(world: World, rng) -> str | None:
     """Days pass with no faults: webhooks, jobs and periodic owners run until all is quiet."""
-    for seconds in SETTLE_STEPS:
+    for number, seconds in enumerate(SETTLE_STEPS):
+        if number >= QUIET_AFTER and invariants.quiet(world):
+            return None
         world.clock.advance(seconds)
+        world.ensure_periodic()
         for _ in range(WORK_LIMIT):
             delivered = world.deliver()
             world.jobs.promote()
@@ -102,8 +162,11 @@ def _settle(world: World, rng) -> str | None:
 
 
 def soak(world: World, seeds, password_hash: str, on_failure=print,
-         budget: float | None = None) -> dict:
-    """Run every seed (or as many as `budget` seconds allow); the summary table's numbers."""
+         budget: float | None = None, shrink: bool = True) -> dict:
+    """Run every seed (or as many as `budget` seconds allow); the summary table's numbers.
+    A failing seed is shrunk to its minimal run (unless `shrink` is off) before its report."""
+    from sim.shrink import shrink as shrink_run
+
     started = time.perf_counter()
     by_invariant: Counter = Counter()
     failed = []
@@ -118,14 +181,26 @@ def soak(world: World, seeds, password_hash: str, on_failure=print,
                 failed.append(seed)
                 for name, problems in result.violations.items():
                     by_invariant[name] += len(problems)
+                if shrink:
+                    shrink_run(world, result, password_hash)
                 on_failure(result.report())
     return {"runs": runs, "failed_seeds": failed, "violations": dict(by_invariant),
             "seconds": time.perf_counter() - started}
 
 
+def merge(summaries: list[dict], seconds: float) -> dict:
+    """One table's numbers from the soaks of several processes."""
+    by_invariant: Counter = Counter()
+    for summary in summaries:
+        by_invariant.update(summary["violations"])
+    return {"runs": sum(s["runs"] for s in summaries),
+            "failed_seeds": sorted(seed for s in summaries for seed in s["failed_seeds"]),
+            "violations": dict(by_invariant), "seconds": seconds}
+
+
 def table(summary: dict) -> str:
     """The soak's table: runs, violations by invariant, seconds."""
-    names = ["ledger", "psp_money", "psp_executions", "payouts", "chargebacks", "stuck", "dead_letter", "crash"]
+    names = INVARIANTS[:-1]
     rows = [("runs", summary["runs"]), ("failed runs", len(summary["failed_seeds"])),
             ("failed seeds", " ".join(map(str, summary["failed_seeds"][:20])) or "-")]
     rows += [(f"violations: {name}", summary["violations"].get(name, 0)) for name in names]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from redis.exceptions import RedisError
 from sqlalchemy import select
 
 from app.domain.payment_states import PaymentStatus
@@ -19,14 +20,14 @@ SUPPORT = Actor("support@sim.example", "127.0.0.1")
 IBANS = ("DE89370400440532013000", "GB82WEST12345698765432", "FR1420041010050500013M02606")
 # pm_card_createDispute: captured, then disputed by the issuer (a chargeback).
 CARDS = ["pm_card_visa"] * 6 + ["pm_card_chargeDeclined", "pm_card_threeDSecure2Required",
-                                "pm_card_createDispute"]
+                                "pm_card_threeDSecure2Required", "pm_card_createDispute"]
 DECISIONS = ("refund_full", "refund_partial", "release", "split")
 
 # step → weight; the seed draws steps in these proportions.
-STEPS = {"checkout": 4, "pay": 8, "pay_twice": 1, "refund": 5, "refund_twice": 1,
-         "seller_refund": 2, "release": 4, "payout": 3, "bank_change": 1, "fail_refund": 1,
-         "return_payout": 1, "claim": 2, "decide": 2, "close_dispute": 1, "advance": 4,
-         "work": 12, "deliver": 7}
+STEPS = {"checkout": 4, "pay": 8, "pay_twice": 1, "pay_saved": 2, "answer_3ds": 2,
+         "refund": 5, "refund_twice": 1, "seller_refund": 2, "release": 4, "payout": 3,
+         "bank_change": 1, "fail_refund": 1, "return_payout": 1, "claim": 2, "decide": 2,
+         "close_dispute": 1, "redis_down": 1, "advance": 4, "work": 12, "deliver": 7}
 
 
 class Expected(Exception):
@@ -51,6 +52,9 @@ def do(world: World, step: str, rng, people: dict) -> str:
         return f"refused: {type(exc).__name__}: {exc}"[:120]
     except Expected as exc:
         return f"skipped: {exc}"
+    except RedisError as exc:  # after its commit: the person sees an error page, owners recover
+        db.session.rollback()
+        return f"error page (Redis down): {exc}"[:120]
 
 
 def checkout(world, rng, people):
@@ -62,9 +66,10 @@ def checkout(world, rng, people):
         cart.set_quantity(people[buyer], people[item], rng.randint(1, 2), add=True)
     actor = Actor(f"{buyer}@sim.example", "127.0.0.1", user_id=people[buyer])
     order_id = service.place_order(people[buyer], "EUR", actor)
+    save = rng.random() < 0.4  # "Save my card": the vault keeps it once it has paid
     with world.platform.test_request_context():
-        start = service.start_payment(order_id, people[buyer], "hosted", actor)
-    return f"order {order_id} payment {start.payment_id}"
+        start = service.start_payment(order_id, people[buyer], "hosted", actor, save_card=save)
+    return f"order {order_id} payment {start.payment_id}" + (" (save card)" if save else "")
 
 
 def pay(world, rng, people, card=None):
@@ -94,6 +99,53 @@ def pay_twice(world, rng, people):
             world.psp_post(f"/v1/payment_sessions/{payment.psp_reference}/authorize",
                            {"payment_method": "pm_card_visa"})
     return f"order {first.order_id} paid on payments {first.id} and {second_id}"
+
+
+def pay_saved(world, rng, people):
+    """A returning buyer pays an order awaiting payment with a saved card (server-side
+    authorization; a 3-D Secure card leaves the payment waiting for the challenge)."""
+    from app.models import Order, SavedPaymentMethod
+    from app.services.checkout import checkout as service
+
+    cards = list(db.session.execute(select(SavedPaymentMethod.id, SavedPaymentMethod.buyer_id)
+                                    .where(SavedPaymentMethod.revoked_at.is_(None))
+                                    .order_by(SavedPaymentMethod.id)))
+    method_id, buyer_id = _pick(rng, cards)
+    actor = Actor("buyer@sim.example", "127.0.0.1", user_id=buyer_id)
+    waiting = _ids(Order.buyer_id == buyer_id, Order.status == "awaiting_payment", model=Order)
+    if waiting and rng.random() < 0.5:
+        order_id = rng.choice(waiting)   # an order whose hosted session is still live
+    else:                                # a new order, paid with the card straight away
+        from app.services.shop import cart
+
+        cart.set_quantity(buyer_id, people[rng.choice(["mug", "candle", "lamp"])], 1, add=True)
+        order_id = service.place_order(buyer_id, "EUR", actor)
+    with world.platform.test_request_context():
+        start = service.pay_with_saved(order_id, buyer_id, method_id, actor)
+    return (f"order {order_id} paid with saved card {method_id}: payment {start.payment_id}"
+            + (" (3-D Secure asked)" if start.redirect_url else ""))
+
+
+def answer_3ds(world, rng, people):
+    """The buyer answers the issuer's 3-D Secure challenge on the PSP's page: passes or fails."""
+    from sandbox_psp.models import PaymentSession
+    from sandbox_psp.models import db as psp_db
+
+    # The PSP's own record says who is being challenged (our status may lag its webhook).
+    with world.psp.app_context():
+        waiting = {row.id: (row.mode, row.form_token) for row in psp_db.session.execute(
+            psp_db.select(PaymentSession).where(PaymentSession.status == "requires_action")
+            .order_by(PaymentSession.id)).scalars()}
+    payment_id = _pick(rng, _ids(Payment.psp_reference.in_(sorted(waiting))))
+    reference = db.session.get(Payment, payment_id).psp_reference
+    mode, token = waiting[reference]
+    kind = {"hosted": "pay", "embedded": "embed", "fields": "auth"}.get(mode)
+    if kind is None:
+        raise Expected(f"no challenge page for a {mode} session")
+    outcome = rng.choice(["complete", "complete", "fail"])
+    answer = world.psp.test_client().post(f"/{kind}/{reference}/3ds",
+                                          data={"form_token": token, "outcome": outcome})
+    return f"buyer answers 3-D Secure on payment {payment_id}: {outcome} ({answer.status_code})"
 
 
 def _refundable():
@@ -225,6 +277,15 @@ def close_dispute(world, rng, people):
     return f"dispute {reference} closed {outcome}: {answer.get('status')}"
 
 
+def redis_down(world, rng, people):
+    """Redis becomes unreachable for a few steps, and comes back as it was or flushed."""
+    if world.outage is not None:
+        raise Expected("Redis is already down")
+    span, flush = rng.randint(1, 6), rng.random() < 0.4
+    world.outage_start(world.step + span + 1, flush)
+    return f"Redis down for {span} steps" + (", flushed when it returns" if flush else "")
+
+
 def advance(world, rng, people):
     # Mostly minutes (a buyer's session lives 30 min), now and then hours or a day.
     seconds = rng.choice([5, 30, 60, 120, 300, 600, 900, 3600, 6 * 3600, 26 * 3600])
@@ -234,6 +295,9 @@ def advance(world, rng, people):
 
 
 def work(world, rng, people):
+    if world.jobs.down:
+        return "jobs: none (Redis down, no worker can dequeue)"
+    reseeded = world.ensure_periodic()  # the worker's maintenance round
     world.jobs.promote()
     done = []
     for _ in range(rng.randint(1, 6)):
@@ -244,14 +308,16 @@ def work(world, rng, people):
         failure = world.run_job(job_id, crash=crash)
         done.append(job_id + (" (crashed after its effect)" if crash else "")
                     + (f" failed: {failure}" if failure else ""))
-    return "jobs: " + ("; ".join(done) or "none ready")
+    return ("jobs: " + ("; ".join(done) or "none ready")
+            + (f" (re-seeded {', '.join(reseeded)})" if reseeded else ""))
 
 
 def deliver(world, rng, people):
     return f"webhooks: {world.deliver()} attempts"
 
 
-STEP_FUNCS = {"checkout": checkout, "pay": pay, "pay_twice": pay_twice, "refund": refund,
+STEP_FUNCS = {"checkout": checkout, "pay": pay, "pay_twice": pay_twice, "pay_saved": pay_saved,
+              "answer_3ds": answer_3ds, "redis_down": redis_down, "refund": refund,
               "refund_twice": lambda w, r, p: refund(w, r, p, twice=True),
               "seller_refund": seller_refund, "release": release, "payout": payout,
               "bank_change": bank_change, "fail_refund": fail_refund,

@@ -46,6 +46,26 @@ class SimClock:
         self.t += seconds
 
 
+class _SimTime:
+    """The `time` module as the sandbox PSP's modules see it in a run: `time()` is the run's
+    clock. Without it the PSP stamped sessions, payouts and deliveries with the wall clock
+    while its deliverer ran on the run's (years later): every session expired at the first
+    delivery, a session paid hours after its expiry was authorized, payouts settled at once."""
+
+    def __init__(self, clock: SimClock):
+        self.clock = clock
+
+    def time(self) -> float:
+        return self.clock()
+
+    def __getattr__(self, name):
+        return getattr(time, name)
+
+
+# The sandbox PSP's modules that read the time (each `import time`).
+PSP_TIMED = ("models", "sessions", "payouts", "events", "tokens", "webhooks")
+
+
 @dataclass
 class Job:
     func: str
@@ -64,17 +84,28 @@ class Jobs:
     scheduled: dict = field(default_factory=dict)   # id → (due, Job)
     dead: list = field(default_factory=list)
     counter: int = 0
+    down: bool = False     # Redis unreachable: nothing can be enqueued, promoted or dequeued
+
+    def _reachable(self) -> None:
+        if self.down:
+            from redis.exceptions import ConnectionError as RedisDown
+
+            raise RedisDown("Error 111 connecting to Redis. Connection refused. (simulated)")
 
     def enqueue(self, func, *args, retry=True, job_id=None):
+        self._reachable()
         self.counter += 1
         self.ready[job_id or f"job-{self.counter}"] = Job(func, args, retry)
 
     def enqueue_in(self, delay, func, *args, job_id=None, result_ttl=None):
+        self._reachable()
         self.counter += 1
         self.scheduled[job_id or f"job-{self.counter}"] = (self.clock() + delay.total_seconds(),
                                                            Job(func, args, False))
 
     def promote(self) -> None:
+        if self.down:
+            return
         for job_id, (due, job) in sorted(self.scheduled.items(), key=lambda kv: kv[1][0]):
             if due <= self.clock():
                 del self.scheduled[job_id]
@@ -131,6 +162,8 @@ class World:
     clock: SimClock = field(default_factory=lambda: SimClock(time.time()))
     jobs: Jobs | None = None
     _undo: list = field(default_factory=list)
+    step: int = 0                     # the workload step being made
+    outage: tuple | None = None       # (first step after the outage, flush Redis at its end)
 
     @contextmanager
     def attached(self):
@@ -140,6 +173,9 @@ class World:
         from app.providers.registry import get_provider
 
         self.jobs = Jobs(self.clock)
+        psp_modules = [importlib.import_module(f"sandbox_psp.{name}") for name in PSP_TIMED]
+        for module in psp_modules:
+            module.time = _SimTime(self.clock)
         with self.platform.app_context():
             real_timestamp, real_class = app_clock.timestamp, queues.__class__
             app_clock.timestamp = self.clock
@@ -164,15 +200,70 @@ class World:
                 inner._http.adapters.pop(prefix, None)
                 queues.__class__ = real_class
                 app_clock.timestamp = real_timestamp
+                for module in psp_modules:
+                    module.time = time
+
+    def outage_start(self, until: int, flush: bool) -> None:
+        """Redis goes away until step `until`: enqueues fail, the breaker, rate limits and
+        fraud windows find no Redis (they must fail open), no job runs; at its end Redis comes
+        back as it was, or empty when `flush` (every queued job and periodic chain lost)."""
+        from redis.exceptions import ConnectionError as RedisDown
+
+        from app.extensions import queues
+
+        if self.outage is not None:
+            return
+        pool = queues.connection.connection_pool
+
+        def refuse(*args, **kwargs):
+            raise RedisDown("Error 111 connecting to Redis. Connection refused. (simulated)")
+
+        self.outage = (until, flush, pool, pool.get_connection)
+        pool.get_connection = refuse
+        self.jobs.down = True
+
+    def outage_check(self) -> None:
+        """End the outage when its last step has passed."""
+        if self.outage is not None and self.step >= self.outage[0]:
+            self.outage_end()
+
+    def outage_end(self) -> None:
+        if self.outage is None:
+            return
+        from app.extensions import queues
+
+        _, flush, pool, get_connection = self.outage
+        pool.get_connection = get_connection
+        self.outage, self.jobs.down = None, False
+        if flush:
+            queues.connection.flushdb()
+            self.jobs.ready.clear()
+            self.jobs.scheduled.clear()
+        self.ensure_periodic()
+
+    def ensure_periodic(self) -> list[str]:
+        """The worker's maintenance round (jobs/scheduling.PeriodicWorker): re-seed every
+        periodic chain that has no next run (after a flush)."""
+        from app.jobs.scheduling import PERIODIC, schedule_periodic
+
+        if self.jobs.down:
+            return []
+        present = set(self.jobs.ready) | set(self.jobs.scheduled)
+        missing = tuple(name for name in PERIODIC if f"periodic-{name}" not in present)
+        if missing:
+            schedule_periodic(missing)
+        return list(missing)
 
     def reset(self, password_hash: str) -> dict:
         """Empty both databases and Redis; the people and items of a fresh run (ids by name)."""
         from app.extensions import db, queues
         from sandbox_psp.models import db as psp_db
 
+        self.outage_end()
         self.jobs.ready.clear()
         self.jobs.scheduled.clear()
         self.jobs.dead.clear()
+        self.step = 0
         # Every run starts at the same instant, whatever ran before it in a soak: a seed's run
         # must not depend on where the previous one left the clock (weekdays, day cuts).
         self.clock.t = SIM_START

@@ -4,27 +4,13 @@ invariants of reference §5 and the sandbox PSP's own records. A failure prints 
 trace; `make soak SEED=<seed>` replays it."""
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from sim.run import run_seed
-from sim.world import World, fast_hash
+from sim.world import fast_hash
 
 # Fixed, so CI is reproducible; `make soak SEEDS=N` runs as many more as there is time for.
 SAMPLE = range(1000, 1012)
-
-
-@pytest.fixture
-def world(stack):
-    """The suite's platform and sandbox apps, wired for a simulation while the test runs."""
-    simulated = World(stack["app"], stack["psp"])
-    logging.disable(logging.WARNING)  # the platform logs every expected PSP failure
-    try:
-        with simulated.attached():
-            yield simulated
-    finally:
-        logging.disable(logging.NOTSET)
 
 
 @pytest.mark.parametrize("seed", SAMPLE)

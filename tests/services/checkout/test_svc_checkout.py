@@ -234,3 +234,22 @@ def test_another_buyers_order_cannot_be_paid(people):
         with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
             checkout.start_payment(order_id, people["other_buyer"], "hosted", ACTOR)
     assert payments_of(order_id) == []
+
+
+def test_checkout_during_a_redis_outage_still_sends_the_buyer_to_pay(people, monkeypatch):
+    """Found by the simulation (seed 0): with Redis down, the session was created at the PSP and
+    committed, then the expiry timer's enqueue raised and the buyer got an error page. The
+    timer is a shortcut (the payment sweeper owns a session past its expiry)."""
+    from redis.exceptions import ConnectionError as RedisDown
+
+    def refused(*args, **kwargs):
+        raise RedisDown("Connection refused")
+
+    order_id = place(people, ("mug", 1))
+    monkeypatch.setattr(queues, "enqueue_in", refused)
+
+    started = start_payment(people, order_id, "hosted")
+
+    assert started.redirect_url
+    payment = db.session.get(Payment, started.payment_id)
+    assert payment.status == "processing" and payment.expires_at is not None
