@@ -172,12 +172,19 @@ def client(app):
     return app.test_client()
 
 
+# The test accounts' hash: werkzeug's default (scrypt) costs 0.1-0.3 s per check on a loaded CI
+# machine, paid on every login of every test. The accounts are throw-away, so their hash uses
+# few PBKDF2 rounds; check_password_hash reads the method from the hash, so the platform's own
+# hashing (User.set_password: signups, password changes, staff accounts) stays its default.
+TEST_ACCOUNT_HASH_METHOD = "pbkdf2:sha256:1000"
+
+
 @pytest.fixture(scope="session")
 def password_hash():
-    """One slow hash for the whole session; every test account shares the password."""
+    """One cheap hash for the whole session; every test account shares the password."""
     from werkzeug.security import generate_password_hash
 
-    return generate_password_hash(BUYER_PASSWORD)
+    return generate_password_hash(BUYER_PASSWORD, method=TEST_ACCOUNT_HASH_METHOD)
 
 
 @pytest.fixture
