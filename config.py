@@ -363,6 +363,10 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = os.environ.get("WTF_CSRF_ENABLED", "0") == "1"
     PSP_TIMEOUT_SECONDS = 5.0
     PSP_RETRY_BASE_SECONDS = 0.01  # retries stay, the waiting between them shrinks
+    # Passwords the suite sets (signups, staff accounts, changes) are throw-away: werkzeug's
+    # default scrypt cost up to 0.6 s each on the loaded CI machine. Still a salted hash, never
+    # the password; every other setting keeps werkzeug's default (models/users.py).
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"
     # The suite logs in and pays from 127.0.0.1 all day: tests that check limits set low ones.
     RATE_LIMITS = {name: (100_000, 60) for name in Config.RATE_LIMITS}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum
 
+from flask import current_app, has_app_context
 from flask_login import UserMixin
 from sqlalchemy import String, false
 from sqlalchemy.orm import Mapped, mapped_column
@@ -51,8 +52,11 @@ class User(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     def set_password(self, password: str) -> None:
-        """Store a salted, slow hash of the password (never the password)."""
-        self.password_hash = generate_password_hash(password)
+        """Store a salted, slow hash of the password (never the password): werkzeug's default
+        method unless the config names one (only the test suite does, config.TestConfig)."""
+        method = current_app.config.get("PASSWORD_HASH_METHOD") if has_app_context() else None
+        self.password_hash = (generate_password_hash(password, method=method) if method
+                              else generate_password_hash(password))
 
     def check_password(self, password: str) -> bool:
         """True when password matches the stored hash."""

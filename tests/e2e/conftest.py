@@ -78,38 +78,94 @@ def topology(stack):
         yield instances
 
 
-@pytest.fixture(scope="module")
-def live_worker(stack, topology, e2e_record):
-    """Each sandbox's webhook deliverer plus a real RQ worker process, for one test module."""
-    from rq import Worker
+class WorkerPool:
+    """The real RQ worker process of the browser tests, started again only when a module's
+    environment differs from the one it was started with.
 
-    from app.extensions import queues
+    A module that configures a PSP fake or a mail server does so through the environment before
+    its worker starts (psp_fakes.settings_in_force, the mail module's `mailer`), so each module
+    still gets a worker that read exactly its settings; modules with the same settings (most of
+    them) share one instead of paying a worker's start-up (importing the whole app) and
+    shutdown every time. A worker started with a module's own settings stops with the module,
+    as before: it must not run scheduled jobs against that module's fakes once they are gone."""
+
+    IGNORED = ("PYTEST_CURRENT_TEST",)  # pytest rewrites it for every test phase
+
+    def __init__(self, stack, e2e_record):
+        self.stack, self.record = stack, e2e_record
+        self.proc, self.env, self.log_path = None, None, None
+        self.baseline = self._settings(os.environ)  # the topology's, before any module's own
+
+    def _settings(self, env) -> dict:
+        return {k: v for k, v in env.items() if k not in self.IGNORED}
+
+    def worker_for(self, env: dict) -> dict:
+        settings = self._settings(env)
+        if self.proc is None or self.proc.poll() is not None or settings != self.env:
+            self.stop()
+            self._start(env)
+            self.env = settings
+        return {"pid": self.proc.pid, "log": self.log_path}
+
+    def _start(self, env: dict) -> None:
+        from rq import Worker
+
+        from app.extensions import queues
+
+        self.log_path = E2E_TMP / f"worker-{len(self.record['worker_logs'])}.log"
+        self.record["worker_logs"].append(self.log_path)
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
+                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        with self.stack["app"].app_context():
+            deadline = time.monotonic() + 30
+            while not any(w.pid == self.proc.pid
+                          for w in Worker.all(connection=queues.connection)):
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(
+                        f"worker did not register:\n{self.log_path.read_text()[-2000:]}")
+                time.sleep(0.05)
+
+    def release(self) -> None:
+        """A module is done with the worker: keep it only if it runs on the shared settings."""
+        if self.env != self.baseline:
+            self.stop()
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        proc, self.proc, self.env = self.proc, None, None
+        proc.terminate()  # SIGTERM: RQ's warm shutdown, the current job finishes first
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@pytest.fixture(scope="package")
+def worker_pool(stack, topology, e2e_record):
+    """The browser tests' worker (WorkerPool), stopped before the topology it was wired to."""
+    pool = WorkerPool(stack, e2e_record)
+    yield pool
+    pool.stop()
+
+
+@pytest.fixture(scope="module")
+def live_worker(stack, topology, worker_pool):
+    """Each sandbox's webhook deliverer plus a real RQ worker process started with this
+    module's environment (shared with the previous module when that was the same)."""
     from sandbox_psp.webhooks import start_deliverer
 
-    log_path = E2E_TMP / f"worker-{len(e2e_record['worker_logs'])}.log"
-    e2e_record["worker_logs"].append(log_path)
     deliverers = [start_deliverer(psp.app, interval=0.1) for psp in topology.values()]
-    with open(log_path, "wb") as log:
-        worker = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
-                                  cwd=ROOT, env=os.environ.copy(), stdout=log,
-                                  stderr=subprocess.STDOUT)
     try:
-        with stack["app"].app_context():
-            deadline = time.monotonic() + 30
-            while not any(w.pid == worker.pid for w in Worker.all(connection=queues.connection)):
-                if worker.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"worker did not register:\n{log_path.read_text()[-2000:]}")
-                time.sleep(0.1)
-        yield {"pid": worker.pid, "log": log_path}
+        yield worker_pool.worker_for(os.environ.copy())
     finally:
         for deliverer in deliverers:
             deliverer.stop()
-        worker.terminate()  # SIGTERM: RQ's warm shutdown, the current job finishes first
-        try:
-            worker.wait(15)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait(5)
+        worker_pool.release()
 
 
 @pytest.fixture
