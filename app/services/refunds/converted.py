@@ -12,12 +12,14 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from app.domain import cross_currency as rules
+from app.domain.capture_states import LineCaptureStatus
 from app.domain.fx import FxError, to_minor
 from app.domain.ledger import LineShare, Posting
 from app.domain.money import Money, allocate, format_money
 from app.domain.refund_states import RefundStatus
 from app.extensions import db
 from app.models import Order, Payment
+from app.models.captures import LineCapture
 from app.models.escrow import EscrowHold
 from app.models.refunds import Refund, RefundLine
 from app.services.errors import Conflict
@@ -26,6 +28,24 @@ from app.services.money import cross_currency, fx, ledger
 
 def order_of(payment: Payment) -> Order:
     return db.session.get(Order, payment.order_id)
+
+
+def captured_money(payment: Payment, order: Order) -> dict[int, rules.LineMoney]:
+    """Order line id → what the buyer paid for it, of what was captured. Captured per shipment
+    (services/payments/captures), each line was captured whole on its own and a voided one not
+    at all; otherwise the payment's capture is split over every line."""
+    per_shipment = list(db.session.execute(
+        select(LineCapture.order_line_id, LineCapture.status)
+        .where(LineCapture.payment_id == payment.id)))
+    if not per_shipment:
+        lines = list(order.lines)
+        return dict(zip((line.id for line in lines),
+                        cross_currency.line_money(order, payment.amount_captured)))
+    taken = {line_id for line_id, status in per_shipment
+             if status == LineCaptureStatus.CAPTURED.value}
+    lines = [line for line in order.lines if line.id in taken]
+    return dict(zip((line.id for line in lines), cross_currency.line_money(
+        order, sum(line.paid for line in lines), lines)))
 
 
 def _returned(payment_id: int) -> dict[int, rules.BuyerParts]:
@@ -44,9 +64,7 @@ def _returned(payment_id: int) -> dict[int, rules.BuyerParts]:
 def balances(payment: Payment, holds: list[EscrowHold],
              pending: dict[int, tuple[int, int]]) -> dict[int, rules.LineBalance]:
     """hold id → the line's money in both currencies: captured and already given back."""
-    order = order_of(payment)
-    money = dict(zip((line.id for line in order.lines),
-                     cross_currency.line_money(order, payment.amount_captured)))
+    money = captured_money(payment, order_of(payment))
     returned = _returned(payment.id)
     result = {}
     for hold in holds:
@@ -161,8 +179,7 @@ def _post(postings: list[Posting], intent: str, payment_id: int) -> None:
 def tax_left(payment: Payment) -> tuple[str | None, int]:
     """(country, tax) the payment collected and no settled refund gave back yet."""
     order = order_of(payment)
-    collected = sum(line.tax for line in cross_currency.line_money(order,
-                                                                    payment.amount_captured))
+    collected = sum(line.tax for line in captured_money(payment, order).values())
     given_back = db.session.execute(
         select(func.coalesce(func.sum(RefundLine.paid_tax), 0)).join(Refund)
         .where(Refund.payment_id == payment.id,

@@ -346,3 +346,34 @@ def test_a_claim_is_opened_on_a_captured_line_never_on_an_authorized_one(
     with pytest.raises(Conflict, match="not been paid for yet"):
         claims.open_claim(people["buyer"], rows[people["other_seller"]].order_line_id,
                           "not_received", "Nothing here either.", [], buyer)
+
+
+def test_a_converted_taxed_line_captured_alone_refunds_what_was_paid_for_it(
+        per_shipment, client, people, stack, psp, rates):
+    """Only the mug shipped: refunding it in full gives the buyer back all they paid for it
+    (its VAT included), not its share of the captured amount spread over both lines."""
+    from tests.services.checkout.test_svc_converted_checkout import place, set_country
+
+    set_country(people["buyer"], "DE")
+    flows.login(client, "buyer")
+    flows.add(client, people["mug"])     # seller, EUR 24.00 + 19 % VAT
+    flows.add(client, people["kettle"])  # other_seller, USD 42.00, converted + VAT
+    order_id = place(client)
+    mug = next(line for line in db.session.get(Order, order_id).lines if line.currency == "EUR")
+    client.post(f"/checkout/{order_id}/pay", data={"mode": "hosted"})
+    payment = flows.latest_payment(order_id)
+    flows.buyer_pays(stack["psp_url"], payment.psp_reference)
+    flows.settle(psp)
+    rows = _rows(payment.id)
+    fulfilment.mark_authorized_shipped(people["seller"], rows[people["seller"]].id, "DHL", "",
+                                       SELLER)
+    flows.settle(psp)
+    payment = flows.latest_payment(order_id)
+    assert payment.amount_captured == mug.paid == 2400 + 456
+
+    refund = refunds.request_refund(payment.id, lines={mug.id: 2400}, reason="damaged",
+                                    actor=SUPPORT, by="support")
+    flows.settle(psp)
+    assert refund.amount == mug.paid  # the line's price and its VAT
+    at_psp = _session(stack, payment.psp_reference)
+    assert at_psp["amount_refunded"] == mug.paid
