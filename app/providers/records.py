@@ -196,7 +196,7 @@ class SettlementLine:
 
 
 LINE_TYPES = ("charge", "refund", "refund_failure", "dispute", "dispute_reversal", "fee",
-              "payout", "payout_failure", "transfer_reversal", "adjustment")
+              "payout", "payout_failure", "transfer_reversal", "conversion", "adjustment")
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,7 @@ PAGE_SIZE = 100
 TYPES = {"charge": "charge", "refund": "refund", "refund_failure": "refund_failure",
          "dispute": "dispute", "dispute_reversal": "dispute_reversal", "fee": "fee",
          "payout": "payout", "payout_failure": "payout_failure", "adjustment": "adjustment",
-         # A treasury conversion's two legs (one per currency): reconciliation does not match
-         # treasury movements yet, so they stand as money moved on no object of a payment.
-         "conversion": "adjustment"}
+         "conversion": "conversion"}
 
 
 def day_bounds(day: str) -> tuple[int, int]:
@@ -24,10 +22,16 @@ def day_bounds(day: str) -> tuple[int, int]:
 
 def to_line(txn: dict) -> SettlementLine:
     """A sandbox `balance_transaction` in the common shape."""
+    currency = mapping.from_psp_currency(txn["currency"])
+    source = txn.get("source")
+    if txn["type"] == "conversion":
+        # A treasury conversion's two legs (one per currency) are matched apart, each against
+        # its own posting (services/reconciliation/sides): "<conversion id>:<CURRENCY>".
+        source = f"{source}:{currency}"
     return SettlementLine(
-        reference=txn["id"], type=TYPES.get(txn["type"], "adjustment"), source=txn.get("source"),
+        reference=txn["id"], type=TYPES.get(txn["type"], "adjustment"), source=source,
         payment=txn.get("charge"), gross=int(txn["amount"]), fee=int(txn["fee"]),
-        net=int(txn["net"]), currency=mapping.from_psp_currency(txn["currency"]),
+        net=int(txn["net"]), currency=currency,
         created=int(txn["created"]), available_on=txn.get("available_on"),
         payout=txn.get("payout"), description=txn.get("description") or "")
 

@@ -42,7 +42,7 @@ from app.domain.reconciliation import ONCE_PER_OBJECT
 from app.extensions import db
 from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.payments import Payment
-from app.models.payouts import Payout
+from app.models.payouts import Payout, TreasuryConversion
 from app.models.reconciliation import Difference, SettlementLine
 from app.models.refunds import Refund
 from app.models.transfer_reversals import TransferReversal
@@ -54,12 +54,13 @@ EVENT_TYPES = {
     "payout_paid": "payout", "payout_returned": "payout_failure",
     "transfer_reversed": "transfer_reversal",
     "dispute_opened": "dispute", "dispute_won": "dispute_reversal",
-    "psp_adjustment": "adjustment",
+    "psp_adjustment": "adjustment", "treasury_conversion": "conversion",
 }
 BY_PAYMENT = ("capture", "give_back_captured", "give_back_refunded")
 BY_REFUND = ("refund", "refund_reversed")
 BY_PAYOUT = ("payout_paid", "payout_returned")
 REVERSAL_INTENT = "transfer_reversed:"
+CONVERSION_INTENT = "conversion:"  # services/money/treasury_fx: conversion:<id>:<currency>
 # Differences between a PSP's control totals and its lines (services/reconciliation/controls):
 # about the report, not about an object, so never a matching key.
 SUMMARY_TYPE = "batch_summary"
@@ -70,7 +71,7 @@ WINDOW = timedelta(days=7)
 lt, le = LedgerTransaction.__table__, LedgerEntry.__table__
 sl, dif = SettlementLine.__table__, Difference.__table__
 pay, ref, po = Payment.__table__, Refund.__table__, Payout.__table__
-trr = TransferReversal.__table__
+trr, tc = TransferReversal.__table__, TreasuryConversion.__table__
 
 # The objects one match looks at, written once and read by every query of that match (a
 # temporary table: private to the connection, gone with it; emptied before and after use).
@@ -141,10 +142,15 @@ def ledger_objects(provider: str, since: datetime):
         (txn.c.event.in_(BY_REFUND), ref.c.psp_reference),
         (txn.c.event.in_(BY_PAYOUT), po.c.psp_reference),
         (txn.c.event == "transfer_reversed", trr.c.psp_reference),
+        # A conversion has a leg per currency, each an object of its own (sandbox/settlement).
+        (txn.c.event == "treasury_conversion",
+         tc.c.psp_reference + literal(":", String) + txn.c.currency),
         else_=func.substr(txn.c.intent, func.length(txn.c.event) + len(provider) + 3))
     # Compared as text, as refunds are: casting every intent's tail to a number would fail on
     # PostgreSQL for the intents that are not a reversal's.
     reversal_intent = literal(REVERSAL_INTENT, String) + cast(trr.c.id, String)
+    conversion_intent = (literal(CONVERSION_INTENT, String) + cast(tc.c.id, String)
+                         + literal(":", String) + txn.c.currency)
     return (select(case(EVENT_TYPES, value=txn.c.event).label("type"), reference.label("ref"),
                    txn.c.currency, txn.c.created_at, txn.c.net, txn.c.fee)
             .select_from(txn
@@ -155,7 +161,9 @@ def ledger_objects(provider: str, since: datetime):
                          .outerjoin(po, and_(po.c.id == txn.c.payout_id,
                                              txn.c.event.in_(BY_PAYOUT)))
                          .outerjoin(trr, and_(txn.c.event == "transfer_reversed",
-                                              txn.c.intent == reversal_intent)))
+                                              txn.c.intent == reversal_intent))
+                         .outerjoin(tc, and_(txn.c.event == "treasury_conversion",
+                                             txn.c.intent == conversion_intent)))
             .cte("ours"))
 
 
