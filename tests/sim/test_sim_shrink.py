@@ -4,6 +4,8 @@ invariant ("no refund ever succeeds") that a run breaks only after a checkout, a
 capture and a refund — so the minimal trace has to keep exactly those steps."""
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from app.extensions import db
@@ -12,12 +14,14 @@ from sim.run import run_seed
 from sim.shrink import ddmin, shrink
 from sim.world import fast_hash
 
-# Seed 1026's 30-step run refunds a payment; shrunk, its steps 2 3 11 18 21 still do (checkout,
-# pay, the webhook delivered, its job and the capture, the refund). The test starts from those
-# among 14 of its steps (a whole run takes the shrinker ~130 replays, minutes on a loaded
-# machine; 14 steps, a few dozen), so shrinking has to find them.
+# Seed 1026's 80-step run refunds a payment; shrunk, its steps 45 47 69 73 77 still do (a
+# checkout, paid twice, the webhooks delivered, their jobs and the capture, a refund). The test
+# starts from those and nine steps that find nothing to act on (a whole run takes the shrinker
+# ~100 replays, minutes on a loaded machine; 14 steps, a few dozen), so shrinking has to find
+# them. Which steps those are moves with the code (a new periodic job changes the order jobs
+# are drawn in): when this run no longer refunds, shrink a whole run of the seed again.
 SEED = 1026
-START = (0, 1, 2, 3, 5, 7, 11, 13, 16, 18, 21, 24, 27, 29)
+START = (0, 1, 5, 7, 21, 27, 29, 45, 47, 69, 73, 74, 75, 77)
 
 
 def no_refund_succeeds(world) -> list[str]:
@@ -61,7 +65,7 @@ def test_a_failing_run_shrinks_to_a_minimal_trace_that_replays(world):
     assert len(small.steps) <= 8 < len(failing.steps)
     assert len(small.faults) <= len(failing.faults)
     made = " ".join(small.trace)
-    assert "checkout:" in made and "pay:" in made and "refund " in made
+    assert "checkout:" in made and re.search(r"\bpay(_twice)?:", made) and "refund " in made
     # 1-minimal: without any one of its steps, the run no longer breaks the invariant.
     for step in small.steps:
         rest = [kept for kept in small.steps if kept != step]
