@@ -146,8 +146,14 @@ class PaymentProvider(ABC):
                      final: bool) -> ProviderPayment:
         """Capture `amount` of an authorization, exactly once per idempotency key, leaving the
         rest capturable unless `final`. Only where multicapture() is True; never moves more
-        than the authorization has left (the PSP refuses: ProviderError, executed=False)."""
-        raise NotImplementedError(f"{type(self).__name__} has no multicapture")
+        than the authorization has left (the PSP refuses: ProviderError, executed=False).
+
+        Without multicapture the one capture allowed is the final one: `capture`, which releases
+        the rest; a part that would leave the rest capturable is refused before the PSP."""
+        if final:
+            return self.capture(reference, amount, idempotency_key)
+        raise ProviderError(f"{type(self).__name__}: one capture per authorization",
+                            code="multicapture_unsupported", retryable=False, executed=False)
 
     @abstractmethod
     def create_payout(self, amount: int, currency: str, destination: dict, holder_name: str,
