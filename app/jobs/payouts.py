@@ -4,7 +4,7 @@ from __future__ import annotations
 from app.extensions import queues
 from app.jobs.context import app_context
 from app.services.audit import Actor
-from app.services.money import payouts
+from app.services.money import payout_sweeps, payouts
 
 RUN = Actor("system:payout-run", "worker")
 
@@ -14,7 +14,7 @@ def run_payouts() -> list[int]:
     with app_context():
         # Re-send first: a payout booked earlier whose submit job was lost. Same key, so the
         # PSP executes it once whatever happened before.
-        for payout_id in payouts.stale_pending():
+        for payout_id in payout_sweeps.stale_pending():
             queues.enqueue("app.jobs.payouts.submit_payout", payout_id,
                            job_id=f"payout-submit-{payout_id}")
         booked = [pid for seller_id, currency in payouts.sellers_with_available()
@@ -35,7 +35,7 @@ def sweep_in_transit() -> int:
     """Ask the PSP about payouts in transit for long, and about paid ones a bank may still
     send back (their webhooks may be lost); returns how many."""
     with app_context():
-        ids = payouts.overdue_in_transit() + payouts.recheck_due()
+        ids = payout_sweeps.overdue_in_transit() + payout_sweeps.recheck_due()
         for payout_id in ids:
             payouts.refresh(payout_id, RUN)
         return len(ids)

@@ -19,7 +19,7 @@ from app.providers.registry import get_provider
 from app.services import inbox
 from app.services.audit import Actor
 from app.services.disputes.chargebacks import apply_dispute_event
-from app.services.money.payouts import apply_payout_event
+from app.services.money.payout_events import apply_payout_event
 from app.services.payments.payments import Outcome, apply_payment_event
 from app.services.refunds.refunds import apply_refund_event
 

@@ -12,7 +12,7 @@ from app.jobs.escrow import release_due
 from app.jobs.payouts import run_payouts
 from app.models import EscrowHold, Payout
 from app.services.audit import Actor
-from app.services.money import bank_accounts, escrow, ledger, payouts
+from app.services.money import bank_accounts, escrow, ledger, payout_settings, payouts
 from tests.flows import (
     PASSWORD,
     paid_order,
@@ -59,13 +59,13 @@ def test_schedules_and_minimums_decide_who_is_paid(client, people, stack, psp):
     bank_accounts.register_or_change(seller, PASSWORD, "Northwind", SUPPORT,
                                      iban="DE89370400440532013000")
     monday = datetime(2026, 11, 23, 9, 0)
-    payouts.update_settings(seller, "weekly", 2, 100, SUPPORT)   # Wednesdays
+    payout_settings.update_settings(seller, "weekly", 2, 100, SUPPORT)   # Wednesdays
     assert payouts.book_payout(seller, "EUR", SUPPORT, at=monday) is None
-    payouts.update_settings(seller, "manual", 0, 100, SUPPORT)
+    payout_settings.update_settings(seller, "manual", 0, 100, SUPPORT)
     assert payouts.book_payout(seller, "EUR", SUPPORT, at=monday) is None
-    payouts.update_settings(seller, "daily", 0, 5000, SUPPORT)   # €50 minimum > €21.60
+    payout_settings.update_settings(seller, "daily", 0, 5000, SUPPORT)   # €50 minimum > €21.60
     assert payouts.book_payout(seller, "EUR", SUPPORT, at=monday) is None
-    payouts.update_settings(seller, "daily", 0, 100, SUPPORT)
+    payout_settings.update_settings(seller, "daily", 0, 100, SUPPORT)
     first = payouts.book_payout(seller, "EUR", SUPPORT, at=monday)
     assert db.session.get(Payout, first).amount == 2160
     # A manual payout pays whatever is available, but there is nothing left.
@@ -80,8 +80,8 @@ def test_a_daily_schedule_pays_at_most_once_a_day(client, people, stack, psp):
     assert payouts.book_payout(seller, "EUR", SUPPORT, at=monday) is not None
     # More money arrives the same day: the daily run waits until tomorrow.
     db.session.commit()
-    assert payouts.is_due(payouts_settings(seller), monday + timedelta(hours=5)) is False
-    assert payouts.is_due(payouts_settings(seller), monday + timedelta(days=1)) is True
+    assert payout_settings.is_due(payouts_settings(seller), monday + timedelta(hours=5)) is False
+    assert payout_settings.is_due(payouts_settings(seller), monday + timedelta(days=1)) is True
 
 
 def payouts_settings(seller_id: int):

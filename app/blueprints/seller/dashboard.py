@@ -38,6 +38,7 @@ from app.services.money import (
     payouts,
     seller_reports,
 )
+from app.services.money.payout_settings import update_settings as update_payout_settings
 from app.services.payments import capture_reports
 from app.services.shop import addresses, digital, fulfilment
 
@@ -317,7 +318,7 @@ def payout_settings():
                        "Check the payout settings.", 400, settings_form=form)
     try:
         minimum = parse_amount(form.minimum.data, MINIMUM_PLACES_CURRENCY).amount
-        payouts.update_settings(current_user.id, form.schedule.data, form.weekday.data,
+        update_payout_settings(current_user.id, form.schedule.data, form.weekday.data,
                                 minimum, current_actor())
     except MoneyError as exc:
         form.minimum.errors = [f"The minimum payout: {exc}"]

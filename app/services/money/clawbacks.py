@@ -38,7 +38,7 @@ from app.providers.base import ProviderError
 from app.providers.registry import get_provider
 from app.services import audit, notifications
 from app.services.audit import Actor
-from app.services.money import connected_accounts, ledger, payouts
+from app.services.money import connected_accounts, ledger, payout_settings
 
 STRIPE = connected_accounts.STRIPE
 # Ledger events that take money back from a seller after release. A refund of a converted
@@ -74,7 +74,7 @@ def reverse_shortfall(transaction_id: int, seller_id: int, actor: Actor) -> list
 def plan(transaction_id: int, seller_id: int, actor: Actor) -> list[int]:
     """Commit the reversals one clawback needs (once); returns the ids still pending."""
     with unit_of_work():
-        payouts.settings_for(seller_id)  # the payout lock: no payout is booked meanwhile
+        payout_settings.settings_for(seller_id)  # the payout lock: no payout is booked meanwhile
         mine = select(TransferReversal).where(
             TransferReversal.source_transaction_id == transaction_id,
             TransferReversal.seller_id == seller_id)

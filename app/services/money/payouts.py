@@ -7,10 +7,9 @@ second run finds the available balance already moved to "in transit" and pays no
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 
 from app.clock import now
 from app.database import locked, unit_of_work
@@ -21,64 +20,20 @@ from app.domain.payout_states import PayoutStatus, transition
 from app.domain.refund_states import RefundStatus
 from app.extensions import db
 from app.keyset import Page, paginate
-from app.models.escrow import EscrowHold, PayoutSettings
+from app.models.escrow import EscrowHold
 from app.models.ledger import LedgerEntry
 from app.models.payouts import Payout
 from app.models.refunds import Refund, RefundLine
-from app.models.webhooks import InboxStatus
-from app.providers.base import ProviderError, ProviderEvent, ProviderPayout
+from app.providers.base import ProviderError, ProviderPayout
 from app.providers.registry import get_provider
-from app.services import audit, inbox, notifications
+from app.services import audit, notifications
 from app.services.audit import Actor
-from app.services.errors import Conflict, ServiceError
+from app.services.errors import Conflict
 from app.services.money import bank_accounts, connected_accounts, ledger, payout_funding
 from app.services.money import payout_rails as rails
+from app.services.money.payout_settings import is_due, settings_for
 
 P = PayoutStatus
-SCHEDULES = ("daily", "weekly", "manual")
-
-
-def settings_for(seller_id: int) -> PayoutSettings:
-    """The seller's payout settings, created with defaults on first use (caller's transaction)."""
-    settings = db.session.execute(select(PayoutSettings).where(
-        PayoutSettings.seller_id == seller_id).with_for_update()).scalar_one_or_none()
-    if settings is None:
-        # FOR UPDATE locks no row that does not exist yet: two first payouts at once both get
-        # here, and on PostgreSQL the second INSERT fails on the key. In a savepoint, the loser
-        # then waits for and locks the winner's row instead (tests/faults/test_fault_money_races).
-        try:
-            with db.session.begin_nested():
-                settings = PayoutSettings(seller_id=seller_id)
-                db.session.add(settings)
-        except IntegrityError:
-            settings = db.session.execute(select(PayoutSettings).where(
-                PayoutSettings.seller_id == seller_id).with_for_update()).scalar_one()
-    return settings
-
-
-def update_settings(seller_id: int, schedule: str, weekday: int, minimum_amount: int,
-                    actor: Actor) -> None:
-    """Change how often and from what amount the seller is paid out."""
-    if schedule not in SCHEDULES or not 0 <= weekday <= 6 or minimum_amount < 1:
-        raise ServiceError("Choose daily, weekly or manual, a weekday, and a minimum of at "
-                           "least one cent.")
-    with unit_of_work():
-        settings = settings_for(seller_id)
-        settings.schedule, settings.weekday = schedule, weekday
-        settings.minimum_amount = minimum_amount
-        audit.record(actor, "payout.settings_changed", f"seller:{seller_id}",
-                     schedule=schedule, weekday=weekday, minimum=minimum_amount)
-
-
-def is_due(settings: PayoutSettings, at: datetime) -> bool:
-    """Whether a scheduled run at `at` pays this seller."""
-    if settings.last_run_on == at.date():
-        return False
-    if settings.schedule == "daily":
-        return True
-    return settings.schedule == "weekly" and at.weekday() == settings.weekday
-
-
 def sellers_with_available() -> list[tuple[int, str]]:
     """(seller id, currency) pairs whose available balance may be positive."""
     rows = db.session.execute(select(LedgerEntry.owner, LedgerEntry.currency).where(
@@ -300,67 +255,9 @@ def take_back(payout: Payout, actor: Actor) -> Payout:
     return payout
 
 
-def _payouts_of(provider_name: str, event: ProviderEvent) -> list[Payout]:
-    refs = [ref for ref in (event.object_id, *event.related) if ref]
-    found = list(db.session.execute(select(Payout).where(
-        Payout.provider == provider_name, or_(Payout.psp_reference.in_(refs),
-                                              Payout.rail_reference.in_(refs)))
-        .order_by(Payout.id)).scalars()) if refs else []
-    if not found and event.our_reference:
-        # The webhook can beat the submit job to storing the PSP's id: match on our own key.
-        found = list(db.session.execute(select(Payout).where(
-            Payout.provider == provider_name, Payout.idempotency_key == event.our_reference))
-            .scalars())
-    return found
-
-
-def apply_payout_event(inbox_id: int, provider_name: str, event: ProviderEvent,
-                       actor: Actor) -> None:
-    """A payout event (sent, paid, failed, a Connect account's payout, a Braintree
-    disbursement or its exception): re-fetch each payout of ours it names from the PSP and
-    settle it with its posting."""
-    found = _payouts_of(provider_name, event)
-    if not found:
-        inbox.ignore(inbox_id, f"no payout for {event.type} {event.object_id}")
-        return
-    statuses = []
-    for payout in found:
-        result = get_provider(provider_name).retrieve_payout(
-            payout.psp_reference or event.object_id)
-        statuses.append(take_back(apply_result(payout.id, result, actor), actor).status)
-    with unit_of_work():
-        inbox.mark(inbox_id, InboxStatus.PROCESSED, f"payout {', '.join(statuses)}")
-
-
 def failure_words(code: str | None, fallback: str | None) -> str:
     """What the seller reads when a payout fails."""
     return FAILURE_WORDS.get(code or "", fallback or "The payout failed. Check your bank account.")
-
-
-def stale_pending(older_than: timedelta = timedelta(minutes=10)) -> list[int]:
-    """Payouts booked but never accepted by the PSP (the submit job was lost or kept failing)."""
-    return list(db.session.execute(select(Payout.id).where(
-        Payout.status == P.PENDING.value, Payout.needs_review.is_(False),
-        Payout.created_at < now() - older_than)).scalars())
-
-
-def overdue_in_transit(older_than: timedelta = timedelta(hours=6)) -> list[int]:
-    """Payouts the PSP accepted long ago whose outcome never reached us (lost webhook)."""
-    return list(db.session.execute(select(Payout.id).where(
-        Payout.status == P.IN_TRANSIT.value, Payout.needs_review.is_(False),
-        Payout.psp_reference.is_not(None), Payout.created_at < now() - older_than)
-        .order_by(Payout.id)).scalars())
-
-
-def recheck_due(window: timedelta = timedelta(days=30),
-                every: timedelta = timedelta(days=1)) -> list[int]:
-    """PAID payouts a bank may still send back, not asked about for a day (lost webhooks)."""
-    cutoff = now() - every
-    return list(db.session.execute(select(Payout.id).where(
-        Payout.status == P.PAID.value, Payout.psp_reference.is_not(None),
-        Payout.settled_at >= now() - window, Payout.settled_at < cutoff,
-        or_(Payout.checked_at.is_(None), Payout.checked_at < cutoff)).order_by(Payout.id))
-        .scalars())
 
 
 def refresh(payout_id: int, actor: Actor) -> Payout:

@@ -12,7 +12,7 @@ from app.jobs.payouts import run_payouts
 from app.models import EscrowHold, Payout
 from app.services import notifications
 from app.services.audit import Actor
-from app.services.money import bank_accounts, escrow, ledger
+from app.services.money import bank_accounts, escrow, ledger, payout_sweeps
 from app.services.money.ledger_checks import check_all
 from tests import flows
 from tests.flows import PASSWORD, latest_payment, login, settle
@@ -158,7 +158,6 @@ def test_a_payout_webhook_that_beats_the_submit_job_still_settles_it(client, peo
     """The PSP's payout.paid may arrive before our submit job stored the PSP's payout id."""
     import time
 
-    from app.services.money import payouts
     from sandbox_psp.webhooks import deliver_due
 
     order_id = paid_order(client, people, stack, psp)
@@ -177,7 +176,7 @@ def test_a_payout_webhook_that_beats_the_submit_job_still_settles_it(client, peo
     db.session.expire_all()
     payout = db.session.get(Payout, payout_id)
     assert payout.status == "paid" and payout.psp_reference
-    assert payouts.stale_pending() == []
+    assert payout_sweeps.stale_pending() == []
 
 
 def test_a_stale_support_decision_is_refused_readably(client, people, stack, psp):
