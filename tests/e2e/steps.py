@@ -84,6 +84,33 @@ def pay_with(form, number: str, cards: set) -> None:
     form.get_by_role("button", name=re.compile(r"^Pay")).click()
 
 
+def type_into_card_fields(page, number: str, cards: set) -> None:
+    """Type into the PSP's three frames inside our own form (sandbox fields, Stripe's Card
+    Element, Braintree's Hosted Fields label them alike), check our page holds none of it, then
+    press our Pay button."""
+    cards.add(number)
+    page.frame_locator("#field-number iframe").get_by_label("Card number").fill(number)
+    page.frame_locator("#field-expiry iframe").get_by_label("Expiry date").fill(EXPIRY)
+    page.frame_locator("#field-cvc iframe").get_by_label("Security code (CVC)").fill("123")
+    assert_no_card_data_on_our_page(page, number)
+    page.get_by_role("button", name=re.compile(r"^Pay")).click()
+
+
+def assert_no_card_data_on_our_page(page, number: str) -> None:
+    """Our page's own DOM (not the PSP's frames), its storage and cookies hold no card data."""
+    digits = number.replace(" ", "")
+    ours = page.main_frame.content()
+    kept = page.evaluate("JSON.stringify(localStorage) + JSON.stringify(sessionStorage)"
+                         " + document.cookie")
+    for text in (ours, kept):
+        assert digits not in text and number not in text
+    # What our page's script could read of the fields: nothing (another origin).
+    readable = page.evaluate("""() => Array.from(document.querySelectorAll('iframe')).map(f => {
+        try { return f.contentDocument && f.contentDocument.body.innerHTML; }
+        catch (e) { return null; } })""")
+    assert len(readable) >= 3 and set(readable) == {None}
+
+
 def expect_paid(page, order_id: int) -> None:
     """On the return page, the htmx poll ends with "Payment received."."""
     expect(page).to_have_url(re.compile(rf"/checkout/{order_id}/return"))

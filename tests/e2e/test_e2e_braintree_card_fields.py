@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.psp_fakes import braintree_in_force, routing_to
-from tests.e2e.steps import EXPIRY, check_out, expect_paid, log_in, wait_for
+from tests.e2e.steps import check_out, expect_paid, log_in, type_into_card_fields, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -25,17 +25,6 @@ def braintree(stack):
     """The fake Braintree (API, vault, Hosted Fields), every payment routed to it."""
     with braintree_in_force(stack, routing_to("braintree", "e2e-braintree-fields")) as fake:
         yield fake
-
-
-def type_card(page, number: str, cards: set) -> None:
-    """Type into Braintree's three frames inside our form, then press our Pay button."""
-    cards.add(number)
-    page.frame_locator("#field-number iframe").get_by_label("Card number").fill(number)
-    page.frame_locator("#field-expiry iframe").get_by_label("Expiry date").fill(EXPIRY)
-    page.frame_locator("#field-cvc iframe").get_by_label("Security code (CVC)").fill("123")
-    ours = page.main_frame.content()
-    assert number not in ours and number.replace(" ", "") not in ours
-    page.get_by_role("button", name=re.compile(r"^Pay")).click()
 
 
 def test_braintree_hosted_fields_decline_then_pay_and_save_then_pay_with_the_vaulted_card(
@@ -57,13 +46,13 @@ def test_braintree_hosted_fields_decline_then_pay_and_save_then_pay_with_the_vau
         "src", re.compile(re.escape(braintree.url) + r"/hosted-fields/frame/number\?"))
 
     # Declined: our page again, the reason next to the fields, nothing paid.
-    type_card(page, DECLINED, journey)
+    type_into_card_fields(page, DECLINED, journey)
     expect(page).to_have_url(re.compile(rf"/checkout/{first}/fields$"))
     expect(page.locator("#error-form")).to_have_text(
         "Your card was declined. Please try another card.")
     assert latest_payment(first).status == "declined"
 
-    type_card(page, VISA, journey)
+    type_into_card_fields(page, VISA, journey)
     expect_paid(page, first)
     paid = wait_for(lambda: latest_payment(first), lambda p: p.status == "captured")
     # Braintree's own record: the declined sale and the settled one, under our key.

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.psp_fakes import routing_to, stripe_in_force
-from tests.e2e.steps import EXPIRY, check_out, expect_paid, log_in, wait_for
+from tests.e2e.steps import check_out, expect_paid, log_in, type_into_card_fields, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -29,17 +29,6 @@ def stripe_fake(stack):
     with stripe_in_force(stack, routing_to("stripe", "e2e-stripe-fields"), api_key=API_KEY,
                          publishable_key=PUBLISHABLE_KEY, webhook_secret=WEBHOOK_SECRET) as fake:
         yield fake
-
-
-def type_card(page, number: str, cards: set) -> None:
-    """Type into Stripe's three frames inside our form, then press our Pay button."""
-    cards.add(number)
-    page.frame_locator("#field-number iframe").get_by_label("Card number").fill(number)
-    page.frame_locator("#field-expiry iframe").get_by_label("Expiry date").fill(EXPIRY)
-    page.frame_locator("#field-cvc iframe").get_by_label("Security code (CVC)").fill("123")
-    ours = page.main_frame.content()
-    assert number not in ours and number.replace(" ", "") not in ours
-    page.get_by_role("button", name=re.compile(r"^Pay")).click()
 
 
 def test_stripe_card_fields_decline_3d_secure_then_a_saved_card_brought_back_on_session(
@@ -58,14 +47,14 @@ def test_stripe_card_fields_decline_3d_secure_then_a_saved_card_brought_back_on_
         "src", re.compile(re.escape(stripe_fake.public_url) + r"/elements/card/number\?"))
 
     # Declined: our page again, the reason next to the fields, nothing paid.
-    type_card(page, DECLINED, journey)
+    type_into_card_fields(page, DECLINED, journey)
     expect(page).to_have_url(re.compile(rf"/checkout/{first}/fields$"))
     expect(page.locator("#error-form")).to_have_text(
         "Your card was declined. Please try another card.")
     assert latest_payment(first).status == "declined"
 
     # A card whose bank wants 3-D Secure: Stripe's challenge, then our return page.
-    type_card(page, THREE_DS, journey)
+    type_into_card_fields(page, THREE_DS, journey)
     expect(page).to_have_url(re.compile(re.escape(stripe_fake.public_url) + r"/elements/3ds/pi_"))
     page.get_by_role("button", name="Complete authentication").click()
     expect_paid(page, first)
