@@ -25,9 +25,8 @@ from app.blueprints.access import (
 from app.blueprints.checkout.attempts import earlier_decline, returned_at
 from app.blueprints.checkout.csp import allow_pay_form, allow_provider
 from app.blueprints.checkout.forms import SAVED_PREFIX, PayForm, PlaceOrderForm, RemoveCardForm
-from app.blueprints.checkout.fraud_gate import buyer_origin, screened
+from app.blueprints.checkout.fraud_gate import buyer_origin, screened_within
 from app.blueprints.checkout.shipping import ship_to_choice
-from app.blueprints.rate_limits import rate_limited
 from app.clock import now
 from app.domain.declines import DECLINE_MESSAGES, DEFAULT_DECLINE_MESSAGE
 from app.domain.payment_states import PENDING, PaymentStatus
@@ -87,8 +86,7 @@ def _still_pending(order) -> bool:
 
 @bp.post("")
 @role_required(Role.BUYER)
-@rate_limited("checkout", per="user")
-@screened
+@screened_within("checkout")
 def place_order():
     """Create an order from the cart's lines in one currency (prices from the catalogue)."""
     form = PlaceOrderForm()
@@ -121,8 +119,7 @@ def pay(order_id: int):
 
 @bp.post("/<int:order_id>/pay")
 @role_required(Role.BUYER)
-@rate_limited("checkout", per="user")
-@screened
+@screened_within("checkout")
 def start(order_id: int):
     """Create or resume the PSP session; hosted → 303 to the PSP, embedded → the card page,
     a saved card → the return page (or the PSP's page when the bank asks for 3-D Secure)."""

@@ -87,15 +87,17 @@ def choose(order_id: int, buyer_id: int, address_id: int, actor: Actor) -> None:
         order = locked(Order, order_id)
         if order is None or order.buyer_id != buyer_id:
             raise NotFound("No such order.")
-        _choose_in(order, buyer_id, address_id, actor)
+        _choose_in(order, buyer_id, address_id, actor, for_order(order_id))
 
 
-def _choose_in(order: Order, buyer_id: int, address_id: int, actor: Actor) -> None:
-    """Copy a saved address onto a locked order, in the caller's transaction."""
+def _choose_in(order: Order, buyer_id: int, address_id: int, actor: Actor,
+               chosen: OrderAddress | None) -> None:
+    """Copy a saved address onto a locked order (`chosen`: its copy so far), in the caller's
+    transaction."""
     address = db.session.get(Address, address_id)
     if address is None or address.user_id != buyer_id or address.removed_at is not None:
         raise NotFound("No such address.", field="address_id")
-    copy = for_order(order.id) or OrderAddress(order_id=order.id)
+    copy = chosen or OrderAddress(order_id=order.id)
     if copy.address_id == address.id:
         return
     if order.state != OrderStatus.AWAITING_PAYMENT:
@@ -105,8 +107,7 @@ def _choose_in(order: Order, buyer_id: int, address_id: int, actor: Actor) -> No
     for field in rules.FIELDS:
         setattr(copy, field, getattr(address, field))
     copy.chosen_at = now()
-    db.session.add(copy)
-    db.session.flush()
+    db.session.add(copy)  # flushed with the audit record below
     audit.record(actor, "order.ship_to", f"order:{order.id}", address=address.id,
                  country=address.country_code)
 
@@ -136,12 +137,12 @@ def settle_in(order: Order, ship_to: ShipTo, actor: Actor) -> None:
     (checkout: the payment's), so that the address and the payment commit together."""
     if not ships(order):
         return
-    text = ship_to.address_text
+    text, chosen = ship_to.address_text, for_order(order.id)
     if text and text.isdigit():
-        _choose_in(order, order.buyer_id, int(text), actor)
-    elif for_order(order.id) is None:
+        _choose_in(order, order.buyer_id, int(text), actor, chosen)
+    elif chosen is None:
         mine = saved(order.buyer_id)
         if not mine:
             raise ServiceError("Add a shipping address before paying: this order is shipped.",
                                field="address_id")
-        _choose_in(order, order.buyer_id, mine[0].id, actor)
+        _choose_in(order, order.buyer_id, mine[0].id, actor, None)
