@@ -207,17 +207,22 @@ def _measure(app, psp_url: str, count: int) -> Overhead:
 
 
 def _count(app, client, item_id: int, psp_url: str, checkouts: int = 3) -> dict[str, float]:
-    """SQL statements, commits (the PSP call log's included) and Redis round trips of one
-    checkout, averaged over a few run with listeners on (not timed: the hooks cost CPU)."""
+    """SQL statements, commits (the PSP call log's included), ORM flushes that wrote something
+    and Redis round trips of one checkout, averaged over a few run with listeners on (not
+    timed: the hooks cost CPU)."""
     from redis.client import Pipeline, Redis
     from sqlalchemy import event
+    from sqlalchemy.orm import Session
 
     from app.extensions import db
 
-    seen = {"sql": 0, "commits": 0, "redis": 0}
+    seen = {"sql": 0, "commits": 0, "flushes": 0, "redis": 0}
 
     def statement(*_):
         seen["sql"] += 1
+
+    def flushed(*_):  # a unit-of-work pass that wrote something
+        seen["flushes"] += 1
 
     def commit(*_):
         seen["commits"] += 1
@@ -240,6 +245,7 @@ def _count(app, client, item_id: int, psp_url: str, checkouts: int = 3) -> dict[
         seen.update(dict.fromkeys(seen, 0))
         event.listen(engine, "before_cursor_execute", statement)
         event.listen(engine, "commit", commit)
+        event.listen(Session, "after_flush", flushed)
         Redis.execute_command, Pipeline.execute = one, batch
         try:
             placed = _post(app, client, "/checkout", {"currency": "EUR"})
@@ -249,9 +255,11 @@ def _count(app, client, item_id: int, psp_url: str, checkouts: int = 3) -> dict[
             Redis.execute_command, Pipeline.execute = sent, piped
             event.remove(engine, "before_cursor_execute", statement)
             event.remove(engine, "commit", commit)
+            event.remove(Session, "after_flush", flushed)
         for name, value in seen.items():
             totals[name] += value
-    names = {"sql": "SQL statements", "commits": "commits", "redis": "Redis round trips"}
+    names = {"sql": "SQL statements", "commits": "commits", "flushes": "ORM flushes",
+             "redis": "Redis round trips"}
     return {names[name]: value / checkouts for name, value in totals.items()}
 
 

@@ -73,25 +73,30 @@ def place_order(buyer_id: int, currency: str, actor: Actor, *, convert: bool = F
             item.stock -= row.quantity
             bought.append((item, row.quantity))
             db.session.delete(row)
-        priced = quotes.quote(buyer, bought, currency, vat)
-        order = Order(buyer_id=buyer_id, currency=currency, total_amount=priced.total.amount,
-                      buyer_country=priced.country, vat_number=vat,
-                      reverse_charge=priced.reverse_charge, tax_amount=priced.tax.amount,
-                      fx_rates_date=priced.rates_date, fx_margin_bps=priced.margin_bps)
-        for line in priced.lines:
-            item, conversion = line.item, line.conversion
-            foreign = item.currency != currency
-            order_line = OrderLine(
-                item_id=item.id, seller_id=item.seller_id, title=item.title,
-                unit_amount=item.price_amount, quantity=line.quantity,
-                line_total=conversion.settlement, currency=item.currency,
-                presentment_amount=conversion.presentment if foreign else None,
-                fx_margin=conversion.margin, fx_mid_rate=line.mid_rate,
-                fx_rate=str(conversion.rate) if foreign else None,
-                tax_category=line.tax_category, tax_bps=line.tax_bps,
-                tax_amount=line.tax_amount)
-            fee_rules.fix_on_line(order_line, item.category)  # capture charges this copy
-            order.lines.append(order_line)
+        # The stock and cart changes above are flushed once, with the order's INSERTs: the
+        # quote's and the fee rules' reads (a query per line) must not flush them first
+        # (they read neither stock nor carts), each flush being a unit-of-work pass.
+        with db.session.no_autoflush:
+            priced = quotes.quote(buyer, bought, currency, vat)
+            order = Order(buyer_id=buyer_id, currency=currency,
+                          total_amount=priced.total.amount, buyer_country=priced.country,
+                          vat_number=vat, reverse_charge=priced.reverse_charge,
+                          tax_amount=priced.tax.amount, fx_rates_date=priced.rates_date,
+                          fx_margin_bps=priced.margin_bps)
+            for line in priced.lines:
+                item, conversion = line.item, line.conversion
+                foreign = item.currency != currency
+                order_line = OrderLine(
+                    item_id=item.id, seller_id=item.seller_id, title=item.title,
+                    unit_amount=item.price_amount, quantity=line.quantity,
+                    line_total=conversion.settlement, currency=item.currency,
+                    presentment_amount=conversion.presentment if foreign else None,
+                    fx_margin=conversion.margin, fx_mid_rate=line.mid_rate,
+                    fx_rate=str(conversion.rate) if foreign else None,
+                    tax_category=line.tax_category, tax_bps=line.tax_bps,
+                    tax_amount=line.tax_amount)
+                fee_rules.fix_on_line(order_line, item.category)  # capture charges this copy
+                order.lines.append(order_line)
         db.session.add(order)
         db.session.flush()
         audit.record(actor, "order.created", f"order:{order.id}", total=order.total_amount,
