@@ -1,5 +1,6 @@
 """The checkout's side of fraud screening: the buyer's device cookie and address, and the 429
-that stops a card-testing burst at the endpoint (services/fraud/screening.gate)."""
+that stops a card-testing burst at the endpoint (services/fraud/screening.gate), with the
+buyer's checkout rate limit counted in the same Redis round trip."""
 from __future__ import annotations
 
 import re
@@ -32,23 +33,19 @@ def buyer_origin() -> BuyerOrigin:
     return g.fraud_origin
 
 
-def screened(view):
-    """Refuse a buyer, address or device in a card-testing burst with 429 + Retry-After, and
-    make sure the browser keeps its device cookie."""
-    return _gate(view, None)
-
-
 def screened_within(limit: str):
-    """`screened`, and the buyer's requests counted against RATE_LIMITS[limit] (as
-    rate_limited(limit, per="user") does) in the same Redis round trip as the gate's reads."""
+    """Refuse a buyer, address or device in a card-testing burst with 429 + Retry-After, make
+    sure the browser keeps its device cookie, and count the buyer's requests against
+    RATE_LIMITS[limit] (as rate_limited(limit, per="user") does) in the same Redis round trip
+    as the gate's reads."""
     return lambda view: _gate(view, limit)
 
 
-def _gate(view, limit: str | None):
+def _gate(view, limit: str):
     @wraps(view)
     def wrapped(*args, **kwargs):
         origin = buyer_origin()
-        counted = throttle.RateCount(limit, f"user:{current_user.id}") if limit else None
+        counted = throttle.RateCount(limit, f"user:{current_user.id}")
         try:
             screening.gate(current_user.id, current_user.email, origin, current_actor(),
                            counted=counted)
@@ -57,7 +54,7 @@ def _gate(view, limit: str | None):
         except RedisError:
             current_app.logger.warning("fraud gate and rate limit %s skipped: Redis "
                                        "unavailable", limit)
-        if counted is not None and counted.retry_after is not None:
+        if counted.retry_after is not None:
             return _with_cookie(too_many_requests(counted.retry_after))
         return _with_cookie(current_app.make_response(view(*args, **kwargs)))
 
