@@ -38,6 +38,7 @@ class Overhead:
     target_ms: float
     cpu_subject: list[float] = field(default_factory=list)   # this thread's CPU time, ms
     cpu_baseline: list[float] = field(default_factory=list)
+    counted: dict[str, float] = field(default_factory=dict)  # per checkout: SQL, commits, …
 
     @property
     def overhead(self) -> float:
@@ -62,7 +63,14 @@ class Overhead:
                 f"  overhead  median {self.overhead:8.2f} ms   p95 {p95_over:8.2f} ms   "
                 f"target < {self.target_ms:g} ms   {'PASS' if self.passed else 'MISS'}",
                 f"  ratio     {times:.1f}× the bare requests at the median; "
-                f"{len(self.subject)} checkouts"] + self._cpu_lines()
+                f"{len(self.subject)} checkouts"] + self._cpu_lines() + self._counted_lines()
+
+    def _counted_lines(self) -> list[str]:
+        if not self.counted:
+            return []
+        return ["  per checkout  " + ", ".join(f"{name} {value:g}"
+                                               for name, value in self.counted.items())
+                + "  (counted on separate checkouts, after the timed ones)"]
 
     def _cpu_lines(self) -> list[str]:
         # Wall time on a shared machine includes waiting for a core; the CPU time of the
@@ -192,8 +200,67 @@ def _measure(app, psp_url: str, count: int) -> Overhead:
                 baseline.append(bare_took * 1000)
                 cpu_subject.append(cpu_took * 1000)
                 cpu_baseline.append(bare_cpu * 1000)
+        counted = _count(app, client, item.id, psp_url)
     return Overhead("checkout overhead: place order + start payment (minus PSP) vs 2 bare "
-                    "requests", subject, baseline, psp, TARGET_MS, cpu_subject, cpu_baseline)
+                    "requests", subject, baseline, psp, TARGET_MS, cpu_subject, cpu_baseline,
+                    counted)
+
+
+def _count(app, client, item_id: int, psp_url: str, checkouts: int = 3) -> dict[str, float]:
+    """SQL statements, commits (the PSP call log's included), ORM flushes that wrote something
+    and Redis round trips of one checkout, averaged over a few run with listeners on (not
+    timed: the hooks cost CPU)."""
+    from redis.client import Pipeline, Redis
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    from app.extensions import db
+
+    seen = {"sql": 0, "commits": 0, "flushes": 0, "redis": 0}
+
+    def statement(*_):
+        seen["sql"] += 1
+
+    def flushed(*_):  # a unit-of-work pass that wrote something
+        seen["flushes"] += 1
+
+    def commit(*_):
+        seen["commits"] += 1
+
+    engine = db.engine
+    sent, piped = Redis.execute_command, Pipeline.execute
+
+    def one(self, *args, **kwargs):
+        seen["redis"] += 1
+        return sent(self, *args, **kwargs)
+
+    def batch(self, *args, **kwargs):  # a pipeline is one round trip, whatever it holds
+        seen["redis"] += 1
+        return piped(self, *args, **kwargs)
+
+    totals = dict.fromkeys(seen, 0)
+    for _ in range(checkouts):
+        with app.app_context():
+            client.post("/cart/add", data={"item_id": item_id, "quantity": 1})
+        seen.update(dict.fromkeys(seen, 0))
+        event.listen(engine, "before_cursor_execute", statement)
+        event.listen(engine, "commit", commit)
+        event.listen(Session, "after_flush", flushed)
+        Redis.execute_command, Pipeline.execute = one, batch
+        try:
+            placed = _post(app, client, "/checkout", {"currency": "EUR"})
+            order = placed.headers["Location"].rstrip("/").rsplit("/", 1)[1]
+            _post(app, client, f"/checkout/{order}/pay", {"mode": "hosted"})
+        finally:
+            Redis.execute_command, Pipeline.execute = sent, piped
+            event.remove(engine, "before_cursor_execute", statement)
+            event.remove(engine, "commit", commit)
+            event.remove(Session, "after_flush", flushed)
+        for name, value in seen.items():
+            totals[name] += value
+    names = {"sql": "SQL statements", "commits": "commits", "flushes": "ORM flushes",
+             "redis": "Redis round trips"}
+    return {names[name]: value / checkouts for name, value in totals.items()}
 
 
 def _post(app, client, path: str, data: dict):

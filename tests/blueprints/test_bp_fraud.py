@@ -163,6 +163,30 @@ def test_checkout_answers_429_with_retry_after_in_a_burst(app, people, stack, ps
     assert response.headers["Set-Cookie"].startswith("holdfast_checkout_device=")
 
 
+def test_checkout_rate_limit_and_gate_share_one_redis_round_trip(app, people, monkeypatch):
+    from redis.client import Pipeline
+
+    monkeypatch.setitem(app.config, "RATE_LIMITS", {**app.config["RATE_LIMITS"],
+                                                    "checkout": (1, 600)})
+    client = app.test_client()
+    login(client, "buyer")
+    add(client, people["mug"])
+    sent = []
+    real = Pipeline.execute
+    monkeypatch.setattr(Pipeline, "execute", lambda self, *a, **k: sent.append(
+        [c[0][0] for c in self.command_stack]) or real(self, *a, **k))
+    first = client.post("/checkout", data={"currency": "EUR"})
+    assert first.status_code == 303
+    assert sent[0][:2] == ["INCRBY", "EXPIRE"] and "GET" in sent[0]  # count and gate together
+    assert not any("INCRBY" in commands for commands in sent[1:])  # counted once
+    order_id = int(first.headers["Location"].rsplit("/", 1)[1])
+    second = client.post(f"/checkout/{order_id}/pay", data={"mode": "hosted"},
+                         headers={"Accept": "application/json"})
+    assert second.status_code == 429  # the buyer's second checkout request in the window
+    assert 0 < int(second.headers["Retry-After"]) <= 600
+    assert latest_payment(order_id) is None  # refused before anything was written
+
+
 def test_approve_pressed_twice_captures_once(app, people, stack, psp):
     payment = held_payment(app, people, stack, psp)
     client = staff(app, "support")

@@ -9,9 +9,8 @@ from flask_login import current_user
 
 from app.blueprints.access import current_actor, deny_object, flash_error, role_required
 from app.blueprints.checkout.forms import CardFieldsForm
-from app.blueprints.checkout.fraud_gate import screened
+from app.blueprints.checkout.fraud_gate import screened_within
 from app.blueprints.checkout.routes import bp
-from app.blueprints.rate_limits import rate_limited
 from app.models.users import Role
 from app.providers.base import BrowserOrigins
 from app.providers.registry import get_provider
@@ -77,8 +76,7 @@ def card_fields_page(order_id: int):
 
 @bp.post("/<int:order_id>/fields")
 @role_required(Role.BUYER)
-@rate_limited("checkout", per="user")
-@screened
+@screened_within("checkout")
 def pay_with_card_fields(order_id: int):
     """Authorize with the PSP's token: paid → the return page; 3-D Secure → the PSP's
     challenge; declined → this page again, the reason next to the fields."""

@@ -1,5 +1,6 @@
 """The checkout's side of fraud screening: the buyer's device cookie and address, and the 429
-that stops a card-testing burst at the endpoint (services/fraud/screening.gate)."""
+that stops a card-testing burst at the endpoint (services/fraud/screening.gate), with the
+buyer's checkout rate limit counted in the same Redis round trip."""
 from __future__ import annotations
 
 import re
@@ -14,6 +15,7 @@ from app.blueprints.access import current_actor
 from app.blueprints.rate_limits import too_many_requests
 from app.services.fraud import screening
 from app.services.fraud.screening import BuyerOrigin
+from app.services.security import throttle
 
 COOKIE = "holdfast_checkout_device"
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{32}$")
@@ -31,19 +33,29 @@ def buyer_origin() -> BuyerOrigin:
     return g.fraud_origin
 
 
-def screened(view):
-    """Refuse a buyer, address or device in a card-testing burst with 429 + Retry-After, and
-    make sure the browser keeps its device cookie."""
+def screened_within(limit: str):
+    """Refuse a buyer, address or device in a card-testing burst with 429 + Retry-After, make
+    sure the browser keeps its device cookie, and count the buyer's requests against
+    RATE_LIMITS[limit] (as rate_limited(limit, per="user") does) in the same Redis round trip
+    as the gate's reads."""
+    return lambda view: _gate(view, limit)
 
+
+def _gate(view, limit: str):
     @wraps(view)
     def wrapped(*args, **kwargs):
         origin = buyer_origin()
+        counted = throttle.RateCount(limit, f"user:{current_user.id}")
         try:
-            screening.gate(current_user.id, current_user.email, origin, current_actor())
+            screening.gate(current_user.id, current_user.email, origin, current_actor(),
+                           counted=counted)
         except screening.Throttled as exc:
             return _with_cookie(too_many_requests(exc.retry_after, exc.message))
         except RedisError:
-            current_app.logger.warning("fraud gate skipped: Redis unavailable")
+            current_app.logger.warning("fraud gate and rate limit %s skipped: Redis "
+                                       "unavailable", limit)
+        if counted.retry_after is not None:
+            return _with_cookie(too_many_requests(counted.retry_after))
         return _with_cookie(current_app.make_response(view(*args, **kwargs)))
 
     return wrapped

@@ -24,10 +24,9 @@ from app.blueprints.access import (
 )
 from app.blueprints.checkout.attempts import earlier_decline, returned_at
 from app.blueprints.checkout.csp import allow_pay_form, allow_provider
-from app.blueprints.checkout.forms import PayForm, PlaceOrderForm, RemoveCardForm
-from app.blueprints.checkout.fraud_gate import buyer_origin, screened
+from app.blueprints.checkout.forms import SAVED_PREFIX, PayForm, PlaceOrderForm, RemoveCardForm
+from app.blueprints.checkout.fraud_gate import buyer_origin, screened_within
 from app.blueprints.checkout.shipping import ship_to_choice
-from app.blueprints.rate_limits import rate_limited
 from app.clock import now
 from app.domain.declines import DECLINE_MESSAGES, DEFAULT_DECLINE_MESSAGE
 from app.domain.payment_states import PENDING, PaymentStatus
@@ -63,6 +62,14 @@ def _pay_page(order, form, status: int = 200):
                            ship_to=ship_to_choice(order)), status
 
 
+def _pay_again(order_id: int, form: PayForm, status: int):
+    """The checkout page again (a refused form or payment), with the buyer's saved cards."""
+    order = _order_or_404(order_id)
+    if not form.saved_methods:
+        form.offer_saved(_usable_cards())
+    return _pay_page(order, form, status)
+
+
 def _still_pending(order) -> bool:
     """Keep polling while the outcome can still change by itself."""
     payment = order.current_payment
@@ -79,8 +86,7 @@ def _still_pending(order) -> bool:
 
 @bp.post("")
 @role_required(Role.BUYER)
-@rate_limited("checkout", per="user")
-@screened
+@screened_within("checkout")
 def place_order():
     """Create an order from the cart's lines in one currency (prices from the catalogue)."""
     form = PlaceOrderForm()
@@ -113,36 +119,38 @@ def pay(order_id: int):
 
 @bp.post("/<int:order_id>/pay")
 @role_required(Role.BUYER)
-@rate_limited("checkout", per="user")
-@screened
+@screened_within("checkout")
 def start(order_id: int):
     """Create or resume the PSP session; hosted → 303 to the PSP, embedded → the card page,
     a saved card → the return page (or the PSP's page when the bank asks for 3-D Secure)."""
-    order = _order_or_404(order_id)
-    form = PayForm().offer_saved(_usable_cards())
+    # The order is read, checked and locked by the service in the payment's own transaction;
+    # the route reads it itself only to show the page again.
+    form = PayForm()
+    if form.mode.raw_data and str(form.mode.raw_data[0]).startswith(SAVED_PREFIX):
+        form.offer_saved(_usable_cards())  # the buyer's cards are read when one is chosen
     if not form.validate_on_submit():
-        return _pay_page(order, form, 400)
-    try:  # a physical order is paid for only once it has somewhere to go (issue 17)
-        addresses.settle_for_payment(order_id, current_user.id, request.form.get("address_id"),
-                                     current_actor())
-    except ServiceError as exc:
-        flash_error(exc)
-        return _pay_page(order, form, exc.status)
+        return _pay_again(order_id, form, 400)
+    # A physical order is paid for only once it has somewhere to go (issue 17): the address
+    # is settled in the payment's transaction.
+    ship_to = addresses.ShipTo(request.form.get("address_id"))
     try:
         if form.saved_method_id is not None:
             started = checkout.pay_with_saved(order_id, current_user.id, form.saved_method_id,
-                                              current_actor(), origin=buyer_origin())
+                                              current_actor(), origin=buyer_origin(),
+                                              ship_to=ship_to)
         else:
             started = checkout.start_payment(order_id, current_user.id, form.mode.data,
                                              current_actor(), save_card=form.save_card.data,
                                              country=form.country.data or None,
-                                             origin=buyer_origin())
+                                             origin=buyer_origin(), ship_to=ship_to)
+    except checkout.OrderNotFound:
+        deny_object(f"order:{order_id}")
     except FraudBlocked:
         # The order page says it calmly (the same words whichever rule fired).
         return redirect(url_for("checkout.returned", order_id=order_id), code=303)
     except ServiceError as exc:
         flash_error(exc)
-        return _pay_page(order, form, exc.status)
+        return _pay_again(order_id, form, exc.status)
     if started.mode == "saved":
         return redirect(started.redirect_url
                         or url_for("checkout.returned", order_id=order_id), code=303)

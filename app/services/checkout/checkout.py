@@ -27,7 +27,7 @@ from app.services.fraud import screening
 from app.services.fraud.screening import BuyerOrigin
 from app.services.money import fee_rules
 from app.services.payments import actions, janitor, payments, vault
-from app.services.shop import quotes
+from app.services.shop import addresses, quotes
 
 S = PaymentStatus
 MODES = ("hosted", "embedded", "fields")  # fields: the PSP's card fields on our page
@@ -64,34 +64,41 @@ def place_order(buyer_id: int, currency: str, actor: Actor, *, convert: bool = F
         buyer = db.session.get(User, buyer_id)
         vat = quotes.vat_number_for(buyer, vat_number)
         bought = []
-        for row in rows:
-            item = locked(Item, row.item_id)  # prices and stock come from the catalogue
-            if not item.active:
-                raise ServiceError(f"“{item.title}” is no longer for sale; remove it from your cart.")
-            if item.stock < row.quantity:
-                raise ServiceError(f"Only {item.stock} of “{item.title}” left in stock.")
-            item.stock -= row.quantity
-            bought.append((item, row.quantity))
-            db.session.delete(row)
-        priced = quotes.quote(buyer, bought, currency, vat)
-        order = Order(buyer_id=buyer_id, currency=currency, total_amount=priced.total.amount,
-                      buyer_country=priced.country, vat_number=vat,
-                      reverse_charge=priced.reverse_charge, tax_amount=priced.tax.amount,
-                      fx_rates_date=priced.rates_date, fx_margin_bps=priced.margin_bps)
-        for line in priced.lines:
-            item, conversion = line.item, line.conversion
-            foreign = item.currency != currency
-            order_line = OrderLine(
-                item_id=item.id, seller_id=item.seller_id, title=item.title,
-                unit_amount=item.price_amount, quantity=line.quantity,
-                line_total=conversion.settlement, currency=item.currency,
-                presentment_amount=conversion.presentment if foreign else None,
-                fx_margin=conversion.margin, fx_mid_rate=line.mid_rate,
-                fx_rate=str(conversion.rate) if foreign else None,
-                tax_category=line.tax_category, tax_bps=line.tax_bps,
-                tax_amount=line.tax_amount)
-            fee_rules.fix_on_line(order_line, item.category)  # capture charges this copy
-            order.lines.append(order_line)
+        # Stock, cart, order and lines go out in one flush with the order's INSERTs: the
+        # next item's lock, the quote's and the fee rules' reads must not flush what is
+        # pending first (none of them reads stock or carts), each flush being a
+        # unit-of-work pass of its own (≈ 1 ms).
+        with db.session.no_autoflush:
+            for row in rows:
+                item = locked(Item, row.item_id)  # prices and stock come from the catalogue
+                if not item.active:
+                    raise ServiceError(f"“{item.title}” is no longer for sale; remove it "
+                                       "from your cart.")
+                if item.stock < row.quantity:
+                    raise ServiceError(f"Only {item.stock} of “{item.title}” left in stock.")
+                item.stock -= row.quantity
+                bought.append((item, row.quantity))
+                db.session.delete(row)
+            priced = quotes.quote(buyer, bought, currency, vat)
+            order = Order(buyer_id=buyer_id, currency=currency,
+                          total_amount=priced.total.amount, buyer_country=priced.country,
+                          vat_number=vat, reverse_charge=priced.reverse_charge,
+                          tax_amount=priced.tax.amount, fx_rates_date=priced.rates_date,
+                          fx_margin_bps=priced.margin_bps)
+            for line in priced.lines:
+                item, conversion = line.item, line.conversion
+                foreign = item.currency != currency
+                order_line = OrderLine(
+                    item_id=item.id, seller_id=item.seller_id, title=item.title,
+                    unit_amount=item.price_amount, quantity=line.quantity,
+                    line_total=conversion.settlement, currency=item.currency,
+                    presentment_amount=conversion.presentment if foreign else None,
+                    fx_margin=conversion.margin, fx_mid_rate=line.mid_rate,
+                    fx_rate=str(conversion.rate) if foreign else None,
+                    tax_category=line.tax_category, tax_bps=line.tax_bps,
+                    tax_amount=line.tax_amount)
+                fee_rules.fix_on_line(order_line, item.category)  # capture charges this copy
+                order.lines.append(order_line)
         db.session.add(order)
         db.session.flush()
         audit.record(actor, "order.created", f"order:{order.id}", total=order.total_amount,
@@ -102,16 +109,24 @@ def place_order(buyer_id: int, currency: str, actor: Actor, *, convert: bool = F
         return order.id
 
 
+class OrderNotFound(NotFound):
+    """The order does not exist, or is another buyer's (the route answers 404 and audits)."""
+
+
 def buyer_order(order_id: int, buyer_id: int) -> Order:
-    """The buyer's own order, or NotFound (never another buyer's)."""
+    """The buyer's own order, or OrderNotFound (never another buyer's)."""
     order = db.session.get(Order, order_id)
     if order is None or order.buyer_id != buyer_id:
-        raise NotFound("No such order.")
+        raise OrderNotFound("No such order.")
     return order
 
 
-def _awaiting_payment(order_id: int, buyer_id: int) -> Order:
-    order = buyer_order(order_id, buyer_id)
+def _awaiting_payment(order_id: int, buyer_id: int, order: Order | None = None) -> Order:
+    """The buyer's order, refused unless it can still be paid for; `order` when the caller
+    has it already (locked)."""
+    order = order or buyer_order(order_id, buyer_id)
+    if order.buyer_id != buyer_id:
+        raise OrderNotFound("No such order.")
     if order.status != OrderStatus.AWAITING_PAYMENT.value:
         raise Conflict("This order is already paid." if order.status == OrderStatus.PAID.value
                        else "This order was cancelled; its items are back in the shop.")
@@ -129,26 +144,51 @@ def _awaiting_payment(order_id: int, buyer_id: int) -> Order:
 
 def start_payment(order_id: int, buyer_id: int, mode: str, actor: Actor,
                   save_card: bool = False, country: str | None = None,
-                  origin: BuyerOrigin | None = None) -> PaymentStart:
+                  origin: BuyerOrigin | None = None,
+                  ship_to: addresses.ShipTo | None = None) -> PaymentStart:
     """Create (or resume) the PSP session for an order and say where the buyer goes next;
     `country` is the buyer's billing country (routing rules may depend on it), `origin` the
-    request's address and device (fraud screening)."""
+    request's address and device (fraud screening), `ship_to` the address the buyer picked
+    (settled in the same transaction as the payment; None: the caller has seen to it)."""
     if mode not in MODES:
         raise ServiceError("Choose how you want to pay.")
-    previous = _awaiting_payment(order_id, buyer_id).current_payment
-    if previous is not None and previous.integration_mode == mode \
-            and previous.save_payment_method == save_card \
-            and previous.billing_country == country:  # another country may route elsewhere
-        if previous.state in RESUMABLE:
-            return PaymentStart(previous.id, mode, previous.redirect_url)
-        if previous.state == S.INITIATED:
-            return _open_session(previous.id, actor)  # retry with the stored key
-    return _open_session(_replace(order_id, previous, mode, save_card, actor, country=country,
-                                  origin=origin), actor)
+    # One write transaction before the PSP: the order locked and checked, its address, and
+    # (unless a session is resumed) the new payment with its key and screening.
+    with unit_of_work():
+        order = _awaiting_payment(order_id, buyer_id, locked(Order, order_id)
+                                  or _no_order())
+        if ship_to is not None:
+            addresses.settle_in(order, ship_to, actor)
+        previous = order.current_payment
+        resume = retry = None
+        if previous is not None and previous.integration_mode == mode \
+                and previous.save_payment_method == save_card \
+                and previous.billing_country == country:  # another country may route elsewhere
+            if previous.state in RESUMABLE:
+                resume = PaymentStart(previous.id, mode, previous.redirect_url)
+            elif previous.state == S.INITIATED:
+                retry = previous.id  # retried with the stored key
+        replaced = None
+        if resume is None and retry is None:
+            replaced = (previous.id if previous is not None
+                        and previous.state in RESUMABLE | {S.INITIATED} else None)
+            payment_id = _insert_payment(order, mode, actor, save_card, country=country,
+                                         origin=origin)
+    if resume is not None:
+        return resume
+    if retry is not None:
+        return _open_session(retry, actor)
+    _cancel_replaced(payment_id, replaced, actor)
+    return _open_session(payment_id, actor)
+
+
+def _no_order():
+    raise OrderNotFound("No such order.")
 
 
 def pay_with_saved(order_id: int, buyer_id: int, method_id: int, actor: Actor,
-                   origin: BuyerOrigin | None = None) -> PaymentStart:
+                   origin: BuyerOrigin | None = None,
+                   ship_to: addresses.ShipTo | None = None) -> PaymentStart:
     """Pay an order with one of the buyer's saved cards: a new session, authorized server-side.
 
     The start's redirect_url is the PSP's page when the card needs 3-D Secure, else None (the
@@ -169,7 +209,7 @@ def pay_with_saved(order_id: int, buyer_id: int, method_id: int, actor: Actor,
         raise ServiceError("That saved card cannot pay this order. Please choose another way "
                            "to pay.") from None
     start = _open_session(_replace(order_id, previous, mode, False, actor,
-                                   only=method.provider, origin=origin), actor)
+                                   only=method.provider, origin=origin, ship_to=ship_to), actor)
     payment = db.session.get(Payment, start.payment_id)
     token = vault.open_token(method_id, buyer_id, actor,
                              reason=f"pay order {order_id} (payment {payment.id})")
@@ -206,18 +246,26 @@ def _saved_card_refused(payment_id: int, exc: ProviderError, actor: Actor) -> Pa
 
 def _replace(order_id: int, previous: Payment | None, mode: str, save_card: bool,
              actor: Actor, country: str | None = None, only: str | None = None,
-             origin: BuyerOrigin | None = None) -> int:
+             origin: BuyerOrigin | None = None,
+             ship_to: addresses.ShipTo | None = None) -> int:
     """A new payment for the order; the previous unpaid session is cancelled at the PSP."""
     payment_id = _new_payment(order_id, mode, actor, save_card, country=country, only=only,
-                              origin=origin)
-    if previous is not None and previous.state in RESUMABLE | {S.INITIATED}:
-        replaced = actions.cancel_for_replacement(previous.id, actor)
-        if replaced.status in PAID:
-            # The buyer had paid on the old session meanwhile: never take a second payment.
-            payments.apply_report_without_psp(payment_id, S.CANCELLED, actor,
-                                              "order already paid")
-            raise Conflict("This order is already paid.")
+                              origin=origin, ship_to=ship_to)
+    _cancel_replaced(payment_id, previous.id if previous is not None
+                     and previous.state in RESUMABLE | {S.INITIATED} else None, actor)
     return payment_id
+
+
+def _cancel_replaced(payment_id: int, previous_id: int | None, actor: Actor) -> None:
+    """Cancel the order's previous unpaid session at the PSP (after the new payment's commit:
+    a PSP call never runs inside a transaction)."""
+    if previous_id is None:
+        return
+    replaced = actions.cancel_for_replacement(previous_id, actor)
+    if replaced.status in PAID:
+        # The buyer had paid on the old session meanwhile: never take a second payment.
+        payments.apply_report_without_psp(payment_id, S.CANCELLED, actor, "order already paid")
+        raise Conflict("This order is already paid.")
 
 
 def _route(context: RouteContext):
@@ -230,34 +278,47 @@ def _route(context: RouteContext):
 
 def _new_payment(order_id: int, mode: str, actor: Actor, save_card: bool = False,
                  country: str | None = None, only: str | None = None,
-                 origin: BuyerOrigin | None = None) -> int:
-    """A payment row routed by the rules; `only` pins the provider (a saved card's)."""
+                 origin: BuyerOrigin | None = None,
+                 ship_to: addresses.ShipTo | None = None) -> int:
+    """A payment row routed by the rules, in a transaction of its own (with the order's
+    address when `ship_to` is given); `only` pins the provider (a saved card's)."""
     with unit_of_work():
         order = locked(Order, order_id)
-        key = f"hf_{secrets.token_hex(16)}"  # also seeds the route's weighted draw
-        route = _route(RouteContext(order.currency, order.total_amount, "card", country, key,
-                                    mode=None if only else mode))
-        providers, reason = _allowed(route, mode, save_card) if only is None else (
-            route.providers, route.reason)
-        if only is not None:
-            providers, reason = (only,), f"saved card held by {only}; {reason}"
-        payment = Payment(order_id=order.id, provider=providers[0],
-                          routing_reason=reason[:255], routing_rule=route.rule,
-                          routing_fallbacks=",".join(providers[1:]), billing_country=country,
-                          integration_mode=mode,
-                          amount=order.total_amount, currency=order.currency,
-                          save_payment_method=save_card, idempotency_key=key,
-                          client_ip=(origin or BuyerOrigin()).ip,
-                          device_id=(origin or BuyerOrigin()).device)
-        db.session.add(payment)
-        db.session.flush()
-        audit.record(actor, "payment.created", f"payment:{payment.id}", order=order.id,
-                     provider=providers[0], mode=mode, amount=order.total_amount,
-                     save_card=save_card, rule=route.rule, fallbacks=list(providers[1:]))
-        # Screened in this transaction: the row, its key and its decision commit together,
-        # still before any PSP call; a block is enforced in _open_session, after the commit.
-        screening.screen(payment, actor)
-        return payment.id
+        if ship_to is not None:
+            addresses.settle_in(order, ship_to, actor)
+        return _insert_payment(order, mode, actor, save_card, country=country, only=only,
+                               origin=origin)
+
+
+def _insert_payment(order: Order, mode: str, actor: Actor, save_card: bool = False,
+                    country: str | None = None, only: str | None = None,
+                    origin: BuyerOrigin | None = None) -> int:
+    """The payment row, its audit record and its screening, in the caller's transaction
+    (the order locked)."""
+    key = f"hf_{secrets.token_hex(16)}"  # also seeds the route's weighted draw
+    route = _route(RouteContext(order.currency, order.total_amount, "card", country, key,
+                                mode=None if only else mode))
+    providers, reason = _allowed(route, mode, save_card) if only is None else (
+        route.providers, route.reason)
+    if only is not None:
+        providers, reason = (only,), f"saved card held by {only}; {reason}"
+    origin = origin or BuyerOrigin()
+    payment = Payment(order_id=order.id, provider=providers[0],
+                      routing_reason=reason[:255], routing_rule=route.rule,
+                      routing_fallbacks=",".join(providers[1:]), billing_country=country,
+                      integration_mode=mode,
+                      amount=order.total_amount, currency=order.currency,
+                      save_payment_method=save_card, idempotency_key=key,
+                      client_ip=origin.ip, device_id=origin.device)
+    db.session.add(payment)
+    db.session.flush()
+    audit.record(actor, "payment.created", f"payment:{payment.id}", order=order.id,
+                 provider=providers[0], mode=mode, amount=order.total_amount,
+                 save_card=save_card, rule=route.rule, fallbacks=list(providers[1:]))
+    # Screened in this transaction: the row, its key and its decision commit together,
+    # still before any PSP call; a block is enforced in _open_session, after the commit.
+    screening.screen(payment, actor)
+    return payment.id
 
 
 def _allowed(route, mode: str, save_card: bool = False) -> tuple[tuple[str, ...], str]:

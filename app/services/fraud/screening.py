@@ -75,13 +75,19 @@ def _identities(buyer_id: int, email: str, origin: BuyerOrigin) -> dict[str, str
             "email_domain": domain}
 
 
-def gate(buyer_id: int, email: str, origin: BuyerOrigin, actor: Actor) -> None:
+def gate(buyer_id: int, email: str, origin: BuyerOrigin, actor: Actor,
+         counted=None) -> None:
     """Refuse (429) a buyer, address or device in a card-testing burst, alerting support the
-    first time; called by the checkout endpoints before anything else."""
+    first time; called by the checkout endpoints before anything else. `counted`: the
+    request's rate-limit count (throttle.RateCount), sent in the gate's round trip; when it
+    is over its limit the gate decides nothing (the caller answers 429 for the limit)."""
     policy = rules_file.current().card_testing
     who = {k: v for k, v in _identities(buyer_id, email, origin).items()
            if k != "email_domain"}  # one bot must not lock out a whole mail provider
-    ends, worst = velocity.gate_state(who, policy.window_seconds)  # one Redis round trip
+    # One Redis round trip, the rate limit's count included.
+    ends, worst = velocity.gate_state(who, policy.window_seconds, ahead=counted)
+    if counted is not None and counted.retry_after is not None:
+        return
     if ends is not None:
         raise Throttled(max(1, math.ceil(ends - clock.timestamp())))
     if worst < policy.throttle_at:

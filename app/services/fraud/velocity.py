@@ -72,13 +72,18 @@ def counts(windows, identities: dict[str, str | None],
     return {w.signal: int(n) for w, n in zip(wanted, found, strict=True)}
 
 
-def gate_state(identities: dict[str, str | None], seconds: int) -> tuple[float | None, int]:
+def gate_state(identities: dict[str, str | None], seconds: int,
+               ahead=None) -> tuple[float | None, int]:
     """(when the latest throttle on any identity ends or None, the worst burst of declines or
     distinct cards in the last `seconds`), read in one Redis round trip: the card-testing gate
-    runs before every checkout request, so its reads must not cost one round trip each."""
+    runs before every checkout request, so its reads must not cost one round trip each.
+    `ahead`: commands to send first in that same round trip (the request's rate-limit count,
+    throttle.RateCount): its `queue(pipe)` is called first, its `take(answers)` with its own."""
     at = clock.timestamp()
     known = [(kind, value) for kind, value in identities.items() if value]
-    pipe = queues.connection.pipeline(transaction=False)
+    # A transaction only when a count rides along: its INCR and EXPIRE must not come apart.
+    pipe = queues.connection.pipeline(transaction=ahead is not None)
+    first = ahead.queue(pipe) if ahead is not None else 0
     for kind, value in known:
         pipe.get(f"fraud:throttle:{_key('t', kind, value)}")
     if seconds:
@@ -86,6 +91,9 @@ def gate_state(identities: dict[str, str | None], seconds: int) -> tuple[float |
             for count in ("declines", "cards"):
                 pipe.zcount(_key(count, kind, value), at - seconds, "+inf")
     answers = pipe.execute()
+    if ahead is not None:
+        ahead.take(answers[:first])
+        answers = answers[first:]
     ends = [float(until) for until in answers[:len(known)] if until and float(until) > at]
     return max(ends, default=None), max((int(n) for n in answers[len(known):]), default=0)
 

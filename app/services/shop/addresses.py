@@ -1,6 +1,8 @@
 """A buyer's saved addresses, and the one an order ships to (chosen at checkout, copied)."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import select
 
 from app.clock import now
@@ -85,40 +87,62 @@ def choose(order_id: int, buyer_id: int, address_id: int, actor: Actor) -> None:
         order = locked(Order, order_id)
         if order is None or order.buyer_id != buyer_id:
             raise NotFound("No such order.")
-        address = db.session.get(Address, address_id)
-        if address is None or address.user_id != buyer_id or address.removed_at is not None:
-            raise NotFound("No such address.", field="address_id")
-        copy = for_order(order_id) or OrderAddress(order_id=order_id)
-        if copy.address_id == address.id:
-            return
-        if order.state != OrderStatus.AWAITING_PAYMENT:
-            # A paid order's sellers already see (and may have shipped to) its address.
-            raise Conflict("The shipping address can no longer be changed for this order.")
-        copy.address_id = address.id
-        for field in rules.FIELDS:
-            setattr(copy, field, getattr(address, field))
-        copy.chosen_at = now()
-        db.session.add(copy)
-        db.session.flush()
-        audit.record(actor, "order.ship_to", f"order:{order_id}", address=address.id,
-                     country=address.country_code)
+        _choose_in(order, buyer_id, address_id, actor, for_order(order_id))
+
+
+def _choose_in(order: Order, buyer_id: int, address_id: int, actor: Actor,
+               chosen: OrderAddress | None) -> None:
+    """Copy a saved address onto a locked order (`chosen`: its copy so far), in the caller's
+    transaction."""
+    address = db.session.get(Address, address_id)
+    if address is None or address.user_id != buyer_id or address.removed_at is not None:
+        raise NotFound("No such address.", field="address_id")
+    copy = chosen or OrderAddress(order_id=order.id)
+    if copy.address_id == address.id:
+        return
+    if order.state != OrderStatus.AWAITING_PAYMENT:
+        # A paid order's sellers already see (and may have shipped to) its address.
+        raise Conflict("The shipping address can no longer be changed for this order.")
+    copy.address_id = address.id
+    for field in rules.FIELDS:
+        setattr(copy, field, getattr(address, field))
+    copy.chosen_at = now()
+    db.session.add(copy)  # flushed with the audit record below
+    audit.record(actor, "order.ship_to", f"order:{order.id}", address=address.id,
+                 country=address.country_code)
+
+
+@dataclass(frozen=True)
+class ShipTo:
+    """The address a buyer picked on the checkout page (the form's `address_id`, maybe none):
+    checkout settles it in the payment's own transaction (`settle_in`)."""
+
+    address_text: str | None = None
 
 
 def settle_for_payment(order_id: int, buyer_id: int, address_text: str | None,
                        actor: Actor) -> None:
     """Before a physical order is paid: the address the buyer picked, else the one already
     chosen, else their newest saved address (the one the page preselects); none at all is
-    refused, so nothing is paid for that cannot be shipped."""
-    order = db.session.get(Order, order_id)
-    if order is None or order.buyer_id != buyer_id:
-        raise NotFound("No such order.")
+    refused, so nothing is paid for that cannot be shipped. A transaction of its own."""
+    with unit_of_work():
+        order = locked(Order, order_id)
+        if order is None or order.buyer_id != buyer_id:
+            raise NotFound("No such order.")
+        settle_in(order, ShipTo(address_text), actor)
+
+
+def settle_in(order: Order, ship_to: ShipTo, actor: Actor) -> None:
+    """settle_for_payment on an order the caller has locked, in the caller's transaction
+    (checkout: the payment's), so that the address and the payment commit together."""
     if not ships(order):
         return
-    if address_text and address_text.isdigit():
-        choose(order_id, buyer_id, int(address_text), actor)
-    elif for_order(order_id) is None:
-        mine = saved(buyer_id)
+    text, chosen = ship_to.address_text, for_order(order.id)
+    if text and text.isdigit():
+        _choose_in(order, order.buyer_id, int(text), actor, chosen)
+    elif chosen is None:
+        mine = saved(order.buyer_id)
         if not mine:
             raise ServiceError("Add a shipping address before paying: this order is shipped.",
                                field="address_id")
-        choose(order_id, buyer_id, mine[0].id, actor)
+        _choose_in(order, order.buyer_id, mine[0].id, actor, None)

@@ -5,6 +5,7 @@ from redis.client import Pipeline
 
 from app.domain.fraud import Window
 from app.services.fraud import velocity
+from app.services.security import throttle
 
 WINDOWS = [Window("attempts", "buyer", 3600), Window("attempts", "ip", 3600)]
 WHO = {"buyer": "41", "ip": "203.0.113.9", "device": None, "email_domain": "example.com"}
@@ -39,3 +40,21 @@ def test_the_card_testing_gate_reads_in_one_round_trip(app, monkeypatch):
     ends, worst = velocity.gate_state({"buyer": "43", "ip": "198.51.100.8"}, 600)
     assert ends is not None and worst == 0
     assert sent == [2 + 4, 2 + 4]  # a GET per identity, declines and cards per identity
+
+
+def test_the_rate_limit_count_rides_in_the_gate_s_round_trip(app, monkeypatch, platform_clock):
+    monkeypatch.setitem(app.config, "RATE_LIMITS", {"checkout": (2, 60)})
+    platform_clock.freeze(1_800_000_000 + 15)  # 15 s into a window
+    sent = []
+    real = Pipeline.execute
+    monkeypatch.setattr(Pipeline, "execute", lambda self, *a, **k: sent.append(
+        len(self.command_stack)) or real(self, *a, **k))
+    waits = []
+    for _ in range(3):
+        counted = throttle.RateCount("checkout", "user:44")
+        assert velocity.gate_state({"buyer": "44"}, 600, ahead=counted) == (None, 0)
+        waits.append(counted.retry_after)
+    assert waits == [None, None, 45]  # the third is over the limit: 45 s to the window's end
+    # One round trip each: INCR + EXPIRE, then the gate's GET and two ZCOUNTs
+    assert sent == [2 + 3] * 3
+    assert throttle.rate_limit_hit("checkout", "user:44") == 45  # the same counter
