@@ -94,14 +94,14 @@ def open_payments(app, count: int) -> list[tuple[int, str]]:
 
 def _checkouts(buyer_id: int, item_id: int, actor, count: int) -> None:
     from app.extensions import db
-    from app.services.checkout import checkout
+    from app.services.checkout import checkout, orders
     from app.services.shop import cart
 
     people = {"wbuyer": buyer_id}
     for _ in range(count):
         cart.set_quantity(people["wbuyer"], item_id, 1, add=True)
         db.session.commit()
-        order_id = checkout.place_order(people["wbuyer"], "EUR", actor)
+        order_id = orders.place_order(people["wbuyer"], "EUR", actor)
         checkout.start_payment(order_id, people["wbuyer"], "hosted", actor)
 
 

@@ -12,7 +12,7 @@ from app.extensions import db
 from app.models import AuditRecord, Payment
 from app.providers import routing_file
 from app.services.audit import Actor
-from app.services.checkout import checkout
+from app.services.checkout import checkout, orders
 from app.services.shop import cart
 from tests.flows import login
 
@@ -155,7 +155,7 @@ def test_a_file_broken_behind_our_back_keeps_the_last_good_rules(app, own_routin
 def start_eur_payment(people) -> Payment:
     actor = Actor("buyer@test.example", "127.0.0.1")
     cart.set_quantity(people["buyer"], people["mug"], 1)
-    order_id = checkout.place_order(people["buyer"], "EUR", actor)
+    order_id = orders.place_order(people["buyer"], "EUR", actor)
     with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
         payment_id = checkout.start_payment(order_id, people["buyer"], "hosted", actor,
                                             country="NL").payment_id

@@ -15,7 +15,7 @@ import requests
 from app.models import Payment
 from app.pci_inventory import load_committed, script_hashes, scripts_on
 from app.providers.registry import Route
-from app.services.checkout import checkout
+from app.services.checkout import provider_choice
 from app.services.payments import vault
 from tests.fakes.braintree.hosted_fields import SCRIPT_PATH
 from tests.fakes.braintree.wiring import braintree_on
@@ -30,7 +30,7 @@ def braintree(app, serve_wsgi, monkeypatch):
     """The platform with a fake Braintree (Hosted Fields configured), every payment to it."""
     with braintree_on(app, serve_wsgi) as (gateway, url):
         route = Route(("braintree",), "test", "test: every payment to braintree")
-        monkeypatch.setattr(checkout, "choose_route", lambda *args, **kwargs: route)
+        monkeypatch.setattr(provider_choice, "choose_route", lambda *args, **kwargs: route)
         yield SimpleNamespace(fake=gateway, url=url)
 
 

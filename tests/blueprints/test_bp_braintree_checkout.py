@@ -16,7 +16,7 @@ from app.pci_inventory import load_committed, script_hashes, scripts_on
 from app.providers.registry import Route
 from app.security_headers import origin_of
 from app.services.audit import Actor
-from app.services.checkout import checkout
+from app.services.checkout import provider_choice
 from app.services.payments import actions
 from tests.fakes.braintree.wiring import braintree_on
 from tests.flows import add, eventually, latest_payment, login, order_and_start, run_jobs
@@ -31,7 +31,7 @@ def braintree(app, serve_wsgi, monkeypatch):
     """The platform with a fake Braintree, and every new payment routed to it."""
     with braintree_on(app, serve_wsgi) as (gateway, url):
         route = Route(("braintree",), "test", "test: every payment to braintree")
-        monkeypatch.setattr(checkout, "choose_route", lambda *args, **kwargs: route)
+        monkeypatch.setattr(provider_choice, "choose_route", lambda *args, **kwargs: route)
         yield SimpleNamespace(fake=gateway, url=url)
 
 
@@ -90,7 +90,7 @@ def test_hosted_is_refused_before_paying_never_turned_into_the_drop_in(
     assert latest_payment(order_id) is None
     # And the checkout page does not offer it while Braintree is the route.
     from app.services.checkout import mode_costs
-    monkeypatch.setattr(mode_costs, "choose_route", checkout.choose_route)
+    monkeypatch.setattr(mode_costs, "choose_route", provider_choice.choose_route)
     html = buyer.get(f"/checkout/{order_id}").get_data(as_text=True)
     assert 'value="embedded"' in html and 'value="hosted"' not in html
     assert 'value="fields"' in html  # Hosted Fields are configured: the card fields mode
@@ -109,7 +109,7 @@ def test_without_hosted_fields_braintree_offers_no_card_fields_and_refuses_them(
     add(buyer, people["mug"])
     order_id = int(buyer.post("/checkout", data={"currency": "EUR"})
                    .headers["Location"].rsplit("/", 1)[1])
-    monkeypatch.setattr(mode_costs, "choose_route", checkout.choose_route)
+    monkeypatch.setattr(mode_costs, "choose_route", provider_choice.choose_route)
     html = buyer.get(f"/checkout/{order_id}").get_data(as_text=True)
     assert 'value="embedded"' in html and 'value="fields"' not in html
     refused = buyer.post(f"/checkout/{order_id}/pay", data={"mode": "fields"})

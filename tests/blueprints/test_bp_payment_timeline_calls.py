@@ -12,7 +12,7 @@ from app.models.psp_calls import PspCall
 from app.providers.base import ProviderTimeout
 from app.providers.registry import get_provider
 from app.services.audit import Actor
-from app.services.checkout import checkout
+from app.services.checkout import checkout, orders
 from app.services.payments import actions
 from app.services.payments.actions import action_key
 from app.services.shop import cart
@@ -25,7 +25,7 @@ QUICK_TIMEOUT = 0.4  # the adapter's timeout for that one call
 
 def _authorized_payment(people, stack, psp) -> Payment:
     cart.set_quantity(people["buyer"], people["mug"], 2)
-    order_id = checkout.place_order(people["buyer"], "EUR", ACTOR)
+    order_id = orders.place_order(people["buyer"], "EUR", ACTOR)
     with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
         payment_id = checkout.start_payment(order_id, people["buyer"], "hosted",
                                             ACTOR).payment_id

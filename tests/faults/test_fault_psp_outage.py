@@ -17,7 +17,7 @@ from app.providers.registry import get_provider
 from app.providers.resilience import guard
 from app.providers.sandbox import SandboxProvider
 from app.services.audit import Actor
-from app.services.checkout import checkout
+from app.services.checkout import checkout, orders
 from app.services.errors import PaymentUnavailable, ServiceError
 from app.services.payments.actions import action_key
 from app.services.shop import cart
@@ -89,7 +89,7 @@ def fault(psp_url: str, kind: str, count: int = 1, **extra) -> None:
 def order(people, currency: str = "EUR") -> int:
     item = people["mug"] if currency == "EUR" else people["board"]
     cart.set_quantity(people["buyer"], item, 2)
-    return checkout.place_order(people["buyer"], currency, ACTOR)
+    return orders.place_order(people["buyer"], currency, ACTOR)
 
 
 def start(people, order_id: int) -> int:

@@ -17,7 +17,7 @@ from app.providers.sandbox import SandboxProvider
 from app.providers.sandbox.webhooks import HEADER, sign
 from app.services import inbox, webhooks
 from app.services.audit import Actor
-from app.services.checkout import checkout
+from app.services.checkout import checkout, orders
 from app.services.payments import payments
 from app.services.payments.actions import action_key
 from app.services.shop import cart
@@ -59,7 +59,7 @@ def paid_and_captured_at_psp(people, stack, declined_first: bool) -> tuple[Payme
     """A session the buyer paid (after a decline, maybe) and we captured at the PSP, with none
     of its webhooks delivered yet; returns the payment and its events, oldest first."""
     cart.set_quantity(people["buyer"], people["mug"], 2)
-    order_id = checkout.place_order(people["buyer"], "EUR", ACTOR)
+    order_id = orders.place_order(people["buyer"], "EUR", ACTOR)
     with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
         payment_id = checkout.start_payment(order_id, people["buyer"], "hosted", ACTOR).payment_id
     payment = db.session.get(Payment, payment_id)

@@ -13,7 +13,7 @@ from app.models import Item, Order, Payment
 from app.providers.base import ProviderError
 from app.providers.registry import get_provider
 from app.services.audit import Actor
-from app.services.checkout import checkout
+from app.services.checkout import checkout, orders
 from app.services.errors import PaymentUnavailable
 from app.services.payments import actions
 from app.services.payments.actions import action_key
@@ -33,7 +33,7 @@ ACTOR = Actor("buyer@test.example", "127.0.0.1")
 
 def place(people, quantity: int = 2) -> int:
     cart.set_quantity(people["buyer"], people["mug"], quantity)
-    return checkout.place_order(people["buyer"], "EUR", ACTOR)
+    return orders.place_order(people["buyer"], "EUR", ACTOR)
 
 
 def start(people, order_id: int, mode: str = "hosted") -> int:

@@ -15,7 +15,7 @@ from app.jobs.webhooks import process_event, sweep_inbox
 from app.models import Payment, PaymentStatusChange, WebhookEvent
 from app.providers.sandbox.webhooks import HEADER, sign
 from app.services.audit import Actor
-from app.services.checkout import checkout
+from app.services.checkout import checkout, orders
 from app.services.payments import payments
 from app.services.shop import cart
 from tests.flows import buyer_pays, psp_call, run_jobs
@@ -26,7 +26,7 @@ ACTOR = Actor("buyer@test.example", "127.0.0.1")
 def stored_event(client, people, stack) -> tuple[int, WebhookEvent]:
     """A paid session's authorized event, received and stored but not processed yet."""
     cart.set_quantity(people["buyer"], people["mug"], 1)
-    order_id = checkout.place_order(people["buyer"], "EUR", ACTOR)
+    order_id = orders.place_order(people["buyer"], "EUR", ACTOR)
     with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
         payment_id = checkout.start_payment(order_id, people["buyer"], "hosted", ACTOR).payment_id
     reference = db.session.get(Payment, payment_id).psp_reference

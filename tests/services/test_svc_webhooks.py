@@ -20,7 +20,7 @@ from app.providers.base import EventKind
 from app.providers.sandbox.webhooks import HEADER, sign
 from app.services import webhooks
 from app.services.audit import Actor
-from app.services.checkout import checkout
+from app.services.checkout import checkout, orders
 from app.services.payments.actions import action_key
 from app.services.shop import cart
 from tests.flows import buyer_pays, psp_call, run_jobs
@@ -31,7 +31,7 @@ ACTOR = Actor("buyer@test.example", "127.0.0.1")
 def started_payment(people) -> Payment:
     """A PROCESSING payment with a live sandbox session."""
     cart.set_quantity(people["buyer"], people["mug"], 1)
-    order_id = checkout.place_order(people["buyer"], "EUR", ACTOR)
+    order_id = orders.place_order(people["buyer"], "EUR", ACTOR)
     with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
         payment_id = checkout.start_payment(order_id, people["buyer"], "hosted", ACTOR).payment_id
     return db.session.get(Payment, payment_id)

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import Payment, WebhookEvent
 from app.services import webhooks
 from app.services.audit import Actor
-from app.services.checkout import checkout
+from app.services.checkout import checkout, orders
 from app.services.shop import cart
 from tests.fakes.stripe import sign
 from tests.fakes.stripe.controls import pay_session
@@ -32,7 +32,7 @@ def stripe_fake(app, tmp_path):
 
 def _started(people) -> Payment:
     cart.set_quantity(people["buyer"], people["mug"], 1)
-    order_id = checkout.place_order(people["buyer"], "EUR", ACTOR)
+    order_id = orders.place_order(people["buyer"], "EUR", ACTOR)
     with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
         payment_id = checkout.start_payment(order_id, people["buyer"], "hosted", ACTOR).payment_id
     return db.session.get(Payment, payment_id)

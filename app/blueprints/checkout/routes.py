@@ -32,7 +32,7 @@ from app.domain.declines import DECLINE_MESSAGES, DEFAULT_DECLINE_MESSAGE
 from app.domain.payment_states import PENDING, PaymentStatus
 from app.models.users import Role
 from app.security_headers import origin_of
-from app.services.checkout import checkout, mode_costs
+from app.services.checkout import checkout, mode_costs, orders
 from app.services.errors import NotFound, ServiceError
 from app.services.fraud.screening import FraudBlocked
 from app.services.payments import captures, payments, vault
@@ -93,7 +93,7 @@ def place_order():
     if not form.validate_on_submit():
         abort(400)
     try:
-        order_id = checkout.place_order(current_user.id, form.currency.data, current_actor(),
+        order_id = orders.place_order(current_user.id, form.currency.data, current_actor(),
                                         convert=form.convert.data,
                                         vat_number=form.vat_number.data)
     except ServiceError as exc:

@@ -8,31 +8,27 @@ from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app, url_for
-from sqlalchemy import select
 
 from app.clock import now
 from app.database import locked, unit_of_work
 from app.domain.payment_states import PAID, PaymentStatus
-from app.domain.routing import RouteContext, RoutingError
+from app.domain.routing import RouteContext
 from app.extensions import db
-from app.models import CartItem, Item, Order, OrderLine, OrderStatus, Payment, User
+from app.models import Order, OrderStatus, Payment
 from app.providers.base import ProviderError, SessionRequest
-from app.providers.registry import choose_route, get_provider
+from app.providers.registry import get_provider
 from app.security_headers import origin_of
 from app.services import audit
 from app.services.audit import Actor
-from app.services.checkout import nonces
+from app.services.checkout import nonces, provider_choice
 from app.services.errors import Conflict, NotFound, PaymentUnavailable, ServiceError
 from app.services.fraud import screening
 from app.services.fraud.screening import BuyerOrigin
-from app.services.money import fee_rules
 from app.services.payments import actions, janitor, payments, vault
-from app.services.shop import addresses, quotes
+from app.services.shop import addresses
 
 S = PaymentStatus
 MODES = ("hosted", "embedded", "fields")  # fields: the PSP's card fields on our page
-MODE_LABELS = {"hosted": "The hosted payment page", "embedded": "The embedded card form",
-               "fields": "The card form on this page"}
 # A saved card pays on the session its PSP names (PaymentProvider.saved_card_mode: the sandbox's
 # hosted session, a Stripe PaymentIntent): if the bank wants 3-D Secure, the buyer goes to its page.
 # An open session in one of these can be reused when the buyer comes back.
@@ -46,67 +42,6 @@ class PaymentStart:
     payment_id: int
     mode: str
     redirect_url: str | None
-
-
-def place_order(buyer_id: int, currency: str, actor: Actor, *, convert: bool = False,
-                vat_number: str | None = None) -> int:
-    """Turn the cart's lines in one currency into an order, reserving their stock; with
-    `convert`, the whole cart, paid in `currency` (each seller still credited in the item's
-    own). Conversion rates and the buyer's country's tax are frozen on the order's lines."""
-    with unit_of_work():
-        query = select(CartItem).join(Item).where(CartItem.buyer_id == buyer_id)
-        if not convert:
-            query = query.where(Item.currency == currency)
-        rows = db.session.execute(query.order_by(CartItem.id)).scalars().all()
-        if not rows:
-            raise ServiceError("Your cart is empty." if convert
-                               else f"Your cart has no items in {currency}.")
-        buyer = db.session.get(User, buyer_id)
-        vat = quotes.vat_number_for(buyer, vat_number)
-        bought = []
-        # Stock, cart, order and lines go out in one flush with the order's INSERTs: the
-        # next item's lock, the quote's and the fee rules' reads must not flush what is
-        # pending first (none of them reads stock or carts), each flush being a
-        # unit-of-work pass of its own (≈ 1 ms).
-        with db.session.no_autoflush:
-            for row in rows:
-                item = locked(Item, row.item_id)  # prices and stock come from the catalogue
-                if not item.active:
-                    raise ServiceError(f"“{item.title}” is no longer for sale; remove it "
-                                       "from your cart.")
-                if item.stock < row.quantity:
-                    raise ServiceError(f"Only {item.stock} of “{item.title}” left in stock.")
-                item.stock -= row.quantity
-                bought.append((item, row.quantity))
-                db.session.delete(row)
-            priced = quotes.quote(buyer, bought, currency, vat)
-            order = Order(buyer_id=buyer_id, currency=currency,
-                          total_amount=priced.total.amount, buyer_country=priced.country,
-                          vat_number=vat, reverse_charge=priced.reverse_charge,
-                          tax_amount=priced.tax.amount, fx_rates_date=priced.rates_date,
-                          fx_margin_bps=priced.margin_bps)
-            for line in priced.lines:
-                item, conversion = line.item, line.conversion
-                foreign = item.currency != currency
-                order_line = OrderLine(
-                    item_id=item.id, seller_id=item.seller_id, title=item.title,
-                    unit_amount=item.price_amount, quantity=line.quantity,
-                    line_total=conversion.settlement, currency=item.currency,
-                    presentment_amount=conversion.presentment if foreign else None,
-                    fx_margin=conversion.margin, fx_mid_rate=line.mid_rate,
-                    fx_rate=str(conversion.rate) if foreign else None,
-                    tax_category=line.tax_category, tax_bps=line.tax_bps,
-                    tax_amount=line.tax_amount)
-                fee_rules.fix_on_line(order_line, item.category)  # capture charges this copy
-                order.lines.append(order_line)
-        db.session.add(order)
-        db.session.flush()
-        audit.record(actor, "order.created", f"order:{order.id}", total=order.total_amount,
-                     currency=currency, sellers=sorted(order.seller_ids),
-                     tax=order.tax_amount, country=order.buyer_country,
-                     reverse_charge=order.reverse_charge,
-                     converted=sorted({line.currency for line in order.lines} - {currency}))
-        return order.id
 
 
 class OrderNotFound(NotFound):
@@ -198,7 +133,7 @@ def pay_with_saved(order_id: int, buyer_id: int, method_id: int, actor: Actor,
     method = vault.get_method(method_id, buyer_id)  # another buyer's card: NotFound
     if method.expired:
         raise ServiceError("That saved card has expired. Please choose another way to pay.")
-    route = _route(RouteContext(order.currency, order.total_amount, "card"))
+    route = provider_choice.route_for(RouteContext(order.currency, order.total_amount, "card"))
     if method.provider not in route.providers:
         raise ServiceError("That saved card cannot pay this order. Please choose another way "
                            "to pay.")
@@ -268,14 +203,6 @@ def _cancel_replaced(payment_id: int, previous_id: int | None, actor: Actor) -> 
         raise Conflict("This order is already paid.")
 
 
-def _route(context: RouteContext):
-    try:
-        return choose_route(context)
-    except RoutingError:
-        raise PaymentUnavailable("No payment provider can take this payment right now. "
-                                 "Nothing has been charged; please try again later.") from None
-
-
 def _new_payment(order_id: int, mode: str, actor: Actor, save_card: bool = False,
                  country: str | None = None, only: str | None = None,
                  origin: BuyerOrigin | None = None,
@@ -296,9 +223,9 @@ def _insert_payment(order: Order, mode: str, actor: Actor, save_card: bool = Fal
     """The payment row, its audit record and its screening, in the caller's transaction
     (the order locked)."""
     key = f"hf_{secrets.token_hex(16)}"  # also seeds the route's weighted draw
-    route = _route(RouteContext(order.currency, order.total_amount, "card", country, key,
+    route = provider_choice.route_for(RouteContext(order.currency, order.total_amount, "card", country, key,
                                 mode=None if only else mode))
-    providers, reason = _allowed(route, mode, save_card) if only is None else (
+    providers, reason = provider_choice.allowed(route, mode, save_card) if only is None else (
         route.providers, route.reason)
     if only is not None:
         providers, reason = (only,), f"saved card held by {only}; {reason}"
@@ -319,50 +246,6 @@ def _insert_payment(order: Order, mode: str, actor: Actor, save_card: bool = Fal
     # still before any PSP call; a block is enforced in _open_session, after the commit.
     screening.screen(payment, actor)
     return payment.id
-
-
-def _allowed(route, mode: str, save_card: bool = False) -> tuple[tuple[str, ...], str]:
-    """The route's providers that can take this mode, or a ServiceError the buyer reads: a
-    rule may leave a mode out (compliance), and a PSP takes only the modes it has (Braintree
-    no hosted page; only PSPs with card fields take "fields")."""
-    if mode not in route.modes:
-        raise ServiceError(f"{MODE_LABELS[mode]} is not available for this payment. "
-                           "Please choose another way to pay.")
-    providers = tuple(p for p in route.providers if _supports(p, mode))
-    if not providers:
-        raise ServiceError(f"{MODE_LABELS[mode]} is not available for this payment. "
-                           "Please choose another way to pay.")
-    if save_card:
-        # Said before paying: a card "saved" where nothing is saved would be a silent lie.
-        providers = tuple(p for p in providers if get_provider(p).saves_cards())
-        if not providers:
-            raise ServiceError("Your card cannot be saved with this payment. Untick “Save my "
-                               "card” to pay without saving it.")
-    return providers, route.reason
-
-
-def _supports(provider: str, mode: str) -> bool:
-    try:
-        return mode in get_provider(provider).supported_modes()
-    except KeyError:  # not configured here: routing leaves it out anyway
-        return False
-
-
-def _fail_over(payment_id: int, exc: ProviderError, actor: Actor) -> bool:
-    """Move a payment that its provider certainly never executed to the next provider of
-    its route; False when none is left or the payment has moved on meanwhile."""
-    with unit_of_work():
-        payment = locked(Payment, payment_id)
-        remaining = [p for p in payment.routing_fallbacks.split(",") if p]
-        if not remaining or payment.state != S.INITIATED or payment.psp_reference:
-            return False
-        failed, payment.provider = payment.provider, remaining[0]
-        payment.routing_fallbacks = ",".join(remaining[1:])
-        payment.routing_reason = (f"{payment.routing_reason}; {failed} unavailable "
-                                  f"({exc.code}), failed over to {payment.provider}")[:255]
-        audit.record(actor, "payment.failed_over", f"payment:{payment_id}", failed=failed,
-                     to=payment.provider, code=exc.code)
-        return True
 
 
 def public_url(path: str) -> str:
@@ -411,7 +294,7 @@ def _open_session(payment_id: int, actor: Actor) -> PaymentStart:
         report = provider.create_session(request)
     except ProviderError as exc:
         # Only when this PSP certainly did nothing may another one be asked: else two charges.
-        if exc.executed is False and exc.retryable and _fail_over(payment_id, exc, actor):
+        if exc.executed is False and exc.retryable and provider_choice.fail_over(payment_id, exc, actor):
             return _open_session(payment_id, actor)
         return _session_failed(payment_id, exc, actor)
     with unit_of_work():

@@ -12,6 +12,7 @@ from app.domain.route_costs import cheapest_first
 from app.domain.routing import RouteContext, RoutingError
 from app.providers import routing_file
 from app.providers.registry import choose_route, get_provider
+from app.services.checkout import provider_choice
 
 
 @dataclass(frozen=True)
@@ -26,13 +27,6 @@ class ModeOffer:
     saves_cards: bool = False  # whether "Save my card" really saves it on this route
 
 
-def _supports(provider: str, mode: str) -> bool:
-    try:
-        return mode in get_provider(provider).supported_modes()
-    except KeyError:
-        return False
-
-
 def offers(currency: str, amount: int, country: str | None = None) -> dict[str, ModeOffer]:
     """The offered modes by name, in the rule's preference order; {} when nothing routes."""
     try:
@@ -42,7 +36,7 @@ def offers(currency: str, amount: int, country: str | None = None) -> dict[str, 
     fees = routing_file.current().fees
     found = []
     for mode in route.modes:
-        providers = [p for p in route.providers if _supports(p, mode)]
+        providers = [p for p in route.providers if provider_choice.supports(p, mode)]
         if not providers:
             continue
         provider = cheapest_first(providers, mode, amount, fees)[0]

@@ -1,6 +1,6 @@
 """What each cart line costs the buyer in the currency they pay in: converted at the reference
 rate plus the platform's margin, with the tax of their country and the item's tax category.
-Read-only; `checkout.place_order` freezes a quote on the order."""
+Read-only; `checkout/orders.place_order` freezes a quote on the order."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response
 from app.extensions import db, queues
 from app.models import CartItem, Item, Order, Payment
 from app.services.audit import Actor
-from app.services.checkout import checkout
+from app.services.checkout import checkout, orders
 from app.services.errors import Conflict, PaymentUnavailable, ServiceError
 from app.services.shop import cart
 from tests.flows import buyer_pays, closed_port_url, psp_call
@@ -47,7 +47,7 @@ def fill_cart(people, *items) -> None:
 
 def place(people, *items, currency="EUR") -> int:
     fill_cart(people, *items)
-    return checkout.place_order(people["buyer"], currency, ACTOR)
+    return orders.place_order(people["buyer"], currency, ACTOR)
 
 
 def start_payment(people, order_id: int, mode: str = "hosted") -> checkout.PaymentStart:
@@ -83,7 +83,7 @@ def test_place_order_prices_lines_from_the_catalogue(people):
     db.session.get(Item, people["mug"]).price_amount = 2600  # the seller changed the price
     db.session.commit()
 
-    order_id = checkout.place_order(people["buyer"], "EUR", ACTOR)
+    order_id = orders.place_order(people["buyer"], "EUR", ACTOR)
 
     order = db.session.get(Order, order_id)
     assert order.total_amount == 2 * 2600 + 1690 and order.currency == "EUR"
@@ -101,7 +101,7 @@ def test_insufficient_stock_refuses_without_writing_anything(people):
     db.session.commit()
 
     with pytest.raises(ServiceError, match="Only 2 of"):
-        checkout.place_order(people["buyer"], "EUR", ACTOR)
+        orders.place_order(people["buyer"], "EUR", ACTOR)
 
     db.session.expire_all()
     assert db.session.scalars(select(Order).where(Order.buyer_id == people["buyer"])).all() == []
@@ -113,17 +113,17 @@ def test_insufficient_stock_refuses_without_writing_anything(people):
 def test_an_order_holds_one_currency(people):
     fill_cart(people, ("mug", 1), ("board", 1), ("kettle", 2))
 
-    eur = checkout.place_order(people["buyer"], "EUR", ACTOR)
+    eur = orders.place_order(people["buyer"], "EUR", ACTOR)
     left = db.session.scalars(select(CartItem).where(CartItem.buyer_id == people["buyer"])).all()
     assert sorted(row.item_id for row in left) == sorted([people["board"], people["kettle"]])
-    usd = checkout.place_order(people["buyer"], "USD", ACTOR)
+    usd = orders.place_order(people["buyer"], "USD", ACTOR)
 
     assert {line.currency for line in db.session.get(Order, eur).lines} == {"EUR"}
     assert db.session.get(Order, eur).total_amount == 2400
     assert {line.currency for line in db.session.get(Order, usd).lines} == {"USD"}
     assert db.session.get(Order, usd).total_amount == 5900 + 2 * 4200
     with pytest.raises(ServiceError):
-        checkout.place_order(people["buyer"], "USD", ACTOR)  # nothing left in USD
+        orders.place_order(people["buyer"], "USD", ACTOR)  # nothing left in USD
 
 
 # --- start_payment ------------------------------------------------------------------------

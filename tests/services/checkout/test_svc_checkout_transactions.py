@@ -9,7 +9,7 @@ from sqlalchemy import event, text
 from app.extensions import db
 from app.models import Order
 from app.providers.resilience import GuardedProvider
-from app.services.checkout import checkout
+from app.services.checkout import checkout, orders, provider_choice
 from app.services.errors import PaymentUnavailable
 from app.services.shop import addresses
 from app.services.shop.addresses import ShipTo
@@ -123,7 +123,7 @@ def test_a_payment_refused_before_the_psp_leaves_no_address_copy(people, monkeyp
     def no_route(context):
         raise PaymentUnavailable("No payment provider can take this payment right now.")
 
-    monkeypatch.setattr(checkout, "_route", no_route)
+    monkeypatch.setattr(provider_choice, "route_for", no_route)
     with pytest.raises(PaymentUnavailable):
         _start(people, order_id, ShipTo(str(addresses.saved(people["buyer"])[0].id)))
     db.session.rollback()
@@ -176,7 +176,7 @@ def test_placing_an_order_flushes_twice_whatever_its_lines(people):
     fill_cart(people, ("mug", 2), ("candle", 1))
     order_id = []
     assert _flushes_during(lambda: order_id.append(
-        checkout.place_order(people["buyer"], "EUR", ACTOR))) == 2
+        orders.place_order(people["buyer"], "EUR", ACTOR))) == 2
     db.session.expire_all()
     order = db.session.get(Order, order_id[0])
     assert sorted((line.quantity, line.fee_source is not None) for line in order.lines) == [

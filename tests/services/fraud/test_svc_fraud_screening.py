@@ -10,7 +10,7 @@ from sqlalchemy import select
 from app.extensions import db
 from app.models import AuditRecord, Item, Notification, Order, Payment
 from app.services.audit import Actor
-from app.services.checkout import checkout
+from app.services.checkout import checkout, orders
 from app.services.fraud import lists, signals
 from app.services.fraud.rules_file import current
 from app.services.fraud.screening import BLOCKED_MESSAGE, BuyerOrigin, FraudBlocked
@@ -129,7 +129,7 @@ def test_blocklists_match_ranges_countries_and_devices(app, people, kind, value)
     client = app.test_client()
     login(client, "buyer")
     add(client, people["mug"])
-    order_id = checkout.place_order(people["buyer"], "EUR", SUPPORT)
+    order_id = orders.place_order(people["buyer"], "EUR", SUPPORT)
     with pytest.raises(FraudBlocked), app.test_request_context():
         checkout.start_payment(order_id, people["buyer"], "hosted", SUPPORT, country="FR",
                                origin=BuyerOrigin("8.8.8.8", "device-of-a-fraudster-000000000000"))
@@ -139,7 +139,7 @@ def test_ip_country_is_compared_with_billing_and_card_countries(app, people, psp
     client = app.test_client()
     login(client, "buyer")
     add(client, people["mug"])
-    order_id = checkout.place_order(people["buyer"], "EUR", SUPPORT)
+    order_id = orders.place_order(people["buyer"], "EUR", SUPPORT)
     with app.test_request_context():  # the return URL is built with url_for
         start = checkout.start_payment(order_id, people["buyer"], "hosted", SUPPORT,
                                        country="FR", origin=BuyerOrigin("8.8.8.8", None))

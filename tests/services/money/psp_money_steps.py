@@ -9,7 +9,7 @@ from app.domain.ledger import AccountKind
 from app.extensions import db
 from app.models import DisputeCase, EscrowHold, LedgerTransaction, Payment
 from app.services.audit import Actor
-from app.services.checkout import checkout
+from app.services.checkout import checkout, orders
 from app.services.money import ledger
 from app.services.shop import cart
 
@@ -22,7 +22,7 @@ def start_order(people, mode: str) -> int:
     """The buyer checks out two mugs and a candle in EUR and starts paying; the payment id."""
     cart.set_quantity(people["buyer"], people["mug"], 2)
     cart.set_quantity(people["buyer"], people["candle"], 1)
-    order_id = checkout.place_order(people["buyer"], "EUR", BUYER)
+    order_id = orders.place_order(people["buyer"], "EUR", BUYER)
     with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
         return checkout.start_payment(order_id, people["buyer"], mode, BUYER).payment_id
 

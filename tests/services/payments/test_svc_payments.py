@@ -12,7 +12,7 @@ from app.models import AuditRecord, Item, Order, Payment
 from app.providers.base import CardDisplay, ProviderPayment
 from app.services import audit
 from app.services.audit import Actor
-from app.services.checkout import checkout
+from app.services.checkout import checkout, orders
 from app.services.payments import payments
 from app.services.shop import cart
 
@@ -24,7 +24,7 @@ def start(people, items=(("mug", 2),), currency="EUR", mode="hosted") -> tuple[i
     """Order items as the buyer and open a PSP session; (order id, payment id)."""
     for name, quantity in items:
         cart.set_quantity(people["buyer"], people[name], quantity)
-    order_id = checkout.place_order(people["buyer"], currency, ACTOR)
+    order_id = orders.place_order(people["buyer"], currency, ACTOR)
     with current_app.test_request_context(base_url=current_app.config["PUBLIC_URL"]):
         return order_id, checkout.start_payment(order_id, people["buyer"], mode, ACTOR).payment_id
 
