@@ -160,12 +160,16 @@ def refund_create(body: dict) -> dict:
 def payout_create(body: dict) -> dict:
     """Checked arguments for payouts.create; the destination becomes an in-memory BankAccount."""
     _only(body, PAYOUT_FIELDS)
+    # No destination at all is Stripe's payout to the platform's own bank account on file
+    # (how the platform's treasury takes collected money out): destination None.
+    own = "destination" not in body
     # The account is checked before the other fields (and before the balance), so a
     # mistyped IBAN is always the error named.
-    destination = parse_destination(body.get("destination"))
+    destination = None if own else parse_destination(body.get("destination"))
     return {"amount": _integer(body, "amount", 1, MAX_AMOUNT, required=True),
             "currency": _currency(body), "destination": destination,
-            "holder_name": _string(body, "holder_name", 200, required=True),
+            "holder_name": _string(body, "holder_name", 200, required=not own)
+            or "The platform",
             "description": _string(body, "description", 500),
             "metadata": _metadata(body)}
 
