@@ -79,6 +79,9 @@ class FundingTransfer(db.Model):
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     psp_reference: Mapped[str | None] = mapped_column(String(64), unique=True)
     sweep_reference: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Sweeps the collecting PSP refused: a refusal is saved with its key, so each new attempt
+    # carries a key of its own (`<key>-sweep`, then `<key>-sweep<n>`).
+    sweep_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=now)
     settled_at: Mapped[datetime | None]
 

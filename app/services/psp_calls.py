@@ -108,9 +108,9 @@ def _values(a: Attempt) -> dict:
     elif op in PAYOUT_OPS:
         payout_id = _first(
             select(Payout.id).where(Payout.idempotency_key == key) if key else None,
-            # A sweep's key is its funding's with "-sweep" (services/money/payout_funding).
+            # A sweep's key is its funding's + "-sweep[n]" (services/money/payout_funding).
             select(FundingTransfer.payout_id).where(
-                FundingTransfer.idempotency_key == key.removesuffix("-sweep")) if key else None,
+                FundingTransfer.idempotency_key == key.split("-sweep")[0]) if key else None,
             select(Payout.id).where(Payout.psp_reference == ref) if ref else None)
     elif op in DISPUTE_OPS and ref:
         payment_id = _first(select(DisputeCase.payment_id).where(

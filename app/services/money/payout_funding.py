@@ -11,7 +11,8 @@ each funding moves in two steps, each a movement its own PSP reports (docs/recon
    `treasury_funding` (treasury -> the rail's clearing), intent
    `treasury_funding:<rail>:<top-up id>`, matched to Stripe's `topup` line;
 2. the collecting PSP pays the treasury back (the sandbox: a payout to the platform's own bank
-   account, key `<funding key>-sweep`), posted as `treasury_sweep` (its clearing -> treasury),
+   account, key `<funding key>-sweep`, a new one after each refusal), posted as
+   `treasury_sweep` (its clearing -> treasury),
    intent `treasury_sweep:<psp>:<payout id>`, matched to that PSP's `payout` line.
 
 The top-up goes first: it is the step a bank may refuse, and a refused top-up has moved
@@ -186,12 +187,18 @@ def _sweep(funding_id: int, payout_id: int, actor: Actor) -> None:
     db.session.refresh(funding)
     if funding.status != TOPPED_UP:
         return  # repaid already, or its top-up never arrived: nothing to pay back
+    key = f"{funding.idempotency_key}-sweep{funding.sweep_attempts or ''}"
     try:
-        reference = get_provider(funding.from_provider).sweep(
-            funding.amount, funding.currency, f"{funding.idempotency_key}-sweep")
+        reference = get_provider(funding.from_provider).sweep(funding.amount, funding.currency,
+                                                              key)
     except ProviderError as exc:
         if exc.retryable or exc.executed is not False:
-            raise
+            raise  # the job retries with the same key
+        with unit_of_work():  # certainly not executed: the next attempt gets a key of its own
+            row = locked(FundingTransfer, funding_id)
+            row.sweep_attempts += 1
+            audit.record(actor, "treasury.sweep_refused", f"payout:{payout_id}",
+                         funding=row.id, source=row.from_provider, reason=str(exc)[:300])
         raise SweepRefused(f"{funding.from_provider} refused to pay the treasury back "
                            f"{funding.amount} {funding.currency} (funding {funding_id}): "
                            f"{exc}") from exc
