@@ -17,7 +17,7 @@ from .paging import page
 # Every allowed move; anything else is a bug in the sandbox, refused with both statuses named.
 # A paid payout may still fail later: the bank sends it back (Stripe reports it as failed).
 TRANSITIONS = {"pending": {"paid", "failed"}, "paid": {"failed"}}
-# A payout without a destination goes to the platform's own bank account on file (Stripe's
+# A payout to "platform_account" goes to the platform's own bank account on file (Stripe's
 # default external account); the sandbox knows no number for it.
 PLATFORM_ACCOUNT = {"type": "platform_account", "last4": "0000"}
 
@@ -33,8 +33,8 @@ def _move(payout: Payout, status: str) -> None:
 
 
 def create(args: dict) -> Payout:
-    """A `pending` payout from validated arguments (to the platform's own account when it names
-    no destination); 400 balance_insufficient if the balance is short."""
+    """A `pending` payout from validated arguments (destination None: the platform's own
+    account); 400 balance_insufficient if the balance is short."""
     # On SQLite this transaction took the write lock with its first statement (BEGIN IMMEDIATE),
     # so two payouts can never both spend the same balance.
     available = balance.available_in(args["currency"])

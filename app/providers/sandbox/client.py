@@ -132,9 +132,10 @@ class SandboxProvider(PaymentProvider):
 
     def sweep(self, amount: int, currency: str, idempotency_key: str) -> str:
         """Pay part of the platform's balance out to its own bank account (the treasury), once
-        per key: a payout without a destination, as Stripe pays the default account on file;
-        the payout's id, which the sandbox's report names. Moves no seller's money."""
+        per key: a payout to the account on file, as Stripe pays its default external
+        account; the payout's id, which the sandbox's report names. Moves no seller's money."""
         body = {"amount": amount, "currency": mapping.to_psp_currency(currency),
+                "destination": "platform_account", "holder_name": "Holdfast treasury",
                 "description": "Holdfast treasury sweep",
                 "metadata": {"holdfast_funding": idempotency_key}}
         return self._call("POST", "/v1/payouts", body, idempotency_key)["id"]
