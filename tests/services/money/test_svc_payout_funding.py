@@ -15,7 +15,7 @@ from app.models.payouts import FundingTransfer
 from app.providers.base import ProviderError
 from app.services.money import ledger, payout_funding, payouts
 from app.services.money.ledger_checks import check_all
-from tests.flows import psp_call, settle
+from tests.flows import login, psp_call, settle
 from tests.services.money.test_svc_payout_rails import psp_payout, told
 from tests.services.money.test_svc_stripe_connect import (
     SUPPORT,
@@ -75,6 +75,10 @@ def test_a_refused_top_up_moves_nothing_and_the_payout_is_not_sent(
         "failed", "topup_failed", None)
     assert available(people) == 4320
     assert told(people) == ["Your payout of €43.20 failed"]
+    login(client, "seller")
+    page = client.get("/seller/balances").get_data(as_text=True)
+    assert "We could not move the money to your payout provider in time." in page
+    assert "Update bank account" not in page  # nothing wrong with their bank
     assert check_all() == []
     # A retry after the refusal was recorded is refused again without asking Stripe.
     with pytest.raises(ProviderError, match="could not fund"):
