@@ -77,7 +77,7 @@ def can_send(provider: str) -> bool:
 
 def headroom(provider: str, currency: str, excluding: int | None = None) -> int:
     """What the PSP holds for us in the currency, less what open payouts through it and
-    pending fundings out of it have already promised, plus pending fundings into it."""
+    fundings out of it not yet repaid have already promised, plus pending fundings into it."""
     held = ledger.held_at_psp(provider, currency)
     promised = db.session.execute(select(func.coalesce(func.sum(Payout.amount), 0)).where(
         Payout.provider == provider, Payout.currency == currency, Payout.status.in_(OPEN),
