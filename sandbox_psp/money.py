@@ -10,7 +10,9 @@ _SYMBOLS = {"eur": "€", "usd": "$", "gbp": "£", "jpy": "¥", "chf": "CHF "}
 def format_money(amount: int, currency: str) -> str:
     """A human-readable amount with the currency's symbol or code."""
     exponent = _EXPONENTS.get(currency, 2)
-    major, minor = divmod(amount, 10 ** exponent)
+    # The sign apart: divmod floors, so -4320 would read "-44.80" instead of "-43.20".
+    sign = "-" if amount < 0 else ""
+    major, minor = divmod(abs(amount), 10 ** exponent)
     units = f"{major:,}.{minor:0{exponent}d}" if exponent else f"{major:,}"
     symbol = _SYMBOLS.get(currency)
-    return f"{symbol}{units}" if symbol else f"{units} {currency.upper()}"
+    return f"{sign}{symbol}{units}" if symbol else f"{sign}{units} {currency.upper()}"

@@ -19,6 +19,7 @@ MAX_EVIDENCE_LENGTH = 20_000
 MAX_AMOUNT = 99_999_999  # Stripe's ceiling: eight digits of minor units
 MAX_EXPIRES_IN = 7 * 24 * 3600
 PAYOUT_FIELDS = {"amount", "currency", "destination", "holder_name", "description", "metadata"}
+PLATFORM_ACCOUNT = "platform_account"  # a payout's destination: the platform's own account
 SESSION_FIELDS = {"amount", "currency", "mode", "capture_method", "return_url", "cancel_url",
                   "parent_origin", "client_reference_id", "metadata", "expires_in",
                   "setup_future_usage", "request_three_d_secure"}
@@ -161,8 +162,11 @@ def payout_create(body: dict) -> dict:
     """Checked arguments for payouts.create; the destination becomes an in-memory BankAccount."""
     _only(body, PAYOUT_FIELDS)
     # The account is checked before the other fields (and before the balance), so a
-    # mistyped IBAN is always the error named.
-    destination = parse_destination(body.get("destination"))
+    # mistyped IBAN is always the error named. "platform_account" is the platform's own bank
+    # account on file (Stripe pays its default external account): how the platform's treasury
+    # takes collected money out. Named, never implied: a forgotten destination stays an error.
+    destination = None if body.get("destination") == PLATFORM_ACCOUNT \
+        else parse_destination(body.get("destination"))
     return {"amount": _integer(body, "amount", 1, MAX_AMOUNT, required=True),
             "currency": _currency(body), "destination": destination,
             "holder_name": _string(body, "holder_name", 200, required=True),

@@ -17,6 +17,9 @@ from .paging import page
 # Every allowed move; anything else is a bug in the sandbox, refused with both statuses named.
 # A paid payout may still fail later: the bank sends it back (Stripe reports it as failed).
 TRANSITIONS = {"pending": {"paid", "failed"}, "paid": {"failed"}}
+# A payout to "platform_account" goes to the platform's own bank account on file (Stripe's
+# default external account); the sandbox knows no number for it.
+PLATFORM_ACCOUNT = {"type": "platform_account", "last4": "0000"}
 
 
 def _move(payout: Payout, status: str) -> None:
@@ -30,7 +33,8 @@ def _move(payout: Payout, status: str) -> None:
 
 
 def create(args: dict) -> Payout:
-    """A `pending` payout from validated arguments; 400 balance_insufficient if the balance is short."""
+    """A `pending` payout from validated arguments (destination None: the platform's own
+    account); 400 balance_insufficient if the balance is short."""
     # On SQLite this transaction took the write lock with its first statement (BEGIN IMMEDIATE),
     # so two payouts can never both spend the same balance.
     available = balance.available_in(args["currency"])
@@ -42,10 +46,14 @@ def create(args: dict) -> Payout:
     settle_at = time.time() + current_app.config["SANDBOX_PAYOUT_DELAY"]
     payout = Payout(
         id=new_id("po"), created=now(), amount=args["amount"], currency=args["currency"],
-        status="pending", destination=account.display_data(current_app.config["SANDBOX_FINGERPRINT_KEY"]),
+        status="pending",
+        destination=PLATFORM_ACCOUNT if account is None
+        else account.display_data(current_app.config["SANDBOX_FINGERPRINT_KEY"]),
         holder_name=args["holder_name"], description=args["description"], metadata_=args["metadata"],
-        # Decided now: once this request ends, the account number is gone.
-        settles_as=account.outcome(), settle_at=settle_at, arrival_date=math.ceil(settle_at))
+        # Decided now: once this request ends, the account number is gone. The platform's own
+        # account on file is always paid.
+        settles_as=PAID if account is None else account.outcome(), settle_at=settle_at,
+        arrival_date=math.ceil(settle_at))
     db.session.add(payout)
     balance_transactions.record("payout", payout.id, -payout.amount, 0, payout.currency,
                                 payout=payout.id, description=f"Payout to {payout.holder_name}")

@@ -174,16 +174,27 @@ def payout_returned(seller_id: int, provider: str, currency: str, amount: int) -
     ])
 
 
-def treasury_funding(from_provider: str, to_provider: str, currency: str,
-                     amount: int) -> Posting:
-    """Money collected at one PSP funds a payout at another: it leaves the first PSP's
-    clearing for the platform's treasury (bank) and goes on from there to the second's."""
-    if amount <= 0 or from_provider == to_provider:
-        raise UnbalancedPosting(f"funding {amount} from {from_provider} to {to_provider}")
-    treasury = Account(AccountKind.TREASURY)
+def treasury_funding(to_provider: str, currency: str, amount: int) -> Posting:
+    """The treasury (the platform's bank) tops a payout's rail up: the money leaves the bank
+    and the rail's PSP holds it (Stripe's `topup` line). Only that PSP's clearing moves, by
+    what that PSP reports; the collecting PSP's side is `treasury_sweep`."""
+    if amount <= 0:
+        raise UnbalancedPosting(f"funding {amount} into {to_provider}")
     return _posting("treasury_funding", currency, [
-        Leg(treasury, amount), Leg(Account(AccountKind.PSP_CLEARING, from_provider), -amount),
-        Leg(Account(AccountKind.PSP_CLEARING, to_provider), amount), Leg(treasury, -amount),
+        Leg(Account(AccountKind.PSP_CLEARING, to_provider), amount),
+        Leg(Account(AccountKind.TREASURY), -amount),
+    ])
+
+
+def treasury_sweep(from_provider: str, currency: str, amount: int) -> Posting:
+    """The PSP that collected the money pays it out to the platform's bank, giving back to
+    the treasury what a top-up elsewhere advanced (the PSP's payout to the platform's own
+    account). With its funding, the treasury nets to zero."""
+    if amount <= 0:
+        raise UnbalancedPosting(f"sweep {amount} out of {from_provider}")
+    return _posting("treasury_sweep", currency, [
+        Leg(Account(AccountKind.TREASURY), amount),
+        Leg(Account(AccountKind.PSP_CLEARING, from_provider), -amount),
     ])
 
 

@@ -60,8 +60,10 @@ class Payout(db.Model):
 class FundingTransfer(db.Model):
     """Money moved between two PSPs through the platform's treasury so a payout's rail holds
     what it pays (collected at one PSP, paid out through another). Booked with the payout;
-    posted ("treasury_funding") once the receiving PSP confirms the top-up, whose id is
-    `psp_reference` (what reconciliation matches)."""
+    the treasury tops the rail up ("treasury_funding", the top-up's id is `psp_reference`),
+    then the collecting PSP pays the treasury back ("treasury_sweep", its payout to the
+    platform's bank is `sweep_reference`): each PSP's clearing moves only by what that PSP
+    reports (docs/reconciliation.md "Treasury funding")."""
 
     __tablename__ = "funding_transfers"
     __table_args__ = (CheckConstraint("amount > 0", name="funding_amount_positive"),)
@@ -72,9 +74,14 @@ class FundingTransfer(db.Model):
     amount: Mapped[int]
     from_provider: Mapped[str] = mapped_column(String(32))
     to_provider: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | succeeded
+    # pending -> topped_up -> succeeded; failed: the rail refused the top-up (nothing moved)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
     psp_reference: Mapped[str | None] = mapped_column(String(64), unique=True)
+    sweep_reference: Mapped[str | None] = mapped_column(String(64), unique=True)
+    # Sweeps the collecting PSP refused: a refusal is saved with its key, so each new attempt
+    # carries a key of its own (`<key>-sweep`, then `<key>-sweep<n>`).
+    sweep_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=now)
     settled_at: Mapped[datetime | None]
 

@@ -100,6 +100,9 @@ class GuardedProvider(PaymentProvider):
     def fund(self, amount, currency, idempotency_key):
         return self._guarded("fund", True, amount, currency, idempotency_key)
 
+    def sweep(self, amount, currency, idempotency_key):
+        return self._guarded("sweep", True, amount, currency, idempotency_key)
+
     def convert(self, sell_amount, sell_currency, buy_amount, buy_currency, idempotency_key):
         return self._guarded("convert", True, sell_amount, sell_currency, buy_amount,
                              buy_currency, idempotency_key)

@@ -38,7 +38,7 @@ PRUNE_BATCH = 5_000
 PAYMENT_OPS = frozenset({"create_session", "retrieve", "find_by_reference", "authorize_saved",
                          "authorize_token", "authorize_nonce", "cancel", "capture", "void"})
 REFUND_OPS = frozenset({"refund", "retrieve_refund"})
-PAYOUT_OPS = frozenset({"create_payout", "retrieve_payout", "fund"})
+PAYOUT_OPS = frozenset({"create_payout", "retrieve_payout", "fund", "sweep"})
 DISPUTE_OPS = frozenset({"retrieve_dispute", "submit_dispute_evidence"})
 
 
@@ -108,8 +108,9 @@ def _values(a: Attempt) -> dict:
     elif op in PAYOUT_OPS:
         payout_id = _first(
             select(Payout.id).where(Payout.idempotency_key == key) if key else None,
-            select(FundingTransfer.payout_id).where(FundingTransfer.idempotency_key == key)
-            if key else None,
+            # A sweep's key is its funding's + "-sweep[n]" (services/money/payout_funding).
+            select(FundingTransfer.payout_id).where(
+                FundingTransfer.idempotency_key == key.split("-sweep")[0]) if key else None,
             select(Payout.id).where(Payout.psp_reference == ref) if ref else None)
     elif op in DISPUTE_OPS and ref:
         payment_id = _first(select(DisputeCase.payment_id).where(

@@ -293,3 +293,19 @@ def test_the_idempotency_fingerprint_cannot_be_brute_forced_back_to_the_account(
         stored = db.session.scalar(db.select(IdempotencyKey.request_fingerprint).filter_by(key="fp"))
     assert stored and stored != plain
     assert plain.encode() not in b"".join(p.read_bytes() for p in db_path.parent.glob(db_path.name + "*"))
+
+
+def test_a_payout_to_the_platforms_own_account_is_reported_and_always_paid(app, api, funded):
+    """The treasury takes collected money out to the platform's bank account on file (Stripe's
+    default external account): named as "platform_account", never implied by a missing one."""
+    response = api.post("/payouts", body(destination="platform_account",
+                                         holder_name="Holdfast treasury", amount=2_500))
+    assert response.status_code == 200, response.json
+    payout = response.json
+    assert payout["destination"] == {"type": "platform_account", "last4": "0000"}
+    assert available(api) == FUNDED - 2_500
+    (line,) = api.get("/balance_transactions", type="payout").json["data"]
+    assert (line["source"], line["amount"], line["payout"]) == (payout["id"], -2_500, payout["id"])
+    deliver_due(app, now=payout["arrival_date"])
+    assert api.get(f"/payouts/{payout['id']}").json["status"] == "paid"
+    assert "The platform's own account" in app.test_client().get("/").get_data(as_text=True)

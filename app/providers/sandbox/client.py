@@ -130,6 +130,16 @@ class SandboxProvider(PaymentProvider):
     def retrieve_payout(self, reference: str) -> ProviderPayout:
         return mapping.to_provider_payout(self._call("GET", f"/v1/payouts/{reference}"))
 
+    def sweep(self, amount: int, currency: str, idempotency_key: str) -> str:
+        """Pay part of the platform's balance out to its own bank account (the treasury), once
+        per key: a payout to the account on file, as Stripe pays its default external
+        account; the payout's id, which the sandbox's report names. Moves no seller's money."""
+        body = {"amount": amount, "currency": mapping.to_psp_currency(currency),
+                "destination": "platform_account", "holder_name": "Holdfast treasury",
+                "description": "Holdfast treasury sweep",
+                "metadata": {"holdfast_funding": idempotency_key}}
+        return self._call("POST", "/v1/payouts", body, idempotency_key)["id"]
+
     def convert(self, sell_amount: int, sell_currency: str, buy_amount: int, buy_currency: str,
                 idempotency_key: str) -> str:
         """Convert part of the platform's balance at the PSP into another currency at the

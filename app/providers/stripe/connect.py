@@ -66,15 +66,20 @@ def retrieve(provider, transfer_reference: str) -> ProviderPayout:
 
 
 def fund(provider, amount: int, currency: str, idempotency_key: str) -> str:
-    """Top the platform's Stripe balance up from its bank (the treasury): the top-up's id."""
+    """Top the platform's Stripe balance up from its bank (the treasury): the top-up's id. A
+    top-up the bank refused (failed, canceled, reversed) is a ProviderError `topup_failed`
+    that names it: nothing arrived, so nothing may be booked or paid out of it."""
     result = provider._call(provider._client.v1.topups.create, {
         "amount": amount, "currency": mapping.to_psp_currency(currency),
         "description": "Holdfast treasury funding", "metadata": {"holdfast_funding":
                                                                  idempotency_key}},
         key=idempotency_key)
     if result.get("status") in ("failed", "canceled", "reversed"):
-        raise ProviderError(f"Stripe refused the top-up: {result.get('status')}",
-                            code="topup_failed", executed=False)
+        reason = result.get("failure_message") or result.get("status")
+        refused = ProviderError(f"Stripe refused top-up {result['id']}: {reason}",
+                                code="topup_failed", executed=False)
+        refused.reference = result["id"]  # what Stripe's report names it by
+        raise refused
     return result["id"]
 
 

@@ -24,6 +24,10 @@ TYPES = {
     "transfer_cancel": "payout_failure", "transfer_failure": "payout_failure",
     # A Connect transfer reversed (a clawback from the seller's account): its own object.
     "transfer_refund": "transfer_reversal",
+    # The treasury's top-up of the platform's balance (money collected at another PSP, for a
+    # payout through Connect: services/money/payout_funding), and its reversal when the bank
+    # refuses it: each its own object, the top-up (tu_…).
+    "topup": "topup", "topup_reversal": "topup_reversal",
     "adjustment": "adjustment",
 }
 

@@ -260,27 +260,40 @@ def transfer_reversals_posted() -> list[str]:
 
 
 def fundings_posted() -> list[str]:
-    """5. Each treasury funding that succeeded has exactly one "treasury_funding" posting of its
-    amount between its two PSPs, none is posted before it succeeds, and the treasury, which
-    money only passes through, nets to zero (docs/money.md "Payout rails")."""
+    """5. Each treasury funding has exactly its postings: a "treasury_funding" of its amount
+    into its rail once topped up, a "treasury_sweep" out of its source once repaid, none
+    before (or after a refused top-up); and the treasury, which money only passes through,
+    nets to zero (docs/reconciliation.md "Treasury funding")."""
     from app.models.payouts import FundingTransfer
 
     problems = []
     posted = {txn.intent: txn for txn in db.session.execute(select(LedgerTransaction).where(
-        LedgerTransaction.event == "treasury_funding")).scalars()}
+        LedgerTransaction.event.in_(("treasury_funding", "treasury_sweep")))).scalars()}
     for row in db.session.execute(select(FundingTransfer)).scalars():
-        txn = posted.pop(f"funding:{row.id}", None)
-        legs = {(e.account, e.amount) for e in txn.entries} if txn else set()
-        wanted = {(f"psp_clearing:{row.from_provider}", -row.amount),
-                  (f"psp_clearing:{row.to_provider}", row.amount)}
-        if (row.status == "succeeded") != (txn is not None) or (txn and not wanted <= legs):
-            problems.append(f"funding {row.id} ({row.status}, {row.amount}): posting "
-                            f"{txn.intent if txn else 'missing'}")
+        steps = (("treasury_funding", row.to_provider, row.psp_reference, row.amount,
+                  row.status in ("topped_up", "succeeded")),
+                 ("treasury_sweep", row.from_provider, row.sweep_reference, -row.amount,
+                  row.status == "succeeded"))
+        for event, provider, reference, amount, done in steps:
+            txn = posted.pop(f"{event}:{provider}:{reference}", None) if reference else None
+            legs = {(e.account, e.amount) for e in txn.entries} if txn else set()
+            if done != (txn is not None) or (txn and (f"psp_clearing:{provider}", amount)
+                                              not in legs):
+                problems.append(f"funding {row.id} ({row.status}, {row.amount}): {event} "
+                                f"posting {txn.intent if txn else 'missing'}")
     problems += [f"posting {txn.id} ({intent}): no funding transfer of ours"
                  for intent, txn in posted.items()]
+    # A funding topped up and not yet repaid is what the treasury has advanced.
+    advanced = dict(db.session.execute(select(FundingTransfer.currency,
+                                              func.sum(FundingTransfer.amount)).where(
+        FundingTransfer.status == "topped_up").group_by(FundingTransfer.currency)).all())
     rows = db.session.execute(select(LedgerEntry.currency, func.sum(LedgerEntry.amount)).where(
         LedgerEntry.kind == AccountKind.TREASURY.value).group_by(LedgerEntry.currency))
-    problems += [f"treasury {currency}: {total} left in it" for currency, total in rows if total]
+    for currency, total in rows:
+        ahead = int(advanced.get(currency) or 0)
+        if total + ahead:
+            problems.append(f"treasury {currency}: {total + ahead} left in it" + (
+                f" (beyond {ahead} advanced to fundings in flight)" if ahead else ""))
     return problems
 
 

@@ -138,8 +138,10 @@ def submit(payout_id: int, actor: Actor) -> Payout:
                                                            payout.seller_id, actor)
     else:  # booked before destinations were frozen (migration 0019)
         destination, holder = bank_accounts.reveal_destination(payout.seller_id, actor)
-    payout_funding.execute(payout_id, actor)  # the rail holds the money before it pays
     try:
+        # The rail holds the money before it pays: a top-up the bank refused is a refusal of
+        # this payout (nothing moved; the money is the seller's again, funded afresh next run).
+        payout_funding.execute(payout_id, actor)
         result = get_provider(payout.provider).create_payout(
             payout.amount, payout.currency, destination, holder, payout.idempotency_key)
     except ProviderError as exc:
@@ -232,6 +234,7 @@ FAILURE_WORDS = {
     "account_closed": "Your bank says this account is closed. Update your bank account.",
     "no_account": "Your bank could not find this account. Check the account details.",
     "insufficient_funds": "The transfer could not be completed. We will try again.",
+    "topup_failed": "We could not move the money to your payout provider in time.",
 }
 
 

@@ -4,7 +4,8 @@ table of keys; used by `matching`.
 
 A ledger transaction speaks about a PSP object through the row it posted for (a capture's
 payment, a refund, a payout, a Connect transfer reversal) or, for disputes and reconciliation's
-own postings, through its intent "<event>:<provider>:<psp reference>". A give-back refund (our
+own postings and treasury funding, through its intent "<event>:<provider>:<psp reference>"
+(ledger_events names which event reports which object). A give-back refund (our
 own refund of a duplicate or abandoned payment, services/payments/give_back) has no refund row:
 it is the PSP's refund line of that payment, or the payment itself until that line is in. Only
 transactions that move the provider's PSP clearing take part.
@@ -46,21 +47,15 @@ from app.models.payouts import Payout, TreasuryConversion
 from app.models.reconciliation import Difference, SettlementLine
 from app.models.refunds import Refund
 from app.models.transfer_reversals import TransferReversal
+from app.services.reconciliation.ledger_events import (
+    BY_PAYMENT,
+    BY_PAYOUT,
+    BY_REFUND,
+    CONVERSION_INTENT,
+    EVENT_TYPES,
+    REVERSAL_INTENT,
+)
 
-# Ledger event -> the PSP line type that reports the same movement.
-EVENT_TYPES = {
-    "capture": "charge", "give_back_captured": "charge", "psp_fee_corrected": "charge",
-    "refund": "refund", "refund_reversed": "refund_failure", "give_back_refunded": "refund",
-    "payout_paid": "payout", "payout_returned": "payout_failure",
-    "transfer_reversed": "transfer_reversal",
-    "dispute_opened": "dispute", "dispute_won": "dispute_reversal",
-    "psp_adjustment": "adjustment", "treasury_conversion": "conversion",
-}
-BY_PAYMENT = ("capture", "give_back_captured", "give_back_refunded")
-BY_REFUND = ("refund", "refund_reversed")
-BY_PAYOUT = ("payout_paid", "payout_returned")
-REVERSAL_INTENT = "transfer_reversed:"
-CONVERSION_INTENT = "conversion:"  # services/money/treasury_fx: conversion:<id>:<currency>
 # Differences between a PSP's control totals and its lines (services/reconciliation/controls):
 # about the report, not about an object, so never a matching key.
 SUMMARY_TYPE = "batch_summary"

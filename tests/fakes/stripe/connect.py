@@ -127,16 +127,29 @@ def register(app, fake: FakeStripe) -> None:
 
     @api_route(app, fake, "/v1/topups", methods=("POST",))
     def create_topup(params, key):
-        # The platform's bank pays in at once (test mode); the top-up counts in its balance.
+        # The platform's bank pays in at once (test mode): a `topup` balance transaction. A
+        # top-up the bank refuses (fake.fail_topups) is booked and reversed, as Stripe books a
+        # failed top-up: `topup` in, `topup_reversal` out, the top-up "failed".
         amount = as_int(params.get("amount"), "amount")
         if amount <= 0:
             raise invalid("Amount must be at least 1.", code="amount_too_small", param="amount")
+        currency = params.get("currency")
         topup = fake.put({
             "id": fake.new_id("tu"), "object": "topup", "amount": amount,
-            "currency": params.get("currency"), "status": "succeeded",
+            "currency": currency, "status": "succeeded", "balance_transaction": None,
             "description": params.get("description"), "metadata": params.get("metadata") or {},
+            "failure_code": None, "failure_message": None,
             "created": int(time.time()), "expected_availability_date": int(time.time()),
             "livemode": False})
+        topup["balance_transaction"] = fake.balance_transaction(
+            amount, currency, topup["id"], "topup", 0)["id"]
+        if fake.fail_topups > 0:
+            fake.fail_topups -= 1
+            fake.balance_transaction(-amount, currency, topup["id"], "topup_reversal", 0)
+            topup.update(status="failed", failure_code="insufficient_funds",
+                         failure_message="The bank account has insufficient funds.")
+            fake.emit("topup.failed", topup, key)
+            return topup
         fake.emit("topup.succeeded", topup, key)
         return topup
 

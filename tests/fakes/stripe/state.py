@@ -69,6 +69,8 @@ class FakeStripe:
     # Connected accounts' payouts reach the bank at once ("paid"), as in test mode's fast path;
     # False leaves them "in_transit" until a test settles them (controls.settle_payout).
     instant_payouts: bool = True
+    # How many of the next top-ups the platform's bank refuses (booked, then reversed).
+    fail_topups: int = 0
     objects: dict[str, dict] = field(default_factory=dict)
     extras: dict[str, dict] = field(default_factory=dict)   # fake-only facts per object id
     idempotency: dict[str, IdempotencyRecord] = field(default_factory=dict)

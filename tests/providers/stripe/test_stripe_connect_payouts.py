@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from app.providers.base import EventKind
+from app.providers.base import EventKind, ProviderError
 from app.providers.stripe import connect
 from tests.fakes.stripe import sign
 from tests.fakes.stripe.controls import settle_payout
@@ -76,3 +76,22 @@ def test_a_top_up_funds_the_platform_once_per_key(stripe_provider, fake):
     (topup,) = fake.of_kind("topup")
     assert (topup["id"], topup["amount"], topup["currency"], topup["status"]) == (
         reference, 4320, "eur", "succeeded")
+
+
+def test_a_top_up_the_bank_refuses_is_an_error_naming_it_and_is_booked_then_reversed(
+        stripe_provider, fake):
+    fake.fail_topups = 1
+    once = key()
+    with pytest.raises(ProviderError, match="refused top-up") as refused:
+        stripe_provider.fund(4320, "EUR", once)
+    (topup,) = fake.of_kind("topup")
+    assert (refused.value.code, refused.value.executed, refused.value.retryable) == (
+        "topup_failed", False, False)
+    assert refused.value.reference == topup["id"] and topup["status"] == "failed"
+    # As Stripe books a failed top-up: in, then out again, both about the top-up.
+    booked = sorted((t["type"], t["amount"]) for t in fake.of_kind("balance_transaction")
+                    if t["source"] == topup["id"])
+    assert booked == [("topup", 4320), ("topup_reversal", -4320)]
+    with pytest.raises(ProviderError, match="refused top-up"):  # the key replays the refusal
+        stripe_provider.fund(4320, "EUR", once)
+    assert len(fake.of_kind("topup")) == 1

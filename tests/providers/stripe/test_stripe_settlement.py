@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
+from app.providers.base import ProviderError
 from app.providers.stripe import connect
 from app.providers.stripe.settlement import line_type
 from tests.fakes.stripe.controls import close, pay_session
@@ -96,3 +99,15 @@ def test_a_payouts_balance_transactions_are_those_it_swept(stripe_provider, fake
         ("charge", 1000 - (1000 * 290 // 10_000 + 30)),
         ("payout", -(1000 - (1000 * 290 // 10_000 + 30)))]
     assert next(line for line in page.lines if line.type == "charge").payment == first
+
+
+def test_a_top_up_and_its_reversal_are_lines_of_the_top_up(stripe_provider, fake):
+    funded = stripe_provider.fund(4320, "EUR", key())
+    fake.fail_topups = 1
+    with pytest.raises(ProviderError, match="refused"):
+        stripe_provider.fund(1000, "EUR", key())
+    refused = next(t["id"] for t in fake.of_kind("topup") if t["status"] == "failed")
+    lines, _ = all_lines(stripe_provider, today())
+    found = sorted((line.type, line.source, line.net, line.payout) for line in lines)
+    assert found == sorted([("topup", funded, 4320, None), ("topup", refused, 1000, None),
+                            ("topup_reversal", refused, -1000, None)])

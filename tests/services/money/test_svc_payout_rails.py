@@ -185,22 +185,39 @@ def test_money_collected_at_one_psp_and_paid_at_another_moves_through_the_treasu
     assert (clearing("sandbox"), clearing("stripe")) == (collected, 0)
 
     payouts.submit(payout_id, SUPPORT)
-    payouts.submit(payout_id, SUPPORT)  # a retried job tops up and posts once
+    payouts.submit(payout_id, SUPPORT)  # a retried job tops up, repays and posts once
     funding = fresh(FundingTransfer, funding.id)
     (topup,) = stripe_fake.of_kind("topup")
     assert (funding.status, funding.psp_reference) == ("succeeded", topup["id"])
     assert topup["metadata"] == {"holdfast_funding": funding.idempotency_key}
-    (txn,) = db.session.execute(select(LedgerTransaction).where(
-        LedgerTransaction.event == "treasury_funding")).scalars().all()
-    assert txn.intent == f"funding:{funding.id}"
-    legs = sorted((e.account, e.amount) for e in txn.entries)
-    assert legs == [("psp_clearing:sandbox", -4320), ("psp_clearing:stripe", 4320),
-                    ("treasury", -4320), ("treasury", 4320)]
+    # The sandbox paid the platform's own bank back: a payout with no destination.
+    sweep = psp_payout(psp, funding.sweep_reference)
+    assert (sweep["amount"], sweep["destination"]["type"]) == (4320, "platform_account")
+    assert sweep["metadata"] == {"holdfast_funding": f"{funding.idempotency_key}-sweep"}
+    postings = {txn.event: txn for txn in db.session.execute(select(LedgerTransaction).where(
+        LedgerTransaction.event.in_(("treasury_funding", "treasury_sweep")))).scalars()}
+    assert postings["treasury_funding"].intent == f"treasury_funding:stripe:{topup['id']}"
+    assert postings["treasury_sweep"].intent == f"treasury_sweep:sandbox:{sweep['id']}"
+    # Each posting moves one PSP's clearing, by what that PSP reports.
+    assert sorted((e.account, e.amount) for e in postings["treasury_funding"].entries) == [
+        ("psp_clearing:stripe", 4320), ("treasury", -4320)]
+    assert sorted((e.account, e.amount) for e in postings["treasury_sweep"].entries) == [
+        ("psp_clearing:sandbox", -4320), ("treasury", 4320)]
     assert fresh(Payout, payout_id).status == "paid"
     assert clearing("sandbox") == collected - 4320 >= 0
     assert clearing("stripe") == 0
     assert ledger.balance(K.TREASURY, "", "EUR") == 0
     assert [f.id for f in payout_funding.transfers()] == [funding.id]
+
+
+def psp_payout(psp, payout_id: str) -> dict:
+    """A payout as the sandbox's API shows it."""
+    from sandbox_psp.models import Payout as PspPayout
+    from sandbox_psp.models import db as psp_db
+
+    with psp.app_context():
+        return psp_db.session.execute(psp_db.select(PspPayout).filter_by(id=payout_id)
+                                      ).scalar_one().to_dict()
 
 
 def test_a_payout_no_psp_can_fund_is_not_booked(client, people, stack, psp, bt):
@@ -305,8 +322,22 @@ def test_the_ledger_check_names_a_funding_without_its_posting(client, people, st
     assert fundings_posted() == []  # pending: nothing posted yet, as it should be
     funding.status = "succeeded"  # as if the top-up went through and its posting was lost
     db.session.commit()
-    assert fundings_posted() == [f"funding {funding.id} (succeeded, 4320): posting missing"]
+    assert fundings_posted() == [
+        f"funding {funding.id} (succeeded, 4320): treasury_funding posting missing",
+        f"funding {funding.id} (succeeded, 4320): treasury_sweep posting missing"]
     funding.status = "pending"
     db.session.commit()
     payouts.submit(payout_id, SUPPORT)
+    assert fundings_posted() == []
+    # Said to be still waiting for its repayment while it was repaid: both names the sweep's
+    # posting and the treasury that no longer holds the advance.
+    funding = fresh(FundingTransfer, funding.id)
+    funding.status = "topped_up"
+    db.session.commit()
+    assert fundings_posted() == [
+        f"funding {funding.id} (topped_up, 4320): treasury_sweep posting "
+        f"treasury_sweep:sandbox:{funding.sweep_reference}",
+        "treasury EUR: 4320 left in it (beyond 4320 advanced to fundings in flight)"]
+    funding.status = "succeeded"
+    db.session.commit()
     assert fundings_posted() == []

@@ -152,7 +152,8 @@ def test_a_connected_seller_is_paid_by_one_transfer_posted_once(client, people, 
     assert ledger.balance(AccountKind.PSP_CLEARING, "stripe", "EUR") == 0
     (topup,) = stripe_fake.of_kind("topup")
     assert (topup["amount"], topup["currency"]) == (4320, "eur")
-    assert len(intents("funding:")) == 1
+    assert len(intents("treasury_funding:stripe:")) == 1
+    assert len(intents("treasury_sweep:sandbox:")) == 1
     assert run_payouts() == []
 
 

@@ -56,6 +56,7 @@ def test_a_connect_transfer_reversal_matches_the_clawback_it_booked(
     from sqlalchemy import select
 
     from app.extensions import db
+    from app.models.payouts import FundingTransfer
     from app.models.transfer_reversals import TransferReversal
     from app.services.money import clawbacks
     from tests.flows import run_jobs
@@ -76,10 +77,10 @@ def test_a_connect_transfer_reversal_matches_the_clawback_it_booked(
         assert [(d.kind, d.type, d.source) for d in open_differences()] == []
         [line] = [line for line in stripe_lines() if line.type == "transfer_reversal"]
         assert (line.net, line.settlement_txn_id is not None) == (reversal.amount, True)
-        # What stays in Stripe clearing is the treasury top-up that funded the transfer: the
-        # fake books no balance transaction for top-ups (funding reconciliation, not matched
-        # here).
-        assert clearing_today("stripe") == 4320
+        # The treasury top-up that funded the transfer is Stripe's `topup` line, matched too.
+        assert ("topup", db.session.execute(select(FundingTransfer.psp_reference))
+                .scalar_one()) in lines
+        assert clearing_today("stripe") == 0
 
 
 def stripe_lines():
