@@ -129,14 +129,15 @@ def drain(worker_class: str, jobs: list[tuple[str, tuple]]) -> float:
     import rq
 
     from app.extensions import queues
-    from app.jobs.workers import JobScoped
+    from app.jobs.workers import JobScoped, Preloaded
 
     queue = queues.queue
     queue.empty()
     for func, args in jobs:
         queue.enqueue(func, *args)
-    # With the per-job app context `flask worker` gives every job (app/jobs/workers.py).
-    worker = type(worker_class, (JobScoped, getattr(rq, worker_class)), {})(
+    # As `flask worker` runs them (app/jobs/workers.py): a per-job app context, and the
+    # worker's process preloaded before its first job, for the no-op as for the subject.
+    worker = type(worker_class, (JobScoped, Preloaded, getattr(rq, worker_class)), {})(
         [queue], connection=queues.connection)
     start = time.perf_counter()
     worker.work(burst=True, logging_level="WARNING")
