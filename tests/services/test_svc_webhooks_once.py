@@ -2,9 +2,11 @@
 in that transaction, keeps it exactly once even when two runs of the event overlap."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import event as sa_event
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from app.extensions import db, queues
@@ -117,3 +119,24 @@ def test_a_failure_counts_an_attempt_and_the_retry_settles_it(stored, monkeypatc
     assert process_event(row.id) == "moved"
     (settled,) = inbox_rows()
     assert (settled.status, settled.attempts) == ("processed", 2)
+
+
+def test_a_stale_snapshot_does_not_hide_a_new_event(people, stack):
+    """An in-process worker may run a job in a session that still holds an old read snapshot
+    (tests' run_jobs, a worker reusing its context): the event stored since must be applied,
+    not skipped as if its row did not exist."""
+    payment, event = paid_event(people, stack)
+    db.session.commit()
+    db.session.execute(select(WebhookEvent.id)).all()  # a read snapshot, left open
+    assert db.session().in_transaction()
+
+    with db.engine.begin() as other:  # stored and committed meanwhile, as receive() does
+        row_id = other.execute(insert(WebhookEvent).values(
+            provider="sandbox", event_id=event["id"], event_type=event["type"],
+            object_id=payment.psp_reference, payload=json.dumps(event))).inserted_primary_key[0]
+    assert db.session().in_transaction()
+
+    outcome = webhooks.process(row_id)
+
+    assert outcome is not None and outcome.result == "moved"
+    assert history(payment.id)[-1] == "authorized"
