@@ -12,7 +12,7 @@ import random
 import time
 from contextlib import contextmanager
 
-from sqlalchemy import event, select
+from sqlalchemy import event, inspect, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -72,11 +72,34 @@ def unit_of_work():
         raise
 
 
+_LOCKED = "holdfast_locked_rows"  # session.info: (transaction, {(model, id): row it locked})
+
+
 def locked(model, ident):
-    """Load one row for update (FOR UPDATE on PostgreSQL; the transaction lock on SQLite)."""
-    return db.session.execute(
-        select(model).where(model.id == ident).with_for_update()
-    ).scalar_one_or_none()
+    """Load one row for update (FOR UPDATE on PostgreSQL; the transaction lock on SQLite).
+
+    A row this transaction already locked is not read again: the lock (on SQLite, the write
+    lock or the read snapshot) keeps anybody else from changing it, and the session holds what
+    this transaction made of it. A webhook's capture locks its order three times (duplicate
+    check, order paid, fulfilment); each read also refreshed the order and reloaded its lines.
+    The rows are kept referenced until the transaction ends: the session's identity map holds
+    objects only weakly, so a row nobody kept would be read again anyway.
+    """
+    session = db.session()
+    transaction = session.get_transaction()
+    held = session.info.get(_LOCKED)
+    if held is not None and held[0] is transaction and transaction is not None:
+        row = held[1].get((model, ident))
+        if row is not None and inspect(row).persistent:
+            return row
+    row = session.execute(select(model).where(model.id == ident).with_for_update()
+                          ).scalar_one_or_none()
+    transaction = session.get_transaction()  # the one this read began, if none was open
+    if held is None or held[0] is not transaction:
+        held = session.info[_LOCKED] = (transaction, {})
+    if row is not None:
+        held[1][(model, ident)] = row
+    return row
 
 
 def is_postgresql() -> bool:

@@ -8,10 +8,50 @@ map, an open transaction, its connection) would otherwise reach the next one.
 """
 from __future__ import annotations
 
-from flask import current_app
+import importlib
+import pkgutil
+
+from flask import Flask, current_app
 from rq import SimpleWorker
 
 from app.jobs.scheduling import Periodic, PeriodicWorker
+
+
+def preload(app: Flask) -> None:
+    """Load, once in the worker's own process, what jobs would otherwise load afresh in every
+    forked work horse and throw away when it exits: every job module (and the services they
+    import), the ORM's mapper configuration, the e-mail templates compiled, babel's locale data.
+
+    A work horse is a fork of this process, so it inherits all of it copy-on-write. Measured
+    (docs/performance.md, "Worker throughput"): a capture event's horse spent about half its
+    CPU compiling templates and loading these before its own work. Whatever the job, the
+    horse is forked from the same preloaded process, so a no-op job pays for the larger
+    parent (fork copies its page tables) exactly as a webhook job does.
+    """
+    import app.jobs as jobs
+
+    for module in pkgutil.iter_modules(jobs.__path__):
+        importlib.import_module(f"{jobs.__name__}.{module.name}")
+    from sqlalchemy.orm import configure_mappers
+
+    configure_mappers()
+    env = app.jinja_env
+    for name in env.list_templates(filter_func=lambda n: n.startswith("email/")):
+        env.get_template(name)
+    from app.domain.money import Money
+    from app.money_text import CURRENCY_LOCALES, format_amount
+
+    for currency, locale in CURRENCY_LOCALES.items():  # jobs format in English: no request
+        format_amount(Money(100, currency), "en")
+        format_amount(Money(100, currency), locale)
+
+
+class Preloaded:
+    """Mixed into an RQ worker class: `preload` before the first job."""
+
+    def work(self, *args, **kwargs):
+        preload(current_app._get_current_object())
+        return super().work(*args, **kwargs)
 
 
 class JobScoped:
@@ -22,11 +62,11 @@ class JobScoped:
             return super().perform_job(job, queue)
 
 
-class ForkingWorker(JobScoped, PeriodicWorker):
+class ForkingWorker(JobScoped, Preloaded, PeriodicWorker):
     """A work horse forked per job: a job that leaks memory or crashes takes only itself."""
 
 
-class SimpleJobWorker(JobScoped, Periodic, SimpleWorker):
+class SimpleJobWorker(JobScoped, Preloaded, Periodic, SimpleWorker):
     """No fork: ≈ 10× the forking worker's jobs per second here (docs/performance.md), but a
     job that leaks memory or corrupts process state does so for every later job, and RQ's job
     timeout is an exception raised inside the job (SIGALRM) instead of a horse killed from

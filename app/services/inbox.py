@@ -1,6 +1,9 @@
 """The webhook inbox's records: store an event once, mark what processing did, note failures,
 find events stranded on the way to a worker, and queue them.
 
+A row's `attempts` counts finished attempts: the one that settled it and each failure recorded
+(a worker killed mid-job leaves no count: its row stays "received" for the sweeper).
+
 Shared by every service that settles an object from a webhook (payments, refunds, disputes,
 payouts): each marks its inbox row inside its own transaction, so the row and the object move
 together or not at all.
@@ -62,23 +65,47 @@ def enqueue(inbox_id: int) -> None:
     queues.enqueue("app.jobs.webhooks.process_event", inbox_id, job_id=f"inbox-{inbox_id}")
 
 
-@retry_transient
-def claim(inbox_id: int) -> Stored | None:
-    """Count a processing attempt and read the row; None when it was already settled (a rerun
-    or a duplicate job), so processing stays idempotent."""
-    with unit_of_work():
-        event = locked(WebhookEvent, inbox_id)
-        if event is None or event.status in (InboxStatus.PROCESSED.value,
-                                             InboxStatus.IGNORED.value):
-            return None
-        event.attempts += 1
-        return Stored(inbox_id, event.provider, event.event_id, event.event_type,
-                      event.object_id, event.payload)
+class AlreadySettled(Exception):
+    """Another run settled this inbox row while this one worked: the caller's transaction
+    rolls back, so the event is applied once."""
+
+
+SETTLED = frozenset({InboxStatus.PROCESSED.value, InboxStatus.IGNORED.value})
+
+
+def pending(inbox_id: int) -> Stored | None:
+    """Read a row still to be processed (no lock, no write); None when it is already settled
+    (a rerun or a duplicate job). Only a first filter: `mark` checks again under the row's
+    lock, in the transaction that applies the event."""
+    session = db.session()
+    if session.in_transaction():
+        # A snapshot the caller left open (an in-process worker reusing a session) would not
+        # show a row committed since, and the event would be skipped as if it did not exist.
+        session.rollback()
+    row = db.session.execute(select(
+        WebhookEvent.provider, WebhookEvent.event_id, WebhookEvent.event_type,
+        WebhookEvent.object_id, WebhookEvent.payload, WebhookEvent.status).where(
+        WebhookEvent.id == inbox_id)).one_or_none()
+    if row is None or row.status in SETTLED:
+        return None
+    return Stored(inbox_id, row.provider, row.event_id, row.event_type, row.object_id,
+                  row.payload)
 
 
 def mark(inbox_id: int, status: InboxStatus, outcome: str) -> None:
-    """Record what processing an inbox event did (inside the caller's transaction)."""
-    event = locked(WebhookEvent, inbox_id)
+    """Settle the row with what processing did, inside the caller's transaction and under the
+    row's lock, counting the attempt; raises AlreadySettled when another run settled it first.
+
+    This is the exactly-once guard: the row and the object it settles commit together, so two
+    runs of one event (a duplicate job, a sweeper's re-enqueue) may both do the work, but only
+    the first commits it; the second rolls back whole.
+    """
+    event = db.session.execute(select(WebhookEvent).where(WebhookEvent.id == inbox_id)
+                               .with_for_update()
+                               .execution_options(populate_existing=True)).scalar_one()
+    if event.status in SETTLED:
+        raise AlreadySettled(f"inbox event {inbox_id} is already {event.status}")
+    event.attempts += 1
     event.status, event.outcome, event.processed_at = status.value, outcome[:255], now()
 
 
@@ -94,7 +121,8 @@ def record_failure(inbox_id: int, error: str) -> None:
     """Note a failed processing attempt on the inbox row (the job re-raises for RQ's retry)."""
     with unit_of_work():
         event = locked(WebhookEvent, inbox_id)
-        if event is not None and event.status != InboxStatus.PROCESSED.value:
+        if event is not None and event.status not in SETTLED:
+            event.attempts += 1
             event.status, event.last_error = InboxStatus.FAILED.value, error[:2000]
 
 

@@ -99,14 +99,22 @@ HANDLERS: dict[EventKind, Handler] = {
 
 
 def process(inbox_id: int) -> Outcome | None:
-    """Apply one stored event once: its kind's handler, or nothing for a settled row."""
-    stored = inbox.claim(inbox_id)
+    """Apply one stored event once: its kind's handler, or nothing for a settled row.
+
+    No transaction of its own: the handler marks the row in the transaction that applies the
+    event (one commit per event), and `inbox.mark` refuses a row another run settled meanwhile,
+    rolling that transaction back. The PSP re-fetch happens before it, holding no lock.
+    """
+    stored = inbox.pending(inbox_id)
     if stored is None:
         return None
     event = get_provider(stored.provider).stored_event(
         stored.event_id, stored.event_type, stored.object_id, _decoded(stored.payload))
     actor = Actor(f"psp:{stored.provider}", "worker")
-    return HANDLERS[event.kind](inbox_id, stored.provider, event, actor)
+    try:
+        return HANDLERS[event.kind](inbox_id, stored.provider, event, actor)
+    except inbox.AlreadySettled:
+        return None  # a concurrent run of the same event committed first: ours rolled back
 
 
 def _decoded(stored: str) -> dict:

@@ -105,3 +105,31 @@ def test_flask_worker_runs_the_class_asked_for(app, monkeypatch, env, chosen):
     assert ran == [(chosen, True, True)]
     refused = app.test_cli_runner().invoke(args=["worker", "--class", "thread"])
     assert refused.exit_code == 2 and "thread" in refused.output
+
+
+def what_the_horse_inherited() -> dict:
+    """Run in a forked work horse: what was loaded before the job started?"""
+    import sys
+
+    cached = {t.name for t in current_app.jinja_env.cache.values()}
+    return {"templates": sorted(n for n in cached if n.startswith("email/")),
+            "webhook_job": "app.jobs.webhooks" in sys.modules,
+            "pid": __import__("os").getpid()}
+
+
+def test_a_forked_horse_inherits_the_preloaded_process(app):
+    """The forking worker preloads before its first job (app/jobs/workers.preload): the horse,
+    a fork of it, starts with the e-mail templates compiled and every job module imported."""
+    import os
+
+    current_app.jinja_env.cache.clear()  # as a fresh `flask worker` process has it
+    job = queues.queue.enqueue("tests.jobs.test_job_workers.what_the_horse_inherited",
+                               retry=None)
+    ForkingWorker([queues.queue], connection=queues.connection).work(
+        burst=True, with_scheduler=False, logging_level="WARNING")
+
+    seen_in_horse = job.return_value(refresh=True)
+    emails = sorted(n for n in current_app.jinja_env.list_templates() if n.startswith("email/"))
+    assert seen_in_horse["pid"] != os.getpid()  # it really ran in a fork
+    assert emails and seen_in_horse["templates"] == emails
+    assert seen_in_horse["webhook_job"]

@@ -101,12 +101,15 @@ def captured_by_line(payment: Payment) -> bool:
         LineCapture.payment_id == payment.id).limit(1)).first() is not None
 
 
-def _settle_order(payment: Payment, target: PaymentStatus) -> None:
-    if target == S.CAPTURED and not captured_by_line(payment):
+def _settle_order(payment: Payment, target: PaymentStatus) -> bool:
+    """The order follows its payment; True when a whole capture was held here (the caller
+    then delivers its digital lines), False for a capture made line by line."""
+    whole = target == S.CAPTURED and not captured_by_line(payment)
+    if whole:
         hold_captured(payment)  # escrow per line + the capture posting, in this transaction
     order = locked(Order, payment.order_id)
     if target == S.AUTHORIZED and screening.holds_order(payment):
-        return  # held for review (or being voided): not paid until a person approves
+        return whole  # held for review (or being voided): not paid until a person approves
     if target in PAID and order.state not in MONEY_TAKEN:
         order.status, order.paid_at = order_transition(order.state, OrderStatus.PAID).value, now()
         order_emails.order_paid(order)  # receipt to the buyer, new sale to each seller
@@ -115,6 +118,7 @@ def _settle_order(payment: Payment, target: PaymentStatus) -> None:
         # Only the latest attempt decides: a session replaced by a new one must not cancel.
         order.status = order_transition(order.state, OrderStatus.CANCELLED).value
         release_stock(order)
+    return whole
 
 
 def _keep_card_if_asked(payment: Payment, report: ProviderPayment, current: PaymentStatus,
@@ -193,8 +197,7 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
             held = screening.on_report(payment, report, current, target, actor)
             if target != current:
                 record_change(payment, target, cause, actor)
-                _settle_order(payment, target)
-                if target == S.CAPTURED and not captured_by_line(payment):
+                if _settle_order(payment, target):  # one look at line captures, not two
                     digital.deliver_paid(payment, actor)  # digital lines: at once (issue 17)
                 _keep_card_if_asked(payment, report, current, target, actor)
             capture_after_commit = (target == S.AUTHORIZED and held is None
