@@ -119,11 +119,13 @@ def ledger_objects(provider: str, since: datetime):
                   lt.c.currency, lt.c.created_at,
                   func.sum(case((le.c.account == clearing, le.c.amount), else_=0)).label("net"),
                   func.sum(case((le.c.kind == "psp_fees", le.c.amount), else_=0)).label("fee"))
-           .join(le, le.c.transaction_id == lt.c.id)
-           # Only the two accounts it sums (read through the account index): a posting's
-           # other legs (escrow, sellers, reserves) never enter the grouping.
-           .where(le.c.account.in_([clearing, "psp_fees"]), lt.c.created_at >= since,
-                  lt.c.event.in_(list(EVENT_TYPES)))
+           # Only the two accounts it sums: a posting's other legs (escrow, sellers, reserves)
+           # never enter the grouping. An outer join so that the window's transactions are
+           # read first (by created_at), their legs by transaction: joined the other way, the
+           # account index reads every clearing leg the provider ever had.
+           .outerjoin(le, and_(le.c.transaction_id == lt.c.id,
+                               le.c.account.in_([clearing, "psp_fees"])))
+           .where(lt.c.created_at >= since, lt.c.event.in_(list(EVENT_TYPES)))
            .group_by(lt.c.id, lt.c.event, lt.c.intent, lt.c.payment_id, lt.c.payout_id,
                      lt.c.currency, lt.c.created_at)
            .having(func.sum(case((le.c.account == clearing, 1), else_=0)) > 0)
