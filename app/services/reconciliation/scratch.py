@@ -1,13 +1,13 @@
 """One match's working tables and the few set-based statements over them (used by `matching`).
 
-`recon_keys` holds one row per PSP object a day's match looks at (the day's lines' objects,
-those our ledger moved that day, those with an open difference), with both sides summed:
-filled by ONE grouped INSERT … SELECT over a UNION ALL of the day's lines, our side
-(`sides.ledger_objects`, never written to a table of its own) and the open differences. A key's
-lines of other days (rare: a re-rated fee, a duplicate) are copied to `recon_other` by index
-probes and folded into its sums. Disagreeing keys are then a scan of `recon_keys` with
-`sides.agrees`; only they reach Python. Settling is a grouped SELECT and an UPDATE per
-(day, currency), the disagreeing keys excluded through the small `recon_bad`.
+Each side is grouped once, on its own, into a table keyed by PSP object (type, ref):
+`recon_ours` our ledger over the window (`sides.ledger_objects`), `recon_keys` the PSP's lines
+of the day — then the objects our ledger moved that day and those with an open difference are
+added as keys. A key's lines of other days (rare: a re-rated fee, a duplicate) are copied to
+`recon_other` by index probes and folded into its sums. The keys that disagree are a scan of
+`recon_keys` probing `recon_ours` by primary key, with `sides.agrees`; only they reach Python.
+Settling is a grouped SELECT and an UPDATE per (day, currency), the disagreeing keys excluded
+through the small `recon_bad`.
 
 Temporary tables: private to the connection, emptied before and after each match.
 """
@@ -31,7 +31,6 @@ from sqlalchemy import (
     or_,
     select,
     text,
-    union_all,
 )
 
 from app.extensions import db
@@ -43,20 +42,23 @@ from app.services.reconciliation.sides import (
     ledger_objects,
     line_type,
     sl,
-    typed_null,
 )
 
 _tables = MetaData()
-# Per key: the PSP's presence (p), own-type line count (n), sums, currencies (min, max), the
-# payment it names and its first day; ours (o: presence, net, fee, currencies); the open
-# difference about it (open_id); `touched`: the day's match looks at it.
+# Per key, the PSP's side: presence (p), own-type line count (n), sums, currencies (min, max),
+# the payment it names and its first day; and the open difference about it (open_id).
 KEYS = Table("recon_keys", _tables, Column("type", String(20), primary_key=True),
              Column("ref", String(64), primary_key=True), Column("p", Integer),
              Column("n", BigInteger), Column("gross", BigInteger), Column("fee", BigInteger),
              Column("net", BigInteger), Column("c1", String(3)), Column("c2", String(3)),
-             Column("payment", String(64)), Column("first_day", String(10)), Column("o", Integer),
+             Column("payment", String(64)), Column("first_day", String(10)),
+             Column("open_id", Integer), prefixes=["TEMPORARY"])
+# Per object, our side over the window: presence, net, fee, currencies; `touched`: our ledger
+# moved it on the day.
+OURS = Table("recon_ours", _tables, Column("type", String(20), primary_key=True),
+             Column("ref", String(64), primary_key=True), Column("o", Integer),
              Column("onet", BigInteger), Column("ofee", BigInteger), Column("o1", String(3)),
-             Column("o2", String(3)), Column("open_id", Integer), prefixes=["TEMPORARY"])
+             Column("o2", String(3)), Column("touched", Integer), prefixes=["TEMPORARY"])
 OTHER = Table("recon_other", _tables, Column("id", BigInteger), Column("type", String(20)),
               Column("ref", String(64)), Column("own", Integer), Column("gross", BigInteger),
               Column("fee", BigInteger), Column("net", BigInteger), Column("currency", String(3)),
@@ -67,28 +69,52 @@ BAD = Table("recon_bad", _tables, Column("type", String(20), primary_key=True),
 DDL = (
     "CREATE TEMPORARY TABLE IF NOT EXISTS recon_keys (type VARCHAR(20) NOT NULL, "
     "ref VARCHAR(64) NOT NULL, p INTEGER, n BIGINT, gross BIGINT, fee BIGINT, net BIGINT, "
-    "c1 VARCHAR(3), c2 VARCHAR(3), payment VARCHAR(64), first_day VARCHAR(10), o INTEGER, "
-    "onet BIGINT, ofee BIGINT, o1 VARCHAR(3), o2 VARCHAR(3), open_id INTEGER, "
-    "PRIMARY KEY (type, ref))",
+    "c1 VARCHAR(3), c2 VARCHAR(3), payment VARCHAR(64), first_day VARCHAR(10), "
+    "open_id INTEGER, PRIMARY KEY (type, ref))",
+    "CREATE TEMPORARY TABLE IF NOT EXISTS recon_ours (type VARCHAR(20) NOT NULL, "
+    "ref VARCHAR(64) NOT NULL, o INTEGER, onet BIGINT, ofee BIGINT, o1 VARCHAR(3), "
+    "o2 VARCHAR(3), touched INTEGER, PRIMARY KEY (type, ref))",
     "CREATE TEMPORARY TABLE IF NOT EXISTS recon_other (id BIGINT, type VARCHAR(20), "
     "ref VARCHAR(64), own INTEGER, gross BIGINT, fee BIGINT, net BIGINT, currency VARCHAR(3), "
     "payment VARCHAR(64), day VARCHAR(10))",
     "CREATE TEMPORARY TABLE IF NOT EXISTS recon_bad (type VARCHAR(20) NOT NULL, "
     "ref VARCHAR(64) NOT NULL, PRIMARY KEY (type, ref))",
 )
-SCRATCH = (KEYS, OTHER, BAD)
+SCRATCH = (KEYS, OURS, OTHER, BAD)
 
 
 def fill(provider: str, day: str, start: datetime, end: datetime) -> int:
-    """Fill `recon_keys` (both sides summed per key) and `recon_other`; how many keys."""
+    """Fill the working tables: our side per object, the PSP's per key (the day's lines'
+    objects, then those our ledger moved that day, then those with an open difference), the
+    keys' lines of other days; how many keys."""
     session = db.session
     for statement in DDL:
         session.execute(text(statement))
     clear()
-    keys = session.execute(insert(KEYS).from_select(
-        [c.name for c in KEYS.c], _grouped(provider, day, start, end),
-        include_defaults=False)).rowcount
+    # Each side grouped on its own, narrow (a sort of a few columns each, as a plain
+    # aggregate of the same rows would), never one wide UNION grouped at once.
+    ours = ledger_objects(provider, start - WINDOW)
+    in_day = case((and_(ours.c.created_at >= start, ours.c.created_at < end), 1), else_=0)
+    session.execute(insert(OURS).from_select(
+        [c.name for c in OURS.c],
+        select(ours.c.type, ours.c.ref, literal_column("1"), func.sum(ours.c.net),
+               func.sum(ours.c.fee), func.min(ours.c.currency), func.max(ours.c.currency),
+               func.max(in_day))
+        .where(ours.c.ref.is_not(None)).group_by(ours.c.type, ours.c.ref)))
     kind = line_type()
+    keys = session.execute(insert(KEYS).from_select(
+        ["type", "ref", "p", "n", "gross", "fee", "net", "c1", "c2", "payment", "first_day"],
+        select(kind, sl.c.source, literal_column("1"),
+               func.sum(case((sl.c.type == kind, 1), else_=0)), func.sum(sl.c.gross),
+               func.sum(sl.c.fee), func.sum(sl.c.net), func.min(sl.c.currency),
+               func.max(sl.c.currency), func.max(sl.c.payment), func.min(sl.c.day))
+        .where(sl.c.provider == provider, sl.c.day == day).group_by(kind, sl.c.source),
+        include_defaults=False)).rowcount
+    known = select(KEYS.c.type).where(KEYS.c.type == OURS.c.type, KEYS.c.ref == OURS.c.ref)
+    keys += session.execute(insert(KEYS).from_select(
+        ["type", "ref"], select(OURS.c.type, OURS.c.ref)
+        .where(OURS.c.touched == 1, not_(known.exists())), include_defaults=False)).rowcount
+    keys += _open_differences(provider)
     others = session.execute(insert(OTHER).from_select(
         [c.name for c in OTHER.c],
         select(sl.c.id, kind, sl.c.source, case((sl.c.type == kind, 1), else_=0), sl.c.gross,
@@ -102,37 +128,26 @@ def fill(provider: str, day: str, start: datetime, end: datetime) -> int:
     if session.get_bind().dialect.name == "postgresql":
         # Autovacuum never analyzes temporary tables: without this the planner guesses.
         session.execute(text("ANALYZE recon_keys"))
+        session.execute(text("ANALYZE recon_ours"))
     return keys
 
 
-def _grouped(provider: str, day: str, start: datetime, end: datetime):
-    """Both sides per key in one pass: the day's lines, our side over the window and the open
-    differences, grouped once; only the keys the day touches."""
-    ours = ledger_objects(provider, start - WINDOW)
-    kind = line_type()
-    none_i, none_b, none_s = typed_null(Integer), typed_null(BigInteger), typed_null(String)
-    one = literal_column("1")
-    rows = union_all(
-        select(kind.label("type"), sl.c.source.label("ref"), one.label("p"),
-               case((sl.c.type == kind, 1), else_=0).label("n"), sl.c.gross, sl.c.fee,
-               sl.c.net, sl.c.currency.label("pc"), sl.c.payment, sl.c.day,
-               none_i.label("o"), none_b.label("onet"), none_b.label("ofee"),
-               none_s.label("oc"), none_i.label("k"), one.label("touched"))
-        .where(sl.c.provider == provider, sl.c.day == day),
-        select(ours.c.type, ours.c.ref, none_i, none_i, none_b, none_b, none_b, none_s, none_s,
-               none_s, one, ours.c.net, ours.c.fee, ours.c.currency, none_i,
-               case((and_(ours.c.created_at >= start, ours.c.created_at < end), 1), else_=0))
-        .where(ours.c.ref.is_not(None)),
-        select(dif.c.type, dif.c.source, none_i, none_i, none_b, none_b, none_b, none_s, none_s,
-               none_s, none_i, none_b, none_b, none_s, dif.c.id, one)
-        .where(dif.c.provider == provider, dif.c.status == "open",
-               dif.c.type != SUMMARY_TYPE)).subquery("rows")
-    c = rows.c
-    return (select(c.type, c.ref, func.max(c.p), func.sum(c.n), func.sum(c.gross),
-                   func.sum(c.fee), func.sum(c.net), func.min(c.pc), func.max(c.pc),
-                   func.max(c.payment), func.min(c.day), func.max(c.o), func.sum(c.onet),
-                   func.sum(c.ofee), func.min(c.oc), func.max(c.oc), func.max(c.k))
-            .group_by(c.type, c.ref).having(func.max(c.touched) == 1))
+def _open_differences(provider: str) -> int:
+    """Add the keys with an open difference (few: what people have not resolved yet), with
+    its id; how many keys that added."""
+    opened = db.session.execute(
+        select(dif.c.type, dif.c.source, func.max(dif.c.id))
+        .where(dif.c.provider == provider, dif.c.status == "open", dif.c.type != SUMMARY_TYPE)
+        .group_by(dif.c.type, dif.c.source)).all()
+    added = 0
+    for type_, ref, open_id in opened:
+        changed = db.session.execute(KEYS.update().where(KEYS.c.type == type_,
+                                                         KEYS.c.ref == ref)
+                                     .values(open_id=open_id)).rowcount
+        if not changed:
+            db.session.execute(insert(KEYS).values(type=type_, ref=ref, open_id=open_id))
+            added += 1
+    return added
 
 
 def _fold_other() -> None:
@@ -146,7 +161,7 @@ def _fold_other() -> None:
     current = {(r.type, r.ref): r for r in db.session.execute(
         select(KEYS).where(KEYS.c.ref.in_(select(o.ref))))}
     for type_, ref, n, gross, fee, net, c1, c2, payment, first in groups:
-        k = current[(type_, ref)]
+        k = current[(type_, ref)]  # every line in recon_other is of a key
         values = {"p": 1, "n": (k.n or 0) + n, "gross": (k.gross or 0) + gross,
                   "fee": (k.fee or 0) + fee, "net": (k.net or 0) + net,
                   "c1": min(x for x in (k.c1, c1) if x), "c2": max(x for x in (k.c2, c2) if x),
@@ -158,12 +173,14 @@ def _fold_other() -> None:
 
 def disagreeing():
     """The keys whose sides do not agree, or that an open difference is about (it may be
-    matched now), in `matching._differing`'s column order: a scan of the keys."""
-    k = KEYS.c
-    ok = agrees(k.type, k.p, k.n, k.gross, k.fee, k.net, k.c1, k.c2, k.o, k.onet, k.ofee,
-                k.o1, k.o2)
+    matched now), in `matching._differing`'s column order: the keys, each with its own row
+    of our side by primary key."""
+    k, o = KEYS.c, OURS.c
+    ok = agrees(k.type, k.p, k.n, k.gross, k.fee, k.net, k.c1, k.c2, o.o, o.onet, o.ofee,
+                o.o1, o.o2)
     return (select(k.type, k.ref, k.p, k.n, k.gross, k.fee, k.net, k.c1, k.c2, k.payment,
-                   k.first_day, k.o, k.onet, k.ofee, k.o1, k.o2, k.open_id)
+                   k.first_day, o.o, o.onet, o.ofee, o.o1, o.o2, k.open_id)
+            .select_from(KEYS.outerjoin(OURS, and_(o.type == k.type, o.ref == k.ref)))
             .where(or_(not_(ok), k.open_id.is_not(None))))
 
 
