@@ -4,10 +4,10 @@ Each side is grouped once, on its own, into a table keyed by PSP object (type, r
 `recon_ours` our ledger over the window (`sides.ledger_objects`), `recon_keys` the PSP's lines
 of the day — then the objects our ledger moved that day and those with an open difference are
 added as keys. A key's lines of other days (rare: a re-rated fee, a duplicate) are copied to
-`recon_other` by index probes and folded into its sums. The keys that disagree are a scan of
-`recon_keys` probing `recon_ours` by primary key, with `sides.agrees`; only they reach Python.
-Settling is a grouped SELECT and an UPDATE per (day, currency), the disagreeing keys excluded
-through the small `recon_bad`.
+`recon_other` by index probes and folded into its sums (one UPDATE … FROM). The keys that
+disagree are a scan of `recon_keys` probing `recon_ours` by primary key, with `sides.agrees`;
+only they reach Python. Settling is a grouped SELECT and an UPDATE per (day, currency), the
+disagreeing keys excluded through the small `recon_bad`.
 
 Temporary tables: private to the connection, emptied before and after each match.
 """
@@ -136,42 +136,44 @@ def fill(provider: str, day: str, start: datetime, end: datetime) -> int:
 
 
 def _open_differences(provider: str) -> int:
-    """Add the keys with an open difference (few: what people have not resolved yet), with
-    its id; how many keys that added."""
-    opened = db.session.execute(
-        select(dif.c.type, dif.c.source, func.max(dif.c.id))
-        .where(dif.c.provider == provider, dif.c.status == "open", dif.c.type != SUMMARY_TYPE)
-        .group_by(dif.c.type, dif.c.source)).all()
-    added = 0
-    for type_, ref, open_id in opened:
-        changed = db.session.execute(KEYS.update().where(KEYS.c.type == type_,
-                                                         KEYS.c.ref == ref)
-                                     .values(open_id=open_id)).rowcount
-        if not changed:
-            db.session.execute(insert(KEYS).values(type=type_, ref=ref, open_id=open_id))
-            added += 1
-    return added
+    """Give the keys with an open difference its id, and add those that are not keys yet (an
+    object in transit waits as an open difference: there can be a day's worth of them, so
+    set-based, never one statement per difference); how many keys that added."""
+    opened = (select(dif.c.type, dif.c.source, func.max(dif.c.id).label("id"))
+              .where(dif.c.provider == provider, dif.c.status == "open",
+                     dif.c.type != SUMMARY_TYPE)
+              .group_by(dif.c.type, dif.c.source).subquery("opened"))
+    db.session.execute(KEYS.update().values(open_id=opened.c.id)
+                       .where(KEYS.c.type == opened.c.type, KEYS.c.ref == opened.c.source))
+    known = select(KEYS.c.type).where(KEYS.c.type == opened.c.type,
+                                      KEYS.c.ref == opened.c.source)
+    return db.session.execute(insert(KEYS).from_select(
+        ["type", "ref", "open_id"],
+        select(opened.c.type, opened.c.source, opened.c.id).where(not_(known.exists())),
+        include_defaults=False)).rowcount
 
 
 def _fold_other() -> None:
-    """Add the keys' lines of other days to their PSP sums (few rows: grouped, then one
-    UPDATE per key)."""
-    o = OTHER.c
-    groups = db.session.execute(
-        select(o.type, o.ref, func.sum(o.own), func.sum(o.gross), func.sum(o.fee),
-               func.sum(o.net), func.min(o.currency), func.max(o.currency),
-               func.max(o.payment), func.min(o.day)).group_by(o.type, o.ref)).all()
-    current = {(r.type, r.ref): r for r in db.session.execute(
-        select(KEYS).where(KEYS.c.ref.in_(select(o.ref))))}
-    for type_, ref, n, gross, fee, net, c1, c2, payment, first in groups:
-        k = current[(type_, ref)]  # every line in recon_other is of a key
-        values = {"p": 1, "n": (k.n or 0) + n, "gross": (k.gross or 0) + gross,
-                  "fee": (k.fee or 0) + fee, "net": (k.net or 0) + net,
-                  "c1": min(x for x in (k.c1, c1) if x), "c2": max(x for x in (k.c2, c2) if x),
-                  "payment": max((x for x in (k.payment, payment) if x), default=None),
-                  "first_day": min(x for x in (k.first_day, first) if x)}
-        db.session.execute(KEYS.update().where(KEYS.c.type == type_, KEYS.c.ref == ref)
-                           .values(**values))
+    """Add the keys' lines of other days to their PSP sums: one UPDATE from their grouping."""
+    o, k = OTHER.c, KEYS.c
+    g = (select(o.type, o.ref, func.sum(o.own).label("n"), func.sum(o.gross).label("gross"),
+                func.sum(o.fee).label("fee"), func.sum(o.net).label("net"),
+                func.min(o.currency).label("c1"), func.max(o.currency).label("c2"),
+                func.max(o.payment).label("payment"), func.min(o.day).label("first_day"))
+         .group_by(o.type, o.ref).subquery("g"))
+
+    def least(mine, theirs):
+        return case((or_(mine.is_(None), theirs < mine), theirs), else_=mine)
+
+    def greatest(mine, theirs):
+        return case((or_(mine.is_(None), theirs > mine), theirs), else_=mine)
+
+    db.session.execute(KEYS.update().where(k.type == g.c.type, k.ref == g.c.ref).values(
+        p=1, n=func.coalesce(k.n, 0) + g.c.n, gross=func.coalesce(k.gross, 0) + g.c.gross,
+        fee=func.coalesce(k.fee, 0) + g.c.fee, net=func.coalesce(k.net, 0) + g.c.net,
+        c1=least(k.c1, g.c.c1), c2=greatest(k.c2, g.c.c2),
+        payment=greatest(k.payment, g.c.payment),
+        first_day=least(k.first_day, g.c.first_day)))
 
 
 def disagreeing():
