@@ -68,6 +68,14 @@ def run_one(name: str, quick: bool, options: argparse.Namespace | None = None,
         if options is not None and options.postgres:
             results += module.run((min(module.BASE_SIZE, count), count), rounds,
                                   options.postgres)
+    elif name == "reconciliation":
+        if options is not None and options.lines:
+            count = options.lines
+        with throwaway_app() as app:
+            results = [module.run(app, count, rounds)]
+        if options is not None and options.postgres:
+            with throwaway_app(options.postgres) as app:
+                results.append(module.run(app, count, rounds))
     else:
         with throwaway_app() as app:
             results = module.run(app, count) if name == "memory" else \
@@ -85,8 +93,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="smaller volumes and fewer rounds (under a minute)")
     parser.add_argument("--scale", type=int, metavar="ORDERS",
                         help="orders at the scale benchmark's large size (full run: 1,000,000)")
+    parser.add_argument("--lines", type=int, metavar="LINES",
+                        help="settlement lines in the reconciliation benchmark's day "
+                             "(the issue's target: 1,000,000)")
     parser.add_argument("--postgres", metavar="URL", default=os.environ.get("BENCH_POSTGRES_URL"),
-                        help="also run the scale benchmark on this PostgreSQL database "
+                        help="also run the scale and reconciliation benchmarks on this "
+                             "PostgreSQL database "
                              "(its public schema is dropped; default $BENCH_POSTGRES_URL)")
     parser.add_argument("names", nargs="*", metavar="name",
                         help=f"any of {', '.join(BENCHMARKS)} (default: all)")

@@ -1,6 +1,7 @@
-"""Match one provider's day of settlement lines with the ledger, set-based: two grouped queries
-(the PSP's side and ours, one row per PSP object), then `domain.reconciliation.classify` on each
-pair, then the differences and settlement postings written in bulk — no query per line.
+"""Match one provider's day of settlement lines with the ledger, set-based: one grouped query
+sums both sides per PSP object (the PSP's lines and our ledger, `scratch`), SQL picks the few
+objects that do not agree, `domain.reconciliation.classify` names what differs in those, then the
+differences and settlement postings are written in bulk — no query per line.
 
 Runs inside the caller's unit of work; repeating it changes nothing (differences are updated
 in place, settlement postings are once per intent).
@@ -10,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 
 from app.clock import now
 from app.domain import ledger as rules
@@ -33,7 +34,7 @@ from app.models.reconciliation import (
     SettlementLine,
 )
 from app.services.money import ledger
-from app.services.reconciliation import sides
+from app.services.reconciliation import scratch
 
 PAYOUT_TYPES = ("payout", "payout_failure")
 PAYOUT_NOT_SETTLED = ("pending", "in_transit")  # the PSP took it; our payout waits for the bank
@@ -58,13 +59,12 @@ def match_day(provider: str, day: str) -> MatchResult:
     """Compare the provider's objects touched by `day` and record what differs (caller's
     transaction)."""
     start, end = day_range(day)
-    ours = sides.ledger_objects(provider, start - sides.WINDOW)
-    objects = sides.fill_keys(provider, day, start, end, ours)
+    objects = scratch.fill(provider, day, start, end)
     try:
         _differing(provider, day)
         settled = settle_lines(provider, day)
     finally:
-        sides.clear_keys()
+        scratch.clear()
     db.session.flush()
     still_open = db.session.execute(select(func.count()).select_from(Difference).where(
         Difference.provider == provider, Difference.status == "open")).scalar_one()
@@ -75,7 +75,7 @@ def _differing(provider: str, day: str) -> int:
     """Classify the objects SQL did not find agreeing (and those with an open difference),
     write their differences, flag them so their lines stay in clearing; how many differ."""
     psp, mine, open_ids = {}, {}, {}
-    for row in db.session.execute(sides.disagreeing(provider, day)):
+    for row in db.session.execute(scratch.disagreeing()):
         (type_, source, psp_present, n, gross, fee, net, c1, c2, pay_ref, first,
          ours_present, our_net, our_fee, o1, o2, open_id) = tuple(row)
         key = (type_, source)
@@ -123,7 +123,7 @@ def _differing(provider: str, day: str) -> int:
                           "created_at": now(), **values})
     if fresh:
         db.session.execute(insert(Difference), fresh)
-    sides.mark_bad(bad)
+    scratch.mark_bad(bad)
     return len(bad)
 
 
@@ -178,7 +178,8 @@ def settle_lines(provider: str, day: str) -> int:
     posting per (report day, currency), each recorded against its report day: grouped and
     marked in SQL, never line by line (the match's keys must be filled)."""
     settled = 0
-    for line_day, currency, net, first_id, count in sorted(sides.settle_groups(provider, day)):
+    for line_day, currency, net, first_id, count in sorted(scratch.settle_groups(provider,
+                                                                                 day)):
         if not net:
             continue  # nothing to move; the lines stay unsettled and cost nothing
         intent = f"settlement:{provider}:{line_day}:{currency}:{first_id}"
@@ -187,9 +188,11 @@ def settle_lines(provider: str, day: str) -> int:
             LedgerTransaction.intent == intent)).scalar_one()
         db.session.merge(ReconciliationPosting(transaction_id=txn_id, provider=provider,
                                                day=line_day))
+        where = (scratch.day_lines(provider, day, currency) if line_day == day else
+                 and_(SettlementLine.id.in_(scratch.other_lines(line_day, currency)),
+                      SettlementLine.settlement_txn_id.is_(None)))
         marked = db.session.execute(
-            update(SettlementLine).where(sides.settleable(provider, day, line_day),
-                                         SettlementLine.currency == currency)
-            .values(settlement_txn_id=txn_id).execution_options(synchronize_session=False))
+            update(SettlementLine).where(where).values(settlement_txn_id=txn_id)
+            .execution_options(synchronize_session=False))
         settled += marked.rowcount
     return settled
