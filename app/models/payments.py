@@ -36,6 +36,8 @@ class Payment(db.Model):
         Index("ix_payments_card_last4", "card_last4", "id"),
         Index("ix_payments_psp_reference", "psp_reference"),
         Index("ix_payments_created_at", "created_at"),  # the dashboard's date ranges
+        # Payments changed since the roll-ups were taken (reporting/rollups.py, 0046).
+        Index("ix_payments_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,0 +1,162 @@
+"""Closed days stored once (`daily_totals`), today and anything not stored read live.
+
+Why this is exact, not approximate:
+- a day is rolled up only once it closed CLOSE_MARGIN ago, so no transaction that stamped a
+  time on that day can still commit after it (ours last seconds);
+- ledger legs, captures, cases, holds and settled refunds are never edited after the day they
+  are stamped with, so a stored day stays true;
+- a payment is (its authorization, decline, screening decision change later, and its day's
+  rates with them): `payments.updated_at` moves on every change (ORM and Core updates alike),
+  so a stored day with a payment changed after the mark "changes" is read live instead, and
+  the next roll-up takes it again and moves the mark. The read looks only at the payments
+  changed since the last roll-up: O(the last few minutes' changes), not O(history).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import delete, func, insert, select
+
+from app.clock import now
+from app.database import unit_of_work
+from app.extensions import db
+from app.models import DisputeCase, EscrowHold, LedgerTransaction, Payment
+from app.models.refunds import Refund
+from app.models.reporting import DailyRollup, DailyTotal, RollupMark
+
+from .daily import Figures, aggregate, as_day, day_start
+
+CLOSE_MARGIN = timedelta(minutes=15)
+CHUNK_DAYS = 31
+CHANGES = "changes"
+
+
+def last_closed_day(at: datetime) -> date:
+    return (at - CLOSE_MARGIN).date() - timedelta(days=1)
+
+
+def roll_up(at: datetime | None = None) -> list[date]:
+    """Store every closed day not stored yet, and again every stored day whose payments
+    changed since the last run; returns the days written. The periodic job's one call."""
+    at = at or now()
+    closed = last_closed_day(at)
+    first = _first_day()
+    if first is None or first > closed:
+        return []
+    stored = dict(db.session.execute(select(DailyRollup.day, DailyRollup.rolled_at)
+                                     .where(DailyRollup.day >= first)).all())
+    mark = _mark()
+    todo = {d for d in _days(first, closed) if d not in stored}
+    todo |= {d for d in _changed_days(mark, first, closed) if d in stored}
+    # The mark trails the run by the margin: a change stamped just before `at` whose
+    # transaction commits just after this read is looked at again by the next run.
+    new_mark = at - CLOSE_MARGIN
+    written = []
+    for run in _runs(sorted(todo)):
+        for i in range(0, len(run), CHUNK_DAYS):
+            chunk = run[i:i + CHUNK_DAYS]
+            with unit_of_work():
+                _store(chunk, aggregate(chunk[0], chunk[-1]), at)
+            written += chunk
+    with unit_of_work() as session:
+        row = session.get(RollupMark, CHANGES)
+        if row is None:
+            session.add(RollupMark(name=CHANGES, at=new_mark))
+        elif new_mark > row.at:
+            row.at = new_mark
+    return written
+
+
+def _store(days: list[date], figures: Figures, at: datetime) -> None:
+    first, last = days[0], days[-1]
+    db.session.execute(delete(DailyTotal).where(DailyTotal.day >= first, DailyTotal.day <= last))
+    db.session.execute(delete(DailyRollup).where(DailyRollup.day >= first,
+                                                 DailyRollup.day <= last))
+    rows = [{"currency": cur, "day": d, "metric": metric, "label": label[:200],
+             "hits": h, "total": t, "amount": a}
+            for (cur, d, metric, label), (h, t, a) in figures.items()]
+    if rows:
+        db.session.execute(insert(DailyTotal), rows)
+    db.session.execute(insert(DailyRollup), [{"day": d, "rolled_at": at} for d in days])
+
+
+def figures(currency: str, first: date, last: date) -> Figures:
+    """Every figure of the days from `first` to `last` in `currency`: stored days from
+    daily_totals, the rest (today, days not rolled up yet, days with changed payments) live."""
+    stored = set(db.session.execute(select(DailyRollup.day).where(
+        DailyRollup.day >= first, DailyRollup.day <= last)).scalars())
+    if stored:
+        stored -= _changed_days(_mark(), first, last)
+    out: Figures = {}
+    if stored:
+        for row in db.session.execute(select(DailyTotal).where(
+                DailyTotal.currency == currency, DailyTotal.day >= first,
+                DailyTotal.day <= last)).scalars():
+            if row.day in stored:
+                out[(currency, row.day, row.metric, row.label)] = [row.hits, row.total,
+                                                                   row.amount]
+    for run in _runs([d for d in _days(first, last) if d not in stored]):
+        out.update(aggregate(run[0], run[-1], currency))
+    return out
+
+
+def _first_day() -> date | None:
+    found = [db.session.scalar(select(func.min(column))) for column in (
+        LedgerTransaction.created_at, Payment.created_at, EscrowHold.created_at,
+        DisputeCase.created_at, Refund.settled_at)]
+    found = [f for f in found if f is not None]
+    return min(found).date() if found else None
+
+
+def currencies() -> list[str]:
+    """Currencies the books have seen: the stored days' and the ledger's since them."""
+    seen = set(db.session.execute(select(DailyTotal.currency).distinct()).scalars())
+    last = db.session.scalar(select(func.max(DailyRollup.day)))
+    since = LedgerTransaction.created_at >= day_start(last + timedelta(days=1)) if last else True
+    seen |= set(db.session.execute(select(LedgerTransaction.currency).where(since)
+                                   .distinct()).scalars())
+    return sorted(seen)
+
+
+def _mark() -> datetime | None:
+    return db.session.scalar(select(RollupMark.at).where(RollupMark.name == CHANGES))
+
+
+def _changed_days(mark: datetime | None, first: date, last: date) -> set[date]:
+    """Days (from `first` to `last`) of the payments changed after the mark: their stored
+    rates may be out of date. No mark yet: every day."""
+    if mark is None:
+        return set(_days(first, last))
+    day = func.date(Payment.created_at)
+    return {as_day(d) for d in db.session.execute(
+        select(day).where(Payment.updated_at > mark, Payment.created_at >= day_start(first),
+                          Payment.created_at < day_start(last + timedelta(days=1)))
+        .distinct()).scalars()}
+
+
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def _runs(days: list[date]) -> list[list[date]]:
+    """Sorted days → runs of consecutive days (one live query per run)."""
+    runs: list[list[date]] = []
+    for d in days:
+        if runs and d - runs[-1][-1] == timedelta(days=1):
+            runs[-1].append(d)
+        else:
+            runs.append([d])
+    return runs
+
+
+def summed(found: Figures, metric: str) -> dict[str, list[int]]:
+    """One metric's [hits, total, amount] per label, summed over the days."""
+    out: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for (_, _, m, label), (h, t, a) in found.items():
+        if m == metric:
+            row = out[label]
+            row[0] += h
+            row[1] += t
+            row[2] += a
+    return dict(out)
