@@ -32,7 +32,9 @@ class LedgerEntry(db.Model):
     """One leg: + debit, − credit, minor units, on one account in one currency."""
 
     __tablename__ = "ledger_entries"
-    __table_args__ = (Index("ix_ledger_entries_account_currency", "account", "currency"),
+    # An account's balance from the index alone (migration 0047).
+    __table_args__ = (Index("ix_ledger_entries_account_currency_amount", "account", "currency",
+                            "amount"),
                       # A seller's balances from that seller's legs only (migration 0018).
                       Index("ix_ledger_entries_owner_kind", "owner", "kind", "currency",
                             "amount"))

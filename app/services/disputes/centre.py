@@ -28,7 +28,7 @@ from app.services.errors import NotFound, ServiceError
 DUE_SOON = timedelta(hours=48)
 STATES = ("open", "closed", "all")
 MAX_NOTE = 4000
-LIMIT = 200
+LIMIT = 50  # a screenful: the nearest deadlines first, "More cases" for the rest
 
 
 @dataclass(frozen=True)

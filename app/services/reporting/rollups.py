@@ -128,11 +128,13 @@ def _changed_days(mark: datetime | None, first: date, last: date) -> set[date]:
     rates may be out of date. No mark yet: every day."""
     if mark is None:
         return set(_days(first, last))
-    day = func.date(Payment.created_at)
-    return {as_day(d) for d in db.session.execute(
-        select(day).where(Payment.updated_at > mark, Payment.created_at >= day_start(first),
-                          Payment.created_at < day_start(last + timedelta(days=1)))
+    # Only `updated_at` in the WHERE: given the created_at range too, SQLite chose its index
+    # and read every payment of the range (15 ms at 100,000 orders); the payments changed since
+    # the mark are few by design (the job moves it every ROLLUP_SECONDS).
+    found = {as_day(d) for d in db.session.execute(
+        select(func.date(Payment.created_at)).where(Payment.updated_at > mark)
         .distinct()).scalars()}
+    return {d for d in found if first <= d <= last}
 
 
 def _days(first: date, last: date) -> list[date]:
