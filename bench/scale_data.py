@@ -172,6 +172,16 @@ class _Writer:
 
     def finish(self) -> None:
         cur = self.conn.cursor()
+        # The running balances ledger.post keeps, for the legs written here around it.
+        if not self.postgres:
+            cur.execute("BEGIN")
+        cur.execute("DELETE FROM ledger_balances")
+        cur.execute("INSERT INTO ledger_balances (account, currency, balance) SELECT account, "
+                    "currency, SUM(amount) FROM ledger_entries GROUP BY account, currency")
+        if self.postgres:
+            self.conn.commit()
+        else:
+            cur.execute("COMMIT")
         if self.postgres:
             for table in _COLUMNS:  # COPY with explicit ids leaves the sequences behind
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "

@@ -43,12 +43,14 @@ def upgrade():
     )
     op.create_index("ix_payments_updated_at", "payments", ["updated_at"])
     op.create_index("ix_refunds_settled_at", "refunds", ["settled_at"])
+    op.create_index("ix_payouts_created_at", "payouts", ["created_at"])
     op.create_index("ix_escrow_holds_open", "escrow_holds",
                     ["status", "currency", "created_at", "gross_amount", "refunded_amount"])
 
 
 def downgrade():
     op.drop_index("ix_escrow_holds_open", table_name="escrow_holds")
+    op.drop_index("ix_payouts_created_at", table_name="payouts")
     op.drop_index("ix_refunds_settled_at", table_name="refunds")
     op.drop_index("ix_payments_updated_at", table_name="payments")
     op.drop_table("rollup_marks")
