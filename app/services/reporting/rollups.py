@@ -111,7 +111,12 @@ def _first_day() -> date | None:
 
 def currencies() -> list[str]:
     """Currencies the books have seen: the stored days' and the ledger's since them."""
-    seen = set(db.session.execute(select(DailyTotal.currency).distinct()).scalars())
+    seen: set[str] = set()
+    found = db.session.scalar(select(func.min(DailyTotal.currency)))
+    while found is not None:  # one primary-key seek per currency, never a scan of the table
+        seen.add(found)
+        found = db.session.scalar(select(func.min(DailyTotal.currency))
+                                  .where(DailyTotal.currency > found))
     last = db.session.scalar(select(func.max(DailyRollup.day)))
     since = LedgerTransaction.created_at >= day_start(last + timedelta(days=1)) if last else True
     seen |= set(db.session.execute(select(LedgerTransaction.currency).where(since)
