@@ -32,12 +32,14 @@ class DailyTotal(db.Model):
 
 
 class DailyRollup(db.Model):
-    """A day whose figures (every currency) are in daily_totals, and when they were taken."""
+    """A day whose figures (every currency) are in daily_totals, and when they were taken:
+    a closed day whole (`through` = its end), today up to `through` (the rest read live)."""
 
     __tablename__ = "daily_rollups"
 
     day: Mapped[date] = mapped_column(primary_key=True)
     rolled_at: Mapped[datetime]
+    through: Mapped[datetime]
 
 
 class RollupMark(db.Model):

@@ -34,6 +34,7 @@ def upgrade():
         "daily_rollups",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("rolled_at", sa.DateTime(), nullable=False),
+        sa.Column("through", sa.DateTime(), nullable=False),
         sa.PrimaryKeyConstraint("day", name="pk_daily_rollups"),
     )
     op.create_table(

@@ -50,10 +50,13 @@ def day_start(day: date) -> datetime:
     return datetime.combine(day, time.min)
 
 
-def aggregate(first: date, last: date, currency: str | None = None) -> Figures:
+def aggregate(first: date, last: date, currency: str | None = None,
+              start: datetime | None = None, end: datetime | None = None) -> Figures:
     """Every figure of every day from `first` to `last` (both included), for one currency or
-    all of them: a handful of grouped queries, each an index range over those days."""
-    start, end = day_start(first), day_start(last + timedelta(days=1))
+    all of them: a handful of grouped queries, each an index range over those days. `start`
+    and `end` narrow the instants (part of a day: today up to a moment, or after it)."""
+    start = start or day_start(first)
+    end = end or day_start(last + timedelta(days=1))
     out: Figures = defaultdict(lambda: [0, 0, 0])
 
     def add(cur, day, metric, label, hits=0, total=0, amount=0):

@@ -37,15 +37,22 @@ def last_closed_day(at: datetime) -> date:
 
 
 def roll_up(at: datetime | None = None) -> list[date]:
-    """Store every closed day not stored yet, and again every stored day whose payments
-    changed since the last run; returns the days written. The periodic job's one call."""
+    """Store every closed day not stored yet, again every stored day whose payments changed
+    since the last run, and today up to the margin (re-taken each run, so the page reads live
+    only the last minutes); returns the closed days written. The periodic job's one call."""
     at = at or now()
     closed = last_closed_day(at)
     first = _first_day()
-    if first is None or first > closed:
+    if first is None:
         return []
-    stored = dict(db.session.execute(select(DailyRollup.day, DailyRollup.rolled_at)
-                                     .where(DailyRollup.day >= first)).all())
+    _store_today(at)
+    if first > closed:
+        _move_mark(at - CLOSE_MARGIN)
+        return []
+    # Whole days only: a day stored while it was today (up to a moment) is taken again whole.
+    stored = {d for d, through in db.session.execute(
+        select(DailyRollup.day, DailyRollup.through).where(DailyRollup.day >= first))
+        if through >= day_start(d + timedelta(days=1))}
     mark = _mark()
     todo = {d for d in _days(first, closed) if d not in stored}
     todo |= {d for d in _changed_days(mark, first, closed) if d in stored}
@@ -59,16 +66,29 @@ def roll_up(at: datetime | None = None) -> list[date]:
             with unit_of_work():
                 _store(chunk, aggregate(chunk[0], chunk[-1]), at)
             written += chunk
+    _move_mark(new_mark)
+    return written
+
+
+def _store_today(at: datetime) -> None:
+    """Today (the day the margin ends in) from its start up to `at` less the margin."""
+    through = at - CLOSE_MARGIN
+    day = through.date()
+    with unit_of_work():
+        _store([day], aggregate(day, day, start=day_start(day), end=through), at, through)
+
+
+def _move_mark(new_mark: datetime) -> None:
     with unit_of_work() as session:
         row = session.get(RollupMark, CHANGES)
         if row is None:
             session.add(RollupMark(name=CHANGES, at=new_mark))
         elif new_mark > row.at:
             row.at = new_mark
-    return written
 
 
-def _store(days: list[date], figures: Figures, at: datetime) -> None:
+def _store(days: list[date], figures: Figures, at: datetime,
+           through: datetime | None = None) -> None:
     first, last = days[0], days[-1]
     db.session.execute(delete(DailyTotal).where(DailyTotal.day >= first, DailyTotal.day <= last))
     db.session.execute(delete(DailyRollup).where(DailyRollup.day >= first,
@@ -78,14 +98,17 @@ def _store(days: list[date], figures: Figures, at: datetime) -> None:
             for (cur, d, metric, label), (h, t, a) in figures.items()]
     if rows:
         db.session.execute(insert(DailyTotal), rows)
-    db.session.execute(insert(DailyRollup), [{"day": d, "rolled_at": at} for d in days])
+    db.session.execute(insert(DailyRollup), [
+        {"day": d, "rolled_at": at, "through": through or day_start(d + timedelta(days=1))}
+        for d in days])
 
 
 def figures(currency: str, first: date, last: date) -> Figures:
     """Every figure of the days from `first` to `last` in `currency`: stored days from
     daily_totals, the rest (today, days not rolled up yet, days with changed payments) live."""
-    stored = set(db.session.execute(select(DailyRollup.day).where(
-        DailyRollup.day >= first, DailyRollup.day <= last)).scalars())
+    through = dict(db.session.execute(select(DailyRollup.day, DailyRollup.through).where(
+        DailyRollup.day >= first, DailyRollup.day <= last)).all())
+    stored = set(through)
     if stored:
         stored -= _changed_days(_mark(), first, last)
     out: Figures = {}
@@ -98,6 +121,11 @@ def figures(currency: str, first: date, last: date) -> Figures:
                                                                    row.amount]
     for run in _runs([d for d in _days(first, last) if d not in stored]):
         out.update(aggregate(run[0], run[-1], currency))
+    for day in stored:  # today: stored up to `through`, the minutes since read live
+        if through[day] < day_start(day + timedelta(days=1)):
+            for key, (h, t, a) in aggregate(day, day, currency, start=through[day]).items():
+                row = out.setdefault(key, [0, 0, 0])
+                out[key] = [row[0] + h, row[1] + t, row[2] + a]
     return out
 
 
@@ -117,8 +145,8 @@ def currencies() -> list[str]:
         seen.add(found)
         found = db.session.scalar(select(func.min(DailyTotal.currency))
                                   .where(DailyTotal.currency > found))
-    last = db.session.scalar(select(func.max(DailyRollup.day)))
-    since = LedgerTransaction.created_at >= day_start(last + timedelta(days=1)) if last else True
+    last = db.session.scalar(select(func.max(DailyRollup.through)))
+    since = LedgerTransaction.created_at >= last if last else True
     seen |= set(db.session.execute(select(LedgerTransaction.currency).where(since)
                                    .distinct()).scalars())
     return sorted(seen)

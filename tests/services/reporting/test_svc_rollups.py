@@ -103,9 +103,28 @@ def test_stored_days_equal_the_live_aggregate_across_day_boundaries_and_late_cha
 
     platform_clock.advance(DAY)  # the second day closes too
     assert rollups.roll_up() == [first, second]  # the changed day again, and the new one
-    assert db.session.scalar(select(func.count()).select_from(DailyRollup)) == 2
+    # The two closed days whole, and today up to the margin (its last minutes read live).
+    stored = dict(db.session.execute(select(DailyRollup.day, DailyRollup.through)).all())
+    assert sorted(stored) == [first, second, now().date()]
+    assert rollups.day_start(now().date()) <= stored[now().date()] <= now() - rollups.CLOSE_MARGIN
     found = _both_ways(first, second)
     assert "insufficient_funds" in rollups.summed(found, "decline")
+
+
+def test_today_is_stored_up_to_the_margin_and_the_minutes_since_are_added_live(
+        app, people, stack, psp, platform_clock):
+    platform_clock.freeze()
+    paid_order(app, people, stack, psp)
+    today = now().date()
+    platform_clock.advance(rollups.CLOSE_MARGIN.total_seconds() + 60)
+    assert rollups.roll_up() == []  # nothing closed; today stored up to a minute ago
+    [stored] = db.session.scalars(select(DailyRollup)).all()
+    assert stored.day == today and stored.through == now() - rollups.CLOSE_MARGIN
+    assert db.session.scalar(select(func.count()).select_from(DailyTotal)) > 0
+    before = _both_ways(today, today)
+    release(holds(db.session.scalar(select(func.min(Payment.order_id))))["Mug"].id)
+    after = _both_ways(today, today)  # the release, after `through`, read live and added
+    assert rollups.summed(after, "ledger") != rollups.summed(before, "ledger")
 
 
 def test_the_dashboard_reads_stored_days_not_the_history(app, people, stack, psp,
