@@ -194,6 +194,8 @@ def environment() -> dict:
         # The PSP call log (services/psp_calls.py) keeps this many days; pruned hourly.
         "PSP_CALL_LOG_DAYS": _env_int("PSP_CALL_LOG_DAYS", 90),
         "PSP_CALL_PRUNE_SECONDS": _env_int("PSP_CALL_PRUNE_SECONDS", 3600),
+        # The dashboard's roll-ups: closed days stored, changed payments' days re-taken.
+        "ROLLUP_SECONDS": _env_int("ROLLUP_SECONDS", 900),
         # Reverse proxies (load balancer, TLS terminator) in front of the platform: how many
         # X-Forwarded-For/-Proto/-Host hops to believe. 0 (default): the headers are ignored,
         # so a client cannot choose the address that rate limits, lockouts and the audit see.

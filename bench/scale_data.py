@@ -125,11 +125,18 @@ _AUDIT_OFFSET = 1000  # ids above the records the setup itself wrote
 
 
 class _Writer:
-    """executemany on SQLite, COPY on PostgreSQL; one transaction per chunk."""
+    """executemany on SQLite, COPY on PostgreSQL; one transaction per chunk and table."""
 
     def __init__(self, conn):
         self.conn = conn
         self.postgres = type(conn).__module__.startswith("psycopg")
+        if not self.postgres:
+            # A bulk load, not a payment: nothing here needs to survive a power cut, and the
+            # indexes (ledger by owner, audit by action…) stay in a 2 GB page cache instead of
+            # being re-read from disk for every chunk (the 1M-order build took ~50 min before).
+            cur = conn.cursor()
+            for pragma in ("synchronous = OFF", "cache_size = -2000000", "temp_store = MEMORY"):
+                cur.execute(f"PRAGMA {pragma}")
 
     def last_audit_hash(self) -> str:
         from app.services.audit import GENESIS
@@ -151,20 +158,39 @@ class _Writer:
         else:
             marks = ", ".join("?" for _ in columns)
             stamp = "%Y-%m-%d %H:%M:%S.%f"  # as SQLAlchemy stores DateTime on SQLite
+            # The app's connections run pysqlite in autocommit (isolation_level None, so that
+            # BEGIN IMMEDIATE is ours to send): without this BEGIN every row was a transaction
+            # of its own, and a million orders took ~50 minutes to write.
+            cur.execute("BEGIN")
             cur.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})",
                             [tuple(v.strftime(stamp) if isinstance(v, datetime) else v
                                    for v in row) for row in rows])
-        self.conn.commit()
+        if self.postgres:
+            self.conn.commit()
+        else:
+            cur.execute("COMMIT")
 
     def finish(self) -> None:
         cur = self.conn.cursor()
+        # The running balances ledger.post keeps, for the legs written here around it.
+        if not self.postgres:
+            cur.execute("BEGIN")
+        cur.execute("DELETE FROM ledger_balances")
+        cur.execute("INSERT INTO ledger_balances (account, currency, balance) SELECT account, "
+                    "currency, SUM(amount) FROM ledger_entries GROUP BY account, currency")
+        if self.postgres:
+            self.conn.commit()
+        else:
+            cur.execute("COMMIT")
         if self.postgres:
             for table in _COLUMNS:  # COPY with explicit ids leaves the sequences behind
                 cur.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
                             f"(SELECT max(id) FROM {table}))")
             self.conn.commit()
             self.conn.autocommit = True
-            cur.execute("ANALYZE")
+            # VACUUM too, as autovacuum would have by now: it sets the visibility map that
+            # lets PostgreSQL answer from an index alone (open escrow by age, ledger by owner).
+            cur.execute("VACUUM ANALYZE")
             self.conn.autocommit = False
         else:
             cur.execute("ANALYZE")

@@ -45,6 +45,8 @@ PERIODIC = {
     "fx_rates": ("FX_REFRESH_SECONDS", "app.jobs.fx.refresh_rates"),
     # The PSP call log's retention (PSP_CALL_LOG_DAYS).
     "psp_calls": ("PSP_CALL_PRUNE_SECONDS", "app.jobs.psp_calls.prune_call_log"),
+    # The admin dashboard's closed days stored once (issue 18, services/reporting/rollups.py).
+    "daily_totals": ("ROLLUP_SECONDS", "app.jobs.reporting.roll_up_days"),
 }
 
 

@@ -30,6 +30,7 @@ from app.models.reconciliation import (  # noqa: F401  (settlement and reconcili
     SettlementLine,
 )
 from app.models.refunds import Refund, RefundLine
+from app.models.reporting import DailyRollup, DailyTotal, RollupMark  # noqa: F401  (roll-ups)
 from app.models.security import MfaSecret, RecoveryCode, SavedPaymentMethod
 from app.models.statements import SellerStatement, StatementDocument  # noqa: F401
 from app.models.transfer_reversals import TransferReversal  # noqa: F401  (Stripe Connect)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import now
@@ -47,3 +47,16 @@ class LedgerEntry(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=now)
 
     transaction = relationship("LedgerTransaction", back_populates="entries")
+
+
+class LedgerBalance(db.Model):
+    """An account's running balance in one currency (+ debit), added to by every posting in
+    its own transaction (services/money/ledger.post), so reading a balance is one row, not a
+    sum over every leg the account ever had (issue 18: the sandbox clearing account holds a
+    leg per capture). `ledger_checks.balances_match_legs` asserts it equals the legs' sum."""
+
+    __tablename__ = "ledger_balances"
+
+    account: Mapped[str] = mapped_column(String(64), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    balance: Mapped[int] = mapped_column(BigInteger().with_variant(db.Integer(), "sqlite"))

@@ -36,6 +36,8 @@ class Payment(db.Model):
         Index("ix_payments_card_last4", "card_last4", "id"),
         Index("ix_payments_psp_reference", "psp_reference"),
         Index("ix_payments_created_at", "created_at"),  # the dashboard's date ranges
+        # Payments changed since the roll-ups were taken (reporting/rollups.py, 0046).
+        Index("ix_payments_updated_at", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -48,8 +50,8 @@ class Payment(db.Model):
     routing_fallbacks: Mapped[str] = mapped_column(String(255), default="", server_default="")
     billing_country: Mapped[str | None] = mapped_column(String(2))
     integration_mode: Mapped[str] = mapped_column(String(16))  # hosted | embedded
-    status: Mapped[str] = mapped_column(String(24), default=PaymentStatus.INITIATED.value,
-                                        index=True)
+    # Indexed by ix_payments_status_id (status, id); the status-only index went in 0046.
+    status: Mapped[str] = mapped_column(String(24), default=PaymentStatus.INITIATED.value)
     amount: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3))
     amount_authorized: Mapped[int] = mapped_column(default=0)

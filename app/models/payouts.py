@@ -40,7 +40,7 @@ class Payout(db.Model):
     # A PSP answer no retry can cure (amount mismatch, idempotency error): support decides.
     needs_review: Mapped[bool] = mapped_column(default=False)
     review_reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=now)
+    created_at: Mapped[datetime] = mapped_column(default=now, index=True)  # dashboard (0046)
     settled_at: Mapped[datetime | None]
     returned_at: Mapped[datetime | None]   # the bank sent a paid payout back
     # Last time a sweep asked the PSP whether it failed late (its webhook may be lost).

@@ -28,7 +28,7 @@ from app.services.errors import NotFound, ServiceError
 DUE_SOON = timedelta(hours=48)
 STATES = ("open", "closed", "all")
 MAX_NOTE = 4000
-LIMIT = 200
+LIMIT = 50  # a screenful: the nearest deadlines first, "More cases" for the rest
 
 
 @dataclass(frozen=True)
@@ -63,10 +63,17 @@ def parse_filter(args, viewer_id: int) -> QueueFilter:
 
 
 def _open_clause():
-    return or_(and_(DisputeCase.kind == CaseKind.CLAIM.value,
-                    DisputeCase.status.in_([s.value for s in CLAIM_OPEN])),
-               and_(DisputeCase.kind == CaseKind.CHARGEBACK.value,
-                    DisputeCase.status.in_([s.value for s in CHARGEBACK_OPEN])))
+    # The first IN is implied by the OR that follows; it is there for the planner: SQLite uses
+    # no index for an OR of ANDs and scanned every case ever opened (EXPLAIN QUERY PLAN: SCAN
+    # dispute_cases), while an IN over the open statuses is a range of ix_dispute_cases_status.
+    by_kind = or_(and_(DisputeCase.kind == CaseKind.CLAIM.value,
+                       DisputeCase.status.in_([s.value for s in CLAIM_OPEN])),
+                  and_(DisputeCase.kind == CaseKind.CHARGEBACK.value,
+                       DisputeCase.status.in_([s.value for s in CHARGEBACK_OPEN])))
+    return and_(DisputeCase.status.in_(OPEN_STATUSES), by_kind)
+
+
+OPEN_STATUSES = sorted({s.value for s in CLAIM_OPEN} | {s.value for s in CHARGEBACK_OPEN})
 
 
 # Keyset order of the queue: cases with a deadline first, the nearest first, then by number.

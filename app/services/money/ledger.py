@@ -5,10 +5,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.domain.ledger import SELLER_KINDS, AccountKind, Posting, normal_balance
 from app.extensions import db
-from app.models.ledger import LedgerEntry, LedgerTransaction
+from app.models.ledger import LedgerBalance, LedgerEntry, LedgerTransaction
 
 
 def post(posting: Posting, intent: str, *, payment_id: int | None = None,
@@ -26,11 +28,29 @@ def post(posting: Posting, intent: str, *, payment_id: int | None = None,
     txn_id = db.session.execute(insert(LedgerTransaction).values(
         intent=intent, event=posting.event, currency=posting.currency, payment_id=payment_id,
         escrow_id=escrow_id, payout_id=payout_id).returning(LedgerTransaction.id)).scalar_one()
-    db.session.execute(insert(LedgerEntry), [
-        {"transaction_id": txn_id, "account": leg.account.code, "kind": leg.account.kind.value,
-         "owner": leg.account.owner, "currency": posting.currency, "amount": leg.amount}
-        for leg in posting.legs])
+    legs = [{"transaction_id": txn_id, "account": leg.account.code,
+             "kind": leg.account.kind.value, "owner": leg.account.owner,
+             "currency": posting.currency, "amount": leg.amount} for leg in posting.legs]
+    db.session.execute(insert(LedgerEntry), legs)
+    _add_to_balances(legs)
     return True
+
+
+def _add_to_balances(legs: list[dict]) -> None:
+    """Add the legs to their accounts' running balances (ledger_balances), in the posting's
+    transaction. One upsert per account and currency, in a fixed order, so two postings on
+    PostgreSQL lock the shared rows (the PSP's clearing account) in the same order."""
+    sums: dict[tuple[str, str], int] = defaultdict(int)
+    for leg in legs:
+        sums[(leg["account"], leg["currency"])] += leg["amount"]
+    rows = [{"account": a, "currency": c, "balance": v} for (a, c), v in sorted(sums.items())]
+    if not rows:
+        return
+    dialect = db.session.get_bind().dialect.name
+    upsert = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(LedgerBalance)
+    db.session.execute(upsert.on_conflict_do_update(
+        index_elements=["account", "currency"],
+        set_={"balance": LedgerBalance.balance + upsert.excluded.balance}), rows)
 
 
 @dataclass(frozen=True)
@@ -70,18 +90,20 @@ def post_many(batch: list[Intent]) -> int:
         [{"intent": i.intent, "event": i.posting.event, "currency": i.posting.currency,
           "payment_id": i.payment_id, "escrow_id": i.escrow_id, "payout_id": i.payout_id}
          for i in fresh]).scalars().all()
-    db.session.execute(insert(LedgerEntry), [
-        {"transaction_id": txn_id, "account": leg.account.code, "kind": leg.account.kind.value,
-         "owner": leg.account.owner, "currency": item.posting.currency, "amount": leg.amount}
-        for txn_id, item in zip(ids, fresh, strict=True) for leg in item.posting.legs])
+    legs = [{"transaction_id": txn_id, "account": leg.account.code,
+             "kind": leg.account.kind.value, "owner": leg.account.owner,
+             "currency": item.posting.currency, "amount": leg.amount}
+            for txn_id, item in zip(ids, fresh, strict=True) for leg in item.posting.legs]
+    db.session.execute(insert(LedgerEntry), legs)
+    _add_to_balances(legs)
     return len(fresh)
 
 
 def balance(kind: AccountKind, owner: str, currency: str) -> int:
     """One account's balance on its normal side."""
     code = f"{kind.value}:{owner}" if owner else kind.value
-    signed = db.session.execute(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
-        LedgerEntry.account == code, LedgerEntry.currency == currency)).scalar_one()
+    signed = db.session.execute(select(LedgerBalance.balance).where(
+        LedgerBalance.account == code, LedgerBalance.currency == currency)).scalar() or 0
     return normal_balance(kind, int(signed))
 
 

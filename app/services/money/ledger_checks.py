@@ -22,7 +22,7 @@ from app.extensions import db
 from app.models import DisputeCase, Order, Payment, WebhookEvent
 from app.models.captures import LineCapture
 from app.models.escrow import EscrowHold
-from app.models.ledger import LedgerEntry, LedgerTransaction
+from app.models.ledger import LedgerBalance, LedgerEntry, LedgerTransaction
 from app.models.payouts import Payout
 from app.models.refunds import Refund
 
@@ -39,6 +39,19 @@ def postings_balance() -> list[str]:
         .join(LedgerTransaction).group_by(LedgerEntry.transaction_id, LedgerTransaction.intent))
     return [f"posting {tid} ({intent}): legs sum to {total} across {n} currencies"
             for tid, intent, total, n in rows if total != 0 or n != 1]
+
+
+def balances_match_legs() -> list[str]:
+    """Every account's running balance (ledger_balances) equals the sum of its legs."""
+    legs = {(a, c): int(v) for a, c, v in db.session.execute(
+        select(LedgerEntry.account, LedgerEntry.currency, func.sum(LedgerEntry.amount))
+        .group_by(LedgerEntry.account, LedgerEntry.currency))}
+    kept = {(a, c): int(v) for a, c, v in db.session.execute(
+        select(LedgerBalance.account, LedgerBalance.currency, LedgerBalance.balance))}
+    return [f"account {a} in {c}: running balance {kept.get((a, c))}, "
+            f"legs sum to {legs.get((a, c))}"
+            for a, c in sorted(set(legs) | set(kept))
+            if legs.get((a, c), 0) != kept.get((a, c), 0) or (a, c) not in kept]
 
 
 def payments_consistent() -> list[str]:
@@ -321,7 +334,8 @@ def conversions_posted() -> list[str]:
     return problems
 
 
-CHECKS = (postings_balance, payments_consistent, releases_consistent, escrow_matches_holds,
+CHECKS = (postings_balance, balances_match_legs, payments_consistent, releases_consistent,
+          escrow_matches_holds,
           refunds_posted, seller_balances_not_negative, payouts_posted, webhook_events_unique,
           transfer_reversals_posted, fundings_posted, conversions_posted)
 

@@ -1,7 +1,8 @@
 """The admin and finance dashboard: money from the ledger, rates from the payment events.
 
-Every figure is one set-based SQL aggregate over the range (never a query per row, never a
-Python loop over the history), so the page costs about the same at a million orders
+Every figure is a sum over the days of the range: closed days read from their stored roll-ups
+(`rollups.py`, O(days × currencies) rows), today and any day not rolled up yet from one set of
+grouped queries (`daily.py`), so the page costs about the same at a million orders
 (bench/scale.py). Money comes from the ledger's legs, so it equals what the books say:
 
 - GMV: escrow credits of capture postings (what buyers paid and we captured);
@@ -20,17 +21,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import Integer, and_, case, cast, distinct, func, or_, select
+from sqlalchemy import case, func, select
 
 from app.clock import now
-from app.domain.dispute_states import CaseKind
 from app.domain.ledger import AccountKind
 from app.extensions import db
-from app.models import DisputeCase, EscrowHold, LedgerEntry, LedgerTransaction, Payment
+from app.models import EscrowHold
 from app.models.payouts import Payout
-from app.models.refunds import Refund
 from app.models.users import User
 
+from . import rollups
+from .daily import Figures
 from .period import Period, parse_period  # noqa: F401  (the dashboard's period, re-exported)
 
 # The card networks' dispute monitoring thresholds (count of disputes / count of sales in a
@@ -91,134 +92,88 @@ class Dashboard:
     currencies: list[str] = field(default_factory=list)
 
 
-def _ledger_sum(period: Period, kind: AccountKind, events: tuple[str, ...] | None = None):
-    query = (select(func.coalesce(func.sum(LedgerEntry.amount), 0))
-             .join(LedgerEntry.transaction)
-             .where(LedgerEntry.kind == kind.value, LedgerEntry.currency == period.currency,
-                    LedgerTransaction.created_at >= period.start,
-                    LedgerTransaction.created_at < period.end))
-    if events:
-        query = query.where(LedgerTransaction.event.in_(events))
-    return int(db.session.execute(query).scalar_one())
+def _figures(period: Period) -> Figures:
+    return rollups.figures(period.currency, period.first, period.last)
 
 
-def totals(period: Period) -> Totals:
+def _ledger(found: Figures, kind: AccountKind, events: tuple[str, ...] | None = None) -> int:
+    return sum(a for label, (_, _, a) in rollups.summed(found, "ledger").items()
+               if label.split(":", 1)[0] == kind.value
+               and (events is None or label.split(":", 1)[1] in events))
+
+
+def totals(found: Figures) -> Totals:
     """The period's money, from the ledger (each figure on its account's normal side)."""
-    refunded = -_ledger_sum(period, AccountKind.PSP_CLEARING, ("refund", "refund_reversed"))
-    return Totals(gmv=-_ledger_sum(period, AccountKind.ESCROW, ("capture",)),
-                  platform_fees=-_ledger_sum(period, AccountKind.PLATFORM_FEES),
-                  psp_fees=_ledger_sum(period, AccountKind.PSP_FEES),
-                  dispute_losses=_ledger_sum(period, AccountKind.DISPUTE_LOSSES),
+    refunded = -_ledger(found, AccountKind.PSP_CLEARING, ("refund", "refund_reversed"))
+    return Totals(gmv=-_ledger(found, AccountKind.ESCROW, ("capture",)),
+                  platform_fees=-_ledger(found, AccountKind.PLATFORM_FEES),
+                  psp_fees=_ledger(found, AccountKind.PSP_FEES),
+                  dispute_losses=_ledger(found, AccountKind.DISPUTE_LOSSES),
                   refunded=refunded)
 
 
-def daily(period: Period) -> list[tuple[date, int, int, int]]:
-    """GMV, platform fees and PSP fees per day, one grouped query."""
-    day = func.date(LedgerTransaction.created_at)
-    kind, amount, event = LedgerEntry.kind, LedgerEntry.amount, LedgerTransaction.event
-    rows = db.session.execute(
-        select(day,
-               func.sum(case((and_(kind == "escrow", event == "capture"), -amount), else_=0)),
-               func.sum(case((kind == "platform_fees", -amount), else_=0)),
-               func.sum(case((kind == "psp_fees", amount), else_=0)))
-        .join(LedgerEntry.transaction)
-        .where(LedgerEntry.currency == period.currency,
-               kind.in_(("escrow", "platform_fees", "psp_fees")),
-               LedgerTransaction.created_at >= period.start,
-               LedgerTransaction.created_at < period.end)
-        .group_by(day)).all()
-    found = {str(d): (int(g), int(f), int(p)) for d, g, f, p in rows}
-    return [(d, *found.get(d.isoformat(), (0, 0, 0))) for d in period.days]
+def daily(period: Period, found: Figures) -> list[tuple[date, int, int, int]]:
+    """GMV, platform fees and PSP fees per day."""
+    by_day: dict[date, list[int]] = {d: [0, 0, 0] for d in period.days}
+    for (_, day, metric, label), (_, _, amount) in found.items():
+        if metric != "ledger" or day not in by_day:
+            continue
+        kind, event = label.split(":", 1)
+        if kind == "escrow" and event == "capture":
+            by_day[day][0] -= amount
+        elif kind == "platform_fees":
+            by_day[day][1] -= amount
+        elif kind == "psp_fees":
+            by_day[day][2] += amount
+    return [(d, *by_day[d]) for d in period.days]
 
 
-def _in_period(column, period: Period):
-    return and_(column >= period.start, column < period.end)
+def _rates(found: Figures, metric: str, drop_empty: bool = False) -> list[Rate]:
+    return [Rate(label, h, t) for label, (h, t, _) in sorted(rollups.summed(found, metric).items())
+            if t or not drop_empty]
 
 
-_AUTHORIZED = Payment.amount_authorized > 0
-_DECLINED = and_(Payment.amount_authorized == 0,
-                 or_(Payment.decline_code.is_not(None), Payment.status.in_(("declined", "failed"))))
+def auth_rates(found: Figures, metric: str) -> list[Rate]:
+    """Authorized / attempted payments created in the period, by PSP, route or mode."""
+    return _rates(found, metric, drop_empty=True)
 
 
-def auth_rates(period: Period, column) -> list[Rate]:
-    """Authorized / attempted payments created in the period, grouped by `column`."""
-    authorized = func.sum(cast(_AUTHORIZED, Integer))
-    attempted = func.sum(cast(or_(_AUTHORIZED, _DECLINED), Integer))
-    rows = db.session.execute(
-        select(func.coalesce(column, "(none)"), authorized, attempted)
-        .where(Payment.currency == period.currency, _in_period(Payment.created_at, period))
-        .group_by(column).order_by(column)).all()
-    return [Rate(str(label), int(hits or 0), int(total or 0)) for label, hits, total in rows
-            if total]
-
-
-def declines(period: Period) -> list[Rate]:
+def declines(found: Figures) -> list[Rate]:
     """Declined payments by reason, most frequent first."""
-    reason = func.coalesce(Payment.decline_code, Payment.status)
-    rows = db.session.execute(
-        select(reason, func.count()).where(Payment.currency == period.currency, _DECLINED,
-                                           _in_period(Payment.created_at, period))
-        .group_by(reason).order_by(func.count().desc(), reason)).all()
-    total = sum(n for _, n in rows)
-    return [Rate(str(code), int(n), total) for code, n in rows]
+    counts = sorted(((label, h) for label, (h, _, _) in rollups.summed(found, "decline").items()),
+                    key=lambda r: (-r[1], r[0]))
+    total = sum(n for _, n in counts)
+    return [Rate(code, n, total) for code, n in counts]
 
 
-def refunds(period: Period, refunded: int) -> Rate:
+def _captured(found: Figures) -> dict[str, int]:
+    return {p: h for p, (h, _, _) in rollups.summed(found, "captured").items()}
+
+
+def refunds(found: Figures, refunded: int) -> Rate:
     """Refunds that succeeded in the period, against payments captured in the period."""
-    count = db.session.execute(
-        select(func.count()).select_from(Refund)
-        .where(Refund.currency == period.currency, Refund.status == "succeeded",
-               _in_period(Refund.settled_at, period))).scalar_one()
-    return Rate("refunds", int(count), _captured_count(period), refunded)
+    count = sum(h for h, _, _ in rollups.summed(found, "refunds").values())
+    return Rate("refunds", count, sum(_captured(found).values()), refunded)
 
 
-def _captured_count(period: Period) -> int:
-    return int(db.session.execute(
-        select(func.count(distinct(LedgerTransaction.payment_id)))
-        .where(LedgerTransaction.event == "capture", LedgerTransaction.currency == period.currency,
-               _in_period(LedgerTransaction.created_at, period))).scalar_one())
-
-
-def disputes_by_provider(period: Period) -> list[Rate]:
+def disputes_by_provider(found: Figures) -> list[Rate]:
     """Chargebacks opened / payments captured in the period, per PSP."""
-    captured = dict(db.session.execute(
-        select(Payment.provider, func.count(distinct(Payment.id)))
-        .join(LedgerTransaction, LedgerTransaction.payment_id == Payment.id)
-        .where(LedgerTransaction.event == "capture", LedgerTransaction.currency == period.currency,
-               _in_period(LedgerTransaction.created_at, period))
-        .group_by(Payment.provider)).all())
-    opened = dict(db.session.execute(
-        select(DisputeCase.provider, func.count())
-        .where(DisputeCase.kind == CaseKind.CHARGEBACK.value,
-               DisputeCase.currency == period.currency,
-               _in_period(DisputeCase.created_at, period))
-        .group_by(DisputeCase.provider)).all())
-    return [Rate(str(p), int(opened.get(p, 0)), int(captured.get(p, 0)))
-            for p in sorted(set(captured) | set(opened), key=str)]
+    captured = _captured(found)
+    opened = {p: h for p, (h, _, _) in rollups.summed(found, "chargebacks").items()}
+    return [Rate(p, opened.get(p, 0), captured.get(p, 0))
+            for p in sorted(set(captured) | set(opened))]
 
 
-def disputes_by_seller(period: Period, limit: int = 20) -> list[Rate]:
+def disputes_by_seller(found: Figures, limit: int = 20) -> list[Rate]:
     """Chargebacks opened on orders with the seller's lines / the seller's orders captured in
     the period; the highest rates first, at most `limit` sellers."""
-    sales = (select(EscrowHold.seller_id.label("seller_id"),
-                    func.count(distinct(EscrowHold.order_id)).label("n"))
-             .where(EscrowHold.currency == period.currency,
-                    _in_period(EscrowHold.created_at, period))
-             .group_by(EscrowHold.seller_id).subquery())
-    hit = (select(EscrowHold.seller_id.label("seller_id"),
-                  func.count(distinct(DisputeCase.id)).label("n"))
-           .join(DisputeCase, DisputeCase.order_id == EscrowHold.order_id)
-           .where(DisputeCase.kind == CaseKind.CHARGEBACK.value,
-                  DisputeCase.currency == period.currency,
-                  _in_period(DisputeCase.created_at, period))
-           .group_by(EscrowHold.seller_id).subquery())
-    hits = func.coalesce(hit.c.n, 0)
-    rows = db.session.execute(
-        select(User.display_name, User.email, hits, sales.c.n)
-        .join(User, User.id == sales.c.seller_id)
-        .outerjoin(hit, hit.c.seller_id == sales.c.seller_id)
-        .order_by((hits * 1.0 / sales.c.n).desc(), sales.c.n.desc()).limit(limit)).all()
-    return [Rate(f"{name} <{email}>", int(h), int(n)) for name, email, h, n in rows]
+    sales = {int(s): h for s, (h, _, _) in rollups.summed(found, "seller_orders").items() if h}
+    hits = {int(s): h for s, (h, _, _) in rollups.summed(found, "seller_chargebacks").items()}
+    top = sorted(sales, key=lambda s: (-hits.get(s, 0) / sales[s], -sales[s], s))[:limit]
+    people = {u.id: u for u in db.session.execute(
+        select(User).where(User.id.in_(top))).scalars()} if top else {}
+    return [Rate(f"{people[s].display_name} <{people[s].email}>", hits.get(s, 0), sales[s])
+            for s in top if s in people]
 
 
 def escrow(period: Period) -> tuple[int, list[Rate]]:
@@ -226,35 +181,37 @@ def escrow(period: Period) -> tuple[int, list[Rate]]:
 
     The ledger's escrow balance today equals what the open lines still hold (the invariant
     `ledger_checks.escrow_matches_holds`, asserted after every test), so the balance at the
-    period's end is today's open lines less the escrow legs booked since: a read of the open
-    lines and of the legs after the range, never a sum over the whole history (bench/scale.py).
+    period's end is today's open lines less the escrow legs booked since: one index-only pass
+    over the open lines (`ix_escrow_holds_open`) and the roll-ups of the days after the range,
+    never a sum over the whole history (bench/scale.py).
     """
     open_amount = EscrowHold.gross_amount - EscrowHold.refunded_amount
-    held_now = int(db.session.execute(
-        select(func.coalesce(func.sum(open_amount), 0))
-        .where(EscrowHold.status.in_(OPEN_ESCROW),
-               EscrowHold.currency == period.currency)).scalar_one())
-    since = int(db.session.execute(
-        select(func.coalesce(func.sum(LedgerEntry.amount), 0)).join(LedgerEntry.transaction)
-        .where(LedgerEntry.kind == AccountKind.ESCROW.value,
-               LedgerEntry.currency == period.currency,
-               LedgerTransaction.created_at >= period.end)).scalar_one())
-    held = held_now + since  # legs are + debit: a capture since (credit) was not held then
     today = now()
-    buckets = []
-    for low, high, label in ESCROW_AGES:
-        where = [EscrowHold.status.in_(OPEN_ESCROW), EscrowHold.currency == period.currency,
-                 EscrowHold.created_at <= today - timedelta(days=low)]
-        if high is not None:
-            where.append(EscrowHold.created_at > today - timedelta(days=high + 1))
-        n, amount = db.session.execute(
-            select(func.count(), func.coalesce(func.sum(open_amount), 0)).where(*where)).one()
-        buckets.append(Rate(label, int(n), 0, int(amount)))
+    bucket = case(*[(EscrowHold.created_at > today - timedelta(days=high + 1), i)
+                    for i, (_, high, _) in enumerate(ESCROW_AGES) if high is not None],
+                  else_=len(ESCROW_AGES) - 1)
+    found = dict((int(i), (int(n), int(a))) for i, n, a in db.session.execute(
+        select(bucket, func.count(), func.coalesce(func.sum(open_amount), 0))
+        .where(EscrowHold.status.in_(OPEN_ESCROW), EscrowHold.currency == period.currency)
+        .group_by(bucket)).all())
+    buckets = [Rate(label, found.get(i, (0, 0))[0], 0, found.get(i, (0, 0))[1])
+               for i, (_, _, label) in enumerate(ESCROW_AGES)]
+    held_now = sum(r.amount for r in buckets)
+    after = period.last + timedelta(days=1)
+    since = 0
+    if after <= today.date():
+        since = _ledger(rollups.figures(period.currency, after, today.date()), AccountKind.ESCROW)
+    held = held_now + since  # legs are + debit: a capture since (credit) was not held then
     return held, buckets
 
 
+def _in_period(column, period: Period):
+    return (column >= period.start) & (column < period.end)
+
+
 def payouts(period: Period) -> list[Rate]:
-    """Payouts created in the period by status: count and amount."""
+    """Payouts created in the period by status: count and amount. Read live: payouts grow with
+    sellers and days, not with orders, and their status moves for days after."""
     rows = db.session.execute(
         select(Payout.status, func.count(), func.sum(Payout.amount))
         .where(Payout.currency == period.currency, _in_period(Payout.created_at, period))
@@ -263,33 +220,30 @@ def payouts(period: Period) -> list[Rate]:
     return [Rate(status, int(n), total, int(amount or 0)) for status, n, amount in rows]
 
 
-def fraud(period: Period) -> list[Rate]:
+def fraud(found: Figures) -> list[Rate]:
     """Payments created in the period by fraud screening's decision."""
-    rows = db.session.execute(
-        select(Payment.fraud_decision, func.count())
-        .where(Payment.currency == period.currency, Payment.fraud_decision.is_not(None),
-               _in_period(Payment.created_at, period))
-        .group_by(Payment.fraud_decision).order_by(Payment.fraud_decision)).all()
-    total = sum(n for _, n in rows)
-    return [Rate(decision, int(n), total) for decision, n in rows]
+    rows = rollups.summed(found, "fraud")
+    total = sum(h for h, _, _ in rows.values())
+    return [Rate(decision, h, total) for decision, (h, _, _) in sorted(rows.items())]
 
 
 def currencies() -> list[str]:
-    """Currencies the ledger has seen (for the selector)."""
-    return sorted(db.session.execute(select(LedgerTransaction.currency).distinct()).scalars())
+    """Currencies the ledger has seen (for the selector), from the roll-ups and the days since."""
+    return rollups.currencies()
 
 
 def build(period: Period) -> Dashboard:
     """The whole dashboard for one period."""
-    money = totals(period)
+    found = _figures(period)
+    money = totals(found)
     held, ages = escrow(period)
     return Dashboard(
-        period=period, totals=money, daily=daily(period),
-        auth_by_provider=auth_rates(period, Payment.provider),
-        auth_by_route=auth_rates(period, Payment.routing_rule),
-        auth_by_mode=auth_rates(period, Payment.integration_mode),
-        declines=declines(period), refunds=refunds(period, money.refunded),
-        disputes_by_provider=disputes_by_provider(period),
-        disputes_by_seller=disputes_by_seller(period),
-        escrow_held=held, escrow_ages=ages, payouts=payouts(period), fraud=fraud(period),
+        period=period, totals=money, daily=daily(period, found),
+        auth_by_provider=auth_rates(found, "auth_provider"),
+        auth_by_route=auth_rates(found, "auth_route"),
+        auth_by_mode=auth_rates(found, "auth_mode"),
+        declines=declines(found), refunds=refunds(found, money.refunded),
+        disputes_by_provider=disputes_by_provider(found),
+        disputes_by_seller=disputes_by_seller(found),
+        escrow_held=held, escrow_ages=ages, payouts=payouts(period), fraud=fraud(found),
         currencies=sorted(set(currencies()) | {period.currency}))
