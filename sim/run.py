@@ -83,6 +83,8 @@ def run_seed(world: World, seed: int, password_hash: str, steps: int = STEPS_PER
     from app.jobs.scheduling import schedule_periodic
 
     started = time.perf_counter()
+    world.backoff.seed(f"backoff:{seed}")
+    world.reseed(seed, "setup")
     people = world.reset(password_hash)
     plan = FaultPlan(seed, only=None if faults is None else frozenset(faults))
     install_plan(world.psp, plan)
@@ -96,12 +98,14 @@ def run_seed(world: World, seed: int, password_hash: str, steps: int = STEPS_PER
             step = step_name(seed, number)
             plan.at(number)
             world.step = number
+            world.reseed(seed, f"step:{number}")
             world.outage_check()
             rng = seeded(seed, f"{'jobs' if step == 'work' else 'workload'}:{number}")
             what = workload.do(world, step, rng, people)
             trace.append(f"{number:02d} {step}: {what}")
         world.outage_end()
         plan.enabled = False  # the weather clears: every owner gets to finish its work
+        world.reseed(seed, "settle")
         stalled = _settle(world, seeded(seed, "settle"))
         violations = invariants.check(world, world.jobs.dead)
         if stalled:
@@ -138,7 +142,7 @@ SETTLE_STEPS = [600, 3600, 6 * 3600] + [24 * 3600] * SETTLE_DAYS
 # From this round on (2 days in: every lost webhook caught up, every timer fired) a quiet run
 # stops settling: the remaining days would only run periodic owners with nothing to do, and
 # they were 2/3 of a seed's time (profiled). A run with anything left to do gets all 9 days.
-QUIET_AFTER = 5
+QUIET_AFTER = 1
 
 
 def _settle(world: World, rng) -> str | None:

@@ -12,9 +12,11 @@ system the seed controls.
 """
 from __future__ import annotations
 
+import base64
 import importlib
 import os
 import random
+import secrets
 import tempfile
 import time
 from contextlib import contextmanager
@@ -64,6 +66,36 @@ class _SimTime:
 
 # The sandbox PSP's modules that read the time (each `import time`).
 PSP_TIMED = ("models", "sessions", "payouts", "events", "tokens", "webhooks")
+
+
+class SeededSecrets:
+    """`secrets` as the code sees it in a run: the same tokens for the same seed and step.
+
+    The PSP's object ids (`ps_…`, `po_…`, `dp_…`) and our idempotency keys come from
+    `secrets`; steps pick objects in id order (a payout to return, a dispute to close) and
+    traces name them, so random ids made a seed's run differ from its replay. Each step draws
+    from its own stream (`reseed`), so a shrunk subset of steps keeps each kept step's ids.
+    Nothing here protects anything: a simulation has no secrets to keep."""
+
+    NAMES = ("token_hex", "token_urlsafe", "token_bytes", "choice", "randbelow")
+
+    def __init__(self):
+        self.rng = random.Random(0)
+
+    def token_bytes(self, nbytes=None) -> bytes:
+        return self.rng.randbytes(32 if nbytes is None else nbytes)
+
+    def token_hex(self, nbytes=None) -> str:
+        return self.token_bytes(nbytes).hex()
+
+    def token_urlsafe(self, nbytes=None) -> str:
+        return base64.urlsafe_b64encode(self.token_bytes(nbytes)).rstrip(b"=").decode()
+
+    def choice(self, seq):
+        return self.rng.choice(seq)
+
+    def randbelow(self, n: int) -> int:
+        return self.rng.randrange(n)
 
 
 @dataclass
@@ -164,6 +196,12 @@ class World:
     _undo: list = field(default_factory=list)
     step: int = 0                     # the workload step being made
     outage: tuple | None = None       # (first step after the outage, flush Redis at its end)
+    ids: SeededSecrets = field(default_factory=SeededSecrets)
+    backoff: random.Random = field(default_factory=random.Random)
+
+    def reseed(self, seed: int, what: str) -> None:
+        """The id stream of one part of a run (a step, the setup, the settling)."""
+        self.ids.rng.seed(f"ids:{what}:{seed}")
 
     @contextmanager
     def attached(self):
@@ -192,9 +230,17 @@ class World:
             # least 1 ms: at epoch seconds a float can't move by the bucket's 4e-8 s waits.
             guarded.policy.sleep = lambda seconds: self.clock.advance(max(seconds, 0.001))
             guarded.policy.clock = guarded.breaker.clock = guarded.bucket.clock = self.clock
+            # The retry backoff's jitter moves the run's clock: it must come from the seed.
+            saved_rng, guarded.policy.rng = guarded.policy.rng, self.backoff
+            saved_secrets = {name: getattr(secrets, name) for name in SeededSecrets.NAMES}
+            for name in SeededSecrets.NAMES:
+                setattr(secrets, name, getattr(self.ids, name))
             try:
                 yield self
             finally:
+                for name, real in saved_secrets.items():
+                    setattr(secrets, name, real)
+                guarded.policy.rng = saved_rng
                 (guarded.policy.sleep, guarded.policy.clock, guarded.breaker.clock,
                  guarded.bucket.clock) = saved
                 inner._http.adapters.pop(prefix, None)
