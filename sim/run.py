@@ -148,13 +148,12 @@ RETURNING = (("buyer", "4242424242424242", "visa", "succeed"),
 
 
 def _returning_buyers(world: World, people: dict) -> None:
+    from app.services.audit import Actor
+    from app.services.payments import vault
     from sandbox_psp import cards
     from sandbox_psp.idempotency import scope_of
     from sandbox_psp.models import PaymentMethod
     from sandbox_psp.models import db as psp_db
-
-    from app.services.audit import Actor
-    from app.services.payments import vault
     from sim.world import API_KEY
 
     for buyer, number, brand, outcome in RETURNING:
