@@ -12,7 +12,6 @@ system the seed controls.
 """
 from __future__ import annotations
 
-import base64
 import importlib
 import os
 import random
@@ -24,78 +23,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sim.seams import PSP_TIMED, SIM_START, SeededSecrets, SimClock, SimTime, seeded  # noqa: F401
 from sim.transport import WSGIAdapter
 
 API_KEY = "sk_test_simulation"
 PASSWORD = "correct-horse-battery"
 RETRY_INTERVALS = [5, 30, 120, 600, 1800]   # app/queues.Queues.enqueue's Retry
-
-
-# A fixed future instant (a Tuesday, 09:00 UTC), later than any wall clock the suite runs at.
-SIM_START = 1893488400.0  # 2030-01-01 09:00:00 UTC
-
-
-class SimClock:
-    """Seconds since the epoch that move only when the simulation says so."""
-
-    def __init__(self, start: float):
-        self.t = start
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
-
-
-class _SimTime:
-    """The `time` module as the sandbox PSP's modules see it in a run: `time()` is the run's
-    clock. Without it the PSP stamped sessions, payouts and deliveries with the wall clock
-    while its deliverer ran on the run's (years later): every session expired at the first
-    delivery, a session paid hours after its expiry was authorized, payouts settled at once."""
-
-    def __init__(self, clock: SimClock):
-        self.clock = clock
-
-    def time(self) -> float:
-        return self.clock()
-
-    def __getattr__(self, name):
-        return getattr(time, name)
-
-
-# The sandbox PSP's modules that read the time (each `import time`).
-PSP_TIMED = ("models", "sessions", "payouts", "events", "tokens", "webhooks")
-
-
-class SeededSecrets:
-    """`secrets` as the code sees it in a run: the same tokens for the same seed and step.
-
-    The PSP's object ids (`ps_…`, `po_…`, `dp_…`) and our idempotency keys come from
-    `secrets`; steps pick objects in id order (a payout to return, a dispute to close) and
-    traces name them, so random ids made a seed's run differ from its replay. Each step draws
-    from its own stream (`reseed`), so a shrunk subset of steps keeps each kept step's ids.
-    Nothing here protects anything: a simulation has no secrets to keep."""
-
-    NAMES = ("token_hex", "token_urlsafe", "token_bytes", "choice", "randbelow")
-
-    def __init__(self):
-        self.rng = random.Random(0)
-
-    def token_bytes(self, nbytes=None) -> bytes:
-        return self.rng.randbytes(32 if nbytes is None else nbytes)
-
-    def token_hex(self, nbytes=None) -> str:
-        return self.token_bytes(nbytes).hex()
-
-    def token_urlsafe(self, nbytes=None) -> str:
-        return base64.urlsafe_b64encode(self.token_bytes(nbytes)).rstrip(b"=").decode()
-
-    def choice(self, seq):
-        return self.rng.choice(seq)
-
-    def randbelow(self, n: int) -> int:
-        return self.rng.randrange(n)
 
 
 @dataclass
@@ -213,7 +146,7 @@ class World:
         self.jobs = Jobs(self.clock)
         psp_modules = [importlib.import_module(f"sandbox_psp.{name}") for name in PSP_TIMED]
         for module in psp_modules:
-            module.time = _SimTime(self.clock)
+            module.time = SimTime(self.clock)
         with self.platform.app_context():
             real_timestamp, real_class = app_clock.timestamp, queues.__class__
             app_clock.timestamp = self.clock
@@ -453,8 +386,3 @@ def fast_hash() -> str:
     from werkzeug.security import generate_password_hash
 
     return generate_password_hash(PASSWORD, method="pbkdf2:sha256:1")
-
-
-def seeded(seed: int, what: str) -> random.Random:
-    """The random stream of one concern of one run (workload, jobs, clock)."""
-    return random.Random(f"{what}:{seed}")
