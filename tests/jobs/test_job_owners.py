@@ -148,3 +148,34 @@ def test_a_session_without_an_expiry_of_ours_still_expires(app, client, people):
     age(payment.id, minutes=app.config["PAYMENT_SESSION_TTL"] // 60 + 30)
     assert sweep_payments()["expire"] == 1
     assert fresh(payment.id).status in ("expired", "cancelled")
+
+
+def test_a_payment_that_never_reached_the_psp_does_not_stay_initiated(app, client, people,
+                                                                     swap_provider):
+    """The session's create call certainly failed (or the request died before it: Redis down,
+    the old session's cancel timed out) and the buyer never tried again: nothing revisited the
+    INITIATED payment, which held its order's stock for good (found by the simulation, seeds
+    2000 and 2009: a saved-card payment whose request failed)."""
+    from app.models import Item
+
+    login(client, "buyer")
+    add(client, people["mug"], 1)
+    response = client.post("/checkout", data={"currency": "EUR"})
+    order_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    stock = db.session.get(Item, people["mug"]).stock
+    swap_provider(closed_port_url())
+    try:
+        client.post(f"/checkout/{order_id}/pay", data={"mode": "hosted"})
+    finally:
+        swap_provider(None)
+    payment = db.session.execute(select(Payment).where(Payment.order_id == order_id)).scalar_one()
+    assert payment.status == "initiated" and payment.psp_reference is None
+    age(payment.id, minutes=30)
+    assert sweep_payments()["expire"] == 0  # the buyer may still try again with its key
+    age(payment.id, minutes=app.config["PAYMENT_SESSION_TTL"] // 60 + 30)
+
+    assert sweep_payments()["expire"] == 1
+
+    assert fresh(payment.id).status == "expired"
+    assert db.session.get(Order, order_id).status == "cancelled"
+    assert db.session.get(Item, people["mug"]).stock == stock + 1

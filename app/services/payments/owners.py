@@ -9,6 +9,7 @@ resort, and asks only about payments that stayed put longer than their job shoul
 | AUTHORIZED (auto-capture) | capture | capture (same key: the PSP captures once) |
 | AUTHORIZING (Drop-in call died) | the nonce request | re-fetch by reference; no sale → FAILED |
 | PROCESSING, REQUIRES_ACTION, DECLINED | expiry | expire (the PSP's state wins if the buyer paid) |
+| INITIATED (no session made) | the buyer's retry | expire after a session's lifetime |
 | UNKNOWN | janitor | schedule the janitor again, unless it already handed the payment to support |
 
 Refunds (`jobs.refunds.settle_pending`) and payouts (`jobs.payouts.run_payouts`,
@@ -67,10 +68,15 @@ def overdue(grace: timedelta = GRACE) -> Overdue:
     # A session the janitor adopted (its create call timed out after the PSP made it) has no
     # expiry of ours: it is due once a whole session lifetime has passed since it last moved.
     unset = now() - grace - timedelta(seconds=current_app.config["PAYMENT_SESSION_TTL"])
-    found.expire = ids(Payment.status.in_([S.PROCESSING.value, S.REQUIRES_ACTION.value,
-                                           S.DECLINED.value]),
-                       or_(Payment.expires_at < cutoff,
-                           and_(Payment.expires_at.is_(None), Payment.updated_at < unset)))
+    # INITIATED: no session was made (its create call certainly failed, or the request died
+    # before it) and the buyer did not try again within a session's lifetime: expired, so its
+    # stock goes back (found by the simulation: such a payment stayed INITIATED for good).
+    found.expire = ids(or_(
+        and_(Payment.status.in_([S.PROCESSING.value, S.REQUIRES_ACTION.value,
+                                 S.DECLINED.value]),
+             or_(Payment.expires_at < cutoff,
+                 and_(Payment.expires_at.is_(None), Payment.updated_at < unset))),
+        and_(Payment.status == S.INITIATED.value, Payment.updated_at < unset)))
     found.janitor = [row.payment.id for row in janitor.unknown_payments()
                      if row.given_up and not row.payment.needs_review
                      and row.payment.updated_at < cutoff]
