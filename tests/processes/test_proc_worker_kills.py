@@ -19,7 +19,7 @@ from app.services.audit import Actor
 from app.services.money import bank_accounts, escrow, ledger, payouts
 from app.services.refunds import refunds
 from tests.flows import PASSWORD, paid_order, psp_call
-from tests.processes.workers import Workers, abandon_dead_jobs, due_now
+from tests.processes.workers import Workers, abandon_dead_jobs, due_now, private_queue
 from tests.services.test_svc_webhooks import paid_event, signed
 
 SUPPORT = Actor("support@test.example", "127.0.0.1")
@@ -27,9 +27,14 @@ SUPPORT = Actor("support@test.example", "127.0.0.1")
 
 @pytest.fixture
 def workers(app, tmp_path):
+    """A pool of workers on a queue of the test's own (workers.private_queue says why)."""
+    before = private_queue(app)
     pool = Workers(app, tmp_path)
-    yield pool
-    pool.stop_all()
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
+        app.config["RQ_QUEUE"] = before
 
 
 def executions(stack, suffix: str) -> list[int]:

@@ -34,9 +34,13 @@ class Workers:
         self.procs: list[subprocess.Popen] = []
 
     def start(self, pause_at: str | None = None, **settings: str) -> subprocess.Popen:
+        # RQ_QUEUE: the queue the test process enqueues to (a test may give itself a private
+        # one, see private_queue); HOLDFAST_TEST_WORKERS tags every process of this pool, work
+        # horses and the scheduler included, so that stop_all finds them even orphaned.
         env = dict(os.environ, HOLDFAST_ENV="test", PYTHONUNBUFFERED="1",
                    DATABASE_URL=self.app.config["SQLALCHEMY_DATABASE_URI"],
-                   REDIS_URL=os.environ["REDIS_URL"], **settings)
+                   REDIS_URL=os.environ["REDIS_URL"], RQ_QUEUE=self.app.config["RQ_QUEUE"],
+                   HOLDFAST_TEST_WORKERS=str(self.folder), **settings)
         env.pop("HOLDFAST_PAUSE_AT", None)
         if pause_at:
             env.update(HOLDFAST_PAUSE_AT=pause_at, HOLDFAST_PAUSE_DIR=str(self.folder))
@@ -113,6 +117,12 @@ class Workers:
                     except ProcessLookupError:
                         pass
                 proc.wait(30)
+        # A horse or scheduler whose worker died first is no longer its child: by its tag.
+        for pid in _tagged(str(self.folder)):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     def logs(self, limit: int = 3000) -> str:
         return "\n".join(f"--- {p.name}\n" + p.read_text(errors="replace")[-limit:]
@@ -172,6 +182,37 @@ def _worker_processes() -> list[tuple[int, int, str]]:
             found.append((int(cmdline.parent.name), int(stat.rsplit(")", 1)[1].split()[1]),
                           text[:200]))
     return found
+
+
+def _tagged(folder: str) -> list[int]:
+    """The pids of live processes started by the pool whose folder this is."""
+    tag = f"HOLDFAST_TEST_WORKERS={folder}".encode()
+    found = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        try:
+            if tag in environ.read_bytes().split(b"\0"):
+                found.append(int(environ.parent.name))
+        except OSError:
+            continue  # exited while we looked, or not ours to read
+    return found
+
+
+def private_queue(app) -> str:
+    """Give the test an RQ queue of its own (the test process enqueues to it, the pool's
+    workers listen to it); returns the previous name, for the caller to restore.
+
+    The suite shares one Redis across the session, and a process of an earlier test can
+    outlive it listening on the default queue: the browser tests' worker and its RQ
+    scheduler (tests/e2e/conftest.py: their "package" fixtures last until the session ends
+    when tests/ has no __init__.py, and a worker killed after a slow warm shutdown leaves
+    its scheduler behind). Such a worker took a kill test's job before the paused worker
+    could, and such a scheduler held the queue's scheduler lock: the job never reached its
+    pause point. Nothing outside the test knows a queue name made for it."""
+    import uuid
+
+    before = app.config["RQ_QUEUE"]
+    app.config["RQ_QUEUE"] = f"holdfast-proc-{uuid.uuid4().hex[:12]}"
+    return before
 
 
 def _children(pid: int) -> list[int]:
