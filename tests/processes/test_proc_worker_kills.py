@@ -18,25 +18,23 @@ from app.services import webhooks
 from app.services.audit import Actor
 from app.services.money import bank_accounts, escrow, ledger, payouts
 from app.services.refunds import refunds
-from tests.flows import PASSWORD, eventually, paid_order, psp_call
-from tests.processes.workers import Workers, abandon_dead_jobs, due_now
+from tests.flows import PASSWORD, paid_order, psp_call
+from tests.processes.workers import Workers, abandon_dead_jobs, due_now, private_queue
 from tests.services.test_svc_webhooks import paid_event, signed
 
 SUPPORT = Actor("support@test.example", "127.0.0.1")
 
 
-# Known open problem: since the issue-11 branches were merged, a kill test now and then finds no
-# job reaching its pause point (4 failures over 4 larger runs, each a different point; every one
-# passes alone). Not strict, so they all still run and report; the cause is not found yet.
-pytestmark = pytest.mark.xfail(reason="a job sometimes never reaches its pause point in larger "
-                               "runs; cause not yet found (closing note)", strict=False)
-
-
 @pytest.fixture
 def workers(app, tmp_path):
+    """A pool of workers on a queue of the test's own (workers.private_queue says why)."""
+    before = private_queue(app)
     pool = Workers(app, tmp_path)
-    yield pool
-    pool.stop_all()
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
+        app.config["RQ_QUEUE"] = before
 
 
 def executions(stack, suffix: str) -> list[int]:
@@ -82,7 +80,7 @@ def test_webhook_and_capture_survive_a_killed_worker(app, people, stack, workers
 
     killed_and_recovered(workers, point, "")
 
-    eventually(lambda: fresh(Payment, payment.id).status == "captured", timeout=90)
+    workers.eventually(lambda: fresh(Payment, payment.id).status == "captured")
     assert executions(stack, f"{payment.idempotency_key}:capture") == [1]
     changes = [c.to_status for c in fresh(Payment, payment.id).changes]
     assert changes.count("authorized") == 1 and changes.count("captured") == 1
@@ -109,7 +107,7 @@ def test_a_refund_job_survives_a_killed_worker(app, client, people, stack, psp, 
 
     killed_and_recovered(workers, point, f"refund-{refund_id}")
 
-    eventually(lambda: fresh(Refund, refund_id).status == "succeeded", timeout=90)
+    workers.eventually(lambda: fresh(Refund, refund_id).status == "succeeded")
     refund = fresh(Refund, refund_id)
     assert executions(stack, refund.idempotency_key) == [1]
     assert fresh(Payment, payment.id).amount_refunded == 500
@@ -141,7 +139,7 @@ def test_a_payout_survives_a_killed_worker(app, client, people, stack, psp, work
 
     killed_and_recovered(workers, point, f"payout-submit-{payout_id}")
 
-    eventually(lambda: fresh(Payout, payout_id).status in ("in_transit", "paid"), timeout=90)
+    workers.eventually(lambda: fresh(Payout, payout_id).status in ("in_transit", "paid"))
     payout = fresh(Payout, payout_id)
     assert executions(stack, payout.idempotency_key) == [1]
     assert db.session.scalar(select(func.count(Payout.id))) == 1
@@ -169,5 +167,5 @@ def test_an_escrow_release_survives_a_killed_worker(app, client, people, stack, 
     # No retry on the timer's job: the periodic escrow sweep is the owner of an overdue hold.
     killed_and_recovered(workers, point, "", ESCROW_SWEEP_SECONDS="1")
 
-    eventually(lambda: fresh(EscrowHold, hold.id).status == "released", timeout=90)
+    workers.eventually(lambda: fresh(EscrowHold, hold.id).status == "released")
     assert ledger.balance(AccountKind.SELLER_AVAILABLE, str(people["seller"]), "EUR") == 2160
