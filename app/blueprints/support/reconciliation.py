@@ -13,8 +13,8 @@ from app.blueprints.support.routes import bp
 from app.charts import Series, bar_chart
 from app.domain.money import Money
 from app.htmx_pages import page_or_partial
-from app.money_text import format_amount
 from app.models.users import Role
+from app.money_text import format_amount
 from app.providers.base import ProviderError
 from app.services import audit
 from app.services.disputes import centre
