@@ -15,7 +15,7 @@ from flask import current_app
 from app.domain.fees import platform_fee
 from app.domain.money import Money
 from app.extensions import db
-from app.models import EscrowHold, Order, OrderLine, User
+from app.models import EscrowHold, Order, OrderLine, Payment, User
 from app.money_text import format_amount
 from app.services import notifications
 
@@ -96,10 +96,11 @@ def receipt(order: Order) -> Receipt:
     return _receipt(order, _payment_facts(order))
 
 
-def _payment_facts(order: Order) -> dict:
+def _payment_facts(order: Order, payment: Payment | None = None) -> dict:
     """What the receipt says that may change after the order is paid (the payment captured
-    later, the escrow setting), as it stands now: kept in the draft, not read when rendering."""
-    payment = order.current_payment
+    later, the escrow setting), as it stands now: kept in the draft, not read when rendering.
+    `payment`: the one that paid (default: the order's latest attempt)."""
+    payment = payment if payment is not None else order.current_payment
     card = (f"{payment.card_brand.title()} ending {payment.card_last4}"
             if payment is not None and payment.card_last4 else "")
     return {"order_id": order.id, "captured": bool(payment and payment.amount_captured),
@@ -181,13 +182,14 @@ def _name(user_id: int) -> str:
     return user.display_name if user else f"seller {user_id}"
 
 
-def order_paid(order: Order) -> None:
-    """The buyer's receipt and one new-sale notice per seller, as drafts in the caller's
-    transaction: the delivery job renders them (`notifications.render_drafts`), so the
-    webhook worker's capture transaction writes three small rows and renders nothing."""
+def order_paid(order: Order, payment: Payment | None = None) -> None:
+    """The buyer's receipt (for `payment`, the one that paid; default: the latest attempt) and
+    one new-sale notice per seller, as drafts in the caller's transaction: the delivery job
+    renders them (`notifications.render_drafts`), so the webhook worker's capture transaction
+    writes small rows and renders nothing."""
     notifications.notify_draft(order.buyer_id, "order_receipt",
                                f"Your Holdfast order #{order.id}: receipt", "receipt",
-                               _payment_facts(order))
+                               _payment_facts(order, payment))
     for seller_id in sorted(order.seller_ids):
         notifications.notify_draft(seller_id, "new_sale", f"New sale on order #{order.id}",
                                    "new_sale", {"order_id": order.id, "seller_id": seller_id})

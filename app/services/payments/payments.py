@@ -112,7 +112,7 @@ def _settle_order(payment: Payment, target: PaymentStatus) -> bool:
         return whole  # held for review (or being voided): not paid until a person approves
     if target in PAID and order.state not in MONEY_TAKEN:
         order.status, order.paid_at = order_transition(order.state, OrderStatus.PAID).value, now()
-        order_emails.order_paid(order)  # receipt to the buyer, new sale to each seller
+        order_emails.order_paid(order, payment)  # receipt to the buyer, new sale to sellers
     elif (target in RELEASES_STOCK and order.state == OrderStatus.AWAITING_PAYMENT
           and order.current_payment.id == payment.id):
         # Only the latest attempt decides: a session replaced by a new one must not cancel.
@@ -227,19 +227,21 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
 def apply_payment_event(inbox_id: int, provider_name: str, event: ProviderEvent,
                         actor: Actor) -> Outcome | None:
     """A payment's webhook: find the payment, re-fetch it from the PSP, bring it forward."""
-    payment = None
+    found = None
     if event.object_id:
-        payment = db.session.execute(select(Payment).where(
+        # Only its id and reference: apply_report reads the row itself, under its lock.
+        found = db.session.execute(select(Payment.id, Payment.psp_reference).where(
             Payment.provider == provider_name, Payment.psp_reference == event.object_id)
-        ).scalar_one_or_none()
-        if payment is None and event.our_reference:
+        ).one_or_none()
+        if found is None and event.our_reference:
             # e.g. a Stripe PaymentIntent event: its id is not the session id we stored.
-            payment = db.session.execute(select(Payment).where(
+            found = db.session.execute(select(Payment.id, Payment.psp_reference).where(
                 Payment.provider == provider_name, Payment.idempotency_key == event.our_reference)
-            ).scalar_one_or_none()
-    if payment is None or payment.psp_reference is None:
+            ).one_or_none()
+    if found is None or found.psp_reference is None:
         inbox.ignore(inbox_id, f"no payment for {event.type} {event.object_id}")
         return None
+    payment = found
     provider = get_provider(provider_name)
     try:
         # Events arrive out of order: the PSP's current object is the truth, not the snapshot.
