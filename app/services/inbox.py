@@ -100,16 +100,20 @@ def mark(inbox_id: int, status: InboxStatus, outcome: str) -> None:
     runs of one event (a duplicate job, a sweeper's re-enqueue) may both do the work, but only
     the first commits it; the second rolls back whole.
     """
-    # One guarded UPDATE instead of a locked read and a flush: it takes the row's lock, and a
-    # run that waited on it re-reads the row (PostgreSQL's READ COMMITTED; SQLite's write lock
-    # serialises) and finds it settled, changing nothing.
-    settled = db.session.execute(
-        update(WebhookEvent).where(WebhookEvent.id == inbox_id,
-                                   WebhookEvent.status.not_in(sorted(SETTLED)))
+    # One guarded Core UPDATE instead of a locked read and a flush: it takes the row's lock,
+    # and a run that waited on it re-reads the row (PostgreSQL's READ COMMITTED; SQLite's write
+    # lock serialises) and finds it settled, changing nothing.
+    session = db.session()
+    settled = session.connection().execute(
+        update(WebhookEvent.__table__).where(WebhookEvent.id == inbox_id,
+                                             WebhookEvent.status.not_in(sorted(SETTLED)))
         .values(attempts=WebhookEvent.attempts + 1, status=status.value,
                 outcome=outcome[:255], processed_at=now()))
     if settled.rowcount != 1:
         raise AlreadySettled(f"inbox event {inbox_id} is already settled")
+    loaded = session.identity_map.get(session.identity_key(WebhookEvent, inbox_id))
+    if loaded is not None:  # a caller holding the row sees what was written, not its copy
+        session.expire(loaded)
 
 
 @retry_transient

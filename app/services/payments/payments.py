@@ -27,7 +27,7 @@ from app.domain.payment_states import (
     transition,
 )
 from app.extensions import db, queues
-from app.models import Item, Order, OrderStatus, Payment, PaymentStatusChange
+from app.models import Item, Order, OrderLine, OrderStatus, Payment, PaymentStatusChange
 from app.models.captures import LineCapture
 from app.models.webhooks import InboxStatus
 from app.providers.base import ProviderError, ProviderEvent, ProviderPayment
@@ -101,6 +101,15 @@ def captured_by_line(payment: Payment) -> bool:
         LineCapture.payment_id == payment.id).limit(1)).first() is not None
 
 
+def _has_digital_line(order_id: int) -> bool:
+    """Whether the order has a line delivered at capture (one indexed look). Orders with none
+    skip the digital delivery and its fulfilment check: a paid order of physical lines only
+    moves on when they ship, which moves it itself (services/shop/fulfilment)."""
+    return db.session.execute(select(OrderLine.id).join(Item, Item.id == OrderLine.item_id)
+                              .where(OrderLine.order_id == order_id,
+                                     Item.fulfilment != "physical").limit(1)).first() is not None
+
+
 def _settle_order(payment: Payment, target: PaymentStatus) -> bool:
     """The order follows its payment; True when a whole capture was held here (the caller
     then delivers its digital lines), False for a capture made line by line."""
@@ -167,7 +176,10 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
         if target in REFUND_OWNED:
             target = S.CAPTURED
         _copy_facts(payment, report)
-        why = give_back.detect(payment, current, target)
+        with db.session.no_autoflush:
+            # Its query reads the order's other payments only: the facts just copied onto this
+            # one go out with its status change, one UPDATE instead of two.
+            why = give_back.detect(payment, current, target)
         if why is not None:
             # Money on a payment that must not keep it: booked apart, given back by a job.
             give_back_after_commit = give_back.record(payment, why, current, target, cause,
@@ -197,7 +209,7 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
             held = screening.on_report(payment, report, current, target, actor)
             if target != current:
                 record_change(payment, target, cause, actor)
-                if _settle_order(payment, target):  # one look at line captures, not two
+                if _settle_order(payment, target) and _has_digital_line(payment.order_id):
                     digital.deliver_paid(payment, actor)  # digital lines: at once (issue 17)
                 _keep_card_if_asked(payment, report, current, target, actor)
             capture_after_commit = (target == S.AUTHORIZED and held is None
