@@ -97,7 +97,7 @@ def render_drafts(limit: int = 500) -> int:
                                               **context)
                 note.status = "pending"
                 rendered += 1
-        except Exception as exc:  # noqa: BLE001  (one bad draft must not hold back all mail)
+        except Exception as exc:  # one bad draft must not hold back all mail
             log.exception("notification %s could not be rendered", notification_id)
             _render_failed(notification_id, f"could not render: {type(exc).__name__}: {exc}")
     return rendered
