@@ -236,20 +236,25 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
     return outcome
 
 
+def find_payment(provider_name: str, object_id: str | None, our_reference: str | None):
+    """The payment an event is about, as (id, psp_reference), or None. Only those two:
+    apply_report reads the row itself, under its lock."""
+    if not object_id:
+        return None
+    found = db.session.execute(select(Payment.id, Payment.psp_reference).where(
+        Payment.provider == provider_name, Payment.psp_reference == object_id)).one_or_none()
+    if found is None and our_reference:
+        # e.g. a Stripe PaymentIntent event: its id is not the session id we stored.
+        found = db.session.execute(select(Payment.id, Payment.psp_reference).where(
+            Payment.provider == provider_name, Payment.idempotency_key == our_reference)
+        ).one_or_none()
+    return found
+
+
 def apply_payment_event(inbox_id: int, provider_name: str, event: ProviderEvent,
                         actor: Actor) -> Outcome | None:
     """A payment's webhook: find the payment, re-fetch it from the PSP, bring it forward."""
-    found = None
-    if event.object_id:
-        # Only its id and reference: apply_report reads the row itself, under its lock.
-        found = db.session.execute(select(Payment.id, Payment.psp_reference).where(
-            Payment.provider == provider_name, Payment.psp_reference == event.object_id)
-        ).one_or_none()
-        if found is None and event.our_reference:
-            # e.g. a Stripe PaymentIntent event: its id is not the session id we stored.
-            found = db.session.execute(select(Payment.id, Payment.psp_reference).where(
-                Payment.provider == provider_name, Payment.idempotency_key == event.our_reference)
-            ).one_or_none()
+    found = find_payment(provider_name, event.object_id, event.our_reference)
     if found is None or found.psp_reference is None:
         inbox.ignore(inbox_id, f"no payment for {event.type} {event.object_id}")
         return None
