@@ -76,38 +76,39 @@ def notify_draft(user_id: int, kind: str, subject: str, renderer: str, facts: di
 
 
 def render_drafts(limit: int = 500) -> int:
-    """Render waiting drafts into their text and HTML parts ("pending" then), one transaction
-    each under the row's lock, so each is rendered once; returns how many. A draft that cannot
-    be rendered is "failed" with the reason, and the others still go."""
+    """Render waiting drafts into their text and HTML parts ("pending" then) in one
+    transaction, each under its row's lock, so each is rendered once; returns how many. A
+    draft that cannot be rendered is "failed" with the reason, and the others still go."""
     from app.services import order_emails  # noqa: F401  (registers its renderers)
 
     ids = list(db.session.execute(select(Notification.id).where(
         Notification.status == DRAFT).order_by(Notification.id).limit(limit)).scalars())
+    if not ids:
+        return 0
     rendered = 0
-    for notification_id in ids:
-        try:
-            with unit_of_work():
-                note = locked(Notification, notification_id)
-                if note.status != DRAFT:
-                    continue  # another delivery run rendered it meanwhile
-                draft = json.loads(note.body)
-                template, context = DRAFT_RENDERERS[draft["renderer"]](draft["facts"])
-                user = db.session.get(User, note.user_id)
-                note.body, note.html = render(template, subject=note.subject, user=user,
-                                              **context)
-                note.status = "pending"
-                rendered += 1
-        except Exception as exc:  # one bad draft must not hold back all mail
-            log.exception("notification %s could not be rendered", notification_id)
-            _render_failed(notification_id, f"could not render: {type(exc).__name__}: {exc}")
+    with unit_of_work():
+        for notification_id in ids:
+            note = locked(Notification, notification_id)
+            if note.status != DRAFT:
+                continue  # another delivery run rendered it meanwhile
+            try:
+                with db.session.begin_nested():  # a failing render undoes only its own reads
+                    text, html = _render_draft(note)
+            except Exception as exc:  # one bad draft must not hold back all mail
+                log.exception("notification %s could not be rendered", notification_id)
+                reason = f"could not render: {type(exc).__name__}: {exc}"
+                note.status, note.last_error = "failed", reason[:1000]
+                continue
+            note.body, note.html, note.status = text, html, "pending"
+            rendered += 1
     return rendered
 
 
-def _render_failed(notification_id: int, reason: str) -> None:
-    with unit_of_work():
-        note = locked(Notification, notification_id)
-        if note is not None and note.status == DRAFT:
-            note.status, note.last_error = "failed", reason[:1000]
+def _render_draft(note: Notification) -> tuple[str, str]:
+    draft = json.loads(note.body)
+    template, context = DRAFT_RENDERERS[draft["renderer"]](draft["facts"])
+    return render(template, subject=note.subject, user=db.session.get(User, note.user_id),
+                  **context)
 
 
 def _backoff(attempts: int) -> timedelta:
