@@ -21,22 +21,14 @@ DAY = 86400
 
 def _mix(app, people, stack, psp) -> None:
     """A clean order partly refunded, an order charged back, a declined card."""
-    from tests.flows import add, buyer_pays, login, order_and_start, settle
+    from tests.flows import pay_one, settle
 
     order_id = paid_order(app, people, stack, psp)
     payment_id = holds(order_id)["Mug"].order.current_payment.id
     refunds.request_refund(payment_id, amount=1000, reason="goodwill", actor=SUPPORT,
                            by="support")
-    client = app.test_client()
-    login(client, "buyer")
-    add(client, people["mug"])
-    _, disputed = order_and_start(client, "EUR", "hosted")
-    buyer_pays(stack["psp_url"], disputed.psp_reference, "pm_card_createDispute")
-    client = app.test_client()
-    login(client, "other_buyer")
-    add(client, people["candle"])
-    _, declined = order_and_start(client, "EUR", "hosted")
-    buyer_pays(stack["psp_url"], declined.psp_reference, "pm_card_chargeDeclined")
+    pay_one(app, stack, "buyer", people["mug"], "pm_card_createDispute")
+    pay_one(app, stack, "other_buyer", people["candle"], "pm_card_chargeDeclined")
     settle(psp)
 
 
