@@ -15,8 +15,8 @@
   by the transaction that records the PSP's answer, just before it commits: one transaction
   per checkout fewer. Should that transaction roll back, or none come, they are written on
   their own when the block ends, as above. What this gives up: a process killed between the
-  PSP's answer and that commit loses those log rows (the payment is then UNKNOWN to nobody
-  but the janitor, which asks the PSP again, and that call is logged).
+  PSP's answer and that commit loses those log rows (the payment stays as it was before the
+  call, and whatever asks the PSP about it next, a retry with the same key, is logged).
 """
 from __future__ import annotations
 
