@@ -54,3 +54,43 @@ def test_an_escrow_database_with_ledger_rows_upgrades_to_head(tmp_path, redis_ur
     assert db.execute("SELECT gross_amount, fee_amount FROM escrow_holds").fetchall() == [(100, 10)]
     head = max(f.name[:4] for f in (Path(__file__).parents[2] / "migrations/versions").glob("0*.py"))
     assert db.execute("SELECT version_num FROM alembic_version").fetchone()[0] == head
+
+
+def test_open_escrow_by_day_is_filled_from_the_holds_already_there(tmp_path, redis_url):
+    """0048: each currency's open lines (held or on hold) per capture day, with what they still
+    hold after refunds; released and refunded lines count for nothing."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    app = create_app({**load_config("test"), "SQLALCHEMY_DATABASE_URI": url})
+    with app.app_context():
+        upgrade(revision="0047")
+    db = sqlite3.connect(tmp_path / "old.db")
+    insert(db, "users", id=1, email="seller@test.example", role="seller")
+    insert(db, "items", id=1, seller_id=1)
+    insert(db, "orders", id=1, buyer_id=1)
+    holds = [("held", "EUR", "2026-12-01 23:59:59.000000", 0),
+             ("on_hold", "EUR", "2026-12-01 08:00:00.000000", 300),
+             ("held", "EUR", "2026-12-02 00:00:00.000000", 0),
+             ("released", "EUR", "2026-12-02 10:00:00.000000", 0),
+             ("refunded", "EUR", "2026-12-02 11:00:00.000000", 1000),
+             ("held", "USD", "2026-12-01 12:00:00.000000", 0)]
+    for i, (status, currency, at, refunded) in enumerate(holds, start=1):
+        insert(db, "order_lines", id=i, order_id=1, item_id=1, seller_id=1)
+        insert(db, "escrow_holds", id=i, order_line_id=i, order_id=1, seller_id=1,
+               currency=currency, gross_amount=1000, fee_amount=100, refunded_amount=refunded,
+               status=status, created_at=at)
+    db.commit()
+    db.close()
+
+    with app.app_context():
+        upgrade()
+        from app.extensions import db as sa_db
+        from app.services.money import escrow_open
+
+        assert escrow_open.days_match_holds() == []
+        sa_db.session.remove()
+        sa_db.engine.dispose()
+    db = sqlite3.connect(tmp_path / "old.db")
+    assert db.execute("SELECT currency, day, lines, amount FROM escrow_open_days "
+                      "ORDER BY currency, day").fetchall() == [
+        ("EUR", "2026-12-01", 2, 1700), ("EUR", "2026-12-02", 1, 1000),
+        ("USD", "2026-12-01", 1, 1000)]

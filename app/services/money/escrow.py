@@ -21,7 +21,12 @@ from app.models.escrow import EscrowHold
 from app.services import audit, order_emails
 from app.services.audit import Actor
 from app.services.errors import Conflict, NotFound
-from app.services.money import cross_currency, fee_rules, ledger
+from app.services.money import (
+    cross_currency,
+    escrow_open,  # noqa: F401  (keeps open escrow by day)
+    fee_rules,
+    ledger,
+)
 
 H = EscrowStatus
 

@@ -143,3 +143,24 @@ def test_a_day_is_not_stored_before_it_closed_by_the_margin(app, people, stack, 
     midnight = rollups.day_start(today + timedelta(days=1))
     assert rollups.roll_up(midnight + rollups.CLOSE_MARGIN - timedelta(seconds=1)) == []
     assert rollups.roll_up(midnight + rollups.CLOSE_MARGIN) == [today]
+
+
+def test_a_stored_day_whose_payments_changed_rereads_only_its_payment_figures(
+        app, people, stack, psp, platform_clock):
+    """Its ledger stays the stored figure (changed by hand here to tell the two apart), its
+    payments' figures are live: a screening decision recorded after the roll-up shows."""
+    paid_order(app, people, stack, psp)
+    first = now().date()
+    platform_clock.advance(DAY + 3600)
+    assert rollups.roll_up() == [first]
+    row = db.session.get(DailyTotal, ("EUR", first, "ledger", "escrow:capture"))
+    row.amount -= 100
+    payment = db.session.scalar(select(Payment))
+    payment.fraud_decision = "review"  # after the mark: the day is read live for payments
+    db.session.commit()
+    found = rollups.figures("EUR", first, first)
+    assert rollups.summed(found, "ledger")["escrow:capture"][2] == _ledger("escrow",
+                                                                           "capture") - 100
+    assert rollups.summed(found, "fraud")["review"][0] == 1
+    assert rollups.summed(found, "auth_provider") == rollups.summed(
+        daily.aggregate(first, first, "EUR"), "auth_provider")
