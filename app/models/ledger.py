@@ -3,17 +3,25 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import now
 from app.extensions import db
+
+UNRESOLVED = "psp_provider IS NOT NULL AND psp_ref IS NULL"
 
 
 class LedgerTransaction(db.Model):
     """One business event's posting; `intent` is unique so an event can post only once."""
 
     __tablename__ = "ledger_transactions"
+    # A day's match reads the provider's postings of its window in one range (migration 0050).
+    __table_args__ = (Index("ix_ledger_transactions_psp", "psp_provider", "created_at"),
+                      # The few whose reference is worked out when matched (sides.ledger_objects).
+                      Index("ix_ledger_transactions_psp_unresolved", "psp_provider", "created_at",
+                            sqlite_where=text(UNRESOLVED),
+                            postgresql_where=text(UNRESOLVED)))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     intent: Mapped[str] = mapped_column(String(120), unique=True)  # e.g. "capture:payment:7"
@@ -23,6 +31,13 @@ class LedgerTransaction(db.Model):
     escrow_id: Mapped[int | None] = mapped_column(ForeignKey("escrow_holds.id"), index=True)
     payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=now, index=True)
+    # The PSP object it moved money on, stored when posted (reconciliation/ledger_events.
+    # psp_object), so a day's match reads our side by (provider, created_at) with no joins.
+    psp_provider: Mapped[str | None] = mapped_column(String(32))
+    psp_type: Mapped[str | None] = mapped_column(String(20))
+    psp_ref: Mapped[str | None] = mapped_column(String(64))
+    psp_net: Mapped[int | None] = mapped_column(BigInteger().with_variant(db.Integer(), "sqlite"))
+    psp_fee: Mapped[int | None] = mapped_column(BigInteger().with_variant(db.Integer(), "sqlite"))
 
     entries = relationship("LedgerEntry", back_populates="transaction",
                            order_by="LedgerEntry.id")

@@ -1,7 +1,8 @@
 """One match's working tables and the few set-based statements over them (used by `matching`).
 
 Each side is grouped once, on its own, into a table keyed by PSP object (type, ref):
-`recon_ours` our ledger over the window (`sides.ledger_objects`), `recon_keys` the PSP's lines
+`recon_ours` our ledger over the window (the PSP object each posting stored,
+`sides.stored_objects`, and the few worked out, `sides.ledger_objects`), `recon_keys` the lines
 of the day — then the objects our ledger moved that day and those with an open difference are
 added as keys. A key's lines of other days (rare: a re-rated fee, a duplicate) are copied to
 `recon_other` by index probes and folded into its sums (one UPDATE … FROM). The keys that
@@ -31,6 +32,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
 )
 
 from app.extensions import db
@@ -42,6 +44,7 @@ from app.services.reconciliation.sides import (
     ledger_objects,
     line_type,
     sl,
+    stored_objects,
 )
 
 _tables = MetaData()
@@ -92,18 +95,19 @@ def fill(provider: str, day: str, start: datetime, end: datetime) -> int:
         session.execute(text(statement))
     clear()
     # Each side grouped on its own, narrow (a sort of a few columns each, as a plain
-    # aggregate of the same rows would), never one wide UNION grouped at once.
-    # SQLite would otherwise inline it and work out each object's type and reference once per
-    # use (select, filter, grouping); PostgreSQL plans it better inlined (measured both ways).
-    ours = ledger_objects(provider, start - WINDOW).prefix_with("MATERIALIZED",
-                                                               dialect="sqlite")
+    # aggregate of the same rows would), never one wide UNION grouped at once. Our side is
+    # what ledger.post stored per transaction, plus the few whose reference is worked out.
+    since = start - WINDOW
+    worked_out = ledger_objects(provider, since)
+    ours = union_all(stored_objects(provider, since),
+                     select(*worked_out.c).where(worked_out.c.ref.is_not(None))).subquery("ours")
     in_day = case((and_(ours.c.created_at >= start, ours.c.created_at < end), 1), else_=0)
     session.execute(insert(OURS).from_select(
         [c.name for c in OURS.c],
         select(ours.c.type, ours.c.ref, literal_column("1"), func.sum(ours.c.net),
                func.sum(ours.c.fee), func.min(ours.c.currency), func.max(ours.c.currency),
                func.max(in_day))
-        .where(ours.c.ref.is_not(None)).group_by(ours.c.type, ours.c.ref)))
+        .group_by(ours.c.type, ours.c.ref)))
     kind = line_type()
     keys = session.execute(insert(KEYS).from_select(
         ["type", "ref", "p", "n", "gross", "fee", "net", "c1", "c2", "payment", "first_day"],

@@ -14,6 +14,7 @@ from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.reconciliation import Difference, SettlementLine
 from app.services.money.ledger import _add_to_balances as add_to_balances
 from app.services.reconciliation import matching, sides
+from app.services.reconciliation.ledger_events import psp_object
 
 PROVIDER = "sandbox"
 DAY = datetime(2031, 3, 10)
@@ -21,20 +22,22 @@ DAY = datetime(2031, 3, 10)
 
 def ledger(event: str, ref: str, net: int, at: datetime) -> None:
     """Our posting that moved `net` through PSP clearing for the object `ref` (intent-keyed)."""
-    txn = db.session.execute(insert(LedgerTransaction).values(
-        intent=f"{event}:{PROVIDER}:{ref}", event=event, currency="EUR", created_at=at)
-        .returning(LedgerTransaction.id)).scalar_one()
     legs = [
-        {"transaction_id": txn, "account": f"psp_clearing:{PROVIDER}", "kind": "psp_clearing",
-         "owner": PROVIDER, "currency": "EUR", "amount": net, "created_at": at},
-        {"transaction_id": txn, "account": "psp_fees", "kind": "psp_fees", "owner": "",
-         "currency": "EUR", "amount": 0, "created_at": at},
-        {"transaction_id": txn, "account": f"dispute_reserve:{PROVIDER}",
-         "kind": "dispute_reserve", "owner": PROVIDER, "currency": "EUR", "amount": -net,
-         "created_at": at}]
+        {"account": f"psp_clearing:{PROVIDER}", "kind": "psp_clearing", "owner": PROVIDER,
+         "currency": "EUR", "amount": net, "created_at": at},
+        {"account": "psp_fees", "kind": "psp_fees", "owner": "", "currency": "EUR",
+         "amount": 0, "created_at": at},
+        {"account": f"dispute_reserve:{PROVIDER}", "kind": "dispute_reserve",
+         "owner": PROVIDER, "currency": "EUR", "amount": -net, "created_at": at}]
+    intent = f"{event}:{PROVIDER}:{ref}"
+    # Written raw for its created_at (ledger.post stamps now), so it stores what ledger.post
+    # stores: the PSP object, and the running balances (checked after every test).
+    txn = db.session.execute(insert(LedgerTransaction).values(
+        intent=intent, event=event, currency="EUR", created_at=at,
+        **psp_object(event, intent, legs)).returning(LedgerTransaction.id)).scalar_one()
+    for leg in legs:
+        leg["transaction_id"] = txn
     db.session.execute(insert(LedgerEntry), legs)
-    # Written raw for its created_at (ledger.post stamps now), so it keeps the running
-    # balances itself, as ledger.post does (the balances invariant checks after every test).
     add_to_balances(legs)
 
 
