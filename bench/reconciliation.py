@@ -30,20 +30,26 @@ def build_day(day: datetime, count: int, tag: str) -> None:
     from app.models.ledger import LedgerEntry, LedgerTransaction
     from app.models.reconciliation import SettlementLine
 
+    from app.services.reconciliation.ledger_events import psp_object
+
     stamp, iso = day + timedelta(hours=12), day.date().isoformat()
     refs = [f"dp_{tag}_{i}" for i in range(count)]
+    legs = [[{"account": f"dispute_reserve:{PROVIDER}", "kind": "dispute_reserve",
+              "owner": PROVIDER, "currency": "EUR", "amount": 1000 + i, "created_at": stamp},
+             {"account": f"psp_clearing:{PROVIDER}", "kind": "psp_clearing", "owner": PROVIDER,
+              "currency": "EUR", "amount": -(1000 + i), "created_at": stamp}]
+            for i in range(count)]
+    # What ledger.post stores for the same postings (the PSP object of each, from its legs).
+    txns = [{"intent": f"dispute_opened:{PROVIDER}:{ref}", "event": "dispute_opened",
+             "currency": "EUR", "created_at": stamp} for ref in refs]
+    for txn, posting in zip(txns, legs, strict=True):
+        txn.update(psp_object(txn["event"], txn["intent"], posting))
     ids = db.session.execute(
         insert(LedgerTransaction).returning(LedgerTransaction.id, sort_by_parameter_order=True),
-        [{"intent": f"dispute_opened:{PROVIDER}:{ref}", "event": "dispute_opened",
-          "currency": "EUR", "created_at": stamp} for ref in refs]).scalars().all()
+        txns).scalars().all()
     db.session.execute(insert(LedgerEntry), [
-        row for i, txn_id in enumerate(ids) for row in (
-            {"transaction_id": txn_id, "account": f"dispute_reserve:{PROVIDER}",
-             "kind": "dispute_reserve", "owner": PROVIDER, "currency": "EUR",
-             "amount": 1000 + i, "created_at": stamp},
-            {"transaction_id": txn_id, "account": f"psp_clearing:{PROVIDER}",
-             "kind": "psp_clearing", "owner": PROVIDER, "currency": "EUR",
-             "amount": -(1000 + i), "created_at": stamp})])
+        {**leg, "transaction_id": txn_id}
+        for txn_id, posting in zip(ids, legs, strict=True) for leg in posting])
     db.session.execute(insert(SettlementLine), [
         {"provider": PROVIDER, "reference": f"txn_{tag}_{i}", "day": iso, "type": "dispute",
          "source": ref, "payment": None, "gross": -(1000 + i), "fee": 0, "net": -(1000 + i),

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.clock import now
 from app.extensions import db
 
+STORED = "psp_ref IS NOT NULL"
 UNRESOLVED = "psp_provider IS NOT NULL AND psp_ref IS NULL"
 
 
@@ -16,9 +17,16 @@ class LedgerTransaction(db.Model):
     """One business event's posting; `intent` is unique so an event can post only once."""
 
     __tablename__ = "ledger_transactions"
-    # A day's match reads the provider's postings of its window in one range (migration 0050).
-    __table_args__ = (Index("ix_ledger_transactions_psp", "psp_provider", "created_at"),
-                      # The few whose reference is worked out when matched (sides.ledger_objects).
+    # A day's match (services/reconciliation/scratch, migration 0050) reads the objects the
+    # provider's postings of the day moved, then each object's postings by the object; both
+    # covering, and only over postings with a stored object. The few whose reference is
+    # worked out when matched (sides.ledger_objects) have their own small index.
+    __table_args__ = (Index("ix_ledger_transactions_psp_day", "psp_provider", "created_at",
+                            "psp_type", "psp_ref", sqlite_where=text(STORED),
+                            postgresql_where=text(STORED)),
+                      Index("ix_ledger_transactions_psp_object", "psp_ref", "psp_type",
+                            "psp_provider", "created_at", "psp_net", "psp_fee", "currency",
+                            sqlite_where=text(STORED), postgresql_where=text(STORED)),
                       Index("ix_ledger_transactions_psp_unresolved", "psp_provider", "created_at",
                             sqlite_where=text(UNRESOLVED),
                             postgresql_where=text(UNRESOLVED)))

@@ -19,6 +19,7 @@ down_revision = "0047"
 branch_labels = None
 depends_on = None
 AMOUNT = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+STORED = "psp_ref IS NOT NULL"
 UNRESOLVED = "psp_provider IS NOT NULL AND psp_ref IS NULL"
 
 # Frozen copy of services/reconciliation/ledger_events.EVENT_TYPES at this revision.
@@ -82,14 +83,21 @@ def upgrade():
     # Every other event names its object in its intent: "<event>:<provider>:<reference>".
     op.execute(f"UPDATE {T} SET psp_ref = SUBSTR(intent, LENGTH(event) + LENGTH(psp_provider)"
                f" + 3) WHERE psp_provider IS NOT NULL AND event NOT IN ({_events(named)})")
-    op.create_index("ix_ledger_transactions_psp", T, ["psp_provider", "created_at"])
+    # Created after the backfill: filled in one pass, not entry by entry.
+    op.create_index("ix_ledger_transactions_psp_day", T,
+                    ["psp_provider", "created_at", "psp_type", "psp_ref"],
+                    sqlite_where=sa.text(STORED), postgresql_where=sa.text(STORED))
+    op.create_index("ix_ledger_transactions_psp_object", T,
+                    ["psp_ref", "psp_type", "psp_provider", "created_at", "psp_net", "psp_fee",
+                     "currency"], sqlite_where=sa.text(STORED), postgresql_where=sa.text(STORED))
     op.create_index("ix_ledger_transactions_psp_unresolved", T, ["psp_provider", "created_at"],
                     sqlite_where=sa.text(UNRESOLVED), postgresql_where=sa.text(UNRESOLVED))
 
 
 def downgrade():
     op.drop_index("ix_ledger_transactions_psp_unresolved", table_name=T)
-    op.drop_index("ix_ledger_transactions_psp", table_name=T)
+    op.drop_index("ix_ledger_transactions_psp_object", table_name=T)
+    op.drop_index("ix_ledger_transactions_psp_day", table_name=T)
     with op.batch_alter_table(T) as batch:
         for name in ("psp_fee", "psp_net", "psp_ref", "psp_type", "psp_provider"):
             batch.drop_column(name)

@@ -45,6 +45,7 @@ from app.services.reconciliation.sides import (
     line_type,
     sl,
     stored_objects,
+    stored_postings,
 )
 
 _tables = MetaData()
@@ -94,20 +95,8 @@ def fill(provider: str, day: str, start: datetime, end: datetime) -> int:
     for statement in DDL:
         session.execute(text(statement))
     clear()
-    # Each side grouped on its own, narrow (a sort of a few columns each, as a plain
-    # aggregate of the same rows would), never one wide UNION grouped at once. Our side is
-    # what ledger.post stored per transaction, plus the few whose reference is worked out.
     since = start - WINDOW
-    worked_out = ledger_objects(provider, since)
-    ours = union_all(stored_objects(provider, since),
-                     select(*worked_out.c).where(worked_out.c.ref.is_not(None))).subquery("ours")
-    in_day = case((and_(ours.c.created_at >= start, ours.c.created_at < end), 1), else_=0)
-    session.execute(insert(OURS).from_select(
-        [c.name for c in OURS.c],
-        select(ours.c.type, ours.c.ref, literal_column("1"), func.sum(ours.c.net),
-               func.sum(ours.c.fee), func.min(ours.c.currency), func.max(ours.c.currency),
-               func.max(in_day))
-        .group_by(ours.c.type, ours.c.ref)))
+    # The PSP's side first: the day's lines grouped by object, through the day index.
     kind = line_type()
     keys = session.execute(insert(KEYS).from_select(
         ["type", "ref", "p", "n", "gross", "fee", "net", "c1", "c2", "payment", "first_day"],
@@ -117,11 +106,34 @@ def fill(provider: str, day: str, start: datetime, end: datetime) -> int:
                func.max(sl.c.currency), func.max(sl.c.payment), func.min(sl.c.day))
         .where(sl.c.provider == provider, sl.c.day == day).group_by(kind, sl.c.source),
         include_defaults=False)).rowcount
-    known = select(KEYS.c.type).where(KEYS.c.type == OURS.c.type, KEYS.c.ref == OURS.c.ref)
+    # Then the objects our ledger moved that day (the day's postings, by the index of what
+    # ledger.post stored, and the few worked out) that no line of the day reports.
+    worked_out = ledger_objects(provider, start)
+    moved = union_all(
+        stored_objects(provider, start, end),
+        select(worked_out.c.type, worked_out.c.ref)
+        .where(worked_out.c.ref.is_not(None), worked_out.c.created_at < end)).subquery("moved")
+    known = select(KEYS.c.type).where(KEYS.c.type == moved.c.type, KEYS.c.ref == moved.c.ref)
     keys += session.execute(insert(KEYS).from_select(
-        ["type", "ref"], select(OURS.c.type, OURS.c.ref)
-        .where(OURS.c.touched == 1, not_(known.exists())), include_defaults=False)).rowcount
+        ["type", "ref"], select(moved.c.type, moved.c.ref).distinct()
+        .where(not_(known.exists())), include_defaults=False)).rowcount
     keys += _open_differences(provider)
+    # Our side, only for the keys: each key's postings of the window (by the index on the
+    # stored object; never every posting of the window, which would be a week of ledger for a
+    # day of lines), and the few worked out, grouped on their own, narrow.
+    worked_out = ledger_objects(provider, since)
+    ours = union_all(stored_postings(provider, since, KEYS),
+                     select(worked_out.c.type, worked_out.c.ref, literal_column("1"),
+                            worked_out.c.currency, worked_out.c.created_at, worked_out.c.net,
+                            worked_out.c.fee).where(worked_out.c.ref.is_not(None))
+                     ).subquery("ours")
+    in_day = case((and_(ours.c.created_at >= start, ours.c.created_at < end), 1), else_=0)
+    session.execute(insert(OURS).from_select(
+        [c.name for c in OURS.c],
+        select(ours.c.type, ours.c.ref, func.max(ours.c.o), func.sum(ours.c.net),
+               func.sum(ours.c.fee), func.min(ours.c.currency), func.max(ours.c.currency),
+               func.max(in_day))
+        .group_by(ours.c.type, ours.c.ref)))
     others = session.execute(insert(OTHER).from_select(
         [c.name for c in OTHER.c],
         select(sl.c.id, kind, sl.c.source, case((sl.c.type == kind, 1), else_=0), sl.c.gross,
