@@ -118,6 +118,11 @@ def fill(provider: str, day: str, start: datetime, end: datetime) -> int:
         ["type", "ref"], select(moved.c.type, moved.c.ref).distinct()
         .where(not_(known.exists())), include_defaults=False)).rowcount
     keys += _open_differences(provider)
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        # Autovacuum never analyzes temporary tables: without this the planner guesses the
+        # keys' count, joining them to the ledger blind.
+        session.execute(text("ANALYZE recon_keys"))
     # Our side, only for the keys: each key's postings of the window (by the index on the
     # stored object; never every posting of the window, which would be a week of ledger for a
     # day of lines), and the few worked out, grouped on their own, narrow.
@@ -144,9 +149,8 @@ def fill(provider: str, day: str, start: datetime, end: datetime) -> int:
         .join(KEYS, and_(KEYS.c.type == kind, KEYS.c.ref == sl.c.source)))).rowcount
     if others:
         _fold_other()
-    if session.get_bind().dialect.name == "postgresql":
-        # Autovacuum never analyzes temporary tables: without this the planner guesses.
-        session.execute(text("ANALYZE recon_keys"))
+    if postgresql:
+        session.execute(text("ANALYZE recon_keys"))  # with the lines of other days folded in
         session.execute(text("ANALYZE recon_ours"))
     return keys
 
