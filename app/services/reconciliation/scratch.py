@@ -1,14 +1,14 @@
 """One match's working tables and the few set-based statements over them (used by `matching`).
 
 Each side is grouped once, on its own, into a table keyed by PSP object (type, ref):
-`recon_ours` our ledger over the window (the PSP object each posting stored,
-`sides.stored_objects`, and the few worked out, `sides.ledger_objects`), `recon_keys` the lines
-of the day — then the objects our ledger moved that day and those with an open difference are
-added as keys. A key's lines of other days (rare: a re-rated fee, a duplicate) are copied to
-`recon_other` by index probes and folded into its sums (one UPDATE … FROM). The keys that
-disagree are a scan of `recon_keys` probing `recon_ours` by primary key, with `sides.agrees`;
-only they reach Python. Settling is a grouped SELECT and an UPDATE per (day, currency), the
-disagreeing keys excluded through the small `recon_bad`.
+`recon_keys` the PSP's lines of the day, then the objects our ledger moved that day and those
+with an open difference are added as keys; `recon_ours` our ledger's postings of the window
+for those keys only (the PSP object each posting stored, `sides.stored_postings`, and the few
+worked out, `sides.ledger_objects`). A key's lines of other days (rare: a re-rated fee, a
+duplicate) are copied to `recon_other` by index probes and folded into its sums (one
+UPDATE … FROM). The keys that disagree are a scan of `recon_keys` probing `recon_ours` by
+primary key, with `sides.agrees`; only they reach Python. Settling is a grouped SELECT and an
+UPDATE per (day, currency), the disagreeing keys excluded through the small `recon_bad`.
 
 Temporary tables: private to the connection, emptied before and after each match.
 """
@@ -88,9 +88,9 @@ SCRATCH = (KEYS, OURS, OTHER, BAD)
 
 
 def fill(provider: str, day: str, start: datetime, end: datetime) -> int:
-    """Fill the working tables: our side per object, the PSP's per key (the day's lines'
-    objects, then those our ledger moved that day, then those with an open difference), the
-    keys' lines of other days; how many keys."""
+    """Fill the working tables: the PSP's side per key (the day's lines' objects, then those
+    our ledger moved that day, then those with an open difference), our side for those keys,
+    the keys' lines of other days; how many keys."""
     session = db.session
     for statement in DDL:
         session.execute(text(statement))
