@@ -97,7 +97,7 @@ def hold_captured(payment: Payment, lines: list | None = None, amount: int | Non
                                 gross_amount=share, fee_amount=fee))
     posting = rules.capture(payment.provider, payment.currency, amount, psp_fee,
                             dict(per_seller))
-    if not ledger.post(posting, intent, payment_id=payment.id):
+    if not ledger.post(posting, intent, payment_id=payment.id, psp_ref=payment.psp_reference):
         return False
     db.session.add_all(holds)
     db.session.flush()
