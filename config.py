@@ -294,6 +294,10 @@ class Config:
     # Days a seller has to ship before their lines' authorization is voided (capped by the
     # PSP's authorization lifetime less a day: AUTHORIZATION_LIFETIME_DAYS).
     UNCAPTURED_VOID_DAYS = 5
+    # How a received webhook's job is queued (INBOX_HANDOFF): "batched" by one thread per
+    # process after the PSP has its answer, a burst in one Redis round trip (app/handoff.py);
+    # "inline" inside the request, two round trips per event.
+    INBOX_HANDOFF = "batched"
     # How long a card authorization holds at each PSP (Stripe: 7 days for online card
     # payments; Braintree: 7 days for most; the sandbox models the same). Keyed by the
     # provider's name before any "_" (sandbox_us is a sandbox).
@@ -316,6 +320,9 @@ class Config:
         settings["CAPTURE_POLICY"] = os.environ.get("CAPTURE_POLICY") or cls.CAPTURE_POLICY
         if settings["CAPTURE_POLICY"] not in ("at_checkout", "per_shipment"):
             raise ConfigError("CAPTURE_POLICY must be at_checkout or per_shipment")
+        settings["INBOX_HANDOFF"] = os.environ.get("INBOX_HANDOFF") or cls.INBOX_HANDOFF
+        if settings["INBOX_HANDOFF"] not in ("batched", "inline"):
+            raise ConfigError("INBOX_HANDOFF must be batched or inline")
         settings["UNCAPTURED_VOID_DAYS"] = _env_int("UNCAPTURED_VOID_DAYS",
                                                     cls.UNCAPTURED_VOID_DAYS)
         return cls.check(settings)
@@ -364,6 +371,10 @@ class TestConfig(Config):
     # Tests check CSRF themselves where it matters (tests/security); forms elsewhere stay short.
     WTF_CSRF_ENABLED = os.environ.get("WTF_CSRF_ENABLED", "0") == "1"
     PSP_TIMEOUT_SECONDS = 5.0
+    # A received webhook's job is queued inside the request, so a test can run it at once;
+    # the browser tests (tests/e2e/conftest.py) and tests/services/test_svc_handoff.py run the
+    # batched hand-off that make run and production use.
+    INBOX_HANDOFF = "inline"
     PSP_RETRY_BASE_SECONDS = 0.01  # retries stay, the waiting between them shrinks
     # Passwords the suite sets (signups, staff accounts, changes) are throw-away: werkzeug's
     # default scrypt cost up to 0.6 s each on the loaded CI machine. Still a salted hash, never

@@ -22,6 +22,7 @@ from app.domain.money import Money, MoneyError, exponent, parse
 
 SUPPORTED = ("en", "en_GB", "en_US", "de", "de_DE", "fr", "fr_FR", "nl", "nl_NL", "es", "es_ES",
              "it", "it_IT")
+_OFFERED = [s.replace("_", "-") for s in SUPPORTED]
 CURRENCY_LOCALES = {"EUR": "de_DE", "GBP": "en_GB", "USD": "en_US"}
 _TYPED = re.compile(r"^[0-9][0-9.,' \u202f]*$")
 
@@ -30,8 +31,13 @@ def viewer_locale() -> str:
     """The request's best supported locale (hyphens as babel wants them), else English."""
     if not has_request_context():
         return "en"
-    best = request.accept_languages.best_match([s.replace("_", "-") for s in SUPPORTED])
-    return best.replace("-", "_") if best else "en"
+    # Once per request: a page of 100 amounts negotiated Accept-Language 100 times, a third of
+    # the money filter's cost (support's payment lists, docs/performance.md "Scale").
+    found = request.environ.get("holdfast.locale")
+    if found is None:
+        best = request.accept_languages.best_match(_OFFERED)
+        found = request.environ["holdfast.locale"] = best.replace("-", "_") if best else "en"
+    return found
 
 
 def format_amount(money: Money, locale: str | None = None) -> str:

@@ -104,6 +104,21 @@ class Queues:
                                   if retry else None,
                                   failure_ttl=30 * 24 * 3600)
 
+    def enqueue_many(self, func: str, calls: list[tuple[tuple, str]], retry: bool = True,
+                     route: str | None = None) -> None:
+        """Enqueue one job per (args, job id), all in one MULTI/EXEC round trip (what
+        `enqueue` does for each, batched: the inbox hand-off queues a burst of webhooks)."""
+        if not calls:
+            return
+        queue = self.queue_for(route or func)
+        jobs = [Queue.prepare_data(func, args, job_id=job_id, failure_ttl=30 * 24 * 3600,
+                                   retry=Retry(max=5, interval=[5, 30, 120, 600, 1800])
+                                   if retry else None)
+                for args, job_id in calls]
+        with queue.connection.pipeline() as pipe:
+            queue.enqueue_many(jobs, pipeline=pipe)
+            pipe.execute()
+
     def enqueue_in(self, delay: timedelta, func: str, *args, job_id: str | None = None,
                    result_ttl: int | None = None, route: str | None = None):
         """Enqueue a job to run after a delay (needs a worker started with the scheduler).

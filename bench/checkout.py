@@ -79,9 +79,18 @@ class Overhead:
             return []
         subject, baseline = (statistics.median(self.cpu_subject),
                              statistics.median(self.cpu_baseline))
+
+        def p95(values):
+            return statistics.quantiles(values, n=20, method="inclusive")[-1]
+
         return [f"  CPU       subject {subject:8.2f} ms   baseline {baseline:8.2f} ms   "
                 f"overhead {subject - baseline:8.2f} ms (median CPU time of the serving "
-                "thread)"]
+                "thread)",
+                f"  CPU p95   subject {p95(self.cpu_subject):8.2f} ms   baseline "
+                f"{p95(self.cpu_baseline):8.2f} ms   overhead "
+                f"{p95(self.cpu_subject) - p95(self.cpu_baseline):8.2f} ms   target < "
+                f"{self.target_ms:g} ms   "
+                f"{'PASS' if subject - baseline < self.target_ms else 'MISS'} (by CPU)"]
 
 
 class PSPClock:

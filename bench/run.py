@@ -64,10 +64,11 @@ def run_one(name: str, quick: bool, options: argparse.Namespace | None = None,
     elif name == "scale":
         if options is not None and options.scale:
             count = options.scale
-        results = module.run((min(module.BASE_SIZE, count), count), rounds)
+        keep = options.scale_keep if options is not None else None
+        results = module.run((min(module.BASE_SIZE, count), count), rounds, keep=keep)
         if options is not None and options.postgres:
             results += module.run((min(module.BASE_SIZE, count), count), rounds,
-                                  options.postgres)
+                                  options.postgres, keep=keep)
     elif name == "reconciliation":
         if options is not None and options.lines:
             count = options.lines
@@ -93,6 +94,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="smaller volumes and fewer rounds (under a minute)")
     parser.add_argument("--scale", type=int, metavar="ORDERS",
                         help="orders at the scale benchmark's large size (full run: 1,000,000)")
+    parser.add_argument("--scale-keep", metavar="PREFIX",
+                        help="build the scale benchmark's data once and reuse it: SQLite files "
+                             "PREFIX-<orders>.db, PostgreSQL databases <name>_<orders>")
     parser.add_argument("--lines", type=int, metavar="LINES",
                         help="settlement lines in the reconciliation benchmark's day "
                              "(the issue's target: 1,000,000)")

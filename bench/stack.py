@@ -18,10 +18,11 @@ PASSWORD_HASH = generate_password_hash("bench-password-not-secret", method="pbkd
 
 
 @contextmanager
-def throwaway_app(database_url: str | None = None, **overrides):
+def throwaway_app(database_url: str | None = None, keep_data: bool = False, **overrides):
     """Yield a migrated platform app inside an app context; everything is deleted afterwards.
     database_url: a PostgreSQL database to use instead of the temp SQLite file (its public
-    schema is dropped and rebuilt from migrations/); overrides: settings to change."""
+    schema is dropped and rebuilt from migrations/); keep_data: migrate that database forward
+    instead (a benchmark reusing data it built once); overrides: settings to change."""
     folder = Path(tempfile.mkdtemp(prefix="holdfast-bench-"))
     # config reads these while loading; set before create_app so nothing touches instance/.
     saved = {k: os.environ.get(k) for k in ("HOLDFAST_ENV", "HOLDFAST_INSTANCE", "EVIDENCE_DIR")}
@@ -38,7 +39,7 @@ def throwaway_app(database_url: str | None = None, **overrides):
     app = create_app(settings)
     try:
         with app.app_context():
-            _migrate(app)
+            _migrate(app, fresh=not keep_data)
             yield app
             from app.extensions import db
 
@@ -54,7 +55,7 @@ def throwaway_app(database_url: str | None = None, **overrides):
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _migrate(app) -> None:
+def _migrate(app, fresh: bool = True) -> None:
     import logging
 
     from flask_migrate import upgrade
@@ -67,7 +68,7 @@ def _migrate(app) -> None:
 
         from app.extensions import db
 
-        if db.engine.dialect.name == "postgresql":
+        if fresh and db.engine.dialect.name == "postgresql":
             with db.engine.begin() as conn:
                 conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
         upgrade()

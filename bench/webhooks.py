@@ -1,13 +1,18 @@
 """Webhook ingestion: services.webhooks.receive against a bare INSERT + commit of the same row.
 
 receive() is what a PSP waits on: verify the HMAC over the raw bytes, parse, store the inbox
-row (unique provider+event_id) in its own BEGIN IMMEDIATE transaction, commit, then enqueue
-the processing job in Redis. The baseline stores the same row with one ORM add + commit and
-nothing else, so the ratio is the price of verification, the write lock and the queue hand-off.
+row (unique provider+event_id) in its own BEGIN IMMEDIATE transaction, commit, and hand the
+row's processing job to the queue: with INBOX_HANDOFF="batched" (what make run and production
+run) a thread of the same process queues whatever has gathered in one Redis pipeline
+(app/handoff.py). The subject's time includes waiting for that thread to queue every event of
+the round, so the queue hand-off is measured, not left outside the clock. The baseline stores
+the same row with one ORM add + commit and nothing else, so the ratio is the price of
+verification, the write lock and the queue hand-off.
 
-Target ≥ 0.3×: the subject makes one durable write like the baseline plus one to Redis (RQ's
-job hash and queue push, a handful of round trips on a unix socket); the HMAC and the JSON
-parse cost microseconds. If the subject falls below a third of a bare insert, something more
+Target ≥ 0.5× (issue 18; it was 0.3× while every event was queued inside its request, two
+MULTI/EXEC round trips each, about 70 % of the request): the request path is one durable
+write like the baseline; the HMAC and the JSON parse cost microseconds, and the batched
+hand-off a round trip per burst. If the subject falls below half a bare insert, something more
 than "verify, store, hand off" has crept onto the PSP's request path (a second transaction, a
 PSP call, work that belongs to the job), and a burst of retried deliveries would back up.
 """
@@ -18,7 +23,7 @@ import time
 
 from bench.measure import Result, best_rates
 
-TARGET = 0.3
+TARGET = 0.5
 
 
 def signed_events(prefix: str, count: int, secret: str) -> list[tuple[bytes, dict]]:
@@ -58,18 +63,23 @@ def insert_bare(rows: list[dict]) -> None:
 
 
 def receive_all(events: list[tuple[bytes, dict]]) -> None:
-    """The subject: the webhook service for each delivery; every one must be accepted."""
+    """The subject: the webhook service for each delivery, every one accepted, then the wait
+    until the hand-off thread has queued them all."""
+    from app.services.inbox import flush_hand_off
     from app.services.webhooks import receive
 
     for body, headers in events:
         receipt = receive("sandbox", body, headers)
         if receipt.status != 200 or receipt.body.get("duplicate"):
             raise RuntimeError(f"receive() refused a valid event: {receipt}")
+    if not flush_hand_off(timeout=60):
+        raise RuntimeError("the hand-off thread did not queue the round's events in 60 s")
 
 
 def run(app, count: int, rounds: int) -> Result:
     """Measure both sides on `count` events per round."""
     secret = app.config["SANDBOX_WEBHOOK_SECRET"]
+    app.config["INBOX_HANDOFF"] = "batched"  # what make run and production run
     batches = {"subject": [signed_events(f"s{r}", count, secret) for r in range(rounds + 1)],
                "baseline": [bare_rows(f"b{r}", count) for r in range(rounds + 1)]}
     # Warm-up round: imports, the provider cache, Redis connection, SQLite page cache.
@@ -81,7 +91,8 @@ def run(app, count: int, rounds: int) -> Result:
     _check_stored(count * (rounds + 1))
     return Result("webhook ingestion: receive() vs bare INSERT+commit", "events/s",
                   subject, baseline, TARGET,
-                  note=f"{count} events × best of {rounds} rounds; subject also enqueues a job")
+                  note=f"{count} events × best of {rounds} rounds; subject also queues a job "
+                       "per event (batched hand-off, waited for)")
 
 
 def _check_stored(per_side: int) -> None:

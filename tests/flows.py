@@ -144,6 +144,18 @@ def psp_call(base_url: str, method: str, path: str, body: dict | None = None, ke
     return requests.request(method, base_url + path, json=body, headers=headers, timeout=10)
 
 
+def pay_one(app, stack: dict, buyer: str, item_id: int,
+            payment_method: str = "pm_card_visa") -> Payment:
+    """A fresh browser session: `buyer` logs in, orders one item in EUR and pays on the hosted
+    page with `payment_method` (a decline or a dispute card too); nothing settled yet."""
+    client = app.test_client()
+    login(client, buyer)
+    add(client, item_id)
+    _, payment = order_and_start(client, "EUR", "hosted")
+    buyer_pays(stack["psp_url"], payment.psp_reference, payment_method)
+    return payment
+
+
 def buyer_pays(psp_url: str, session_id: str, payment_method: str = "pm_card_visa"):
     """Stand in for the buyer on the PSP's page: authorize with a test token."""
     return psp_call(psp_url, "POST", f"/v1/payment_sessions/{session_id}/authorize",

@@ -4,7 +4,7 @@ from app.models.bank_accounts import BankAccount
 from app.models.captures import LineCapture  # noqa: F401  (per-shipment capture)
 from app.models.catalogue import CartItem, Item, ItemCategory  # noqa: F401  (admin categories)
 from app.models.disputes import CaseEvent, DisputeCase, EvidenceFile
-from app.models.escrow import EscrowHold, PayoutSettings, SellerFeeRule
+from app.models.escrow import EscrowHold, EscrowOpenDay, PayoutSettings, SellerFeeRule
 from app.models.form_intents import FormIntent  # noqa: F401  (one-time form keys)
 from app.models.fraud import FraudListEntry  # noqa: F401  (fraud lists)
 from app.models.fulfilment import (  # noqa: F401  (issue 17)
@@ -37,7 +37,7 @@ from app.models.transfer_reversals import TransferReversal  # noqa: F401  (Strip
 from app.models.users import Role, User
 from app.models.webhooks import InboxStatus, WebhookEvent
 
-__all__ = ["CaseEvent", "DisputeCase", "EvidenceFile", "EscrowHold", "LedgerEntry", "LedgerTransaction", "Payout", "PayoutSettings",
+__all__ = ["CaseEvent", "DisputeCase", "EvidenceFile", "EscrowHold", "EscrowOpenDay", "LedgerEntry", "LedgerTransaction", "Payout", "PayoutSettings",
            "SellerFeeRule", "Notification", "MfaSecret", "RecoveryCode",
            "SavedPaymentMethod", "AuditRecord", "BankAccount", "CartItem", "InboxStatus", "Item", "Order", "OrderLine",
            "OrderStatus", "Payment", "PaymentStatusChange", "ProviderAccount", "Refund", "RefundLine", "Role", "User", "WebhookEvent"]

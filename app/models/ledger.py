@@ -3,17 +3,33 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String
+from sqlalchemy import BigInteger, ForeignKey, Index, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.clock import now
 from app.extensions import db
+
+STORED = "psp_ref IS NOT NULL"
+UNRESOLVED = "psp_provider IS NOT NULL AND psp_ref IS NULL"
 
 
 class LedgerTransaction(db.Model):
     """One business event's posting; `intent` is unique so an event can post only once."""
 
     __tablename__ = "ledger_transactions"
+    # A day's match (services/reconciliation/scratch, migration 0050) reads the objects the
+    # provider's postings of the day moved, then each object's postings by the object; both
+    # covering, and only over postings with a stored object. The few whose reference is
+    # worked out when matched (sides.ledger_objects) have their own small index.
+    __table_args__ = (Index("ix_ledger_transactions_psp_day", "psp_provider", "created_at",
+                            "psp_type", "psp_ref", sqlite_where=text(STORED),
+                            postgresql_where=text(STORED)),
+                      Index("ix_ledger_transactions_psp_object", "psp_ref", "psp_type",
+                            "psp_provider", "created_at", "psp_net", "psp_fee", "currency",
+                            sqlite_where=text(STORED), postgresql_where=text(STORED)),
+                      Index("ix_ledger_transactions_psp_unresolved", "psp_provider", "created_at",
+                            sqlite_where=text(UNRESOLVED),
+                            postgresql_where=text(UNRESOLVED)))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     intent: Mapped[str] = mapped_column(String(120), unique=True)  # e.g. "capture:payment:7"
@@ -23,6 +39,13 @@ class LedgerTransaction(db.Model):
     escrow_id: Mapped[int | None] = mapped_column(ForeignKey("escrow_holds.id"), index=True)
     payout_id: Mapped[int | None] = mapped_column(ForeignKey("payouts.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=now, index=True)
+    # The PSP object it moved money on, stored when posted (reconciliation/ledger_events.
+    # psp_object), so a day's match reads our side by (provider, created_at) with no joins.
+    psp_provider: Mapped[str | None] = mapped_column(String(32))
+    psp_type: Mapped[str | None] = mapped_column(String(20))
+    psp_ref: Mapped[str | None] = mapped_column(String(64))
+    psp_net: Mapped[int | None] = mapped_column(BigInteger().with_variant(db.Integer(), "sqlite"))
+    psp_fee: Mapped[int | None] = mapped_column(BigInteger().with_variant(db.Integer(), "sqlite"))
 
     entries = relationship("LedgerEntry", back_populates="transaction",
                            order_by="LedgerEntry.id")

@@ -10,11 +10,18 @@
   short (unit_of_work ends a read snapshot before it writes, a request's session closes);
 - which payment, refund or payout the call belongs to is looked up inside that same INSERT
   (scalar sub-selects on unique keys), never by a separate query;
-- any failure to write is logged and swallowed.
+- any failure to write is logged and swallowed;
+- inside `with_the_answer` (checkout opening a PSP session), the attempts are instead inserted
+  by the transaction that records the PSP's answer, just before it commits: one transaction
+  per checkout fewer. Should that transaction roll back, or none come, they are written on
+  their own when the block ends, as above. What this gives up: a process killed between the
+  PSP's answer and that commit loses those log rows (the payment stays as it was before the
+  call, and whatever asks the PSP about it next, a retry with the same key, is logged).
 """
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from flask import current_app
@@ -22,7 +29,7 @@ from sqlalchemy import delete, event, func, insert, select
 from sqlalchemy.orm import Session
 
 from app import clock
-from app.database import unit_of_work
+from app.database import WRITE_OPTION, is_postgresql, unit_of_work
 from app.extensions import db
 from app.models import DisputeCase, Payment, Payout, Refund
 from app.models.payouts import FundingTransfer
@@ -32,6 +39,10 @@ from app.providers.call_notes import Attempt
 log = logging.getLogger(__name__)
 
 PENDING = "holdfast_psp_calls_pending"  # session.info key: attempts waiting for its commit
+# session.info: how many `with_the_answer` blocks are open, and the attempts the committing
+# transaction inserted (given back to PENDING should its commit fail).
+HOLD = "holdfast_psp_calls_hold"
+INSERTED = "holdfast_psp_calls_inserted"
 PRUNE_BATCH = 5_000
 
 # Which kind of object each operation is about (the guard's method names).
@@ -46,7 +57,7 @@ def record(attempt: Attempt) -> None:
     """Log one attempt; never raises (the PSP call it describes already happened)."""
     try:
         session = db.session()
-        if session.in_transaction():
+        if session.in_transaction() or session.info.get(HOLD):
             session.info.setdefault(PENDING, []).append(attempt)
             return
         _write([attempt])
@@ -61,12 +72,74 @@ def _write(attempts: list[Attempt]) -> None:
             connection.execute(insert(PspCall).values(**_values(attempt)))
 
 
+@contextmanager
+def with_the_answer():
+    """Attempts logged in this block are inserted by the next write transaction that commits
+    in it (the one recording the PSP's answer) instead of by a transaction each; whatever is
+    left when the block ends is written as usual. Blocks may nest (a fail-over)."""
+    session = db.session()
+    session.info[HOLD] = session.info.get(HOLD, 0) + 1
+    try:
+        yield
+    finally:
+        session.info[HOLD] -= 1
+        if not session.info[HOLD]:
+            del session.info[HOLD]
+            if not session.in_transaction():  # else its end writes them (_flush_pending)
+                _write_pending(session)
+
+
+@event.listens_for(Session, "before_commit")
+def _insert_with_the_answer(session: Session) -> None:
+    """Inside `with_the_answer`, a write transaction about to commit carries the attempts."""
+    pending = session.info.get(PENDING) if session.info.get(HOLD) else None
+    if not pending:
+        return
+    connection = session.connection()
+    if not connection.get_execution_options().get(WRITE_OPTION):
+        return  # a read snapshot: never turned into a writer for the log's sake
+    savepoint = None
+    try:
+        # On PostgreSQL a failed statement aborts the whole transaction: a savepoint keeps
+        # the answer's commit safe from the log. SQLite's transaction survives a failed one.
+        savepoint = connection.begin_nested() if is_postgresql() else None
+        for attempt in pending:  # values hold sub-selects: one INSERT each, no executemany
+            connection.execute(insert(PspCall).values(**_values(attempt)))
+        if savepoint is not None:
+            savepoint.commit()
+    except Exception:  # noqa: BLE001 — the log must not fail a payment
+        if savepoint is not None:
+            savepoint.rollback()
+        log.warning("PSP call log: could not insert %d attempt(s) with the answer; written "
+                    "on their own instead", len(pending), exc_info=True)
+        return
+    session.info[INSERTED] = session.info.pop(PENDING)
+
+
+@event.listens_for(Session, "after_commit")
+def _inserted(session: Session) -> None:
+    session.info.pop(INSERTED, None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _not_inserted(session: Session) -> None:
+    """The commit that carried attempts failed: they wait again (the block's end writes them)."""
+    rolled_back = session.info.pop(INSERTED, None)
+    if rolled_back:
+        session.info.setdefault(PENDING, [])[:0] = rolled_back
+
+
 @event.listens_for(Session, "after_transaction_end")
 def _flush_pending(session: Session, transaction) -> None:
     """Write what waited for the caller's transaction, however it ended (its connection is
-    already given back: this runs after the commit or rollback)."""
-    if transaction.parent is not None:
+    already given back: this runs after the commit or rollback); inside `with_the_answer`,
+    they wait on for the answer's transaction."""
+    if transaction.parent is not None or session.info.get(HOLD):
         return
+    _write_pending(session)
+
+
+def _write_pending(session: Session) -> None:
     pending = session.info.pop(PENDING, None)
     if not pending:
         return

@@ -1,4 +1,4 @@
-"""Webhooks: verify → store once → commit → enqueue; then one dispatch table by event kind.
+"""Webhooks: verify → store once → commit → hand off to the queue; then one dispatch table by event kind.
 
 The provider reads its own payloads: parse_webhook and stored_event give the common event
 (its kind, the PSP's object id, our own reference when the PSP carries one), so nothing here
@@ -45,7 +45,7 @@ def receive(provider_name: str, raw_body: bytes, headers) -> Receipt:
     if inbox_id is None:
         return Receipt(200, {"received": True, "duplicate": True})
     try:
-        inbox.enqueue(inbox_id)
+        inbox.hand_off(inbox_id)  # the PSP's answer need not wait for Redis: app/handoff.py
     except RedisError:
         # The row is committed: the sweeper will enqueue it when Redis is back.
         current_app.logger.warning("queue unavailable; inbox event %s waits for the sweeper",

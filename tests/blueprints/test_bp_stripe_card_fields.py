@@ -5,9 +5,7 @@ page and back; a decline is shown next to the fields). "Save my card" attaches t
 Customer; the saved card pays again off-session, or on-session when the bank wants the buyer."""
 from __future__ import annotations
 
-import json
 import re
-import time
 
 import pytest
 import requests
@@ -15,9 +13,10 @@ import requests
 from app.models import Payment
 from app.pci_inventory import load_committed, script_hashes, scripts_on
 from app.services.payments import vault
-from tests.fakes.stripe import FakeStripe, sign
+from tests.blueprints.stripe_steps import deliver, directive
+from tests.fakes.stripe import FakeStripe
 from tests.fakes.stripe.wiring import stripe_on
-from tests.flows import add, assert_never_stored, latest_payment, login, run_jobs
+from tests.flows import add, assert_never_stored, latest_payment, login
 from tests.security.test_sec_script_inventory import inventory_problems
 
 API_KEY, PUBLISHABLE_KEY = "sk_test_fields_suite", "pk_test_fields_suite"
@@ -62,27 +61,6 @@ def payment_method(fake: FakeStripe, number: str) -> str:
     return answer.json()["id"]
 
 
-def deliver(client, fake: FakeStripe) -> None:
-    """Post the fake's new events to /webhooks/stripe as Stripe signs them; run the jobs."""
-    for _ in range(10):
-        new = fake.events[fake.delivered:]
-        fake.delivered = len(fake.events)
-        for event in new:
-            raw = json.dumps(event).encode()
-            answer = client.post("/webhooks/stripe", data=raw, content_type="application/json",
-                                 headers={"Stripe-Signature": sign(WEBHOOK_SECRET, raw,
-                                                                   int(time.time()))})
-            assert answer.status_code == 200, answer.get_data(as_text=True)
-        if not new and not run_jobs():
-            return
-        run_jobs()
-    raise AssertionError("events and jobs did not settle")
-
-
-def directive(csp: str, name: str) -> str:
-    return next(d.strip() for d in csp.split(";") if d.strip().startswith(name + " "))
-
-
 def test_the_page_mounts_stripe_card_element_and_allows_stripe_only(app, buyer, people,
                                                                     stripe_fake):
     order_id = start(buyer, people)
@@ -117,7 +95,7 @@ def test_a_payment_method_from_the_fields_pays_and_is_captured(buyer, people, st
     response = buyer.post(f"/checkout/{order_id}/fields",
                           data={"token": payment_method(stripe_fake, VISA)})
     assert response.headers["Location"].endswith(f"/checkout/{order_id}/return")
-    deliver(buyer, stripe_fake)
+    deliver(buyer, stripe_fake, WEBHOOK_SECRET)
     payment = latest_payment(order_id)
     assert (payment.status, payment.amount_captured, payment.card_last4) == (
         "captured", 2400, "4242")
@@ -138,7 +116,7 @@ def test_3d_secure_goes_to_stripe_and_back_to_our_return_page(buyer, people, str
     assert latest_payment(order_id).status == "requires_action"
     back = requests.post(challenge, data={"outcome": "pass"}, timeout=5, allow_redirects=False)
     assert f"/checkout/{order_id}/return?payment_intent=" in back.headers["Location"]
-    deliver(buyer, stripe_fake)
+    deliver(buyer, stripe_fake, WEBHOOK_SECRET)
     assert latest_payment(order_id).status == "captured"
 
 
@@ -153,7 +131,7 @@ def test_a_decline_is_shown_next_to_the_fields_then_another_card_pays(buyer, peo
                      page)
     assert latest_payment(order_id).status == "declined"
     buyer.post(f"/checkout/{order_id}/fields", data={"token": payment_method(stripe_fake, VISA)})
-    deliver(buyer, stripe_fake)
+    deliver(buyer, stripe_fake, WEBHOOK_SECRET)
     assert latest_payment(order_id).status == "captured"
 
 
@@ -163,14 +141,14 @@ def test_save_my_card_is_offered_and_keeps_a_customer_card_that_pays_off_session
     assert 'name="save_card"' in buyer.get(f"/checkout/{order_id}").get_data(as_text=True)
     buyer.post(f"/checkout/{order_id}/pay", data={"mode": "fields", "save_card": "y"})
     buyer.post(f"/checkout/{order_id}/fields", data={"token": payment_method(stripe_fake, VISA)})
-    deliver(buyer, stripe_fake)
+    deliver(buyer, stripe_fake, WEBHOOK_SECRET)
     [method] = vault.list_methods(people["buyer"])
     assert method.provider == "stripe" and "4242" in method.label
 
     second = order(buyer, people)
     response = buyer.post(f"/checkout/{second}/pay", data={"mode": f"saved-{method.id}"})
     assert response.headers["Location"].endswith(f"/checkout/{second}/return")
-    deliver(buyer, stripe_fake)
+    deliver(buyer, stripe_fake, WEBHOOK_SECRET)
     paid = latest_payment(second)
     assert (paid.status, paid.amount_captured) == ("captured", 2400)
     intent = stripe_fake.objects[paid.psp_reference]
@@ -190,7 +168,7 @@ def test_a_saved_card_the_bank_wants_authenticated_brings_the_buyer_back(
                         data={"token": payment_method(stripe_fake, THREE_DS)})
     requests.post(answer.headers["Location"], data={"outcome": "pass"}, timeout=5,
                   allow_redirects=False)
-    deliver(buyer, stripe_fake)
+    deliver(buyer, stripe_fake, WEBHOOK_SECRET)
     [method] = vault.list_methods(people["buyer"])
 
     second = order(buyer, people)
@@ -200,7 +178,7 @@ def test_a_saved_card_the_bank_wants_authenticated_brings_the_buyer_back(
     assert challenge.startswith(f"{stripe_fake.public_url}/elements/3ds/pi_")
     back = requests.post(challenge, data={"outcome": "pass"}, timeout=5, allow_redirects=False)
     assert f"/checkout/{second}/return" in back.headers["Location"]
-    deliver(buyer, stripe_fake)
+    deliver(buyer, stripe_fake, WEBHOOK_SECRET)
     assert latest_payment(second).status == "captured"
 
 

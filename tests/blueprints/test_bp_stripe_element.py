@@ -3,16 +3,14 @@ offline) with the publishable key and the intent's client secret, allows that or
 that page, and learns the outcome from Stripe's webhooks — never from the browser."""
 from __future__ import annotations
 
-import json
 import re
-import time
 
 import pytest
 
 from app.models import Payment
 from app.pci_inventory import load_committed, script_hashes, scripts_on
 from app.security_headers import origin_of
-from tests.fakes.stripe import FakeStripe, sign
+from tests.blueprints.stripe_steps import deliver, directive
 from tests.fakes.stripe.controls import confirm_element
 from tests.fakes.stripe.wiring import forget, stripe_on
 from tests.flows import (
@@ -21,7 +19,6 @@ from tests.flows import (
     latest_payment,
     login,
     order_and_start,
-    run_jobs,
 )
 from tests.security.test_sec_script_inventory import inventory_problems
 
@@ -50,27 +47,6 @@ def start(client, people, mode: str = "embedded") -> int:
     """Order a mug (24.00 EUR) and choose to pay; the order id (a 303 to the card page)."""
     add(client, people["mug"])
     return order_and_start(client, "EUR", mode)[0]
-
-
-def deliver(client, fake: FakeStripe) -> None:
-    """Post the fake's new events to /webhooks/stripe as Stripe signs them; run the jobs."""
-    for _ in range(10):
-        new = fake.events[fake.delivered:]
-        fake.delivered = len(fake.events)
-        for event in new:
-            raw = json.dumps(event).encode()
-            answer = client.post("/webhooks/stripe", data=raw, content_type="application/json",
-                                 headers={"Stripe-Signature": sign(WEBHOOK_SECRET, raw,
-                                                                   int(time.time()))})
-            assert answer.status_code == 200, answer.get_data(as_text=True)
-        if not new and not run_jobs():
-            return
-        run_jobs()
-    raise AssertionError("events and jobs did not settle")
-
-
-def directive(csp: str, name: str) -> str:
-    return next(d.strip() for d in csp.split(";") if d.strip().startswith(name + " "))
 
 
 def test_an_embedded_stripe_payment_goes_to_the_element_page(buyer, people, stripe_fake):
@@ -159,14 +135,14 @@ def test_a_decline_is_shown_and_another_card_pays_through_the_webhooks(
     reference = latest_payment(order_id).psp_reference
     answer = confirm_element(stripe_fake, reference, DECLINED)
     assert answer["error"]["message"] == "Your card was declined."
-    deliver(buyer, stripe_fake)
+    deliver(buyer, stripe_fake, WEBHOOK_SECRET)
     declined = latest_payment(order_id)
     assert (declined.status, declined.decline_code) == ("declined", "generic_decline")
     again = buyer.get(f"/checkout/{order_id}/stripe")
     assert again.status_code == 200 and declined.failure_message in again.get_data(as_text=True)
 
     confirm_element(stripe_fake, reference, VISA)
-    deliver(buyer, stripe_fake)
+    deliver(buyer, stripe_fake, WEBHOOK_SECRET)
     payment = latest_payment(order_id)
     assert (payment.status, payment.amount_captured, payment.card_last4) == (
         "captured", 2400, "4242")

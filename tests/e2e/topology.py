@@ -68,8 +68,10 @@ def like_make_run(stack: dict, folder: Path) -> Iterator[dict[str, Instance]]:
         "SANDBOX_WEBHOOK_URL": f"{stack['url']}/webhooks/sandbox_us",
         "SANDBOX_PUBLIC_URL": url,
     })
+    # make run hands received webhooks to the queue in batches (app/handoff.py), not inline
+    # as the rest of the suite does: the browser journeys run that.
     settings = {"SANDBOX_US_API_URL": url, "SANDBOX_US_PUBLIC_URL": url,
-                "ROUTING_FILE": str(folder / "routing.toml")}
+                "ROUTING_FILE": str(folder / "routing.toml"), "INBOX_HANDOFF": "batched"}
     try:
         with settings_in_force(stack["app"], "sandbox_us", settings):
             with stack["app"].app_context():

@@ -22,6 +22,7 @@ from rq.registry import (
 from rq.scheduler import SCHEDULER_LOCKING_KEY_TEMPLATE
 
 from app.extensions import queues
+from tests import flows
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,15 +66,10 @@ class Workers:
 
     def eventually(self, condition, timeout: float = 90.0, interval: float = 0.05):
         """tests/flows.eventually, but a timeout says what the workers and Redis were doing."""
-        deadline = time.monotonic() + timeout
-        while True:
-            result = condition()
-            if result:
-                return result
-            if time.monotonic() > deadline:
-                raise AssertionError(f"still not true after {timeout} s: {condition}\n"
-                                     f"{self.explain()}")
-            time.sleep(interval)
+        try:
+            return flows.eventually(condition, timeout, interval)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.explain()}") from None
 
     def explain(self) -> str:
         """Why a wait failed: every worker's exit code and log, the pause markers written, what

@@ -305,6 +305,39 @@ def test_redirects_are_not_followed(app, tiny_server):
     assert seen == []  # our API key never went to another host
 
 
+def test_proxy_settings_are_read_when_the_client_is_built_not_per_call(app, tiny_server,
+                                                                      monkeypatch):
+    # requests re-reads the environment on every call unless told not to; ours reads it once
+    # (checkout's CPU), and a proxy configured at start-up is still used.
+    seen = []
+
+    def proxy(environ, start_response):
+        seen.append((environ.get("HTTP_HOST"), environ.get("PATH_INFO")))
+        return Response('{"error": {"type": "invalid_request_error", "code": "gone"}}',
+                        status=404, mimetype="application/json")(environ, start_response)
+
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY",
+                 "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", tiny_server(proxy))
+    monkeypatch.setenv("http_proxy", tiny_server(proxy))
+    adapter = SandboxProvider("http://psp.example.test", API_KEY, ["secret"], timeout=2)
+    monkeypatch.delenv("HTTP_PROXY")
+    monkeypatch.delenv("http_proxy")
+    read = []
+    monkeypatch.setattr("requests.sessions.get_netrc_auth",
+                        lambda *a, **k: read.append("netrc"))
+    monkeypatch.setattr("requests.utils.get_environ_proxies",
+                        lambda *a, **k: read.append("proxies") or {})
+
+    with pytest.raises(ProviderError) as caught:
+        adapter.retrieve("ps_through_the_proxy")
+
+    assert caught.value.status == 404
+    assert seen == [("psp.example.test", "/v1/payment_sessions/ps_through_the_proxy")]
+    assert read == []  # nothing re-read from the environment on the call
+
+
 # --- mapping ------------------------------------------------------------------------------
 
 def raw_session(**fields) -> dict:

@@ -22,7 +22,12 @@ from app.services.money import escrow, escrow_reports
 from app.services.payments import lookup
 
 bp = Blueprint("support", __name__, url_prefix="/support")
-PAGE = 100
+# Payments per page (keyset: "Older payments" for the next). 50 like the dispute queue: the
+# queries stop after a page at any size (ix_payments_status_id, ix_payments_needs_review_id),
+# so what a page costs is the rows it renders (≈ 65 µs of CPU each, most of it formatting the
+# amount), and 100 of them made the list twice the cost of a near-empty one
+# (docs/performance.md, "Scale", third pass).
+PAGE = 50
 
 
 @bp.get("/payments")

@@ -18,7 +18,7 @@ from app.models import Order, OrderStatus, Payment
 from app.providers.base import ProviderError, SessionRequest
 from app.providers.registry import get_provider
 from app.security_headers import origin_of
-from app.services import audit
+from app.services import audit, psp_calls
 from app.services.audit import Actor
 from app.services.checkout import nonces, provider_choice
 from app.services.errors import Conflict, NotFound, PaymentUnavailable, ServiceError
@@ -290,6 +290,14 @@ def _open_session(payment_id: int, actor: Actor) -> PaymentStart:
         # person decides on the held authorization.
         request_three_d_secure=action in ("require_3ds", "review"))
     provider = get_provider(payment.provider)
+    # The call's log rows ride in the transaction that records its answer (or its failure).
+    with psp_calls.with_the_answer():
+        return _call_and_record(payment_id, provider, request, actor)
+
+
+def _call_and_record(payment_id: int, provider, request: SessionRequest,
+                     actor: Actor) -> PaymentStart:
+    config = current_app.config
     try:
         report = provider.create_session(request)
     except ProviderError as exc:

@@ -167,7 +167,8 @@ def _settle(reversal_id: int, reference: str | None, failure: str | None,
         row.status = transition(row.state, ReversalStatus.SUCCEEDED).value
         row.psp_reference = reference
         ledger.post(rules.transfer_reversed(row.seller_id, row.provider, row.currency,
-                                            row.amount), f"transfer_reversed:{row.id}")
+                                            row.amount), f"transfer_reversed:{row.id}",
+                    psp_ref=reference)
         audit.record(actor, "clawback.reversed", f"transfer_reversal:{row.id}",
                      amount=row.amount, currency=row.currency, transfer=row.payout_id,
                      reference=reference)

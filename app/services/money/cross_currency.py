@@ -49,10 +49,12 @@ def hold_captured(payment: Payment, order: Order,
     postings; once per intent (the presentment posting's intent is unique)."""
     money = line_money(order, amount, lines)
     postings = rules.capture(payment.provider, payment.currency, amount, psp_fee, money)
-    if not ledger.post(postings[0], intent, payment_id=payment.id):
+    if not ledger.post(postings[0], intent, payment_id=payment.id,
+                       psp_ref=payment.psp_reference):
         return False
     for posting in postings[1:]:
-        ledger.post(posting, f"{intent}:fx:{posting.currency}", payment_id=payment.id)
+        ledger.post(posting, f"{intent}:fx:{posting.currency}", payment_id=payment.id,
+                    psp_ref=payment.psp_reference)
     holds = []
     for line, part in zip(lines, money):
         fee = platform_fee(part.settlement, fee_rule_for(line))

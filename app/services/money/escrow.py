@@ -21,7 +21,12 @@ from app.models.escrow import EscrowHold
 from app.services import audit, order_emails
 from app.services.audit import Actor
 from app.services.errors import Conflict, NotFound
-from app.services.money import cross_currency, fee_rules, ledger
+from app.services.money import (
+    cross_currency,
+    escrow_open,  # noqa: F401  (keeps open escrow by day)
+    fee_rules,
+    ledger,
+)
 
 H = EscrowStatus
 
@@ -92,7 +97,7 @@ def hold_captured(payment: Payment, lines: list | None = None, amount: int | Non
                                 gross_amount=share, fee_amount=fee))
     posting = rules.capture(payment.provider, payment.currency, amount, psp_fee,
                             dict(per_seller))
-    if not ledger.post(posting, intent, payment_id=payment.id):
+    if not ledger.post(posting, intent, payment_id=payment.id, psp_ref=payment.psp_reference):
         return False
     db.session.add_all(holds)
     db.session.flush()

@@ -11,12 +11,17 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from app.domain.ledger import SELLER_KINDS, AccountKind, Posting, normal_balance
 from app.extensions import db
 from app.models.ledger import LedgerBalance, LedgerEntry, LedgerTransaction
+from app.services.reconciliation.ledger_events import psp_object
 
 
 def post(posting: Posting, intent: str, *, payment_id: int | None = None,
-         escrow_id: int | None = None, payout_id: int | None = None) -> bool:
+         escrow_id: int | None = None, payout_id: int | None = None,
+         psp_ref: str | None = None) -> bool:
     """Record a posting once per business intent (in the caller's transaction).
 
+    `psp_ref`: the reference of the PSP object a posting for a row (a payment, refund, payout,
+    transfer reversal, conversion) moved money on, stored for reconciliation
+    (`ledger_events.psp_object`); left out, matching works it out from the row instead.
     Returns False when the intent was already posted: a job that runs twice posts once.
     """
     exists = db.session.execute(
@@ -25,12 +30,16 @@ def post(posting: Posting, intent: str, *, payment_id: int | None = None,
         return False
     # Core inserts, not ORM objects: postings are written, never edited in the same unit of
     # work, and two ORM flushes cost half of a posting's time (bench/ledger.py).
+    legs = [{"account": leg.account.code, "kind": leg.account.kind.value,
+             "owner": leg.account.owner, "currency": posting.currency, "amount": leg.amount}
+            for leg in posting.legs]
     txn_id = db.session.execute(insert(LedgerTransaction).values(
         intent=intent, event=posting.event, currency=posting.currency, payment_id=payment_id,
-        escrow_id=escrow_id, payout_id=payout_id).returning(LedgerTransaction.id)).scalar_one()
-    legs = [{"transaction_id": txn_id, "account": leg.account.code,
-             "kind": leg.account.kind.value, "owner": leg.account.owner,
-             "currency": posting.currency, "amount": leg.amount} for leg in posting.legs]
+        escrow_id=escrow_id, payout_id=payout_id,
+        **psp_object(posting.event, intent, legs, psp_ref))
+        .returning(LedgerTransaction.id)).scalar_one()
+    for leg in legs:
+        leg["transaction_id"] = txn_id
     db.session.execute(insert(LedgerEntry), legs)
     _add_to_balances(legs)
     return True
@@ -62,6 +71,7 @@ class Intent:
     payment_id: int | None = None
     escrow_id: int | None = None
     payout_id: int | None = None
+    psp_ref: str | None = None
 
 
 def post_many(batch: list[Intent]) -> int:
@@ -88,7 +98,8 @@ def post_many(batch: list[Intent]) -> int:
     ids = db.session.execute(
         insert(LedgerTransaction).returning(LedgerTransaction.id, sort_by_parameter_order=True),
         [{"intent": i.intent, "event": i.posting.event, "currency": i.posting.currency,
-          "payment_id": i.payment_id, "escrow_id": i.escrow_id, "payout_id": i.payout_id}
+          "payment_id": i.payment_id, "escrow_id": i.escrow_id, "payout_id": i.payout_id,
+          **psp_object(i.posting.event, i.intent, _legs(i.posting), i.psp_ref)}
          for i in fresh]).scalars().all()
     legs = [{"transaction_id": txn_id, "account": leg.account.code,
              "kind": leg.account.kind.value, "owner": leg.account.owner,
@@ -97,6 +108,11 @@ def post_many(batch: list[Intent]) -> int:
     db.session.execute(insert(LedgerEntry), legs)
     _add_to_balances(legs)
     return len(fresh)
+
+
+def _legs(posting: Posting) -> list[dict]:
+    return [{"account": leg.account.code, "kind": leg.account.kind.value,
+             "owner": leg.account.owner, "amount": leg.amount} for leg in posting.legs]
 
 
 def balance(kind: AccountKind, owner: str, currency: str) -> int:

@@ -25,6 +25,7 @@ from app.models.escrow import EscrowHold
 from app.models.ledger import LedgerBalance, LedgerEntry, LedgerTransaction
 from app.models.payouts import Payout
 from app.models.refunds import Refund
+from app.services.money import escrow_open
 
 CAPTURED_OR_LATER = {PaymentStatus.CAPTURED.value, PaymentStatus.COMPLETED.value,
                      PaymentStatus.PARTIALLY_REFUNDED.value, PaymentStatus.REFUNDED.value,
@@ -335,7 +336,7 @@ def conversions_posted() -> list[str]:
 
 
 CHECKS = (postings_balance, balances_match_legs, payments_consistent, releases_consistent,
-          escrow_matches_holds,
+          escrow_matches_holds, escrow_open.days_match_holds,
           refunds_posted, seller_balances_not_negative, payouts_posted, webhook_events_unique,
           transfer_reversals_posted, fundings_posted, conversions_posted)
 

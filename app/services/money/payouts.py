@@ -197,7 +197,7 @@ def apply_result(payout_id: int, result: ProviderPayout, actor: Actor) -> Payout
             payout.settled_at = now()
             ledger.post(rules.payout_paid(payout.seller_id, payout.provider, payout.currency,
                                           payout.amount), f"payout:paid:{payout.id}",
-                        payout_id=payout.id)
+                        payout_id=payout.id, psp_ref=payout.psp_reference)
             notifications.notify_template(
                 payout.seller_id, "payout_paid",
                 f"Your payout of {format_money(payout.total)} was paid", "payout_paid",
@@ -219,7 +219,8 @@ def apply_result(payout_id: int, result: ProviderPayout, actor: Actor) -> Payout
             payout.failure_message = failure_words(result.failure_code, result.failure_message)
             ledger.post(rules.payout_returned(payout.seller_id, payout.provider,
                                               payout.currency, payout.amount),
-                        f"payout:returned:{payout.id}", payout_id=payout.id)
+                        f"payout:returned:{payout.id}", payout_id=payout.id,
+                        psp_ref=payout.psp_reference)
             notifications.notify(
                 payout.seller_id, "payout_failed",
                 f"Your payout of {format_money(payout.total)} came back",

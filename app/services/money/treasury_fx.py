@@ -141,7 +141,8 @@ def execute(payout_id: int, actor: Actor) -> None:
                     conversion.bought_currency, conversion.bought_amount):
                 # Not under payout_id: the payout's own postings stay sent/paid/failed
                 # (ledger_checks.payouts_posted), as for treasury funding.
-                ledger.post(posting, f"conversion:{conversion.id}:{posting.currency}")
+                ledger.post(posting, f"conversion:{conversion.id}:{posting.currency}",
+                            psp_ref=f"{reference}:{posting.currency}")
             audit.record(actor, "treasury.converted", f"payout:{payout_id}",
                          conversion=conversion.id, provider=conversion.provider,
                          sold=conversion.sold_amount, sold_currency=conversion.sold_currency,

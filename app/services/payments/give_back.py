@@ -78,7 +78,8 @@ def record(payment: Payment, why: str, current: PaymentStatus, target: PaymentSt
         booked = ledger.post(rules.give_back_captured(payment.provider, payment.currency,
                                                       payment.amount_captured,
                                                       payment.psp_fee_amount or 0),
-                             f"give_back:captured:{payment.id}", payment_id=payment.id)
+                             f"give_back:captured:{payment.id}", payment_id=payment.id,
+                             psp_ref=payment.psp_reference)
     return first or booked
 
 

@@ -26,3 +26,31 @@ BY_REFUND = ("refund", "refund_reversed")
 BY_PAYOUT = ("payout_paid", "payout_returned")
 REVERSAL_INTENT = "transfer_reversed:"
 CONVERSION_INTENT = "conversion:"  # services/money/treasury_fx: conversion:<id>:<currency>
+# Events whose PSP object is the row they posted for: the caller names its reference
+# (`ledger.post(psp_ref=…)`); every other event's reference is its intent's tail.
+BY_ROW = BY_PAYMENT + BY_REFUND + BY_PAYOUT + ("transfer_reversed", "treasury_conversion")
+# A give-back refund's object is the PSP's refund line of its payment, known only once that
+# line is imported: never stored, worked out at match time (sides.ledger_objects).
+RESOLVED_WHEN_MATCHED = ("give_back_refunded",)
+PSP_COLUMNS = ("psp_provider", "psp_type", "psp_ref", "psp_net", "psp_fee")
+
+
+def psp_object(event: str, intent: str, legs: list[dict], psp_ref: str | None = None) -> dict:
+    """The PSP object a posting is about, stored on its ledger transaction so that matching
+    reads our side as one indexed range (provider, created_at) with no joins: the provider
+    whose clearing it moves, the line type that reports it, its reference, the clearing moved
+    and the PSP fees booked. All None for a posting reconciliation does not match (no PSP
+    clearing, an event no line reports, or two PSPs' clearing at once). A reference left None
+    (not passed, or known only later) is worked out at match time from the rows, as before."""
+    providers = {leg["owner"] for leg in legs if leg["kind"] == "psp_clearing"}
+    type_ = EVENT_TYPES.get(event)
+    if type_ is None or len(providers) != 1:
+        return dict.fromkeys(PSP_COLUMNS)
+    provider = providers.pop()
+    if event in RESOLVED_WHEN_MATCHED:
+        psp_ref = None
+    elif event not in BY_ROW:
+        psp_ref = intent[len(event) + len(provider) + 2:]  # "<event>:<provider>:<reference>"
+    return {"psp_provider": provider, "psp_type": type_, "psp_ref": psp_ref,
+            "psp_net": sum(leg["amount"] for leg in legs if leg["kind"] == "psp_clearing"),
+            "psp_fee": sum(leg["amount"] for leg in legs if leg["account"] == "psp_fees")}

@@ -1,13 +1,14 @@
 """One match's working tables and the few set-based statements over them (used by `matching`).
 
 Each side is grouped once, on its own, into a table keyed by PSP object (type, ref):
-`recon_ours` our ledger over the window (`sides.ledger_objects`), `recon_keys` the PSP's lines
-of the day — then the objects our ledger moved that day and those with an open difference are
-added as keys. A key's lines of other days (rare: a re-rated fee, a duplicate) are copied to
-`recon_other` by index probes and folded into its sums (one UPDATE … FROM). The keys that
-disagree are a scan of `recon_keys` probing `recon_ours` by primary key, with `sides.agrees`;
-only they reach Python. Settling is a grouped SELECT and an UPDATE per (day, currency), the
-disagreeing keys excluded through the small `recon_bad`.
+`recon_keys` the PSP's lines of the day, then the objects our ledger moved that day and those
+with an open difference are added as keys; `recon_ours` our ledger's postings of the window
+for those keys only (the PSP object each posting stored, `sides.stored_postings`, and the few
+worked out, `sides.ledger_objects`). A key's lines of other days (rare: a re-rated fee, a
+duplicate) are copied to `recon_other` by index probes and folded into its sums (one
+UPDATE … FROM). The keys that disagree are a scan of `recon_keys` probing `recon_ours` by
+primary key, with `sides.agrees`; only they reach Python. Settling is a grouped SELECT and an
+UPDATE per (day, currency), the disagreeing keys excluded through the small `recon_bad`.
 
 Temporary tables: private to the connection, emptied before and after each match.
 """
@@ -31,6 +32,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
 )
 
 from app.extensions import db
@@ -42,6 +44,8 @@ from app.services.reconciliation.sides import (
     ledger_objects,
     line_type,
     sl,
+    stored_objects,
+    stored_postings,
 )
 
 _tables = MetaData()
@@ -84,26 +88,15 @@ SCRATCH = (KEYS, OURS, OTHER, BAD)
 
 
 def fill(provider: str, day: str, start: datetime, end: datetime) -> int:
-    """Fill the working tables: our side per object, the PSP's per key (the day's lines'
-    objects, then those our ledger moved that day, then those with an open difference), the
-    keys' lines of other days; how many keys."""
+    """Fill the working tables: the PSP's side per key (the day's lines' objects, then those
+    our ledger moved that day, then those with an open difference), our side for those keys,
+    the keys' lines of other days; how many keys."""
     session = db.session
     for statement in DDL:
         session.execute(text(statement))
     clear()
-    # Each side grouped on its own, narrow (a sort of a few columns each, as a plain
-    # aggregate of the same rows would), never one wide UNION grouped at once.
-    # SQLite would otherwise inline it and work out each object's type and reference once per
-    # use (select, filter, grouping); PostgreSQL plans it better inlined (measured both ways).
-    ours = ledger_objects(provider, start - WINDOW).prefix_with("MATERIALIZED",
-                                                               dialect="sqlite")
-    in_day = case((and_(ours.c.created_at >= start, ours.c.created_at < end), 1), else_=0)
-    session.execute(insert(OURS).from_select(
-        [c.name for c in OURS.c],
-        select(ours.c.type, ours.c.ref, literal_column("1"), func.sum(ours.c.net),
-               func.sum(ours.c.fee), func.min(ours.c.currency), func.max(ours.c.currency),
-               func.max(in_day))
-        .where(ours.c.ref.is_not(None)).group_by(ours.c.type, ours.c.ref)))
+    since = start - WINDOW
+    # The PSP's side first: the day's lines grouped by object, through the day index.
     kind = line_type()
     keys = session.execute(insert(KEYS).from_select(
         ["type", "ref", "p", "n", "gross", "fee", "net", "c1", "c2", "payment", "first_day"],
@@ -113,11 +106,39 @@ def fill(provider: str, day: str, start: datetime, end: datetime) -> int:
                func.max(sl.c.currency), func.max(sl.c.payment), func.min(sl.c.day))
         .where(sl.c.provider == provider, sl.c.day == day).group_by(kind, sl.c.source),
         include_defaults=False)).rowcount
-    known = select(KEYS.c.type).where(KEYS.c.type == OURS.c.type, KEYS.c.ref == OURS.c.ref)
+    # Then the objects our ledger moved that day (the day's postings, by the index of what
+    # ledger.post stored, and the few worked out) that no line of the day reports.
+    worked_out = ledger_objects(provider, start)
+    moved = union_all(
+        stored_objects(provider, start, end),
+        select(worked_out.c.type, worked_out.c.ref)
+        .where(worked_out.c.ref.is_not(None), worked_out.c.created_at < end)).subquery("moved")
+    known = select(KEYS.c.type).where(KEYS.c.type == moved.c.type, KEYS.c.ref == moved.c.ref)
     keys += session.execute(insert(KEYS).from_select(
-        ["type", "ref"], select(OURS.c.type, OURS.c.ref)
-        .where(OURS.c.touched == 1, not_(known.exists())), include_defaults=False)).rowcount
+        ["type", "ref"], select(moved.c.type, moved.c.ref).distinct()
+        .where(not_(known.exists())), include_defaults=False)).rowcount
     keys += _open_differences(provider)
+    postgresql = session.get_bind().dialect.name == "postgresql"
+    if postgresql:
+        # Autovacuum never analyzes temporary tables: without this the planner guesses the
+        # keys' count, joining them to the ledger blind.
+        session.execute(text("ANALYZE recon_keys"))
+    # Our side, only for the keys: each key's postings of the window (by the index on the
+    # stored object; never every posting of the window, which would be a week of ledger for a
+    # day of lines), and the few worked out, grouped on their own, narrow.
+    worked_out = ledger_objects(provider, since)
+    ours = union_all(stored_postings(provider, since, KEYS),
+                     select(worked_out.c.type, worked_out.c.ref, literal_column("1"),
+                            worked_out.c.currency, worked_out.c.created_at, worked_out.c.net,
+                            worked_out.c.fee).where(worked_out.c.ref.is_not(None))
+                     ).subquery("ours")
+    in_day = case((and_(ours.c.created_at >= start, ours.c.created_at < end), 1), else_=0)
+    session.execute(insert(OURS).from_select(
+        [c.name for c in OURS.c],
+        select(ours.c.type, ours.c.ref, func.max(ours.c.o), func.sum(ours.c.net),
+               func.sum(ours.c.fee), func.min(ours.c.currency), func.max(ours.c.currency),
+               func.max(in_day))
+        .group_by(ours.c.type, ours.c.ref)))
     others = session.execute(insert(OTHER).from_select(
         [c.name for c in OTHER.c],
         select(sl.c.id, kind, sl.c.source, case((sl.c.type == kind, 1), else_=0), sl.c.gross,
@@ -128,9 +149,8 @@ def fill(provider: str, day: str, start: datetime, end: datetime) -> int:
         .join(KEYS, and_(KEYS.c.type == kind, KEYS.c.ref == sl.c.source)))).rowcount
     if others:
         _fold_other()
-    if session.get_bind().dialect.name == "postgresql":
-        # Autovacuum never analyzes temporary tables: without this the planner guesses.
-        session.execute(text("ANALYZE recon_keys"))
+    if postgresql:
+        session.execute(text("ANALYZE recon_keys"))  # with the lines of other days folded in
         session.execute(text("ANALYZE recon_ours"))
     return keys
 

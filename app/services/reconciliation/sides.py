@@ -69,9 +69,36 @@ def line_type(table=None):
                 (t.c.type == "fee", "adjustment"), else_=t.c.type)
 
 
+def stored_objects(provider: str, since: datetime, until: datetime):
+    """The objects (type, ref) of the provider's postings in [since, until) whose reference
+    was stored when posted (ledger_events.psp_object): one range of the covering
+    `ix_ledger_transactions_psp_day`, no join, no CASE."""
+    return (select(lt.c.psp_type.label("type"), lt.c.psp_ref.label("ref"))
+            .where(lt.c.psp_provider == provider, lt.c.created_at >= since,
+                   lt.c.created_at < until, lt.c.psp_ref.is_not(None)))
+
+
+def stored_postings(provider: str, since: datetime, keys):
+    """Each key's postings since `since` (type, ref, o: 1 when there is one, currency,
+    created_at, net, fee), probing `ix_ledger_transactions_psp_object` per key: never every
+    posting of the window, which would be a week of ledger for a day of lines. A LEFT JOIN
+    (a key without postings gives one row with o NULL, which counts as no posting) because
+    SQLite keeps no statistics of temporary tables and would otherwise read the window and
+    probe the keys; the left table of a LEFT JOIN is its outer loop."""
+    return (select(keys.c.type, keys.c.ref,
+                   case((lt.c.psp_ref.is_not(None), 1)).label("o"), lt.c.currency,
+                   lt.c.created_at, lt.c.psp_net.label("net"), lt.c.psp_fee.label("fee"))
+            .select_from(keys.outerjoin(lt, and_(lt.c.psp_ref == keys.c.ref,
+                                                 lt.c.psp_type == keys.c.type,
+                                                 lt.c.psp_provider == provider,
+                                                 lt.c.created_at >= since))))
+
+
 def ledger_objects(provider: str, since: datetime):
-    """One row per ledger transaction of ours about the provider's objects: type, ref,
-    currency, created_at, net (PSP clearing moved) and fee (PSP fees booked)."""
+    """The same rows as `stored_objects` for the provider's transactions whose reference was
+    not stored (a give-back refund's, known only once the PSP's refund line is in; a caller
+    that did not pass it), worked out from the rows they posted for. Few: read through the
+    partial index of those transactions."""
     clearing = f"psp_clearing:{provider}"
     txn = (select(lt.c.id, lt.c.event, lt.c.intent, lt.c.payment_id, lt.c.payout_id,
                   lt.c.currency, lt.c.created_at,
@@ -83,7 +110,8 @@ def ledger_objects(provider: str, since: datetime):
            # account index reads every clearing leg the provider ever had.
            .outerjoin(le, and_(le.c.transaction_id == lt.c.id,
                                le.c.account.in_([clearing, "psp_fees"])))
-           .where(lt.c.created_at >= since, lt.c.event.in_(list(EVENT_TYPES)))
+           .where(lt.c.psp_provider == provider, lt.c.psp_ref.is_(None),
+                  lt.c.created_at >= since, lt.c.event.in_(list(EVENT_TYPES)))
            .group_by(lt.c.id, lt.c.event, lt.c.intent, lt.c.payment_id, lt.c.payout_id,
                      lt.c.currency, lt.c.created_at)
            .having(func.sum(case((le.c.account == clearing, 1), else_=0)) > 0)
@@ -124,7 +152,7 @@ def ledger_objects(provider: str, since: datetime):
                                               txn.c.intent == reversal_intent))
                          .outerjoin(tc, and_(txn.c.event == "treasury_conversion",
                                              txn.c.intent == conversion_intent)))
-            .cte("ours"))
+            .cte("worked_out"))
 
 
 def typed_null(type_):

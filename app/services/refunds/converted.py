@@ -140,7 +140,7 @@ def post_succeeded(payment: Payment, refund: Refund) -> None:
     and the FX difference against today's reference rate for its converted lines."""
     order = order_of(payment)
     postings = rules.refund(refund.provider, refund.currency, _parts(refund, order))
-    _post(postings, f"refund:{refund.id}", payment.id)
+    _post(postings, f"refund:{refund.id}", payment.id, refund.psp_reference)
     difference = 0
     table = fx.current()
     for line in refund.lines:
@@ -163,15 +163,16 @@ def post_reversed(payment: Payment, refund: Refund) -> None:
     order = order_of(payment)
     postings = rules.reversed_postings(
         rules.refund(refund.provider, refund.currency, _parts(refund, order)))
-    _post(postings, f"refund_reversed:{refund.id}", payment.id)
+    _post(postings, f"refund_reversed:{refund.id}", payment.id, refund.psp_reference)
     difference = sum(line.fx_difference for line in refund.lines)
     if difference:
         ledger.post(rules.fx_difference(refund.currency, -difference),
                     f"fx_difference:refund_reversed:{refund.id}", payment_id=payment.id)
 
 
-def _post(postings: list[Posting], intent: str, payment_id: int) -> None:
-    ledger.post(postings[0], intent, payment_id=payment_id)
+def _post(postings: list[Posting], intent: str, payment_id: int,
+          psp_ref: str | None) -> None:
+    ledger.post(postings[0], intent, payment_id=payment_id, psp_ref=psp_ref)
     for posting in postings[1:]:
         ledger.post(posting, f"{intent}:fx:{posting.currency}", payment_id=payment_id)
 

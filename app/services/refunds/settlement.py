@@ -87,7 +87,7 @@ def _succeed(payment: Payment, refund: Refund, actor: Actor, cause: str) -> None
                                       line.released))
     if db.session.get(Order, payment.order_id).plain:
         ledger.post(rules.refund(refund.provider, refund.currency, shares),
-                    f"refund:{refund.id}", payment_id=payment.id)
+                    f"refund:{refund.id}", payment_id=payment.id, psp_ref=refund.psp_reference)
     else:  # converted back at the order's rate, per currency
         converted.post_succeeded(payment, refund)
     payment.amount_refunded += refund.amount
@@ -138,7 +138,8 @@ def _reverse(payment: Payment, refund: Refund, why: str, actor: Actor) -> None:
         escrow.give_back(hold, line.amount, line.fee_returned, actor, note)
     if db.session.get(Order, payment.order_id).plain:
         ledger.post(rules.refund_reversed(refund.provider, refund.currency, shares),
-                    f"refund_reversed:{refund.id}", payment_id=payment.id)
+                    f"refund_reversed:{refund.id}", payment_id=payment.id,
+                    psp_ref=refund.psp_reference)
     else:
         converted.post_reversed(payment, refund)
     payment.amount_refunded -= refund.amount

@@ -21,14 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 
 from app.clock import now
 from app.domain.ledger import AccountKind
 from app.extensions import db
-from app.models import EscrowHold
 from app.models.payouts import Payout
 from app.models.users import User
+from app.services.money import escrow_open
 
 from . import rollups
 from .daily import Figures
@@ -39,7 +39,6 @@ from .period import Period, parse_period  # noqa: F401  (the dashboard's period,
 THRESHOLDS = ((0.009, "0.9 % Visa monitoring"), (0.015, "1.5 % Mastercard ECM"))
 ESCROW_AGES = ((0, 7, "0–7 days"), (8, 14, "8–14 days"), (15, 30, "15–30 days"),
                (31, None, "over 30 days"))
-OPEN_ESCROW = ("held", "on_hold")
 
 
 @dataclass(frozen=True)
@@ -179,28 +178,28 @@ def disputes_by_seller(found: Figures, limit: int = 20) -> list[Rate]:
 def escrow(period: Period) -> tuple[int, list[Rate]]:
     """Escrow held at the end of the period (ledger), and today's open lines by age.
 
-    The ledger's escrow balance today equals what the open lines still hold (the invariant
-    `ledger_checks.escrow_matches_holds`, asserted after every test), so the balance at the
-    period's end is today's open lines less the escrow legs booked since: one index-only pass
-    over the open lines (`ix_escrow_holds_open`) and the roll-ups of the days after the range,
-    never a sum over the whole history (bench/scale.py).
+    A line's age is in whole UTC days since its capture (captured today: 0 days), so the
+    buckets are sums of the open-escrow roll-up's days (`money/escrow_open`, one row per
+    capture day: O(days), never a pass over the open lines). The ledger's escrow balance today
+    equals what the open lines still hold (the invariant `ledger_checks.escrow_matches_holds`,
+    asserted after every test), so the balance at the period's end is today's open escrow less
+    the escrow legs booked since, from the roll-ups of the days after the range.
     """
-    open_amount = EscrowHold.gross_amount - EscrowHold.refunded_amount
-    today = now()
-    bucket = case(*[(EscrowHold.created_at > today - timedelta(days=high + 1), i)
-                    for i, (_, high, _) in enumerate(ESCROW_AGES) if high is not None],
-                  else_=len(ESCROW_AGES) - 1)
-    found = dict((int(i), (int(n), int(a))) for i, n, a in db.session.execute(
-        select(bucket, func.count(), func.coalesce(func.sum(open_amount), 0))
-        .where(EscrowHold.status.in_(OPEN_ESCROW), EscrowHold.currency == period.currency)
-        .group_by(bucket)).all())
-    buckets = [Rate(label, found.get(i, (0, 0))[0], 0, found.get(i, (0, 0))[1])
+    today = now().date()
+    found = [[0, 0] for _ in ESCROW_AGES]
+    for day, lines, amount in escrow_open.by_day(period.currency):
+        age = (today - day).days
+        i = next(i for i, (low, high, _) in enumerate(ESCROW_AGES)
+                 if high is None or age <= high)
+        found[i][0] += lines
+        found[i][1] += amount
+    buckets = [Rate(label, found[i][0], 0, found[i][1])
                for i, (_, _, label) in enumerate(ESCROW_AGES)]
     held_now = sum(r.amount for r in buckets)
     after = period.last + timedelta(days=1)
     since = 0
-    if after <= today.date():
-        since = _ledger(rollups.figures(period.currency, after, today.date()), AccountKind.ESCROW)
+    if after <= today:
+        since = _ledger(rollups.figures(period.currency, after, today), AccountKind.ESCROW)
     held = held_now + since  # legs are + debit: a capture since (credit) was not held then
     return held, buckets
 

@@ -14,27 +14,32 @@ from app.models.ledger import LedgerEntry, LedgerTransaction
 from app.models.reconciliation import Difference, SettlementLine
 from app.services.money.ledger import _add_to_balances as add_to_balances
 from app.services.reconciliation import matching, sides
+from app.services.reconciliation.ledger_events import psp_object
 
 PROVIDER = "sandbox"
 DAY = datetime(2031, 3, 10)
 
 
-def ledger(event: str, ref: str, net: int, at: datetime) -> None:
-    """Our posting that moved `net` through PSP clearing for the object `ref` (intent-keyed)."""
-    txn = db.session.execute(insert(LedgerTransaction).values(
-        intent=f"{event}:{PROVIDER}:{ref}", event=event, currency="EUR", created_at=at)
-        .returning(LedgerTransaction.id)).scalar_one()
+def ledger(event: str, ref: str, net: int, at: datetime, stored: bool = True) -> None:
+    """Our posting that moved `net` through PSP clearing for the object `ref` (intent-keyed);
+    not `stored`: as from a caller that named no reference (worked out when matched)."""
     legs = [
-        {"transaction_id": txn, "account": f"psp_clearing:{PROVIDER}", "kind": "psp_clearing",
-         "owner": PROVIDER, "currency": "EUR", "amount": net, "created_at": at},
-        {"transaction_id": txn, "account": "psp_fees", "kind": "psp_fees", "owner": "",
-         "currency": "EUR", "amount": 0, "created_at": at},
-        {"transaction_id": txn, "account": f"dispute_reserve:{PROVIDER}",
-         "kind": "dispute_reserve", "owner": PROVIDER, "currency": "EUR", "amount": -net,
-         "created_at": at}]
+        {"account": f"psp_clearing:{PROVIDER}", "kind": "psp_clearing", "owner": PROVIDER,
+         "currency": "EUR", "amount": net, "created_at": at},
+        {"account": "psp_fees", "kind": "psp_fees", "owner": "", "currency": "EUR",
+         "amount": 0, "created_at": at},
+        {"account": f"dispute_reserve:{PROVIDER}", "kind": "dispute_reserve",
+         "owner": PROVIDER, "currency": "EUR", "amount": -net, "created_at": at}]
+    intent = f"{event}:{PROVIDER}:{ref}"
+    # Written raw for its created_at (ledger.post stamps now), so it stores what ledger.post
+    # stores: the PSP object, and the running balances (checked after every test).
+    txn = db.session.execute(insert(LedgerTransaction).values(
+        intent=intent, event=event, currency="EUR", created_at=at,
+        **{**psp_object(event, intent, legs), **({} if stored else {"psp_ref": None})})
+        .returning(LedgerTransaction.id)).scalar_one()
+    for leg in legs:
+        leg["transaction_id"] = txn
     db.session.execute(insert(LedgerEntry), legs)
-    # Written raw for its created_at (ledger.post stamps now), so it keeps the running
-    # balances itself, as ledger.post does (the balances invariant checks after every test).
     add_to_balances(legs)
 
 
@@ -129,3 +134,18 @@ def test_a_second_match_of_the_day_changes_nothing(app):
     assert (open_kinds(), db.session.execute(select(func.count()).select_from(
         LedgerTransaction)).scalar_one()) == first
     assert again.settled_lines == 0 and again.open_differences == 1
+
+
+def test_postings_whose_reference_was_not_stored_are_worked_out_when_matched(app):
+    # A caller that named no reference (or a give-back refund, whose object is known only
+    # later): matching works the object out from the posting, beside the stored ones.
+    ledger("psp_adjustment", "adj_u1", -500, DAY + timedelta(hours=8), stored=False)
+    line("txn_u1", "adjustment", "adj_u1", -500, DAY)
+    ledger("psp_adjustment", "adj_u2", -400, DAY + timedelta(hours=10), stored=False)
+    ledger("psp_adjustment", "adj_u3", -300, DAY + timedelta(hours=11))
+    line("txn_u3", "adjustment", "adj_u3", -300, DAY)
+
+    result = match()
+
+    assert open_kinds() == {"adj_u2": "in_transit"}
+    assert settled("txn_u1") and settled("txn_u3") and result.settled_lines == 2

@@ -86,20 +86,12 @@ def test_dispute_rates_by_psp_and_seller_and_declines(app, people, stack, psp):
     """One clean order and one paid with the dispute card: 1 chargeback of 2 captures on the
     sandbox; the mug seller has both, the candle seller only the clean one. A declined card
     counts as an attempt and a decline reason."""
-    from tests.flows import add, buyer_pays, login, order_and_start, settle
+    from tests.flows import pay_one, settle
 
     paid_order(app, people, stack, psp)
-    client = app.test_client()
-    login(client, "buyer")
-    add(client, people["mug"])
-    _, payment = order_and_start(client, "EUR", "hosted")
-    buyer_pays(stack["psp_url"], payment.psp_reference, "pm_card_createDispute")
+    pay_one(app, stack, "buyer", people["mug"], "pm_card_createDispute")
     settle(psp)
-    client = app.test_client()
-    login(client, "other_buyer")
-    add(client, people["candle"])
-    _, declined = order_and_start(client, "EUR", "hosted")
-    buyer_pays(stack["psp_url"], declined.psp_reference, "pm_card_chargeDeclined")
+    declined = pay_one(app, stack, "other_buyer", people["candle"], "pm_card_chargeDeclined")
     settle(psp)
     report = dashboard.build(_today())
     [by_psp] = report.disputes_by_provider

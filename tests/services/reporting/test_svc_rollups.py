@@ -21,22 +21,14 @@ DAY = 86400
 
 def _mix(app, people, stack, psp) -> None:
     """A clean order partly refunded, an order charged back, a declined card."""
-    from tests.flows import add, buyer_pays, login, order_and_start, settle
+    from tests.flows import pay_one, settle
 
     order_id = paid_order(app, people, stack, psp)
     payment_id = holds(order_id)["Mug"].order.current_payment.id
     refunds.request_refund(payment_id, amount=1000, reason="goodwill", actor=SUPPORT,
                            by="support")
-    client = app.test_client()
-    login(client, "buyer")
-    add(client, people["mug"])
-    _, disputed = order_and_start(client, "EUR", "hosted")
-    buyer_pays(stack["psp_url"], disputed.psp_reference, "pm_card_createDispute")
-    client = app.test_client()
-    login(client, "other_buyer")
-    add(client, people["candle"])
-    _, declined = order_and_start(client, "EUR", "hosted")
-    buyer_pays(stack["psp_url"], declined.psp_reference, "pm_card_chargeDeclined")
+    pay_one(app, stack, "buyer", people["mug"], "pm_card_createDispute")
+    pay_one(app, stack, "other_buyer", people["candle"], "pm_card_chargeDeclined")
     settle(psp)
 
 
@@ -151,3 +143,24 @@ def test_a_day_is_not_stored_before_it_closed_by_the_margin(app, people, stack, 
     midnight = rollups.day_start(today + timedelta(days=1))
     assert rollups.roll_up(midnight + rollups.CLOSE_MARGIN - timedelta(seconds=1)) == []
     assert rollups.roll_up(midnight + rollups.CLOSE_MARGIN) == [today]
+
+
+def test_a_stored_day_whose_payments_changed_rereads_only_its_payment_figures(
+        app, people, stack, psp, platform_clock):
+    """Its ledger stays the stored figure (changed by hand here to tell the two apart), its
+    payments' figures are live: a screening decision recorded after the roll-up shows."""
+    paid_order(app, people, stack, psp)
+    first = now().date()
+    platform_clock.advance(DAY + 3600)
+    assert rollups.roll_up() == [first]
+    row = db.session.get(DailyTotal, ("EUR", first, "ledger", "escrow:capture"))
+    row.amount -= 100
+    payment = db.session.scalar(select(Payment))
+    payment.fraud_decision = "review"  # after the mark: the day is read live for payments
+    db.session.commit()
+    found = rollups.figures("EUR", first, first)
+    assert rollups.summed(found, "ledger")["escrow:capture"][2] == _ledger("escrow",
+                                                                           "capture") - 100
+    assert rollups.summed(found, "fraud")["review"][0] == 1
+    assert rollups.summed(found, "auth_provider") == rollups.summed(
+        daily.aggregate(first, first, "EUR"), "auth_provider")
