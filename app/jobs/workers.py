@@ -44,6 +44,9 @@ def preload(app: Flask) -> None:
     for currency, locale in CURRENCY_LOCALES.items():  # jobs format in English: no request
         format_amount(Money(100, currency), "en")
         format_amount(Money(100, currency), locale)
+    from app.jobs.warmup import warm_capture
+
+    warm_capture(app)  # the capture's statements compiled here, not in every horse
 
 
 class Preloaded:

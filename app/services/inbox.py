@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.clock import now
@@ -130,13 +130,20 @@ def mark(inbox_id: int, status: InboxStatus, outcome: str) -> None:
     runs of one event (a duplicate job, a sweeper's re-enqueue) may both do the work, but only
     the first commits it; the second rolls back whole.
     """
-    event = db.session.execute(select(WebhookEvent).where(WebhookEvent.id == inbox_id)
-                               .with_for_update()
-                               .execution_options(populate_existing=True)).scalar_one()
-    if event.status in SETTLED:
-        raise AlreadySettled(f"inbox event {inbox_id} is already {event.status}")
-    event.attempts += 1
-    event.status, event.outcome, event.processed_at = status.value, outcome[:255], now()
+    # One guarded Core UPDATE instead of a locked read and a flush: it takes the row's lock,
+    # and a run that waited on it re-reads the row (PostgreSQL's READ COMMITTED; SQLite's write
+    # lock serialises) and finds it settled, changing nothing.
+    session = db.session()
+    settled = session.connection().execute(
+        update(WebhookEvent.__table__).where(WebhookEvent.id == inbox_id,
+                                             WebhookEvent.status.not_in(sorted(SETTLED)))
+        .values(attempts=WebhookEvent.attempts + 1, status=status.value,
+                outcome=outcome[:255], processed_at=now()))
+    if settled.rowcount != 1:
+        raise AlreadySettled(f"inbox event {inbox_id} is already settled")
+    loaded = session.identity_map.get(session.identity_key(WebhookEvent, inbox_id))
+    if loaded is not None:  # a caller holding the row sees what was written, not its copy
+        session.expire(loaded)
 
 
 @retry_transient

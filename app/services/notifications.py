@@ -2,7 +2,11 @@
 
 Writing the row in the same transaction as the event means a notification exists exactly when
 the event committed. Each row carries a plain-text and an HTML part rendered from
-templates/email/. The periodic job (jobs/notifications.deliver_notifications) hands due rows
+templates/email/. A message about a hot path's event (an order paid, applied by the webhook
+worker) may be written as a *draft*: the row holds, as JSON, what its parts are rendered from,
+and the delivery job renders it (`render_drafts`) before anything reads or sends it; the row is
+still written in the event's transaction, so it exists exactly when the event committed. The
+periodic job (jobs/notifications.deliver_notifications) hands due rows
 to the SMTP server (services/mail.py): a row is "sent" only when the server accepted it; a
 refusal the server calls final (5xx) is "failed" at once with its reason; anything else (a
 dropped connection, 4xx, a timeout, refused credentials) is tried again with exponential
@@ -12,7 +16,9 @@ production nothing is marked sent: rows stay pending, saying why, until a server
 """
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 
 from flask import current_app
@@ -27,6 +33,11 @@ from app.services import mail
 
 log = logging.getLogger(__name__)
 NO_SERVER = "no mail server configured (MAIL_SERVER): not sent"
+# A row whose body is the JSON its parts are rendered from; nothing sends or shows it as is.
+DRAFT = "draft"
+# Draft renderer name → facts (the draft's JSON) → (template, context); services that write
+# drafts register theirs at import (order_emails), and the renderer is looked up when rendering.
+DRAFT_RENDERERS: dict[str, Callable[[dict], tuple[str, dict]]] = {}
 
 
 def render(template: str, **context) -> tuple[str, str]:
@@ -56,6 +67,50 @@ def notify_template(user_id: int, kind: str, subject: str, template: str, **cont
                                 html=html))
 
 
+def notify_draft(user_id: int, kind: str, subject: str, renderer: str, facts: dict) -> None:
+    """Queue a message whose parts the delivery job renders, in the caller's transaction: only
+    its facts (JSON: ids and what may change before rendering) are written now."""
+    db.session.add(Notification(user_id=user_id, kind=kind, subject=subject[:200],
+                                body=json.dumps({"renderer": renderer, "facts": facts}),
+                                html=None, status=DRAFT))
+
+
+def render_drafts(limit: int = 500) -> int:
+    """Render waiting drafts into their text and HTML parts ("pending" then) in one
+    transaction, each under its row's lock, so each is rendered once; returns how many. A
+    draft that cannot be rendered is "failed" with the reason, and the others still go."""
+    from app.services import order_emails  # noqa: F401  (registers its renderers)
+
+    ids = list(db.session.execute(select(Notification.id).where(
+        Notification.status == DRAFT).order_by(Notification.id).limit(limit)).scalars())
+    if not ids:
+        return 0
+    rendered = 0
+    with unit_of_work():
+        for notification_id in ids:
+            note = locked(Notification, notification_id)
+            if note.status != DRAFT:
+                continue  # another delivery run rendered it meanwhile
+            try:
+                with db.session.begin_nested():  # a failing render undoes only its own reads
+                    text, html = _render_draft(note)
+            except Exception as exc:  # one bad draft must not hold back all mail
+                log.exception("notification %s could not be rendered", notification_id)
+                reason = f"could not render: {type(exc).__name__}: {exc}"
+                note.status, note.last_error = "failed", reason[:1000]
+                continue
+            note.body, note.html, note.status = text, html, "pending"
+            rendered += 1
+    return rendered
+
+
+def _render_draft(note: Notification) -> tuple[str, str]:
+    draft = json.loads(note.body)
+    template, context = DRAFT_RENDERERS[draft["renderer"]](draft["facts"])
+    return render(template, subject=note.subject, user=db.session.get(User, note.user_id),
+                  **context)
+
+
 def _backoff(attempts: int) -> timedelta:
     cfg = current_app.config
     base, cap = float(cfg["MAIL_RETRY_BASE_SECONDS"]), float(cfg["MAIL_RETRY_MAX_SECONDS"])
@@ -70,6 +125,7 @@ def deliver_pending(limit: int = 100) -> int:
     """Send due pending notifications, one transaction each; returns how many were sent."""
     cfg = current_app.config
     settings = mail.SmtpSettings.from_config(cfg)
+    render_drafts()
     ids = list(db.session.execute(select(Notification.id).where(
         Notification.status == "pending", _due()).order_by(Notification.id).limit(limit))
         .scalars())
@@ -115,6 +171,7 @@ def _without_server(ids: list[int], production: bool) -> int:
 
 
 def mailbox(limit: int = 200) -> list[Notification]:
-    """Every notification, newest first (the development mailbox)."""
+    """Every notification, newest first (the development mailbox; drafts rendered first)."""
+    render_drafts()
     return list(db.session.execute(select(Notification).order_by(Notification.id.desc())
                                    .limit(limit)).scalars())

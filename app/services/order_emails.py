@@ -15,7 +15,7 @@ from flask import current_app
 from app.domain.fees import platform_fee
 from app.domain.money import Money
 from app.extensions import db
-from app.models import EscrowHold, Order, OrderLine, User
+from app.models import EscrowHold, Order, OrderLine, Payment, User
 from app.money_text import format_amount
 from app.services import notifications
 
@@ -93,6 +93,22 @@ class Receipt:
 
 def receipt(order: Order) -> Receipt:
     """The order's receipt, from its lines (prices as placed) and the adjustment sources."""
+    return _receipt(order, _payment_facts(order))
+
+
+def _payment_facts(order: Order, payment: Payment | None = None) -> dict:
+    """What the receipt says that may change after the order is paid (the payment captured
+    later, the escrow setting), as it stands now: kept in the draft, not read when rendering.
+    `payment`: the one that paid (default: the order's latest attempt)."""
+    payment = payment if payment is not None else order.current_payment
+    card = (f"{payment.card_brand.title()} ending {payment.card_last4}"
+            if payment is not None and payment.card_last4 else "")
+    return {"order_id": order.id, "captured": bool(payment and payment.amount_captured),
+            "card": card,
+            "release_days": int(current_app.config["ESCROW_AUTO_RELEASE_DAYS"])}
+
+
+def _receipt(order: Order, facts: dict) -> Receipt:
     adjustments = [adj for source in ADJUSTMENT_SOURCES for adj in source(order)]
     groups: dict[int, SellerGroup] = {}
     for line in order.lines:
@@ -101,12 +117,8 @@ def receipt(order: Order) -> Receipt:
     for adj in adjustments:
         if adj.seller_id in groups:
             groups[adj.seller_id].adjustments.append(adj)
-    payment = order.current_payment
-    card = (f"{payment.card_brand.title()} ending {payment.card_last4}"
-            if payment is not None and payment.card_last4 else "")
-    return Receipt(order.id, order.currency, order.total_amount,
-                   bool(payment and payment.amount_captured), card,
-                   int(current_app.config["ESCROW_AUTO_RELEASE_DAYS"]), list(groups.values()),
+    return Receipt(order.id, order.currency, order.total_amount, facts["captured"],
+                   facts["card"], facts["release_days"], list(groups.values()),
                    [a for a in adjustments if a.seller_id not in groups])
 
 
@@ -170,16 +182,32 @@ def _name(user_id: int) -> str:
     return user.display_name if user else f"seller {user_id}"
 
 
-def order_paid(order: Order) -> None:
-    """The buyer's receipt and one new-sale notice per seller (the caller's transaction)."""
-    notifications.notify_template(order.buyer_id, "order_receipt",
-                                  f"Your Holdfast order #{order.id}: receipt", "receipt",
-                                  receipt=receipt(order))
+def order_paid(order: Order, payment: Payment | None = None) -> None:
+    """The buyer's receipt (for `payment`, the one that paid; default: the latest attempt) and
+    one new-sale notice per seller, as drafts in the caller's transaction: the delivery job
+    renders them (`notifications.render_drafts`), so the webhook worker's capture transaction
+    writes small rows and renders nothing."""
+    notifications.notify_draft(order.buyer_id, "order_receipt",
+                               f"Your Holdfast order #{order.id}: receipt", "receipt",
+                               _payment_facts(order, payment))
     for seller_id in sorted(order.seller_ids):
-        sale = Sale(order.id, order.currency, [_sale_line(x) for x in order.lines
-                                               if x.seller_id == seller_id])
-        notifications.notify_template(seller_id, "new_sale",
-                                      f"New sale on order #{order.id}", "new_sale", sale=sale)
+        notifications.notify_draft(seller_id, "new_sale", f"New sale on order #{order.id}",
+                                   "new_sale", {"order_id": order.id, "seller_id": seller_id})
+
+
+def _render_receipt(facts: dict) -> tuple[str, dict]:
+    # The lines, prices, fee rules and taxes are frozen on the order when it is placed: read
+    # now, they are what they were at payment; the rest came with the draft.
+    return "receipt", {"receipt": _receipt(db.session.get(Order, facts["order_id"]), facts)}
+
+
+def _render_sale(facts: dict) -> tuple[str, dict]:
+    order = db.session.get(Order, facts["order_id"])
+    return "new_sale", {"sale": Sale(order.id, order.currency, [
+        _sale_line(x) for x in order.lines if x.seller_id == facts["seller_id"]])}
+
+
+notifications.DRAFT_RENDERERS.update(receipt=_render_receipt, new_sale=_render_sale)
 
 
 def line_shipped(hold: EscrowHold) -> None:

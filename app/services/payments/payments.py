@@ -27,7 +27,7 @@ from app.domain.payment_states import (
     transition,
 )
 from app.extensions import db, queues
-from app.models import Item, Order, OrderStatus, Payment, PaymentStatusChange
+from app.models import Item, Order, OrderLine, OrderStatus, Payment, PaymentStatusChange
 from app.models.captures import LineCapture
 from app.models.webhooks import InboxStatus
 from app.providers.base import ProviderError, ProviderEvent, ProviderPayment
@@ -101,6 +101,15 @@ def captured_by_line(payment: Payment) -> bool:
         LineCapture.payment_id == payment.id).limit(1)).first() is not None
 
 
+def _has_digital_line(order_id: int) -> bool:
+    """Whether the order has a line delivered at capture (one indexed look). Orders with none
+    skip the digital delivery and its fulfilment check: a paid order of physical lines only
+    moves on when they ship, which moves it itself (services/shop/fulfilment)."""
+    return db.session.execute(select(OrderLine.id).join(Item, Item.id == OrderLine.item_id)
+                              .where(OrderLine.order_id == order_id,
+                                     Item.fulfilment != "physical").limit(1)).first() is not None
+
+
 def _settle_order(payment: Payment, target: PaymentStatus) -> bool:
     """The order follows its payment; True when a whole capture was held here (the caller
     then delivers its digital lines), False for a capture made line by line."""
@@ -112,7 +121,7 @@ def _settle_order(payment: Payment, target: PaymentStatus) -> bool:
         return whole  # held for review (or being voided): not paid until a person approves
     if target in PAID and order.state not in MONEY_TAKEN:
         order.status, order.paid_at = order_transition(order.state, OrderStatus.PAID).value, now()
-        order_emails.order_paid(order)  # receipt to the buyer, new sale to each seller
+        order_emails.order_paid(order, payment)  # receipt to the buyer, new sale to sellers
     elif (target in RELEASES_STOCK and order.state == OrderStatus.AWAITING_PAYMENT
           and order.current_payment.id == payment.id):
         # Only the latest attempt decides: a session replaced by a new one must not cancel.
@@ -167,7 +176,10 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
         if target in REFUND_OWNED:
             target = S.CAPTURED
         _copy_facts(payment, report)
-        why = give_back.detect(payment, current, target)
+        with db.session.no_autoflush:
+            # Its query reads the order's other payments only: the facts just copied onto this
+            # one go out with its status change, one UPDATE instead of two.
+            why = give_back.detect(payment, current, target)
         if why is not None:
             # Money on a payment that must not keep it: booked apart, given back by a job.
             give_back_after_commit = give_back.record(payment, why, current, target, cause,
@@ -197,7 +209,7 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
             held = screening.on_report(payment, report, current, target, actor)
             if target != current:
                 record_change(payment, target, cause, actor)
-                if _settle_order(payment, target):  # one look at line captures, not two
+                if _settle_order(payment, target) and _has_digital_line(payment.order_id):
                     digital.deliver_paid(payment, actor)  # digital lines: at once (issue 17)
                 _keep_card_if_asked(payment, report, current, target, actor)
             capture_after_commit = (target == S.AUTHORIZED and held is None
@@ -224,22 +236,29 @@ def apply_report(payment_id: int, report: ProviderPayment, cause: str, actor: Ac
     return outcome
 
 
+def find_payment(provider_name: str, object_id: str | None, our_reference: str | None):
+    """The payment an event is about, as (id, psp_reference), or None. Only those two:
+    apply_report reads the row itself, under its lock."""
+    if not object_id:
+        return None
+    found = db.session.execute(select(Payment.id, Payment.psp_reference).where(
+        Payment.provider == provider_name, Payment.psp_reference == object_id)).one_or_none()
+    if found is None and our_reference:
+        # e.g. a Stripe PaymentIntent event: its id is not the session id we stored.
+        found = db.session.execute(select(Payment.id, Payment.psp_reference).where(
+            Payment.provider == provider_name, Payment.idempotency_key == our_reference)
+        ).one_or_none()
+    return found
+
+
 def apply_payment_event(inbox_id: int, provider_name: str, event: ProviderEvent,
                         actor: Actor) -> Outcome | None:
     """A payment's webhook: find the payment, re-fetch it from the PSP, bring it forward."""
-    payment = None
-    if event.object_id:
-        payment = db.session.execute(select(Payment).where(
-            Payment.provider == provider_name, Payment.psp_reference == event.object_id)
-        ).scalar_one_or_none()
-        if payment is None and event.our_reference:
-            # e.g. a Stripe PaymentIntent event: its id is not the session id we stored.
-            payment = db.session.execute(select(Payment).where(
-                Payment.provider == provider_name, Payment.idempotency_key == event.our_reference)
-            ).scalar_one_or_none()
-    if payment is None or payment.psp_reference is None:
+    found = find_payment(provider_name, event.object_id, event.our_reference)
+    if found is None or found.psp_reference is None:
         inbox.ignore(inbox_id, f"no payment for {event.type} {event.object_id}")
         return None
+    payment = found
     provider = get_provider(provider_name)
     try:
         # Events arrive out of order: the PSP's current object is the truth, not the snapshot.
