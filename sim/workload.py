@@ -13,6 +13,7 @@ from app.models.refunds import Refund
 from app.providers.base import ProviderError
 from app.services.audit import Actor
 from app.services.errors import ServiceError
+from sim import buyers
 from sim.world import PASSWORD, World
 
 S = PaymentStatus
@@ -22,6 +23,8 @@ IBANS = ("DE89370400440532013000", "GB82WEST12345698765432", "FR1420041010050500
 CARDS = ["pm_card_visa"] * 6 + ["pm_card_chargeDeclined", "pm_card_threeDSecure2Required",
                                 "pm_card_threeDSecure2Required", "pm_card_createDispute"]
 DECISIONS = ("refund_full", "refund_partial", "release", "split")
+# The buyer's choice on the pay page: the PSP's page, it in an iframe, or its fields on ours.
+MODES = ("hosted", "embedded", "fields")
 
 # step → weight; the seed draws steps in these proportions.
 STEPS = {"checkout": 4, "pay": 8, "pay_twice": 1, "pay_saved": 2, "answer_3ds": 2,
@@ -68,19 +71,19 @@ def checkout(world, rng, people):
     actor = Actor(f"{buyer}@sim.example", "127.0.0.1", user_id=people[buyer])
     order_id = orders.place_order(people[buyer], "EUR", actor)
     save = rng.random() < 0.4  # "Save my card": the vault keeps it once it has paid
+    mode = rng.choice(MODES)
     with world.platform.test_request_context():
-        start = service.start_payment(order_id, people[buyer], "hosted", actor, save_card=save)
-    return f"order {order_id} payment {start.payment_id}" + (" (save card)" if save else "")
+        start = service.start_payment(order_id, people[buyer], mode, actor, save_card=save)
+    payment = db.session.get(Payment, start.payment_id)
+    return (f"order {order_id} payment {start.payment_id} ({mode} at {payment.provider})"
+            + (" (save card)" if save else ""))
 
 
 def pay(world, rng, people, card=None):
     payment_id = _pick(rng, _ids(Payment.status.in_([S.PROCESSING.value, S.DECLINED.value]),
                                  Payment.psp_reference.is_not(None)))
     payment = db.session.get(Payment, payment_id)
-    card = card or rng.choice(CARDS)
-    answer = world.psp_post(f"/v1/payment_sessions/{payment.psp_reference}/authorize",
-                            {"payment_method": card})
-    return f"buyer pays payment {payment_id} with {card}: {answer.get('status')}"
+    return buyers.pay(world, payment, card or rng.choice(CARDS))
 
 
 def pay_twice(world, rng, people):
