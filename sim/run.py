@@ -86,10 +86,11 @@ def run_seed(world: World, seed: int, password_hash: str, steps: int = STEPS_PER
     world.backoff.seed(f"backoff:{seed}")
     world.reseed(seed, "setup")
     people = world.reset(password_hash)
+    routing = world.route(seed)
     plan = FaultPlan(seed, only=None if faults is None else frozenset(faults))
     install_plan(world.psp, plan)
     numbers = tuple(range(steps) if keep is None else sorted(keep))
-    trace: list[str] = []
+    trace: list[str] = [f"routing EUR: {routing}"]
     try:
         plan.at("setup")
         _setup(world, people)

@@ -83,7 +83,7 @@ def pay(world, rng, people, card=None):
     payment_id = _pick(rng, _ids(Payment.status.in_([S.PROCESSING.value, S.DECLINED.value]),
                                  Payment.psp_reference.is_not(None)))
     payment = db.session.get(Payment, payment_id)
-    return buyers.pay(world, payment, card or rng.choice(CARDS))
+    return buyers.pay(world, payment, card or rng.choice(CARDS), rng)
 
 
 def pay_twice(world, rng, people):
@@ -100,8 +100,7 @@ def pay_twice(world, rng, people):
     second = db.session.get(Payment, second_id)
     for payment in (first, second):
         if payment.psp_reference:
-            world.psp_post(f"/v1/payment_sessions/{payment.psp_reference}/authorize",
-                           {"payment_method": "pm_card_visa"})
+            buyers.pay(world, payment, "pm_card_visa", rng)
     return f"order {first.order_id} paid on payments {first.id} and {second_id}"
 
 
@@ -275,6 +274,8 @@ def close_dispute(world, rng, people):
     """The issuer decides an open chargeback, won or lost."""
     open_at_psp = sorted(d["id"] for d in world.psp_get("/v1/disputes?limit=100").get("data", [])
                          if d["status"] in ("needs_response", "under_review"))
+    if world.stripe.open_disputes() and (not open_at_psp or rng.random() < 0.5):
+        return world.stripe.close_dispute(rng)
     reference = _pick(rng, open_at_psp)
     outcome = rng.choice(["won", "lost"])
     answer = world.psp_post(f"/v1/test_helpers/disputes/{reference}/close",
