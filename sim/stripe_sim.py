@@ -22,6 +22,7 @@ import requests
 
 from sim.seams import SimTime
 from sim.transport import WSGIAdapter
+from tests.fakes.stripe.element import CONFIRMABLE
 
 API_KEY = "sk_test_sim_stripe"
 PUBLISHABLE_KEY = "pk_test_sim_stripe"
@@ -151,9 +152,18 @@ class StripeSim:
         reference = payment.psp_reference
         if payment.integration_mode == "fields":
             return self._pay_in_fields(payment, number, passed)
+        # The pages' own guards (the helpers below skip them): Checkout takes a card only
+        # while its session is open, the Payment Element only while its intent wants one.
+        # Without them a buyer "paid again" an authorized session and turned it failed.
         if reference.startswith("cs_"):
+            status = self.fake.objects[reference]["status"]
+            if status != "open":
+                return f"hosted Checkout: the page says the session is {status}"
             outcome = controls.pay_session(self.fake, reference, number, passed)
             return f"hosted Checkout: {outcome or 'authorized'}"
+        status = self.fake.objects[reference]["status"]
+        if status not in CONFIRMABLE:
+            return f"Payment Element: the payment is {status}"
         answer = controls.confirm_element(self.fake, reference, number,
                                           return_url="http://holdfast.sim/return",
                                           challenge_passed=passed)
