@@ -20,6 +20,9 @@ def pay(world, payment: Payment, card: str, rng) -> str:
         passed = rng.random() < 2 / 3
         what = world.stripe.pay(payment, PAYMENT_METHOD_TOKENS[card], passed)
         return f"buyer pays payment {payment.id} with {card} at Stripe: {what}"
+    if payment.provider == "braintree":
+        what = world.braintree.pay(payment, PAYMENT_METHOD_TOKENS[card])
+        return f"buyer pays payment {payment.id} with {card} at Braintree: {what}"
     if payment.integration_mode == "fields":
         return _pay_in_fields(world, payment, card)
     answer = world.psp_post(f"/v1/payment_sessions/{payment.psp_reference}/authorize",

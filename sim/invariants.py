@@ -34,7 +34,7 @@ def check(world: World, dead_letters: list) -> dict[str, list[str]]:
     for payment in db.session.execute(select(Payment)).scalars():
         if payment.psp_reference:
             _payment_matches(world, payment, found["psp_money"],
-                             _at_stripe if payment.provider == "stripe" else _at_sandbox)
+                             READERS.get(payment.provider, _at_sandbox))
         if payment.state in STUCK_PAYMENTS and not payment.needs_review \
                 and not (payment.give_back and payment.state == S.CANCELLED):
             found["stuck"].append(f"payment {payment.id} {payment.status}")
@@ -49,6 +49,11 @@ def check(world: World, dead_letters: list) -> dict[str, list[str]]:
     found["psp_executions"] += [f"Stripe key {key} executed {record.executions}×"
                                 for key, record in sorted(world.stripe.fake.idempotency.items())
                                 if record.executions != 1]
+    # Braintree has no keys: our adapter's once-only reference is each sale's and credit's
+    # order_id; captures and voids are once by status (the fake counts them per transaction).
+    found["psp_executions"] += [f"Braintree {key} executed {count}×" for key, count
+                                in sorted(world.braintree.gateway.executions.items())
+                                if count != 1]
     _payouts_match(world, found)
     _chargebacks_match(world, found["chargebacks"])
     return found
@@ -131,6 +136,13 @@ def _at_stripe(world: World, reference: str) -> tuple[int, int]:
     if charge is None or not charge.get("captured"):
         return 0, 0
     return charge["amount_captured"], fake.extras.get(charge["id"], {}).get("refunded", 0)
+
+
+def _at_braintree(world: World, reference: str) -> tuple[int, int]:
+    return world.braintree.money(reference)
+
+
+READERS = {"stripe": _at_stripe, "braintree": _at_braintree}
 
 
 def _payment_matches(world: World, payment: Payment, problems: list, at) -> None:

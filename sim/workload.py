@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.domain.payment_states import PaymentStatus
 from app.extensions import db
@@ -80,8 +80,10 @@ def checkout(world, rng, people):
 
 
 def pay(world, rng, people, card=None):
+    # Braintree has no session: its payment gets a reference from the nonce's sale.
     payment_id = _pick(rng, _ids(Payment.status.in_([S.PROCESSING.value, S.DECLINED.value]),
-                                 Payment.psp_reference.is_not(None)))
+                                 or_(Payment.psp_reference.is_not(None),
+                                     Payment.provider == "braintree")))
     payment = db.session.get(Payment, payment_id)
     return buyers.pay(world, payment, card or rng.choice(CARDS), rng)
 
@@ -115,6 +117,7 @@ def pay_saved(world, rng, people):
                                     .where(SavedPaymentMethod.revoked_at.is_(None))
                                     .order_by(SavedPaymentMethod.id)))
     method_id, buyer_id = _pick(rng, cards)
+    provider = db.session.get(SavedPaymentMethod, method_id).provider
     actor = Actor("buyer@sim.example", "127.0.0.1", user_id=buyer_id)
     waiting = _ids(Order.buyer_id == buyer_id, Order.status == "awaiting_payment", model=Order)
     if waiting and rng.random() < 0.5:
@@ -126,7 +129,8 @@ def pay_saved(world, rng, people):
         order_id = orders.place_order(buyer_id, "EUR", actor)
     with world.platform.test_request_context():
         start = service.pay_with_saved(order_id, buyer_id, method_id, actor)
-    return (f"order {order_id} paid with saved card {method_id}: payment {start.payment_id}"
+    return (f"order {order_id} paid with saved card {method_id} ({provider}): "
+            f"payment {start.payment_id}"
             + (" (3-D Secure asked)" if start.redirect_url else ""))
 
 

@@ -133,12 +133,15 @@ class World:
     ids: SeededSecrets = field(default_factory=SeededSecrets)
     backoff: random.Random = field(default_factory=random.Random)
     stripe: object = None             # sim/stripe_sim.StripeSim: the fake Stripe of this world
+    braintree: object = None          # sim/braintree_sim.BraintreeSim: its fake gateway
     routing_file: Path = None
 
     def __post_init__(self):
+        from sim.braintree_sim import BraintreeSim
         from sim.stripe_sim import StripeSim
 
         self.stripe = StripeSim(self)
+        self.braintree = BraintreeSim(self)
         self.routing_file = Path(tempfile.mkdtemp(prefix="holdfast-sim-routing-")) / \
             "routing.toml"
 
@@ -174,6 +177,7 @@ class World:
                 for restore in reversed(undo):
                     restore()
                 self.stripe.detach()
+                self.braintree.detach()
                 queues.__class__ = real_class
                 app_clock.timestamp = real_timestamp
                 for module in psp_modules:
@@ -196,7 +200,12 @@ class World:
             self.stripe.attach(self.platform, lambda: plan_of(self.psp))
             return lambda: None
 
-        return (("sandbox", sandbox_http), ("stripe", stripe_http))
+        def braintree_http():
+            self.braintree.attach(self.platform, lambda: plan_of(self.psp))
+            return lambda: None
+
+        return (("sandbox", sandbox_http), ("stripe", stripe_http),
+                ("braintree", braintree_http))
 
     def _routing(self) -> callable:
         """The run's routing file (weights drawn per seed: `route`) in force; returns the undo."""
@@ -228,11 +237,13 @@ class World:
         return restore
 
     def route(self, seed: int) -> str:
-        """This run's routing file: EUR card payments drawn between the sandbox and Stripe by
+        """This run's routing file: EUR card payments drawn between the sandbox, Stripe and
+        Braintree by
         weights from the seed (a weight 0 leaves a provider out); replaced atomically, so
         the platform re-reads it (a new inode) even within one mtime tick."""
         rng = seeded(seed, "routing")
-        weights = {"sandbox": rng.randint(1, 4), "stripe": rng.choice([0, 1, 2, 3])}
+        weights = {"sandbox": rng.randint(1, 4), "stripe": rng.choice([0, 1, 2, 3]),
+                   "braintree": rng.choice([0, 1, 2])}
         choices = ", ".join(f'{{name = "{name}", weight = {weight}}}'
                             for name, weight in weights.items() if weight)
         text = (f'version = 1\n\n[[rule]]\nname = "sim-eur"\ncurrency = ["EUR"]\n'
@@ -317,6 +328,7 @@ class World:
             _empty(psp_db)
             psp_db.session.remove()
         self.stripe.reset()
+        self.braintree.reset()
         return _people(password_hash)
 
     def run_job(self, job_id: str, crash: bool = False) -> str | None:

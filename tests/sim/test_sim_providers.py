@@ -1,6 +1,7 @@
-"""The simulation routes to every PSP we have wired and pays in every mode: Stripe through the
-real adapter and SDK against the in-process fake (sim/stripe_sim.py), card fields tokenized at
-the PSP and authorized by our server (sim/buyers.py). Seeds chosen whose routing sends EUR to
+"""The simulation routes to every PSP we have wired and pays in every mode: Stripe and Braintree
+through the real adapters and SDKs against the in-process fakes (sim/stripe_sim.py,
+sim/braintree_sim.py), card fields tokenized at the PSP and authorized by our server
+(sim/buyers.py). Seeds chosen whose routing sends EUR to
 Stripe (the trace's first line says the weights)."""
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def test_a_run_pays_at_stripe_and_keeps_every_invariant_against_its_records(worl
 
     result = run_seed(world, 1004, fast_hash())
     assert result.ok, result.report()
-    assert result.trace[0] == "routing EUR: sandbox:4 stripe:3"
+    assert result.trace[0] == "routing EUR: sandbox:4 stripe:3 braintree:2"
     assert {("hosted", "stripe"), ("fields", "stripe")} <= _checkouts(result.trace)
     captured = db.session.execute(db.select(Payment).where(
         Payment.provider == "stripe", Payment.amount_captured > 0)).scalars().all()
@@ -57,3 +58,18 @@ def test_card_fields_at_the_sandbox_are_tokenized_and_authorized_by_our_server(w
     fields = db.session.execute(db.select(Payment).where(
         Payment.integration_mode == "fields", Payment.provider == "sandbox")).scalars().all()
     assert fields
+
+
+def test_a_run_pays_at_braintree_by_nonce_and_its_sales_match_ours(world):
+    from app.extensions import db
+    from app.models import Payment
+
+    result = run_seed(world, 1014, fast_hash())
+    assert result.ok, result.report()
+    assert ("embedded", "braintree") in _checkouts(result.trace)   # the Drop-in
+    gateway = world.braintree.gateway
+    paid = db.session.execute(db.select(Payment).where(
+        Payment.provider == "braintree", Payment.psp_reference.is_not(None))).scalars().all()
+    assert paid and all(p.psp_reference in gateway.transactions for p in paid)
+    # Every sale and refund's order_id (our key) executed once at the gateway.
+    assert gateway.executions and set(gateway.executions.values()) == {1}
