@@ -15,6 +15,7 @@ real adapter and the official SDK, in this process, on the run's clock, ids and 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -29,6 +30,7 @@ CARDS = {"4242424242424242": "fake-valid-visa-nonce",
          "4000000000000002": "fake-processor-declined-visa-nonce",
          "4000002760003184": "fake-valid-visa-nonce",
          "4000000000000259": "fake-valid-visa-nonce"}
+REFUSED = ("processor_declined", "gateway_rejected", "failed")
 WRITES = re.compile(r"/transactions(/\w+/(submit_for_settlement|void|refund))?$")
 
 
@@ -131,6 +133,18 @@ class BraintreeSim:
                 return f"Hosted Fields: {outcome.kind}"
             nonces.pay_with_nonce(order_id, buyer_id, nonce, actor)
         return "Drop-in: nonce submitted"
+
+    def twice(self) -> list[str]:
+        """Once-only references that moved money more than once. A declined attempt shares
+        its order_id with the card tried next (the adapter's design: it looks the order_id up
+        and prefers the sale that went through), so a sale or credit counts when it was not
+        refused; captures and voids count per transaction."""
+        moved: Counter = Counter(txn["order_id"] for txn in self.gateway.transactions.values()
+                                 if txn["status"] not in REFUSED and txn["order_id"])
+        moved.update({key: count for key, count in self.gateway.executions.items()
+                      if key.startswith(("capture:", "void:"))})
+        return [f"Braintree {key} executed {count}×" for key, count in sorted(moved.items())
+                if count != 1]
 
     def money(self, reference: str) -> tuple[int, int]:
         """Captured and refunded (minor units) of a sale at the fake."""
