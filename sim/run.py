@@ -28,6 +28,7 @@ class Result:
     steps: tuple[int, ...] = ()          # the workload steps this run made (by index)
     faults: tuple[str, ...] = ()         # the ids of the faults that fired
     shrunk: Result | None = None         # the minimal run that breaks the same invariant
+    mix: Counter = field(default_factory=Counter)  # payments by "provider mode"
 
     @property
     def ok(self) -> bool:
@@ -86,10 +87,11 @@ def run_seed(world: World, seed: int, password_hash: str, steps: int = STEPS_PER
     world.backoff.seed(f"backoff:{seed}")
     world.reseed(seed, "setup")
     people = world.reset(password_hash)
+    routing = world.route(seed)
     plan = FaultPlan(seed, only=None if faults is None else frozenset(faults))
     install_plan(world.psp, plan)
     numbers = tuple(range(steps) if keep is None else sorted(keep))
-    trace: list[str] = []
+    trace: list[str] = [f"routing EUR: {routing}"]
     try:
         plan.at("setup")
         _setup(world, people)
@@ -112,18 +114,37 @@ def run_seed(world: World, seed: int, password_hash: str, steps: int = STEPS_PER
             violations.setdefault("stuck", []).append(stalled)
         if extra_check is not None:
             violations["injected"] = extra_check(world)
+        mix = _mix()
     except Exception as exc:  # a crash of the platform's own code is a finding, not a stop
         from app.extensions import db
 
         world.outage_end()
         db.session.rollback()
         violations = {"crash": [f"{type(exc).__name__}: {exc}"[:300]]}
+        mix = Counter()
     finally:
         install_plan(world.psp, None)
     trace += [f"fault {fault_id} {kind} {where}: {fault}"
               for fault_id, kind, where, fault in plan.drawn]
     return Result(seed, violations, trace, time.perf_counter() - started, numbers,
-                  tuple(fault_id for fault_id, *_ in plan.drawn))
+                  tuple(fault_id for fault_id, *_ in plan.drawn), mix=mix)
+
+
+def _mix() -> Counter:
+    """The run's payments by provider and mode, and how many of them were captured (the
+    soak's table says where the money went: every PSP and mode must be exercised)."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from app.models import Payment
+
+    mix: Counter = Counter()
+    for provider, mode, captured in db.session.execute(
+            select(Payment.provider, Payment.integration_mode, Payment.amount_captured)):
+        mix[f"{provider} {mode}"] += 1
+        if captured:
+            mix[f"{provider} {mode} captured"] += 1
+    return mix
 
 
 def _setup(world: World, people: dict) -> None:
@@ -204,6 +225,7 @@ def soak(world: World, seeds, password_hash: str, on_failure=print,
 
     started = time.perf_counter()
     by_invariant: Counter = Counter()
+    mix: Counter = Counter()
     failed = []
     runs = 0
     with world.attached():
@@ -212,6 +234,7 @@ def soak(world: World, seeds, password_hash: str, on_failure=print,
                 break
             result = run_seed(world, seed, password_hash)
             runs += 1
+            mix.update(result.mix)
             if not result.ok:
                 failed.append(seed)
                 for name, problems in result.violations.items():
@@ -220,17 +243,19 @@ def soak(world: World, seeds, password_hash: str, on_failure=print,
                     shrink_run(world, result, password_hash)
                 on_failure(result.report())
     return {"runs": runs, "failed_seeds": failed, "violations": dict(by_invariant),
-            "seconds": time.perf_counter() - started}
+            "seconds": time.perf_counter() - started, "payments": dict(mix)}
 
 
 def merge(summaries: list[dict], seconds: float) -> dict:
     """One table's numbers from the soaks of several processes."""
     by_invariant: Counter = Counter()
+    mix: Counter = Counter()
     for summary in summaries:
         by_invariant.update(summary["violations"])
+        mix.update(summary.get("payments", {}))
     return {"runs": sum(s["runs"] for s in summaries),
             "failed_seeds": sorted(seed for s in summaries for seed in s["failed_seeds"]),
-            "violations": dict(by_invariant), "seconds": seconds}
+            "violations": dict(by_invariant), "seconds": seconds, "payments": dict(mix)}
 
 
 def table(summary: dict) -> str:
@@ -239,6 +264,8 @@ def table(summary: dict) -> str:
     rows = [("runs", summary["runs"]), ("failed runs", len(summary["failed_seeds"])),
             ("failed seeds", " ".join(map(str, summary["failed_seeds"][:20])) or "-")]
     rows += [(f"violations: {name}", summary["violations"].get(name, 0)) for name in names]
+    rows += [(f"payments: {name}", count)
+             for name, count in sorted(summary.get("payments", {}).items())]
     rows.append(("seconds", f"{summary['seconds']:.1f}"))
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from app.domain.payment_states import PaymentStatus
 from app.extensions import db
@@ -13,6 +13,7 @@ from app.models.refunds import Refund
 from app.providers.base import ProviderError
 from app.services.audit import Actor
 from app.services.errors import ServiceError
+from sim import buyers
 from sim.world import PASSWORD, World
 
 S = PaymentStatus
@@ -22,6 +23,8 @@ IBANS = ("DE89370400440532013000", "GB82WEST12345698765432", "FR1420041010050500
 CARDS = ["pm_card_visa"] * 6 + ["pm_card_chargeDeclined", "pm_card_threeDSecure2Required",
                                 "pm_card_threeDSecure2Required", "pm_card_createDispute"]
 DECISIONS = ("refund_full", "refund_partial", "release", "split")
+# The buyer's choice on the pay page: the PSP's page, it in an iframe, or its fields on ours.
+MODES = ("hosted", "embedded", "fields")
 
 # step → weight; the seed draws steps in these proportions.
 STEPS = {"checkout": 4, "pay": 8, "pay_twice": 1, "pay_saved": 2, "answer_3ds": 2,
@@ -68,19 +71,21 @@ def checkout(world, rng, people):
     actor = Actor(f"{buyer}@sim.example", "127.0.0.1", user_id=people[buyer])
     order_id = orders.place_order(people[buyer], "EUR", actor)
     save = rng.random() < 0.4  # "Save my card": the vault keeps it once it has paid
+    mode = rng.choice(MODES)
     with world.platform.test_request_context():
-        start = service.start_payment(order_id, people[buyer], "hosted", actor, save_card=save)
-    return f"order {order_id} payment {start.payment_id}" + (" (save card)" if save else "")
+        start = service.start_payment(order_id, people[buyer], mode, actor, save_card=save)
+    payment = db.session.get(Payment, start.payment_id)
+    return (f"order {order_id} payment {start.payment_id} ({mode} at {payment.provider})"
+            + (" (save card)" if save else ""))
 
 
 def pay(world, rng, people, card=None):
+    # Braintree has no session: its payment gets a reference from the nonce's sale.
     payment_id = _pick(rng, _ids(Payment.status.in_([S.PROCESSING.value, S.DECLINED.value]),
-                                 Payment.psp_reference.is_not(None)))
+                                 or_(Payment.psp_reference.is_not(None),
+                                     Payment.provider == "braintree")))
     payment = db.session.get(Payment, payment_id)
-    card = card or rng.choice(CARDS)
-    answer = world.psp_post(f"/v1/payment_sessions/{payment.psp_reference}/authorize",
-                            {"payment_method": card})
-    return f"buyer pays payment {payment_id} with {card}: {answer.get('status')}"
+    return buyers.pay(world, payment, card or rng.choice(CARDS), rng)
 
 
 def pay_twice(world, rng, people):
@@ -97,8 +102,7 @@ def pay_twice(world, rng, people):
     second = db.session.get(Payment, second_id)
     for payment in (first, second):
         if payment.psp_reference:
-            world.psp_post(f"/v1/payment_sessions/{payment.psp_reference}/authorize",
-                           {"payment_method": "pm_card_visa"})
+            buyers.pay(world, payment, "pm_card_visa", rng)
     return f"order {first.order_id} paid on payments {first.id} and {second_id}"
 
 
@@ -113,6 +117,7 @@ def pay_saved(world, rng, people):
                                     .where(SavedPaymentMethod.revoked_at.is_(None))
                                     .order_by(SavedPaymentMethod.id)))
     method_id, buyer_id = _pick(rng, cards)
+    provider = db.session.get(SavedPaymentMethod, method_id).provider
     actor = Actor("buyer@sim.example", "127.0.0.1", user_id=buyer_id)
     waiting = _ids(Order.buyer_id == buyer_id, Order.status == "awaiting_payment", model=Order)
     if waiting and rng.random() < 0.5:
@@ -124,7 +129,8 @@ def pay_saved(world, rng, people):
         order_id = orders.place_order(buyer_id, "EUR", actor)
     with world.platform.test_request_context():
         start = service.pay_with_saved(order_id, buyer_id, method_id, actor)
-    return (f"order {order_id} paid with saved card {method_id}: payment {start.payment_id}"
+    return (f"order {order_id} paid with saved card {method_id} ({provider}): "
+            f"payment {start.payment_id}"
             + (" (3-D Secure asked)" if start.redirect_url else ""))
 
 
@@ -272,6 +278,8 @@ def close_dispute(world, rng, people):
     """The issuer decides an open chargeback, won or lost."""
     open_at_psp = sorted(d["id"] for d in world.psp_get("/v1/disputes?limit=100").get("data", [])
                          if d["status"] in ("needs_response", "under_review"))
+    if world.stripe.open_disputes() and (not open_at_psp or rng.random() < 0.5):
+        return world.stripe.close_dispute(rng)
     reference = _pick(rng, open_at_psp)
     outcome = rng.choice(["won", "lost"])
     answer = world.psp_post(f"/v1/test_helpers/disputes/{reference}/close",

@@ -132,6 +132,18 @@ class World:
     outage: tuple | None = None       # (first step after the outage, flush Redis at its end)
     ids: SeededSecrets = field(default_factory=SeededSecrets)
     backoff: random.Random = field(default_factory=random.Random)
+    stripe: object = None             # sim/stripe_sim.StripeSim: the fake Stripe of this world
+    braintree: object = None          # sim/braintree_sim.BraintreeSim: its fake gateway
+    routing_file: Path = None
+
+    def __post_init__(self):
+        from sim.braintree_sim import BraintreeSim
+        from sim.stripe_sim import StripeSim
+
+        self.stripe = StripeSim(self)
+        self.braintree = BraintreeSim(self)
+        self.routing_file = Path(tempfile.mkdtemp(prefix="holdfast-sim-routing-")) / \
+            "routing.toml"
 
     def reseed(self, seed: int, what: str) -> None:
         """The id stream of one part of a run (a step, the setup, the settling)."""
@@ -142,7 +154,6 @@ class World:
         """The seams installed for the duration of the block (restored afterwards)."""
         import app.clock as app_clock
         from app.extensions import queues
-        from app.providers.registry import get_provider
 
         self.jobs = Jobs(self.clock)
         psp_modules = [importlib.import_module(f"sandbox_psp.{name}") for name in PSP_TIMED]
@@ -153,19 +164,8 @@ class World:
             app_clock.timestamp = self.clock
             queues.__class__ = _sim_queues_class(real_class)
             queues.__class__.sim_jobs = self.jobs
-            guarded = get_provider("sandbox")
-            inner = guarded.inner
-            prefix = inner.api_url.rstrip("/") + "/"
-            inner._http.mount(prefix, WSGIAdapter(self.psp))
-            saved = (guarded.policy.sleep, guarded.policy.clock, guarded.breaker.clock,
-                     guarded.bucket.clock)
-            # Waiting (retry backoff, an empty rate-limit bucket) is time passing: a sleep that
-            # left the clock alone would spin for ever on a bucket that never refills. At
-            # least 1 ms: at epoch seconds a float can't move by the bucket's 4e-8 s waits.
-            guarded.policy.sleep = lambda seconds: self.clock.advance(max(seconds, 0.001))
-            guarded.policy.clock = guarded.breaker.clock = guarded.bucket.clock = self.clock
-            # The retry backoff's jitter moves the run's clock: it must come from the seed.
-            saved_rng, guarded.policy.rng = guarded.policy.rng, self.backoff
+            undo = [self._wire(name, http) for name, http in self._providers()]
+            undo.append(self._routing())
             saved_secrets = {name: getattr(secrets, name) for name in SeededSecrets.NAMES}
             for name in SeededSecrets.NAMES:
                 setattr(secrets, name, getattr(self.ids, name))
@@ -174,14 +174,85 @@ class World:
             finally:
                 for name, real in saved_secrets.items():
                     setattr(secrets, name, real)
-                guarded.policy.rng = saved_rng
-                (guarded.policy.sleep, guarded.policy.clock, guarded.breaker.clock,
-                 guarded.bucket.clock) = saved
-                inner._http.adapters.pop(prefix, None)
+                for restore in reversed(undo):
+                    restore()
+                self.stripe.detach()
+                self.braintree.detach()
                 queues.__class__ = real_class
                 app_clock.timestamp = real_timestamp
                 for module in psp_modules:
                     module.time = time
+
+    def _providers(self):
+        """(provider, how its HTTP reaches its PSP in-process) for every PSP a run routes to:
+        the sandbox's requests session gets the WSGI adapter; Stripe's SDK gets the fake's."""
+        from app.providers.registry import get_provider
+        from sandbox_psp.faults import plan_of
+
+        inner = get_provider("sandbox").inner
+        prefix = inner.api_url.rstrip("/") + "/"
+
+        def sandbox_http():
+            inner._http.mount(prefix, WSGIAdapter(self.psp))
+            return lambda: inner._http.adapters.pop(prefix, None)
+
+        def stripe_http():
+            self.stripe.attach(self.platform, lambda: plan_of(self.psp))
+            return lambda: None
+
+        def braintree_http():
+            self.braintree.attach(self.platform, lambda: plan_of(self.psp))
+            return lambda: None
+
+        return (("sandbox", sandbox_http), ("stripe", stripe_http),
+                ("braintree", braintree_http))
+
+    def _routing(self) -> callable:
+        """The run's routing file (weights drawn per seed: `route`) in force; returns the undo."""
+        saved = self.platform.config.get("ROUTING_FILE")
+        self.platform.config["ROUTING_FILE"] = str(self.routing_file)
+        return lambda: self.platform.config.update(ROUTING_FILE=saved)
+
+    def _wire(self, name: str, http) -> callable:
+        """One provider's seams: its HTTP in-process, and its resilience layer (retries,
+        breaker, rate limit) on the run's clock and backoff stream; returns the undo."""
+        from app.providers.registry import get_provider
+
+        undo_http = http()
+        guarded = get_provider(name)
+        saved = (guarded.policy.sleep, guarded.policy.clock, guarded.breaker.clock,
+                 guarded.bucket.clock, guarded.policy.rng)
+        # Waiting (retry backoff, an empty rate-limit bucket) is time passing: a sleep that
+        # left the clock alone would spin for ever on a bucket that never refills. At
+        # least 1 ms: at epoch seconds a float can't move by the bucket's 4e-8 s waits.
+        guarded.policy.sleep = lambda seconds: self.clock.advance(max(seconds, 0.001))
+        guarded.policy.clock = guarded.breaker.clock = guarded.bucket.clock = self.clock
+        # The retry backoff's jitter moves the run's clock: it must come from the seed.
+        guarded.policy.rng = self.backoff
+
+        def restore():
+            (guarded.policy.sleep, guarded.policy.clock, guarded.breaker.clock,
+             guarded.bucket.clock, guarded.policy.rng) = saved
+            undo_http()
+        return restore
+
+    def route(self, seed: int) -> str:
+        """This run's routing file: EUR card payments drawn between the sandbox, Stripe and
+        Braintree by
+        weights from the seed (a weight 0 leaves a provider out); replaced atomically, so
+        the platform re-reads it (a new inode) even within one mtime tick."""
+        rng = seeded(seed, "routing")
+        weights = {"sandbox": rng.randint(1, 4), "stripe": rng.choice([0, 1, 2, 3]),
+                   "braintree": rng.choice([0, 1, 2])}
+        choices = ", ".join(f'{{name = "{name}", weight = {weight}}}'
+                            for name, weight in weights.items() if weight)
+        text = (f'version = 1\n\n[[rule]]\nname = "sim-eur"\ncurrency = ["EUR"]\n'
+                f'providers = [{choices}]\n\n[[rule]]\nname = "default"\n'
+                f'providers = ["sandbox"]\n')
+        staged = self.routing_file.with_suffix(".new")
+        staged.write_text(text, encoding="utf-8")
+        os.replace(staged, self.routing_file)
+        return " ".join(f"{name}:{weight}" for name, weight in weights.items())
 
     def outage_start(self, until: int, flush: bool) -> None:
         """Redis goes away until step `until`: enqueues fail, the breaker, rate limits and
@@ -256,6 +327,8 @@ class World:
         with self.psp.app_context():
             _empty(psp_db)
             psp_db.session.remove()
+        self.stripe.reset()
+        self.braintree.reset()
         return _people(password_hash)
 
     def run_job(self, job_id: str, crash: bool = False) -> str | None:
@@ -296,7 +369,10 @@ class World:
             answer = client.post("/webhooks/sandbox", data=payload, headers=headers)
             return answer.status_code, None
 
-        return webhooks.deliver_due(self.psp, now=self.clock(), send=send)
+        from sandbox_psp.faults import plan_of
+
+        return (webhooks.deliver_due(self.psp, now=self.clock(), send=send)
+                + self.stripe.deliver(plan_of(self.psp)))
 
     def psp_get(self, path: str) -> dict:
         """Read the PSP's own records (its truth) through its API."""
