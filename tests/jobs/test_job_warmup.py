@@ -43,11 +43,22 @@ def test_the_warm_up_leaves_nothing_behind(app, people, tmp_path, monkeypatch):
     monkeypatch.setenv("HOLDFAST_PAUSE_AT", "never:reached")  # count commits, pause at none
     monkeypatch.setenv("HOLDFAST_PAUSE_DIR", str(tmp_path))
 
+    queued = _jobs()
     assert warmup.warm_capture(app) is True
 
     assert _counts() == before
     assert pause_points._commits == commits
     assert audit.verify_chain() == []  # no checkpoint anchored on a head the rollback undid
+    # Nor a job: one naming the rolled-back payment's id would later run against the real
+    # payment that takes that id (the browser tests' capture-1 ran early and did nothing).
+    assert _jobs() == queued
+
+
+def _jobs() -> set[str]:
+    """Every job id in Redis: queued, scheduled, or saved as a job hash."""
+    from app.extensions import queues
+
+    return {key.decode() for key in queues.connection.keys("rq:job:*")}
 
 
 def test_a_capture_after_the_warm_up_compiles_nothing_new(app, people):
