@@ -372,8 +372,8 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = os.environ.get("WTF_CSRF_ENABLED", "0") == "1"
     PSP_TIMEOUT_SECONDS = 5.0
     # A received webhook's job is queued inside the request, so a test can run it at once;
-    # the browser tests (tests/e2e/conftest.py) and tests/services/test_svc_handoff.py run the
-    # batched hand-off that make run and production use.
+    # tests/services/test_svc_webhook_handoff.py runs the batched hand-off that make run and
+    # production use.
     INBOX_HANDOFF = "inline"
     PSP_RETRY_BASE_SECONDS = 0.01  # retries stay, the waiting between them shrinks
     # Passwords the suite sets (signups, staff accounts, changes) are throw-away: werkzeug's

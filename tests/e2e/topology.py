@@ -68,10 +68,11 @@ def like_make_run(stack: dict, folder: Path) -> Iterator[dict[str, Instance]]:
         "SANDBOX_WEBHOOK_URL": f"{stack['url']}/webhooks/sandbox_us",
         "SANDBOX_PUBLIC_URL": url,
     })
-    # make run hands received webhooks to the queue in batches (app/handoff.py), not inline
-    # as the rest of the suite does: the browser journeys run that.
+    # Not INBOX_HANDOFF=batched (make run's): these settings outlive tests/e2e (its "package"
+    # fixtures last the session when tests/faults and tests/jobs follow), and the suite after
+    # it queues a webhook's job inline so that settle() finds it.
     settings = {"SANDBOX_US_API_URL": url, "SANDBOX_US_PUBLIC_URL": url,
-                "ROUTING_FILE": str(folder / "routing.toml"), "INBOX_HANDOFF": "batched"}
+                "ROUTING_FILE": str(folder / "routing.toml")}
     try:
         with settings_in_force(stack["app"], "sandbox_us", settings):
             with stack["app"].app_context():
